@@ -1,0 +1,43 @@
+"""The HTTP application: every domain's router, the pages and the static assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import xstatic.pkg.leaflet as leaflet
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from shequ import __version__
+from shequ.api.errors import install_error_handlers
+from shequ.context import Context
+
+STATIC_DIR = Path(__file__).parent.parent / "web" / "static"
+
+API_DESCRIPTION = """\
+Shequ (社区) — the urban and rural community service system.
+
+Registry of divisions (12-digit codes, time-versioned) and facilities; indicators
+against the 14th Five-Year Plan targets; life-circle accessibility; service directory
+(HSDS 3.0) and service requests (Open311 GeoReport v2).
+"""
+
+
+def create_app(ctx: Context) -> FastAPI:
+    """An app serving ``ctx``'s database: JSON API under ``/api/v1``, pages at ``/``."""
+    app = FastAPI(title="Shequ 社区 API", version=__version__, description=API_DESCRIPTION)
+    app.state.ctx = ctx
+    install_error_handlers(app)
+
+    # Routers are imported here, not at module level, so that importing the app factory
+    # stays cheap for the CLI.
+    from shequ.api import registry as registry_api
+    from shequ.web import pages
+
+    app.include_router(registry_api.router, prefix="/api/v1")
+    app.include_router(pages.router)
+
+    app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),
+              name="leaflet")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

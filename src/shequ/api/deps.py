@@ -1,0 +1,32 @@
+"""FastAPI dependencies shared by every router: the context and a database session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from shequ.context import Context
+
+
+def get_context(request: Request) -> Context:
+    """The deployment context the app was created with."""
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
+    """A session committed when the request succeeds and rolled back when it fails."""
+    with ctx.sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+SessionDep = Annotated[Session, Depends(get_session)]

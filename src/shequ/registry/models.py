@@ -1,0 +1,328 @@
+"""The registry's tables: divisions, facilities, workforce, population.
+
+Divisions are time-versioned: a row is one version of a unit, valid from
+``valid_from`` (inclusive) to ``valid_to`` (exclusive, open when NULL).  Merges,
+splits and renames close a version and open new ones, and ``DivisionChange``
+records which codes became which, so any question can be asked "as of" a date.
+
+Everything else refers to a division by its 12-digit code, not by row id, so a
+facility keeps its place when its community gets a new version (a rename).
+Rows made up by the demo generator carry ``synthetic = True`` and a ``source``
+that names the generator and seed; pages and exports show that label.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import IntEnum, StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so that migrations are identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CODE_LENGTH = 12
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Shequ table (registry, analyses and services)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DivisionLevel(IntEnum):
+    """The five levels of the administrative hierarchy."""
+
+    PROVINCE = 1
+    PREFECTURE = 2
+    COUNTY = 3
+    TOWNSHIP = 4
+    COMMUNITY = 5
+
+    @property
+    def code_digits(self) -> int:
+        """How many leading digits of the 12-digit code this level owns."""
+        return (2, 4, 6, 9, 12)[self.value - 1]
+
+
+class DivisionKind(StrEnum):
+    """What kind of unit a division is (from its name or the source data)."""
+
+    # level 1
+    PROVINCE = "province"
+    MUNICIPALITY = "municipality"
+    AUTONOMOUS_REGION = "autonomous_region"
+    # level 2
+    PREFECTURE_CITY = "prefecture_city"
+    AUTONOMOUS_PREFECTURE = "autonomous_prefecture"
+    PREFECTURE_AREA = "prefecture_area"
+    LEAGUE = "league"
+    MUNICIPAL_DISTRICTS = "municipal_districts"
+    MUNICIPAL_COUNTIES = "municipal_counties"
+    # level 3
+    DISTRICT = "district"
+    COUNTY = "county"
+    COUNTY_CITY = "county_city"
+    BANNER = "banner"
+    AUTONOMOUS_COUNTY = "autonomous_county"
+    SPECIAL_DISTRICT = "special_district"
+    # level 4
+    STREET = "street"
+    TOWN = "town"
+    TOWNSHIP = "township"
+    TOWNSHIP_LIKE = "township_like"
+    # level 5
+    RESIDENTS_COMMITTEE = "residents_committee"
+    VILLAGERS_COMMITTEE = "villagers_committee"
+    COMMITTEE_LIKE = "committee_like"
+
+
+class FacilityStatus(StrEnum):
+    """Lifecycle of a facility, from plan to closure."""
+
+    PLANNED = "planned"
+    UNDER_CONSTRUCTION = "under_construction"
+    ACCEPTED = "accepted"
+    IN_SERVICE = "in_service"
+    CLOSED = "closed"
+
+
+class OperatorKind(StrEnum):
+    """Who runs a facility; non-government operators may run it as "space for services"."""
+
+    GOVERNMENT = "government"
+    SOCIAL_ORGANISATION = "social_organisation"
+    ENTERPRISE = "enterprise"
+    COLLECTIVE = "collective"
+
+
+class FundingSource(StrEnum):
+    """Where a facility's investment came from."""
+
+    SPECIAL_BONDS = "special_bonds"
+    CENTRAL_BUDGET = "central_budget"
+    LOCAL_BUDGET = "local_budget"
+    LOTTERY_WELFARE_FUND = "lottery_welfare_fund"
+    SOCIAL_CAPITAL = "social_capital"
+    OTHER = "other"
+
+
+class WorkforceRole(StrEnum):
+    """Roles counted in the community workforce."""
+
+    COMMUNITY_WORKER = "community_worker"
+    SOCIAL_WORKER = "social_worker"
+    VOLUNTEER = "volunteer"
+
+
+class Certification(StrEnum):
+    """Social work qualification held (national vocational levels)."""
+
+    NONE = "none"
+    ASSISTANT_SOCIAL_WORKER = "assistant_social_worker"
+    SOCIAL_WORKER = "social_worker"
+    SENIOR_SOCIAL_WORKER = "senior_social_worker"
+
+
+def _enum_values(enum: type[StrEnum]) -> str:
+    return ", ".join(f"'{m.value}'" for m in enum)
+
+
+class Division(Base):
+    """One version of an administrative unit (province … community/village)."""
+
+    __tablename__ = "division"
+    __table_args__ = (
+        UniqueConstraint("code", "valid_from", name="uq_division_code_valid_from"),
+        CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),
+        CheckConstraint("length(code) = 12", name="code_length"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity_order"),
+        Index("ix_division_parent_code", "parent_code"),
+        Index("ix_division_name", "name"),
+        Index("ix_division_level_code", "level", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    parent_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    urban_rural: Mapped[str | None] = mapped_column(String(3))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    # "adcode" for codes matched to published county codes, "nbs-range" for township and
+    # village parts derived from the NBS digit ranges, "import" for codes given by a user.
+    code_source: Mapped[str] = mapped_column(String(32), default="import")
+    source: Mapped[str] = mapped_column(String(200), default="import")
+    # Synthetic geography (demo): a representative point of the unit.
+    longitude: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    area_km2: Mapped[float | None] = mapped_column(Float)
+    synthetic_geography: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def is_urban(self) -> bool | None:
+        """Urban when the urban–rural class code starts with 1, rural with 2."""
+        if not self.urban_rural:
+            return None
+        return self.urban_rural.startswith("1")
+
+
+class DivisionChange(Base):
+    """A predecessor → successor link created by a merge, split, rename or recode."""
+
+    __tablename__ = "division_change"
+    __table_args__ = (
+        CheckConstraint("event IN ('merge', 'split', 'rename', 'recode', 'abolish')",
+                        name="event_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    effective_on: Mapped[dt.date] = mapped_column(Date)
+    event: Mapped[str] = mapped_column(String(16))
+    predecessor_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    successor_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Facility(Base):
+    """A service facility: a building, a room, a field or a terminal."""
+
+    __tablename__ = "facility"
+    __table_args__ = (
+        CheckConstraint("floor_area_m2 IS NULL OR floor_area_m2 >= 0", name="floor_area"),
+        CheckConstraint(
+            "activity_area_m2 IS NULL OR activity_area_m2 >= 0", name="activity_area"
+        ),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        CheckConstraint(
+            "status IN (" + _enum_values(FacilityStatus) + ")", name="status_value"
+        ),
+        Index("ix_facility_division_type", "division_code", "type_code"),
+        Index("ix_facility_lon_lat", "longitude", "latitude"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A caller's stable identifier (import files, other systems); unique when given.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    type_code: Mapped[str] = mapped_column(String(48), index=True)
+    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    longitude: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    floor_area_m2: Mapped[float | None] = mapped_column(Float)
+    activity_area_m2: Mapped[float | None] = mapped_column(Float)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    opening_hours: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(24), default=FacilityStatus.IN_SERVICE.value)
+    planned_on: Mapped[dt.date | None] = mapped_column(Date)
+    construction_started_on: Mapped[dt.date | None] = mapped_column(Date)
+    accepted_on: Mapped[dt.date | None] = mapped_column(Date)
+    opened_on: Mapped[dt.date | None] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    investment_cny: Mapped[float | None] = mapped_column(Float)
+    funding_source: Mapped[str | None] = mapped_column(String(32))
+    operator_kind: Mapped[str | None] = mapped_column(String(32))
+    operator_name: Mapped[str | None] = mapped_column(String(200))
+    # A non-government provider runs services in public space instead of paying rent.
+    space_for_services: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("facility.id", ondelete="SET NULL"), index=True
+    )
+    phone: Mapped[str | None] = mapped_column(String(40))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(200), default="import")
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    parent: Mapped[Facility | None] = relationship(remote_side="Facility.id")
+
+
+class Workforce(Base):
+    """Community workforce in one division and year, by role and certification."""
+
+    __tablename__ = "workforce"
+    __table_args__ = (
+        UniqueConstraint(
+            "division_code", "period", "role", "certification", name="uq_workforce_key"
+        ),
+        CheckConstraint("headcount >= 0", name="headcount"),
+        CheckConstraint("role IN (" + _enum_values(WorkforceRole) + ")", name="role_value"),
+        CheckConstraint(
+            "certification IN (" + _enum_values(Certification) + ")", name="certification_value"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    period: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    certification: Mapped[str] = mapped_column(String(32), default=Certification.NONE.value)
+    headcount: Mapped[int] = mapped_column(Integer)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(200), default="import")
+
+
+class Population(Base):
+    """Aggregate population of one community or village in one year (no personal records)."""
+
+    __tablename__ = "population"
+    __table_args__ = (
+        UniqueConstraint("division_code", "period", name="uq_population_key"),
+        CheckConstraint(
+            "residents >= 0 AND households >= 0 AND age_0_2 >= 0 AND age_3_5 >= 0 "
+            "AND age_6_14 >= 0 AND age_60_plus >= 0 AND age_80_plus >= 0 "
+            "AND disabled >= 0 AND assisted_households >= 0",
+            name="non_negative",
+        ),
+        CheckConstraint("age_80_plus <= age_60_plus", name="age_80_within_60"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    period: Mapped[int] = mapped_column(Integer)
+    residents: Mapped[int] = mapped_column(Integer)
+    households: Mapped[int] = mapped_column(Integer)
+    age_0_2: Mapped[int] = mapped_column(Integer, default=0)
+    age_3_5: Mapped[int] = mapped_column(Integer, default=0)
+    age_6_14: Mapped[int] = mapped_column(Integer, default=0)
+    age_60_plus: Mapped[int] = mapped_column(Integer, default=0)
+    age_80_plus: Mapped[int] = mapped_column(Integer, default=0)
+    disabled: Mapped[int] = mapped_column(Integer, default=0)
+    # Households receiving minimum-living or special-hardship assistance.
+    assisted_households: Mapped[int] = mapped_column(Integer, default=0)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(200), default="import")
+
+
+class RegistryMeta(Base):
+    """Key–value facts about the loaded registry (the demo region, its seed, load times)."""
+
+    __tablename__ = "registry_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
