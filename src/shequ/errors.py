@@ -51,7 +51,7 @@ class ValidationError(ShequError, ValueError):
 
     def __init__(self, problems: Sequence[Problem], *, summary: str | None = None) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
-        head = summary or f"{len(self.problems)} problem(s) found; nothing was written"
+        head = summary or f"{len(self.problems)} problem(s) found"
         shown = "\n".join(f"  - {p}" for p in self.problems[:50])
         more = len(self.problems) - 50
         tail = f"\n  … and {more} more" if more > 0 else ""

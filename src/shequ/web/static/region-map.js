@@ -1,0 +1,47 @@
+// The region's facilities and communities on a Leaflet map with no tile layer: the pages
+// must work without internet, so the map draws Shequ's own data on a plain background.
+(function () {
+  "use strict";
+  const el = document.getElementById("map");
+  if (!el) return;
+  const region = el.dataset.region;
+  const lang = el.dataset.lang || "zh-CN";
+  const map = L.map(el, { preferCanvas: true, attributionControl: false });
+  const palette = {
+    comprehensive: "#b42318", elderly: "#d97706", childcare: "#db2777", education: "#7c3aed",
+    health: "#059669", culture: "#2563eb", sports: "#0891b2", convenience: "#6b7280",
+    administration: "#111827",
+  };
+  Promise.all([
+    fetch(`/api/v1/facility-types`).then((r) => r.json()),
+    fetch(`/api/v1/facilities?division=${region}&limit=5000`).then((r) => r.json()),
+    fetch(`/api/v1/divisions/${region}/tree?depth=2`).then((r) => r.json()),
+  ]).then(([types, facilities, tree]) => {
+    const typeInfo = Object.fromEntries(types.map((t) => [t.code, t]));
+    const bounds = [];
+    const communities = L.layerGroup().addTo(map);
+    for (const township of tree.children) {
+      for (const unit of township.children) {
+        if (unit.longitude == null) continue;
+        const urban = (unit.urban_rural || "").startsWith("1");
+        L.circleMarker([unit.latitude, unit.longitude], {
+          radius: urban ? 4 : 3, color: urban ? "#334155" : "#94a3b8", weight: 1, fillOpacity: 0.15,
+        }).bindTooltip(`${unit.name} (${unit.code})`).addTo(communities);
+        bounds.push([unit.latitude, unit.longitude]);
+      }
+    }
+    const layer = L.layerGroup().addTo(map);
+    for (const f of facilities) {
+      if (f.longitude == null) continue;
+      const info = typeInfo[f.type_code] || {};
+      const name = lang === "en" ? info.name_en : info.name_zh;
+      L.circleMarker([f.latitude, f.longitude], {
+        radius: 5, color: palette[info.service_area] || "#444", weight: 1, fillOpacity: 0.8,
+      }).bindPopup(`<b>${f.name}</b><br>${name || f.type_code}<br>${f.status}`).addTo(layer);
+      bounds.push([f.latitude, f.longitude]);
+    }
+    if (bounds.length) map.fitBounds(bounds, { padding: [10, 10] });
+    else map.setView([35, 105], 4);
+    el.dataset.loaded = String(facilities.length);
+  });
+})();
