@@ -1,0 +1,143 @@
+"""Tables of accounts and access: users, residents' personal records, API keys, audit log.
+
+Personal numbers (identity number, phone) are stored only as AES-GCM ciphertext
+(:mod:`shequ.services.accounts.crypto`); the identity number also gets a keyed hash so that
+a duplicate can be found without decrypting every row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shequ.registry.models import CODE_LENGTH, Base
+
+
+class Role(StrEnum):
+    """What a user is; staff roles come with a jurisdiction of a matching level."""
+
+    RESIDENT = "resident"
+    COMMUNITY_WORKER = "community_worker"
+    STREET_OFFICER = "street_officer"
+    COUNTY_PLANNER = "county_planner"
+    CITY_PLANNER = "city_planner"
+    PROVINCE_PLANNER = "province_planner"
+    NATIONAL_PLANNER = "national_planner"
+    ADMIN = "admin"
+
+
+class PriorityGroup(StrEnum):
+    """The plan's priority groups (DOMAIN.md §1.3)."""
+
+    ELDERLY = "elderly"
+    DISABILITY = "disability"
+    MINORS = "minors"
+    FAMILY_IN_DIFFICULTY = "family_in_difficulty"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _values(enum: type[StrEnum]) -> str:
+    return ", ".join(f"'{m.value}'" for m in enum)
+
+
+class Resident(Base):
+    """A resident's personal record, kept only where a service needs it."""
+
+    __tablename__ = "resident"
+    __table_args__ = (
+        CheckConstraint("length(division_code) = 12", name="division_code_length"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # AES-GCM nonce + ciphertext; never stored in clear.
+    identity_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # HMAC-SHA256 of the normalised number, for uniqueness and look-up without decrypting.
+    identity_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address: Mapped[str | None] = mapped_column(String(300))
+    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    # Comma-separated PriorityGroup values, e.g. "elderly,disability".
+    priority_groups: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    @property
+    def priority_group_list(self) -> list[str]:
+        """The priority groups as a list."""
+        return [g for g in self.priority_groups.split(",") if g]
+
+
+class User(Base):
+    """Someone who signs in: a resident or a staff member with a jurisdiction."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role IN (" + _values(Role) + ")", name="role_value"),
+        CheckConstraint(
+            "jurisdiction_code IS NULL OR length(jurisdiction_code) = 12",
+            name="jurisdiction_length",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    # 12-digit division code; NULL for residents, national planners and administrators.
+    jurisdiction_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH), index=True)
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resident.id", ondelete="SET NULL"), index=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ApiKey(Base):
+    """A key an Open311 client application sends as ``api_key``; only its hash is kept."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # First characters of the key, shown in lists so that a key can be recognised.
+    prefix: Mapped[str] = mapped_column(String(12))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The user on whose behalf requests come in (NULL: an anonymous public client).
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), index=True
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AuditLog(Base):
+    """One write, or one read of personal data: who, when, what, which record."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    entity: Mapped[str] = mapped_column(String(48))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,100 @@
+"""Create and authenticate users; issue and resolve API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.services.accounts.audit import audit
+from shequ.services.accounts.models import ApiKey, Resident, Role, User
+from shequ.services.accounts.passwords import hash_password, needs_rehash, verify_password
+from shequ.services.accounts.policy import Principal, check_jurisdiction_for_role
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+# Verifying against a fixed hash when the user is unknown keeps the timing the same.
+_DUMMY_HASH = hash_password("shequ-dummy-password")
+
+
+def create_user(session: Session, *, username: str, password: str, role: Role | str,
+                display_name: str | None = None, jurisdiction_code: str | None = None,
+                resident_id: int | None = None, actor: Principal | None = None) -> User:
+    """Add a user; the jurisdiction must be a division of the role's level.
+
+    Raises ValidationError for a malformed name, a short password or a jurisdiction of
+    the wrong level, ConflictError when the username is taken.
+    """
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationError([Problem("role", f"{role!r} is not a role",
+                                       hint=", ".join(r.value for r in Role))]) from None
+    if not USERNAME.match(username):
+        raise ValidationError([Problem("username", f"{username!r} is not 3–64 letters, digits "
+                                       "or . _ @ -")])
+    code = check_jurisdiction_for_role(role, jurisdiction_code)
+    if resident_id is not None and session.get(Resident, resident_id) is None:
+        raise NotFoundError(f"no resident with id {resident_id}")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ConflictError(f"username {username!r} is taken; choose another")
+    user = User(username=username, display_name=display_name or username, role=role.value,
+                jurisdiction_code=code, resident_id=resident_id,
+                password_hash=hash_password(password), active=True)
+    session.add(user)
+    session.flush()
+    audit(session, user=actor, action="create", entity="user", entity_id=user.id,
+          detail={"username": username, "role": role.value, "jurisdiction": code})
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same work either way)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def user_by_username(session: Session, username: str) -> User:
+    """The user called ``username``."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(f"no user {username!r}")
+    return user
+
+
+def _key_hash(key: str) -> str:
+    # Keys are 256-bit random strings, so a plain SHA-256 is enough (no brute force).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, *, name: str, user: User | None = None,
+                   actor: Principal | None = None) -> tuple[ApiKey, str]:
+    """A new API key (the row, and the key text shown once and never stored)."""
+    if not name.strip():
+        raise ValidationError([Problem("name", "an API key needs a name (the client it is for)")])
+    text = "sq_" + secrets.token_urlsafe(32)
+    row = ApiKey(name=name.strip(), prefix=text[:10], key_hash=_key_hash(text),
+                 user_id=user.id if user else None, active=True)
+    session.add(row)
+    session.flush()
+    audit(session, user=actor, action="create", entity="api_key", entity_id=row.id,
+          detail={"name": row.name, "user_id": row.user_id})
+    return row, text
+
+
+def resolve_api_key(session: Session, key: str) -> ApiKey | None:
+    """The active API key row for ``key``, or None."""
+    if not key:
+        return None
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == _key_hash(key)))
+    return row if row is not None and row.active else None
