@@ -5,5 +5,6 @@ after it, following the direction data flows).
 """
 
 from shequ.registry import models as registry_models
+from shequ.services.accounts import models as accounts_models
 
-__all__ = ["registry_models"]
+__all__ = ["accounts_models", "registry_models"]

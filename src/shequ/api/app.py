@@ -35,6 +35,8 @@ def create_app(ctx: Context) -> FastAPI:
     from shequ.web import pages
 
     app.include_router(registry_api.router, prefix="/api/v1")
+    from shequ.api import auth as auth_api
+    app.include_router(auth_api.router, prefix="/api/v1"); app.include_router(auth_api.pages)
     app.include_router(pages.router)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),
