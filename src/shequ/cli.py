@@ -67,6 +67,45 @@ def serve(data_dir: DataDir = None,
     uvicorn.run(create_app(ctx), host=bind_host, port=bind_port, log_level="info")
 
 
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    county: Annotated[str, typer.Option(help="county code or name from the national "
+                                        "hierarchy")] = "130123",
+    seed: Annotated[int, typer.Option(help="seed of the synthetic data")] = 20220101,
+    rebuild: Annotated[bool, typer.Option(help="rebuild even if this demo exists")] = False,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve",
+                                              help="serve it when built")] = True,
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+) -> None:
+    """Build the demo county (real names, synthetic geography and facilities), analyse it
+    and serve it on http://127.0.0.1:8000."""
+    from rich.table import Table
+
+    from shequ.ingest.build import build_demo
+
+    settings = load_settings(data_dir)
+    try:
+        ctx = Context.open(settings)
+        with console.status("Building the demo county …"):
+            built = build_demo(ctx, county=county, seed=seed, rebuild=rebuild)
+    except ShequError as exc:
+        raise fail(exc) from exc
+    table = Table(title=f"{built.county_name} {built.county_code} "
+                  f"(synthetic data, seed {built.seed})")
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    for key, value in built.counts.items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
+    state = "built" if built.rebuilt else "already built (use --rebuild to regenerate)"
+    console.print(f"Demo {state}: database {settings.effective_database_url}, "
+                  f"street network {built.network_dir}")
+    ctx.close()
+    if serve_after:
+        serve(data_dir=data_dir, host=None, port=port)
+
+
 def main() -> None:
     """Entry point that turns Shequ's errors into clean messages."""
     try:

@@ -77,21 +77,25 @@ def parent_of(code: str, level: int) -> str | None:
 
 def township_kind_from_name(name: str) -> DivisionKind:
     """Street, town, township or township-like, read from a township-level name."""
-    if name.endswith(("街道办事处", "街道", "街道办")):
+    if "街道" in name or name.endswith("办事处"):
         return DivisionKind.STREET
     if name.endswith("镇"):
         return DivisionKind.TOWN
-    if name.endswith(("乡", "苏木", "民族乡")):
+    if name.endswith(("乡", "苏木")):
         return DivisionKind.TOWNSHIP
     return DivisionKind.TOWNSHIP_LIKE
 
 
+_VILLAGE_MARKS = ("村委", "村民委员会", "嘎查", "牧委会", "牧民委员会")
+_RESIDENT_MARKS = ("社区", "居委", "居民委")
+
+
 def committee_kind_from_name(name: str) -> DivisionKind:
     """Residents', villagers' or committee-like, read from a community-level name."""
-    if name.endswith(("居委会", "居民委员会", "社区", "社区居委会")):
-        return DivisionKind.RESIDENTS_COMMITTEE
-    if name.endswith(("村委会", "村民委员会", "村", "嘎查", "嘎查村委会")):
+    if any(mark in name for mark in _VILLAGE_MARKS) or name.endswith("村"):
         return DivisionKind.VILLAGERS_COMMITTEE
+    if any(mark in name for mark in _RESIDENT_MARKS):
+        return DivisionKind.RESIDENTS_COMMITTEE
     return DivisionKind.COMMITTEE_LIKE
 
 

@@ -1,0 +1,59 @@
+"""Build the demo region into a registry: generate, store, save its streets, record meta."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from shequ.context import Context
+from shequ.ingest import demo as demo_county
+from shequ.registry import queries
+
+GENERATOR_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBuild:
+    """What building the demo did."""
+
+    county_code: str
+    county_name: str
+    seed: int
+    rebuilt: bool
+    counts: dict[str, int]
+    network_dir: Path
+
+
+def build_demo(ctx: Context, *, county: str = demo_county.DEFAULT_COUNTY,
+               seed: int = demo_county.DEFAULT_SEED, rebuild: bool = False) -> DemoBuild:
+    """Generate and store the demo county unless the same one is already there."""
+    from shequ.access.network import StreetNetwork
+
+    code = demo_county.find_county_code(county)
+    network_dir = ctx.settings.data_dir / "network"
+    with ctx.sessions() as session:
+        info = queries.meta(session)
+    same = (info.get("region_code") == code and info.get("seed") == str(seed)
+            and info.get("generator_version") == GENERATOR_VERSION
+            and (network_dir / "network.json").is_file())
+    if same and not rebuild:
+        return DemoBuild(code, info.get("region_name", ""), seed, False,
+                         {k[len("count_"):]: int(v) for k, v in info.items()
+                          if k.startswith("count_")}, network_dir)
+    generated = demo_county.generate(code, seed=seed, catalog=ctx.catalog)
+    streets = generated.streets
+    network = StreetNetwork.from_edges(
+        node_ids=streets.node_ids, lon=streets.lon, lat=streets.lat, edge_u=streets.edge_u,
+        edge_v=streets.edge_v, length_m=streets.length_m, synthetic=True,
+        source=generated.source)
+    network.save(network_dir)
+    with ctx.sessions() as session, session.begin():
+        counts = demo_county.store(session, generated)
+        queries.set_meta(
+            session, region_code=code, region_name=generated.county.name, synthetic="true",
+            seed=str(seed), generator_version=GENERATOR_VERSION,
+            network_dir=str(network_dir.resolve()),
+            built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **{f"count_{k}": str(v) for k, v in counts.items()})
+    return DemoBuild(code, generated.county.name, seed, True, counts, network_dir)
