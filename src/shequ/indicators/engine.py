@@ -1,0 +1,539 @@
+"""The indicator engine: every indicator, every division, every level and period, in one pass.
+
+Pure core: it takes polars tables (:class:`MeasureTables`) and an indicator catalog and
+knows nothing of the database, so the planning engine can pass modified copies
+(a scenario's extra facilities) and get the indicators they would give.
+
+How a value is made, for indicator ``f × N ÷ D`` and division ``d``::
+
+    N(d) = Σ over every division h in the subtree of d of n(h)
+
+where ``n(h)`` is the numerator evaluated on what division ``h`` itself holds
+(community-level units hold population and most facilities; a street may hold a street
+service centre).  ``D`` likewise, and ``value(d) = f × N(d) / D(d)`` (null when
+``D(d) = 0``).  Numerators and denominators are summed up the hierarchy level by level
+(community → township → county → prefecture → province → nation, level 0), never
+averaged.  The hierarchy is the one in force on ``as_of``
+(``valid_from ≤ as_of < valid_to``).
+
+Facilities count in year Y when they are in service or accepted, opened on or before
+31 December Y (or have no opening date) and were not closed by then; a facility whose
+status is now ``closed`` still counts for the years before its ``closed_on``.  A measure
+with an explicit ``status=…`` option uses the current status only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from shequ.errors import Problem, ValidationError
+from shequ.indicators.definitions import NATION_CODE, IndicatorCatalog
+from shequ.indicators.expr import (
+    Attribute,
+    BinOp,
+    Compare,
+    Condition,
+    Expr,
+    Has,
+    Logic,
+    Measure,
+    Not,
+    Number,
+    Scale,
+)
+from shequ.registry.codes import LEVEL_DIGITS, level_of
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+ACTIVE_STATUSES = ("in_service", "accepted")
+
+# The columns each input table must have (more are ignored).
+DIVISION_SCHEMA: dict[str, pl.DataType] = {
+    "code": pl.String(), "level": pl.Int64(), "parent_code": pl.String(),
+    "urban_rural": pl.String(), "kind": pl.String(),
+}
+FACILITY_SCHEMA: dict[str, pl.DataType] = {
+    "division_code": pl.String(), "type_code": pl.String(), "status": pl.String(),
+    "floor_area_m2": pl.Float64(), "activity_area_m2": pl.Float64(),
+    "capacity": pl.Float64(), "opened_on": pl.Date(), "closed_on": pl.Date(),
+}
+POPULATION_SCHEMA: dict[str, pl.DataType] = {
+    "division_code": pl.String(), "period": pl.Int64(), "residents": pl.Float64(),
+    "households": pl.Float64(), "age_0_2": pl.Float64(), "age_3_5": pl.Float64(),
+    "age_6_14": pl.Float64(), "age_60_plus": pl.Float64(), "age_80_plus": pl.Float64(),
+    "disabled": pl.Float64(), "assisted_households": pl.Float64(),
+}
+WORKFORCE_SCHEMA: dict[str, pl.DataType] = {
+    "division_code": pl.String(), "period": pl.Int64(), "role": pl.String(),
+    "certification": pl.String(), "headcount": pl.Float64(),
+}
+ACCESS_SCHEMA: dict[str, pl.DataType] = {
+    "division_code": pl.String(), "facility_type": pl.String(), "distance_m": pl.Int64(),
+    "covered_share": pl.Float64(),
+}
+INPUT_SCHEMA: dict[str, pl.DataType] = {
+    "division_code": pl.String(), "period": pl.Int64(), "measure": pl.String(),
+    "value": pl.Float64(),
+}
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    "indicator": pl.String(), "division_code": pl.String(), "level": pl.Int8(),
+    "period": pl.Int32(), "numerator": pl.Float64(), "denominator": pl.Float64(),
+    "value": pl.Float64(),
+}
+
+
+def empty_table(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """An empty table with the given columns."""
+    return pl.DataFrame(schema=schema)
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureTables:
+    """The registry as tables: what the engine reads.
+
+    divisions   code, level (1–5), parent_code, urban_rural, kind, and optionally
+                valid_from / valid_to (dates; null = open), name, longitude, latitude
+    facilities  division_code (the division that holds it), type_code, status,
+                floor_area_m2, activity_area_m2, capacity, opened_on, closed_on
+    population  division_code (community level), period (year), residents, households,
+                age_0_2, age_3_5, age_6_14, age_60_plus, age_80_plus, disabled,
+                assisted_households
+    workforce   division_code, period, role, certification, headcount
+    access      division_code, facility_type, distance_m, covered_share (0–1) — the
+                accessibility engine's ``community_access`` rows
+    inputs      division_code, period, measure, value — measures the registry lacks
+    stamp       when the inputs were last changed (stored with results to reproduce them)
+    """
+
+    divisions: pl.DataFrame
+    facilities: pl.DataFrame = field(default_factory=lambda: empty_table(FACILITY_SCHEMA))
+    population: pl.DataFrame = field(default_factory=lambda: empty_table(POPULATION_SCHEMA))
+    workforce: pl.DataFrame = field(default_factory=lambda: empty_table(WORKFORCE_SCHEMA))
+    access: pl.DataFrame = field(default_factory=lambda: empty_table(ACCESS_SCHEMA))
+    inputs: pl.DataFrame = field(default_factory=lambda: empty_table(INPUT_SCHEMA))
+    stamp: dt.datetime | None = None
+
+
+def _conform(table: pl.DataFrame, schema: dict[str, pl.DataType], name: str) -> pl.DataFrame:
+    """The table's required columns, cast to the engine's types; missing ones are an error."""
+    missing = [column for column in schema if column not in table.columns]
+    optional = {"opened_on", "closed_on", "activity_area_m2", "capacity", "floor_area_m2",
+                "kind", "urban_rural", "age_0_2", "age_3_5", "age_6_14", "age_60_plus",
+                "age_80_plus", "disabled", "assisted_households", "certification"}
+    hard = [column for column in missing if column not in optional]
+    if hard:
+        raise ValidationError([Problem(name, f"missing column {column!r}",
+                                       hint=f"the {name} table needs {', '.join(schema)}")
+                               for column in hard])
+    exprs = []
+    for column, dtype in schema.items():
+        if column in table.columns:
+            exprs.append(pl.col(column).cast(dtype))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(column))
+    return table.select(exprs)
+
+
+# --- the hierarchy -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hierarchy:
+    """Divisions in force as arrays: index 0 is the nation, the rest sorted by code."""
+
+    codes: pl.Series
+    code_int: IntArray
+    level: npt.NDArray[np.int8]
+    parent: IntArray
+    urban_rural: pl.Series
+    kind: pl.Series
+    rollup_order: tuple[tuple[IntArray, IntArray], ...]
+
+    @property
+    def size(self) -> int:
+        """Number of divisions including the nation."""
+        return len(self.code_int)
+
+    def index_of(self, codes: pl.Series, *, source: str) -> tuple[IntArray, BoolArray]:
+        """Indices of ``codes`` and a mask of those found in force (others are dropped)."""
+        as_int = codes.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+        position = np.searchsorted(self.code_int, as_int)
+        position = np.minimum(position, self.size - 1)
+        found = self.code_int[position] == as_int
+        del source
+        return position.astype(np.int64), found
+
+    def rollup(self, own: FloatArray) -> FloatArray:
+        """Subtree totals: each division's own value plus all of its descendants'."""
+        total = own.copy()
+        for child, parent in self.rollup_order:
+            total += np.bincount(parent, weights=total[child], minlength=self.size)
+        return total
+
+    def prefix_mask(self, jurisdiction: str) -> BoolArray:
+        """Divisions whose code lies under ``jurisdiction`` (all but the nation for the nation)."""
+        if jurisdiction == NATION_CODE:
+            return np.ones(self.size, dtype=bool)
+        digits = LEVEL_DIGITS[level_of(jurisdiction)]
+        scale = 10 ** (12 - digits)
+        low = int(jurisdiction[:digits]) * scale
+        return (self.code_int >= low) & (self.code_int < low + scale)
+
+
+def build_hierarchy(divisions: pl.DataFrame, *, as_of: dt.date) -> Hierarchy:
+    """Arrays of the hierarchy in force on ``as_of``; broken links raise ValidationError."""
+    table = _conform(divisions, DIVISION_SCHEMA, "divisions")
+    if "valid_from" in divisions.columns:
+        valid_from = divisions["valid_from"].cast(pl.Date)
+        keep = valid_from.is_null() | (valid_from <= as_of)
+        if "valid_to" in divisions.columns:
+            valid_to = divisions["valid_to"].cast(pl.Date)
+            keep = keep & (valid_to.is_null() | (valid_to > as_of))
+        table = table.filter(keep)
+    table = table.filter(pl.col("code") != NATION_CODE).sort("code")
+    nation = pl.DataFrame({"code": [NATION_CODE], "level": [0], "parent_code": [None],
+                           "urban_rural": [None], "kind": ["nation"]},
+                          schema=DIVISION_SCHEMA)
+    table = pl.concat([nation, table])
+    as_int = table["code"].cast(pl.Int64, strict=False)
+    problems: list[Problem] = []
+    if as_int.null_count():
+        bad = table["code"].filter(as_int.is_null()).head(5).to_list()
+        problems.append(Problem("divisions", f"codes that are not 12 digits: {bad}"))
+    code_int = as_int.fill_null(-1).to_numpy()
+    if len(code_int) > 1 and (np.diff(code_int) == 0).any():
+        dup = table["code"].filter(table["code"].is_duplicated()).unique().head(5).to_list()
+        problems.append(Problem("divisions", f"codes in force twice on {as_of}: {dup}",
+                                hint="close the old version (valid_to) before the new starts"))
+    if problems:
+        raise ValidationError(problems, summary="the hierarchy cannot be built")
+    level = table["level"].to_numpy().astype(np.int8)
+    parent_codes = table["parent_code"].fill_null(NATION_CODE)
+    parent_codes = pl.Series(np.where(level == 1, NATION_CODE, parent_codes.to_numpy()),
+                             dtype=pl.String)
+    parent_int = parent_codes.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+    parent = np.searchsorted(code_int, parent_int).astype(np.int64)
+    parent = np.minimum(parent, len(code_int) - 1)
+    ok = code_int[parent] == parent_int
+    ok[0] = True
+    ok[1:] &= level[parent[1:]] < level[1:]
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        raise ValidationError(
+            [Problem("divisions", f"{table['code'][int(i)]} (level {int(level[i])}) has parent "
+                     f"{parent_codes[int(i)]} which is not in force on {as_of} or not above it")
+             for i in bad[:50]],
+            summary=f"{len(bad)} division(s) have no parent in force on {as_of}")
+    parent[0] = -1
+    order = []
+    for lvl in (5, 4, 3, 2, 1):
+        child = np.flatnonzero(level == lvl)
+        if len(child):
+            order.append((child, parent[child]))
+    return Hierarchy(table["code"], code_int, level, parent, table["urban_rural"],
+                     table["kind"], tuple(order))
+
+
+# --- evaluation ----------------------------------------------------------------------
+
+
+def _year_end_days(year: int) -> int:
+    return (dt.date(year, 12, 31) - dt.date(1970, 1, 1)).days
+
+
+class _Facilities:
+    """Facilities as arrays, with the holder index resolved once for every period."""
+
+    def __init__(self, table: pl.DataFrame, hierarchy: Hierarchy) -> None:
+        table = _conform(table, FACILITY_SCHEMA, "facilities")
+        holder, found = hierarchy.index_of(table["division_code"], source="facilities")
+        self.dropped = int((~found).sum())
+        if self.dropped:
+            table = table.filter(pl.Series(found))
+            holder = holder[found]
+        self.holder = holder
+        self.type_names = table["type_code"].unique().drop_nulls().sort().to_list()
+        self.type_id = (table["type_code"].cast(pl.Enum(self.type_names)).to_physical()
+                        .fill_null(-1).to_numpy().astype(np.int64))
+        self.status_names = table["status"].unique().drop_nulls().sort().to_list()
+        self.status_id = (table["status"].cast(pl.Enum(self.status_names)).to_physical()
+                          .fill_null(-1).to_numpy().astype(np.int64))
+        never = np.iinfo(np.int64).max
+        self.opened = table["opened_on"].to_physical().cast(pl.Int64).fill_null(
+            -never).to_numpy()
+        self.closed = table["closed_on"].to_physical().cast(pl.Int64).fill_null(
+            never).to_numpy()
+        self.columns = {
+            "floor_area": table["floor_area_m2"].fill_null(0.0).to_numpy(),
+            "activity_area": table["activity_area_m2"].fill_null(0.0).to_numpy(),
+            "capacity": table["capacity"].fill_null(0.0).to_numpy(),
+        }
+        self.floor_area_raw = table["floor_area_m2"].fill_null(np.nan).to_numpy()
+        self._active: dict[int, BoolArray] = {}
+        self._type_masks: dict[tuple[str, ...], BoolArray] = {}
+
+    def _ids(self, names: Sequence[str], known: list[str]) -> list[int]:
+        return [known.index(name) for name in names if name in known]
+
+    def type_mask(self, types: tuple[str, ...]) -> BoolArray:
+        if types not in self._type_masks:
+            self._type_masks[types] = np.isin(self.type_id, self._ids(types, self.type_names))
+        return self._type_masks[types]
+
+    def status_mask(self, statuses: Sequence[str]) -> BoolArray:
+        return np.isin(self.status_id, self._ids(statuses, self.status_names))
+
+    def active(self, period: int) -> BoolArray:
+        """In service in ``period`` by status and dates (see the module docstring)."""
+        if period not in self._active:
+            end = _year_end_days(period)
+            by_status = self.status_mask(ACTIVE_STATUSES) | (
+                self.status_mask(("closed",)) & (self.closed > end))
+            self._active[period] = by_status & (self.opened <= end) & (self.closed > end)
+        return self._active[period]
+
+
+class _PeriodTables:
+    """Population, workforce, inputs and access of one period, indexed by holder."""
+
+    def __init__(self, tables: _Prepared, period: int) -> None:
+        self.tables = tables
+        self.period = period
+        pop = tables.population.filter(pl.col("period") == period)
+        self.population_holder, found = tables.hierarchy.index_of(
+            pop["division_code"], source="population")
+        self.population = pop.filter(pl.Series(found))
+        self.population_holder = self.population_holder[found]
+        work = tables.workforce.filter(pl.col("period") == period)
+        holder, found = tables.hierarchy.index_of(work["division_code"], source="workforce")
+        self.workforce = work.filter(pl.Series(found))
+        self.workforce_holder = holder[found]
+        extra = tables.inputs.filter(pl.col("period") == period)
+        holder, found = tables.hierarchy.index_of(extra["division_code"], source="inputs")
+        self.inputs = extra.filter(pl.Series(found))
+        self.inputs_holder = holder[found]
+
+
+@dataclass
+class _Prepared:
+    hierarchy: Hierarchy
+    facilities: _Facilities
+    population: pl.DataFrame
+    workforce: pl.DataFrame
+    access: pl.DataFrame
+    inputs: pl.DataFrame
+    access_holder: IntArray
+    cache: dict[tuple[int, str], FloatArray] = field(default_factory=dict)
+
+
+def prepare(tables: MeasureTables, *, as_of: dt.date) -> _Prepared:
+    """Resolve every table against the hierarchy in force on ``as_of`` (done once)."""
+    hierarchy = build_hierarchy(tables.divisions, as_of=as_of)
+    access = _conform(tables.access, ACCESS_SCHEMA, "access")
+    holder, found = hierarchy.index_of(access["division_code"], source="access")
+    return _Prepared(
+        hierarchy=hierarchy,
+        facilities=_Facilities(tables.facilities, hierarchy),
+        population=_conform(tables.population, POPULATION_SCHEMA, "population"),
+        workforce=_conform(tables.workforce, WORKFORCE_SCHEMA, "workforce"),
+        access=access.filter(pl.Series(found)),
+        inputs=_conform(tables.inputs, INPUT_SCHEMA, "inputs"),
+        access_holder=holder[found],
+    )
+
+
+class Evaluator:
+    """Evaluates expressions to per-holder vectors for one period (with a shared cache)."""
+
+    def __init__(self, prepared: _Prepared, period: int) -> None:
+        self.prepared = prepared
+        self.hierarchy = prepared.hierarchy
+        self.period = period
+        self.period_tables = _PeriodTables(prepared, period)
+        self.n = prepared.hierarchy.size
+
+    def _cached(self, key: str, make: Callable[[], FloatArray]) -> FloatArray:
+        full = (self.period, key)
+        if full not in self.prepared.cache:
+            self.prepared.cache[full] = make()
+        return self.prepared.cache[full]
+
+    def _bincount(self, holder: IntArray, weights: FloatArray | None) -> FloatArray:
+        return np.bincount(holder, weights=weights, minlength=self.n).astype(np.float64)
+
+    def own(self, node: Expr) -> FloatArray:
+        """What each division itself holds (before rolling up)."""
+        if isinstance(node, Number):
+            return np.full(self.n, node.value)
+        if isinstance(node, Scale):
+            return self.own(node.expr) * node.factor
+        if isinstance(node, BinOp):
+            left, right = self.own(node.left), self.own(node.right)
+            return left + right if node.op == "+" else left - right
+        return self._cached(node.key, lambda: self._measure(node))
+
+    def _measure(self, node: Measure) -> FloatArray:
+        base = self._base(node)
+        if node.filter is None:
+            return base
+        return np.where(self.condition(node.filter), base, 0.0)
+
+    def _base(self, node: Measure) -> FloatArray:
+        name = node.name
+        if name == "units":
+            return (self.hierarchy.level == 5).astype(np.float64)
+        if name in ("facilities", "floor_area", "activity_area", "capacity"):
+            return self._facility_measure(node)
+        if name == "workers":
+            work = self.period_tables.workforce
+            mask = work["role"].is_in(list(node.types)).to_numpy()
+            certification = node.option("certification")
+            if certification is not None:
+                mask &= work["certification"].is_in(list(certification)).fill_null(
+                    False).to_numpy()
+            return self._bincount(self.period_tables.workforce_holder[mask],
+                                  work["headcount"].fill_null(0.0).to_numpy()[mask])
+        if name == "input":
+            extra = self.period_tables.inputs
+            mask = (extra["measure"] == node.types[0]).to_numpy()
+            return self._bincount(self.period_tables.inputs_holder[mask],
+                                  extra["value"].fill_null(0.0).to_numpy()[mask])
+        if name.endswith("_within"):
+            return self._within(node)
+        pop = self.period_tables.population
+        return self._bincount(self.period_tables.population_holder,
+                              pop[name].fill_null(0.0).to_numpy())
+
+    def _facility_measure(self, node: Measure) -> FloatArray:
+        fac = self.prepared.facilities
+        status = node.option("status")
+        mask = fac.type_mask(node.types) & (
+            fac.active(self.period) if status is None else fac.status_mask(status))
+        below = node.option("floor_area_below")
+        if below is not None:
+            mask = mask & (fac.floor_area_raw < float(below[0]))
+        at_least = node.option("floor_area_at_least")
+        if at_least is not None:
+            mask = mask & (fac.floor_area_raw >= float(at_least[0]))
+        weights = None if node.name == "facilities" else fac.columns[node.name][mask]
+        return self._bincount(fac.holder[mask], weights)
+
+    def _within(self, node: Measure) -> FloatArray:
+        """population × covered_share of the (type, distance) access row; 0 without one."""
+        base_name = node.name[: -len("_within")]
+        population = self._cached(base_name, lambda: self._base(Measure(base_name, "")))
+        access = self.prepared.access
+        mask = ((access["facility_type"] == node.types[0])
+                & (access["distance_m"] == node.distance_m)).fill_null(False).to_numpy()
+        share = np.zeros(self.n)
+        share[self.prepared.access_holder[mask]] = np.clip(
+            access["covered_share"].fill_null(0.0).to_numpy()[mask], 0.0, 1.0)
+        return population * share
+
+    def condition(self, cond: Condition) -> BoolArray:
+        """Which holders satisfy ``cond`` (attributes only hold for community-level units)."""
+        hierarchy = self.hierarchy
+        if isinstance(cond, Attribute):
+            unit = hierarchy.level == 5
+            if cond.name in ("urban", "rural"):
+                first = "1" if cond.name == "urban" else "2"
+                return unit & hierarchy.urban_rural.str.starts_with(first).fill_null(
+                    False).to_numpy()
+            column = hierarchy.urban_rural if cond.name == "class" else hierarchy.kind
+            return unit & column.is_in(list(cond.values)).fill_null(False).to_numpy()
+        if isinstance(cond, Has):
+            return self._cached(f"has:{','.join(cond.types)}", lambda: self._base(
+                Measure("facilities", "facilities", types=cond.types))) > 0
+        if isinstance(cond, Compare):
+            values = self.own(cond.expr)
+            return {">=": values >= cond.value, ">": values > cond.value,
+                    "<=": values <= cond.value, "<": values < cond.value,
+                    "==": values == cond.value, "!=": values != cond.value}[cond.op]
+        if isinstance(cond, Logic):
+            left, right = self.condition(cond.left), self.condition(cond.right)
+            return left & right if cond.op == "and" else left | right
+        return ~self.condition(cond.cond)
+
+
+# --- the public core -----------------------------------------------------------------
+
+
+def compute_indicators(tables: MeasureTables, catalog: IndicatorCatalog, *, as_of: dt.date,
+                       periods: Iterable[int], indicators: Iterable[str] | None = None,
+                       prepared: _Prepared | None = None) -> pl.DataFrame:
+    """Every indicator for every division in force on ``as_of``, at every level and period.
+
+    Returns one row per (indicator, division, period) with columns ``indicator,
+    division_code, level`` (0 = nation), ``period, numerator, denominator, value`` where
+    ``value = factor × numerator / denominator`` (null when the denominator is 0; the
+    numerator itself times the factor when the indicator has no denominator).  An
+    indicator with a scope (a province's own) has rows only for divisions in it.
+    """
+    chosen = [catalog.indicator(code) for code in (indicators or catalog.indicators)]
+    period_list = sorted({int(p) for p in periods})
+    if not period_list:
+        raise ValidationError([Problem("periods", "no period asked for",
+                                       hint="give at least one year, e.g. 2024")])
+    ready = prepared or prepare(tables, as_of=as_of)
+    hierarchy = ready.hierarchy
+    base = pl.DataFrame({"division_code": hierarchy.codes,
+                         "level": pl.Series(hierarchy.level, dtype=pl.Int8)})
+    frames: list[pl.DataFrame] = []
+    for period in period_list:
+        evaluator = Evaluator(ready, period)
+        for indicator in chosen:
+            definition = indicator.definition
+            numerator = hierarchy.rollup(evaluator.own(definition.numerator))
+            if definition.denominator is None:
+                denominator = np.full(hierarchy.size, np.nan)
+                value = numerator * definition.factor
+            else:
+                denominator = hierarchy.rollup(evaluator.own(definition.denominator))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    value = np.where(denominator != 0,
+                                     definition.factor * numerator / denominator, np.nan)
+            frame = base.with_columns(
+                pl.lit(indicator.code, dtype=pl.String).alias("indicator"),
+                pl.lit(period, dtype=pl.Int32).alias("period"),
+                pl.Series("numerator", numerator),
+                pl.Series("denominator", denominator).fill_nan(None),
+                pl.Series("value", value).fill_nan(None),
+            )
+            if indicator.scope != NATION_CODE:
+                frame = frame.filter(pl.Series(hierarchy.prefix_mask(indicator.scope)))
+            frames.append(frame.select(list(RESULT_SCHEMA)))
+    if not frames:
+        return empty_table(RESULT_SCHEMA)
+    return pl.concat(frames, rechunk=False)
+
+
+def holder_values(tables: MeasureTables, expression: Expr, *, as_of: dt.date, period: int,
+                  prepared: _Prepared | None = None) -> pl.DataFrame:
+    """One measure expression per division: ``division_code, level, own, total``.
+
+    ``own`` is what the division itself holds, ``total`` its whole subtree; used for
+    assessment penalties and short-board "people affected".
+    """
+    ready = prepared or prepare(tables, as_of=as_of)
+    evaluator = Evaluator(ready, period)
+    own = evaluator.own(expression)
+    return pl.DataFrame({
+        "division_code": ready.hierarchy.codes,
+        "level": pl.Series(ready.hierarchy.level, dtype=pl.Int8),
+        "own": own, "total": ready.hierarchy.rollup(own),
+    })
+
+
+__all__ = [
+    "ACCESS_SCHEMA", "DIVISION_SCHEMA", "FACILITY_SCHEMA", "INPUT_SCHEMA", "POPULATION_SCHEMA",
+    "RESULT_SCHEMA", "WORKFORCE_SCHEMA", "Hierarchy", "MeasureTables", "build_hierarchy",
+    "compute_indicators", "holder_values", "prepare",
+]
