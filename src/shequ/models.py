@@ -5,6 +5,7 @@ after it, following the direction data flows).
 """
 
 from shequ.registry import models as registry_models
+from shequ.indicators import models as indicators_models
 from shequ.services.accounts import models as accounts_models
 
-__all__ = ["accounts_models", "registry_models"]
+__all__ = ["accounts_models", "indicators_models", "registry_models"]
