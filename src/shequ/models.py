@@ -7,5 +7,17 @@ after it, following the direction data flows).
 from shequ.registry import models as registry_models
 from shequ.indicators import models as indicators_models
 from shequ.services.accounts import models as accounts_models
+from shequ.services.bookings import models as bookings_models
+from shequ.services.care import models as care_models
+from shequ.services.reviews import models as reviews_models
+from shequ.services.volunteers import models as volunteers_models
 
-__all__ = ["accounts_models", "indicators_models", "registry_models"]
+__all__ = [
+    "accounts_models",
+    "bookings_models",
+    "care_models",
+    "indicators_models",
+    "registry_models",
+    "reviews_models",
+    "volunteers_models",
+]

@@ -1,0 +1,21 @@
+"""Wall-clock time of the services: China Standard Time (UTC+8, no daylight saving).
+
+Bookings, care applications, volunteer hours and reviews store naive local datetimes
+(what residents read on the notice board); iCalendar export converts them to UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def local_now() -> dt.datetime:
+    """The current China Standard Time as a naive datetime, to the second."""
+    return dt.datetime.now(CHINA_TZ).replace(tzinfo=None, microsecond=0)
+
+
+def to_utc(local: dt.datetime) -> dt.datetime:
+    """A naive China Standard Time datetime as an aware UTC datetime."""
+    return local.replace(tzinfo=CHINA_TZ).astimezone(dt.UTC)

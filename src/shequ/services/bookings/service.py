@@ -1,0 +1,424 @@
+"""Venue booking on the registry: resources, booking, approval, cancellation, series,
+reminders, iCalendar export and utilisation.
+
+The database decides who gets a slot: :func:`book` inserts one ``booking_slot`` row per
+slot, whose primary key ``(resource_id, slot_start)`` admits one active booking.  When
+two residents race for a slot, the loser's insert fails with an integrity error, its
+transaction is rolled back and :class:`~shequ.errors.ConflictError` is raised.  Because
+the rollback ends the caller's transaction, a booking is the last write of a unit of
+work (the API commits one booking per request).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.registry.models import Facility, FacilityStatus
+from shequ.services.bookings.clock import local_now
+from shequ.services.bookings.ical import EVENT_STATUS, CalendarEvent, calendar
+from shequ.services.bookings.models import (
+    ACTIVE_BOOKING_STATUSES,
+    BookableResource,
+    BookerScope,
+    Booking,
+    BookingSeries,
+    BookingSlot,
+    BookingStatus,
+)
+from shequ.services.bookings.rules import BOOKABLE_FACILITY_TYPES, Booker, booking_problems
+from shequ.services.bookings.slots import (
+    Slot,
+    covering_slots,
+    open_minutes,
+    parse_opening_hours,
+    slots_between,
+)
+
+
+def resource(session: Session, resource_id: int) -> BookableResource:
+    """The resource with ``resource_id``; NotFoundError when there is none."""
+    found = session.get(BookableResource, resource_id)
+    if found is None:
+        raise NotFoundError(f"no bookable resource with id {resource_id}")
+    return found
+
+
+def resource_facility(session: Session, res: BookableResource) -> Facility:
+    """The registry facility the resource belongs to."""
+    facility = session.get(Facility, res.facility_id)
+    if facility is None:  # the foreign key cascades, so only a dangling id gets here
+        raise NotFoundError(f"facility {res.facility_id} of resource {res.id} does not exist")
+    return facility
+
+
+def effective_hours(res: BookableResource, facility: Facility) -> str:
+    """The resource's own opening hours, else its facility's; ValidationError if neither."""
+    hours = res.opening_hours or facility.opening_hours
+    if not hours:
+        raise ValidationError([Problem(
+            f"resource {res.id} ({res.name})", "has no opening hours", column="opening_hours",
+            hint="set the facility's opening_hours (OSM syntax) or the resource's own")])
+    return hours
+
+
+def create_resource(session: Session, *, facility_id: int, name: str,
+                    capacity: int | None = None, opening_hours: str | None = None,
+                    slot_minutes: int = 60, approval_required: bool = True,
+                    min_notice_minutes: int = 60, max_advance_days: int = 30,
+                    max_duration_minutes: int = 240,
+                    allowed_roles: Sequence[str] = ("resident", "community_worker"),
+                    booker_scope: BookerScope = BookerScope.TOWNSHIP,
+                    allow_series: bool = False, max_series_occurrences: int = 12,
+                    now: dt.datetime | None = None) -> BookableResource:
+    """Make a room or field of a registry facility bookable, with its rules.
+
+    The facility must be of a bookable type (community rooms, cultural stations and
+    centres, sports fields and venues) and in service; the opening hours (the resource's
+    or else the facility's) must parse.
+    """
+    facility = session.get(Facility, facility_id)
+    where = f"facility {facility_id}"
+    if facility is None:
+        raise NotFoundError(f"no facility with id {facility_id}")
+    problems: list[Problem] = []
+    if facility.type_code not in BOOKABLE_FACILITY_TYPES:
+        problems.append(Problem(where, f"type {facility.type_code!r} has no bookable rooms",
+                                hint="bookable: " + ", ".join(sorted(BOOKABLE_FACILITY_TYPES))))
+    if facility.status != FacilityStatus.IN_SERVICE.value:
+        problems.append(Problem(where, f"is {facility.status}, not in service"))
+    hours = opening_hours or facility.opening_hours
+    if not hours:
+        problems.append(Problem(where, "has no opening hours", column="opening_hours",
+                                hint="give the resource opening_hours in OSM syntax"))
+    if not 5 <= slot_minutes <= 1440:
+        problems.append(Problem(where, "slot_minutes must be 5 to 1440", column="slot_minutes"))
+    if max_duration_minutes < slot_minutes:
+        problems.append(Problem(where, "max_duration_minutes is shorter than one slot",
+                                column="max_duration_minutes"))
+    if problems:
+        raise ValidationError(problems)
+    if hours:
+        parse_opening_hours(hours)
+    res = BookableResource(
+        facility_id=facility_id, name=name, capacity=capacity, opening_hours=opening_hours,
+        slot_minutes=slot_minutes, approval_required=approval_required,
+        min_notice_minutes=min_notice_minutes, max_advance_days=max_advance_days,
+        max_duration_minutes=max_duration_minutes, allowed_roles=",".join(allowed_roles),
+        booker_scope=BookerScope(booker_scope).value, allow_series=allow_series,
+        max_series_occurrences=max_series_occurrences, active=True,
+        created_at=now or local_now())
+    session.add(res)
+    session.flush()
+    return res
+
+
+@dataclass(frozen=True, slots=True)
+class SlotView:
+    """A slot of the grid and whether an active booking holds it."""
+
+    start: dt.datetime
+    end: dt.datetime
+    taken: bool
+
+
+def slot_views(session: Session, resource_id: int, start: dt.datetime, end: dt.datetime
+               ) -> list[SlotView]:
+    """The resource's slots starting in ``[start, end)``, marked free or taken."""
+    res = resource(session, resource_id)
+    hours = effective_hours(res, resource_facility(session, res))
+    grid = slots_between(hours, start, end, slot_minutes=res.slot_minutes)
+    taken = set(session.scalars(select(BookingSlot.slot_start).where(
+        BookingSlot.resource_id == resource_id, BookingSlot.slot_start >= start,
+        BookingSlot.slot_start < end)))
+    return [SlotView(s.start, s.end, s.start in taken) for s in grid]
+
+
+def _validated_slots(session: Session, res: BookableResource, *, booker: Booker,
+                     starts_at: dt.datetime, ends_at: dt.datetime, attendees: int,
+                     now: dt.datetime, series: bool = False) -> list[Slot]:
+    facility = resource_facility(session, res)
+    problems = booking_problems(res, facility_division=facility.division_code, booker=booker,
+                                starts_at=starts_at, ends_at=ends_at, attendees=attendees,
+                                now=now, series=series)
+    if problems:
+        raise ValidationError(problems, summary="the booking breaks the venue's rules")
+    return covering_slots(effective_hours(res, facility), starts_at, ends_at,
+                          slot_minutes=res.slot_minutes)
+
+
+def _taken(session: Session, resource_id: int, starts: Sequence[dt.datetime]
+           ) -> list[dt.datetime]:
+    if not starts:
+        return []
+    return sorted(session.scalars(select(BookingSlot.slot_start).where(
+        BookingSlot.resource_id == resource_id, BookingSlot.slot_start.in_(list(starts)))))
+
+
+def _insert(session: Session, bookings: Sequence[tuple[Booking, list[Slot]]]) -> None:
+    """Insert bookings and their slot rows; the primary key decides every race."""
+    try:
+        for booking, _ in bookings:
+            session.add(booking)
+        session.flush()
+        session.add_all(BookingSlot(resource_id=b.resource_id, slot_start=s.start,
+                                    booking_id=b.id) for b, slots in bookings for s in slots)
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        first = bookings[0][0]
+        raise ConflictError(
+            f"the slot at {first.starts_at:%Y-%m-%d %H:%M} of resource {first.resource_id} "
+            "was just booked by someone else; choose another slot") from exc
+
+
+def book(session: Session, *, resource_id: int, booker: Booker, starts_at: dt.datetime,
+         ends_at: dt.datetime, purpose: str, attendees: int = 1,
+         now: dt.datetime | None = None) -> Booking:
+    """Book ``[starts_at, ends_at)`` of a resource (whole slots) for ``booker``.
+
+    The booking is approved at once unless the resource needs approval, then pending.
+    Raises ValidationError for a broken rule, ConflictError when a slot is taken (also
+    when another booking wins a race for it: the database's key decides).
+    """
+    now = now or local_now()
+    res = resource(session, resource_id)
+    slots = _validated_slots(session, res, booker=booker, starts_at=starts_at,
+                             ends_at=ends_at, attendees=attendees, now=now)
+    taken = _taken(session, resource_id, [s.start for s in slots])
+    if taken:
+        raise ConflictError(f"resource {resource_id} is already booked at "
+                            + ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in taken)
+                            + "; choose a free slot")
+    status = BookingStatus.PENDING if res.approval_required else BookingStatus.APPROVED
+    booking = Booking(resource_id=resource_id, user_id=booker.user_id,
+                      division_code=booker.division_code, starts_at=starts_at, ends_at=ends_at,
+                      attendees=attendees, purpose=purpose, status=status.value,
+                      created_at=now)
+    _insert(session, [(booking, slots)])
+    return booking
+
+
+def book_series(session: Session, *, resource_id: int, booker: Booker,
+                first_starts_at: dt.datetime, duration_minutes: int, occurrences: int,
+                purpose: str, interval_weeks: int = 1, attendees: int = 1,
+                now: dt.datetime | None = None) -> BookingSeries:
+    """Book the same time every ``interval_weeks`` weeks, ``occurrences`` times.
+
+    All or nothing: when any occurrence breaks a rule or is taken, nothing is booked and
+    the error lists every such date.
+    """
+    now = now or local_now()
+    res = resource(session, resource_id)
+    where = f"resource {resource_id} ({res.name})"
+    if not res.allow_series:
+        raise ValidationError([Problem(where, "does not take recurring bookings")])
+    if not 1 <= occurrences <= res.max_series_occurrences:
+        raise ValidationError([Problem(
+            where, f"a series has 1 to {res.max_series_occurrences} occurrences, not "
+            f"{occurrences}", column="occurrences")])
+    if interval_weeks < 1:
+        raise ValidationError([Problem(where, "interval_weeks must be at least 1",
+                                       column="interval_weeks")])
+    duration = dt.timedelta(minutes=duration_minutes)
+    step = dt.timedelta(weeks=interval_weeks)
+    planned: list[tuple[dt.datetime, list[Slot]]] = []
+    problems: list[Problem] = []
+    for k in range(occurrences):
+        start = first_starts_at + k * step
+        try:
+            slots = _validated_slots(session, res, booker=booker, starts_at=start,
+                                     ends_at=start + duration, attendees=attendees, now=now,
+                                     series=True)
+        except ValidationError as exc:
+            problems += [Problem(f"occurrence {k + 1} ({start:%Y-%m-%d})", p.reason,
+                                 column=p.column, hint=p.hint) for p in exc.problems]
+            continue
+        taken = _taken(session, resource_id, [s.start for s in slots])
+        if taken:
+            problems.append(Problem(f"occurrence {k + 1} ({start:%Y-%m-%d})",
+                                    "already booked", hint="move the series or skip the date"))
+        planned.append((start, slots))
+    if problems:
+        raise ValidationError(problems, summary="the series cannot be booked")
+    series = BookingSeries(resource_id=resource_id, user_id=booker.user_id,
+                           first_starts_at=first_starts_at, duration_minutes=duration_minutes,
+                           interval_weeks=interval_weeks, occurrences=occurrences,
+                           purpose=purpose, created_at=now)
+    session.add(series)
+    session.flush()
+    status = BookingStatus.PENDING if res.approval_required else BookingStatus.APPROVED
+    _insert(session, [
+        (Booking(resource_id=resource_id, series_id=series.id, user_id=booker.user_id,
+                 division_code=booker.division_code, starts_at=start,
+                 ends_at=start + duration, attendees=attendees, purpose=purpose,
+                 status=status.value, created_at=now), slots)
+        for start, slots in planned])
+    return series
+
+
+def booking(session: Session, booking_id: int) -> Booking:
+    """The booking with ``booking_id``; NotFoundError when there is none."""
+    found = session.get(Booking, booking_id)
+    if found is None:
+        raise NotFoundError(f"no booking with id {booking_id}")
+    return found
+
+
+def _release(session: Session, booking_id: int) -> None:
+    session.execute(delete(BookingSlot).where(BookingSlot.booking_id == booking_id))
+
+
+def decide(session: Session, booking_id: int, *, approve: bool, decided_by: int,
+           note: str | None = None, now: dt.datetime | None = None) -> Booking:
+    """Approve or reject a pending booking; a rejection frees its slots."""
+    b = booking(session, booking_id)
+    if b.status != BookingStatus.PENDING.value:
+        raise ConflictError(f"booking {booking_id} is {b.status}; only a pending booking "
+                            "can be approved or rejected")
+    b.status = (BookingStatus.APPROVED if approve else BookingStatus.REJECTED).value
+    b.decided_by = decided_by
+    b.decided_at = now or local_now()
+    b.decision_note = note
+    if not approve:
+        _release(session, booking_id)
+    session.flush()
+    return b
+
+
+def cancel(session: Session, booking_id: int, *, now: dt.datetime | None = None) -> Booking:
+    """Cancel a pending or approved booking that has not started; its slots are freed."""
+    now = now or local_now()
+    b = booking(session, booking_id)
+    if b.status not in ACTIVE_BOOKING_STATUSES:
+        raise ConflictError(f"booking {booking_id} is already {b.status}")
+    if b.starts_at <= now:
+        raise ConflictError(f"booking {booking_id} started at {b.starts_at:%Y-%m-%d %H:%M}; "
+                            "a booking can be cancelled only before it starts")
+    b.status = BookingStatus.CANCELLED.value
+    b.cancelled_at = now
+    _release(session, booking_id)
+    session.flush()
+    return b
+
+
+def due_reminders(session: Session, *, now: dt.datetime | None = None,
+                  within: dt.timedelta = dt.timedelta(hours=24)) -> list[Booking]:
+    """Approved bookings starting in ``(now, now + within]`` not yet reminded, by start."""
+    now = now or local_now()
+    return list(session.scalars(select(Booking).where(
+        Booking.status == BookingStatus.APPROVED.value, Booking.reminder_sent_at.is_(None),
+        Booking.starts_at > now, Booking.starts_at <= now + within,
+    ).order_by(Booking.starts_at, Booking.id)))
+
+
+def mark_reminded(session: Session, bookings: Sequence[Booking], *,
+                  now: dt.datetime | None = None) -> None:
+    """Record that the reminders of ``bookings`` went out (they are not due again)."""
+    stamp = now or local_now()
+    for b in bookings:
+        b.reminder_sent_at = stamp
+    session.flush()
+
+
+def bookings_in(session: Session, *, division_prefix: str = "",
+                statuses: Sequence[str] = ACTIVE_BOOKING_STATUSES,
+                user_id: int | None = None) -> list[tuple[Booking, BookableResource, Facility]]:
+    """Bookings of resources whose facility lies under ``division_prefix``, by start."""
+    query = (select(Booking, BookableResource, Facility)
+             .join(BookableResource, Booking.resource_id == BookableResource.id)
+             .join(Facility, BookableResource.facility_id == Facility.id)
+             .where(Booking.status.in_(list(statuses)))
+             .order_by(Booking.starts_at, Booking.id))
+    if division_prefix:
+        query = query.where(Facility.division_code.startswith(division_prefix))
+    if user_id is not None:
+        query = query.where(Booking.user_id == user_id)
+    return [(b, r, f) for b, r, f in session.execute(query)]
+
+
+def resources_in(session: Session, *, division_prefix: str = ""
+                 ) -> list[tuple[BookableResource, Facility]]:
+    """Active resources whose facility lies under ``division_prefix``, by facility."""
+    query = (select(BookableResource, Facility)
+             .join(Facility, BookableResource.facility_id == Facility.id)
+             .where(BookableResource.active.is_(True))
+             .order_by(Facility.division_code, Facility.name, BookableResource.name))
+    if division_prefix:
+        query = query.where(Facility.division_code.startswith(division_prefix))
+    return [(r, f) for r, f in session.execute(query)]
+
+
+def export_ical(session: Session, *, user_id: int | None = None, resource_id: int | None = None,
+                now: dt.datetime | None = None) -> str:
+    """An iCalendar of a user's bookings or a resource's (active and decided)."""
+    query = (select(Booking, BookableResource, Facility)
+             .join(BookableResource, Booking.resource_id == BookableResource.id)
+             .join(Facility, BookableResource.facility_id == Facility.id)
+             .order_by(Booking.starts_at, Booking.id))
+    if user_id is not None:
+        query = query.where(Booking.user_id == user_id)
+    if resource_id is not None:
+        query = query.where(Booking.resource_id == resource_id)
+    events = [CalendarEvent(
+        uid=f"booking-{b.id}@shequ", starts_at=b.starts_at, ends_at=b.ends_at,
+        summary=f"{r.name} · {b.purpose}", location=f"{f.name} {f.address or ''}".strip(),
+        description=f"Shequ booking {b.id}, {b.attendees} attendee(s), status {b.status}",
+        status=EVENT_STATUS[b.status]) for b, r, f in session.execute(query)]
+    return calendar(events, name="社区场地预约 Shequ bookings", stamp=now or local_now())
+
+
+@dataclass(slots=True)
+class _Usage:
+    division_code: str
+    type_code: str
+    resources: int = 0
+    open_hours: float = 0.0
+    booked_hours: float = 0.0
+
+
+def utilisation(session: Session, *, start: dt.datetime, end: dt.datetime,
+                division_prefix: str = "") -> pl.DataFrame:
+    """Booked hours over open hours per facility in ``[start, end)``, an indicator input.
+
+    utilisation = Σ approved booked hours ÷ Σ open hours, both summed over the facility's
+    active resources; a booking counts only the part inside the period.  Columns:
+    ``facility_id, division_code, type_code, period_start, period_end, resources,
+    open_hours, booked_hours, utilisation`` (utilisation is null when open_hours is 0).
+    Roll up to any division level by grouping on a prefix of ``division_code`` and
+    dividing the sums (not averaging the ratios).
+    """
+    usage: dict[int, _Usage] = {}
+    for res, facility in resources_in(session, division_prefix=division_prefix):
+        entry = usage.setdefault(facility.id, _Usage(facility.division_code, facility.type_code))
+        entry.resources += 1
+        hours = res.opening_hours or facility.opening_hours
+        if hours:
+            entry.open_hours += open_minutes(hours, start, end) / 60
+    booked = session.execute(
+        select(BookableResource.facility_id, Booking.starts_at, Booking.ends_at)
+        .join(Booking, Booking.resource_id == BookableResource.id)
+        .where(Booking.status == BookingStatus.APPROVED.value, Booking.starts_at < end,
+               Booking.ends_at > start, BookableResource.active.is_(True)))
+    for facility_id, a, b in booked:
+        if facility_id in usage:
+            usage[facility_id].booked_hours += (min(b, end) - max(a, start)).total_seconds() / 3600
+    rows = [{"facility_id": fid, "division_code": u.division_code, "type_code": u.type_code,
+             "period_start": start, "period_end": end, "resources": u.resources,
+             "open_hours": u.open_hours, "booked_hours": u.booked_hours}
+            for fid, u in usage.items()]
+    frame = pl.DataFrame(rows, schema={
+        "facility_id": pl.Int64, "division_code": pl.Utf8, "type_code": pl.Utf8,
+        "period_start": pl.Datetime, "period_end": pl.Datetime, "resources": pl.Int64,
+        "open_hours": pl.Float64, "booked_hours": pl.Float64})
+    return frame.with_columns(
+        pl.when(pl.col("open_hours") > 0)
+        .then(pl.col("booked_hours") / pl.col("open_hours"))
+        .otherwise(None).alias("utilisation")).sort("facility_id")

@@ -1,0 +1,27 @@
+"""Helpers of the part-2 service tests: a registry facility of a given type in one community."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from shequ.registry.models import Facility
+
+COMMUNITY = "110101001001"
+OTHER_TOWNSHIP_COMMUNITY = "110101002001"
+# A Monday, so weekday rules are easy to read.
+MONDAY = dt.datetime(2026, 11, 30)
+
+
+def add_facility(session: Session, *, type_code: str = "comprehensive_service_facility",
+                 division_code: str = COMMUNITY, name: str = "东华门社区党群服务中心",
+                 opening_hours: str | None = "Mo-Fr 08:00-12:00,14:00-18:00; Sa 09:00-17:00",
+                 capacity: int | None = None) -> Facility:
+    """A facility in service, flushed so that it has an id."""
+    facility = Facility(type_code=type_code, division_code=division_code, name=name,
+                        opening_hours=opening_hours, capacity=capacity, status="in_service",
+                        longitude=116.4, latitude=39.9)
+    session.add(facility)
+    session.flush()
+    return facility
