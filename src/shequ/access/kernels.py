@@ -1,0 +1,291 @@
+"""Bounded shortest-path kernels on integer-metre CSR graphs, compiled with Numba.
+
+Algorithm: Dial's bucket queue.  Edge weights are whole metres ≥ 1 and every search has a
+cap (the walking distance of a life circle), so a queue of ``cap + 1`` buckets (singly
+linked lists in a pool, lazy deletion) gives O(1) insert and pop-min; the search ends
+when the bucket index passes the cap.  Each bucket is gathered into a contiguous list
+and the next nodes' rows are prefetched, because a multi-source frontier is scattered
+over the whole graph and cache misses, not arithmetic, set the speed.  Distances are exact
+integers, the same SciPy's Dijkstra gives on the same integer weights.
+
+* :func:`nearest_distances` — multi-source search per facility type: every node's
+  distance to the nearest facility of each type (``UNREACHED`` beyond the cap).  Types run
+  in parallel (``prange``), one search each.
+* :func:`catchments` — one bounded search per source: the sparse list of
+  (source, node, distance) within the radius, for capacity measures.  Sources run in
+  parallel in chunks; each chunk reuses its scratch arrays and resets only what it touched.
+
+Why not a binary heap: with integer metres and caps of 300–2400 m the bucket scan costs
+nothing and each queue operation is a few array writes, where a heap pays log n.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba import extending, njit, prange, types
+from numba.core import cgutils
+
+from shequ.access.network import StreetNetwork
+from shequ.errors import NetworkError
+
+UNREACHED = np.iinfo(np.int32).max
+MAX_CAP_M = 1_000_000  # 1000 km: far beyond any walk; keeps bucket arrays small
+
+Int32Array = npt.NDArray[np.int32]
+Int64Array = npt.NDArray[np.int64]
+
+
+def _prefetch_name() -> str:
+    import llvmlite.binding  # type: ignore[import-untyped]
+
+    # LLVM 15+ uses opaque pointers; older versions name the pointer type in the intrinsic
+    return "llvm.prefetch.p0" if llvmlite.binding.llvm_version_info >= (15,) else (
+        "llvm.prefetch.p0i8")
+
+
+_PREFETCH = _prefetch_name()
+
+
+def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> Any:
+    """Ask the CPU to start loading ``array[index]`` (a hint; no effect on results).
+
+    A bucket's nodes are scattered over the whole graph, so each pop is a cache miss;
+    prefetching the next few nodes' rows overlaps those misses (measured: ~2× faster).
+    """
+    signature = types.void(array, index)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        array_type = sig.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+            context, builder, array_type, view, [args[1]], wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        int32 = ir.IntType(32)
+        function_type = ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32])
+        function = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+            builder.module, function_type, _PREFETCH)
+        builder.call(function, [builder.bitcast(pointer, byte_pointer), ir.Constant(int32, 0),
+                                ir.Constant(int32, 3), ir.Constant(int32, 1)])
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+_prefetch: Any = extending.intrinsic(_prefetch_intrinsic)
+
+_AHEAD = 4  # how many nodes ahead of the current one to prefetch edge lists
+
+
+@njit(cache=True, nogil=True)
+def _dial(  # noqa: PLR0917 (numba kernels take positional arrays)
+        indptr: Int64Array, adjacency: Int32Array, sources: Int64Array,
+          offsets: Int32Array, cap: int, dist: Int32Array, head: Int32Array,
+          pool: Int32Array, bucket_nodes: Int32Array, settled: Int32Array) -> int:
+    """Bounded multi-source Dial search; writes ``dist``, returns the number of nodes reached.
+
+    ``adjacency`` interleaves (neighbour, metres) per directed edge.  ``dist`` must hold
+    UNREACHED everywhere on entry, ``head`` must be all −1 (it is again on exit).  The
+    bucket lists live in ``pool`` (pairs node, next; at least edges + sources long) with
+    lazy deletion: a node is pushed again when its distance improves and stale entries
+    are skipped when popped.  ``settled[:k]`` lists the nodes reached, in distance order.
+    """
+    top = 0
+    for k in range(sources.shape[0]):
+        s = sources[k]
+        d0 = offsets[k]
+        if d0 <= cap and d0 < dist[s]:
+            dist[s] = d0
+            pool[2 * top] = s
+            pool[2 * top + 1] = head[d0]
+            head[d0] = top
+            top += 1
+    count = 0
+    for b in range(cap + 1):
+        i = head[b]
+        if i == -1:
+            continue
+        head[b] = -1
+        # gather the bucket into a contiguous list, prefetching each node's row
+        m = 0
+        while i != -1:
+            x = pool[2 * i]
+            i = pool[2 * i + 1]
+            bucket_nodes[m] = x
+            m += 1
+            _prefetch(dist, x)
+            _prefetch(indptr, x)
+        for j in range(m):
+            if j + _AHEAD < m:
+                _prefetch(adjacency, 2 * indptr[bucket_nodes[j + _AHEAD]])
+            x = bucket_nodes[j]
+            if dist[x] != b:
+                continue  # a stale entry: x was reached by a shorter path
+            settled[count] = x
+            count += 1
+            for e in range(indptr[x], indptr[x + 1]):
+                y = adjacency[2 * e]
+                nd = b + adjacency[2 * e + 1]
+                if nd <= cap and nd < dist[y]:
+                    dist[y] = nd
+                    pool[2 * top] = y
+                    pool[2 * top + 1] = head[nd]
+                    head[nd] = top
+                    top += 1
+    return count
+
+
+@njit(cache=True, parallel=True)
+def _nearest_all(  # noqa: PLR0917 (numba kernels take positional arrays)
+        indptr: Int64Array, adjacency: Int32Array, sources: Int64Array,
+                 offsets: Int32Array, type_ptr: Int64Array, cap: int) -> Int32Array:
+    n = indptr.shape[0] - 1
+    types_ = type_ptr.shape[0] - 1
+    out = np.full((types_, n), 2147483647, dtype=np.int32)
+    for t in prange(types_):
+        lo = type_ptr[t]
+        hi = type_ptr[t + 1]
+        head = np.full(cap + 1, -1, dtype=np.int32)
+        pool = np.empty(adjacency.shape[0] + 2 * (hi - lo), dtype=np.int32)
+        bucket_nodes = np.empty(n, dtype=np.int32)
+        settled = np.empty(n, dtype=np.int32)
+        _dial(indptr, adjacency, sources[lo:hi], offsets[lo:hi], cap, out[t], head, pool,
+              bucket_nodes, settled)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _catchment_pass(  # noqa: PLR0917 (numba kernels take positional arrays)
+        indptr: Int64Array, adjacency: Int32Array, sources: Int64Array,
+                    offsets: Int32Array, chunk_ptr: Int64Array, cap: int, store: bool,
+                    counts: Int64Array, out_offsets: Int64Array, out_source: Int32Array,
+                    out_node: Int32Array, out_dist: Int32Array) -> None:
+    n = indptr.shape[0] - 1
+    chunks = chunk_ptr.shape[0] - 1
+    for c in prange(chunks):
+        dist = np.full(n, 2147483647, dtype=np.int32)
+        head = np.full(cap + 1, -1, dtype=np.int32)
+        pool = np.empty(adjacency.shape[0] + 2, dtype=np.int32)
+        bucket_nodes = np.empty(n, dtype=np.int32)
+        settled = np.empty(n, dtype=np.int32)
+        for k in range(chunk_ptr[c], chunk_ptr[c + 1]):
+            m = _dial(indptr, adjacency, sources[k:k + 1], offsets[k:k + 1], cap, dist,
+                      head, pool, bucket_nodes, settled)
+            if store:
+                base = out_offsets[k]
+                for i in range(m):
+                    node = settled[i]
+                    out_source[base + i] = k
+                    out_node[base + i] = node
+                    out_dist[base + i] = dist[node]
+            else:
+                counts[k] = m
+            for i in range(m):
+                dist[settled[i]] = 2147483647
+
+
+def _check_cap(cap_m: float) -> int:
+    if not np.isfinite(cap_m) or cap_m < 0 or cap_m > MAX_CAP_M:
+        raise NetworkError(
+            f"search cap {cap_m!r} m is not a distance between 0 and {MAX_CAP_M} m"
+        )
+    return int(cap_m)
+
+
+def _check_nodes(network: StreetNetwork, nodes: npt.ArrayLike, what: str) -> Int64Array:
+    array = np.asarray(nodes, dtype=np.int64).ravel()
+    if array.size and (array.min() < 0 or array.max() >= network.node_count):
+        raise NetworkError(
+            f"{what}: node positions must lie in 0..{network.node_count - 1} "
+            "(snap points first and leave out the unsnapped ones)"
+        )
+    return array
+
+
+def nearest_distances(network: StreetNetwork, sources_by_type: Sequence[npt.ArrayLike],
+                      *, cap_m: float, offsets_by_type: Sequence[npt.ArrayLike] | None = None
+                      ) -> Int32Array:
+    """Distance from every node to the nearest source of each type, capped.
+
+    Returns an int32 array of shape (types, nodes) in metres; nodes farther than
+    ``cap_m`` from every source of a type hold ``UNREACHED``.  ``offsets_by_type`` adds a
+    start distance per source (e.g. its snap distance); default 0.
+    """
+    cap = _check_cap(cap_m)
+    sources = [_check_nodes(network, s, f"sources of type #{i}")
+               for i, s in enumerate(sources_by_type)]
+    type_ptr = np.zeros(len(sources) + 1, dtype=np.int64)
+    type_ptr[1:] = np.cumsum([s.size for s in sources])
+    flat = np.concatenate(sources) if sources else np.zeros(0, dtype=np.int64)
+    if offsets_by_type is None:
+        offsets = np.zeros(flat.size, dtype=np.int32)
+    else:
+        offsets = np.concatenate(
+            [np.asarray(o, dtype=np.int32).ravel() for o in offsets_by_type]
+        ) if offsets_by_type else np.zeros(0, dtype=np.int32)
+        if offsets.shape != flat.shape or (offsets.size and offsets.min() < 0):
+            raise NetworkError("offsets_by_type must give one non-negative metre per source")
+    if not sources:
+        return np.zeros((0, network.node_count), dtype=np.int32)
+    result: Int32Array = _nearest_all(network.indptr, network.adjacency, flat, offsets,
+                                      type_ptr, cap)
+    return result
+
+
+def nearest_by_type(network: StreetNetwork, sources: Mapping[str, npt.ArrayLike], *,
+                    cap_m: float) -> dict[str, Int32Array]:
+    """:func:`nearest_distances` keyed by facility type code."""
+    names = list(sources)
+    table = nearest_distances(network, [sources[k] for k in names], cap_m=cap_m)
+    return {name: table[i] for i, name in enumerate(names)}
+
+
+def catchments(network: StreetNetwork, sources: npt.ArrayLike, *, radius_m: float,
+               offsets: npt.ArrayLike | None = None, chunks: int | None = None
+               ) -> tuple[Int32Array, Int32Array, Int32Array]:
+    """Every node within ``radius_m`` of each source: sparse (source, node, distance).
+
+    ``source`` holds positions into ``sources``; rows are grouped by source.  Each source
+    is its own single-source search (not a multi-source one), so a node appears once per
+    source that reaches it — what floating-catchment measures need.
+    """
+    cap = _check_cap(radius_m)
+    src = _check_nodes(network, sources, "catchment sources")
+    off = (np.zeros(src.size, dtype=np.int32) if offsets is None
+           else np.asarray(offsets, dtype=np.int32).ravel())
+    if off.shape != src.shape or (off.size and off.min() < 0):
+        raise NetworkError("offsets must give one non-negative metre per source")
+    if src.size == 0:
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty.copy(), empty.copy()
+    parts = chunks or max(1, min(src.size, 4 * numba.get_num_threads()))
+    chunk_ptr = np.linspace(0, src.size, parts + 1).astype(np.int64)
+    counts = np.zeros(src.size, dtype=np.int64)
+    none32 = np.zeros(0, dtype=np.int32)
+    args = (network.indptr, network.adjacency, src, off, chunk_ptr, cap)
+    _catchment_pass(*args, False, counts, np.zeros(src.size, dtype=np.int64),
+                      none32, none32, none32)
+    starts = np.zeros(src.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    total = int(counts.sum())
+    out_source = np.empty(total, dtype=np.int32)
+    out_node = np.empty(total, dtype=np.int32)
+    out_dist = np.empty(total, dtype=np.int32)
+    _catchment_pass(*args, True, counts, starts, out_source, out_node, out_dist)
+    return out_source, out_node, out_dist
+
+
+def single_source(network: StreetNetwork, node: int, *, radius_m: float
+                  ) -> tuple[Int32Array, Int32Array]:
+    """Nodes within ``radius_m`` of one node and their distances (for point queries)."""
+    _, nodes, dist = catchments(network, np.array([node]), radius_m=radius_m, chunks=1)
+    return nodes, dist
+
+
+__all__ = ["MAX_CAP_M", "UNREACHED", "catchments", "nearest_by_type", "nearest_distances",
+           "single_source"]
