@@ -1,0 +1,133 @@
+"""Directory queries: services by text, division, type, organization, and near a point.
+
+Near a point: a bounding box on the facility (longitude, latitude) index narrows the
+rows, the great-circle distance decides, then "open now" is evaluated on the survivors;
+only the page's rows are loaded as objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shequ.errors import Problem, ValidationError
+from shequ.registry import queries
+from shequ.registry.models import Facility
+from shequ.services.directory.models import DirectoryEntry
+from shequ.services.directory.opening import is_open
+
+MAX_RADIUS_M = 50_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A facility with its directory ids, and distance / open state when asked."""
+
+    facility: Facility
+    entry: DirectoryEntry
+    distance_m: float | None = None
+    open_now: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFilter:
+    """Filters of a directory search (all optional)."""
+
+    text: str | None = None
+    division_prefix: str | None = None
+    type_codes: tuple[str, ...] = ()
+    organization_uuid: str | None = None
+    modified_after: dt.datetime | None = None
+    statuses: tuple[str, ...] = ()
+
+
+def _conditions(f: ServiceFilter) -> list[object]:
+    out: list[object] = []
+    if f.text:
+        out.append(Facility.name.contains(f.text, autoescape=True))
+    if f.division_prefix:
+        out.append(Facility.division_code.startswith(f.division_prefix))
+    if f.type_codes:
+        out.append(Facility.type_code.in_(list(f.type_codes)))
+    if f.organization_uuid:
+        out.append(DirectoryEntry.organization_uuid == f.organization_uuid)
+    if f.modified_after:
+        out.append(Facility.updated_at >= f.modified_after)
+    if f.statuses:
+        out.append(Facility.status.in_(list(f.statuses)))
+    return out
+
+
+def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[Facility, DirectoryEntry]]:
+    rows = session.execute(select(Facility, DirectoryEntry)
+                           .join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
+                           .where(Facility.id.in_(list(ids)))).tuples()
+    return {fac.id: (fac, entry) for fac, entry in rows}
+
+
+def search_services(session: Session, f: ServiceFilter, *, page: int = 1, per_page: int = 20,
+                    open_now: bool = False, when: dt.datetime | None = None
+                    ) -> tuple[list[Hit], int]:
+    """A page of services (by facility id) and the total matching."""
+    moment = when or dt.datetime.now(dt.UTC)
+    base = (select(Facility.id, Facility.opening_hours)
+            .join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
+            .where(*_conditions(f)))  # type: ignore[arg-type]
+    if open_now:
+        ids = [fid for fid, hours in session.execute(base.order_by(Facility.id))
+               if is_open(hours, moment)]
+        total = len(ids)
+        page_ids = ids[(page - 1) * per_page: page * per_page]
+    else:
+        total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+        page_ids = list(session.scalars(
+            base.with_only_columns(Facility.id).order_by(Facility.id)
+            .offset((page - 1) * per_page).limit(per_page)))
+    loaded = _load(session, page_ids)
+    hits = [Hit(*loaded[i], open_now=is_open(loaded[i][0].opening_hours, moment))
+            for i in page_ids if i in loaded]
+    return hits, total
+
+
+def services_near(session: Session, f: ServiceFilter, *, longitude: float, latitude: float,
+                  radius_m: float, page: int = 1, per_page: int = 20, open_now: bool = False,
+                  when: dt.datetime | None = None) -> tuple[list[Hit], int]:
+    """A page of services within ``radius_m`` of the point, nearest first, and the total."""
+    problems = []
+    if not -180 <= longitude <= 180:
+        problems.append(Problem("longitude", f"{longitude} is outside -180…180"))
+    if not -90 <= latitude <= 90:
+        problems.append(Problem("latitude", f"{latitude} is outside -90…90"))
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        problems.append(Problem("radius", f"{radius_m} m is not in (0, {MAX_RADIUS_M:g}]"))
+    if problems:
+        raise ValidationError(problems, summary="bad proximity search")
+    moment = when or dt.datetime.now(dt.UTC)
+    dlat = math.degrees(radius_m / queries.EARTH_RADIUS_M)
+    dlon = dlat / max(math.cos(math.radians(latitude)), 1e-6)
+    query = (select(Facility.id, Facility.longitude, Facility.latitude, Facility.opening_hours)
+             .where(Facility.longitude.between(longitude - dlon, longitude + dlon),
+                    Facility.latitude.between(latitude - dlat, latitude + dlat),
+                    *_conditions(f)))  # type: ignore[arg-type]
+    if f.organization_uuid:
+        query = query.join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
+    found: list[tuple[float, int, bool]] = []
+    for fid, lon, lat, hours in session.execute(query):
+        distance = queries.haversine_m(longitude, latitude, lon or 0.0, lat or 0.0)
+        if distance > radius_m:
+            continue
+        state = is_open(hours, moment)
+        if open_now and not state:
+            continue
+        found.append((distance, fid, state))
+    found.sort()
+    chosen = found[(page - 1) * per_page: page * per_page]
+    loaded = _load(session, [fid for _, fid, _ in chosen])
+    hits = [Hit(*loaded[fid], distance_m=d, open_now=state)
+            for d, fid, state in chosen if fid in loaded]
+    return hits, len(found)

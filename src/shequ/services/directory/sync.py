@@ -1,0 +1,98 @@
+"""Keep the directory's id map in step with the registry's facilities.
+
+Ids never change for a facility (uuid5 of its registry id); only the organization link
+follows the operator.  The check is cheap (count, max id, max updated_at), so a server
+runs it at most once a second before answering, and imports may call it directly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from threading import Lock
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shequ.registry.models import Facility
+from shequ.services.directory.ids import hsds_id, organization_key
+from shequ.services.directory.models import DirectoryEntry
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """How many entries were added, changed and removed."""
+
+    added: int
+    changed: int
+    removed: int
+
+
+def entry_values(facility_id: int, operator_name: str | None, division_code: str
+                 ) -> dict[str, object]:
+    """The id-map row of one facility."""
+    key = organization_key(operator_name, division_code)
+    return {"facility_id": facility_id,
+            "service_uuid": hsds_id("service", facility_id),
+            "location_uuid": hsds_id("location", facility_id),
+            "service_at_location_uuid": hsds_id("service_at_location", facility_id),
+            "organization_uuid": hsds_id("organization", key),
+            "organization_key": key}
+
+
+def sync_directory(session: Session) -> SyncResult:
+    """Add entries for new facilities, relink changed operators, drop removed ones."""
+    facilities = {fid: (op, code) for fid, op, code in session.execute(
+        select(Facility.id, Facility.operator_name, Facility.division_code))}
+    entries = dict(session.execute(
+        select(DirectoryEntry.facility_id, DirectoryEntry.organization_key)).tuples())
+    new = [entry_values(fid, op, code) for fid, (op, code) in facilities.items()
+           if fid not in entries]
+    changed = [entry_values(fid, op, code) for fid, (op, code) in facilities.items()
+               if fid in entries and entries[fid] != organization_key(op, code)]
+    gone = [fid for fid in entries if fid not in facilities]
+    for start in range(0, len(new), 5000):
+        session.execute(insert(DirectoryEntry), new[start:start + 5000])
+    for values in changed:
+        session.execute(update(DirectoryEntry)
+                        .where(DirectoryEntry.facility_id == values["facility_id"])
+                        .values(organization_uuid=values["organization_uuid"],
+                                organization_key=values["organization_key"]))
+    for start in range(0, len(gone), 5000):
+        session.execute(delete(DirectoryEntry)
+                        .where(DirectoryEntry.facility_id.in_(gone[start:start + 5000])))
+    return SyncResult(len(new), len(changed), len(gone))
+
+
+def registry_stamp(session: Session) -> tuple[object, ...]:
+    """What changes whenever a facility is added, removed or edited."""
+    return tuple(session.execute(select(func.count(Facility.id), func.max(Facility.id),
+                                        func.max(Facility.updated_at))).one())
+
+
+@dataclass
+class DirectoryState:
+    """Per-process memory of the last stamp seen (held by the app, not the module)."""
+
+    interval_s: float = 1.0
+    checked_at: float = float("-inf")
+    stamp: tuple[object, ...] | None = None
+    lock: Lock = field(default_factory=Lock)
+
+
+def ensure_in_step(sessions: sessionmaker[Session], state: DirectoryState) -> None:
+    """Sync when the registry changed since the last check (at most once per interval)."""
+    now = time.monotonic()
+    if now - state.checked_at < state.interval_s:
+        return
+    with state.lock:
+        if time.monotonic() - state.checked_at < state.interval_s:
+            return
+        with sessions() as session:
+            stamp = registry_stamp(session)
+            if stamp != state.stamp:
+                with session.begin_nested() if session.in_transaction() else session.begin():
+                    sync_directory(session)
+                session.commit()
+                state.stamp = stamp
+        state.checked_at = time.monotonic()

@@ -1,0 +1,99 @@
+"""Tables of service requests (Open311 GeoReport v2 behind a real workflow) and their history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shequ.registry.models import CODE_LENGTH, Base
+
+
+class RequestStatus(StrEnum):
+    """Workflow states; Open311 sees ``closed`` for CLOSED and ``open`` for the rest."""
+
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class ServiceRequest(Base):
+    """A resident's request: what, where, who answers, by when, and how it went."""
+
+    __tablename__ = "service_request"
+    __table_args__ = (
+        CheckConstraint("status IN (" + ", ".join(f"'{s.value}'" for s in RequestStatus)
+                        + ")", name="status_value"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_service_request_responsible_status", "responsible_code", "status"),
+        Index("ix_service_request_lon_lat", "longitude", "latitude"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    service_code: Mapped[str] = mapped_column(String(48), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.SUBMITTED.value)
+    description: Mapped[str | None] = mapped_column(Text)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(300))
+    # The community (or other unit) the request is about, from the point or given code.
+    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    # The unit answering now: the community, or a unit above it after escalation.
+    responsible_code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    facility_id: Mapped[int | None] = mapped_column(
+        ForeignKey("facility.id", ondelete="SET NULL"))
+    submitter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_key.id", ondelete="SET NULL"))
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    # AES-GCM ciphertext (shequ.services.accounts.crypto), never in clear.
+    contact_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attributes: Mapped[str] = mapped_column(Text, default="{}")
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    status_notes: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(String(500))
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_request.id", ondelete="SET NULL"))
+
+
+class ServiceRequestEvent(Base):
+    """One step of a request's history: a status change, an assignment, an escalation."""
+
+    __tablename__ = "service_request_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_request.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,375 @@
+"""Service requests in the database: submit, route, act, rate, escalate, list, find duplicates.
+
+Routing: a request is about the community nearest its point (by the communities'
+representative points, great-circle distance) or the division code given; it is answered
+by that division's ancestor at the category's ``responsible_level`` and escalates one
+level up each time its deadline passes unresolved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
+from shequ.registry import queries
+from shequ.registry.codes import code_prefix, level_of, normalise_code, parent_of
+from shequ.registry.models import Division, Facility
+from shequ.services.accounts import (
+    HANDLER_ROLES,
+    ApiKey,
+    Role,
+    User,
+    audit,
+    can_handle,
+    in_jurisdiction,
+    jurisdiction_prefix,
+    require_handler,
+)
+from shequ.services.accounts.crypto import decrypt_field, encrypt_field, mask_phone
+from shequ.services.accounts.policy import Principal, may_see_whole_personal_numbers
+from shequ.services.accounts.residents import normalise_phone
+from shequ.services.requests import workflow
+from shequ.services.requests.definitions import RequestCatalog, ServiceDefinition
+from shequ.services.requests.models import RequestStatus, ServiceRequest, ServiceRequestEvent
+
+DUPLICATE_WINDOW_DAYS = 30
+# Bounding boxes tried in turn when looking for the nearest community (degrees).
+SEARCH_BOXES_DEG = (0.02, 0.1, 0.5, 2.0)
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """``value`` with UTC attached when the database gave it back naive (SQLite)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def nearest_community(session: Session, lon: float, lat: float, *,
+                      as_of: dt.date | None = None) -> Division:
+    """The level-5 division whose representative point is nearest (lon, lat)."""
+    when = as_of or queries.today()
+    for box in SEARCH_BOXES_DEG:
+        dlon = box / max(math.cos(math.radians(lat)), 1e-6)
+        rows = session.scalars(select(Division).where(
+            queries.valid_on(when), Division.level == 5,
+            Division.longitude.between(lon - dlon, lon + dlon),
+            Division.latitude.between(lat - box, lat + box))).all()
+        if rows:
+            return min(rows, key=lambda d: (queries.haversine_m(
+                lon, lat, d.longitude or 0.0, d.latitude or 0.0), d.code))
+    raise ValidationError([Problem("lat/long", f"no community lies near ({lon}, {lat})",
+                                   hint="give a point inside the served region, or a "
+                                   "division_code")])
+
+
+def responsible_for(division_code: str, level: int) -> str:
+    """The 12-digit code of ``division_code``'s ancestor at ``level`` (itself if higher)."""
+    own = level_of(division_code)
+    return code_prefix(division_code, min(level, own)).ljust(12, "0")
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A stored request and the open requests nearby that may be the same problem."""
+
+    request: ServiceRequest
+    possible_duplicates: list[ServiceRequest]
+
+
+def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
+                   service_code: str, description: str | None = None,
+                   longitude: float | None = None, latitude: float | None = None,
+                   address: str | None = None, division_code: str | None = None,
+                   attributes: dict[str, str] | None = None, contact_name: str | None = None,
+                   contact_email: str | None = None, contact_phone: str | None = None,
+                   media_url: str | None = None, facility_id: int | None = None,
+                   submitter: User | None = None, api_key: ApiKey | None = None,
+                   now: dt.datetime | None = None) -> Submission:
+    """Check, route and store a new request; its deadline follows from its category."""
+    definition = catalog.service(service_code)
+    answers = definition.check_answers(attributes or {})
+    problems: list[Problem] = []
+    if (longitude is None) != (latitude is None):
+        problems.append(Problem("lat/long", "give both latitude and longitude, or neither"))
+    if longitude is not None and not -180 <= longitude <= 180:
+        problems.append(Problem("long", f"{longitude} is outside -180…180"))
+    if latitude is not None and not -90 <= latitude <= 90:
+        problems.append(Problem("lat", f"{latitude} is outside -90…90"))
+    if longitude is None and not division_code and facility_id is None:
+        problems.append(Problem("location", "a request needs lat/long, a division_code or a "
+                                "facility", hint="Open311: send lat and long"))
+    if description is not None and len(description) > 4000:
+        problems.append(Problem("description", "is longer than 4000 characters"))
+    if problems:
+        raise ValidationError(problems, summary="request rejected")
+    facility = None
+    if facility_id is not None:
+        facility = session.get(Facility, facility_id)
+        if facility is None:
+            raise NotFoundError(f"no facility with id {facility_id}")
+        if longitude is None and facility.longitude is not None:
+            longitude, latitude = facility.longitude, facility.latitude
+    if division_code:
+        code = queries.division(session, normalise_code(division_code,
+                                                        where="division_code")).code
+    elif facility is not None:
+        code = facility.division_code
+    else:
+        assert longitude is not None and latitude is not None  # checked above
+        code = nearest_community(session, longitude, latitude).code
+    when = now or utcnow()
+    request = ServiceRequest(
+        token=secrets.token_urlsafe(16), service_code=definition.code,
+        status=RequestStatus.SUBMITTED.value, description=description,
+        longitude=longitude, latitude=latitude, address=address, division_code=code,
+        responsible_code=responsible_for(code, definition.responsible_level),
+        escalation_level=0, facility_id=facility_id,
+        submitter_id=submitter.id if submitter else None,
+        api_key_id=api_key.id if api_key else None, contact_name=contact_name,
+        contact_email=contact_email,
+        contact_phone_enc=(encrypt_field(secret_key, "contact_phone",
+                                         normalise_phone(contact_phone))
+                           if contact_phone else None),
+        attributes=json.dumps(answers, ensure_ascii=False, sort_keys=True),
+        media_url=media_url, requested_at=when, updated_at=when,
+        deadline_at=workflow.deadline(when, definition.deadline_hours), reopen_count=0)
+    session.add(request)
+    session.flush()
+    session.add(ServiceRequestEvent(request_id=request.id, at=when,
+                                    user_id=submitter.id if submitter else None,
+                                    action="submit", from_status=None,
+                                    to_status=request.status, note=None))
+    audit(session, user=submitter, action="create", entity="service_request",
+          entity_id=request.id, detail={"service_code": definition.code,
+                                        "division_code": code,
+                                        "api_key_id": request.api_key_id})
+    duplicates = (possible_duplicates(session, definition, longitude, latitude,
+                                      exclude_id=request.id, now=when)
+                  if longitude is not None and latitude is not None else [])
+    return Submission(request, duplicates)
+
+
+def possible_duplicates(session: Session, definition: ServiceDefinition, longitude: float,
+                        latitude: float, *, exclude_id: int | None = None,
+                        now: dt.datetime | None = None) -> list[ServiceRequest]:
+    """Open requests of the same kind within the category's duplicate radius, nearest first."""
+    radius = definition.duplicate_radius_m
+    if radius <= 0:
+        return []
+    when = now or utcnow()
+    dlat = math.degrees(radius / queries.EARTH_RADIUS_M)
+    dlon = dlat / max(math.cos(math.radians(latitude)), 1e-6)
+    query = select(ServiceRequest).where(
+        ServiceRequest.service_code == definition.code,
+        ServiceRequest.status != RequestStatus.CLOSED.value,
+        ServiceRequest.requested_at >= when - dt.timedelta(days=DUPLICATE_WINDOW_DAYS),
+        ServiceRequest.longitude.between(longitude - dlon, longitude + dlon),
+        ServiceRequest.latitude.between(latitude - dlat, latitude + dlat))
+    if exclude_id is not None:
+        query = query.where(ServiceRequest.id != exclude_id)
+    found = []
+    for row in session.scalars(query):
+        distance = queries.haversine_m(longitude, latitude, row.longitude or 0.0,
+                                       row.latitude or 0.0)
+        if distance <= radius:
+            found.append((distance, row.id, row))
+    return [row for _, _, row in sorted(found, key=lambda item: (item[0], item[1]))]
+
+
+def get_request(session: Session, request_id: int) -> ServiceRequest:
+    """The request with ``request_id``."""
+    found = session.get(ServiceRequest, request_id)
+    if found is None:
+        raise NotFoundError(f"no service request {request_id}")
+    return found
+
+
+def request_by_token(session: Session, token: str) -> ServiceRequest:
+    """The request a submission token belongs to."""
+    found = session.scalar(select(ServiceRequest).where(ServiceRequest.token == token))
+    if found is None:
+        raise NotFoundError(f"no service request with token {token!r}")
+    return found
+
+
+def can_view(user: Principal | None, request: ServiceRequest, definition: ServiceDefinition
+             ) -> bool:
+    """Public kinds: everyone; others: the submitter and staff over its division."""
+    if definition.public:
+        return True
+    if user is None:
+        return False
+    if request.submitter_id is not None and request.submitter_id == user.id:
+        return True
+    return in_jurisdiction(user, request.division_code)
+
+
+def require_view(user: Principal | None, request: ServiceRequest,
+                 definition: ServiceDefinition) -> None:
+    """Raise NotFoundError (not 403: the request's existence is itself private)."""
+    if not can_view(user, request, definition):
+        raise NotFoundError(f"no service request {request.id}")
+
+
+def visible_query(user: Principal | None, catalog: RequestCatalog) -> Select[ServiceRequest]:
+    """A select of the requests ``user`` may see (the policy applied once, in SQL)."""
+    public_codes = [c for c, d in catalog.services.items() if d.public]
+    query = select(ServiceRequest)
+    if user is None:
+        return query.where(ServiceRequest.service_code.in_(public_codes))
+    prefix = jurisdiction_prefix(user)
+    conditions = [ServiceRequest.service_code.in_(public_codes),
+                  ServiceRequest.submitter_id == user.id]
+    if prefix is not None:
+        conditions.append(ServiceRequest.division_code.startswith(prefix))
+    return query.where(or_(*conditions))
+
+
+def queue_query(user: User) -> Select[ServiceRequest]:
+    """Unclosed requests ``user`` answers for, earliest deadline first."""
+    if Role(user.role) not in HANDLER_ROLES:
+        raise AccessDenied(f"role {user.role} does not work a request queue")
+    prefix = jurisdiction_prefix(user) or ""
+    return (select(ServiceRequest)
+            .where(ServiceRequest.responsible_code.startswith(prefix),
+                   ServiceRequest.status != RequestStatus.CLOSED.value)
+            .order_by(ServiceRequest.deadline_at, ServiceRequest.id))
+
+
+def act(session: Session, catalog: RequestCatalog, request: ServiceRequest, *, user: User,
+        action: str, note: str | None = None, assignee_id: int | None = None,
+        now: dt.datetime | None = None) -> ServiceRequest:
+    """Apply a workflow ``action`` by ``user``; checks role, jurisdiction and state.
+
+    Handlers over the responsible division may do everything; the submitter may only
+    reopen, within ``reopen_days`` of closing.
+    """
+    when = now or utcnow()
+    before = request.status
+    own = request.submitter_id is not None and request.submitter_id == user.id
+    if action == "reopen" and own and not can_handle(user, request.responsible_code):
+        if before != RequestStatus.CLOSED.value:
+            raise ConflictError("only a closed request can be reopened by its submitter")
+    else:
+        require_handler(user, request.responsible_code)
+    after = workflow.next_status(before, action)
+    if action == "reopen" and before == RequestStatus.CLOSED.value and not workflow.may_reopen(
+            aware(request.closed_at) if request.closed_at else None, when, catalog.reopen_days):
+        raise ConflictError(f"request {request.id} was closed more than "
+                            f"{catalog.reopen_days:g} days ago; submit a new request")
+    if action == "assign":
+        if assignee_id is None:
+            raise ValidationError([Problem("assignee_id", "assign needs the worker's user id")])
+        assignee = session.get(User, assignee_id)
+        if assignee is None or not can_handle(assignee, request.responsible_code):
+            raise ValidationError([Problem("assignee_id", f"user {assignee_id} cannot handle "
+                                           f"requests of {request.responsible_code}",
+                                           hint="choose a worker of that community or street")])
+        request.assigned_to_id = assignee.id
+    if action == "close":
+        request.closed_at = when
+    if action == "reopen":
+        request.reopen_count += 1
+        request.closed_at = None
+        request.rating = None
+        request.rating_comment = None
+        definition = catalog.service(request.service_code)
+        request.deadline_at = workflow.deadline(when, definition.deadline_hours)
+    request.status = after.value
+    if note:
+        request.status_notes = note
+    request.updated_at = when
+    session.add(ServiceRequestEvent(request_id=request.id, at=when, user_id=user.id,
+                                    action=action, from_status=before, to_status=after.value,
+                                    note=note))
+    audit(session, user=user, action=action, entity="service_request", entity_id=request.id,
+          detail={"from": before, "to": after.value, "assignee_id": assignee_id})
+    return request
+
+
+def rate(session: Session, request: ServiceRequest, *, user: User, rating: int,
+         comment: str | None = None) -> ServiceRequest:
+    """The submitter's satisfaction rating (1–5) of a closed request, given once."""
+    if request.submitter_id is None or request.submitter_id != user.id:
+        raise AccessDenied("only the resident who submitted a request may rate it")
+    if request.status != RequestStatus.CLOSED.value:
+        raise ConflictError("a request can be rated once it is closed")
+    if request.rating is not None:
+        raise ConflictError("this request has already been rated")
+    if not 1 <= rating <= 5:
+        raise ValidationError([Problem("rating", f"{rating} is not 1–5")])
+    request.rating = rating
+    request.rating_comment = comment
+    request.updated_at = utcnow()
+    session.add(ServiceRequestEvent(request_id=request.id, at=request.updated_at,
+                                    user_id=user.id, action="rate", from_status=request.status,
+                                    to_status=request.status, note=str(rating)))
+    audit(session, user=user, action="rate", entity="service_request", entity_id=request.id,
+          detail={"rating": rating})
+    return request
+
+
+def escalate_overdue(session: Session, catalog: RequestCatalog, *,
+                     now: dt.datetime | None = None) -> list[ServiceRequest]:
+    """Move every overdue unresolved request to the level above, with a fresh deadline."""
+    when = now or utcnow()
+    open_states = [s.value for s in RequestStatus
+                   if s not in (RequestStatus.RESOLVED, RequestStatus.CLOSED)]
+    rows = session.scalars(select(ServiceRequest).where(
+        and_(ServiceRequest.status.in_(open_states), ServiceRequest.deadline_at < when))).all()
+    moved = []
+    for request in rows:
+        level = level_of(request.responsible_code)
+        parent = parent_of(request.responsible_code, level)
+        if parent is None:
+            continue  # a province has no level above; it stays overdue and listed
+        definition = catalog.service(request.service_code)
+        before = request.responsible_code
+        request.responsible_code = parent
+        request.escalation_level += 1
+        request.deadline_at = workflow.deadline(when, definition.deadline_hours)
+        request.updated_at = when
+        session.add(ServiceRequestEvent(request_id=request.id, at=when, user_id=None,
+                                        action="escalate", from_status=request.status,
+                                        to_status=request.status,
+                                        note=f"{before} → {parent}"))
+        audit(session, user=None, action="escalate", entity="service_request",
+              entity_id=request.id, detail={"from": before, "to": parent})
+        moved.append(request)
+    return moved
+
+
+def contact_phone(secret_key: str, request: ServiceRequest, *, user: Principal | None,
+                  session: Session) -> str | None:
+    """The contact phone, whole for handlers in the jurisdiction and the submitter, else
+    masked; a whole read is audited."""
+    if request.contact_phone_enc is None:
+        return None
+    number = decrypt_field(secret_key, "contact_phone", request.contact_phone_enc)
+    whole = user is not None and (
+        (request.submitter_id is not None and request.submitter_id == user.id)
+        or may_see_whole_personal_numbers(user, resident_id=-1,
+                                          division_code=request.division_code))
+    if whole:
+        audit(session, user=user, action="read_personal", entity="service_request",
+              entity_id=request.id, detail={"field": "contact_phone"})
+        return number
+    return mask_phone(number)
+
+
+def events(session: Session, request: ServiceRequest) -> Sequence[ServiceRequestEvent]:
+    """The request's history, oldest first."""
+    return session.scalars(select(ServiceRequestEvent)
+                           .where(ServiceRequestEvent.request_id == request.id)
+                           .order_by(ServiceRequestEvent.at, ServiceRequestEvent.id)).all()
