@@ -9,10 +9,14 @@ row says otherwise; 2022 differs by C3's facility (opened 2023) and V3's (closed
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from shequ.indicators.engine import MeasureTables
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 C1, C2, C3 = "130102001001", "130102001002", "130102100001"
 V1, V2, V3 = "130102100201", "130102100202", "130102100203"
@@ -112,3 +116,31 @@ def tables(*, periods: tuple[int, ...] = (2022, 2024)) -> MeasureTables:
                           schema=["division_code", "period", "measure", "value"])
     return MeasureTables(divisions=divisions, facilities=facilities, population=population,
                          workforce=workforce, inputs=inputs)
+
+
+def store(session: Session, *, periods: tuple[int, ...] = (2022, 2024)) -> None:
+    """Write the fixture into a registry database (divisions, facilities, people, inputs)."""
+    from shequ.indicators.models import IndicatorInput
+    from shequ.registry.models import Division, Facility, Population, Workforce
+
+    for code, level, parent, name, kind, urban_rural, lon, lat in DIVISIONS:
+        session.add(Division(code=code, level=level, parent_code=parent, name=name, kind=kind,
+                             urban_rural=urban_rural, valid_from=dt.date(2000, 1, 1),
+                             longitude=lon, latitude=lat, synthetic_geography=True))
+    for index, (code, ftype, status, floor, activity, capacity, opened, closed) in enumerate(
+            FACILITIES):
+        session.add(Facility(type_code=ftype, division_code=code, name=f"设施{index}",
+                             status=status, floor_area_m2=floor, activity_area_m2=activity,
+                             capacity=None if capacity is None else int(capacity),
+                             opened_on=opened, closed_on=closed))
+    for period in periods:
+        for code, (residents, households, age_0_2, age_60) in POPULATION.items():
+            session.add(Population(division_code=code, period=period, residents=residents,
+                                   households=households, age_0_2=age_0_2,
+                                   age_60_plus=age_60))
+        for code, role, certification, headcount in WORKFORCE:
+            session.add(Workforce(division_code=code, period=period, role=role,
+                                  certification=certification, headcount=headcount))
+    for code, period, measure, value in INPUTS:
+        session.add(IndicatorInput(division_code=code, period=period, measure=measure,
+                                   value=value))
