@@ -6,18 +6,24 @@ after it, following the direction data flows).
 
 from shequ.registry import models as registry_models
 from shequ.indicators import models as indicators_models
+from shequ.access import models as access_models
 from shequ.services.accounts import models as accounts_models
+from shequ.services.directory import models as directory_models
+from shequ.services.requests import models as requests_models
 from shequ.services.bookings import models as bookings_models
 from shequ.services.care import models as care_models
 from shequ.services.reviews import models as reviews_models
 from shequ.services.volunteers import models as volunteers_models
 
 __all__ = [
+    "access_models",
     "accounts_models",
     "bookings_models",
     "care_models",
+    "directory_models",
     "indicators_models",
     "registry_models",
+    "requests_models",
     "reviews_models",
     "volunteers_models",
 ]
