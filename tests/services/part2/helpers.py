@@ -7,11 +7,19 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from shequ.registry.models import Facility
+from shequ.services.bookings.clock import CHINA_TZ
 
 COMMUNITY = "110101001001"
 OTHER_TOWNSHIP_COMMUNITY = "110101002001"
+
+
+def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    """A naive China Standard Time datetime, as the services store them."""
+    return dt.datetime(year, month, day, hour, minute, tzinfo=CHINA_TZ).replace(tzinfo=None)
+
+
 # A Monday, so weekday rules are easy to read.
-MONDAY = dt.datetime(2026, 11, 30)
+MONDAY = cst(2026, 11, 30)
 
 
 def add_facility(session: Session, *, type_code: str = "comprehensive_service_facility",

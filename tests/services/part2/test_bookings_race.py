@@ -18,6 +18,7 @@ from shequ.registry.db import make_engine, session_factory
 from shequ.services.bookings import service
 from shequ.services.bookings.models import Booking, BookingSlot
 from shequ.services.bookings.rules import Booker
+
 from .helpers import COMMUNITY, MONDAY, add_facility
 
 ATTEMPTS = 50

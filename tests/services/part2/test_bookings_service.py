@@ -13,6 +13,7 @@ from shequ.errors import ConflictError, ValidationError
 from shequ.services.bookings import service
 from shequ.services.bookings.models import BookerScope, BookingSlot
 from shequ.services.bookings.rules import Booker
+
 from .helpers import COMMUNITY, MONDAY, OTHER_TOWNSHIP_COMMUNITY, add_facility
 
 NOW = MONDAY - dt.timedelta(days=2)  # Saturday before

@@ -14,8 +14,10 @@ from shequ.services.bookings.slots import (
     slots_between,
 )
 
+from .helpers import cst
+
 HOURS = "Mo-Fr 08:00-12:00,14:00-18:00; Sa 09:00-17:00"
-MONDAY = dt.datetime(2026, 11, 30)
+MONDAY = cst(2026, 11, 30)
 
 
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:

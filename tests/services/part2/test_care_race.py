@@ -15,10 +15,10 @@ from shequ.services.care import service
 from shequ.services.care.models import CareApplication, CarePlaceHold
 from shequ.services.care.rules import load_priority_rules
 
-from .helpers import COMMUNITY, add_facility
+from .helpers import COMMUNITY, add_facility, cst
 
 RULES = load_priority_rules()
-T0 = dt.datetime(2026, 12, 1, 9)
+T0 = cst(2026, 12, 1, 9)
 RACERS = 20
 
 

@@ -18,12 +18,14 @@ from shequ.services.care.rules import (
     rank,
 )
 
+from .helpers import cst
+
 RULES = load_priority_rules()
 ON = dt.date(2026, 12, 1)
 
 
 def cand(i: int, birth: dt.date, groups: set[str], day: int) -> Candidate:
-    return Candidate(i, birth, frozenset(groups), dt.datetime(2026, 11, day, 9))
+    return Candidate(i, birth, frozenset(groups), cst(2026, 11, day, 9))
 
 
 def test_packaged_rules_declare_points_and_deadline() -> None:
