@@ -35,8 +35,19 @@ def create_app(ctx: Context) -> FastAPI:
     from shequ.web import pages
 
     app.include_router(registry_api.router, prefix="/api/v1")
+    # Community services (accounts, directory, requests): routers of shequ.api, pages.
     from shequ.api import auth as auth_api
-    app.include_router(auth_api.router, prefix="/api/v1"); app.include_router(auth_api.pages)
+    from shequ.api import hsds as hsds_api
+    from shequ.api import open311 as open311_api
+    from shequ.api import services as services_api
+    from shequ.web import services_pages
+
+    app.include_router(auth_api.router, prefix="/api/v1")
+    app.include_router(auth_api.pages)
+    app.include_router(services_api.router, prefix="/api/v1")
+    app.include_router(hsds_api.router, prefix="/hsds")
+    app.include_router(open311_api.router, prefix="/open311/v2")
+    app.include_router(services_pages.router)
     app.include_router(pages.router)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),

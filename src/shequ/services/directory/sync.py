@@ -45,7 +45,7 @@ def sync_directory(session: Session) -> SyncResult:
     facilities = {fid: (op, code) for fid, op, code in session.execute(
         select(Facility.id, Facility.operator_name, Facility.division_code))}
     entries = dict(session.execute(
-        select(DirectoryEntry.facility_id, DirectoryEntry.organization_key)).tuples())
+        select(DirectoryEntry.facility_id, DirectoryEntry.organization_key)).tuples().all())
     new = [entry_values(fid, op, code) for fid, (op, code) in facilities.items()
            if fid not in entries]
     changed = [entry_values(fid, op, code) for fid, (op, code) in facilities.items()
@@ -91,8 +91,7 @@ def ensure_in_step(sessions: sessionmaker[Session], state: DirectoryState) -> No
         with sessions() as session:
             stamp = registry_stamp(session)
             if stamp != state.stamp:
-                with session.begin_nested() if session.in_transaction() else session.begin():
-                    sync_directory(session)
+                sync_directory(session)
                 session.commit()
                 state.stamp = stamp
         state.checked_at = time.monotonic()

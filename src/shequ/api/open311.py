@@ -1,0 +1,351 @@
+"""Open311 GeoReport v2 over Shequ's service requests, mounted at ``/open311/v2``.
+
+``services.{fmt}``, ``services/{service_code}.{fmt}``, ``requests.{fmt}`` (GET list, POST
+form-encoded with ``api_key``), ``requests/{id}.{fmt}``, ``tokens/{token}.{fmt}``; ``fmt`` is
+``xml`` (the standard's mandatory format) or ``json``.  Errors are 400/403/404 with
+``[{"code", "description"}]``.  Extensions: ``division_code`` on POST (route to a division
+instead of a point), ``lang`` (zh-CN default, en).  Requests of non-public kinds (help for
+an elderly resident, health referrals) are listed only to their submitter and to staff
+over their division; contact data is never part of a GeoReport response.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shequ.api.auth import OptionalUser, RateLimit
+from shequ.api.deps import ContextDep, SessionDep
+from shequ.errors import AccessDenied, NotFoundError, ShequError, ValidationError
+from shequ.registry.models import Division
+from shequ.services.accounts import User, resolve_api_key
+from shequ.services.requests import ServiceRequest, load_request_catalog
+from shequ.services.requests import open311 as shapes
+from shequ.services.requests import service as requests_service
+from shequ.services.requests.definitions import RequestCatalog
+from shequ.web.i18n import normalise_language
+
+Format = Literal["json", "xml"]
+MAX_REQUESTS = 1000
+DEFAULT_WINDOW_DAYS = 90
+
+router = APIRouter(tags=["open311"])
+
+
+class Open311Error(BaseModel):
+    """A GeoReport error."""
+
+    code: int
+    description: str
+
+
+class ServiceOut(BaseModel):
+    """An entry of the service list."""
+
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class AttributeValueOut(BaseModel):
+    """An allowed answer."""
+
+    key: str
+    name: str
+
+
+class AttributeOut(BaseModel):
+    """A question of a service."""
+
+    variable: bool
+    code: str
+    datatype: str
+    required: bool
+    datatype_description: str
+    order: int
+    description: str
+    values: list[AttributeValueOut]
+
+
+class DefinitionOut(BaseModel):
+    """A service definition."""
+
+    service_code: str
+    attributes: list[AttributeOut]
+
+
+class RequestOut(BaseModel):
+    """A service request as GeoReport shows it."""
+
+    service_request_id: str
+    status: Literal["open", "closed"]
+    status_notes: str | None
+    service_name: str
+    service_code: str
+    description: str | None
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: str | None
+    updated_datetime: str | None
+    expected_datetime: str | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class CreatedOut(BaseModel):
+    """The answer to a new request."""
+
+    service_request_id: str
+    token: str
+    service_notice: str | None
+    account_id: str | None
+
+
+class TokenOut(BaseModel):
+    """A token's request id."""
+
+    service_request_id: str
+    token: str
+
+
+def _xml_doc(description: str) -> dict[int | str, dict[str, Any]]:
+    errors = {"description": "GeoReport error list",
+              "content": {"application/json": {"schema": {"type": "array", "items": {
+                  "$ref": "#/components/schemas/Open311Error"}}},
+                          "application/xml": {"schema": {"type": "string"}}}}
+    return {200: {"description": description,
+                  "content": {"application/xml": {"schema": {"type": "string"}}}},
+            400: errors, 403: errors, 404: errors}
+
+
+def _catalog(ctx: ContextDep) -> RequestCatalog:
+    return load_request_catalog(ctx.settings.catalog_dir)
+
+
+CatalogDep = Annotated[RequestCatalog, Depends(_catalog)]
+Lang = Annotated[str | None, Query(max_length=10, description="zh-CN (default) or en")]
+
+
+def _respond(fmt: str, body: Any, *, root: str, item: str | None, status: int = 200
+             ) -> Response:
+    if fmt == "xml":
+        return Response(shapes.to_xml(root, item, body), status_code=status,
+                        media_type="application/xml")
+    return JSONResponse(body, status_code=status)
+
+
+def _error(fmt: str, exc: ShequError) -> Response:
+    status = 404 if isinstance(exc, NotFoundError) else 403 if isinstance(
+        exc, AccessDenied) else 400
+    messages = ([str(p) for p in exc.problems] if isinstance(exc, ValidationError)
+                and exc.problems else [str(exc)])
+    return _respond(fmt, shapes.error_records(status, messages), root="errors",
+                    item="error", status=status)
+
+
+def _agencies(session: Session, requests: list[ServiceRequest]) -> dict[str, str]:
+    codes = sorted({r.responsible_code for r in requests})
+    if not codes:
+        return {}
+    rows = session.execute(select(Division.code, Division.name)
+                           .where(Division.code.in_(codes))).tuples()
+    return {code: f"{name} ({code})" for code, name in rows}
+
+
+@router.get("/services.{fmt}", response_model=list[ServiceOut],
+            responses=_xml_doc("the service list"))
+def list_services(fmt: Format, catalog: CatalogDep, lang: Lang = None,
+                  jurisdiction_id: Annotated[str | None, Query(max_length=64)] = None
+                  ) -> Response:
+    """The kinds of request residents can make."""
+    language = normalise_language(lang)
+    body = [shapes.service_record(d, language) for d in catalog.services.values()]
+    return _respond(fmt, body, root="services", item="service")
+
+
+@router.get("/services/{service_code}.{fmt}", response_model=DefinitionOut,
+            responses=_xml_doc("the service definition"))
+def service_definition(service_code: str, fmt: Format, catalog: CatalogDep,
+                       lang: Lang = None,
+                       jurisdiction_id: Annotated[str | None, Query(max_length=64)] = None
+                       ) -> Response:
+    """The questions a kind of request asks."""
+    definition = catalog.services.get(service_code)
+    if definition is None:
+        return _error(fmt, NotFoundError(f"no service {service_code!r}"))
+    return _respond(fmt, shapes.definition_record(definition, normalise_language(lang)),
+                    root="service_definition", item=None)
+
+
+def _parse_time(value: str | None, name: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        from shequ.errors import Problem
+
+        raise ValidationError([Problem(name, f"{value!r} is not an ISO 8601 date-time",
+                                       hint="e.g. 2026-01-01T00:00:00Z")]) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@router.get("/requests.{fmt}", response_model=list[RequestOut],
+            responses=_xml_doc("service requests"))
+def list_requests(
+    fmt: Format, session: SessionDep, catalog: CatalogDep, user: OptionalUser, *,
+    service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
+    service_code: Annotated[str | None, Query(max_length=500)] = None,
+    start_date: Annotated[str | None, Query(max_length=40)] = None,
+    end_date: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    jurisdiction_id: Annotated[str | None, Query(max_length=64)] = None,
+    lang: Lang = None,
+) -> Response:
+    """Requests, newest first: by ids, or by kind, status and date (default: 90 days)."""
+    language = normalise_language(lang)
+    try:
+        query = requests_service.visible_query(user, catalog)
+        if service_request_id:
+            ids = [int(x) for x in service_request_id.split(",") if x.strip().isdigit()]
+            query = query.where(ServiceRequest.id.in_(ids))
+        else:
+            end = _parse_time(end_date, "end_date") or requests_service.utcnow()
+            start = _parse_time(start_date, "start_date") or end - dt.timedelta(
+                days=DEFAULT_WINDOW_DAYS)
+            query = query.where(ServiceRequest.requested_at >= start,
+                                ServiceRequest.requested_at <= end)
+            if service_code:
+                query = query.where(ServiceRequest.service_code.in_(
+                    [c.strip() for c in service_code.split(",")]))
+            if status:
+                wanted = {s.strip() for s in status.split(",")}
+                if wanted == {"closed"}:
+                    query = query.where(ServiceRequest.status == "closed")
+                elif wanted == {"open"}:
+                    query = query.where(ServiceRequest.status != "closed")
+        rows = list(session.scalars(query.order_by(ServiceRequest.requested_at.desc(),
+                                                   ServiceRequest.id.desc())
+                                    .limit(MAX_REQUESTS)))
+    except ShequError as exc:
+        return _error(fmt, exc)
+    agencies = _agencies(session, rows)
+    body = [shapes.request_record(r, catalog.service(r.service_code), language,
+                                  agency=agencies.get(r.responsible_code))
+            for r in rows if r.service_code in catalog.services]
+    return _respond(fmt, body, root="service_requests", item="request")
+
+
+@router.get("/requests/{service_request_id}.{fmt}", response_model=list[RequestOut],
+            responses=_xml_doc("one service request"))
+def get_request(service_request_id: str, fmt: Format, *, session: SessionDep,
+                catalog: CatalogDep, user: OptionalUser, lang: Lang = None,
+                jurisdiction_id: Annotated[str | None, Query(max_length=64)] = None
+                ) -> Response:
+    """One request (an array of one, as the standard says)."""
+    try:
+        if not service_request_id.isdigit() or len(service_request_id) > 12:
+            raise NotFoundError(f"no service request {service_request_id!r}")
+        request = requests_service.get_request(session, int(service_request_id))
+        definition = catalog.service(request.service_code)
+        requests_service.require_view(user, request, definition)
+    except ShequError as exc:
+        return _error(fmt, exc)
+    agencies = _agencies(session, [request])
+    body = [shapes.request_record(request, definition, normalise_language(lang),
+                                  agency=agencies.get(request.responsible_code))]
+    return _respond(fmt, body, root="service_requests", item="request")
+
+
+@router.get("/tokens/{token}.{fmt}", response_model=list[TokenOut],
+            responses=_xml_doc("the request a token belongs to"))
+def get_token(token: str, fmt: Format, session: SessionDep,
+              jurisdiction_id: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """The request id a submission token was given."""
+    try:
+        request = requests_service.request_by_token(session, token)
+    except ShequError as exc:
+        return _error(fmt, exc)
+    return _respond(fmt, [{"service_request_id": str(request.id), "token": request.token}],
+                    root="service_requests", item="request")
+
+
+async def form_attributes(request: Request) -> dict[str, str]:
+    """The ``attribute[code]=value`` fields of a form (repeated keys joined by commas)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded",
+                                    "multipart/form-data")):
+        return {}
+    form = await request.form()
+    out: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if key.startswith("attribute[") and key.endswith("]") and isinstance(value, str):
+            out.setdefault(key[10:-1], []).append(value)
+    return {k: ",".join(v) for k, v in out.items()}
+
+
+@router.post("/requests.{fmt}", response_model=list[CreatedOut],
+             dependencies=[Depends(RateLimit("open311-post", 600, 60))],
+             responses=_xml_doc("the new request's id and token"))
+def create_request(
+    fmt: Format, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
+    user: OptionalUser,
+    attributes: Annotated[dict[str, str], Depends(form_attributes)],
+    api_key: Annotated[str, Form(max_length=200)],
+    service_code: Annotated[str, Form(max_length=48)],
+    lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
+    long: Annotated[float | None, Form(ge=-180, le=180)] = None,
+    address_string: Annotated[str | None, Form(max_length=300)] = None,
+    address_id: Annotated[str | None, Form(max_length=64)] = None,
+    division_code: Annotated[str | None, Form(max_length=12)] = None,
+    email: Annotated[str | None, Form(max_length=200)] = None,
+    device_id: Annotated[str | None, Form(max_length=100)] = None,
+    account_id: Annotated[str | None, Form(max_length=100)] = None,
+    first_name: Annotated[str | None, Form(max_length=50)] = None,
+    last_name: Annotated[str | None, Form(max_length=50)] = None,
+    phone: Annotated[str | None, Form(max_length=30)] = None,
+    description: Annotated[str | None, Form(max_length=4000)] = None,
+    media_url: Annotated[str | None, Form(max_length=500)] = None,
+    lang: Lang = None,
+) -> Response:
+    """Submit a request (form-encoded, with the client's ``api_key``)."""
+    key = resolve_api_key(session, api_key)
+    if key is None:
+        return _error(fmt, AccessDenied("api_key is missing or not valid; ask the "
+                                        "administrator for a key"))
+    submitter: User | None = user if user is not None else (
+        session.get(User, key.user_id) if key.user_id else None)
+    name = " ".join(p for p in (last_name, first_name) if p) or None
+    try:
+        result = requests_service.submit_request(
+            session, ctx.settings.secret_key, catalog, service_code=service_code,
+            description=description, longitude=long, latitude=lat, address=address_string,
+            division_code=division_code, attributes=attributes, contact_name=name,
+            contact_email=email, contact_phone=phone, media_url=media_url,
+            submitter=submitter, api_key=key)
+    except ShequError as exc:
+        session.rollback()
+        return _error(fmt, exc)
+    language = normalise_language(lang)
+    notice = None
+    if result.possible_duplicates:
+        ids = ", ".join(str(r.id) for r in result.possible_duplicates[:5])
+        notice = (f"附近已有同类未办结诉求：{ids}" if language.startswith("zh")
+                  else f"open requests of the same kind nearby: {ids}")
+    body = [{"service_request_id": str(result.request.id), "token": result.request.token,
+             "service_notice": notice, "account_id": account_id}]
+    return _respond(fmt, body, root="service_requests", item="request")
