@@ -6,11 +6,11 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from tests.indicators import fixture as f
 
 from shequ.errors import ValidationError
 from shequ.indicators.definitions import load_indicator_catalog
 from shequ.indicators.engine import MeasureTables, compute_indicators
-from tests.indicators import fixture as f
 
 AS_OF = dt.date(2024, 12, 31)
 
@@ -121,7 +121,7 @@ def test_orphan_division_is_reported() -> None:
     broken = tables.divisions.with_columns(
         pl.when(pl.col("code") == f.V1).then(pl.lit("139999999000"))
         .otherwise(pl.col("parent_code")).alias("parent_code"))
-    with pytest.raises(ValidationError, match="130102100201.*139999999000"):
+    with pytest.raises(ValidationError, match=r"130102100201.*139999999000"):
         compute_indicators(MeasureTables(broken), load_indicator_catalog(), as_of=AS_OF,
                            periods=[2024])
 

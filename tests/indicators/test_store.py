@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from tests.indicators import fixture as f
 
 from shequ.context import Context
 from shequ.indicators.models import IndicatorRun, IndicatorValue
 from shequ.indicators.store import compute_for_registry, latest_run, load_values
 from shequ.settings import Settings
-from tests.indicators import fixture as f
 
 AS_OF = dt.date(2024, 12, 31)
 
@@ -78,7 +78,7 @@ def test_community_access_rows_feed_life_circle_indicators(ctx: Context) -> None
     with ctx.engine.begin() as connection:
         connection.execute(access.insert(), [
             {"division_code": f.C1, "facility_type": "comprehensive_service_facility",
-             "distance_m": 300, "covered_share": 0.1, "nearest_m": 500, "computed_at": old},
+             "distance_m": 1000, "covered_share": 0.1, "nearest_m": 500, "computed_at": old},
             {"division_code": f.C1, "facility_type": "comprehensive_service_facility",
              "distance_m": 300, "covered_share": 0.8, "nearest_m": 120, "computed_at": new},
             {"division_code": f.C2, "facility_type": "comprehensive_service_facility",
@@ -86,6 +86,6 @@ def test_community_access_rows_feed_life_circle_indicators(ctx: Context) -> None
         ])
     run = compute_for_registry(ctx, as_of=AS_OF, periods=[2024], store=False)
     l1 = run.results.filter(pl.col("indicator") == "L1", pl.col("division_code") == f.STREET)
-    # newest rows only: 3000 × 0.8 + 2000 × 0.5 = 3400 of 5000 residents.
+    # the 300 m rows only: 3000 × 0.8 + 2000 × 0.5 = 3400 of 5000 residents.
     assert l1["numerator"][0] == pytest.approx(3400.0)
     assert l1["value"][0] == pytest.approx(68.0)

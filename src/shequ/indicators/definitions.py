@@ -202,7 +202,7 @@ def _indicator(entry: Mapping[str, Any], vocabulary: Vocabulary, where: str) -> 
     baseline_year = entry.get("baseline_year")
     return Indicator(
         code=code, name_zh=name_zh, name_en=name_en, group=str(entry.get("group", "local")),
-        unit=unit, direction=direction,  # type: ignore[arg-type]  # checked above
+        unit=unit, direction=direction,
         definition=definition, numerator_text=numerator,
         denominator_text=None if denominator is None else str(denominator),
         scope=_jurisdiction(entry.get("scope", NATION_CODE), where),

@@ -35,6 +35,7 @@ import polars as pl
 from shequ.errors import Problem, ValidationError
 from shequ.indicators.definitions import NATION_CODE, IndicatorCatalog
 from shequ.indicators.expr import (
+    PERSON_MEASURES,
     Attribute,
     BinOp,
     Compare,
@@ -43,7 +44,6 @@ from shequ.indicators.expr import (
     Has,
     Logic,
     Measure,
-    Not,
     Number,
     Scale,
 )
@@ -185,7 +185,8 @@ class Hierarchy:
         digits = LEVEL_DIGITS[level_of(jurisdiction)]
         scale = 10 ** (12 - digits)
         low = int(jurisdiction[:digits]) * scale
-        return (self.code_int >= low) & (self.code_int < low + scale)
+        inside: BoolArray = (self.code_int >= low) & (self.code_int < low + scale)
+        return inside
 
 
 def build_hierarchy(divisions: pl.DataFrame, *, as_of: dt.date) -> Hierarchy:
@@ -226,12 +227,12 @@ def build_hierarchy(divisions: pl.DataFrame, *, as_of: dt.date) -> Hierarchy:
     ok[0] = True
     ok[1:] &= level[parent[1:]] < level[1:]
     if not ok.all():
-        bad = np.flatnonzero(~ok)
+        bad_rows = np.flatnonzero(~ok)
         raise ValidationError(
             [Problem("divisions", f"{table['code'][int(i)]} (level {int(level[i])}) has parent "
                      f"{parent_codes[int(i)]} which is not in force on {as_of} or not above it")
-             for i in bad[:50]],
-            summary=f"{len(bad)} division(s) have no parent in force on {as_of}")
+             for i in bad_rows[:50]],
+            summary=f"{len(bad_rows)} division(s) have no parent in force on {as_of}")
     parent[0] = -1
     order = []
     for lvl in (5, 4, 3, 2, 1):
@@ -389,7 +390,8 @@ class Evaluator:
     def _base(self, node: Measure) -> FloatArray:
         name = node.name
         if name == "units":
-            return (self.hierarchy.level == 5).astype(np.float64)
+            units: FloatArray = (self.hierarchy.level == 5).astype(np.float64)
+            return units
         if name in ("facilities", "floor_area", "activity_area", "capacity"):
             return self._facility_measure(node)
         if name == "workers":
@@ -436,31 +438,37 @@ class Evaluator:
         share = np.zeros(self.n)
         share[self.prepared.access_holder[mask]] = np.clip(
             access["covered_share"].fill_null(0.0).to_numpy()[mask], 0.0, 1.0)
-        return population * share
+        covered: FloatArray = population * share
+        return covered
 
     def condition(self, cond: Condition) -> BoolArray:
         """Which holders satisfy ``cond`` (attributes only hold for community-level units)."""
         hierarchy = self.hierarchy
         if isinstance(cond, Attribute):
-            unit = hierarchy.level == 5
+            unit: BoolArray = hierarchy.level == 5
             if cond.name in ("urban", "rural"):
                 first = "1" if cond.name == "urban" else "2"
-                return unit & hierarchy.urban_rural.str.starts_with(first).fill_null(
+                chosen: BoolArray = hierarchy.urban_rural.str.starts_with(first).fill_null(
                     False).to_numpy()
-            column = hierarchy.urban_rural if cond.name == "class" else hierarchy.kind
-            return unit & column.is_in(list(cond.values)).fill_null(False).to_numpy()
+            else:
+                column = hierarchy.urban_rural if cond.name == "class" else hierarchy.kind
+                chosen = column.is_in(list(cond.values)).fill_null(False).to_numpy()
+            return unit & chosen
         if isinstance(cond, Has):
             return self._cached(f"has:{','.join(cond.types)}", lambda: self._base(
                 Measure("facilities", "facilities", types=cond.types))) > 0
         if isinstance(cond, Compare):
             values = self.own(cond.expr)
-            return {">=": values >= cond.value, ">": values > cond.value,
+            compared: BoolArray = {">=": values >= cond.value, ">": values > cond.value,
                     "<=": values <= cond.value, "<": values < cond.value,
                     "==": values == cond.value, "!=": values != cond.value}[cond.op]
+            return compared
         if isinstance(cond, Logic):
             left, right = self.condition(cond.left), self.condition(cond.right)
-            return left & right if cond.op == "and" else left | right
-        return ~self.condition(cond.cond)
+            both: BoolArray = left & right if cond.op == "and" else left | right
+            return both
+        negated: BoolArray = ~self.condition(cond.cond)
+        return negated
 
 
 # --- the public core -----------------------------------------------------------------
@@ -535,5 +543,20 @@ def holder_values(tables: MeasureTables, expression: Expr, *, as_of: dt.date, pe
 __all__ = [
     "ACCESS_SCHEMA", "DIVISION_SCHEMA", "FACILITY_SCHEMA", "INPUT_SCHEMA", "POPULATION_SCHEMA",
     "RESULT_SCHEMA", "WORKFORCE_SCHEMA", "Hierarchy", "MeasureTables", "build_hierarchy",
-    "compute_indicators", "holder_values", "prepare",
+    "compute_indicators", "holder_values", "people_by_division", "prepare",
 ]
+
+
+def people_by_division(tables: MeasureTables, *, as_of: dt.date, period: int,
+                       prepared: _Prepared | None = None) -> pl.DataFrame:
+    """Every person measure (residents, age groups …) summed over each division's subtree."""
+    ready = prepared or prepare(tables, as_of=as_of)
+    evaluator = Evaluator(ready, period)
+    columns: dict[str, pl.Series] = {
+        "division_code": ready.hierarchy.codes,
+        "level": pl.Series(ready.hierarchy.level, dtype=pl.Int8),
+    }
+    for name in PERSON_MEASURES:
+        columns[name] = pl.Series(name, ready.hierarchy.rollup(
+            evaluator.own(Measure(name, "persons"))))
+    return pl.DataFrame(columns)

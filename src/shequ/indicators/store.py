@@ -36,6 +36,8 @@ from shequ.indicators.targets import with_status
 from shequ.registry.models import Division, Facility, Population, Workforce
 from shequ.registry.queries import today, valid_on
 
+AnySelect = Select[*tuple[Any, ...]]
+
 DIVISION_COLUMNS: dict[str, pl.DataType] = {
     "code": pl.String(), "level": pl.Int64(), "parent_code": pl.String(),
     "name": pl.String(), "kind": pl.String(), "urban_rural": pl.String(),
@@ -44,7 +46,7 @@ DIVISION_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def _frame(session: Session, query: Select[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _frame(session: Session, query: AnySelect, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     rows = session.execute(query).all()
     return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
 
@@ -82,7 +84,7 @@ def load_measure_tables(session: Session, *, as_of: dt.date,
     """
     periods = None if period is None else ([period] if isinstance(period, int) else list(period))
 
-    def in_periods(query: Select[Any], col: Any) -> Select[Any]:
+    def in_periods(query: AnySelect, col: Any) -> AnySelect:
         return query if periods is None else query.where(col.in_(periods))
 
     facilities = _frame(session, select(

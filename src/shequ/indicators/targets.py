@@ -160,7 +160,10 @@ def with_status(results: pl.DataFrame, catalog: IndicatorCatalog, *,
 
 
 def progress(value: float | None, target: float | None, direction: str) -> float | None:
-    """How far toward the target, 0–1: value/target for ≥, target/value for ≤, 1 − |gap|/target for =."""
+    """How far toward the target, 0–1.
+
+    value/target for ≥, target/value for ≤, 1 − |value − target|/|target| for =.
+    """
     if value is None or target is None:
         return None
     if direction == ">=":
