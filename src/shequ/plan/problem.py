@@ -178,16 +178,40 @@ class SitingProblem:
                 problems.append(Problem(name, f"has {len(ids)} entries, expected {size}"))
         if problems:
             raise ValidationError(problems, summary="the siting problem is malformed")
-        # Shortest distance per pair: sort by (row, col, distance), keep the first of each.
-        order = np.lexsort((dist, cols, rows))
-        rows, cols, dist = rows[order], cols[order], dist[order]
-        first = np.ones(rows.size, bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        rows, cols, dist = rows[first], cols[first], dist[first]
+        matrix = _csr_keeping_shortest(rows, cols, dist, n, m)
+        return cls(matrix, w, cost, ex, cl, cap, demand_ids, site_ids, site_kind)
+
+
+def _csr_keeping_shortest(rows: IntArray, cols: IntArray, dist: FloatArray, n: int, m: int
+                          ) -> sp.csr_matrix:
+    """CSR with sorted columns per row; duplicate pairs keep their least distance.
+
+    Fast path: rows already grouped in order (as generated row by row) → sort columns
+    inside each row in C; the general path sorts by (row, col) key.
+    """
+    if rows.size == 0 or np.all(rows[1:] >= rows[:-1]):
         indptr = np.zeros(n + 1, np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        matrix = sp.csr_matrix((dist, cols.astype(np.int32), indptr), shape=(n, m))
-        return cls(matrix, w, cost, ex, cl, cap, demand_ids, site_ids, site_kind)
+        # copies: sort_indices permutes the arrays in place
+        matrix = sp.csr_matrix((dist.copy(), cols.astype(np.int32), indptr), shape=(n, m))
+        matrix.has_sorted_indices = False
+        matrix.sort_indices()
+        same = np.diff(matrix.indices) == 0
+        boundary = np.zeros(max(matrix.indices.size - 1, 0), bool)
+        ends = matrix.indptr[1:-1] - 1
+        boundary[ends[(ends >= 0) & (ends < boundary.size)]] = True
+        if not np.any(same & ~boundary):
+            return matrix
+    key = rows * max(m, 1) + cols
+    order = np.argsort(key, kind="stable")
+    key, dist = key[order], dist[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    dist = np.minimum.reduceat(dist, starts)
+    key = key[starts]
+    rows, cols = key // max(m, 1), key % max(m, 1)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return sp.csr_matrix((dist, cols.astype(np.int32), indptr), shape=(n, m))
 
 
 Status = Literal["optimal", "time_limit", "heuristic", "infeasible"]
