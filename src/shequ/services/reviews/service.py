@@ -1,0 +1,279 @@
+"""Residents' reviews: submit, revise, moderate, and the scores for the assessment.
+
+Each subject kind has a resolver that checks the resident may review the item (a
+facility in service; their own approved booking that has ended; their own care place;
+an activity they signed up for; their own closed service request; a directory service)
+and returns the community responsible for it.  :func:`review_scores` gives the
+assessment of local governments its input: mean score and count per division.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.registry.codes import LEVEL_DIGITS
+from shequ.registry.models import Facility, FacilityStatus
+from shequ.services.bookings.clock import local_now
+from shequ.services.reviews.models import CommentStatus, Review, SubjectKind
+
+MAX_COMMENT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A reviewable item: what it is called and which community answers for it."""
+
+    kind: SubjectKind
+    subject_id: str
+    title: str
+    division_code: str
+
+
+def _int_id(kind: SubjectKind, subject_id: str) -> int:
+    if not subject_id.isdigit():
+        raise ValidationError([Problem("subject_id", f"{subject_id!r} is not a {kind.value} id")])
+    return int(subject_id)
+
+
+def _not_reviewable(kind: SubjectKind, subject_id: str, why: str) -> ValidationError:
+    return ValidationError([Problem(f"{kind.value} {subject_id}", why)])
+
+
+def _facility(session: Session, subject_id: str, user_id: int, now: dt.datetime) -> Subject:
+    facility = session.get(Facility, _int_id(SubjectKind.FACILITY, subject_id))
+    if facility is None:
+        raise NotFoundError(f"no facility with id {subject_id}")
+    if facility.status != FacilityStatus.IN_SERVICE.value:
+        raise _not_reviewable(SubjectKind.FACILITY, subject_id, "is not in service")
+    return Subject(SubjectKind.FACILITY, subject_id, facility.name, facility.division_code)
+
+
+def _booking(session: Session, subject_id: str, user_id: int, now: dt.datetime) -> Subject:
+    from shequ.services.bookings.models import BookableResource, Booking
+
+    row = session.get(Booking, _int_id(SubjectKind.BOOKING, subject_id))
+    if row is None or row.user_id != user_id:
+        raise NotFoundError(f"you have no booking with id {subject_id}")
+    if row.status != "approved" or row.ends_at > now:
+        raise _not_reviewable(SubjectKind.BOOKING, subject_id,
+                              "can be rated once the approved booking has ended")
+    res = session.get(BookableResource, row.resource_id)
+    facility = session.get(Facility, res.facility_id) if res else None
+    if res is None or facility is None:
+        raise NotFoundError(f"the venue of booking {subject_id} no longer exists")
+    return Subject(SubjectKind.BOOKING, subject_id, f"{facility.name} · {res.name}",
+                   facility.division_code)
+
+
+def _care_place(session: Session, subject_id: str, user_id: int, now: dt.datetime) -> Subject:
+    from shequ.services.care.models import CareApplication
+
+    row = session.get(CareApplication, _int_id(SubjectKind.CARE_PLACE, subject_id))
+    if row is None or row.applicant_user_id != user_id:
+        raise NotFoundError(f"you have no care application with id {subject_id}")
+    if row.status not in ("accepted", "ended"):
+        raise _not_reviewable(SubjectKind.CARE_PLACE, subject_id,
+                              "can be rated once the place has been taken up")
+    facility = session.get(Facility, row.facility_id)
+    if facility is None:
+        raise NotFoundError(f"the facility of application {subject_id} no longer exists")
+    return Subject(SubjectKind.CARE_PLACE, subject_id, facility.name, facility.division_code)
+
+
+def _activity(session: Session, subject_id: str, user_id: int, now: dt.datetime) -> Subject:
+    from shequ.services.volunteers.models import Volunteer, VolunteerActivity, VolunteerSignup
+
+    act = session.get(VolunteerActivity, _int_id(SubjectKind.VOLUNTEER_ACTIVITY, subject_id))
+    if act is None:
+        raise NotFoundError(f"no volunteer activity with id {subject_id}")
+    took_part = session.scalar(select(VolunteerSignup.id).join(
+        Volunteer, VolunteerSignup.volunteer_id == Volunteer.id).where(
+        VolunteerSignup.activity_id == act.id, Volunteer.user_id == user_id,
+        VolunteerSignup.status == "signed_up"))
+    if took_part is None or act.starts_at > now:
+        raise _not_reviewable(SubjectKind.VOLUNTEER_ACTIVITY, subject_id,
+                              "can be rated by its volunteers once it has begun")
+    return Subject(SubjectKind.VOLUNTEER_ACTIVITY, subject_id, act.title, act.division_code)
+
+
+def _request(session: Session, subject_id: str, user_id: int, now: dt.datetime) -> Subject:
+    from shequ.services.requests.models import RequestStatus, ServiceRequest
+
+    row = session.get(ServiceRequest, _int_id(SubjectKind.REQUEST, subject_id))
+    if row is None or row.submitter_id != user_id:
+        raise NotFoundError(f"you have no service request with id {subject_id}")
+    if row.status != RequestStatus.CLOSED.value:
+        raise _not_reviewable(SubjectKind.REQUEST, subject_id,
+                              "can be rated once the request is closed")
+    return Subject(SubjectKind.REQUEST, subject_id, row.service_code, row.division_code)
+
+
+def _service(session: Session, subject_id: str, user_id: int, now: dt.datetime) -> Subject:
+    from shequ.services.directory.models import DirectoryEntry
+
+    entry = session.scalar(select(DirectoryEntry).where(DirectoryEntry.service_uuid == subject_id))
+    facility = session.get(Facility, entry.facility_id) if entry else None
+    if facility is None:
+        raise NotFoundError(f"no directory service with id {subject_id}")
+    return Subject(SubjectKind.SERVICE, subject_id, facility.name, facility.division_code)
+
+
+Resolver = Callable[[Session, str, int, dt.datetime], Subject]
+RESOLVERS: dict[SubjectKind, Resolver] = {
+    SubjectKind.FACILITY: _facility,
+    SubjectKind.BOOKING: _booking,
+    SubjectKind.CARE_PLACE: _care_place,
+    SubjectKind.VOLUNTEER_ACTIVITY: _activity,
+    SubjectKind.REQUEST: _request,
+    SubjectKind.SERVICE: _service,
+}
+
+
+def resolve_subject(session: Session, kind: str, subject_id: str, *, user_id: int,
+                    now: dt.datetime | None = None) -> Subject:
+    """The item ``kind``/``subject_id`` if ``user_id`` may review it, else an error."""
+    try:
+        subject_kind = SubjectKind(kind)
+    except ValueError:
+        raise ValidationError([Problem("subject_kind", f"{kind!r} cannot be reviewed",
+                                       hint="one of " + ", ".join(k.value for k in SubjectKind))
+                               ]) from None
+    return RESOLVERS[subject_kind](session, subject_id, user_id, now or local_now())
+
+
+def _check(score: int, comment: str | None) -> list[Problem]:
+    problems = []
+    if not 1 <= score <= 5:
+        problems.append(Problem("score", f"{score} is not between 1 and 5"))
+    if comment is not None and len(comment) > MAX_COMMENT:
+        problems.append(Problem("comment", f"is longer than {MAX_COMMENT} characters"))
+    return problems
+
+
+def submit(session: Session, *, user_id: int, subject_kind: str, subject_id: str, score: int,
+           comment: str | None = None, period: int | None = None,
+           now: dt.datetime | None = None) -> Review:
+    """Rate an item 1–5; one review per resident, item and period (the calendar year).
+
+    A comment waits for the community's moderation before others see it; the score
+    counts at once.  A second review of the same item in the period is a ConflictError
+    (revise the first instead).
+    """
+    now = now or local_now()
+    problems = _check(score, comment)
+    if problems:
+        raise ValidationError(problems)
+    subject = resolve_subject(session, subject_kind, subject_id, user_id=user_id, now=now)
+    text = (comment or "").strip() or None
+    review = Review(user_id=user_id, subject_kind=subject.kind.value,
+                    subject_id=subject.subject_id, division_code=subject.division_code,
+                    period=period or now.year, score=score, comment=text,
+                    comment_status=(CommentStatus.PENDING if text else CommentStatus.NONE).value,
+                    created_at=now)
+    session.add(review)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(f"you already reviewed {subject.kind.value} {subject.subject_id} "
+                            f"in {review.period}; change that review instead") from exc
+    return review
+
+
+def review(session: Session, review_id: int) -> Review:
+    """The review ``review_id``; NotFoundError when there is none."""
+    found = session.get(Review, review_id)
+    if found is None:
+        raise NotFoundError(f"no review with id {review_id}")
+    return found
+
+
+def revise(session: Session, review_id: int, *, user_id: int, score: int,
+           comment: str | None = None) -> Review:
+    """The author changes their score or comment (a new comment is moderated again)."""
+    row = review(session, review_id)
+    if row.user_id != user_id:
+        raise NotFoundError(f"you have no review with id {review_id}")
+    problems = _check(score, comment)
+    if problems:
+        raise ValidationError(problems)
+    text = (comment or "").strip() or None
+    row.score = score
+    if text != row.comment:
+        row.comment = text
+        row.comment_status = (CommentStatus.PENDING if text else CommentStatus.NONE).value
+        row.moderated_by = row.moderated_at = row.moderation_note = None
+    session.flush()
+    return row
+
+
+def moderate(session: Session, review_id: int, *, approve: bool, moderated_by: int,
+             note: str | None = None, now: dt.datetime | None = None) -> Review:
+    """Publish or hide a review's comment; the score is never removed."""
+    row = review(session, review_id)
+    if row.comment_status == CommentStatus.NONE.value:
+        raise ConflictError(f"review {review_id} has no comment to moderate")
+    row.comment_status = (CommentStatus.APPROVED if approve else CommentStatus.HIDDEN).value
+    row.moderated_by = moderated_by
+    row.moderated_at = now or local_now()
+    row.moderation_note = note
+    session.flush()
+    return row
+
+
+def to_moderate(session: Session, *, division_prefix: str = "") -> list[Review]:
+    """Comments waiting for moderation under ``division_prefix``, oldest first."""
+    query = select(Review).where(Review.comment_status == CommentStatus.PENDING.value)
+    if division_prefix:
+        query = query.where(Review.division_code.startswith(division_prefix))
+    return list(session.scalars(query.order_by(Review.created_at, Review.id)))
+
+
+def reviews_of(session: Session, *, user_id: int | None = None, subject_kind: str | None = None,
+               subject_id: str | None = None) -> list[Review]:
+    """Reviews by a user or of an item, newest first."""
+    query = select(Review)
+    if user_id is not None:
+        query = query.where(Review.user_id == user_id)
+    if subject_kind is not None:
+        query = query.where(Review.subject_kind == subject_kind)
+    if subject_id is not None:
+        query = query.where(Review.subject_id == subject_id)
+    return list(session.scalars(query.order_by(Review.created_at.desc(), Review.id.desc())))
+
+
+def review_scores(session: Session, *, period: int, level: int = 5,
+                  division_prefix: str = "") -> dict[str, tuple[float, int]]:
+    """Mean score and number of reviews per division in ``period``, for the assessment.
+
+    ``level`` 5 keys the result by community (12-digit code); a lower level groups by
+    that level's code prefix, padded to 12 digits (township 4, county 3 …), so that
+    mean = Σ scores ÷ count over every review in the unit (not a mean of means).
+    Hidden comments do not change a score: moderation never removes a rating.
+    """
+    digits = LEVEL_DIGITS[level]
+    key = func.substr(Review.division_code, 1, digits)
+    query = (select(key, func.sum(Review.score), func.count())
+             .where(Review.period == period).group_by(key))
+    if division_prefix:
+        query = query.where(Review.division_code.startswith(division_prefix))
+    return {str(code).ljust(12, "0"): (int(total) / int(n), int(n))
+            for code, total, n in session.execute(query)}
+
+
+def item_score(session: Session, subject_kind: str, subject_id: str, *,
+               period: int | None = None) -> tuple[float | None, int]:
+    """Mean score and count of one item (all periods unless given)."""
+    query = select(func.avg(Review.score), func.count()).where(
+        Review.subject_kind == subject_kind, Review.subject_id == subject_id)
+    if period is not None:
+        query = query.where(Review.period == period)
+    mean, n = session.execute(query).one()
+    return (float(mean) if mean is not None else None, int(n))

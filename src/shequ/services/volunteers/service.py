@@ -1,0 +1,328 @@
+"""Volunteer service: registration, activities, sign-up, hours and their confirmation.
+
+Hours follow two steps: the volunteer (or the organiser) records the minutes served
+once the activity has begun, and the organiser confirms or rejects them.  Only
+confirmed minutes count in a volunteer's record and in :func:`volunteer_totals`, the
+indicator input per community.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.registry.models import Facility, FacilityStatus
+from shequ.services.bookings.clock import local_now
+from shequ.services.volunteers.models import (
+    ActivityStatus,
+    HoursStatus,
+    OrganiserKind,
+    SignupStatus,
+    Volunteer,
+    VolunteerActivity,
+    VolunteerSignup,
+)
+
+STATION_TYPE = "volunteer_service_station"
+
+
+def volunteer_of(session: Session, user_id: int) -> Volunteer | None:
+    """The volunteer registration of an account, if any."""
+    return session.scalar(select(Volunteer).where(Volunteer.user_id == user_id))
+
+
+def register(session: Session, *, user_id: int, division_code: str, display_name: str,
+             skills: str = "", now: dt.datetime | None = None) -> Volunteer:
+    """Register an account as a volunteer of its community (once per account)."""
+    if volunteer_of(session, user_id) is not None:
+        raise ConflictError(f"account {user_id} is already a registered volunteer")
+    if not display_name.strip():
+        raise ValidationError([Problem("display_name", "is empty")])
+    volunteer = Volunteer(user_id=user_id, division_code=division_code,
+                          display_name=display_name.strip(), skills=skills.strip(),
+                          registered_at=now or local_now(), active=True)
+    session.add(volunteer)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent registration of the same account
+        session.rollback()
+        raise ConflictError(f"account {user_id} is already a registered volunteer") from exc
+    return volunteer
+
+
+def publish(session: Session, *, division_code: str, organiser_kind: OrganiserKind,
+            organiser_name: str, organiser_user_id: int, title: str, starts_at: dt.datetime,
+            ends_at: dt.datetime, description: str = "", places: int | None = None,
+            station_facility_id: int | None = None, now: dt.datetime | None = None
+            ) -> VolunteerActivity:
+    """Publish a volunteer activity of a community or a social organisation."""
+    now = now or local_now()
+    problems = []
+    if not title.strip():
+        problems.append(Problem("title", "is empty"))
+    if ends_at <= starts_at:
+        problems.append(Problem("ends_at", "is not after starts_at"))
+    if starts_at < now:
+        problems.append(Problem("starts_at", "is in the past",
+                                hint="publish activities before they begin"))
+    if places is not None and places < 1:
+        problems.append(Problem("places", "must be at least 1 (or empty for no limit)"))
+    if station_facility_id is not None:
+        station = session.get(Facility, station_facility_id)
+        if station is None or station.type_code != STATION_TYPE:
+            problems.append(Problem("station_facility_id",
+                                    f"{station_facility_id} is not a {STATION_TYPE}"))
+    if problems:
+        raise ValidationError(problems, summary="the activity cannot be published")
+    activity = VolunteerActivity(
+        division_code=division_code, organiser_kind=OrganiserKind(organiser_kind).value,
+        organiser_name=organiser_name, organiser_user_id=organiser_user_id,
+        station_facility_id=station_facility_id, title=title.strip(),
+        description=description, starts_at=starts_at, ends_at=ends_at, places=places,
+        status=ActivityStatus.PUBLISHED.value, created_at=now)
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def activity(session: Session, activity_id: int) -> VolunteerActivity:
+    """The activity ``activity_id``; NotFoundError when there is none."""
+    found = session.get(VolunteerActivity, activity_id)
+    if found is None:
+        raise NotFoundError(f"no volunteer activity with id {activity_id}")
+    return found
+
+
+def signup(session: Session, signup_id: int) -> VolunteerSignup:
+    """The sign-up ``signup_id``; NotFoundError when there is none."""
+    found = session.get(VolunteerSignup, signup_id)
+    if found is None:
+        raise NotFoundError(f"no volunteer sign-up with id {signup_id}")
+    return found
+
+
+def signed_up_count(session: Session, activity_id: int) -> int:
+    """Volunteers currently signed up for the activity."""
+    return int(session.scalar(select(func.count()).select_from(VolunteerSignup).where(
+        VolunteerSignup.activity_id == activity_id,
+        VolunteerSignup.status == SignupStatus.SIGNED_UP.value)) or 0)
+
+
+def sign_up(session: Session, *, activity_id: int, user_id: int,
+            now: dt.datetime | None = None) -> VolunteerSignup:
+    """Sign a registered volunteer up for a published activity that has not begun."""
+    now = now or local_now()
+    act = activity(session, activity_id)
+    volunteer = volunteer_of(session, user_id)
+    if volunteer is None or not volunteer.active:
+        raise ValidationError([Problem("volunteer", "register as a volunteer first")])
+    if act.status != ActivityStatus.PUBLISHED.value:
+        raise ConflictError(f"activity {activity_id} is {act.status}")
+    if act.starts_at <= now:
+        raise ConflictError(f"activity {activity_id} began at {act.starts_at:%Y-%m-%d %H:%M}")
+    existing = session.scalar(select(VolunteerSignup).where(
+        VolunteerSignup.activity_id == activity_id,
+        VolunteerSignup.volunteer_id == volunteer.id))
+    if existing is not None:
+        if existing.status == SignupStatus.SIGNED_UP.value:
+            raise ConflictError(f"already signed up for activity {activity_id}")
+        if act.places is not None and signed_up_count(session, activity_id) >= act.places:
+            raise ConflictError(f"activity {activity_id} is full ({act.places} places)")
+        existing.status = SignupStatus.SIGNED_UP.value
+        existing.signed_up_at = now
+        session.flush()
+        return existing
+    if act.places is not None and signed_up_count(session, activity_id) >= act.places:
+        raise ConflictError(f"activity {activity_id} is full ({act.places} places)")
+    row = VolunteerSignup(activity_id=activity_id, volunteer_id=volunteer.id,
+                          status=SignupStatus.SIGNED_UP.value, signed_up_at=now,
+                          hours_status=HoursStatus.NONE.value)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(f"already signed up for activity {activity_id}") from exc
+    return row
+
+
+def withdraw(session: Session, signup_id: int, *, now: dt.datetime | None = None
+             ) -> VolunteerSignup:
+    """Withdraw from an activity that has not begun."""
+    now = now or local_now()
+    row = signup(session, signup_id)
+    act = activity(session, row.activity_id)
+    if row.status != SignupStatus.SIGNED_UP.value or act.starts_at <= now:
+        raise ConflictError(f"sign-up {signup_id} can no longer be withdrawn")
+    row.status = SignupStatus.WITHDRAWN.value
+    session.flush()
+    return row
+
+
+def record_hours(session: Session, signup_id: int, *, minutes: int, recorded_by: int,
+                 now: dt.datetime | None = None) -> VolunteerSignup:
+    """Record the minutes served (at most the activity's length), awaiting confirmation."""
+    now = now or local_now()
+    row = signup(session, signup_id)
+    act = activity(session, row.activity_id)
+    length = int((act.ends_at - act.starts_at).total_seconds() // 60)
+    if row.status != SignupStatus.SIGNED_UP.value:
+        raise ConflictError(f"sign-up {signup_id} was withdrawn")
+    if act.starts_at > now:
+        raise ConflictError(f"activity {act.id} has not begun; record hours after it starts")
+    if row.hours_status == HoursStatus.CONFIRMED.value:
+        raise ConflictError(f"the hours of sign-up {signup_id} are already confirmed")
+    if not 1 <= minutes <= min(length, 1440):
+        raise ValidationError([Problem("minutes", f"{minutes} is not between 1 and the "
+                                       f"activity's {length} minutes")])
+    row.minutes = minutes
+    row.hours_status = HoursStatus.RECORDED.value
+    row.recorded_by = recorded_by
+    row.recorded_at = now
+    session.flush()
+    return row
+
+
+def confirm_hours(session: Session, signup_id: int, *, confirmed_by: int, approve: bool = True,
+                  minutes: int | None = None, now: dt.datetime | None = None
+                  ) -> VolunteerSignup:
+    """The organiser confirms (optionally correcting the minutes) or rejects recorded hours."""
+    row = signup(session, signup_id)
+    if row.hours_status != HoursStatus.RECORDED.value:
+        raise ConflictError(f"sign-up {signup_id} has no recorded hours to confirm "
+                            f"(hours are {row.hours_status})")
+    if approve and minutes is not None:
+        act = activity(session, row.activity_id)
+        length = int((act.ends_at - act.starts_at).total_seconds() // 60)
+        if not 1 <= minutes <= min(length, 1440):
+            raise ValidationError([Problem("minutes", f"{minutes} is not between 1 and the "
+                                           f"activity's {length} minutes")])
+        row.minutes = minutes
+    row.hours_status = (HoursStatus.CONFIRMED if approve else HoursStatus.REJECTED).value
+    row.confirmed_by = confirmed_by
+    row.confirmed_at = now or local_now()
+    session.flush()
+    return row
+
+
+def activities_in(session: Session, *, division_prefix: str = "",
+                  statuses: Sequence[str] = (ActivityStatus.PUBLISHED.value,),
+                  starting_after: dt.datetime | None = None) -> list[VolunteerActivity]:
+    """Activities under ``division_prefix``, by start time."""
+    query = select(VolunteerActivity).where(VolunteerActivity.status.in_(list(statuses)))
+    if division_prefix:
+        query = query.where(VolunteerActivity.division_code.startswith(division_prefix))
+    if starting_after is not None:
+        query = query.where(VolunteerActivity.starts_at > starting_after)
+    return list(session.scalars(query.order_by(VolunteerActivity.starts_at,
+                                               VolunteerActivity.id)))
+
+
+def hours_to_confirm(session: Session, *, division_prefix: str = ""
+                     ) -> list[tuple[VolunteerSignup, VolunteerActivity, Volunteer]]:
+    """Recorded, unconfirmed hours of activities under ``division_prefix``."""
+    query = (select(VolunteerSignup, VolunteerActivity, Volunteer)
+             .join(VolunteerActivity, VolunteerSignup.activity_id == VolunteerActivity.id)
+             .join(Volunteer, VolunteerSignup.volunteer_id == Volunteer.id)
+             .where(VolunteerSignup.hours_status == HoursStatus.RECORDED.value)
+             .order_by(VolunteerActivity.starts_at, VolunteerSignup.id))
+    if division_prefix:
+        query = query.where(VolunteerActivity.division_code.startswith(division_prefix))
+    return [(s, a, v) for s, a, v in session.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class VolunteerRecord:
+    """A volunteer's sign-ups and the confirmed total."""
+
+    volunteer: Volunteer
+    entries: list[tuple[VolunteerSignup, VolunteerActivity]]
+
+    @property
+    def confirmed_minutes(self) -> int:
+        """Minutes confirmed by organisers, over all activities."""
+        return sum(s.minutes or 0 for s, _ in self.entries
+                   if s.hours_status == HoursStatus.CONFIRMED.value)
+
+
+def record_of(session: Session, user_id: int) -> VolunteerRecord | None:
+    """The account's volunteer record (None when not registered)."""
+    volunteer = volunteer_of(session, user_id)
+    if volunteer is None:
+        return None
+    rows = session.execute(
+        select(VolunteerSignup, VolunteerActivity)
+        .join(VolunteerActivity, VolunteerSignup.activity_id == VolunteerActivity.id)
+        .where(VolunteerSignup.volunteer_id == volunteer.id)
+        .order_by(VolunteerActivity.starts_at.desc()))
+    return VolunteerRecord(volunteer, [(s, a) for s, a in rows])
+
+
+def volunteer_totals(session: Session, *, period: int, division_prefix: str = ""
+                     ) -> pl.DataFrame:
+    """Volunteering per community in calendar year ``period``, an indicator input.
+
+    Columns: ``division_code, period, registered_volunteers`` (active volunteers
+    registered by the end of the year), ``active_volunteers`` (with confirmed hours of
+    activities held in the year), ``confirmed_hours``, ``activities`` (held in the year,
+    not cancelled), ``volunteer_service_stations`` (facilities of that type in service).
+    Every column is a count or sum, so totals roll up by summing over a code prefix.
+    """
+    start = dt.datetime(period, 1, 1)  # noqa: DTZ001 (naive China Standard Time, like the rows)
+    end = dt.datetime(period + 1, 1, 1)  # noqa: DTZ001
+    acc: dict[str, dict[str, float]] = {}
+
+    def bump(code: str, key: str, value: float) -> None:
+        row = acc.setdefault(code, {"registered_volunteers": 0, "active_volunteers": 0,
+                                    "confirmed_hours": 0.0, "activities": 0,
+                                    "volunteer_service_stations": 0})
+        row[key] += value
+
+    q1 = (select(Volunteer.division_code, func.count())
+          .where(Volunteer.active.is_(True), Volunteer.registered_at < end)
+          .group_by(Volunteer.division_code))
+    q2 = (select(VolunteerActivity.division_code, func.count(func.distinct(
+        VolunteerSignup.volunteer_id)), func.sum(VolunteerSignup.minutes))
+          .join(VolunteerSignup, VolunteerSignup.activity_id == VolunteerActivity.id)
+          .where(VolunteerSignup.hours_status == HoursStatus.CONFIRMED.value,
+                 VolunteerActivity.starts_at >= start, VolunteerActivity.starts_at < end)
+          .group_by(VolunteerActivity.division_code))
+    q3 = (select(VolunteerActivity.division_code, func.count())
+          .where(VolunteerActivity.status != ActivityStatus.CANCELLED.value,
+                 VolunteerActivity.starts_at >= start, VolunteerActivity.starts_at < end)
+          .group_by(VolunteerActivity.division_code))
+    q4 = (select(Facility.division_code, func.count())
+          .where(Facility.type_code == STATION_TYPE,
+                 Facility.status == FacilityStatus.IN_SERVICE.value)
+          .group_by(Facility.division_code))
+    if division_prefix:
+        q1 = q1.where(Volunteer.division_code.startswith(division_prefix))
+        q2 = q2.where(VolunteerActivity.division_code.startswith(division_prefix))
+        q3 = q3.where(VolunteerActivity.division_code.startswith(division_prefix))
+        q4 = q4.where(Facility.division_code.startswith(division_prefix))
+    for code, n in session.execute(q1):
+        bump(code, "registered_volunteers", n)
+    for code, people, minutes in session.execute(q2):
+        bump(code, "active_volunteers", people)
+        bump(code, "confirmed_hours", (minutes or 0) / 60)
+    for code, n in session.execute(q3):
+        bump(code, "activities", n)
+    for code, n in session.execute(q4):
+        bump(code, "volunteer_service_stations", n)
+    rows = [{"division_code": code, "period": period,
+             "registered_volunteers": int(v["registered_volunteers"]),
+             "active_volunteers": int(v["active_volunteers"]),
+             "confirmed_hours": float(v["confirmed_hours"]), "activities": int(v["activities"]),
+             "volunteer_service_stations": int(v["volunteer_service_stations"])}
+            for code, v in sorted(acc.items())]
+    return pl.DataFrame(rows, schema={
+        "division_code": pl.Utf8, "period": pl.Int64, "registered_volunteers": pl.Int64,
+        "active_volunteers": pl.Int64, "confirmed_hours": pl.Float64, "activities": pl.Int64,
+        "volunteer_service_stations": pl.Int64})
