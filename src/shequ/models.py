@@ -7,6 +7,7 @@ after it, following the direction data flows).
 from shequ.registry import models as registry_models
 from shequ.indicators import models as indicators_models
 from shequ.access import models as access_models
+from shequ.plan import models as plan_models
 from shequ.services.accounts import models as accounts_models
 from shequ.services.directory import models as directory_models
 from shequ.services.requests import models as requests_models
@@ -22,6 +23,7 @@ __all__ = [
     "care_models",
     "directory_models",
     "indicators_models",
+    "plan_models",
     "registry_models",
     "requests_models",
     "reviews_models",
