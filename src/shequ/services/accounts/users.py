@@ -20,11 +20,14 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 _DUMMY_HASH = hash_password("shequ-dummy-password")
 
 
-def create_user(session: Session, *, username: str, password: str, role: Role | str,
-                display_name: str | None = None, jurisdiction_code: str | None = None,
-                resident_id: int | None = None, actor: Principal | None = None) -> User:
+def create_user(session: Session, *, username: str, password: str | None = None,
+                role: Role | str, display_name: str | None = None,
+                jurisdiction_code: str | None = None, resident_id: int | None = None,
+                actor: Principal | None = None, password_hash: str | None = None) -> User:
     """Add a user; the jurisdiction must be a division of the role's level.
 
+    Give ``password`` (hashed here) or an Argon2 ``password_hash`` made earlier (moving
+    accounts from another system, or many users with one initial password).
     Raises ValidationError for a malformed name, a short password or a jurisdiction of
     the wrong level, ConflictError when the username is taken.
     """
@@ -37,13 +40,19 @@ def create_user(session: Session, *, username: str, password: str, role: Role | 
         raise ValidationError([Problem("username", f"{username!r} is not 3–64 letters, digits "
                                        "or . _ @ -")])
     code = check_jurisdiction_for_role(role, jurisdiction_code)
+    if password_hash is None:
+        if password is None:
+            raise ValidationError([Problem("password", "a user needs a password")])
+        password_hash = hash_password(password)
+    elif not password_hash.startswith("$argon2"):
+        raise ValidationError([Problem("password_hash", "is not an Argon2 hash")])
     if resident_id is not None and session.get(Resident, resident_id) is None:
         raise NotFoundError(f"no resident with id {resident_id}")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise ConflictError(f"username {username!r} is taken; choose another")
     user = User(username=username, display_name=display_name or username, role=role.value,
                 jurisdiction_code=code, resident_id=resident_id,
-                password_hash=hash_password(password), active=True)
+                password_hash=password_hash, active=True)
     session.add(user)
     session.flush()
     audit(session, user=actor, action="create", entity="user", entity_id=user.id,
