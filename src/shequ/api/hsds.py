@@ -345,7 +345,7 @@ def _entry_by(session: Session, column: Any, value: str, what: str
               ) -> tuple[Facility, DirectoryEntry]:
     row = session.execute(select(Facility, DirectoryEntry)
                           .join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
-                          .where(column == value)).tuples().first()
+                          .where(column == value)).first()
     if row is None:
         raise NotFoundError(f"no {what} with id {value}")
     return row
@@ -377,7 +377,7 @@ def list_organizations(session: SessionDep,
         query = query.where(DirectoryEntry.organization_key.contains(search, autoescape=True))
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = session.execute(query.order_by(DirectoryEntry.organization_key)
-                           .offset((page - 1) * per_page).limit(per_page)).tuples().all()
+                           .offset((page - 1) * per_page).limit(per_page)).all()
     names = _organization_names(session, [key for _, key in rows])
     contents = [hsds.organization_record(uid, key, names[key], language) for uid, key in rows]
     return _json(hsds.page(contents, total=total, page_number=page, per_page=per_page))
@@ -391,7 +391,7 @@ def get_organization(id: str, ctx: ContextDep, session: SessionDep,
     rows = session.execute(select(Facility, DirectoryEntry)
                            .join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
                            .where(DirectoryEntry.organization_uuid == id)
-                           .order_by(Facility.id).limit(1000)).tuples().all()
+                           .order_by(Facility.id).limit(1000)).all()
     if not rows:
         raise NotFoundError(f"no organization with id {id}")
     key = rows[0][1].organization_key
@@ -413,7 +413,7 @@ def _simple_page(session: Session, page: int, per_page: int, division: str | Non
     total = int(session.scalar(select(func.count()).select_from(
         query.with_only_columns(Facility.id).subquery())) or 0)
     rows = session.execute(query.order_by(Facility.id).offset((page - 1) * per_page)
-                           .limit(per_page)).tuples().all()
+                           .limit(per_page)).all()
     return list(rows), total
 
 

@@ -162,7 +162,7 @@ def _agencies(session: Session, requests: list[ServiceRequest]) -> dict[str, str
     if not codes:
         return {}
     rows = session.execute(select(Division.code, Division.name)
-                           .where(Division.code.in_(codes))).tuples()
+                           .where(Division.code.in_(codes)))
     return {code: f"{name} ({code})" for code, name in rows}
 
 

@@ -66,7 +66,7 @@ def _conditions(f: ServiceFilter) -> list[object]:
 def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[Facility, DirectoryEntry]]:
     rows = session.execute(select(Facility, DirectoryEntry)
                            .join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
-                           .where(Facility.id.in_(list(ids)))).tuples()
+                           .where(Facility.id.in_(list(ids))))
     return {fac.id: (fac, entry) for fac, entry in rows}
 
 

@@ -45,7 +45,7 @@ def sync_directory(session: Session) -> SyncResult:
     facilities = {fid: (op, code) for fid, op, code in session.execute(
         select(Facility.id, Facility.operator_name, Facility.division_code))}
     entries = dict(session.execute(
-        select(DirectoryEntry.facility_id, DirectoryEntry.organization_key)).tuples().all())
+        select(DirectoryEntry.facility_id, DirectoryEntry.organization_key)).all())
     new = [entry_values(fid, op, code) for fid, (op, code) in facilities.items()
            if fid not in entries]
     changed = [entry_values(fid, op, code) for fid, (op, code) in facilities.items()
