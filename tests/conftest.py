@@ -120,3 +120,26 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Settings pointing at the test database and a temporary data folder."""
     return Settings(data_dir=tmp_path / "data", database_url=db_url, environment="test")
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding the demo county (default county and seed), built once."""
+    from shequ.context import Context
+    from shequ.ingest.build import build_demo
+
+    folder = tmp_path_factory.mktemp("demo-template")
+    ctx = Context.open(Settings(data_dir=folder, environment="test"))
+    build_demo(ctx)
+    with ctx.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    ctx.close()
+    return folder
+
+
+@pytest.fixture
+def demo_settings(tmp_path: Path, demo_template: Path) -> Settings:
+    """Settings of a private copy of the demo county's data folder (SQLite)."""
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_template, folder)
+    return Settings(data_dir=folder, environment="test")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from shequ.ingest.tables import Table
+
 from shequ.context import Context
-from shequ.errors import ShequError, ValidationError
+from shequ.errors import Problem, ShequError, ValidationError
 from shequ.settings import Settings
 
 app = typer.Typer(help="Shequ (社区): the urban and rural community service system.",
@@ -65,6 +68,112 @@ def serve(data_dir: DataDir = None,
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Serving {settings.effective_database_url} on http://{bind_host}:{bind_port}")
     uvicorn.run(create_app(ctx), host=bind_host, port=bind_port, log_level="info")
+
+
+hierarchy_app = typer.Typer(help="The national hierarchy of divisions.",
+                            no_args_is_help=True)
+app.add_typer(hierarchy_app, name="hierarchy")
+
+
+@hierarchy_app.command("load-national")
+def hierarchy_load_national(data_dir: DataDir = None) -> None:
+    """Load the real five-level national hierarchy (668,389 communities and villages)."""
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    from shequ.ingest.national import load_national
+
+    settings = load_settings(data_dir)
+    ctx = Context.open(settings)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  "{task.completed:,}/{task.total:,}", TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("Reading and deriving codes", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, description="Storing divisions", completed=done, total=total)
+
+        report = load_national(ctx.engine, progress=advance)
+        progress.update(task, description="Done")
+    levels = ", ".join(f"level {k}: {v:,}" for k, v in sorted(report.counts_by_level.items()))
+    console.print(f"National hierarchy: {levels}")
+    console.print(f"Inserted {report.inserted:,}, re-versioned {report.reversioned:,}, "
+                  f"unchanged {report.unchanged:,}.")
+    ctx.close()
+
+
+TableArg = Annotated[str, typer.Argument(help="divisions, facilities, workforce or population")]
+
+
+def _table(name: str) -> Table:
+    from shequ.ingest.tables import Table
+
+    try:
+        return Table(name)
+    except ValueError:
+        raise fail(ValidationError([Problem("table", f"unknown table {name!r}", hint=(
+            "use divisions, facilities, workforce or population"))])) from None
+
+
+@app.command("import")
+def import_command(
+    table: TableArg,
+    path: Annotated[Path, typer.Argument(help="a .csv, .xlsx or .geojson file")],
+    data_dir: DataDir = None,
+    crs: Annotated[str, typer.Option(help="coordinates of the file: wgs84 or gcj02 "
+                                     "(Chinese map services)")] = "wgs84",
+    as_of: Annotated[str | None, typer.Option(help="date (YYYY-MM-DD) divisions are "
+                                              "looked up on; default today")] = None,
+) -> None:
+    """Import a file after checking every row; one bad row and nothing is written."""
+    import datetime as dt
+
+    from shequ.ingest.tables import import_file
+
+    settings = load_settings(data_dir)
+    try:
+        when = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise fail(ValidationError([Problem("--as-of", f"{as_of!r} is not a date",
+                                            hint="write YYYY-MM-DD")])) from None
+    ctx = Context.open(settings)
+    try:
+        with ctx.sessions() as session, session.begin():
+            report = import_file(session, ctx.catalog, path, _table(table), crs=crs, as_of=when)
+    except ShequError as exc:
+        raise fail(exc) from exc
+    finally:
+        ctx.close()
+    console.print(f"Imported {report.rows:,} {report.table.value} rows from {path}: "
+                  f"{report.inserted:,} new, {report.updated:,} updated, "
+                  f"{report.versioned:,} new versions.")
+
+
+@app.command("export")
+def export_command(
+    table: TableArg,
+    path: Annotated[Path, typer.Argument(help="a .csv, .xlsx or .geojson file to write")],
+    data_dir: DataDir = None,
+    division: Annotated[str | None, typer.Option(help="only this division's subtree "
+                                                 "(a code or code prefix)")] = None,
+) -> None:
+    """Export a table with the same columns the import reads (round trip without loss)."""
+    from shequ.ingest.tables import export_file
+    from shequ.registry.codes import code_prefix, level_of, normalise_code
+
+    settings = load_settings(data_dir)
+    ctx = Context.open(settings)
+    try:
+        prefix = ""
+        if division:
+            code = normalise_code(division, where="--division")
+            prefix = code_prefix(code, level_of(code))
+        with ctx.sessions() as session:
+            count = export_file(session, _table(table), path, prefix=prefix)
+    except ShequError as exc:
+        raise fail(exc) from exc
+    finally:
+        ctx.close()
+    console.print(f"Exported {count:,} {table} rows to {path}.")
 
 
 @app.command()

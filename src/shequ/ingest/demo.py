@@ -631,8 +631,9 @@ def store(session: Session, demo: DemoCounty) -> dict[str, int]:
     session.execute(insert(Facility), [
         {k: v for k, v in row.items() if k != "parent_external_id"} for row in demo.facilities
     ])
-    ids = dict(session.execute(select(Facility.external_id, Facility.id).where(
-        Facility.division_code.startswith(prefix))).tuples().all())
+    ids: dict[str | None, int] = {external: fid for external, fid in session.execute(
+        select(Facility.external_id, Facility.id).where(
+        Facility.division_code.startswith(prefix)))}
     for row in demo.facilities:
         parent = row["parent_external_id"]
         if parent:

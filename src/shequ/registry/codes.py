@@ -91,7 +91,15 @@ _RESIDENT_MARKS = ("社区", "居委", "居民委")
 
 
 def committee_kind_from_name(name: str) -> DivisionKind:
-    """Residents', villagers' or committee-like, read from a community-level name."""
+    """Residents', villagers' or committee-like, read from a community-level name.
+
+    The ending decides first (a 嘎查村居委会 is a residents' committee); marks inside the
+    name decide the rest (村民委员会（筹）, 嘎查牧委会, 社区委员会 …).
+    """
+    if name.endswith(("居委会", "居民委员会", "社区")):
+        return DivisionKind.RESIDENTS_COMMITTEE
+    if name.endswith(("村委会", "村民委员会", "村", "嘎查")):
+        return DivisionKind.VILLAGERS_COMMITTEE
     if any(mark in name for mark in _VILLAGE_MARKS) or name.endswith("村"):
         return DivisionKind.VILLAGERS_COMMITTEE
     if any(mark in name for mark in _RESIDENT_MARKS):
