@@ -78,8 +78,8 @@ class ServiceDefinition:
         """The answers, checked against the questions (required, allowed values, numbers)."""
         problems: list[Problem] = []
         known = {a.code: a for a in self.attributes}
-        for code in answers:
-            if code not in known:
+        for code, value in answers.items():
+            if code not in known and value.strip():
                 problems.append(Problem(f"attribute[{code}]", f"service {self.code} has no "
                                         "such question",
                                         hint=f"known: {', '.join(sorted(known)) or 'none'}"))

@@ -299,7 +299,7 @@ def act(session: Session, catalog: RequestCatalog, request: ServiceRequest, *, u
 
 
 def rate(session: Session, request: ServiceRequest, *, user: User, rating: int,
-         comment: str | None = None) -> ServiceRequest:
+         comment: str | None = None, now: dt.datetime | None = None) -> ServiceRequest:
     """The submitter's satisfaction rating (1–5) of a closed request, given once."""
     if request.submitter_id is None or request.submitter_id != user.id:
         raise AccessDenied("only the resident who submitted a request may rate it")
@@ -311,7 +311,7 @@ def rate(session: Session, request: ServiceRequest, *, user: User, rating: int,
         raise ValidationError([Problem("rating", f"{rating} is not 1–5")])
     request.rating = rating
     request.rating_comment = comment
-    request.updated_at = utcnow()
+    request.updated_at = now or utcnow()
     session.add(ServiceRequestEvent(request_id=request.id, at=request.updated_at,
                                     user_id=user.id, action="rate", from_status=request.status,
                                     to_status=request.status, note=str(rating)))
@@ -372,4 +372,4 @@ def events(session: Session, request: ServiceRequest) -> Sequence[ServiceRequest
     """The request's history, oldest first."""
     return session.scalars(select(ServiceRequestEvent)
                            .where(ServiceRequestEvent.request_id == request.id)
-                           .order_by(ServiceRequestEvent.at, ServiceRequestEvent.id)).all()
+                           .order_by(ServiceRequestEvent.id)).all()

@@ -1,0 +1,121 @@
+"""Open311 GeoReport v2: JSON and XML, POST with api_key, errors, tokens, and the
+`georeport` client from PyPI reading a live server."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+
+from .conftest import LiveServer, Seeded
+
+BASE = "/open311/v2"
+POINT = {"lat": "39.9156", "long": "116.4054"}  # 多福巷社区 is the nearest community
+
+
+def _post(client: TestClient, seeded: Seeded, fmt: str = "json", **fields: str):  # type: ignore[no-untyped-def]
+    data = {"api_key": seeded.api_key, "service_code": "public_repair",
+            "attribute[fixture]": "streetlight", "description": "路灯不亮", **POINT}
+    data.update(fields)
+    return client.post(f"{BASE}/requests.{fmt}", data=data)
+
+
+def test_service_list_and_definition_in_json_and_xml(client: TestClient) -> None:
+    services = client.get(f"{BASE}/services.json").json()
+    assert [s["service_code"] for s in services] == [
+        "public_repair", "elderly_help", "facility_complaint", "health_referral"]
+    assert services[0]["metadata"] is True and services[0]["type"] == "realtime"
+    root = ET.fromstring(client.get(f"{BASE}/services.xml").content)
+    assert root.tag == "services"
+    assert [e.findtext("service_code") for e in root.findall("service")][0] == "public_repair"
+    definition = client.get(f"{BASE}/services/public_repair.json?lang=en").json()
+    (attribute,) = definition["attributes"]
+    assert attribute["code"] == "fixture" and attribute["required"] is True
+    assert {v["key"] for v in attribute["values"]} == {"streetlight", "path", "fitness", "other"}
+    xml = ET.fromstring(client.get(f"{BASE}/services/elderly_help.xml").content)
+    assert [a.findtext("code") for a in xml.find("attributes")] == ["need", "lives_alone"]
+    missing = client.get(f"{BASE}/services/nope.json")
+    assert missing.status_code == 404 and missing.json()[0]["code"] == 404
+
+
+def test_post_needs_a_valid_api_key(client: TestClient, seeded: Seeded) -> None:
+    response = _post(client, seeded, api_key="wrong")
+    assert response.status_code == 403
+    assert response.json()[0]["code"] == 403
+    xml = _post(client, seeded, fmt="xml", api_key="wrong")
+    assert ET.fromstring(xml.content).find("error/code").text == "403"
+
+
+def test_post_routes_to_nearest_community_and_reads_back(client: TestClient,
+                                                         seeded: Seeded) -> None:
+    created = _post(client, seeded)
+    assert created.status_code == 200, created.text
+    (record,) = created.json()
+    rid, token = record["service_request_id"], record["token"]
+    (one,) = client.get(f"{BASE}/requests/{rid}.json").json()
+    assert (one["status"], one["service_code"]) == ("open", "public_repair")
+    assert one["agency_responsible"] == "多福巷社区 (110101001001)"
+    assert one["requested_datetime"].endswith("+08:00")
+    assert client.get(f"{BASE}/tokens/{token}.json").json() == [
+        {"service_request_id": rid, "token": token}]
+    listed = client.get(f"{BASE}/requests.json?service_request_id={rid}").json()
+    assert [r["service_request_id"] for r in listed] == [rid]
+    xml = ET.fromstring(client.get(f"{BASE}/requests/{rid}.xml").content)
+    assert xml.tag == "service_requests" and xml.find("request/status").text == "open"
+    # A second report nearby is flagged as a possible duplicate of the first.
+    second = _post(client, seeded, lat="39.9157", long="116.4055").json()[0]
+    assert rid in second["service_notice"]
+
+
+def test_bad_answers_are_400_with_reasons(client: TestClient, seeded: Seeded) -> None:
+    response = _post(client, seeded, **{"attribute[fixture]": "rocket"})
+    assert response.status_code == 400
+    assert "not an allowed answer" in response.json()[0]["description"]
+    no_place = client.post(f"{BASE}/requests.json", data={
+        "api_key": seeded.api_key, "service_code": "public_repair",
+        "attribute[fixture]": "path"})
+    assert no_place.status_code == 400
+    unknown = _post(client, seeded, service_code="teleport")
+    assert unknown.status_code == 400 and "unknown service" in unknown.json()[0]["description"]
+
+
+def test_private_kinds_are_not_listed_publicly(client: TestClient, seeded: Seeded) -> None:
+    rid = _post(client, seeded, service_code="elderly_help", **{
+        "attribute[need]": "visit", "attribute[fixture]": ""}).json()[0]["service_request_id"]
+    public = client.get(f"{BASE}/requests.json").json()
+    assert rid not in [r["service_request_id"] for r in public]
+    assert client.get(f"{BASE}/requests/{rid}.json").status_code == 404
+
+
+def test_status_filter_and_contact_data_never_published(client: TestClient,
+                                                        seeded: Seeded) -> None:
+    _post(client, seeded, phone="13900001111", email="a@example.org", first_name="明",
+          last_name="李")
+    body = client.get(f"{BASE}/requests.json?status=open").json()
+    text = str(body)
+    assert body and "13900001111" not in text and "a@example.org" not in text
+    assert client.get(f"{BASE}/requests.json?status=closed").json() == []
+
+
+@pytest.mark.slow
+def test_georeport_client_reads_a_live_server(live_server: LiveServer) -> None:
+    import httpx
+    from georeport import GeoReport
+
+    created = httpx.post(f"{live_server.url}{BASE}/requests.json", data={
+        "api_key": live_server.seeded.api_key, "service_code": "public_repair",
+        "attribute[fixture]": "fitness", "description": "健身器材松动", **POINT})
+    assert created.status_code == 200, created.text
+    rid = created.json()[0]["service_request_id"]
+    for fmt in ("json", "xml"):
+        client = GeoReport(f"{live_server.url}{BASE}", output_format=fmt)
+        services = client.get_service_list()
+        assert "public_repair" in [s["service_code"] for s in services]
+        definition = client.get_service_definition("public_repair")
+        assert definition["service_code"] == "public_repair"
+        requests = client.get_service_requests()
+        requests = requests if isinstance(requests, list) else [requests]
+        assert rid in [r["service_request_id"] for r in requests]
+        one = client.get_service_request(rid)
+        assert (one["service_request_id"], one["status"]) == (rid, "open")
