@@ -48,6 +48,12 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(hsds_api.router, prefix="/hsds")
     app.include_router(open311_api.router, prefix="/open311/v2")
     app.include_router(services_pages.router)
+    # Community services, part 2 (bookings, care places, volunteers, reviews): API and pages.
+    from shequ.api import bookings, care, reviews, volunteers
+
+    for part2 in (bookings, care, volunteers, reviews):
+        app.include_router(part2.router, prefix="/api/v1")
+        app.include_router(part2.pages)
     app.include_router(pages.router)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),
