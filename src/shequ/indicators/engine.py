@@ -46,6 +46,7 @@ from shequ.indicators.expr import (
     Measure,
     Number,
     Scale,
+    render,
 )
 from shequ.registry.codes import LEVEL_DIGITS, level_of
 
@@ -155,27 +156,29 @@ class Hierarchy:
     parent: IntArray
     urban_rural: pl.Series
     kind: pl.Series
-    rollup_order: tuple[tuple[IntArray, IntArray], ...]
+    rollup_order: tuple[tuple[IntArray, IntArray, IntArray], ...]
 
     @property
     def size(self) -> int:
         """Number of divisions including the nation."""
         return len(self.code_int)
 
-    def index_of(self, codes: pl.Series, *, source: str) -> tuple[IntArray, BoolArray]:
-        """Indices of ``codes`` and a mask of those found in force (others are dropped)."""
+    def index_of(self, codes: pl.Series) -> tuple[IntArray, BoolArray]:
+        """Indices of ``codes`` and a mask of those found in force (others are dropped).
+
+        A binary search over the sorted integer codes; it runs several times faster when
+        the rows come sorted by division code, as the registry adapter delivers them.
+        """
         as_int = codes.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
-        position = np.searchsorted(self.code_int, as_int)
-        position = np.minimum(position, self.size - 1)
-        found = self.code_int[position] == as_int
-        del source
-        return position.astype(np.int64), found
+        position = np.minimum(np.searchsorted(self.code_int, as_int), self.size - 1)
+        found: BoolArray = self.code_int[position] == as_int
+        return position.astype(np.int64, copy=False), found
 
     def rollup(self, own: FloatArray) -> FloatArray:
         """Subtree totals: each division's own value plus all of its descendants'."""
         total = own.copy()
-        for child, parent in self.rollup_order:
-            total += np.bincount(parent, weights=total[child], minlength=self.size)
+        for child, parents, local in self.rollup_order:
+            total[parents] += np.bincount(local, weights=total[child], minlength=len(parents))
         return total
 
     def prefix_mask(self, jurisdiction: str) -> BoolArray:
@@ -238,7 +241,9 @@ def build_hierarchy(divisions: pl.DataFrame, *, as_of: dt.date) -> Hierarchy:
     for lvl in (5, 4, 3, 2, 1):
         child = np.flatnonzero(level == lvl)
         if len(child):
-            order.append((child, parent[child]))
+            # parents as a compact list, so each step touches only this level's rows
+            parents, local = np.unique(parent[child], return_inverse=True)
+            order.append((child, parents.astype(np.int64), local.astype(np.int64)))
     return Hierarchy(table["code"], code_int, level, parent, table["urban_rural"],
                      table["kind"], tuple(order))
 
@@ -255,7 +260,7 @@ class _Facilities:
 
     def __init__(self, table: pl.DataFrame, hierarchy: Hierarchy) -> None:
         table = _conform(table, FACILITY_SCHEMA, "facilities")
-        holder, found = hierarchy.index_of(table["division_code"], source="facilities")
+        holder, found = hierarchy.index_of(table["division_code"])
         self.dropped = int((~found).sum())
         if self.dropped:
             table = table.filter(pl.Series(found))
@@ -310,15 +315,15 @@ class _PeriodTables:
         self.period = period
         pop = tables.population.filter(pl.col("period") == period)
         self.population_holder, found = tables.hierarchy.index_of(
-            pop["division_code"], source="population")
+            pop["division_code"])
         self.population = pop.filter(pl.Series(found))
         self.population_holder = self.population_holder[found]
         work = tables.workforce.filter(pl.col("period") == period)
-        holder, found = tables.hierarchy.index_of(work["division_code"], source="workforce")
+        holder, found = tables.hierarchy.index_of(work["division_code"])
         self.workforce = work.filter(pl.Series(found))
         self.workforce_holder = holder[found]
         extra = tables.inputs.filter(pl.col("period") == period)
-        holder, found = tables.hierarchy.index_of(extra["division_code"], source="inputs")
+        holder, found = tables.hierarchy.index_of(extra["division_code"])
         self.inputs = extra.filter(pl.Series(found))
         self.inputs_holder = holder[found]
 
@@ -339,7 +344,7 @@ def prepare(tables: MeasureTables, *, as_of: dt.date) -> _Prepared:
     """Resolve every table against the hierarchy in force on ``as_of`` (done once)."""
     hierarchy = build_hierarchy(tables.divisions, as_of=as_of)
     access = _conform(tables.access, ACCESS_SCHEMA, "access")
-    holder, found = hierarchy.index_of(access["division_code"], source="access")
+    holder, found = hierarchy.index_of(access["division_code"])
     return _Prepared(
         hierarchy=hierarchy,
         facilities=_Facilities(tables.facilities, hierarchy),
@@ -492,35 +497,52 @@ def compute_indicators(tables: MeasureTables, catalog: IndicatorCatalog, *, as_o
                                        hint="give at least one year, e.g. 2024")])
     ready = prepared or prepare(tables, as_of=as_of)
     hierarchy = ready.hierarchy
-    base = pl.DataFrame({"division_code": hierarchy.codes,
-                         "level": pl.Series(hierarchy.level, dtype=pl.Int8)})
-    frames: list[pl.DataFrame] = []
+    level = pl.Series("level", hierarchy.level, dtype=pl.Int8)
+    # Columns are assembled from one chunk per (indicator, period): no copies of the
+    # national-size arrays, which is where most of the time would otherwise go.
+    parts: dict[str, list[pl.Series]] = {name: [] for name in RESULT_SCHEMA}
     for period in period_list:
         evaluator = Evaluator(ready, period)
+        totals: dict[str, FloatArray] = {}
+
+        def rolled(expr: Expr, evaluator: Evaluator = evaluator,
+                   totals: dict[str, FloatArray] = totals) -> FloatArray:
+            key = render(expr)
+            if key not in totals:
+                totals[key] = hierarchy.rollup(evaluator.own(expr))
+            return totals[key]
+
         for indicator in chosen:
             definition = indicator.definition
-            numerator = hierarchy.rollup(evaluator.own(definition.numerator))
+            numerator = rolled(definition.numerator)
             if definition.denominator is None:
                 denominator = np.full(hierarchy.size, np.nan)
                 value = numerator * definition.factor
             else:
-                denominator = hierarchy.rollup(evaluator.own(definition.denominator))
+                denominator = rolled(definition.denominator)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     value = np.where(denominator != 0,
                                      definition.factor * numerator / denominator, np.nan)
-            frame = base.with_columns(
-                pl.lit(indicator.code, dtype=pl.String).alias("indicator"),
-                pl.lit(period, dtype=pl.Int32).alias("period"),
-                pl.Series("numerator", numerator),
-                pl.Series("denominator", denominator).fill_nan(None),
-                pl.Series("value", value).fill_nan(None),
-            )
+            keep: BoolArray | None = None
+            count = hierarchy.size
+            codes, levels = hierarchy.codes, level
             if indicator.scope != NATION_CODE:
-                frame = frame.filter(pl.Series(hierarchy.prefix_mask(indicator.scope)))
-            frames.append(frame.select(list(RESULT_SCHEMA)))
-    if not frames:
+                keep = hierarchy.prefix_mask(indicator.scope)
+                numerator, denominator, value = numerator[keep], denominator[keep], value[keep]
+                count = int(keep.sum())
+                codes, levels = codes.filter(pl.Series(keep)), level.filter(pl.Series(keep))
+            parts["indicator"].append(pl.repeat(indicator.code, count, eager=True,
+                                                dtype=pl.String))
+            parts["division_code"].append(codes)
+            parts["level"].append(levels)
+            parts["period"].append(pl.repeat(period, count, eager=True, dtype=pl.Int32))
+            parts["numerator"].append(pl.Series(numerator))
+            parts["denominator"].append(pl.Series(denominator, nan_to_null=True))
+            parts["value"].append(pl.Series(value, nan_to_null=True))
+    if not parts["indicator"]:
         return empty_table(RESULT_SCHEMA)
-    return pl.concat(frames, rechunk=False)
+    return pl.DataFrame({name: pl.concat(chunks, rechunk=False).alias(name)
+                         for name, chunks in parts.items()})
 
 
 def holder_values(tables: MeasureTables, expression: Expr, *, as_of: dt.date, period: int,

@@ -89,14 +89,14 @@ def load_measure_tables(session: Session, *, as_of: dt.date,
 
     facilities = _frame(session, select(
         Facility.division_code, Facility.type_code, Facility.status, Facility.floor_area_m2,
-        Facility.activity_area_m2, Facility.capacity, Facility.opened_on, Facility.closed_on),
-        FACILITY_SCHEMA)
+        Facility.activity_area_m2, Facility.capacity, Facility.opened_on, Facility.closed_on)
+        .order_by(Facility.division_code), FACILITY_SCHEMA)
     population = _frame(session, in_periods(select(
-        *(getattr(Population, name) for name in POPULATION_SCHEMA)), Population.period),
-        POPULATION_SCHEMA)
+        *(getattr(Population, name) for name in POPULATION_SCHEMA)), Population.period)
+        .order_by(Population.division_code), POPULATION_SCHEMA)
     workforce = _frame(session, in_periods(select(
-        *(getattr(Workforce, name) for name in WORKFORCE_SCHEMA)), Workforce.period),
-        WORKFORCE_SCHEMA)
+        *(getattr(Workforce, name) for name in WORKFORCE_SCHEMA)), Workforce.period)
+        .order_by(Workforce.division_code), WORKFORCE_SCHEMA)
     inputs = _frame(session, in_periods(select(
         IndicatorInput.division_code, IndicatorInput.period, IndicatorInput.measure,
         IndicatorInput.value), IndicatorInput.period), INPUT_SCHEMA)
