@@ -73,6 +73,8 @@ def serve(data_dir: DataDir = None,
 hierarchy_app = typer.Typer(help="The national hierarchy of divisions.",
                             no_args_is_help=True)
 app.add_typer(hierarchy_app, name="hierarchy")
+app.add_typer(__import__("shequ.access.cli", fromlist=["app"]).app, name="access")
+app.add_typer(__import__("shequ.plan.cli", fromlist=["app"]).app, name="plan")
 
 
 @hierarchy_app.command("load-national")
