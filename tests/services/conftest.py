@@ -32,6 +32,7 @@ from shequ.services.accounts import (
     create_user,
     hash_password,
 )
+from shequ.services.accounts.tokens import issue_token
 from shequ.settings import Settings
 
 SECRET = "test-secret-key-for-shequ-services-0123456789"
@@ -190,17 +191,14 @@ def client(ctx: Context) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def auth(client: TestClient) -> Callable[[str], dict[str, str]]:
-    """``auth(username)`` → the Authorization header of a fresh bearer token."""
-    cache: dict[str, dict[str, str]] = {}
-
+def auth(seeded: Seeded) -> Callable[[str], dict[str, str]]:
+    """``auth(username)`` → the Authorization header of a bearer token, minted directly
+    (verifying Argon2 for every test would dominate the run; ``test_token_endpoint``
+    covers ``POST /api/v1/auth/token``)."""
     def headers(username: str) -> dict[str, str]:
-        if username not in cache:
-            response = client.post("/api/v1/auth/token",
-                                   data={"username": username, "password": PASSWORD})
-            assert response.status_code == 200, response.text
-            cache[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
-        return cache[username]
+        token = issue_token(SECRET, user_id=seeded.users[username],
+                            password_hash=password_hash(), kind="bearer")
+        return {"Authorization": f"Bearer {token}"}
 
     return headers
 

@@ -28,7 +28,7 @@ def test_service_list_and_definition_in_json_and_xml(client: TestClient) -> None
     assert services[0]["metadata"] is True and services[0]["type"] == "realtime"
     root = ET.fromstring(client.get(f"{BASE}/services.xml").content)
     assert root.tag == "services"
-    assert [e.findtext("service_code") for e in root.findall("service")][0] == "public_repair"
+    assert root.find("service/service_code").text == "public_repair"
     definition = client.get(f"{BASE}/services/public_repair.json?lang=en").json()
     (attribute,) = definition["attributes"]
     assert attribute["code"] == "fixture" and attribute["required"] is True

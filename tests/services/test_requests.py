@@ -75,7 +75,7 @@ def test_each_kind_goes_to_its_responsible_level(db) -> None:  # type: ignore[no
 
 
 def test_full_workflow_to_a_rating(db) -> None:  # type: ignore[no-untyped-def]
-    session, info, users = db
+    session, _, users = db
     request = _submit(session, users)
     worker = users["worker_dfx"]
     for action, state in [("accept", "accepted"), ("start", "in_progress"),
