@@ -1,0 +1,250 @@
+"""Indicators over HTTP: catalog, DHIS2-shaped analytics and dataValueSets, dashboards,
+short boards, assessment, and the planner's page.
+
+``GET /api/v1/analytics?dx=N1;N2&ou=130123000000;LEVEL-5&pe=2024`` answers like DHIS2's
+analytics resource (``dimension=dx:…&dimension=ou:…&dimension=pe:…`` works too);
+``GET /api/v1/dataValueSets?dx=…&ou=…&pe=…`` gives ``{"dataValues": [...]}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from shequ.api.deps import ContextDep, SessionDep
+from shequ.errors import Problem, ValidationError
+from shequ.indicators.assessment import assess, load_scheme
+from shequ.indicators.definitions import IndicatorCatalog, load_indicator_catalog
+from shequ.indicators.export import data_value_sets
+from shequ.indicators.store import (
+    compute_for_registry,
+    latest_run,
+    load_divisions,
+    load_measure_tables,
+    load_values,
+)
+from shequ.indicators.views import (
+    analytics,
+    dashboard,
+    latest_period,
+    parse_selection,
+    place_of,
+    unit_short_boards,
+    with_direction,
+)
+from shequ.registry.codes import LEVEL_DIGITS
+from shequ.web.templates import render, request_language
+
+router = APIRouter(tags=["indicators"])
+pages = APIRouter(include_in_schema=False)
+
+
+def _catalog(ctx: ContextDep) -> IndicatorCatalog:
+    return load_indicator_catalog(ctx.settings.catalog_dir)
+
+
+def _dimensions(dx: str | None, ou: str | None, pe: str | None,
+                dimension: list[str] | None) -> tuple[str | None, str | None, str | None]:
+    """Merge ``dimension=dx:…`` parameters into dx/ou/pe."""
+    found = {"dx": dx, "ou": ou, "pe": pe}
+    for item in dimension or []:
+        key, _, value = item.partition(":")
+        if key not in found:
+            raise ValidationError([Problem("dimension", f"unknown dimension {key!r}",
+                                           hint="use dx:…, ou:… or pe:…")])
+        found[key] = value
+    return found["dx"], found["ou"], found["pe"]
+
+
+class IndicatorOut(BaseModel):
+    """An indicator as the catalog defines it."""
+
+    code: str
+    name: str
+    group: str
+    unit: str
+    direction: str
+    numerator: str
+    denominator: str | None
+    factor: float
+    baseline: float | None
+    baseline_year: int | None
+    target: float | None
+    target_year: int
+    attribute: str
+    confidence: str
+    scope: str
+    source: str
+
+
+@router.get("/indicators", response_model=list[IndicatorOut])
+def list_indicators(request: Request, ctx: ContextDep) -> list[IndicatorOut]:
+    """Every indicator in the catalog in force (national, service, life-circle, local)."""
+    lang = request_language(request)
+    return [IndicatorOut(
+        code=i.code, name=i.name(lang), group=i.group, unit=i.unit, direction=i.direction,
+        numerator=i.numerator_text, denominator=i.denominator_text,
+        factor=i.definition.factor, baseline=i.baseline, baseline_year=i.baseline_year,
+        target=i.target, target_year=i.target_year, attribute=i.attribute,
+        confidence=i.confidence, scope=i.scope, source=i.source)
+        for i in _catalog(ctx).indicators.values()]
+
+
+DimensionQuery = Annotated[list[str] | None, Query(
+    description="DHIS2 style: dimension=dx:N1;N2, dimension=ou:CODE;LEVEL-5, dimension=pe:2024")]
+
+
+@router.get("/analytics")
+def get_analytics(request: Request, ctx: ContextDep, session: SessionDep,
+                  dx: str | None = None, ou: str | None = None, pe: str | None = None,
+                  dimension: DimensionQuery = None) -> dict[str, Any]:
+    """Indicators × divisions × periods from the newest stored run (DHIS2-shaped)."""
+    catalog = _catalog(ctx)
+    dx, ou, pe = _dimensions(dx, ou, pe, dimension)
+    run = latest_run(session)
+    selection = parse_selection(session, catalog, dx=dx, ou=ou, pe=pe, run=run)
+    return analytics(session, catalog, selection, run=run, lang=request_language(request))
+
+
+@router.get("/dataValueSets")
+def get_data_value_sets(ctx: ContextDep, session: SessionDep, dx: str | None = None,
+                        ou: str | None = None, pe: str | None = None,
+                        dimension: DimensionQuery = None) -> dict[str, Any]:
+    """The same selection as a DHIS2 ``dataValueSets`` payload (values as strings)."""
+    catalog = _catalog(ctx)
+    dx, ou, pe = _dimensions(dx, ou, pe, dimension)
+    run = latest_run(session)
+    selection = parse_selection(session, catalog, dx=dx, ou=ou, pe=pe, run=run)
+    values = load_values(session, run_id=run.id, indicators=list(selection.indicators),
+                         codes=[p.code for p in selection.places],
+                         periods=list(selection.periods))
+    return data_value_sets(values)
+
+
+@router.get("/indicators/dashboard/{code}")
+def get_dashboard(code: str, request: Request, ctx: ContextDep, session: SessionDep,
+                  indicator: str | None = None) -> dict[str, Any]:
+    """A division's indicators against targets, its children and its short boards."""
+    board = dashboard(session, _catalog(ctx), code, indicator=indicator,
+                      lang=request_language(request))
+    return {
+        "division": {"code": board.place.code, "name": board.place.name,
+                     "level": board.place.level,
+                     "ancestors": [{"code": a.code, "name": a.name} for a in board.ancestors]},
+        "period": board.period,
+        "indicator": board.indicator,
+        "run": {"id": board.run.id, "as_of": board.run.as_of.isoformat()},
+        "indicators": [{
+            "code": line.code, "name": line.name, "unit": line.unit, "value": line.value,
+            "target": line.target, "target_jurisdiction": line.target_jurisdiction,
+            "projected": line.projected, "status": line.status, "attribute": line.attribute,
+        } for line in board.lines],
+        "children": [{"code": c.place.code, "name": c.place.name, "level": c.place.level,
+                      "longitude": c.place.longitude, "latitude": c.place.latitude,
+                      "value": c.value, "target": c.target, "status": c.status}
+                     for c in board.children],
+        "short_boards": board.short_boards.to_dicts(),
+    }
+
+
+@router.get("/indicators/short-boards", response_model=None)
+def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
+                     ou: str = "nation", dx: str | None = None, limit: int = 100,
+                     format: str = "json") -> Response | list[dict[str, Any]]:
+    """Community-level units under ``ou`` that fail a target, worst first (JSON or CSV)."""
+    catalog = _catalog(ctx)
+    run = latest_run(session)
+    place = place_of(session, ou, as_of=run.as_of)
+    indicators = [c for c in (dx or "").split(";") if c] or None
+    for code in indicators or []:
+        catalog.indicator(code)
+    board = unit_short_boards(session, catalog, place, run=run, period=latest_period(run),
+                              lang=request_language(request), indicators=indicators,
+                              limit=limit)
+    if format == "csv":
+        return Response(board.write_csv(), media_type="text/csv; charset=utf-8")
+    return board.to_dicts()
+
+
+@router.get("/indicators/assessment")
+def get_assessment(ctx: ContextDep, session: SessionDep, level: int = 4,
+                   ou: str = "nation") -> list[dict[str, Any]]:
+    """Target-responsibility scores of the divisions of ``level`` under ``ou``, ranked."""
+    if not 1 <= level <= 5:
+        raise ValidationError([Problem("level", f"level {level} is not 1–5")])
+    catalog = _catalog(ctx)
+    run = latest_run(session)
+    period = latest_period(run)
+    place = place_of(session, ou, as_of=run.as_of)
+    values = load_values(session, run_id=run.id, periods=[period])
+    tables = load_measure_tables(session, as_of=run.as_of, period=period)
+    scheme = load_scheme(catalog, catalog_dir=ctx.settings.catalog_dir)
+    status = with_direction(values, catalog)
+    scores = assess(status, scheme, level=level, tables=tables, as_of=run.as_of,
+                    period=period, divisions=load_divisions(session, as_of=run.as_of))
+    prefix = "" if place.level == 0 else place.code[:LEVEL_DIGITS[place.level]]
+    return [{"division_code": s.division_code, "name": s.name, "level": s.level,
+             "score": s.score, "rank": s.rank, "peers": s.peers,
+             "components": [{
+                 "part": p.part, "weight": p.weight, "achievement": p.achievement,
+                 "points": p.points, "detail": p.detail} for p in s.components]}
+            for s in sorted(scores, key=lambda s: (s.rank, s.division_code))
+            if s.division_code.startswith(prefix)]
+
+
+class RunRequest(BaseModel):
+    """What to compute: the hierarchy date and the years (all stored years by default)."""
+
+    as_of: dt.date | None = None
+    periods: list[int] | None = None
+
+
+@router.post("/indicators/runs", status_code=201)
+def post_run(ctx: ContextDep, body: RunRequest) -> dict[str, Any]:
+    """Compute every indicator now and store the run."""
+    result = compute_for_registry(ctx, as_of=body.as_of, periods=body.periods)
+    return {"run_id": result.run_id, "as_of": result.as_of.isoformat(),
+            "periods": list(result.periods), "rows": result.results.height}
+
+
+# --- the planner's page ------------------------------------------------------------------
+
+
+STATUS_COLOURS = {"met": "#1a9850", "on_track": "#91cf60", "at_risk": "#fc8d59",
+                  "behind": "#d73027", "no_target": "#999999", "no_data": "#cccccc"}
+
+
+@pages.get("/indicators", response_class=HTMLResponse)
+def indicators_page(request: Request, ctx: ContextDep, session: SessionDep,
+                    division: str | None = None, indicator: str | None = None) -> HTMLResponse:
+    """Indicators vs targets for a division, drill-down to its children, map, short boards."""
+    from shequ.registry import queries
+
+    catalog = _catalog(ctx)
+    lang = request_language(request)
+    code = division
+    if code is None:
+        region = queries.meta(session).get("region_code")
+        code = region or "nation"
+    board = dashboard(session, catalog, code, indicator=indicator, lang=lang)
+    chosen = catalog.indicator(board.indicator)
+    points = [{"code": c.place.code, "name": c.place.name, "lon": c.place.longitude,
+               "lat": c.place.latitude, "value": c.value, "status": c.status or "no_data",
+               "colour": STATUS_COLOURS.get(c.status or "no_data", "#cccccc")}
+              for c in board.children if c.place.longitude is not None]
+    values = [c.value for c in board.children if c.value is not None]
+    synthetic = board.place.synthetic or any(c.place.synthetic for c in board.children)
+    return render(request, "indicators.html", {
+        "board": board, "chosen": chosen, "points": points,
+        "value_range": (min(values), max(values)) if values else (0.0, 0.0),
+        "colours": STATUS_COLOURS, "synthetic": synthetic,
+        "boards": board.short_boards.head(20).to_dicts() if board.short_boards.height else [],
+    })
+
+
+__all__ = ["pages", "router"]
+

@@ -1,0 +1,306 @@
+"""Read models over stored runs: a division's dashboard, analytics selections, short boards.
+
+Shared by the command line, the HTTP API and the planner's page, so that all three
+show the same figures.  Everything reads the newest stored run unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.indicators.definitions import NATION_CODE, IndicatorCatalog
+from shequ.indicators.engine import POPULATION_SCHEMA
+from shequ.indicators.expr import PERSON_MEASURES
+from shequ.indicators.models import IndicatorRun
+from shequ.indicators.shortboards import short_boards
+from shequ.indicators.store import latest_run, load_values
+from shequ.registry import queries
+from shequ.registry.codes import LEVEL_DIGITS, normalise_code
+from shequ.registry.models import Division, Population
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A division as the views show it."""
+
+    code: str
+    name: str
+    level: int
+    longitude: float | None = None
+    latitude: float | None = None
+    synthetic: bool = False
+
+
+NATION = Place(NATION_CODE, "全国", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorLine:
+    """One indicator of one division in the run's latest period."""
+
+    code: str
+    name: str
+    unit: str
+    direction: str
+    attribute: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    target: float | None
+    target_jurisdiction: str | None
+    projected: float | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildLine:
+    """A child division with the chosen indicator's value (for drill-down and the map)."""
+
+    place: Place
+    value: float | None
+    target: float | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """A division's indicators against targets, its children and its short boards."""
+
+    place: Place
+    ancestors: tuple[Place, ...]
+    run: IndicatorRun
+    period: int
+    lines: tuple[IndicatorLine, ...]
+    indicator: str
+    children: tuple[ChildLine, ...]
+    short_boards: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+def place_of(session: Session, code: str, *, as_of: object = None) -> Place:
+    """The division ``code`` (or the nation for ``000000000000``/``nation``) as a Place."""
+    if code in ("", "nation", NATION_CODE, "0"):
+        return NATION
+    unit = queries.division(session, normalise_code(code), as_of=as_of)  # type: ignore[arg-type]
+    return Place(unit.code, unit.name, unit.level, unit.longitude, unit.latitude,
+                 unit.synthetic_geography)
+
+
+def _prefix(place: Place) -> str:
+    return "" if place.level == 0 else place.code[: LEVEL_DIGITS[place.level]]
+
+
+def places_in(session: Session, place: Place, *, level: int, run: IndicatorRun) -> list[Place]:
+    """Divisions of ``level`` under ``place`` in force on the run's hierarchy date."""
+    query = select(Division).where(queries.valid_on(run.as_of), Division.level == level)
+    prefix = _prefix(place)
+    if prefix:
+        query = query.where(Division.code.startswith(prefix))
+    return [Place(d.code, d.name, d.level, d.longitude, d.latitude, d.synthetic_geography)
+            for d in session.scalars(query.order_by(Division.code))]
+
+
+def people_of_units(session: Session, *, prefix: str, period: int) -> pl.DataFrame:
+    """Person measures of the community-level units under ``prefix`` in ``period``."""
+    columns = ["division_code", *PERSON_MEASURES]
+    query = select(*(getattr(Population, c) for c in columns)).where(
+        Population.period == period)
+    if prefix:
+        query = query.where(Population.division_code.startswith(prefix))
+    rows = session.execute(query).all()
+    schema = {c: POPULATION_SCHEMA[c] for c in columns}
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def with_direction(values: pl.DataFrame, catalog: IndicatorCatalog) -> pl.DataFrame:
+    """Stored values with each indicator's direction (what the status tables carry)."""
+    directions = {code: ind.direction for code, ind in catalog.indicators.items()}
+    return values.with_columns(
+        pl.col("indicator").replace_strict(directions, default=">=").alias("direction"))
+
+
+def latest_period(run: IndicatorRun) -> int:
+    """The newest period of a run (the one that carries statuses)."""
+    return max(int(p) for p in run.periods.split(","))
+
+
+def dashboard(session: Session, catalog: IndicatorCatalog, code: str, *,
+              indicator: str | None = None, lang: str = "zh-CN", run_id: int | None = None,
+              board_limit: int = 20) -> Dashboard:
+    """The dashboard of division ``code``: indicators, children's values, short boards."""
+    run = latest_run(session) if run_id is None else session.get(IndicatorRun, run_id)
+    if run is None:
+        raise NotFoundError(f"no indicator run with id {run_id}")
+    place = place_of(session, code, as_of=run.as_of)
+    ancestors = () if place.level == 0 else tuple(
+        Place(a.code, a.name, a.level) for a in queries.ancestors(
+            session, place.code, as_of=run.as_of)[:-1])
+    period = latest_period(run)
+    values = load_values(session, run_id=run.id, codes=[place.code], periods=[period])
+    by_code = {row["indicator"]: row for row in values.iter_rows(named=True)}
+    lines = []
+    for ind in catalog.indicators.values():
+        if not ind.applies_to(place.code) and place.level != 0:
+            continue
+        if place.level == 0 and ind.scope != NATION_CODE:
+            continue
+        row = by_code.get(ind.code, {})
+        lines.append(IndicatorLine(
+            ind.code, ind.name(lang), ind.unit, ind.direction, ind.attribute,
+            row.get("value"), row.get("numerator"), row.get("denominator"), row.get("target"),
+            row.get("target_jurisdiction"), row.get("projected"), row.get("status")))
+    chosen = indicator or (lines[0].code if lines else "N1")
+    catalog.indicator(chosen)
+    kids: list[ChildLine] = []
+    if place.level < 5:
+        child_places = places_in(session, place, level=place.level + 1, run=run)
+        child_values = load_values(session, run_id=run.id, indicators=[chosen],
+                                   codes=[c.code for c in child_places], periods=[period])
+        value_of = {r["division_code"]: r for r in child_values.iter_rows(named=True)}
+        kids = [ChildLine(c, value_of.get(c.code, {}).get("value"),
+                          value_of.get(c.code, {}).get("target"),
+                          value_of.get(c.code, {}).get("status")) for c in child_places]
+    boards = unit_short_boards(session, catalog, place, run=run, period=period, lang=lang,
+                               indicators=[chosen], limit=board_limit)
+    return Dashboard(place, ancestors, run, period, tuple(lines), chosen, tuple(kids), boards)
+
+
+def unit_short_boards(session: Session, catalog: IndicatorCatalog, place: Place, *,
+                      run: IndicatorRun, period: int, lang: str = "zh-CN",
+                      indicators: Sequence[str] | None = None, limit: int | None = None
+                      ) -> pl.DataFrame:
+    """Short boards among the community-level units under ``place`` (stored run)."""
+    prefix = _prefix(place)
+    values = load_values(session, run_id=run.id, indicators=indicators, prefix=prefix or None,
+                         periods=[period]).filter(pl.col("level") == 5)
+    units = places_in(session, place, level=5, run=run) if place.level < 5 else [place]
+    divisions = pl.DataFrame({"code": [u.code for u in units], "name": [u.name for u in units]},
+                             schema={"code": pl.String, "name": pl.String})
+    return short_boards(with_direction(values, catalog), catalog, divisions=divisions,
+                        people=people_of_units(session, prefix=prefix, period=period),
+                        lang=lang, levels=(5,), indicators=indicators, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """An analytics request: indicators × divisions × periods."""
+
+    indicators: tuple[str, ...]
+    places: tuple[Place, ...]
+    periods: tuple[int, ...]
+
+
+def parse_selection(  # noqa: PLR0912 (one branch per selector form)
+        session: Session, catalog: IndicatorCatalog, *, dx: str | None,
+                    ou: str | None, pe: str | None, run: IndicatorRun) -> Selection:
+    """Read DHIS2-style dimension strings.
+
+    ``dx``: indicator codes separated by ``;`` (all when empty).  ``ou``: division codes
+    and selectors separated by ``;`` — ``LEVEL-n`` (the divisions of level n under the
+    listed units), ``CHILDREN`` (their children); the nation when empty.  ``pe``: years
+    separated by ``;`` (the run's latest when empty).
+    """
+    problems: list[Problem] = []
+    codes = tuple(c for c in (dx or "").split(";") if c) or tuple(catalog.indicators)
+    for code in codes:
+        if code not in catalog.indicators:
+            problems.append(Problem("dx", f"unknown indicator {code!r}",
+                                    hint=f"known: {', '.join(catalog.indicators)}"))
+    run_periods = [int(p) for p in run.periods.split(",")]
+    periods: list[int] = []
+    for text in (pe or "").split(";"):
+        if not text:
+            continue
+        if not text.isdigit() or int(text) not in run_periods:
+            problems.append(Problem("pe", f"period {text!r} is not in the run",
+                                    hint=f"periods: {run.periods}"))
+        else:
+            periods.append(int(text))
+    units: list[str] = []
+    selectors: list[str] = []
+    for part in (ou or "").split(";"):
+        if not part:
+            continue
+        upper = part.upper()
+        if upper == "CHILDREN" or (upper.startswith("LEVEL-") and upper[6:].isdigit()
+                                   and 1 <= int(upper[6:]) <= 5):
+            selectors.append(upper)
+        elif part.isdigit() or part.lower() == "nation":
+            units.append(part)
+        else:
+            problems.append(Problem("ou", f"{part!r} is not a division code or selector",
+                                    hint="use codes, LEVEL-n (1–5) or CHILDREN, joined by ;"))
+    if problems:
+        raise ValidationError(problems, summary="bad analytics request")
+    roots = [place_of(session, code, as_of=run.as_of) for code in units] or [NATION]
+    places: list[Place] = [] if selectors else list(roots)
+    for selector in selectors:
+        for root in roots:
+            level = root.level + 1 if selector == "CHILDREN" else int(selector[6:])
+            if level > root.level and level <= 5:
+                places += places_in(session, root, level=level, run=run)
+    seen: dict[str, Place] = {p.code: p for p in places}
+    return Selection(codes, tuple(seen.values()), tuple(periods or [max(run_periods)]))
+
+
+def analytics(session: Session, catalog: IndicatorCatalog, selection: Selection, *,
+              run: IndicatorRun, lang: str = "zh-CN") -> dict[str, object]:
+    """A DHIS2-shaped analytics answer: headers, rows ``[dx, ou, pe, value]``, metaData."""
+    values = load_values(session, run_id=run.id, indicators=list(selection.indicators),
+                         codes=[p.code for p in selection.places],
+                         periods=list(selection.periods))
+    values = values.filter(pl.col("value").is_not_null()).sort(
+        "indicator", "division_code", "period")
+    rows = [[r["indicator"], r["division_code"], str(r["period"]), f"{r['value']:.6g}"]
+            for r in values.iter_rows(named=True)]
+    items: dict[str, dict[str, str]] = {
+        code: {"name": catalog.indicator(code).name(lang)} for code in selection.indicators}
+    items.update({p.code: {"name": p.name} for p in selection.places})
+    items.update({str(p): {"name": str(p)} for p in selection.periods})
+    return {
+        "headers": [
+            {"name": "dx", "column": "Data", "valueType": "TEXT", "type": "java.lang.String"},
+            {"name": "ou", "column": "Organisation unit", "valueType": "TEXT",
+             "type": "java.lang.String"},
+            {"name": "pe", "column": "Period", "valueType": "TEXT", "type": "java.lang.String"},
+            {"name": "value", "column": "Value", "valueType": "NUMBER",
+             "type": "java.lang.Double"},
+        ],
+        "metaData": {
+            "items": items,
+            "dimensions": {"dx": list(selection.indicators),
+                           "ou": [p.code for p in selection.places],
+                           "pe": [str(p) for p in selection.periods]},
+        },
+        "rows": rows,
+        "height": len(rows),
+        "width": 4,
+        "run": {"id": run.id, "as_of": run.as_of.isoformat(), "periods": run.periods,
+                "computed_at": run.computed_at.isoformat(),
+                "inputs_stamp": None if run.inputs_stamp is None
+                else run.inputs_stamp.isoformat()},
+    }
+
+
+__all__ = [
+    "NATION",
+    "ChildLine",
+    "Dashboard",
+    "IndicatorLine",
+    "Place",
+    "Selection",
+    "analytics",
+    "dashboard",
+    "latest_period",
+    "parse_selection",
+    "people_of_units",
+    "place_of",
+    "places_in",
+    "unit_short_boards",
+    "with_direction",
+]
