@@ -75,6 +75,7 @@ hierarchy_app = typer.Typer(help="The national hierarchy of divisions.",
 app.add_typer(hierarchy_app, name="hierarchy")
 app.add_typer(__import__("shequ.access.cli", fromlist=["app"]).app, name="access")
 app.add_typer(__import__("shequ.plan.cli", fromlist=["app"]).app, name="plan")
+app.add_typer(__import__("shequ.indicators.cli", fromlist=["app"]).app, name="indicators")
 
 
 @hierarchy_app.command("load-national")

@@ -275,7 +275,9 @@ def _tier_records(prepared: pl.DataFrame, chosen: Sequence[LifeCircleTier], *,
                 record[name] = float(figures[name][c])
                 record[f"{name}_covered"] = float(figures[name][c] * complete_share[c])
             records.append(record)
-    return pl.DataFrame(records, schema=COMMUNITY_SCHEMA)
+    rank = {tier.code: index for index, tier in enumerate(chosen)}
+    return pl.DataFrame(records, schema=COMMUNITY_SCHEMA).sort(
+        pl.col("tier").replace_strict(rank, return_dtype=pl.Int64), "division_code")
 
 
 def evaluate_life_circles(
@@ -461,7 +463,8 @@ def load_region(session: Session, *, as_of: dt.date | None = None, prefix: str =
     chosen = latest.subquery()
     population = session.execute(
         select(Population.division_code, Population.residents, Population.households,
-               Population.age_60_plus, Population.age_0_2, Population.age_3_5)
+               Population.age_60_plus, Population.age_0_2, Population.age_3_5,
+               Population.age_6_14)
         .join(chosen, (Population.division_code == chosen.c.division_code)
               & (Population.period == chosen.c.period))).all()
     people = {p.division_code: p for p in population}
@@ -473,11 +476,12 @@ def load_region(session: Session, *, as_of: dt.date | None = None, prefix: str =
             "urban_rural": [r.urban_rural for r in rows],
             **{name: [getattr(people[r.code], name) if r.code in people else 0 for r in rows]
                for name in ("residents", "households", "age_60_plus", "age_0_2",
-                            "age_3_5")},
+                            "age_3_5", "age_6_14")},
         },
         schema={"division_code": pl.String, "longitude": pl.Float64, "latitude": pl.Float64,
                 "urban_rural": pl.String, "residents": pl.Int64, "households": pl.Int64,
-                "age_60_plus": pl.Int64, "age_0_2": pl.Int64, "age_3_5": pl.Int64})
+                "age_60_plus": pl.Int64, "age_0_2": pl.Int64, "age_3_5": pl.Int64,
+                "age_6_14": pl.Int64})
     fquery = select(Facility.id, Facility.type_code, Facility.longitude, Facility.latitude,
                     Facility.capacity, Facility.division_code, Facility.name).where(
         Facility.status == FacilityStatus.IN_SERVICE.value,

@@ -54,6 +54,10 @@ def create_app(ctx: Context) -> FastAPI:
     for part2 in (bookings, care, volunteers, reviews):
         app.include_router(part2.router, prefix="/api/v1")
         app.include_router(part2.pages)
+    from shequ.api import indicators as indicators_api
+
+    app.include_router(indicators_api.router, prefix="/api/v1")
+    app.include_router(indicators_api.pages)
     app.include_router(pages.router)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),

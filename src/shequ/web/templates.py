@@ -16,6 +16,7 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 # (path, message key) of the pages in the top navigation; each domain adds its own.
 NAVIGATION: list[tuple[str, str]] = [
     ("/", "common.home"),
+    ("/indicators", "indicators.nav"),
     ("/bookings", "part2.bookings"),
 ]
 
