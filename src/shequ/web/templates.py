@@ -18,6 +18,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("/", "common.home"),
     ("/indicators", "indicators.nav"),
     ("/bookings", "part2.bookings"),
+    ("/services", "services.nav"),
 ]
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
