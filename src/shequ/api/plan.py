@@ -1,0 +1,429 @@
+"""Planning endpoints (``/api/v1/plan/…``) and pages (``/plan``, ``/plan/estate``).
+
+Scenarios are planners' work: reading them needs a staff account whose jurisdiction
+holds the scenario's division; changing them (solve and save, create, evaluate, adopt,
+delete) needs a planner or administrator role in that jurisdiction.  The estate review
+computes only and is open to everyone (developers check their drafts).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shequ.api.auth import CurrentUser, OptionalUser, require_roles
+from shequ.api.deps import ContextDep, SessionDep
+from shequ.errors import AccessDenied, Problem, ValidationError
+from shequ.plan.models import PlanScenario
+from shequ.services.accounts import Role, User
+from shequ.services.accounts.policy import STAFF_ROLES, require_in_jurisdiction
+from shequ.web.templates import render, request_language
+
+PLANNER_ROLES = (Role.COUNTY_PLANNER, Role.CITY_PLANNER, Role.PROVINCE_PLANNER,
+                 Role.NATIONAL_PLANNER, Role.ADMIN)
+Planner = Annotated[User, Depends(require_roles(*PLANNER_ROLES))]
+
+api = APIRouter(prefix="/plan", tags=["plan"])
+pages = APIRouter(include_in_schema=False)
+
+
+def _staff(user: User) -> None:
+    if Role(user.role) not in STAFF_ROLES:
+        raise AccessDenied("planning scenarios are for staff accounts")
+
+
+# ------------------------------------------------------------------------------ schemas
+
+class ChangeIn(BaseModel):
+    """One change of a scenario."""
+
+    action: Literal["new", "reuse", "close", "enlarge"]
+    type_code: str
+    division_code: str = Field(min_length=12, max_length=12)
+    name: str = Field(min_length=1, max_length=200)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    facility_id: int | None = None
+    floor_area_m2: float | None = Field(default=None, ge=0)
+    activity_area_m2: float | None = Field(default=None, ge=0)
+    capacity: int | None = Field(default=None, ge=0)
+    cost_cny: float = Field(default=0.0, ge=0)
+    funding_source: str | None = None
+    space_for_services: bool = False
+
+
+class ScenarioIn(BaseModel):
+    """A scenario to store."""
+
+    name: str = Field(min_length=1, max_length=120)
+    division_code: str = Field(min_length=12, max_length=12)
+    description: str | None = None
+    changes: list[ChangeIn]
+
+
+class ScenarioOut(BaseModel):
+    """A stored scenario with its changes, cost and last evaluation."""
+
+    id: int
+    name: str
+    division_code: str
+    description: str | None
+    status: str
+    model: str | None
+    parameters: dict[str, Any] | None
+    cost: dict[str, Any]
+    changes: list[dict[str, Any]]
+    evaluation: dict[str, Any] | None
+
+
+class SolveIn(BaseModel):
+    """A location model to solve for a division's gaps."""
+
+    division_code: str = Field(min_length=2, max_length=12)
+    type_code: str = "comprehensive_service_facility"
+    model: Literal["mclp", "lscp", "pmedian"] = "mclp"
+    p: int | None = Field(default=None, ge=0)
+    budget: float | None = Field(default=None, ge=0)
+    target: float | None = Field(default=None, gt=0, le=1,
+                                 description="budget = reaching this share by new builds")
+    objective: Literal["units", "residents"] = "units"
+    area: Literal["rural", "urban", "all"] = "rural"
+    heuristic: bool = False
+    time_limit_s: float = Field(default=30.0, gt=0, le=600)
+    save_as: str | None = Field(default=None, max_length=120)
+    funding_source: str = "special_bonds"
+
+
+class SolveOut(BaseModel):
+    """What the model chose and how good it is."""
+
+    model: str
+    solver: str
+    status: str
+    objective: float
+    bound: float
+    gap: float
+    cost: float
+    seconds: float
+    budget: float | None
+    units: int
+    units_covered_before: int
+    sites: list[dict[str, Any]]
+    scenario_id: int | None
+
+
+def _scenario_out(scenario: PlanScenario) -> ScenarioOut:
+    from shequ.plan.scenarios import changes_frame, cost_summary
+
+    return ScenarioOut(
+        id=scenario.id, name=scenario.name, division_code=scenario.division_code,
+        description=scenario.description, status=scenario.status, model=scenario.model,
+        parameters=json.loads(scenario.parameters) if scenario.parameters else None,
+        cost=cost_summary(scenario), changes=changes_frame(scenario).to_dicts(),
+        evaluation=json.loads(scenario.evaluation) if scenario.evaluation else None)
+
+
+def _readable(session: Session, user: User, scenario_id: int) -> PlanScenario:
+    from shequ.plan.scenarios import get_scenario
+
+    _staff(user)
+    scenario = get_scenario(session, scenario_id)
+    require_in_jurisdiction(user, scenario.division_code)
+    return scenario
+
+
+# ------------------------------------------------------------------------------ routes
+
+@api.get("/scenarios", response_model=list[ScenarioOut])
+def list_scenarios(session: SessionDep, user: CurrentUser) -> list[ScenarioOut]:
+    """Scenarios in the caller's jurisdiction, newest first."""
+    from shequ.plan.scenarios import list_scenarios as stored
+    from shequ.services.accounts.policy import jurisdiction_prefix
+
+    _staff(user)
+    return [_scenario_out(s) for s in stored(session, prefix=jurisdiction_prefix(user) or "")]
+
+
+@api.post("/scenarios", response_model=ScenarioOut, status_code=201)
+def create_scenario(body: ScenarioIn, ctx: ContextDep, session: SessionDep,
+                    user: Planner) -> ScenarioOut:
+    """Store a scenario of hand-made changes."""
+    from shequ.plan.scenarios import ChangeInput
+    from shequ.plan.scenarios import create_scenario as create
+
+    require_in_jurisdiction(user, body.division_code)
+    scenario = create(session, name=body.name, division_code=body.division_code,
+                      description=body.description,
+                      changes=[ChangeInput(**c.model_dump()) for c in body.changes],
+                      catalog_types=list(ctx.catalog.facility_types))
+    return _scenario_out(scenario)
+
+
+@api.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
+def get_scenario(scenario_id: int, session: SessionDep, user: CurrentUser) -> ScenarioOut:
+    """One scenario with its changes, cost and last evaluation."""
+    return _scenario_out(_readable(session, user, scenario_id))
+
+
+@api.delete("/scenarios/{scenario_id}", status_code=204)
+def delete_scenario(scenario_id: int, session: SessionDep, user: Planner) -> Response:
+    """Delete a draft scenario."""
+    from shequ.plan.scenarios import delete_scenario as delete
+
+    _readable(session, user, scenario_id)
+    delete(session, scenario_id)
+    return Response(status_code=204)
+
+
+@api.post("/scenarios/{scenario_id}/evaluate")
+def evaluate(scenario_id: int, ctx: ContextDep, session: SessionDep, user: Planner,
+             life_circles: bool = True, period: int | None = None) -> dict[str, Any]:
+    """Life circles and indicators before and after the scenario, at every level."""
+    from shequ.plan.scenarios import evaluate_scenario
+
+    _readable(session, user, scenario_id)
+    session.rollback()  # evaluation opens its own sessions; release this one's snapshot
+    return evaluate_scenario(ctx, scenario_id, life_circles=life_circles,
+                             period=period).to_json()
+
+
+@api.post("/scenarios/{scenario_id}/adopt")
+def adopt(scenario_id: int, session: SessionDep, user: Planner) -> dict[str, Any]:
+    """Write the scenario's new and reused facilities into the registry as planned."""
+    from shequ.plan.scenarios import adopt_scenario
+
+    _readable(session, user, scenario_id)
+    created = adopt_scenario(session, scenario_id)
+    return {"scenario_id": scenario_id, "planned_facility_ids": [f.id for f in created]}
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@api.get("/scenarios/{scenario_id}/export")
+def export(scenario_id: int, session: SessionDep, user: CurrentUser,
+           fmt: Annotated[Literal["csv", "xlsx", "geojson"], Query(alias="format")] = "csv"
+           ) -> Response:
+    """The scenario as CSV (changes), XLSX (changes, deltas, cost) or GeoJSON (sites)."""
+    from shequ.plan.scenarios import export_scenario
+
+    scenario = _readable(session, user, scenario_id)
+    body = export_scenario(session, scenario_id, fmt)
+    filename = f"scenario-{scenario.id}.{fmt}"
+    return Response(body, media_type=EXPORT_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@api.get("/scenarios/{scenario_id}/map")
+def scenario_map(scenario_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """GeoJSON for the planner's map: proposed sites, and every unit covered before/after.
+
+    A unit counts as covered for a type when it holds a facility of that type in service
+    or accepted (before) plus the scenario's new and reused ones minus its closures (after).
+    """
+    from shequ.plan.scenarios import sites_geojson
+    from shequ.registry.codes import code_prefix
+    from shequ.registry.models import Division, Facility, Population
+    from shequ.registry.queries import division
+
+    scenario = _readable(session, user, scenario_id)
+    root = division(session, scenario.division_code)
+    prefix = code_prefix(root.code, root.level)
+    types = sorted({c.type_code for c in scenario.changes})
+    have = {(code, t) for code, t in session.execute(
+        select(Facility.division_code, Facility.type_code).where(
+            Facility.division_code.startswith(prefix), Facility.type_code.in_(types),
+            Facility.status.in_(["in_service", "accepted"])))}
+    after = set(have)
+    for change in scenario.changes:
+        if change.action in ("new", "reuse"):
+            after.add((change.division_code, change.type_code))
+    closed = {c.facility_id for c in scenario.changes if c.action == "close"}
+    if closed:
+        for code, t in session.execute(select(Facility.division_code, Facility.type_code)
+                                       .where(Facility.id.in_(closed))):
+            still = session.scalar(select(Facility.id).where(
+                Facility.division_code == code, Facility.type_code == t,
+                Facility.status.in_(["in_service", "accepted"]), Facility.id.not_in(closed)))
+            if still is None:
+                after.discard((code, t))
+    residents = {row[0]: row[1] for row in session.execute(
+        select(Population.division_code, Population.residents).where(
+            Population.division_code.startswith(prefix)).order_by(Population.period))}
+    units = []
+    for unit in session.scalars(select(Division).where(
+            Division.code.startswith(prefix), Division.level == 5,
+            Division.valid_to.is_(None)).order_by(Division.code)):
+        if unit.longitude is None or unit.latitude is None:
+            continue
+        units.append({"type": "Feature",
+                      "geometry": {"type": "Point",
+                                   "coordinates": [unit.longitude, unit.latitude]},
+                      "properties": {
+                          "code": unit.code, "name": unit.name,
+                          "residents": residents.get(unit.code, 0),
+                          "covered_before": all((unit.code, t) in have for t in types),
+                          "covered_after": all((unit.code, t) in after for t in types),
+                          "synthetic": unit.synthetic_geography}})
+    return {"scenario": scenario.name, "types": types, "sites": sites_geojson(scenario),
+            "units": {"type": "FeatureCollection", "features": units}}
+
+
+@api.get("/compare")
+def compare(session: SessionDep, user: CurrentUser,
+            ids: Annotated[list[int], Query(description="scenario ids")]
+            ) -> list[dict[str, Any]]:
+    """Evaluated scenarios side by side: cost and indicators at their division."""
+    from shequ.plan.scenarios import compare_scenarios
+
+    for scenario_id in ids:
+        _readable(session, user, scenario_id)
+    return compare_scenarios(session, ids).to_dicts()
+
+
+@api.post("/solve", response_model=SolveOut)
+def solve(body: SolveIn, ctx: ContextDep, session: SessionDep, user: Planner) -> SolveOut:
+    """Solve a location model for a division's gaps (and store it as a scenario)."""
+    from shequ.plan.exact import solve_lscp, solve_mclp, solve_pmedian
+    from shequ.plan.heuristic import greedy_lscp, greedy_mclp, greedy_pmedian
+    from shequ.plan.instance import build_instance, scenario_from_solution, target_budget
+    from shequ.registry.codes import normalise_code
+
+    code = normalise_code(body.division_code, where="division_code")
+    require_in_jurisdiction(user, code)
+    inst = build_instance(session, code, body.type_code, catalog=ctx.catalog,
+                          objective=body.objective, area=body.area)
+    budget = target_budget(inst, body.target) if body.target is not None else body.budget
+    if body.model == "mclp" and body.p is None and budget is None:
+        raise ValidationError([Problem("body", "maximal covering needs p, budget or target")])
+    problem, radius, limit = inst.problem, inst.radius, body.time_limit_s
+    if body.model == "mclp":
+        solution = (greedy_mclp(problem, radius, p=body.p, budget=budget, time_limit=limit)
+                    if body.heuristic else
+                    solve_mclp(problem, radius, p=body.p, budget=budget, time_limit=limit))
+    elif body.model == "lscp":
+        solution = (greedy_lscp(problem, radius) if body.heuristic
+                    else solve_lscp(problem, radius, time_limit=limit))
+    else:
+        solution = (greedy_pmedian(problem, p=body.p, budget=budget, time_limit=limit)
+                    if body.heuristic else
+                    solve_pmedian(problem, p=body.p, budget=budget, time_limit=limit))
+    scenario_id = None
+    if body.save_as:
+        scenario_id = scenario_from_solution(
+            session, inst, solution, name=body.save_as, funding_source=body.funding_source,
+            parameters=body.model_dump_json()).id
+    sites = [{"kind": inst.sites[j].kind, "division_code": inst.sites[j].division_code,
+              "name": inst.sites[j].name, "longitude": inst.sites[j].longitude,
+              "latitude": inst.sites[j].latitude, "cost_cny": inst.sites[j].cost,
+              "facility_id": inst.sites[j].facility_id}
+             for j in solution.open_sites.tolist() if inst.sites[j].kind != "existing"]
+    return SolveOut(model=solution.model, solver=solution.solver, status=solution.status,
+                    objective=solution.objective, bound=solution.bound, gap=solution.gap,
+                    cost=solution.cost, seconds=solution.seconds, budget=budget,
+                    units=len(inst.units), units_covered_before=inst.covered_units_now,
+                    sites=sites, scenario_id=scenario_id)
+
+
+class FacilityPlanIn(BaseModel):
+    """A facility in an estate's plan."""
+
+    type_code: str
+    floor_area_m2: float = Field(default=0.0, ge=0)
+    activity_area_m2: float = Field(default=0.0, ge=0)
+
+
+class EstateIn(BaseModel):
+    """A new estate's plan."""
+
+    name: str = "estate"
+    households: int = Field(ge=0)
+    residents: int = Field(ge=0)
+    total_floor_area_m2: float = Field(ge=0)
+    commercial_floor_area_m2: float = Field(default=0.0, ge=0)
+    longitude: float = Field(ge=-180, le=180)
+    latitude: float = Field(ge=-90, le=90)
+    area: Literal["urban", "rural"] = "urban"
+    facilities: list[FacilityPlanIn] = Field(default_factory=list)
+
+
+def _review(body: dict[str, Any], ctx: ContextDep, session: Session) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from shequ.plan.estate import EstatePlan, review_estate_in_registry
+
+    plan = EstatePlan.from_mapping(body, source="estate plan")
+    review = review_estate_in_registry(session, plan, catalog=ctx.catalog,
+                                       catalog_dir=ctx.settings.catalog_dir)
+    return {"estate": review.estate, "passed": review.passed,
+            "findings": [asdict(f) for f in review.findings], "notes": list(review.notes)}
+
+
+@api.post("/estate-review")
+def estate_review(body: EstateIn, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+    """Check a new estate against the standards: pass/fail, every reason, shortfalls."""
+    return _review(body.model_dump(), ctx, session)
+
+
+# ------------------------------------------------------------------------------ pages
+
+@pages.get("/plan", response_class=HTMLResponse)
+def plan_page(request: Request, session: SessionDep, user: OptionalUser) -> HTMLResponse:
+    """The planner's page: scenarios, their sites on a map, covered units, indicator deltas."""
+    from shequ.plan.scenarios import cost_summary, list_scenarios
+    from shequ.services.accounts.policy import jurisdiction_prefix
+
+    scenarios: list[dict[str, Any]] = []
+    if user is not None and Role(user.role) in STAFF_ROLES:
+        for s in list_scenarios(session, prefix=jurisdiction_prefix(user) or ""):
+            scenarios.append({"id": s.id, "name": s.name, "division_code": s.division_code,
+                              "status": s.status, "changes": len(s.changes),
+                              "cost": cost_summary(s)["total_cny"],
+                              "evaluated": bool(s.evaluation)})
+    chosen = request.query_params.get("scenario")
+    return render(request, "plan.html", {"user": user, "scenarios": scenarios,
+                                         "chosen": chosen,
+                                         "lang_code": request_language(request)})
+
+
+@pages.get("/plan/estate", response_class=HTMLResponse)
+def estate_page(request: Request, ctx: ContextDep, session: SessionDep) -> HTMLResponse:
+    """A form for the estate review; the result shows below it (GET: nothing is stored)."""
+    query = request.query_params
+    result = None
+    error = None
+    form = {key: query.get(key, "") for key in (
+        "name", "households", "residents", "total_floor_area_m2", "commercial_floor_area_m2",
+        "longitude", "latitude", "service_floor_area_m2", "activity_area_m2")}
+    planned = query.getlist("types")
+    if query.get("households"):
+        facilities = [{"type_code": "comprehensive_service_facility",
+                       "floor_area_m2": query.get("service_floor_area_m2") or 0,
+                       "activity_area_m2": query.get("activity_area_m2") or 0}]
+        facilities += [{"type_code": t} for t in planned
+                       if t != "comprehensive_service_facility"]
+        body: dict[str, Any] = {k: v for k, v in form.items() if v != ""} | {
+            "facilities": facilities, "area": "urban"}
+        try:
+            result = _review(body, ctx, session)
+        except ValidationError as exc:
+            error = exc
+    lang = request_language(request)
+    types = sorted({code for tier in ctx.catalog.tiers.values() if tier.area == "urban"
+                    for code in tier.required})
+    names = {code: ctx.catalog.facility_type(code).name(lang) for code in types}
+    return render(request, "plan_estate.html", {"form": form, "result": result,
+                                                "error": error, "types": types,
+                                                "names": names, "planned": planned})
+
+
+router = APIRouter()
+router.include_router(api, prefix="/api/v1")
+router.include_router(pages)

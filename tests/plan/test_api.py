@@ -1,0 +1,141 @@
+"""HTTP: solve and save, evaluate, map, compare, export, adopt, jurisdiction, estate review,
+and the two pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shequ.context import Context
+from shequ.registry.models import Division
+from shequ.services.accounts.passwords import hash_password
+from shequ.services.accounts.tokens import issue_token
+from shequ.services.accounts.users import create_user
+from shequ.settings import Settings
+
+from .county import COUNTY, seed_county, without_facility
+
+SECRET = "plan-test-secret-0123456789-0123456789-abcdef"
+
+
+@pytest.fixture
+def client_and_tokens(settings: Settings) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+    from shequ.api.app import create_app
+
+    ctx = Context.open(settings.with_(secret_key=SECRET))
+    seed_county(ctx.sessions)
+    digest = hash_password("a long test password 123")
+    users = {}
+    with ctx.sessions.begin() as session:
+        session.add(Division(code="330200000000", level=2, parent_code="330000000000",
+                             name="Other city", kind="prefecture_city",
+                             valid_from=dt.date(2000, 1, 1)))
+        session.add(Division(code="330201000000", level=3, parent_code="330200000000",
+                             name="Other county", kind="county",
+                             valid_from=dt.date(2000, 1, 1)))
+        for name, role, code in (("planner", "county_planner", COUNTY),
+                                 ("stranger", "county_planner", "330201000000"),
+                                 ("resident", "resident", None)):
+            users[name] = create_user(session, username=name, password_hash=digest, role=role,
+                                      jurisdiction_code=code).id
+    headers = {name: {"Authorization": "Bearer " + issue_token(
+        SECRET, user_id=uid, password_hash=digest, kind="bearer")} for name, uid in users.items()}
+    with TestClient(create_app(ctx)) as client:
+        yield client, headers
+    ctx.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_solve_evaluate_map_export_adopt_over_http(
+        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, auth = client_and_tokens
+    body = {"division_code": COUNTY, "target": 0.8, "save_as": "http plan"}
+    assert client.post("/api/v1/plan/solve", json=body).status_code == 401
+    assert client.post("/api/v1/plan/solve", json=body,
+                       headers=auth["stranger"]).status_code == 403
+    answer = client.post("/api/v1/plan/solve", json=body, headers=auth["planner"])
+    assert answer.status_code == 200, answer.text
+    solved = answer.json()
+    assert solved["objective"] == 28 and solved["gap"] == 0
+    assert solved["units_covered_before"] == 20 and solved["units"] == 30
+    scenario_id = solved["scenario_id"]
+    report = client.post(f"/api/v1/plan/scenarios/{scenario_id}/evaluate",
+                         params={"life_circles": False}, headers=auth["planner"])
+    assert report.status_code == 200, report.text
+    n2 = next(d for d in report.json()["indicator_deltas"]
+          if d["indicator"] == "N2" and d["division_code"] == COUNTY)
+    assert n2["after"] == pytest.approx(100 * 28 / 30)
+    shown = client.get(f"/api/v1/plan/scenarios/{scenario_id}", headers=auth["planner"])
+    assert shown.json()["evaluation"]["headlines"]
+    assert client.get(f"/api/v1/plan/scenarios/{scenario_id}",
+                      headers=auth["stranger"]).status_code == 403
+    drawn = client.get(f"/api/v1/plan/scenarios/{scenario_id}/map",
+                       headers=auth["planner"]).json()
+    flags = [(f["properties"]["covered_before"], f["properties"]["covered_after"])
+             for f in drawn["units"]["features"]]
+    assert flags.count((True, True)) == 20
+    assert flags.count((False, True)) == 8
+    assert flags.count((False, False)) == 2
+    assert len(drawn["sites"]["features"]) == 8
+    geo = client.get(f"/api/v1/plan/scenarios/{scenario_id}/export",
+                     params={"format": "geojson"}, headers=auth["planner"])
+    assert geo.headers["content-type"].startswith("application/geo+json")
+    compared = client.get("/api/v1/plan/compare", params={"ids": [scenario_id]},
+                          headers=auth["planner"]).json()
+    assert compared[0]["indicator"] == "cost_cny"
+    page = client.get(f"/plan?scenario={scenario_id}&lang=en", headers=auth["planner"])
+    assert page.status_code == 200 and "http plan" in page.text and "leaflet.js" in page.text
+    adopted = client.post(f"/api/v1/plan/scenarios/{scenario_id}/adopt",
+                          headers=auth["planner"])
+    assert len(adopted.json()["planned_facility_ids"]) == 8
+    assert client.post(f"/api/v1/plan/scenarios/{scenario_id}/adopt",
+                       headers=auth["planner"]).status_code == 409
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_hand_made_scenario_is_checked_and_scoped(
+        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, auth = client_and_tokens
+    change = {"action": "new", "type_code": "comprehensive_service_facility",
+              "division_code": without_facility()[0], "name": "new centre",
+              "longitude": 120.0, "latitude": 30.0, "cost_cny": 900000}
+    bad = client.post("/api/v1/plan/scenarios", headers=auth["planner"], json={
+        "name": "bad", "division_code": COUNTY,
+        "changes": [change | {"type_code": "spaceport"}]})
+    assert bad.status_code == 422 and "spaceport" in bad.text
+    assert client.post("/api/v1/plan/scenarios", headers=auth["resident"], json={
+        "name": "x", "division_code": COUNTY, "changes": [change]}).status_code == 403
+    made = client.post("/api/v1/plan/scenarios", headers=auth["planner"], json={
+        "name": "one centre", "division_code": COUNTY, "changes": [change]})
+    assert made.status_code == 201, made.text
+    assert made.json()["cost"]["total_cny"] == 900000
+    listed = client.get("/api/v1/plan/scenarios", headers=auth["stranger"]).json()
+    assert listed == []
+    scenario_id = made.json()["id"]
+    assert client.delete(f"/api/v1/plan/scenarios/{scenario_id}",
+                         headers=auth["planner"]).status_code == 204
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_estate_review_over_http_and_on_its_page(
+        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, _ = client_and_tokens
+    plan = {"name": "Short estate", "households": 1000, "residents": 2600,
+            "total_floor_area_m2": 100000, "commercial_floor_area_m2": 9000,
+            "longitude": 120.0, "latitude": 30.0,
+            "facilities": [{"type_code": "comprehensive_service_facility",
+                            "floor_area_m2": 250, "activity_area_m2": 150}]}
+    answer = client.post("/api/v1/plan/estate-review", json=plan).json()
+    assert answer["passed"] is False
+    area = next(f for f in answer["findings"] if f["check"] == "service_area_per_100_households")
+    assert area["shortfall"] == pytest.approx(50.0)  # 300 m² required, 250 planned
+    page = client.get("/plan/estate", params={
+        "lang": "en", "name": "Short estate", "households": 1000, "residents": 2600,
+        "total_floor_area_m2": 100000, "commercial_floor_area_m2": 9000,
+        "service_floor_area_m2": 250, "activity_area_m2": 150, "longitude": 120.0,
+        "latitude": 30.0})
+    assert page.status_code == 200
+    assert "FAIL" in page.text and "short by 50.0 m²" in page.text
