@@ -58,6 +58,9 @@ def create_app(ctx: Context) -> FastAPI:
 
     app.include_router(indicators_api.router, prefix="/api/v1")
     app.include_router(indicators_api.pages)
+    from shequ.api import plan as plan_api
+
+    app.include_router(plan_api.router)  # /api/v1/plan/… and the /plan pages
     app.include_router(pages.router)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),

@@ -19,6 +19,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("/indicators", "indicators.nav"),
     ("/bookings", "part2.bookings"),
     ("/services", "services.nav"),
+    ("/plan", "plan.nav"),
 ]
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
