@@ -12,12 +12,15 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from shequ.context import Context
 from shequ.registry.db import make_engine, session_factory, upgrade
 from shequ.registry.models import Base
 from shequ.settings import Settings
@@ -34,7 +37,7 @@ def _postgres_reachable() -> str | None:
         with engine.connect() as connection:
             connection.execute(text("select 1"))
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 (any failure means "not reachable")
+    except Exception as exc:
         return f"PostgreSQL at {POSTGRES_ADMIN_URL} not reachable: {type(exc).__name__}"
     return None
 
@@ -125,7 +128,6 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder holding the demo county (default county and seed), built once."""
-    from shequ.context import Context
     from shequ.ingest.build import build_demo
 
     folder = tmp_path_factory.mktemp("demo-template")
@@ -143,3 +145,63 @@ def demo_settings(tmp_path: Path, demo_template: Path) -> Settings:
     folder = tmp_path / "demo"
     shutil.copytree(demo_template, folder)
     return Settings(data_dir=folder, environment="test")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@contextmanager
+def running_server(ctx: Context) -> Iterator[str]:
+    """Serve ``ctx`` with uvicorn on a free localhost port in a thread; yield its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from shequ.api.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian Chromium driven by Playwright (skipped with the reason when absent)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_template: Path
+                ) -> Iterator[str]:
+    """The demo county served on a free localhost port (read-only use)."""
+    folder = tmp_path_factory.mktemp("demo-live")
+    shutil.copytree(demo_template, folder, dirs_exist_ok=True)
+    ctx = Context.open(Settings(data_dir=folder, environment="test"))
+    with running_server(ctx) as url:
+        yield url
+    ctx.close()

@@ -20,7 +20,7 @@ from shequ.errors import ConfigurationError
 Environment = Literal["development", "test", "production"]
 
 # Known so that production can refuse it; development and tests may use it.
-DEVELOPMENT_SECRET = "shequ-development-secret-do-not-use-in-production"
+DEVELOPMENT_SECRET = "shequ-development-secret-do-not-use-in-production"  # noqa: S105
 
 
 @dataclass(frozen=True, slots=True)

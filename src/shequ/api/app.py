@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import xstatic.pkg.leaflet as leaflet
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from xstatic.pkg import leaflet
 
 from shequ import __version__
 from shequ.api.errors import install_error_handlers
@@ -61,6 +61,10 @@ def create_app(ctx: Context) -> FastAPI:
     from shequ.api import plan as plan_api
 
     app.include_router(plan_api.router)  # /api/v1/plan/… and the /plan pages
+    from shequ.api import access as access_api
+
+    app.include_router(access_api.router, prefix="/api/v1")
+    app.include_router(access_api.pages)
     app.include_router(pages.router)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),

@@ -7,8 +7,8 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shequ.api.deps import ContextDep, SessionDep
@@ -188,7 +188,7 @@ def list_facilities(
     ctx: ContextDep,
     session: SessionDep,
     division: Annotated[str | None, Query(description="division code; its whole subtree")] = None,
-    type: Annotated[list[str] | None, Query(description="facility type code(s)")] = None,  # noqa: A002
+    type: Annotated[list[str] | None, Query(description="facility type code(s)")] = None,
     status: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -211,7 +211,7 @@ def facilities_near(
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
     radius: Annotated[float, Query(gt=0, le=100_000, description="metres")] = 1000,
-    type: Annotated[list[str] | None, Query()] = None,  # noqa: A002
+    type: Annotated[list[str] | None, Query()] = None,
     status: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[NearbyFacilityOut]:

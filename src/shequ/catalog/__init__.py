@@ -78,9 +78,8 @@ class Catalog:
         try:
             return self.facility_types[code]
         except KeyError:
-            raise CatalogError(
-                f"unknown facility type {code!r}; known types: {', '.join(sorted(self.facility_types))}"
-            ) from None
+            known = ", ".join(sorted(self.facility_types))
+            raise CatalogError(f"unknown facility type {code!r}; known types: {known}") from None
 
 
 def catalog_file(name: str, catalog_dir: Path | None = None) -> Path:

@@ -51,8 +51,8 @@ from shequ.registry.models import (
     FundingSource,
     OperatorKind,
     Population,
-    WorkforceRole,
     Workforce,
+    WorkforceRole,
 )
 
 DEFAULT_COUNTY = "130123000000"  # 正定县, Hebei: 2 streets, 3 towns, 5 townships, 187 units
@@ -120,8 +120,13 @@ CAPACITY: dict[str, tuple[int, int]] = {
     "nursery": (30, 120), "kindergarten": (90, 360), "primary_school": (300, 1500),
     "community_health_centre": (10, 40), "township_health_centre": (10, 60),
     "cultural_activity_station": (30, 120), "cultural_activity_centre": (200, 600),
-    "library": (100, 400), "library_branch": (10, 40), "community_canteen_": (0, 0),
+    "library": (100, 400), "library_branch": (10, 40),
 }
+
+# Types whose floor area has a residents' activity share (50–78% of it).
+ACTIVITY_TYPES = frozenset({"comprehensive_service_facility", "street_service_centre",
+                            "cultural_activity_station", "cultural_activity_centre",
+                            "elderly_day_care"})
 
 # (low, high) floor area in m² by type; activity space is a share of it.
 FLOOR_AREA: dict[str, tuple[float, float]] = {
@@ -309,6 +314,108 @@ def _short_name(name: str) -> str:
     return name
 
 
+@dataclass(slots=True)
+class _Layout:
+    """Places townships, communities and streets of the county on the local plane."""
+
+    units: list[DivisionRecord]
+    rng: np.random.Generator
+    streets: _StreetBuilder = field(default_factory=_StreetBuilder)
+    positions: dict[str, tuple[float, float]] = field(default_factory=dict)
+    areas: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def townships(self) -> list[DivisionRecord]:
+        return [u for u in self.units if u.level == 4]
+
+    def members(self, township: DivisionRecord) -> list[DivisionRecord]:
+        return [u for u in self.units if u.parent_code == township.code]
+
+    def urban_townships(self) -> list[DivisionRecord]:
+        """Streets, and the town with the most residents' committees (the county seat)."""
+        chosen = [t for t in self.townships if t.kind == DivisionKind.STREET.value]
+        towns = [t for t in self.townships if t.kind == DivisionKind.TOWN.value]
+        if towns:
+            seat = max(towns, key=lambda t: sum(
+                c.kind == DivisionKind.RESIDENTS_COMMITTEE.value for c in self.members(t)))
+            if any(c.kind == DivisionKind.RESIDENTS_COMMITTEE.value for c in self.members(seat)):
+                chosen.append(seat)
+        return chosen or self.townships[:1]
+
+    def core(self, urban: list[DivisionRecord]) -> tuple[npt.NDArray[np.int64], float]:
+        """One street grid for every residents' committee of the seat; returns its edge."""
+        units = [c for t in urban for c in self.members(t)
+                 if c.kind != DivisionKind.VILLAGERS_COMMITTEE.value]
+        blocks = max(1, math.ceil(math.sqrt(len(units))))
+        block_m, spacing = 560.0, 140.0
+        size = blocks * round(block_m / spacing) + 1
+        grid = self.streets.grid(0.0, 0.0, cols=size, rows=size, spacing=spacing,
+                                 rng=self.rng, jitter=18.0)
+        half = blocks * block_m / 2
+        for index, unit in enumerate(units):
+            row, col = divmod(index, blocks)
+            self.positions[unit.code] = (-half + (col + 0.5) * block_m,
+                                         -half + (row + 0.5) * block_m)
+            self.areas[unit.code] = round(block_m * block_m / 1e6, 3)
+        for township in urban:
+            placed = [self.positions[c.code] for c in self.members(township)
+                      if c.code in self.positions]
+            self.positions[township.code] = (
+                (float(np.mean([p[0] for p in placed])), float(np.mean([p[1] for p in placed])))
+                if placed else (0.0, 0.0))
+        edge = grid[:, [0, -1]].ravel().tolist() + grid[[0, -1], :].ravel().tolist()
+        return np.asarray(edge, dtype=np.int64), half
+
+    def village(self, unit: DivisionRecord, x: float, y: float, hub: int) -> int:
+        """A village's lanes at (x, y), joined by road to the node ``hub``."""
+        self.positions[unit.code] = (x, y)
+        self.areas[unit.code] = round(float(self.rng.uniform(1.2, 4.5)), 2)
+        lanes = self.streets.grid(x, y, cols=3, rows=3, spacing=110.0, rng=self.rng,
+                                  jitter=15.0)
+        self.streets.road(hub, int(lanes[1, 1]), step=300.0, rng=self.rng)
+        return int(lanes[1, 1])
+
+    def rural_township(self, township: DivisionRecord, index: int, count: int,
+                       core_edge: npt.NDArray[np.int64]) -> None:
+        """A town or township centre on a ring around the seat, villages around it."""
+        rng = self.rng
+        angle = 2 * math.pi * index / max(1, count) + rng.uniform(-0.25, 0.25)
+        radius = rng.uniform(7_000, 16_000)
+        cx, cy = radius * math.cos(angle), radius * math.sin(angle)
+        self.positions[township.code] = (cx, cy)
+        centre = self.streets.grid(cx, cy, cols=9, rows=9, spacing=120.0, rng=rng,
+                                   jitter=12.0).ravel()
+        self.streets.road(self.streets.nearest(core_edge, cx, cy),
+                          self.streets.nearest(centre, 0.0, 0.0), step=400.0, rng=rng)
+        members = self.members(township)
+        urban = [c for c in members if c.kind != DivisionKind.VILLAGERS_COMMITTEE.value]
+        for k, unit in enumerate(urban):
+            self.positions[unit.code] = (cx + (k % 3 - 1) * 320.0, cy + (k // 3 % 3 - 1) * 320.0)
+            self.areas[unit.code] = 0.12
+        villages = [c for c in members if c.kind == DivisionKind.VILLAGERS_COMMITTEE.value]
+        placed: list[tuple[float, float, int]] = []
+        for k, unit in enumerate(villages):
+            v_angle = 2 * math.pi * k / max(1, len(villages)) + rng.uniform(-0.3, 0.3)
+            v_radius = rng.uniform(1_400, 4_800)
+            vx, vy = cx + v_radius * math.cos(v_angle), cy + v_radius * math.sin(v_angle)
+            middle = self.village(unit, vx, vy, self.streets.nearest(centre, vx, vy))
+            # A lane to a neighbouring village makes loops, as real village roads do.
+            for ox, oy, other in placed:
+                if math.hypot(ox - vx, oy - vy) < 1_800:
+                    self.streets.road(other, middle, step=300.0, rng=rng)
+                    break
+            placed.append((vx, vy, middle))
+
+    def fringe(self, urban: list[DivisionRecord], core_edge: npt.NDArray[np.int64],
+               half: float) -> None:
+        """Villagers' committees under the seat's townships sit just outside the core."""
+        units = [c for t in urban for c in self.members(t) if c.code not in self.positions]
+        for k, unit in enumerate(units):
+            angle = 2 * math.pi * k / max(1, len(units))
+            vx, vy = (half + 1_500) * math.cos(angle), (half + 1_500) * math.sin(angle)
+            self.village(unit, vx, vy, self.streets.nearest(core_edge, vx, vy))
+
+
 def generate(county_code: str = DEFAULT_COUNTY, *, seed: int = DEFAULT_SEED,
              catalog: Catalog) -> DemoCounty:
     """Generate the demo county in memory (nothing is stored)."""
@@ -320,101 +427,25 @@ def generate(county_code: str = DEFAULT_COUNTY, *, seed: int = DEFAULT_SEED,
     else:
         lon0, lat0 = county.longitude, county.latitude
     projection = _Projection(lon0, lat0)
-    streets = _StreetBuilder()
-    townships = [u for u in units if u.level == 4]
-    communities = {t.code: [u for u in units if u.parent_code == t.code] for t in townships}
-    urban_townships = [t for t in townships if t.kind == DivisionKind.STREET.value]
-    # The seat town: the town with the most residents' committees joins the urban core.
-    towns = [t for t in townships if t.kind == DivisionKind.TOWN.value]
-    if towns:
-        seat_town = max(towns, key=lambda t: sum(
-            c.kind == DivisionKind.RESIDENTS_COMMITTEE.value for c in communities[t.code]))
-        if any(c.kind == DivisionKind.RESIDENTS_COMMITTEE.value
-               for c in communities[seat_town.code]):
-            urban_townships.append(seat_town)
-    if not urban_townships:
-        urban_townships = [townships[0]]
-    positions: dict[str, tuple[float, float]] = {}
-    areas: dict[str, float] = {}
-
-    # The urban core: one grid for all residents' committees of the seat's townships.
-    core_units = [c for t in urban_townships for c in communities[t.code]
-                  if c.kind != DivisionKind.VILLAGERS_COMMITTEE.value]
-    blocks = max(1, math.ceil(math.sqrt(len(core_units))))
-    block_m = 560.0
-    spacing = 140.0
-    per_block = round(block_m / spacing)
-    core = streets.grid(0.0, 0.0, cols=blocks * per_block + 1, rows=blocks * per_block + 1,
-                        spacing=spacing, rng=rng, jitter=18.0)
-    half = blocks * block_m / 2
-    for index, unit in enumerate(core_units):
-        row, col = divmod(index, blocks)
-        positions[unit.code] = (-half + (col + 0.5) * block_m, -half + (row + 0.5) * block_m)
-        areas[unit.code] = round(block_m * block_m / 1e6, 3)
-    for township in urban_townships:
-        members = [positions[c.code] for c in communities[township.code] if c.code in positions]
-        positions[township.code] = ((float(np.mean([m[0] for m in members])),
-                                     float(np.mean([m[1] for m in members])))
-                                    if members else (0.0, 0.0))
-
-    # Other towns and townships: centres on a ring, villages scattered on roads around them.
-    rural = [t for t in townships if t not in urban_townships]
-    core_edge = core[:, [0, -1]].ravel().tolist() + core[[0, -1], :].ravel().tolist()
-    core_edge_nodes = np.asarray(core_edge, dtype=np.int64)
-    village_nodes: list[tuple[str, npt.NDArray[np.int64]]] = []
+    layout = _Layout(units, rng)
+    urban = layout.urban_townships()
+    core_edge, half = layout.core(urban)
+    rural = [t for t in layout.townships if t not in urban]
     for index, township in enumerate(rural):
-        angle = 2 * math.pi * index / max(1, len(rural)) + rng.uniform(-0.25, 0.25)
-        radius = rng.uniform(7_000, 16_000)
-        cx, cy = radius * math.cos(angle), radius * math.sin(angle)
-        positions[township.code] = (cx, cy)
-        centre = streets.grid(cx, cy, cols=9, rows=9, spacing=120.0, rng=rng, jitter=12.0)
-        centre_nodes = centre.ravel()
-        streets.road(streets.nearest(core_edge_nodes, cx, cy),
-                     streets.nearest(centre_nodes, 0.0, 0.0), step=400.0, rng=rng)
-        members = communities[township.code]
-        urban_members = [c for c in members if c.kind != DivisionKind.VILLAGERS_COMMITTEE.value]
-        for k, unit in enumerate(urban_members):
-            ox, oy = (k % 3 - 1) * 320.0, (k // 3 % 3 - 1) * 320.0
-            positions[unit.code] = (cx + ox, cy + oy)
-            areas[unit.code] = 0.12
-        villages = [c for c in members if c.kind == DivisionKind.VILLAGERS_COMMITTEE.value]
-        placed: list[tuple[float, float, npt.NDArray[np.int64]]] = []
-        for k, unit in enumerate(villages):
-            v_angle = 2 * math.pi * k / max(1, len(villages)) + rng.uniform(-0.3, 0.3)
-            v_radius = rng.uniform(1_400, 4_800)
-            vx, vy = cx + v_radius * math.cos(v_angle), cy + v_radius * math.sin(v_angle)
-            positions[unit.code] = (vx, vy)
-            areas[unit.code] = round(float(rng.uniform(1.2, 4.5)), 2)
-            lanes = streets.grid(vx, vy, cols=3, rows=3, spacing=110.0, rng=rng, jitter=15.0)
-            streets.road(streets.nearest(centre_nodes, vx, vy), int(lanes[1, 1]), step=300.0,
-                         rng=rng)
-            for ox, oy, other in placed:
-                if math.hypot(ox - vx, oy - vy) < 1_800:
-                    streets.road(int(other[1, 1]), int(lanes[1, 1]), step=300.0, rng=rng)
-                    break
-            placed.append((vx, vy, lanes))
-            village_nodes.append((unit.code, lanes))
-    # Villagers' committees under the seat's townships (urban fringe) sit around the core.
-    fringe = [c for t in urban_townships for c in communities[t.code] if c.code not in positions]
-    for k, unit in enumerate(fringe):
-        angle = 2 * math.pi * k / max(1, len(fringe))
-        vx, vy = (half + 1_500) * math.cos(angle), (half + 1_500) * math.sin(angle)
-        positions[unit.code] = (vx, vy)
-        areas[unit.code] = round(float(rng.uniform(1.0, 3.0)), 2)
-        lanes = streets.grid(vx, vy, cols=3, rows=3, spacing=110.0, rng=rng, jitter=15.0)
-        streets.road(streets.nearest(core_edge_nodes, vx, vy), int(lanes[1, 1]), step=300.0,
-                     rng=rng)
+        layout.rural_township(township, index, len(rural), core_edge)
+    layout.fringe(urban, core_edge, half)
 
-    demo = DemoCounty(county=county, ancestors=ancestors, units=units, positions={},
-                      areas_km2=areas, population=[], workforce=[], facilities=[],
-                      streets=streets.finish(projection), seed=seed)
-    lon, lat = projection.to_lonlat([p[0] for p in positions.values()],
-                                    [p[1] for p in positions.values()])
-    demo.positions = {code: (float(x), float(y)) for code, x, y in zip(positions, lon, lat,
-                                                                        strict=True)}
-    demo.source = f"synthetic: shequ demo generator, seed {seed}"
+    source = f"synthetic: shequ demo generator, seed {seed}"
+    lon, lat = projection.to_lonlat([p[0] for p in layout.positions.values()],
+                                    [p[1] for p in layout.positions.values()])
+    demo = DemoCounty(
+        county=county, ancestors=ancestors, units=units,
+        positions={code: (float(x), float(y))
+                   for code, x, y in zip(layout.positions, lon, lat, strict=True)},
+        areas_km2=layout.areas, population=[], workforce=[], facilities=[],
+        streets=layout.streets.finish(projection), seed=seed, source=source)
     _people(demo, rng)
-    _facilities(demo, rng, catalog, positions, projection, urban_townships)
+    _FacilityMaker(demo, rng, catalog, projection).populate(layout.positions, urban)
     return demo
 
 
@@ -475,125 +506,136 @@ def _people(demo: DemoCounty, rng: np.random.Generator) -> None:
                 })
 
 
-def _facilities(demo: DemoCounty, rng: np.random.Generator, catalog: Catalog,
-                local: dict[str, tuple[float, float]], projection: _Projection,
-                urban_townships: Sequence[DivisionRecord]) -> None:
-    """Facilities per community, township and county, with the shares documented above."""
-    names = {u.code: _short_name(u.name) for u in demo.units}
-    county_name = demo.county.name
-    counter = 0
+class _FacilityMaker:
+    """Makes facility rows for the demo with the shares documented in the module."""
 
-    def add(type_code: str, division: str, where: tuple[float, float], *, name: str,
+    def __init__(self, demo: DemoCounty, rng: np.random.Generator, catalog: Catalog,
+                 projection: _Projection) -> None:
+        self.demo, self.rng, self.catalog, self.projection = demo, rng, catalog, projection
+        self.names = {u.code: _short_name(u.name) for u in demo.units}
+        self.counter = 0
+
+    def _operator(self, type_code: str) -> OperatorKind:
+        if type_code in ("convenience_store", "parcel_point", "wet_market", "recycling_point"):
+            return OperatorKind.ENTERPRISE
+        if type_code in ("elderly_day_care", "community_canteen", "nursery") and \
+                self.rng.random() < 0.45:
+            # Social organisations run these in public rooms: "space for services".
+            return OperatorKind.SOCIAL_ORGANISATION
+        return OperatorKind.GOVERNMENT
+
+    def add(self, type_code: str, division: str, where: tuple[float, float], *, name: str,
             spread: float = 150.0, status: FacilityStatus = FacilityStatus.IN_SERVICE,
-            opened: dt.date | None = None, parent: str | None = None) -> None:
-        nonlocal counter
-        counter += 1
-        ftype = catalog.facility_type(type_code)
-        x = where[0] + rng.uniform(-spread, spread)
-        y = where[1] + rng.uniform(-spread, spread)
-        lon, lat = projection.to_lonlat([x], [y])
+            opened: dt.date | None = None, parent: str | None = None) -> str:
+        """Add one facility near ``where`` (local metres); returns its external id."""
+        rng = self.rng
+        self.counter += 1
+        ftype = self.catalog.facility_type(type_code)
+        lon, lat = self.projection.to_lonlat([where[0] + rng.uniform(-spread, spread)],
+                                             [where[1] + rng.uniform(-spread, spread)])
         low_high = FLOOR_AREA.get(type_code)
         floor = round(float(rng.uniform(*low_high)), 0) if low_high else None
         activity = (round(floor * float(rng.uniform(0.5, 0.78)), 0)
-                    if floor is not None and type_code in (
-                        "comprehensive_service_facility", "street_service_centre",
-                        "cultural_activity_station", "cultural_activity_centre",
-                        "elderly_day_care") else None)
+                    if floor is not None and type_code in ACTIVITY_TYPES else None)
         cap_range = CAPACITY.get(type_code)
         capacity = (int(rng.integers(cap_range[0], cap_range[1] + 1))
                     if cap_range and ftype.capacity_unit != "none" else None)
-        social = type_code in ("elderly_day_care", "community_canteen", "nursery") and \
-            rng.random() < 0.45
-        enterprise = type_code in ("convenience_store", "parcel_point", "wet_market",
-                                   "recycling_point")
-        operator = (OperatorKind.ENTERPRISE if enterprise else
-                    OperatorKind.SOCIAL_ORGANISATION if social else OperatorKind.GOVERNMENT)
+        operator = self._operator(type_code)
         opened_on = opened or dt.date(int(rng.integers(2008, 2019)), int(rng.integers(1, 13)), 1)
-        funding = (FundingSource.SPECIAL_BONDS if opened_on.year >= 2020 and
-                   operator is OperatorKind.GOVERNMENT else
-                   FundingSource.SOCIAL_CAPITAL if operator is not OperatorKind.GOVERNMENT
-                   else FundingSource.LOCAL_BUDGET)
-        demo.facilities.append({
-            "external_id": f"demo-{demo.seed}-{counter:05d}",
-            "type_code": type_code, "division_code": division, "name": name,
-            "address": f"{county_name}{names.get(division, '')}（合成地址 synthetic）",
+        if operator is not OperatorKind.GOVERNMENT:
+            funding = FundingSource.SOCIAL_CAPITAL
+        elif opened_on.year >= 2020:
+            funding = FundingSource.SPECIAL_BONDS
+        else:
+            funding = FundingSource.LOCAL_BUDGET
+        place = self.names.get(division, self.demo.county.name)
+        external_id = f"demo-{self.demo.seed}-{self.counter:05d}"
+        in_service = status is FacilityStatus.IN_SERVICE
+        self.demo.facilities.append({
+            "external_id": external_id, "type_code": type_code, "division_code": division,
+            "name": name, "address": f"{self.demo.county.name}{self.names.get(division, '')}"
+                                     "（合成地址 synthetic）",
             "longitude": float(lon[0]), "latitude": float(lat[0]),
             "floor_area_m2": floor, "activity_area_m2": activity, "capacity": capacity,
             "opening_hours": OPENING_HOURS.get(type_code), "status": status.value,
             "planned_on": None, "construction_started_on": None,
-            "accepted_on": opened_on if status is not FacilityStatus.UNDER_CONSTRUCTION else None,
-            "opened_on": opened_on if status is FacilityStatus.IN_SERVICE else None,
-            "closed_on": None,
+            "accepted_on": opened_on if in_service else None,
+            "opened_on": opened_on if in_service else None, "closed_on": None,
             "investment_cny": round(floor * float(rng.uniform(2500, 4500)), -3) if floor else None,
             "funding_source": funding.value, "operator_kind": operator.value,
             "operator_name": None if operator is OperatorKind.GOVERNMENT else
-            f"{names.get(division, county_name)}{'社会服务中心' if social else '便民服务有限公司'}",
+            place + ("社会服务中心" if operator is OperatorKind.SOCIAL_ORGANISATION
+                     else "便民服务有限公司"),
             "space_for_services": operator is OperatorKind.SOCIAL_ORGANISATION,
             "parent_external_id": parent, "phone": None, "synthetic": True,
-            "source": demo.source,
+            "source": self.demo.source,
         })
+        return external_id
 
-    seat = (0.0, 0.0)
-    # County-level facilities in the seat.
-    add("library", demo.county.code, seat, name=f"{county_name}图书馆", spread=300)
-    library_id = demo.facilities[-1]["external_id"]
-    add("cultural_activity_centre", demo.county.code, seat, name=f"{county_name}文化馆",
-        spread=400)
-    add("sports_venue", demo.county.code, seat, name=f"{county_name}全民健身中心", spread=600)
-    add("elderly_care_home", demo.county.code, seat, name=f"{county_name}社会福利中心",
-        spread=900)
-    for township in (u for u in demo.units if u.level == 4):
-        where = local[township.code]
-        short = names[township.code]
-        if township in urban_townships:
-            add("street_service_centre", township.code, where, name=f"{short}综合服务中心",
-                spread=200)
-            add("community_health_centre", township.code, where,
-                name=f"{short}社区卫生服务中心", spread=300)
-            add("wet_market", township.code, where, name=f"{short}农贸市场", spread=400)
-        else:
-            add("township_health_centre", township.code, where, name=f"{short}卫生院", spread=150)
-            add("primary_school", township.code, where, name=f"{short}中心小学", spread=200)
-            add("kindergarten", township.code, where, name=f"{short}中心幼儿园", spread=200)
-            add("cultural_activity_centre", township.code, where, name=f"{short}综合文化站",
-                spread=150)
-            add("wet_market", township.code, where, name=f"{short}集贸市场", spread=150)
-            if rng.random() < 0.6:
-                add("elderly_care_home", township.code, where, name=f"{short}敬老院", spread=300)
-    villages = [u for u in demo.units if u.level == 5 and not _is_urban(u)]
-    order = rng.permutation(len(villages))
-    with_facility_2019 = set(order[: round(VILLAGE_COVERAGE_2019 * len(villages))].tolist())
-    with_facility_2020 = set(order[: round(VILLAGE_COVERAGE_2020 * len(villages))].tolist())
-    village_index = {u.code: i for i, u in enumerate(villages)}
-    for unit in (u for u in demo.units if u.level == 5):
-        where = local[unit.code]
-        short = names[unit.code]
-        urban = _is_urban(unit)
-        spread = 220.0 if urban else 140.0
+    def populate(self, local: dict[str, tuple[float, float]],
+                 urban_townships: Sequence[DivisionRecord]) -> None:
+        """County-level, township-level and community-level facilities."""
+        county = self.demo.county
+        seat = (0.0, 0.0)
+        library = self.add("library", county.code, seat, name=f"{county.name}图书馆", spread=300)
+        self.add("cultural_activity_centre", county.code, seat, name=f"{county.name}文化馆",
+                 spread=400)
+        self.add("sports_venue", county.code, seat, name=f"{county.name}全民健身中心",
+                 spread=600)
+        self.add("elderly_care_home", county.code, seat, name=f"{county.name}社会福利中心",
+                 spread=900)
+        for township in (u for u in self.demo.units if u.level == 4):
+            self._township(township, local[township.code], urban=township in urban_townships)
+        villages = [u for u in self.demo.units if u.level == 5 and not _is_urban(u)]
+        order = self.rng.permutation(len(villages))
+        rank = {villages[i].code: position for position, i in enumerate(order)}
+        for unit in (u for u in self.demo.units if u.level == 5):
+            self._community(unit, local[unit.code], rank.get(unit.code), len(villages),
+                            library)
+
+    def _township(self, township: DivisionRecord, where: tuple[float, float], *,
+                  urban: bool) -> None:
+        short = self.names[township.code]
+        code = township.code
         if urban:
-            add("comprehensive_service_facility", unit.code, where,
-                name=f"{short}党群服务中心", spread=spread)
-        else:
-            i = village_index[unit.code]
-            if i in with_facility_2019:
-                add("comprehensive_service_facility", unit.code, where,
-                    name=f"{short}综合服务站", spread=spread)
-            elif i in with_facility_2020:
-                add("comprehensive_service_facility", unit.code, where,
-                    name=f"{short}综合服务站", spread=spread,
-                    opened=dt.date(2020, int(rng.integers(3, 12)), 1))
-            elif rng.random() < 0.15:
-                add("comprehensive_service_facility", unit.code, where,
-                    name=f"{short}综合服务站（在建）", spread=spread,
-                    status=FacilityStatus.UNDER_CONSTRUCTION)
+            self.add("street_service_centre", code, where, name=f"{short}综合服务中心",
+                     spread=200)
+            self.add("community_health_centre", code, where, name=f"{short}社区卫生服务中心",
+                     spread=300)
+            self.add("wet_market", code, where, name=f"{short}农贸市场", spread=400)
+            return
+        for type_code, label, spread in (
+            ("township_health_centre", "卫生院", 150), ("primary_school", "中心小学", 200),
+            ("kindergarten", "中心幼儿园", 200), ("cultural_activity_centre", "综合文化站", 150),
+            ("wet_market", "集贸市场", 150),
+        ):
+            self.add(type_code, code, where, name=f"{short}{label}", spread=spread)
+        if self.rng.random() < 0.6:
+            self.add("elderly_care_home", code, where, name=f"{short}敬老院", spread=300)
+
+    def _community(self, unit: DivisionRecord, where: tuple[float, float],
+                   village_rank: int | None, villages: int, library: str) -> None:
+        short = self.names[unit.code]
+        urban = village_rank is None
+        spread = 220.0 if urban else 140.0
+        csf = "comprehensive_service_facility"
+        if village_rank is None:
+            self.add(csf, unit.code, where, name=f"{short}党群服务中心", spread=spread)
+        elif village_rank < round(VILLAGE_COVERAGE_2019 * villages):
+            self.add(csf, unit.code, where, name=f"{short}综合服务站", spread=spread)
+        elif village_rank < round(VILLAGE_COVERAGE_2020 * villages):
+            self.add(csf, unit.code, where, name=f"{short}综合服务站", spread=spread,
+                     opened=dt.date(2020, int(self.rng.integers(3, 12)), 1))
+        elif self.rng.random() < 0.15:
+            self.add(csf, unit.code, where, name=f"{short}综合服务站（在建）", spread=spread,
+                     status=FacilityStatus.UNDER_CONSTRUCTION)
         for type_code, (urban_share, rural_share) in SERVICE_SHARES.items():
-            share = urban_share if urban else rural_share
-            if rng.random() >= share:
+            if self.rng.random() >= (urban_share if urban else rural_share):
                 continue
-            ftype = catalog.facility_type(type_code)
-            parent = library_id if type_code == "library_branch" else None
-            add(type_code, unit.code, where, name=f"{short}{ftype.name_zh.split('（')[0]}",
-                spread=spread * (2.5 if urban else 1.0), parent=parent)
+            label = self.catalog.facility_type(type_code).name_zh.split("（")[0]
+            self.add(type_code, unit.code, where, name=f"{short}{label}",
+                     spread=spread * (2.5 if urban else 1.0),
+                     parent=library if type_code == "library_branch" else None)
 
 
 def store(session: Session, demo: DemoCounty) -> dict[str, int]:
@@ -631,9 +673,9 @@ def store(session: Session, demo: DemoCounty) -> dict[str, int]:
     session.execute(insert(Facility), [
         {k: v for k, v in row.items() if k != "parent_external_id"} for row in demo.facilities
     ])
-    ids: dict[str | None, int] = {external: fid for external, fid in session.execute(
+    ids: dict[str | None, int] = dict(session.execute(
         select(Facility.external_id, Facility.id).where(
-        Facility.division_code.startswith(prefix)))}
+            Facility.division_code.startswith(prefix))).all())
     for row in demo.facilities:
         parent = row["parent_external_id"]
         if parent:

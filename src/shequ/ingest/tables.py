@@ -170,7 +170,7 @@ def _opening_hours(value: str) -> str:
     text = value.strip()
     try:
         opening_hours.OpeningHours(text)
-    except opening_hours.ParserError as exc:
+    except opening_hours.ParserError as exc:  # type: ignore[attr-defined]
         first = str(exc).splitlines()[0]
         raise ValueError(f"{text!r} is not OpenStreetMap opening_hours syntax ({first}); "
                          "e.g. 'Mo-Fr 08:30-17:30; Sa 09:00-12:00'") from None
@@ -284,8 +284,8 @@ def read_rows(path: Path, table: Table) -> tuple[list[str], list[RawRow]]:
     if not isinstance(features, list):
         raise ValidationError([Problem(str(path), "not a GeoJSON FeatureCollection",
                                        hint='the file must have a "features" list')])
-    header: list[str] = []
-    rows = []
+    columns: list[str] = []
+    features_rows = []
     for index, feature in enumerate(features, start=1):
         props = {k: _cell(v) for k, v in (feature.get("properties") or {}).items()}
         geometry = feature.get("geometry") or {}
@@ -295,10 +295,10 @@ def read_rows(path: Path, table: Table) -> tuple[list[str], list[RawRow]]:
                 props["longitude"], props["latitude"] = (_cell(coordinates[0]),
                                                          _cell(coordinates[1]))
         for key in props:
-            if key not in header:
-                header.append(key)
-        rows.append(RawRow(index, props))
-    return header, rows
+            if key not in columns:
+                columns.append(key)
+        features_rows.append(RawRow(index, props))
+    return columns, features_rows
 
 
 # ---------------------------------------------------------------- validation
@@ -415,7 +415,7 @@ def _check_coordinates(source: str, row: ParsedRow, code: str, problems: list[Pr
                                 row=row.number, column="latitude" if lat is None else
                                 "longitude"))
         return
-    if lon is None:
+    if lon is None or lat is None:
         return
     box = province_boxes().get(code[:2])
     if box is None:
@@ -480,7 +480,8 @@ def _validate_divisions(session: Session, source: str, rows: list[ParsedRow],
 
 
 def _validate_facilities(session: Session, catalog: Catalog, source: str,
-                         rows: list[ParsedRow], problems: list[Problem], as_of: dt.date) -> None:
+                         rows: list[ParsedRow], problems: list[Problem], *,
+                         as_of: dt.date) -> None:
     stored = _stored_divisions(session, (r.values["division_code"] for r in rows
                                          if "division_code" in r.values), as_of)
     ids_in_file: dict[str, int] = {}
@@ -532,7 +533,7 @@ def _validate_facilities(session: Session, catalog: Catalog, source: str,
 
 
 def _validate_counts(session: Session, table: Table, source: str, rows: list[ParsedRow],
-                     problems: list[Problem], as_of: dt.date) -> None:
+                     problems: list[Problem], *, as_of: dt.date) -> None:
     stored = _stored_divisions(session, (r.values["division_code"] for r in rows
                                          if "division_code" in r.values), as_of)
     seen: dict[tuple[Any, ...], int] = {}
@@ -610,9 +611,9 @@ def import_file(session: Session, catalog: Catalog, path: Path, table: Table, *,
         if table is Table.DIVISIONS:
             _validate_divisions(session, source_name, rows, problems, when)
         elif table is Table.FACILITIES:
-            _validate_facilities(session, catalog, source_name, rows, problems, when)
+            _validate_facilities(session, catalog, source_name, rows, problems, as_of=when)
         else:
-            _validate_counts(session, table, source_name, rows, problems, when)
+            _validate_counts(session, table, source_name, rows, problems, as_of=when)
     if problems:
         problems.sort(key=lambda p: (p.row or 0, p.column or ""))
         raise ValidationError(problems, summary=(
@@ -746,12 +747,14 @@ def export_rows(session: Session, table: Table, *, prefix: str = "",
             row["parent_external_id"] = external.get(facility.parent_id) \
                 if facility.parent_id else None
             yield row
-    else:
-        model: type[Workforce] | type[Population] = (
-            Workforce if table is Table.WORKFORCE else Population)
-        query = select(model).where(model.division_code.startswith(prefix)).order_by(model.id)
-        for record in session.scalars(query):
+    elif table is Table.WORKFORCE:
+        workforce = select(Workforce).where(Workforce.division_code.startswith(prefix))
+        for record in session.scalars(workforce.order_by(Workforce.id)):
             yield {n: getattr(record, n) for n in names}
+    else:
+        population = select(Population).where(Population.division_code.startswith(prefix))
+        for counts in session.scalars(population.order_by(Population.id)):
+            yield {n: getattr(counts, n) for n in names}
 
 
 def _export_cell(value: Any) -> Any:

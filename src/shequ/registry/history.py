@@ -81,7 +81,7 @@ def apply_change(session: Session, *, event: str, on: dt.date,
         session.add(unit)
         created.append(unit)
     for unit in old:
-        targets = [s.code for s in successors] or [None]
+        targets: list[str | None] = [s.code for s in successors] or [None]
         for target in targets:
             session.add(DivisionChange(effective_on=on, event=event,
                                        predecessor_code=unit.code,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from shequ.errors import NotFoundError, ValidationError, Problem
+from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.models import Division, Facility, RegistryMeta
 
@@ -125,7 +125,7 @@ def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def facility_query(*, division_prefix: str | None = None, type_codes: Sequence[str] = (),
-                   statuses: Sequence[str] = ()) -> Select[tuple[Facility]]:
+                   statuses: Sequence[str] = ()) -> Select[Facility]:
     """A select of facilities filtered by jurisdiction prefix, types and statuses."""
     query = select(Facility)
     if division_prefix:

@@ -27,11 +27,11 @@ def home(request: Request, ctx: ContextDep, session: SessionDep) -> HTMLResponse
     if summary.region_code:
         region = queries.division(session, summary.region_code)
         prefix = code_prefix(region.code, region.level)
-        facilities_by_division = dict(session.execute(
+        facilities_by_division: dict[str, int] = dict(session.execute(
             select(func.substr(Facility.division_code, 1, 9), func.count())
             .where(Facility.division_code.startswith(prefix))
             .group_by(func.substr(Facility.division_code, 1, 9))).all())
-        residents_by_township = dict(session.execute(
+        residents_by_township: dict[str, int | None] = dict(session.execute(
             select(func.substr(Population.division_code, 1, 9), func.sum(Population.residents))
             .where(Population.division_code.startswith(prefix),
                    Population.period == select(func.max(Population.period)).scalar_subquery())

@@ -6,7 +6,7 @@
   if (!el) return;
   const region = el.dataset.region;
   const lang = el.dataset.lang || "zh-CN";
-  const map = L.map(el, { preferCanvas: true, attributionControl: false });
+  const map = L.map(el, { attributionControl: false });
   const palette = {
     comprehensive: "#b42318", elderly: "#d97706", childcare: "#db2777", education: "#7c3aed",
     health: "#059669", culture: "#2563eb", sports: "#0891b2", convenience: "#6b7280",
