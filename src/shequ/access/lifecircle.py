@@ -423,6 +423,62 @@ def write_table(table: pl.DataFrame, path: Path) -> Path:
     return path
 
 
+def tiers_from_access(access: pl.DataFrame, communities: pl.DataFrame, catalog: Catalog, *,
+                      tiers: Sequence[str] | None = None,
+                      walking_speed_m_per_min: float | None = None) -> pl.DataFrame:
+    """Per community and tier, from stored ``community_access`` rows: reached and missing.
+
+    ``covered_share`` of a tier is the smallest share among its required types — exact
+    when each community is one point (shares 0 or 1), an upper bound otherwise; residents
+    covered = residents × that share.
+    """
+    prepared = _prepare_communities(communities)
+    chosen = [catalog.tiers[c] for c in (tiers or list(catalog.tiers)) if c in catalog.tiers]
+    lookup = {(r[0], r[1], int(r[2])): float(r[3]) for r in access.select(
+        "division_code", "facility_type", "distance_m", "covered_share").iter_rows()}
+    records: list[dict[str, Any]] = []
+    for row in prepared.iter_rows(named=True):
+        for tier in chosen:
+            if tier.area != row["area"]:
+                continue
+            distance = tier_distance(tier, walking_speed_m_per_min)
+            shares = {code: lookup.get((row["division_code"], code, distance), 0.0)
+                      for code in tier.required}
+            share = min(shares.values()) if shares else 1.0
+            records.append({
+                "division_code": row["division_code"], "tier": tier.code,
+                "distance_m": distance, "longitude": row["longitude"],
+                "latitude": row["latitude"], "residents": row["residents"],
+                "age_60_plus": row["age_60_plus"], "covered_share": share,
+                "residents_covered": row["residents"] * share,
+                "reached": [k for k, v in shares.items() if v >= 1.0],
+                "missing": [k for k, v in shares.items() if v < 1.0],
+            })
+    return pl.DataFrame(records, schema={
+        "division_code": pl.String, "tier": pl.String, "distance_m": pl.Int64,
+        "longitude": pl.Float64, "latitude": pl.Float64, "residents": pl.Float64,
+        "age_60_plus": pl.Float64, "covered_share": pl.Float64,
+        "residents_covered": pl.Float64, "reached": pl.List(pl.String),
+        "missing": pl.List(pl.String)})
+
+
+def load_community_access(session: Session, *, prefix: str = "") -> pl.DataFrame:
+    """Stored ``community_access`` rows (under ``prefix``) with their computed_at."""
+    from sqlalchemy import select
+
+    from shequ.access.models import CommunityAccess
+
+    query = select(CommunityAccess.division_code, CommunityAccess.facility_type,
+                   CommunityAccess.distance_m, CommunityAccess.covered_share,
+                   CommunityAccess.nearest_m, CommunityAccess.computed_at)
+    if prefix:
+        query = query.where(CommunityAccess.division_code.startswith(prefix))
+    rows = session.execute(query).all()
+    return pl.DataFrame([tuple(r) for r in rows], orient="row", schema={
+        **ACCESS_SCHEMA, "computed_at": pl.Datetime(time_zone=None)}) if rows else \
+        pl.DataFrame(schema={**ACCESS_SCHEMA, "computed_at": pl.Datetime(time_zone=None)})
+
+
 # -- adapters: the registry in, the community_access table out ---------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -577,6 +633,19 @@ def store_community_access(session: Session, table: pl.DataFrame, *,
     return len(rows)
 
 
-__all__ = ["LifeCircleResult", "RegionInputs", "compute_region_access", "evaluate_life_circles",
-           "load_region", "node_table", "region_network", "roll_up", "snap_facilities",
-           "store_community_access", "tier_distance", "write_table"]
+__all__ = [
+    "LifeCircleResult",
+    "RegionInputs",
+    "compute_region_access",
+    "evaluate_life_circles",
+    "load_community_access",
+    "load_region",
+    "node_table",
+    "region_network",
+    "roll_up",
+    "snap_facilities",
+    "store_community_access",
+    "tier_distance",
+    "tiers_from_access",
+    "write_table",
+]

@@ -20,6 +20,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("/bookings", "part2.bookings"),
     ("/services", "services.nav"),
     ("/plan", "plan.nav"),
+    ("/access", "access.nav"),
 ]
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

@@ -1,0 +1,264 @@
+"""Walking accessibility over HTTP: the point query, per-community results, isochrones,
+and the planner's map of covered and uncovered residents.
+
+``GET /api/v1/access/point?lon=…&lat=…`` answers "what is within 15 (10, 5) minutes of
+here, and what is missing"; ``GET /api/v1/access/communities`` gives every community's
+tiers from the stored ``community_access`` rows (computed on the fly, not stored, when
+none are stored yet); ``POST /api/v1/access/compute`` recomputes and stores them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shequ.access.lifecircle import (
+    compute_region_access,
+    load_community_access,
+    load_region,
+    tiers_from_access,
+)
+from shequ.access.network import StreetNetwork
+from shequ.access.point import answer_as_json, point_query
+from shequ.api.deps import ContextDep, SessionDep
+from shequ.context import Context
+from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.registry import queries
+from shequ.registry.models import Division
+from shequ.web.templates import render, request_language
+
+router = APIRouter(prefix="/access", tags=["access"])
+pages = APIRouter(include_in_schema=False)
+
+
+def _network(request: Request, session: Session) -> StreetNetwork:
+    """The registry's network, loaded once per folder and modification time."""
+    info = queries.meta(session)
+    if "network_dir" not in info:
+        raise NotFoundError("the registry records no street network; build the demo region "
+                            "(`shequ demo build`) or load a network first")
+    folder = Path(info["network_dir"])
+    stamp = (folder / "network.json").stat().st_mtime if (folder / "network.json").is_file() \
+        else 0.0
+    cache: dict[tuple[str, float], StreetNetwork] = getattr(request.app.state,
+                                                            "access_networks", {})
+    key = (str(folder), stamp)
+    if key not in cache:
+        cache.clear()
+        cache[key] = StreetNetwork.load(folder)
+        request.app.state.access_networks = cache
+    return cache[key]
+
+
+class ReachedType(BaseModel):
+    """A required type found within the tier's distance."""
+
+    type: str
+    type_name: str
+    distance_m: float
+
+
+class MissingType(BaseModel):
+    """A required type not found within the tier's distance."""
+
+    type: str
+    type_name: str
+
+
+class TierOut(BaseModel):
+    """One life-circle tier at the point."""
+
+    code: str
+    name: str
+    distance_m: int
+    reached: list[ReachedType]
+    missing: list[MissingType]
+
+
+class FacilityInReach(BaseModel):
+    """A facility within walking reach, with its walking distance."""
+
+    id: int | None
+    type_code: str
+    type_name: str
+    name: str | None
+    distance_m: float
+
+
+class PointOut(BaseModel):
+    """What is within a walk of the point and what each tier is missing."""
+
+    lon: float
+    lat: float
+    snapped: bool = Field(description="False when the point is farther than the maximum "
+                          "snap distance from every street")
+    snap_distance_m: float
+    node_id: int | None
+    synthetic_network: bool
+    facilities: list[FacilityInReach]
+    tiers: list[TierOut]
+
+
+@router.get("/point", response_model=PointOut)
+def point(request: Request, ctx: ContextDep, session: SessionDep,
+          lon: Annotated[float, Query(ge=-180, le=180)],
+          lat: Annotated[float, Query(ge=-90, le=90)],
+          tier: Annotated[list[str] | None, Query(description="tier codes (default all)")]
+          = None,
+          max_snap_m: Annotated[float, Query(gt=0, le=5000)] = 500.0) -> dict[str, Any]:
+    """Facilities within walking reach of a point and, per tier, what is missing."""
+    network = _network(request, session)
+    facilities = load_region(session).facilities
+    answer = point_query(network, lon=lon, lat=lat, facilities=facilities,
+                         catalog=ctx.catalog, tiers=tier, max_snap_m=max_snap_m)
+    return answer_as_json(answer, ctx.catalog, lang=request_language(request))
+
+
+class CommunityTierOut(BaseModel):
+    """One community's verdict for one tier."""
+
+    division_code: str
+    name: str | None
+    tier: str
+    distance_m: int
+    longitude: float | None
+    latitude: float | None
+    residents: float
+    age_60_plus: float
+    covered_share: float = Field(ge=0, le=1)
+    residents_covered: float
+    reached: list[str]
+    missing: list[str]
+
+
+class CommunitiesOut(BaseModel):
+    """Per-community results and where they come from."""
+
+    stored: bool = Field(description="True: from stored community_access rows; False: "
+                         "computed for this answer and not stored")
+    computed_at: dt.datetime | None
+    communities: list[CommunityTierOut]
+
+
+def community_tiers(ctx: Context, session: Session, *, prefix: str = "",
+                    tier: str | None = None) -> tuple[pl.DataFrame, bool, dt.datetime | None]:
+    """Per community and tier: stored rows if any, else computed now (not stored)."""
+    if tier is not None and tier not in ctx.catalog.tiers:
+        raise ValidationError([Problem("tier", f"unknown tier {tier!r}",
+                                       hint=f"known: {', '.join(ctx.catalog.tiers)}")])
+    region = load_region(session, prefix=prefix)
+    access = load_community_access(session, prefix=prefix)
+    stored = access.height > 0
+    computed_at = access["computed_at"].max() if stored else None
+    if not stored:
+        access = compute_region_access(ctx, prefix=prefix).community_access
+    table = tiers_from_access(access, region.communities, ctx.catalog,
+                              tiers=[tier] if tier else None)
+    names = dict(session.execute(select(Division.code, Division.name).where(
+        Division.level == 5, Division.code.startswith(prefix))).tuples().all())
+    table = table.with_columns(pl.col("division_code").replace_strict(
+        names, default=None, return_dtype=pl.String).alias("name"))
+    return table, stored, computed_at  # type: ignore[return-value]
+
+
+@router.get("/communities", response_model=CommunitiesOut)
+def communities(ctx: ContextDep, session: SessionDep,
+                prefix: Annotated[str, Query(pattern=r"^\d{0,12}$")] = "",
+                tier: str | None = None) -> dict[str, Any]:
+    """Every community's tiers: reached and missing types, residents covered."""
+    table, stored, computed_at = community_tiers(ctx, session, prefix=prefix, tier=tier)
+    return {"stored": stored, "computed_at": computed_at, "communities": table.to_dicts()}
+
+
+class ComputeOut(BaseModel):
+    """What a recomputation stored."""
+
+    communities: int
+    rows: int
+    uncovered_community_tiers: int
+    unsnapped_communities: list[str]
+    unsnapped_facilities: int
+
+
+@router.post("/compute", response_model=ComputeOut)
+def compute(ctx: ContextDep) -> dict[str, Any]:
+    """Recompute the life circles of the loaded region and store ``community_access``."""
+    result = compute_region_access(ctx, store=True)
+    return {"communities": result.communities["division_code"].n_unique(),
+            "rows": result.community_access.height,
+            "uncovered_community_tiers": result.uncovered().height,
+            "unsnapped_communities": result.unsnapped_residences["division_code"].to_list(),
+            "unsnapped_facilities": result.unsnapped_facilities.height}
+
+
+@router.get("/isochrones")
+def isochrones(request: Request, session: SessionDep,
+               facility_id: Annotated[list[int], Query()],
+               distance_m: Annotated[list[float] | None, Query()] = None) -> dict[str, Any]:
+    """GeoJSON catchment polygons of the given facilities (default 1000 m)."""
+    from shequ.access.isochrones import isochrones_geojson
+    from shequ.access.lifecircle import snap_facilities
+
+    distances = distance_m or [1000.0]
+    if any(not 0 < d <= 5000 for d in distances):
+        raise ValidationError([Problem("distance_m", "must be in (0, 5000] metres")])
+    network = _network(request, session)
+    facilities = load_region(session).facilities.filter(pl.col("id").is_in(facility_id))
+    missing = sorted(set(facility_id) - set(facilities["id"].to_list()))
+    if missing:
+        raise NotFoundError(f"no in-service facility with a location has id(s) {missing}")
+    located = snap_facilities(network, facilities, max_snap_m=500.0)
+    groups, props = [], []
+    for code, nodes, rows in zip(located.types, located.nodes, located.rows, strict=True):
+        for node, row in zip(nodes.tolist(), rows.tolist(), strict=True):
+            groups.append([node])
+            props.append({"facility_id": int(facilities["id"][row]), "type": code,
+                          "name": facilities["name"][row]})
+    return isochrones_geojson(network, sources=groups, properties=props,
+                              distances_m=distances)
+
+
+@pages.get("/access", response_class=HTMLResponse)
+def access_page(request: Request, ctx: ContextDep, session: SessionDep,
+                tier: str = "15min") -> HTMLResponse:
+    """Map of covered and uncovered residents for a tier, the gaps, and a point query."""
+    lang = request_language(request)
+    if tier not in ctx.catalog.tiers:
+        tier = "15min"
+    info = queries.meta(session)
+    try:
+        table, stored, computed_at = community_tiers(ctx, session, tier=tier)
+    except NotFoundError as exc:
+        return render(request, "access.html", {"error": str(exc), "tiers": [],
+                                               "tier": tier}, status_code=404)
+    points = [{"code": r["division_code"], "name": r["name"], "lon": r["longitude"],
+               "lat": r["latitude"], "share": r["covered_share"],
+               "residents": r["residents"], "missing": r["missing"]}
+              for r in table.iter_rows(named=True) if r["longitude"] is not None]
+    uncovered = table.filter(pl.col("covered_share") < 1.0).with_columns(
+        (pl.col("residents") - pl.col("residents_covered")).alias("gap")).sort(
+        "gap", descending=True)
+    type_names = {c: t.name(lang) for c, t in ctx.catalog.facility_types.items()}
+    residents = float(table["residents"].sum()) if table.height else 0.0
+    covered = float(table["residents_covered"].sum()) if table.height else 0.0
+    return render(request, "access.html", {
+        "error": None, "tier": tier,
+        "tiers": [(code, t.name(lang), t.distance_m) for code, t in ctx.catalog.tiers.items()],
+        "points": points, "uncovered": uncovered.head(50).to_dicts(),
+        "uncovered_count": uncovered.height, "communities": table.height,
+        "residents": residents, "covered": covered, "stored": stored,
+        "computed_at": computed_at, "type_names": type_names,
+        "synthetic": info.get("synthetic") == "true",
+        "region_name": info.get("region_name", ""),
+    })
+
+
+__all__ = ["pages", "router"]

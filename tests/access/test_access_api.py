@@ -1,0 +1,109 @@
+"""The access API and page on the demo county (a real migrated SQLite file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+from shequ.access.lifecircle import compute_region_access
+from shequ.api.app import create_app
+from shequ.context import Context
+from shequ.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, TestClient]]:
+    from shequ.ingest.build import build_demo
+
+    folder = tmp_path_factory.mktemp("access-api")
+    ctx = Context.open(Settings(data_dir=folder / "data",
+                                database_url=f"sqlite:///{folder}/shequ.sqlite3",
+                                environment="test"))
+    build_demo(ctx)
+    with TestClient(create_app(ctx)) as client:
+        yield ctx, client
+    ctx.close()
+
+
+def test_point_query_agrees_with_the_evaluator(demo: tuple[Context, TestClient]) -> None:
+    ctx, client = demo
+    result = compute_region_access(ctx)
+    row = result.communities.filter(pl.col("tier") == "15min").row(0, named=True)
+    with ctx.sessions() as session:
+        from shequ.access.lifecircle import load_region
+
+        region = load_region(session)
+    place = region.communities.filter(pl.col("division_code") == row["division_code"])
+    answer = client.get("/api/v1/access/point", params={
+        "lon": place["longitude"][0], "lat": place["latitude"][0], "tier": "15min"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["snapped"] is True
+    assert body["synthetic_network"] is True
+    (tier,) = body["tiers"]
+    assert sorted(m["type"] for m in tier["missing"]) == sorted(row["missing"] + row["partial"])
+    assert sorted(r["type"] for r in tier["reached"]) == sorted(row["reached"])
+    distances = [f["distance_m"] for f in body["facilities"]]
+    assert distances == sorted(distances)
+    assert all(d <= 1000 for d in distances)
+
+
+def test_point_far_from_streets_is_reported(demo: tuple[Context, TestClient]) -> None:
+    _, client = demo
+    body = client.get("/api/v1/access/point", params={"lon": 0.0, "lat": 0.0}).json()
+    assert body["snapped"] is False
+    assert body["snap_distance_m"] > 1_000_000
+    assert body["facilities"] == []
+
+
+def test_bad_tier_is_a_422_with_the_known_tiers(demo: tuple[Context, TestClient]) -> None:
+    _, client = demo
+    answer = client.get("/api/v1/access/point", params={"lon": 114.57, "lat": 38.14,
+                                                         "tier": "20min"})
+    assert answer.status_code == 422
+    assert "15min" in answer.text
+
+
+def test_communities_computed_then_stored(demo: tuple[Context, TestClient]) -> None:
+    _, client = demo
+    before = client.get("/api/v1/access/communities", params={"tier": "15min"}).json()
+    assert before["stored"] is False
+    stored = client.post("/api/v1/access/compute")
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["rows"] > 0
+    after = client.get("/api/v1/access/communities", params={"tier": "15min"}).json()
+    assert after["stored"] is True and after["computed_at"] is not None
+    key = {(c["division_code"], tuple(c["missing"])) for c in after["communities"]}
+    assert key == {(c["division_code"], tuple(c["missing"])) for c in before["communities"]}
+    assert any(c["missing"] for c in after["communities"])
+    assert all(c["name"] for c in after["communities"])
+
+
+def test_page_shows_uncovered_residents(demo: tuple[Context, TestClient]) -> None:
+    _, client = demo
+    page = client.get("/access", params={"tier": "15min", "lang": "en"})
+    assert page.status_code == 200
+    assert 'data-testid="uncovered-table"' in page.text
+    assert "/static/vendor/leaflet/leaflet.js" in page.text
+    assert "Uncovered communities" in page.text
+    assert "居民委员会" in page.text or "村" in page.text  # community names are listed
+    zh = client.get("/access", params={"tier": "village", "lang": "zh-CN"})
+    assert "未覆盖的社区" in zh.text
+
+
+def test_isochrones_geojson(demo: tuple[Context, TestClient]) -> None:
+    ctx, client = demo
+    with ctx.sessions() as session:
+        from shequ.access.lifecircle import load_region
+
+        first = int(load_region(session).facilities["id"][0])
+    body = client.get("/api/v1/access/isochrones", params={
+        "facility_id": first, "distance_m": [300, 1000]}).json()
+    assert body["type"] == "FeatureCollection"
+    assert [f["properties"]["distance_m"] for f in body["features"]] == [300.0, 1000.0]
+    assert body["features"][0]["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+    missing = client.get("/api/v1/access/isochrones", params={"facility_id": 999999999})
+    assert missing.status_code == 404
