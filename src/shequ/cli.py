@@ -76,6 +76,8 @@ app.add_typer(hierarchy_app, name="hierarchy")
 app.add_typer(__import__("shequ.access.cli", fromlist=["app"]).app, name="access")
 app.add_typer(__import__("shequ.plan.cli", fromlist=["app"]).app, name="plan")
 app.add_typer(__import__("shequ.indicators.cli", fromlist=["app"]).app, name="indicators")
+app.add_typer(__import__("shequ.services.bookings.cli", fromlist=["app"]).app, name="bookings")
+app.add_typer(__import__("shequ.services.care.cli", fromlist=["app"]).app, name="care")
 
 
 @hierarchy_app.command("load-national")
