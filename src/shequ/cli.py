@@ -196,13 +196,22 @@ def demo(
     and serve it on http://127.0.0.1:8000."""
     from rich.table import Table
 
-    from shequ.ingest.build import build_demo
+    from shequ.ingest.build import analyse_demo, build_demo
+    from shequ.registry import queries
 
     settings = load_settings(data_dir)
     try:
         ctx = Context.open(settings)
         with console.status("Building the demo county …"):
             built = build_demo(ctx, county=county, seed=seed, rebuild=rebuild)
+        with ctx.sessions() as session:
+            analysed = "analysed_at" in queries.meta(session)
+        if built.rebuilt or not analysed:
+            with console.status("Analysing: life circles on the streets, then indicators …"):
+                analysis = analyse_demo(ctx)
+            console.print(f"Life circles evaluated for {analysis.communities_evaluated} "
+                          f"communities; {analysis.indicator_values:,} indicator values "
+                          f"stored (run {analysis.indicator_run}).")
     except ShequError as exc:
         raise fail(exc) from exc
     table = Table(title=f"{built.county_name} {built.county_code} "

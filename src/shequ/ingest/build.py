@@ -57,3 +57,30 @@ def build_demo(ctx: Context, *, county: str = demo_county.DEFAULT_COUNTY,
             built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **{f"count_{k}": str(v) for k, v in counts.items()})
     return DemoBuild(code, generated.county.name, seed, True, counts, network_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAnalysis:
+    """What analysing the demo produced."""
+
+    communities_evaluated: int
+    indicator_values: int
+    indicator_run: int | None
+
+
+def analyse_demo(ctx: Context) -> DemoAnalysis:
+    """Life circles on the demo's streets, then every indicator at every level.
+
+    Access comes first because the life-circle indicators read its ``community_access``
+    rows.
+    """
+    from shequ.access.lifecircle import compute_region_access
+    from shequ.indicators.store import compute_for_registry
+
+    access = compute_region_access(ctx, store=True)
+    run = compute_for_registry(ctx, note="shequ demo")
+    with ctx.sessions() as session, session.begin():
+        queries.set_meta(session, analysed_at=dt.datetime.now(dt.UTC).isoformat(
+            timespec="seconds"))
+    return DemoAnalysis(access.community_access["division_code"].n_unique(),
+                        run.results.height, run.run_id)
