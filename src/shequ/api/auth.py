@@ -34,6 +34,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.problems import error_responses
 from shequ.services.accounts import Role, User, audit, authenticate
 from shequ.services.accounts.tokens import (
     BEARER_MAX_AGE_S,
@@ -189,7 +190,7 @@ class UserOut(BaseModel):
 
 @router.post("/auth/token", response_model=TokenOut,
              dependencies=[Depends(RateLimit("auth", 20, 60))],
-             responses={401: {"description": "wrong username or password"}})
+             responses=error_responses(401, 422, 429))
 def issue_bearer_token(ctx: ContextDep, session: SessionDep,
                        username: Annotated[str, Form(max_length=64)],
                        password: Annotated[str, Form(max_length=200)]) -> TokenOut:
@@ -202,7 +203,7 @@ def issue_bearer_token(ctx: ContextDep, session: SessionDep,
     return TokenOut(access_token=token, expires_in=BEARER_MAX_AGE_S)
 
 
-@router.get("/auth/me", response_model=UserOut, responses={401: {"description": "anonymous"}})
+@router.get("/auth/me", response_model=UserOut, responses=error_responses(401))
 def who_am_i(user: CurrentUser) -> UserOut:
     """The user the token or cookie belongs to."""
     return UserOut(id=user.id, username=user.username, display_name=user.display_name,

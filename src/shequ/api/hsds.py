@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.problems import error_responses
 from shequ.catalog import FacilityType
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry import queries
@@ -167,8 +168,8 @@ router = APIRouter(tags=["hsds"], dependencies=[Depends(directory_in_step)])
 Page = Annotated[int, Query(ge=1, le=100_000, description="page number, from 1")]
 PerPage = Annotated[int, Query(ge=1, le=100, description="records per page")]
 Lang = Annotated[str | None, Query(max_length=10, description="zh-CN (default) or en")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such record"}}
-BAD_INPUT: dict[int | str, dict[str, Any]] = {422: {"description": "a parameter is malformed"}}
+NOT_FOUND = error_responses(404, 422)
+BAD_INPUT = error_responses(422)
 
 
 def _json(body: Any) -> JSONResponse:
@@ -480,7 +481,7 @@ def get_service_at_location(id: str, session: SessionDep) -> JSONResponse:
                                                  location=location))
 
 
-@router.get("/taxonomies", response_model=TaxonomyPage)
+@router.get("/taxonomies", response_model=TaxonomyPage, responses=BAD_INPUT)
 def list_taxonomies(page: Page = 1, per_page: PerPage = 20, lang: Lang = None) -> JSONResponse:
     """The taxonomies in use: Shequ's facility type catalog."""
     contents = [hsds.taxonomy(normalise_language(lang))] if page == 1 else []
@@ -495,7 +496,7 @@ def get_taxonomy(id: str, lang: Lang = None) -> JSONResponse:
     return _json(hsds.taxonomy(normalise_language(lang)))
 
 
-@router.get("/taxonomy_terms", response_model=TaxonomyTermPage)
+@router.get("/taxonomy_terms", response_model=TaxonomyTermPage, responses=BAD_INPUT)
 def list_taxonomy_terms(ctx: ContextDep, *, page: Page = 1, per_page: PerPage = 20,
                         search: Annotated[str | None, Query(max_length=100)] = None,
                         taxonomy_id: Annotated[str | None, Query(max_length=64)] = None,

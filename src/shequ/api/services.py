@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from shequ.api.auth import CurrentUser, RateLimit, require_roles
 from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.problems import error_responses
 from shequ.errors import AccessDenied
 from shequ.registry.codes import code_prefix, level_of, normalise_code
 from shequ.services.accounts import (
@@ -44,11 +45,7 @@ from shequ.services.requests.open311 import attributes_of, w3c
 from shequ.services.requests.workflow import is_overdue
 
 router = APIRouter(tags=["services"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "not signed in"}, 403: {"description": "outside your role or "
-                                                  "jurisdiction"},
-    404: {"description": "no such record"}, 409: {"description": "not allowed in this state"},
-    422: {"description": "invalid input"}}
+ERRORS = error_responses(401, 403, 404, 409, 422, 429)
 
 
 def _catalog(ctx: ContextDep) -> RequestCatalog:
