@@ -78,6 +78,7 @@ app.add_typer(__import__("shequ.plan.cli", fromlist=["app"]).app, name="plan")
 app.add_typer(__import__("shequ.indicators.cli", fromlist=["app"]).app, name="indicators")
 app.add_typer(__import__("shequ.services.bookings.cli", fromlist=["app"]).app, name="bookings")
 app.add_typer(__import__("shequ.services.care.cli", fromlist=["app"]).app, name="care")
+app.add_typer(__import__("shequ.services.cli", fromlist=["app"]).app, name="services")
 
 
 @hierarchy_app.command("load-national")
