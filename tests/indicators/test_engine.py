@@ -145,3 +145,19 @@ def test_life_circle_indicator_reads_community_access() -> None:
     assert value(out, "L2", f.COUNTY)[0] == pytest.approx(725.0)
     assert value(out, "L2", f.COUNTY)[1] == pytest.approx(2050.0)
     assert value(out, "L2", f.C3)[0] == 0.0
+
+
+def test_a_unit_directly_under_a_county_still_rolls_up() -> None:
+    # The general rollup path: C3 hangs from the county itself (no township between).
+    tables = f.tables()
+    moved = tables.divisions.with_columns(
+        pl.when(pl.col("code") == f.C3).then(pl.lit(f.COUNTY))
+        .otherwise(pl.col("parent_code")).alias("parent_code"))
+    out = compute_indicators(MeasureTables(moved, tables.facilities, tables.population,
+                                           tables.workforce, tables.access, tables.inputs),
+                             load_indicator_catalog().subset(["N1", "N4"]), as_of=AS_OF,
+                             periods=[2024])
+    assert value(out, "N1", f.COUNTY)[2] == pytest.approx(200 / 3)
+    assert value(out, "N1", f.TOWN)[1] == 0
+    assert value(out, "N4", f.TOWN)[:2] == pytest.approx((100.0, 970.0))
+    assert value(out, "N4", f.NATION)[:2] == pytest.approx((1220.0, 3670.0))

@@ -148,7 +148,12 @@ def _conform(table: pl.DataFrame, schema: dict[str, pl.DataType], name: str) -> 
 
 @dataclass(frozen=True, slots=True)
 class Hierarchy:
-    """Divisions in force as arrays: index 0 is the nation, the rest sorted by code."""
+    """Divisions in force as arrays, ordered by level then code (index 0 is the nation).
+
+    Ordering by level makes each level a contiguous block, so rolling up is one
+    ``bincount`` per level over a slice; ``sorted_code_int`` with ``sorted_to_internal``
+    finds a code's index by binary search.
+    """
 
     codes: pl.Series
     code_int: IntArray
@@ -156,7 +161,11 @@ class Hierarchy:
     parent: IntArray
     urban_rural: pl.Series
     kind: pl.Series
+    sorted_code_int: IntArray
+    sorted_to_internal: IntArray
+    blocks: tuple[tuple[int, int, int], ...]  # (level, start, end)
     rollup_order: tuple[tuple[IntArray, IntArray, IntArray], ...]
+    contiguous: bool  # every parent is exactly one level up (the fast rollup applies)
 
     @property
     def size(self) -> int:
@@ -166,17 +175,34 @@ class Hierarchy:
     def index_of(self, codes: pl.Series) -> tuple[IntArray, BoolArray]:
         """Indices of ``codes`` and a mask of those found in force (others are dropped).
 
-        A binary search over the sorted integer codes; it runs several times faster when
-        the rows come sorted by division code, as the registry adapter delivers them.
+        Runs of equal codes are looked up once (rows sorted by division code, as the
+        registry adapter delivers them, make this a short binary search per unit).
         """
-        as_int = codes.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
-        position = np.minimum(np.searchsorted(self.code_int, as_int), self.size - 1)
-        found: BoolArray = self.code_int[position] == as_int
-        return position.astype(np.int64, copy=False), found
+        query = _codes_to_int(codes)
+        if len(query) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        change = np.empty(len(query), dtype=bool)
+        change[0] = True
+        np.not_equal(query[1:], query[:-1], out=change[1:])
+        starts = np.flatnonzero(change)
+        unique = query[starts]
+        position = np.minimum(np.searchsorted(self.sorted_code_int, unique), self.size - 1)
+        found_unique = self.sorted_code_int[position] == unique
+        runs = np.diff(np.append(starts, len(query)))
+        index = np.repeat(self.sorted_to_internal[position], runs)
+        found: BoolArray = np.repeat(found_unique, runs)
+        return index, found
 
     def rollup(self, own: FloatArray) -> FloatArray:
         """Subtree totals: each division's own value plus all of its descendants'."""
         total = own.copy()
+        if self.contiguous:
+            for (_, start, end), (_, parent_start, parent_end) in zip(
+                    self.blocks[:0:-1], self.blocks[-2::-1], strict=True):
+                local = self.parent[start:end] - parent_start
+                total[parent_start:parent_end] += np.bincount(
+                    local, weights=total[start:end], minlength=parent_end - parent_start)
+            return total
         for child, parents, local in self.rollup_order:
             total[parents] += np.bincount(local, weights=total[child], minlength=len(parents))
         return total
@@ -192,6 +218,30 @@ class Hierarchy:
         return inside
 
 
+def _codes_to_int(codes: pl.Series) -> IntArray:
+    """12-digit codes as integers (-1 for anything that is not a number)."""
+    as_int: IntArray = codes.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+    return as_int
+
+
+def _category_ids(column: pl.Series) -> tuple[list[str], IntArray]:
+    """The distinct values of a text column and each row's index into them (-1 for null)."""
+    names: list[str] = column.unique().drop_nulls().sort().to_list()
+    ids: IntArray = (column.cast(pl.Enum(names)).to_physical().cast(pl.Int64)
+                     .fill_null(-1).to_numpy())
+    return names, ids
+
+
+def _lookup_mask(ids: IntArray, names: Sequence[str], wanted: Iterable[str]) -> BoolArray:
+    """Rows whose category is one of ``wanted`` (a table lookup, not a set search)."""
+    table = np.zeros(len(names) + 1, dtype=bool)  # the extra last slot answers -1 (null)
+    for name in wanted:
+        if name in names:
+            table[list(names).index(name)] = True
+    chosen: BoolArray = table[ids]
+    return chosen
+
+
 def build_hierarchy(divisions: pl.DataFrame, *, as_of: dt.date) -> Hierarchy:
     """Arrays of the hierarchy in force on ``as_of``; broken links raise ValidationError."""
     table = _conform(divisions, DIVISION_SCHEMA, "divisions")
@@ -202,31 +252,36 @@ def build_hierarchy(divisions: pl.DataFrame, *, as_of: dt.date) -> Hierarchy:
             valid_to = divisions["valid_to"].cast(pl.Date)
             keep = keep & (valid_to.is_null() | (valid_to > as_of))
         table = table.filter(keep)
-    table = table.filter(pl.col("code") != NATION_CODE).sort("code")
+    # sorting on the integer code is much faster than on the text
+    table = (table.filter(pl.col("code") != NATION_CODE)
+             .with_columns(pl.col("code").cast(pl.Int64, strict=False).alias("code_int"))
+             .sort("level", "code_int", nulls_last=True))
     nation = pl.DataFrame({"code": [NATION_CODE], "level": [0], "parent_code": [None],
-                           "urban_rural": [None], "kind": ["nation"]},
-                          schema=DIVISION_SCHEMA)
+                           "urban_rural": [None], "kind": ["nation"], "code_int": [0]},
+                          schema={**DIVISION_SCHEMA, "code_int": pl.Int64()})
     table = pl.concat([nation, table])
-    as_int = table["code"].cast(pl.Int64, strict=False)
+    as_int = table["code_int"]
     problems: list[Problem] = []
     if as_int.null_count():
         bad = table["code"].filter(as_int.is_null()).head(5).to_list()
         problems.append(Problem("divisions", f"codes that are not 12 digits: {bad}"))
     code_int = as_int.fill_null(-1).to_numpy()
-    if len(code_int) > 1 and (np.diff(code_int) == 0).any():
+    sorted_to_internal = np.argsort(code_int, kind="stable").astype(np.int64)
+    sorted_code_int = code_int[sorted_to_internal]
+    if len(code_int) > 1 and (np.diff(sorted_code_int) == 0).any():
         dup = table["code"].filter(table["code"].is_duplicated()).unique().head(5).to_list()
         problems.append(Problem("divisions", f"codes in force twice on {as_of}: {dup}",
                                 hint="close the old version (valid_to) before the new starts"))
     if problems:
         raise ValidationError(problems, summary="the hierarchy cannot be built")
     level = table["level"].to_numpy().astype(np.int8)
-    parent_codes = table["parent_code"].fill_null(NATION_CODE)
-    parent_codes = pl.Series(np.where(level == 1, NATION_CODE, parent_codes.to_numpy()),
-                             dtype=pl.String)
-    parent_int = parent_codes.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
-    parent = np.searchsorted(code_int, parent_int).astype(np.int64)
-    parent = np.minimum(parent, len(code_int) - 1)
-    ok = code_int[parent] == parent_int
+    parent_codes = table.select(
+        pl.when(pl.col("level") <= 1).then(pl.lit(NATION_CODE))
+        .otherwise(pl.col("parent_code").fill_null(NATION_CODE)))["literal"]
+    parent_int = _codes_to_int(parent_codes)
+    position = np.minimum(np.searchsorted(sorted_code_int, parent_int), len(code_int) - 1)
+    parent = sorted_to_internal[position]
+    ok = sorted_code_int[position] == parent_int
     ok[0] = True
     ok[1:] &= level[parent[1:]] < level[1:]
     if not ok.all():
@@ -237,15 +292,22 @@ def build_hierarchy(divisions: pl.DataFrame, *, as_of: dt.date) -> Hierarchy:
              for i in bad_rows[:50]],
             summary=f"{len(bad_rows)} division(s) have no parent in force on {as_of}")
     parent[0] = -1
+    boundaries = np.flatnonzero(np.diff(level)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(level)]])
+    blocks = tuple((int(level[s]), int(s), int(e)) for s, e in zip(starts, ends, strict=True))
+    contiguous = all(b[0] == i for i, b in enumerate(blocks)) and bool(
+        (level[parent[1:]] == level[1:] - 1).all())
     order = []
     for lvl in (5, 4, 3, 2, 1):
         child = np.flatnonzero(level == lvl)
-        if len(child):
+        if len(child) and not contiguous:
             # parents as a compact list, so each step touches only this level's rows
             parents, local = np.unique(parent[child], return_inverse=True)
             order.append((child, parents.astype(np.int64), local.astype(np.int64)))
     return Hierarchy(table["code"], code_int, level, parent, table["urban_rural"],
-                     table["kind"], tuple(order))
+                     table["kind"], sorted_code_int, sorted_to_internal, blocks, tuple(order),
+                     contiguous)
 
 
 # --- evaluation ----------------------------------------------------------------------
@@ -266,36 +328,35 @@ class _Facilities:
             table = table.filter(pl.Series(found))
             holder = holder[found]
         self.holder = holder
-        self.type_names = table["type_code"].unique().drop_nulls().sort().to_list()
-        self.type_id = (table["type_code"].cast(pl.Enum(self.type_names)).to_physical()
-                        .fill_null(-1).to_numpy().astype(np.int64))
-        self.status_names = table["status"].unique().drop_nulls().sort().to_list()
-        self.status_id = (table["status"].cast(pl.Enum(self.status_names)).to_physical()
-                          .fill_null(-1).to_numpy().astype(np.int64))
+        self.type_names, self.type_id = _category_ids(table["type_code"])
+        self.status_names, self.status_id = _category_ids(table["status"])
         never = np.iinfo(np.int64).max
         self.opened = table["opened_on"].to_physical().cast(pl.Int64).fill_null(
             -never).to_numpy()
         self.closed = table["closed_on"].to_physical().cast(pl.Int64).fill_null(
             never).to_numpy()
-        self.columns = {
-            "floor_area": table["floor_area_m2"].fill_null(0.0).to_numpy(),
-            "activity_area": table["activity_area_m2"].fill_null(0.0).to_numpy(),
-            "capacity": table["capacity"].fill_null(0.0).to_numpy(),
-        }
-        self.floor_area_raw = table["floor_area_m2"].fill_null(np.nan).to_numpy()
+        self._table = table
+        self._columns: dict[str, FloatArray] = {}
         self._active: dict[int, BoolArray] = {}
         self._type_masks: dict[tuple[str, ...], BoolArray] = {}
 
-    def _ids(self, names: Sequence[str], known: list[str]) -> list[int]:
-        return [known.index(name) for name in names if name in known]
+    def column(self, name: str) -> FloatArray:
+        """``floor_area``, ``activity_area``, ``capacity`` (0 when missing) or
+        ``floor_area_raw`` (NaN when missing), converted once."""
+        if name not in self._columns:
+            source = {"floor_area": "floor_area_m2", "activity_area": "activity_area_m2",
+                      "capacity": "capacity", "floor_area_raw": "floor_area_m2"}[name]
+            fill = np.nan if name == "floor_area_raw" else 0.0
+            self._columns[name] = self._table[source].fill_null(fill).to_numpy()
+        return self._columns[name]
 
     def type_mask(self, types: tuple[str, ...]) -> BoolArray:
         if types not in self._type_masks:
-            self._type_masks[types] = np.isin(self.type_id, self._ids(types, self.type_names))
+            self._type_masks[types] = _lookup_mask(self.type_id, self.type_names, types)
         return self._type_masks[types]
 
     def status_mask(self, statuses: Sequence[str]) -> BoolArray:
-        return np.isin(self.status_id, self._ids(statuses, self.status_names))
+        return _lookup_mask(self.status_id, self.status_names, statuses)
 
     def active(self, period: int) -> BoolArray:
         """In service in ``period`` by status and dates (see the module docstring)."""
@@ -307,25 +368,43 @@ class _Facilities:
         return self._active[period]
 
 
+class _Rows:
+    """A long table (population, workforce, inputs, access) resolved to holder indices."""
+
+    def __init__(self, table: pl.DataFrame, hierarchy: Hierarchy) -> None:
+        holder, found = hierarchy.index_of(table["division_code"])
+        if not found.all():
+            table = table.filter(pl.Series(found))
+            holder = holder[found]
+        self.table = table
+        self.holder = holder
+        self._numbers: dict[str, FloatArray] = {}
+        self._categories: dict[str, tuple[list[str], IntArray]] = {}
+
+    def numbers(self, column: str) -> FloatArray:
+        """A numeric column as floats (0 for missing), converted once."""
+        if column not in self._numbers:
+            self._numbers[column] = self.table[column].cast(pl.Float64).fill_null(
+                0.0).to_numpy()
+        return self._numbers[column]
+
+    def mask(self, column: str, wanted: Iterable[str]) -> BoolArray:
+        """Rows whose text ``column`` is one of ``wanted``."""
+        if column not in self._categories:
+            self._categories[column] = _category_ids(self.table[column])
+        names, ids = self._categories[column]
+        return _lookup_mask(ids, names, wanted)
+
+
 class _PeriodTables:
-    """Population, workforce, inputs and access of one period, indexed by holder."""
+    """Population, workforce and inputs of one period, indexed by holder."""
 
     def __init__(self, tables: _Prepared, period: int) -> None:
-        self.tables = tables
-        self.period = period
-        pop = tables.population.filter(pl.col("period") == period)
-        self.population_holder, found = tables.hierarchy.index_of(
-            pop["division_code"])
-        self.population = pop.filter(pl.Series(found))
-        self.population_holder = self.population_holder[found]
-        work = tables.workforce.filter(pl.col("period") == period)
-        holder, found = tables.hierarchy.index_of(work["division_code"])
-        self.workforce = work.filter(pl.Series(found))
-        self.workforce_holder = holder[found]
-        extra = tables.inputs.filter(pl.col("period") == period)
-        holder, found = tables.hierarchy.index_of(extra["division_code"])
-        self.inputs = extra.filter(pl.Series(found))
-        self.inputs_holder = holder[found]
+        hierarchy = tables.hierarchy
+        self.population = _Rows(tables.population.filter(pl.col("period") == period),
+                                hierarchy)
+        self.workforce = _Rows(tables.workforce.filter(pl.col("period") == period), hierarchy)
+        self.inputs = _Rows(tables.inputs.filter(pl.col("period") == period), hierarchy)
 
 
 @dataclass
@@ -334,25 +413,21 @@ class _Prepared:
     facilities: _Facilities
     population: pl.DataFrame
     workforce: pl.DataFrame
-    access: pl.DataFrame
+    access: _Rows
     inputs: pl.DataFrame
-    access_holder: IntArray
     cache: dict[tuple[int, str], FloatArray] = field(default_factory=dict)
 
 
 def prepare(tables: MeasureTables, *, as_of: dt.date) -> _Prepared:
     """Resolve every table against the hierarchy in force on ``as_of`` (done once)."""
     hierarchy = build_hierarchy(tables.divisions, as_of=as_of)
-    access = _conform(tables.access, ACCESS_SCHEMA, "access")
-    holder, found = hierarchy.index_of(access["division_code"])
     return _Prepared(
         hierarchy=hierarchy,
         facilities=_Facilities(tables.facilities, hierarchy),
         population=_conform(tables.population, POPULATION_SCHEMA, "population"),
         workforce=_conform(tables.workforce, WORKFORCE_SCHEMA, "workforce"),
-        access=access.filter(pl.Series(found)),
+        access=_Rows(_conform(tables.access, ACCESS_SCHEMA, "access"), hierarchy),
         inputs=_conform(tables.inputs, INPUT_SCHEMA, "inputs"),
-        access_holder=holder[found],
     )
 
 
@@ -373,7 +448,9 @@ class Evaluator:
         return self.prepared.cache[full]
 
     def _bincount(self, holder: IntArray, weights: FloatArray | None) -> FloatArray:
-        return np.bincount(holder, weights=weights, minlength=self.n).astype(np.float64)
+        counted: FloatArray = np.bincount(holder, weights=weights, minlength=self.n).astype(
+            np.float64, copy=False)
+        return counted
 
     def own(self, node: Expr) -> FloatArray:
         """What each division itself holds (before rolling up)."""
@@ -401,23 +478,19 @@ class Evaluator:
             return self._facility_measure(node)
         if name == "workers":
             work = self.period_tables.workforce
-            mask = work["role"].is_in(list(node.types)).to_numpy()
+            mask = work.mask("role", node.types)
             certification = node.option("certification")
             if certification is not None:
-                mask &= work["certification"].is_in(list(certification)).fill_null(
-                    False).to_numpy()
-            return self._bincount(self.period_tables.workforce_holder[mask],
-                                  work["headcount"].fill_null(0.0).to_numpy()[mask])
+                mask &= work.mask("certification", certification)
+            return self._bincount(work.holder[mask], work.numbers("headcount")[mask])
         if name == "input":
             extra = self.period_tables.inputs
-            mask = (extra["measure"] == node.types[0]).to_numpy()
-            return self._bincount(self.period_tables.inputs_holder[mask],
-                                  extra["value"].fill_null(0.0).to_numpy()[mask])
+            mask = extra.mask("measure", node.types)
+            return self._bincount(extra.holder[mask], extra.numbers("value")[mask])
         if name.endswith("_within"):
             return self._within(node)
         pop = self.period_tables.population
-        return self._bincount(self.period_tables.population_holder,
-                              pop[name].fill_null(0.0).to_numpy())
+        return self._bincount(pop.holder, pop.numbers(name))
 
     def _facility_measure(self, node: Measure) -> FloatArray:
         fac = self.prepared.facilities
@@ -426,11 +499,11 @@ class Evaluator:
             fac.active(self.period) if status is None else fac.status_mask(status))
         below = node.option("floor_area_below")
         if below is not None:
-            mask = mask & (fac.floor_area_raw < float(below[0]))
+            mask = mask & (fac.column("floor_area_raw") < float(below[0]))
         at_least = node.option("floor_area_at_least")
         if at_least is not None:
-            mask = mask & (fac.floor_area_raw >= float(at_least[0]))
-        weights = None if node.name == "facilities" else fac.columns[node.name][mask]
+            mask = mask & (fac.column("floor_area_raw") >= float(at_least[0]))
+        weights = None if node.name == "facilities" else fac.column(node.name)[mask]
         return self._bincount(fac.holder[mask], weights)
 
     def _within(self, node: Measure) -> FloatArray:
@@ -438,11 +511,10 @@ class Evaluator:
         base_name = node.name[: -len("_within")]
         population = self._cached(base_name, lambda: self._base(Measure(base_name, "")))
         access = self.prepared.access
-        mask = ((access["facility_type"] == node.types[0])
-                & (access["distance_m"] == node.distance_m)).fill_null(False).to_numpy()
+        mask = access.mask("facility_type", node.types) & (
+            access.numbers("distance_m") == node.distance_m)
         share = np.zeros(self.n)
-        share[self.prepared.access_holder[mask]] = np.clip(
-            access["covered_share"].fill_null(0.0).to_numpy()[mask], 0.0, 1.0)
+        share[access.holder[mask]] = np.clip(access.numbers("covered_share")[mask], 0.0, 1.0)
         covered: FloatArray = population * share
         return covered
 
