@@ -173,6 +173,14 @@ def test_utilisation_is_booked_over_open_hours(sessions: sessionmaker[Session]) 
         (48.0, 0.0), (48.0, 4.0), (112.0, 2.0)]
     assert by_open[1]["utilisation"] == pytest.approx(4 / 48)
     assert by_open[2]["utilisation"] == pytest.approx(2 / 112)
+    with sessions() as s:
+        county = service.utilisation_by_division(s, start=at(0, 0), end=at(7, 0), level=3)
+        township = service.utilisation_by_division(s, start=at(0, 0), end=at(7, 0), level=4)
+    assert county.select("division_code", "facilities", "open_hours", "booked_hours").rows() \
+        == [("110101000000", 3, 208.0, 6.0)]
+    assert county["utilisation"][0] == pytest.approx(6 / 208)
+    assert township.select("division_code", "utilisation").rows() == [
+        ("110101001000", pytest.approx(4 / 96)), ("110101002000", pytest.approx(2 / 112))]
 
 
 def test_only_bookable_types_in_service_become_resources(

@@ -3,7 +3,8 @@
 Public surface: the tables (:class:`BookableResource`, :class:`Booking`, …), the rules
 (:class:`Booker`), the service verbs (:func:`create_resource`, :func:`book`,
 :func:`book_series`, :func:`decide`, :func:`cancel`, :func:`due_reminders`,
-:func:`export_ical`) and the indicator input :func:`utilisation`.
+:func:`export_ical`) and the indicator inputs :func:`utilisation` (per facility) and
+:func:`utilisation_by_division`.
 """
 
 from shequ.services.bookings.models import (
@@ -26,6 +27,7 @@ from shequ.services.bookings.service import (
     mark_reminded,
     slot_views,
     utilisation,
+    utilisation_by_division,
 )
 
 __all__ = [
@@ -47,4 +49,5 @@ __all__ = [
     "mark_reminded",
     "slot_views",
     "utilisation",
+    "utilisation_by_division",
 ]

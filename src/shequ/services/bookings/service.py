@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.registry.codes import LEVEL_DIGITS
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.bookings.clock import local_now
 from shequ.services.bookings.ical import EVENT_STATUS, CalendarEvent, calendar
@@ -422,3 +423,28 @@ def utilisation(session: Session, *, start: dt.datetime, end: dt.datetime,
         pl.when(pl.col("open_hours") > 0)
         .then(pl.col("booked_hours") / pl.col("open_hours"))
         .otherwise(None).alias("utilisation")).sort("facility_id")
+
+
+def utilisation_by_division(session: Session, *, start: dt.datetime, end: dt.datetime,
+                            level: int, division_prefix: str = "") -> pl.DataFrame:
+    """:func:`utilisation` rolled up to the divisions of ``level`` (1 province … 5 community).
+
+    utilisation(d) = Σ booked hours ÷ Σ open hours over the facilities in division d
+    (a ratio of sums, so a large venue weighs more than a small room).  Columns:
+    ``division_code`` (12 digits), ``period_start, period_end, facilities, open_hours,
+    booked_hours, utilisation``.
+    """
+    digits = LEVEL_DIGITS[level]
+    table = utilisation(session, start=start, end=end, division_prefix=division_prefix)
+    return (table.with_columns(pl.col("division_code").str.slice(0, digits)
+                               .str.pad_end(12, "0"))
+            .group_by("division_code")
+            .agg(pl.len().alias("facilities"), pl.col("open_hours").sum(),
+                 pl.col("booked_hours").sum())
+            .with_columns(pl.lit(start).alias("period_start"), pl.lit(end).alias("period_end"),
+                          pl.when(pl.col("open_hours") > 0)
+                          .then(pl.col("booked_hours") / pl.col("open_hours"))
+                          .otherwise(None).alias("utilisation"))
+            .select("division_code", "period_start", "period_end", "facilities", "open_hours",
+                    "booked_hours", "utilisation")
+            .sort("division_code"))
