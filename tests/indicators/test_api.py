@@ -100,3 +100,24 @@ def test_indicator_page_renders(client: TestClient) -> None:
     assert page.status_code == 200
     assert "长安区" in page.text and "城市社区综合服务设施覆盖率" in page.text
     assert f'data-code="{f.STREET}"' in page.text
+
+
+def test_assessment_counts_residents_reviews(client: TestClient) -> None:
+    from sqlalchemy import insert
+
+    from shequ.services.reviews.models import Review
+
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    now = dt.datetime(2024, 6, 1)  # noqa: DTZ001 (the review table stores naive UTC)
+    with ctx.sessions() as session, session.begin():
+        session.execute(insert(Review), [
+            {"user_id": i, "subject_kind": "facility", "subject_id": "1",
+             "division_code": f.C1, "period": 2024, "score": 4 if i % 2 else 5,
+             "comment_status": "none", "created_at": now} for i in range(60)])
+    scores = {s["division_code"]: s for s in client.get(
+        "/api/v1/indicators/assessment", params={"level": 4}).json()}
+    reviews = next(p for p in scores[f.STREET]["components"] if p["part"] == "reviews")
+    assert reviews["achievement"] == pytest.approx(4.5 / 5)
+    assert reviews["detail"] == "mean 4.50 of 60 reviews"
+    town = next(p for p in scores[f.TOWN]["components"] if p["part"] == "reviews")
+    assert town["achievement"] is None

@@ -184,8 +184,13 @@ def get_assessment(ctx: ContextDep, session: SessionDep, level: int = 4,
     tables = load_measure_tables(session, as_of=run.as_of, period=period)
     scheme = load_scheme(catalog, catalog_dir=ctx.settings.catalog_dir)
     status = with_direction(values, catalog)
+    # Residents' reviews come from the services layer; the API joins the two.
+    from shequ.services.reviews.service import review_scores
+
+    reviews = review_scores(session, period=period, level=level)
     scores = assess(status, scheme, level=level, tables=tables, as_of=run.as_of,
-                    period=period, divisions=load_divisions(session, as_of=run.as_of))
+                    period=period, reviews=reviews,
+                    divisions=load_divisions(session, as_of=run.as_of))
     prefix = "" if place.level == 0 else place.code[:LEVEL_DIGITS[place.level]]
     return [{"division_code": s.division_code, "name": s.name, "level": s.level,
              "score": s.score, "rank": s.rank, "peers": s.peers,
