@@ -18,6 +18,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
@@ -41,6 +42,7 @@ from shequ.services.directory import (
     services_near,
 )
 from shequ.services.directory.ids import TAXONOMY_ID
+from shequ.services.directory.sync import check_due
 from shequ.web.i18n import normalise_language
 
 HSDS_VERSION = "3.0"
@@ -155,12 +157,14 @@ class ApiInfo(BaseModel):
 # -- dependencies --
 
 
-def directory_in_step(request: Request, ctx: ContextDep) -> None:
-    """Bring the directory's id map in step with the registry (at most once a second)."""
+async def directory_in_step(request: Request, ctx: ContextDep) -> None:
+    """Bring the directory's id map in step with the registry (at most once a second);
+    the due check runs on the event loop, the database work in the thread pool."""
     state = getattr(request.app.state, "directory_state", None)
     if state is None:
         state = request.app.state.directory_state = DirectoryState()
-    ensure_in_step(ctx.sessions, state)
+    if check_due(state):
+        await run_in_threadpool(ensure_in_step, ctx.sessions, state)
 
 
 router = APIRouter(tags=["hsds"], dependencies=[Depends(directory_in_step)])

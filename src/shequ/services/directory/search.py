@@ -116,18 +116,16 @@ def services_near(session: Session, f: ServiceFilter, *, longitude: float, latit
                     *_conditions(f)))  # type: ignore[arg-type]
     if f.organization_uuid:
         query = query.join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
-    found: list[tuple[float, int, bool]] = []
+    found: list[tuple[float, int, str | None]] = []
     for fid, lon, lat, hours in session.execute(query):
         distance = queries.haversine_m(longitude, latitude, lon or 0.0, lat or 0.0)
-        if distance > radius_m:
+        if distance > radius_m or (open_now and not is_open(hours, moment)):
             continue
-        state = is_open(hours, moment)
-        if open_now and not state:
-            continue
-        found.append((distance, fid, state))
-    found.sort()
+        found.append((distance, fid, hours))
+    found.sort(key=lambda item: (item[0], item[1]))
     chosen = found[(page - 1) * per_page: page * per_page]
     loaded = _load(session, [fid for _, fid, _ in chosen])
-    hits = [Hit(*loaded[fid], distance_m=d, open_now=state)
-            for d, fid, state in chosen if fid in loaded]
+    # "open now" is evaluated for every candidate only when it filters; else for the page.
+    hits = [Hit(*loaded[fid], distance_m=d, open_now=is_open(hours, moment))
+            for d, fid, hours in chosen if fid in loaded]
     return hits, len(found)

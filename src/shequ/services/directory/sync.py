@@ -80,18 +80,28 @@ class DirectoryState:
     lock: Lock = field(default_factory=Lock)
 
 
+def check_due(state: DirectoryState) -> bool:
+    """True when the interval since the last check has passed (cheap, no database)."""
+    return time.monotonic() - state.checked_at >= state.interval_s
+
+
 def ensure_in_step(sessions: sessionmaker[Session], state: DirectoryState) -> None:
-    """Sync when the registry changed since the last check (at most once per interval)."""
-    now = time.monotonic()
-    if now - state.checked_at < state.interval_s:
+    """Sync when the registry changed since the last check (at most once per interval).
+
+    The first caller after the interval claims the check; concurrent callers go on with
+    the id map as it is instead of queueing behind the lock.
+    """
+    if not check_due(state) or not state.lock.acquire(blocking=False):
         return
-    with state.lock:
-        if time.monotonic() - state.checked_at < state.interval_s:
+    try:
+        if not check_due(state):
             return
+        state.checked_at = time.monotonic()
         with sessions() as session:
             stamp = registry_stamp(session)
             if stamp != state.stamp:
                 sync_directory(session)
                 session.commit()
                 state.stamp = stamp
-        state.checked_at = time.monotonic()
+    finally:
+        state.lock.release()

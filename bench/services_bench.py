@@ -1,0 +1,300 @@
+"""Directory search near a point over 100 k services, and request submission, over HTTP.
+
+Targets (PRODUCT.md): directory search p99 < 50 ms at >= 300 requests/s from a loopback
+load generator; request submission >= 200/s; on SQLite and PostgreSQL.
+
+The server (uvicorn, one process) and the load generator (asyncio + httpx, open loop:
+request i is due at t0 + i/rate and its latency counts from that moment, so a slow server
+cannot hide queueing) run as separate processes.  Data are generated from a seed: one
+county of 20 streets x 25 communities and 100 k facilities in a 34 x 33 km box.
+
+    python bench/services_bench.py                 # both back-ends
+    python bench/services_bench.py --backend sqlite --services 100000 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+SECRET = "bench-secret-key-for-shequ-services-0123456789abcdef"
+BOX = (116.20, 39.75, 116.60, 40.05)  # lon_min, lat_min, lon_max, lat_max
+HOURS = ["Mo-Fr 08:30-17:30", "Mo-Su 08:00-20:00", "Tu-Su 09:00-21:00", "24/7",
+         "Mo-Sa 08:00-12:00,13:30-17:00"]
+PG_ADMIN = os.environ.get("SHEQU_BENCH_POSTGRES_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+KEYS = 50
+
+
+def build(url: str, n_services: int, seed: int = 42) -> list[str]:
+    """Migrate and fill the database at ``url``; return Open311 API keys."""
+    from sqlalchemy import insert
+
+    from shequ.catalog import load_catalog
+    from shequ.context import Context
+    from shequ.registry.models import Division, Facility
+    from shequ.services.accounts import create_api_key
+    from shequ.services.directory import sync_directory
+    from shequ.settings import Settings
+
+    ctx = Context.open(Settings(database_url=url, secret_key=SECRET, environment="test",
+                                data_dir=Path(tempfile.gettempdir())))
+    rng = np.random.default_rng(seed)
+    lon0, lat0, lon1, lat1 = BOX
+    start = dt.date(2000, 1, 1)
+    divisions = [
+        {"code": "110000000000", "level": 1, "parent_code": None, "name": "北京市"},
+        {"code": "110100000000", "level": 2, "parent_code": "110000000000", "name": "市辖区"},
+        {"code": "110101000000", "level": 3, "parent_code": "110100000000", "name": "东城区"},
+    ]
+    communities = []
+    for s in range(1, 21):
+        street = f"110101{s:03d}000"
+        divisions.append({"code": street, "level": 4, "parent_code": "110101000000",
+                          "name": f"街道{s}"})
+        for c in range(1, 26):
+            code = f"110101{s:03d}{c:03d}"
+            lon = lon0 + (lon1 - lon0) * ((s - 1) % 5 + (c - 1) % 5 / 5 + 0.1) / 5
+            lat = lat0 + (lat1 - lat0) * ((s - 1) // 5 + (c - 1) // 5 / 5 + 0.1) / 4
+            divisions.append({"code": code, "level": 5, "parent_code": street,
+                              "name": f"社区{s}-{c}", "longitude": lon, "latitude": lat,
+                              "urban_rural": "111"})
+            communities.append(code)
+    for row in divisions:
+        row.update(kind="district", valid_from=start, code_source="import", source="bench",
+                   synthetic_geography=True)
+        row.setdefault("longitude", None)
+        row.setdefault("latitude", None)
+        row.setdefault("urban_rural", None)
+    types = list(load_catalog().facility_types)
+    lons = rng.uniform(lon0, lon1, n_services)
+    lats = rng.uniform(lat0, lat1, n_services)
+    type_idx = rng.integers(0, len(types), n_services)
+    hour_idx = rng.integers(0, len(HOURS), n_services)
+    comm_idx = rng.integers(0, len(communities), n_services)
+    now = dt.datetime.now(dt.UTC)
+    with ctx.sessions() as session:
+        session.execute(insert(Division), divisions)
+        for lo in range(0, n_services, 10_000):
+            hi = min(n_services, lo + 10_000)
+            session.execute(insert(Facility), [
+                {"type_code": types[type_idx[i]], "division_code": communities[comm_idx[i]],
+                 "name": f"服务设施{i}", "longitude": float(lons[i]),
+                 "latitude": float(lats[i]), "opening_hours": HOURS[hour_idx[i]],
+                 "status": "in_service", "synthetic": True, "source": "bench",
+                 "space_for_services": False, "updated_at": now}
+                for i in range(lo, hi)])
+        sync_directory(session)
+        keys = [create_api_key(session, name=f"bench {k}")[1] for k in range(KEYS)]
+        session.commit()
+    ctx.close()
+    return keys
+
+
+def serve(url: str, port: int) -> None:
+    """Run the app on ``port`` (the server process)."""
+    import uvicorn
+
+    from shequ.api.app import create_app
+    from shequ.context import Context
+    from shequ.settings import Settings
+
+    ctx = Context.open(Settings(database_url=url, secret_key=SECRET, environment="test",
+                                data_dir=Path(tempfile.gettempdir())), migrate=False)
+    uvicorn.run(create_app(ctx), host="127.0.0.1", port=port, log_level="warning",
+                access_log=False)
+
+
+async def _open_loop(base: str, rate: float, seconds: float, seed: int) -> dict[str, float]:
+    import httpx
+
+    rng = np.random.default_rng(seed)
+    lon0, lat0, lon1, lat1 = BOX
+    n = int(rate * seconds)
+    points = np.column_stack([rng.uniform(lon0 + 0.01, lon1 - 0.01, n),
+                              rng.uniform(lat0 + 0.01, lat1 - 0.01, n)])
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(base_url=base, timeout=10,
+                                 limits=httpx.Limits(max_connections=64)) as client:
+        t0 = time.perf_counter() + 0.05
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            due = t0 + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            lon, lat = points[i]
+            response = await client.get("/hsds/services", params={
+                "latitude": f"{lat:.5f}", "longitude": f"{lon:.5f}", "radius": 1000,
+                "per_page": 20})
+            if response.status_code != 200 or not response.json()["contents"]:
+                errors += 1
+            latencies.append(time.perf_counter() - due)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        elapsed = time.perf_counter() - t0
+    lat_ms = np.array(latencies) * 1000
+    return {"requests": n, "achieved_rps": n / elapsed, "p50_ms": float(np.percentile(lat_ms, 50)),
+            "p99_ms": float(np.percentile(lat_ms, 99)), "max_ms": float(lat_ms.max()),
+            "errors": errors}
+
+
+async def _submit_closed_loop(base: str, keys: list[str], seconds: float,
+                              concurrency: int) -> dict[str, float]:
+    import httpx
+
+    lon0, lat0, lon1, lat1 = BOX
+    rng = np.random.default_rng(7)
+    latencies: list[float] = []
+    errors = 0
+    count = 0
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        stop = time.perf_counter() + seconds
+        t0 = time.perf_counter()
+
+        async def worker(w: int) -> None:
+            nonlocal errors, count
+            while time.perf_counter() < stop:
+                lon, lat = rng.uniform(lon0, lon1), rng.uniform(lat0, lat1)
+                began = time.perf_counter()
+                response = await client.post("/open311/v2/requests.json", data={
+                    "api_key": keys[count % len(keys)], "service_code": "public_repair",
+                    "attribute[fixture]": "streetlight", "lat": f"{lat:.5f}",
+                    "long": f"{lon:.5f}", "description": f"bench {w}"})
+                latencies.append(time.perf_counter() - began)
+                count += 1
+                if response.status_code != 200:
+                    errors += 1
+
+        await asyncio.gather(*(worker(w) for w in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    lat_ms = np.array(latencies) * 1000
+    return {"requests": count, "rps": count / elapsed, "p50_ms": float(np.percentile(lat_ms, 50)),
+            "p99_ms": float(np.percentile(lat_ms, 99)), "errors": errors}
+
+
+def load(base: str, mode: str, rate: float, seconds: float, keys_file: str) -> None:
+    """The load generator process: print one JSON line of results."""
+    if mode == "search":
+        result = asyncio.run(_open_loop(base, rate, seconds, seed=int(rate)))
+    else:
+        keys = json.loads(Path(keys_file).read_text())
+        result = asyncio.run(_submit_closed_loop(base, keys, seconds, concurrency=16))
+    print(json.dumps(result))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait(base: str) -> None:
+    import httpx
+
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/hsds/", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Build, serve, load; return the measurements of one back-end."""
+    began = time.perf_counter()
+    keys = build(url, args.services)
+    print(f"[{name}] built {args.services:,} services in {time.perf_counter() - began:.1f} s",
+          flush=True)
+    keys_file = Path(tempfile.mkstemp(suffix=".json")[1])
+    keys_file.write_text(json.dumps(keys))
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)])
+    try:
+        _wait(base)
+        me = [sys.executable, __file__, "--load", base]
+
+        def gen(mode: str, rate: float, seconds: float) -> dict[str, float]:
+            out = subprocess.run([*me, mode, str(rate), str(seconds), str(keys_file)],
+                                 check=True, capture_output=True, text=True).stdout
+            return json.loads(out.strip().splitlines()[-1])
+
+        gen("search", 100, 2)  # warm-up: caches, directory stamp, connections
+        results = {}
+        for rate in args.rates:
+            results[f"search@{rate:g}"] = gen("search", rate, args.seconds)
+            print(f"[{name}] search {rate:g}/s: {results[f'search@{rate:g}']}", flush=True)
+        results["submit"] = gen("submit", 0, args.seconds)
+        print(f"[{name}] submit: {results['submit']}", flush=True)
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        keys_file.unlink(missing_ok=True)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], int(sys.argv[3]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--load":
+        load(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--services", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rates", type=float, nargs="+", default=[300.0])
+    args = parser.parse_args()
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    if args.backend in ("sqlite", "both"):
+        folder = Path(tempfile.mkdtemp(prefix="shequ-bench-"))
+        summary["sqlite"] = run_backend("sqlite", f"sqlite:///{folder / 'bench.sqlite3'}", args)
+    if args.backend in ("postgres", "both"):
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        name = f"shequ_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = admin.url.set(database=name).render_as_string(hide_password=False)
+            summary["postgres"] = run_backend("postgres", url, args)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(pid) FROM "
+                                        "pg_stat_activity WHERE datname = :n"), {"n": name})
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            admin.dispose()
+    print("\nbackend   work                 rate/s    p50 ms   p99 ms   target")
+    for backend, results in summary.items():
+        for work, r in results.items():
+            rate = r.get("achieved_rps", r.get("rps", 0.0))
+            target = ("p99 < 50 ms at >= 300/s" if work.startswith("search")
+                      else ">= 200/s")
+            ok = (r["p99_ms"] < 50 and rate >= 300 * 0.98) if work.startswith("search") \
+                else rate >= 200
+            print(f"{backend:9} {work:18} {rate:9.1f} {r['p50_ms']:9.1f} {r['p99_ms']:8.1f}"
+                  f"   {target} {'OK' if ok else 'MISSED'}")
+    _ = statistics  # medians are the p50 columns
+
+
+if __name__ == "__main__":
+    main()
