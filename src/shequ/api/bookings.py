@@ -455,6 +455,7 @@ def resource_page(request: Request, ctx: ContextDep, session: SessionDep, user: 
     return render(request, "part2_resource.html", {
         **page_context(request, ctx, user), "res": res, "facility": facility,
         "by_day": by_day, "first": first, "prev": first - dt.timedelta(days=7),
+        "earliest": local_now() + dt.timedelta(minutes=res.min_notice_minutes),
         "next": first + dt.timedelta(days=7)})
 
 
