@@ -29,7 +29,14 @@ from shequ.api.bookings import (
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.errors import AccessDenied, ShequError
 from shequ.registry.models import Facility, FacilityStatus
-from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
+from shequ.services.accounts import (
+    HANDLER_ROLES,
+    Role,
+    User,
+    audit,
+    require_handler,
+    require_role,
+)
 from shequ.services.bookings.clock import local_now
 from shequ.services.bookings.models import Booking
 from shequ.services.care.models import CareApplication
@@ -104,6 +111,8 @@ def _out(r: Review) -> ReviewOut:
 
 
 def _submit(session: Session, user: User, body: ReviewIn) -> Review:
+    # Residents rate; staff do not score the services they are assessed on.
+    require_role(user, Role.RESIDENT)
     r = rv.submit(session, user_id=user.id, subject_kind=body.subject_kind.value,
                   subject_id=body.subject_id, score=body.score, comment=body.comment)
     audit(session, user=user, action="create", entity="review", entity_id=r.id)
@@ -123,7 +132,7 @@ def _moderate(session: Session, user: User, review_id: int, body: ModerationIn) 
 
 @router.post("/reviews", response_model=ReviewOut, status_code=201, responses=ERRORS)
 def submit(body: ReviewIn, user: CurrentUser, session: SessionDep) -> ReviewOut:
-    """Rate an item once per period (409 for a second review: revise the first)."""
+    """Rate an item once per period as a resident (409 for a second: revise the first)."""
     return _out(_submit(session, user, body))
 
 
