@@ -233,7 +233,8 @@ def login_page(request: Request, ctx: ContextDep, next: str | None = None) -> HT
     return page
 
 
-@pages.post("/login", response_class=HTMLResponse)
+@pages.post("/login", response_class=HTMLResponse,
+            dependencies=[Depends(RateLimit("login", 20, 60))])
 def login_submit(request: Request, ctx: ContextDep, session: SessionDep, *,
                  username: Annotated[str, Form()], password: Annotated[str, Form()],
                  csrf_token: Annotated[str, Form()] = "",
