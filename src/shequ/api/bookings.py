@@ -465,19 +465,29 @@ def book_form(request: Request, session: SessionDep, user: CurrentUser, *,
               starts_at: Annotated[dt.datetime, Form()],
               slots: Annotated[int, Form(ge=1, le=48)] = 1,
               purpose: Annotated[str, Form(min_length=1, max_length=500)] = "活动",
-              attendees: Annotated[int, Form(ge=1, le=100_000)] = 1) -> Response:
-    """Book ``slots`` consecutive slots from ``starts_at`` (the page's form)."""
+              attendees: Annotated[int, Form(ge=1, le=100_000)] = 1,
+              weeks: Annotated[int, Form(ge=1, le=104)] = 1) -> Response:
+    """Book ``slots`` consecutive slots from ``starts_at``, for ``weeks`` weeks (the form)."""
     res = bs.resource(session, resource_id)
     start = as_local(starts_at)
+    minutes = res.slot_minutes * slots
     here = f"/bookings/resources/{resource_id}"
+    booker = booker_of(session, user)
     try:
-        b = bs.book(session, resource_id=resource_id, booker=booker_of(session, user),
-                    starts_at=start, ends_at=start + dt.timedelta(minutes=res.slot_minutes * slots),
-                    purpose=purpose, attendees=attendees)
+        if weeks > 1:
+            series = bs.book_series(session, resource_id=resource_id, booker=booker,
+                                    first_starts_at=start, duration_minutes=minutes,
+                                    occurrences=weeks, purpose=purpose, attendees=attendees)
+            entity, entity_id = "booking_series", series.id
+        else:
+            b = bs.book(session, resource_id=resource_id, booker=booker, starts_at=start,
+                        ends_at=start + dt.timedelta(minutes=minutes), purpose=purpose,
+                        attendees=attendees)
+            entity, entity_id = "booking", b.id
     except ShequError as exc:
         return back(here, error=str(exc))
-    audit(session, user=user, action="create", entity="booking", entity_id=b.id)
-    return back("/bookings", message="part2.booked_pending" if b.status == "pending"
+    audit(session, user=user, action="create", entity=entity, entity_id=entity_id)
+    return back("/bookings", message="part2.booked_pending" if res.approval_required
                 else "part2.booked_approved")
 
 
@@ -537,7 +547,8 @@ def resource_form(session: SessionDep, user: CurrentUser, *,
                   name: Annotated[str, Form(min_length=1, max_length=200)],
                   capacity: Annotated[int | None, Form(ge=1, le=100_000)] = None,
                   slot_minutes: Annotated[int, Form(ge=5, le=1440)] = 60,
-                  approval_required: Annotated[bool, Form()] = False) -> Response:
+                  approval_required: Annotated[bool, Form()] = False,
+                  allow_series: Annotated[bool, Form()] = False) -> Response:
     """Open a room of a facility for booking from the worker's page."""
     facility = session.get(Facility, facility_id)
     if facility is None:
@@ -546,7 +557,8 @@ def resource_form(session: SessionDep, user: CurrentUser, *,
     try:
         res = bs.create_resource(session, facility_id=facility_id, name=name,
                                  capacity=capacity, slot_minutes=slot_minutes,
-                                 approval_required=approval_required)
+                                 approval_required=approval_required,
+                                 allow_series=allow_series)
     except ShequError as exc:
         return back("/bookings/manage", error=str(exc))
     audit(session, user=user, action="create", entity="booking_resource", entity_id=res.id)
