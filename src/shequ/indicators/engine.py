@@ -178,17 +178,16 @@ class Hierarchy:
         Runs of equal codes are looked up once (rows sorted by division code, as the
         registry adapter delivers them, make this a short binary search per unit).
         """
-        query = _codes_to_int(codes)
-        if len(query) == 0:
+        if len(codes) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-        change = np.empty(len(query), dtype=bool)
-        change[0] = True
-        np.not_equal(query[1:], query[:-1], out=change[1:])
+        text = codes.cast(pl.String)
+        # compare neighbouring texts (cheap) and parse only the first code of each run
+        change = (text != text.shift(1)).fill_null(value=True).to_numpy()
         starts = np.flatnonzero(change)
-        unique = query[starts]
+        unique = _codes_to_int(text.gather(starts))
         position = np.minimum(np.searchsorted(self.sorted_code_int, unique), self.size - 1)
         found_unique = self.sorted_code_int[position] == unique
-        runs = np.diff(np.append(starts, len(query)))
+        runs = np.diff(np.append(starts, len(text)))
         index = np.repeat(self.sorted_to_internal[position], runs)
         found: BoolArray = np.repeat(found_unique, runs)
         return index, found
@@ -329,7 +328,8 @@ class _Facilities:
             holder = holder[found]
         self.holder = holder
         self.type_names, self.type_id = _category_ids(table["type_code"])
-        self.status_names, self.status_id = _category_ids(table["status"])
+        self._status = table["status"]
+        self._status_masks: dict[tuple[str, ...], BoolArray] = {}
         never = np.iinfo(np.int64).max
         self.opened = table["opened_on"].to_physical().cast(pl.Int64).fill_null(
             -never).to_numpy()
@@ -356,7 +356,12 @@ class _Facilities:
         return self._type_masks[types]
 
     def status_mask(self, statuses: Sequence[str]) -> BoolArray:
-        return _lookup_mask(self.status_id, self.status_names, statuses)
+        # a few statuses: comparing the texts is cheaper than categorising every row
+        key = tuple(statuses)
+        if key not in self._status_masks:
+            self._status_masks[key] = self._status.is_in(list(key)).fill_null(
+                value=False).to_numpy()
+        return self._status_masks[key]
 
     def active(self, period: int) -> BoolArray:
         """In service in ``period`` by status and dates (see the module docstring)."""
@@ -603,11 +608,11 @@ def compute_indicators(tables: MeasureTables, catalog: IndicatorCatalog, *, as_o
                 numerator, denominator, value = numerator[keep], denominator[keep], value[keep]
                 count = int(keep.sum())
                 codes, levels = codes.filter(pl.Series(keep)), level.filter(pl.Series(keep))
-            parts["indicator"].append(pl.repeat(indicator.code, count, eager=True,
-                                                dtype=pl.String))
+            parts["indicator"].append(pl.Series([indicator.code], dtype=pl.String)
+                                      .new_from_index(0, count))
             parts["division_code"].append(codes)
             parts["level"].append(levels)
-            parts["period"].append(pl.repeat(period, count, eager=True, dtype=pl.Int32))
+            parts["period"].append(pl.Series([period], dtype=pl.Int32).new_from_index(0, count))
             parts["numerator"].append(pl.Series(numerator))
             parts["denominator"].append(pl.Series(denominator, nan_to_null=True))
             parts["value"].append(pl.Series(value, nan_to_null=True))
