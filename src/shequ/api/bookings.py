@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from shequ.api.auth import CurrentUser, OptionalUser, csrf_for
 from shequ.api.deps import ContextDep, SessionDep
-from shequ.errors import AccessDenied, NotFoundError, ShequError
+from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
 from shequ.registry.models import Facility
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -373,7 +373,9 @@ def booking_utilisation(user: CurrentUser, session: SessionDep, start: dt.date, 
     if division and division.startswith(prefix):
         prefix = division
     if not (EARLIEST.date() <= start < end <= LATEST.date() and (end - start).days <= 366):
-        raise NotFoundError("choose start < end within one year, between 2000 and 2100")
+        raise ValidationError([Problem("start", "the period is not start < end within one "
+                                       "year between 2000 and 2100",
+                                       hint="e.g. start=2026-01-01&end=2026-02-01")])
     table = bs.utilisation(session, start=dt.datetime.combine(start, dt.time()),
                            end=dt.datetime.combine(end, dt.time()), division_prefix=prefix)
     return [UtilisationOut(**{k: row[k] for k in UtilisationOut.model_fields})
