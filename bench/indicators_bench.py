@@ -13,8 +13,8 @@ the figures are compared and the ratio printed.
 from __future__ import annotations
 
 import argparse
-import os
 import datetime as dt
+import os
 import statistics
 import time
 from collections.abc import Callable
