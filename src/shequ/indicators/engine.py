@@ -384,7 +384,7 @@ class _Rows:
         self.table = table
         self.holder = holder
         self._numbers: dict[str, FloatArray] = {}
-        self._categories: dict[str, tuple[list[str], IntArray]] = {}
+        self._masks: dict[tuple[str, ...], BoolArray] = {}
 
     def numbers(self, column: str) -> FloatArray:
         """A numeric column as floats (0 for missing), converted once."""
@@ -394,11 +394,12 @@ class _Rows:
         return self._numbers[column]
 
     def mask(self, column: str, wanted: Iterable[str]) -> BoolArray:
-        """Rows whose text ``column`` is one of ``wanted``."""
-        if column not in self._categories:
-            self._categories[column] = _category_ids(self.table[column])
-        names, ids = self._categories[column]
-        return _lookup_mask(ids, names, wanted)
+        """Rows whose text ``column`` is one of ``wanted`` (few values: compare the texts)."""
+        key = (column, *wanted)
+        if key not in self._masks:
+            self._masks[key] = self.table[column].is_in(list(key[1:])).fill_null(
+                value=False).to_numpy()
+        return self._masks[key]
 
 
 class _PeriodTables:
