@@ -172,11 +172,8 @@ def follow(request_id: int, request: Request, *, ctx: ContextDep, session: Sessi
     view["may_reopen"] = view["mine"] and row.status == "closed" and may_reopen(
         rs.aware(row.closed_at) if row.closed_at else None, rs.utcnow(), catalog.reopen_days)
     dup_ids = [int(x) for x in (duplicates or "").split(",") if x.isdigit()]
-    assignees = []
-    if view["can_handle"]:
-        assignees = [u for u in session.scalars(select(User).where(
-            User.role.in_([Role.COMMUNITY_WORKER.value, Role.STREET_OFFICER.value]),
-            User.active.is_(True)).order_by(User.id)) if can_handle(u, row.responsible_code)]
+    assignees = ([u for u in _workers(session) if can_handle(u, row.responsible_code)]
+                 if view["can_handle"] else [])
     return _page(request, ctx, user, "services_request.html",
                  {"view": view, "duplicates": dup_ids, "assignees": assignees})
 
@@ -191,11 +188,16 @@ def act(request_id: int, request: Request, *, ctx: ContextDep, session: SessionD
     if user is None:
         return _login(request)
     catalog = load_request_catalog(ctx.settings.catalog_dir)
+    target = "/services/queue" if back == "queue" else f"/services/requests/{request_id}"
     row = rs.get_request(session, request_id)
     rs.require_view(user, row, catalog.service(row.service_code))
-    rs.act(session, catalog, row, user=user, action=action, note=note or None,
-           assignee_id=int(assignee_id) if assignee_id and assignee_id.isdigit() else None)
-    target = "/services/queue" if back == "queue" else f"/services/requests/{request_id}"
+    try:
+        rs.act(session, catalog, row, user=user, action=action, note=note or None,
+               assignee_id=int(assignee_id) if assignee_id and assignee_id.isdigit() else None)
+    except ShequError as exc:
+        # Shown on the page the form came from; nothing was changed.
+        session.rollback()
+        return RedirectResponse(f"{target}?error={quote(str(exc))}", status_code=303)
     return RedirectResponse(target, status_code=303)
 
 
@@ -223,5 +225,17 @@ def queue(request: Request, ctx: ContextDep, session: SessionDep,
                      status_code=403)
     rows = session.scalars(rs.queue_query(user).limit(500)).all()
     names = _division_names(session, {r.responsible_code for r in rows})
-    return _page(request, ctx, user, "services_queue.html",
-                 {"rows": [_view(r, user, names, catalog) for r in rows]})
+    workers = _workers(session)
+    views = []
+    for row in rows:
+        view = _view(row, user, names, catalog)
+        view["assignees"] = [u for u in workers if can_handle(u, row.responsible_code)]
+        views.append(view)
+    return _page(request, ctx, user, "services_queue.html", {"rows": views})
+
+
+def _workers(session: SessionDep) -> list[User]:
+    """Active community workers and street officers (who may be assigned requests)."""
+    return list(session.scalars(select(User).where(
+        User.role.in_([Role.COMMUNITY_WORKER.value, Role.STREET_OFFICER.value]),
+        User.active.is_(True)).order_by(User.id)))
