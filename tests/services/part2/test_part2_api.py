@@ -181,3 +181,22 @@ def test_volunteer_hours_and_reviews(client: TestClient, auth: Auth, seeded: See
     scores = client.get("/api/v1/reviews/scores", headers=auth("planner_dc"),
                         params={"period": local_now().year, "level": 4}).json()
     assert scores == [{"division_code": "110101001000", "mean_score": 3.0, "count": 2}]
+
+
+def test_closed_requests_are_rated_by_their_submitter(client: TestClient, auth: Auth) -> None:
+    submitted = client.post("/api/v1/service-requests", headers=auth("resident1"), json={
+        "service_code": "public_repair", "division_code": "110101001001",
+        "attributes": {"fixture": "path"}})
+    assert submitted.status_code == 201, submitted.text
+    rid = str(submitted.json()["id"])
+    review = {"subject_kind": "request", "subject_id": rid, "score": 5}
+    early = client.post("/api/v1/reviews", headers=auth("resident1"), json=review)
+    assert early.status_code == 422 and "once the request is closed" in early.text
+    closed = client.post(f"/api/v1/service-requests/{rid}/actions", headers=auth("worker_dfx"),
+                         json={"action": "close", "note": "修好了"})
+    assert closed.status_code == 200, closed.text
+    assert client.post("/api/v1/reviews", headers=auth("resident2"),
+                       json=review).status_code == 404
+    rated = client.post("/api/v1/reviews", headers=auth("resident1"), json=review)
+    assert rated.status_code == 201
+    assert rated.json()["division_code"] == "110101001001"
