@@ -121,3 +121,8 @@ def test_assessment_counts_residents_reviews(client: TestClient) -> None:
     assert reviews["detail"] == "mean 4.50 of 60 reviews"
     town = next(p for p in scores[f.TOWN]["components"] if p["part"] == "reviews")
     assert town["achievement"] is None
+
+
+def test_computing_a_run_needs_a_planner(client: TestClient) -> None:
+    answer = client.post("/api/v1/indicators/runs", json={"periods": [2024]})
+    assert answer.status_code == 401
