@@ -43,6 +43,7 @@ from shequ.services.directory import (
     services_near,
 )
 from shequ.services.directory.ids import TAXONOMY_ID
+from shequ.services.directory.spatial import PointIndex
 from shequ.services.directory.sync import check_due
 from shequ.web.i18n import normalise_language
 
@@ -195,6 +196,11 @@ NOT_FOUND = error_responses(404, 422)
 BAD_INPUT = error_responses(422)
 
 
+def _point_index(request: Request) -> PointIndex | None:
+    state: DirectoryState | None = getattr(request.app.state, "directory_state", None)
+    return state.index if state is not None else None
+
+
 def _json(body: Any) -> JSONResponse:
     return JSONResponse(body)
 
@@ -261,8 +267,8 @@ def _search(ctx: ContextDep, session: Session, *, search: str | None, page: int,
             taxonomy_term_id: str | None, taxonomy_id: str | None, organization_id: str | None,
             modified_after: dt.datetime | None, division: str | None,
             latitude: float | None, longitude: float | None, radius: float | None,
-            open_now: bool, at: dt.datetime | None, type_code: str | None
-            ) -> tuple[list[Hit], int]:
+            open_now: bool, at: dt.datetime | None, type_code: str | None,
+            index: PointIndex | None = None) -> tuple[list[Hit], int]:
     types = _term_types(ctx, taxonomy_term_id, taxonomy_id, type_code)
     if types == ():
         return [], 0
@@ -275,7 +281,7 @@ def _search(ctx: ContextDep, session: Session, *, search: str | None, page: int,
     if latitude is not None and longitude is not None:
         return services_near(session, f, longitude=longitude, latitude=latitude,
                              radius_m=radius or 1000.0, page=page, per_page=per_page,
-                             open_now=open_now, when=_moment(at))
+                             open_now=open_now, when=_moment(at), index=index)
     return search_services(session, f, page=page, per_page=per_page, open_now=open_now,
                            when=_moment(at))
 
@@ -326,7 +332,7 @@ async def profile() -> JSONResponse:
 
 @router.get("/services", response_model=ServicePage, responses=BAD_INPUT)
 async def list_services(
-    ctx: ContextDep, session: SessionDep, *,
+    request: Request, ctx: ContextDep, session: SessionDep, *,
     search: Annotated[str | None, Query(max_length=100)] = None,
     page: Page = 1, per_page: PerPage = 20,
     taxonomy_term_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -349,7 +355,8 @@ async def list_services(
                           taxonomy_term_id=taxonomy_term_id, taxonomy_id=taxonomy_id,
                           organization_id=organization_id, modified_after=modified_after,
                           division=division, latitude=latitude, longitude=longitude,
-                          radius=radius, open_now=open_now, at=at, type_code=type)
+                          radius=radius, open_now=open_now, at=at, type_code=type,
+                          index=_point_index(request))
     types = _types(ctx)
     if minimal:
         contents = [{"id": h.entry.service_uuid, "name": h.facility.name,

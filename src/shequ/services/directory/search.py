@@ -20,6 +20,7 @@ from shequ.registry import queries
 from shequ.registry.models import Facility
 from shequ.services.directory.models import DirectoryEntry
 from shequ.services.directory.opening import is_open
+from shequ.services.directory.spatial import PointIndex
 
 MAX_RADIUS_M = 50_000.0
 
@@ -96,8 +97,13 @@ def search_services(session: Session, f: ServiceFilter, *, page: int = 1, per_pa
 
 def services_near(session: Session, f: ServiceFilter, *, longitude: float, latitude: float,
                   radius_m: float, page: int = 1, per_page: int = 20, open_now: bool = False,
-                  when: dt.datetime | None = None) -> tuple[list[Hit], int]:
-    """A page of services within ``radius_m`` of the point, nearest first, and the total."""
+                  when: dt.datetime | None = None, index: PointIndex | None = None
+                  ) -> tuple[list[Hit], int]:
+    """A page of services within ``radius_m`` of the point, nearest first, and the total.
+
+    With a point ``index`` (kept by the server, see :mod:`.sync`) and no other filter,
+    the candidates come from the index instead of the database.
+    """
     problems = []
     if not -180 <= longitude <= 180:
         problems.append(Problem("longitude", f"{longitude} is outside -180…180"))
@@ -108,6 +114,16 @@ def services_near(session: Session, f: ServiceFilter, *, longitude: float, latit
     if problems:
         raise ValidationError(problems, summary="bad proximity search")
     moment = when or dt.datetime.now(dt.UTC)
+    if index is not None and not open_now and f == ServiceFilter():
+        ids, distances = index.within(longitude, latitude, radius_m)
+        start = (page - 1) * per_page
+        page_ids = [int(i) for i in ids[start:start + per_page]]
+        loaded = _load(session, page_ids)
+        hits = [Hit(*loaded[fid], distance_m=float(d),
+                    open_now=is_open(loaded[fid][0].opening_hours, moment))
+                for fid, d in zip(page_ids, distances[start:start + per_page], strict=True)
+                if fid in loaded]
+        return hits, int(ids.size)
     dlat = math.degrees(radius_m / queries.EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(latitude)), 1e-6)
     query = (select(Facility.id, Facility.longitude, Facility.latitude, Facility.opening_hours)

@@ -11,12 +11,14 @@ import time
 from dataclasses import dataclass, field
 from threading import Lock
 
+import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.registry.models import Facility
 from shequ.services.directory.ids import hsds_id, organization_key
 from shequ.services.directory.models import DirectoryEntry
+from shequ.services.directory.spatial import PointIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +74,26 @@ def registry_stamp(session: Session) -> tuple[object, ...]:
 
 @dataclass
 class DirectoryState:
-    """Per-process memory of the last stamp seen (held by the app, not the module)."""
+    """Per-process memory of the last stamp seen and the point index built with it (held
+    by the app, not the module)."""
 
     interval_s: float = 1.0
     checked_at: float = float("-inf")
     stamp: tuple[object, ...] | None = None
     lock: Lock = field(default_factory=Lock)
+    index: PointIndex | None = None
+
+
+def load_point_index(session: Session) -> PointIndex:
+    """The point index of every facility with coordinates (ids, lon, lat from the registry)."""
+    rows = session.execute(select(Facility.id, Facility.longitude, Facility.latitude)
+                           .where(Facility.longitude.is_not(None),
+                                  Facility.latitude.is_not(None))).all()
+    if not rows:
+        empty = np.zeros(0)
+        return PointIndex.from_arrays(empty.astype(np.int64), empty, empty)
+    data = np.array(rows, dtype=np.float64)
+    return PointIndex.from_arrays(data[:, 0].astype(np.int64), data[:, 1], data[:, 2])
 
 
 def check_due(state: DirectoryState) -> bool:
@@ -102,6 +118,7 @@ def ensure_in_step(sessions: sessionmaker[Session], state: DirectoryState) -> No
             if stamp != state.stamp:
                 sync_directory(session)
                 session.commit()
+                state.index = load_point_index(session)
                 state.stamp = stamp
     finally:
         state.lock.release()
