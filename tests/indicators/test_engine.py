@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -161,3 +162,24 @@ def test_a_unit_directly_under_a_county_still_rolls_up() -> None:
     assert value(out, "N1", f.TOWN)[1] == 0
     assert value(out, "N4", f.TOWN)[:2] == pytest.approx((100.0, 970.0))
     assert value(out, "N4", f.NATION)[:2] == pytest.approx((1220.0, 3670.0))
+
+
+def test_life_circle_standards_become_indicators(tmp_path: Path) -> None:
+    (tmp_path / "indicators_standards.toml").write_text(
+        "[life_circles]\ngenerate = true\n", encoding="utf-8")
+    catalog = load_indicator_catalog(tmp_path)
+    generated = [c for c in catalog.indicators if c.startswith("LC_")]
+    assert len(generated) == 5 + 3 + 8 + 2 + 5 + 4  # required types of the six tiers
+    five = [catalog.indicator(c) for c in generated if c.startswith("LC_5min_")]
+    day_care = next(i for i in five if "elderly_day_care" in i.numerator_text)
+    assert day_care.numerator_text == "residents_within(elderly_day_care, 300)[urban]"
+    tables = f.tables()
+    access = pl.DataFrame({"division_code": [f.C1, f.V1], "facility_type": [
+        "elderly_day_care", "elderly_day_care"], "distance_m": [300, 300],
+        "covered_share": [0.5, 1.0]})
+    out = compute_indicators(
+        MeasureTables(tables.divisions, tables.facilities, tables.population,
+                      tables.workforce, access, tables.inputs),
+        catalog.subset([day_care.code]), as_of=AS_OF, periods=[2024])
+    # urban only: C1 3000 × 0.5 of 6000 urban residents in the county (V1 is rural)
+    assert value(out, day_care.code, f.COUNTY)[:2] == pytest.approx((1500.0, 6000.0))

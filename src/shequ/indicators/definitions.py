@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from shequ.catalog import load_catalog, read_toml
+from shequ.catalog import Catalog, load_catalog, read_toml
 from shequ.errors import CatalogError, ExpressionError
 from shequ.indicators.expr import (
     DIMENSIONS,
@@ -118,6 +118,7 @@ class IndicatorCatalog:
     inputs: dict[str, str]
     status_rules: StatusRules = field(default_factory=StatusRules)
     files: tuple[Path, ...] = ()
+    life_circle_standards: bool = False
 
     def indicator(self, code: str) -> Indicator:
         """The indicator ``code``; CatalogError lists the known codes."""
@@ -142,7 +143,8 @@ class IndicatorCatalog:
         """The same catalog restricted to ``codes`` (in the given order)."""
         chosen = {code: self.indicator(code) for code in codes}
         return IndicatorCatalog(chosen, tuple(t for t in self.targets if t.indicator in chosen),
-                                self.inputs, self.status_rules, self.files)
+                                self.inputs, self.status_rules, self.files,
+                                self.life_circle_standards)
 
 
 def jurisdiction_covers(jurisdiction: str, code: str) -> bool:
@@ -254,7 +256,11 @@ def parse_catalog(documents: Iterable[tuple[str, Mapping[str, Any]]], *,
     docs = list(documents)
     inputs: dict[str, str] = {}
     status = StatusRules()
+    standards = False
     for source, data in docs:
+        if "life_circles" in data:
+            # any file may switch it on (the packaged one leaves it off)
+            standards = standards or bool(dict(data["life_circles"]).get("generate", False))
         for name, dimension in dict(data.get("inputs", {})).items():
             if dimension not in DIMENSIONS:
                 raise CatalogError(f"{source}: input {name!r} has dimension {dimension!r}; "
@@ -280,18 +286,57 @@ def parse_catalog(documents: Iterable[tuple[str, Mapping[str, Any]]], *,
         if rule.indicator not in indicators:
             raise CatalogError(f"a target for {rule.jurisdiction} names unknown indicator "
                                f"{rule.indicator!r}; known: {', '.join(indicators)}")
-    return IndicatorCatalog(indicators, tuple(targets), inputs, status)
+    return IndicatorCatalog(indicators, tuple(targets), inputs, status,
+                            life_circle_standards=standards)
+
+
+def life_circle_indicators(catalog: Catalog, vocabulary: Vocabulary) -> list[Indicator]:
+    """One indicator per life-circle tier and required facility type (life_circles.toml).
+
+    ``LC_<tier>_<nn>`` = share of the tier's area's residents (urban tiers: urban units,
+    rural tiers: rural units) within the tier's walking distance of the type, from the
+    accessibility engine's ``community_access`` rows.  No target: the standards say
+    what must be reachable, not what share of residents must reach it.
+    """
+    made = []
+    for tier in catalog.tiers.values():
+        area = "urban" if tier.area == "urban" else "rural"
+        distance = int(tier.distance_m)
+        for number, type_code in enumerate(tier.required, start=1):
+            ftype = catalog.facility_type(type_code)
+            code = f"LC_{tier.code}_{number:02d}"
+            numerator = f"residents_within({type_code}, {distance})[{area}]"
+            denominator = f"residents[{area}]"
+            where = f"{tier.source} ({code})"
+            made.append(Indicator(
+                code=code, group="life_circle_standard",
+                name_zh=f"{tier.name_zh}（{distance}米）内可步行到达{ftype.name_zh}的居民比例",
+                name_en=f"Residents within the {tier.name_en} ({distance} m) of a "
+                        f"{ftype.name_en.lower()}",
+                unit="%", direction=">=",
+                definition=parse_definition(numerator, denominator, factor=100, unit="%",
+                                            vocabulary=vocabulary, where=where),
+                numerator_text=numerator, denominator_text=denominator,
+                numerator_unit_zh="名居民", numerator_unit_en="residents",
+                source=tier.source))
+    return made
 
 
 @cache
 def load_indicator_catalog(catalog_dir: Path | None = None) -> IndicatorCatalog:
     """Load and check every indicator file in force (cached per catalog folder)."""
     files = catalog_files(catalog_dir)
-    types = load_catalog(catalog_dir).facility_types
+    facility_catalog = load_catalog(catalog_dir)
+    types = facility_catalog.facility_types
     catalog = parse_catalog(((str(path), read_toml(path)) for path in files),
                             facility_types=types)
-    return IndicatorCatalog(catalog.indicators, catalog.targets, catalog.inputs,
-                            catalog.status_rules, tuple(files))
+    indicators = dict(catalog.indicators)
+    if catalog.life_circle_standards:
+        vocabulary = Vocabulary(frozenset(types), catalog.inputs)
+        for indicator in life_circle_indicators(facility_catalog, vocabulary):
+            indicators.setdefault(indicator.code, indicator)
+    return IndicatorCatalog(indicators, catalog.targets, catalog.inputs,
+                            catalog.status_rules, tuple(files), catalog.life_circle_standards)
 
 
 def parse_measure(text: str, catalog: IndicatorCatalog, *, where: str,
@@ -303,6 +348,6 @@ def parse_measure(text: str, catalog: IndicatorCatalog, *, where: str,
 
 __all__ = [
     "NATION_CODE", "Indicator", "IndicatorCatalog", "StatusRules", "TargetRule",
-    "catalog_files", "jurisdiction_covers", "load_indicator_catalog", "parse_catalog",
-    "parse_measure",
+    "catalog_files", "jurisdiction_covers", "life_circle_indicators", "load_indicator_catalog",
+    "parse_catalog", "parse_measure",
 ]
