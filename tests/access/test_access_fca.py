@@ -142,3 +142,14 @@ def test_fca_by_type_for_communities(line: StreetNetwork) -> None:
     assert care["access"].to_list() == pytest.approx([0.5, 0.0])  # 50 beds / 100 people 60+
     nursery = table.filter(pl.col("facility_type") == "nursery")
     assert nursery["access"].to_list() == [0.0, 0.0]  # unknown capacity counts 0 places
+
+
+def test_fca_from_costs_by_hand_ignores_pairs_beyond_the_cap() -> None:
+    from shequ.access.fca import fca_from_costs
+
+    # demand 0 (100 people) and 1 (50); facility 0 (10 places) reaches both, facility 1
+    # (30 places) reaches demand 1 only; the pair (0, 1) at 900 is beyond the 500 cap
+    result = fca_from_costs(origin=[0, 1, 1, 0], dest=[0, 0, 1, 1], cost=[100, 200, 300, 900],
+                            demand=[100, 50], supply=[10, 30], max_cost=500)
+    assert result.ratio.tolist() == pytest.approx([10 / 150, 30 / 50])
+    assert result.access.tolist() == pytest.approx([10 / 150, 10 / 150 + 30 / 50])

@@ -11,8 +11,10 @@ form of PySAL ``access.weights.gaussian(σ)`` (σ defaults to d0 / 2).  A facili
 demand reaches gets R_j = 0 (nobody to serve); a demand point that reaches no facility
 has A_i = 0.  A_i reads as "places per person in need" (e.g. beds per resident aged 60+).
 
-The distances come from :func:`shequ.access.kernels.catchments` (one bounded search per
-facility); everything else is a few ``bincount`` passes, so the cost is the searches.
+:func:`fca_from_costs` is the pure core over a sparse (origin, dest, cost) table, the
+input PySAL ``access`` takes; :func:`two_step_fca` gets that table from the street network
+with :func:`shequ.access.kernels.catchments` (one bounded search per facility) and then
+needs only a few ``bincount`` passes, so its cost is the searches.
 
 Example::
 
@@ -109,15 +111,41 @@ def two_step_fca(network: StreetNetwork, *, demand_nodes: npt.ArrayLike,
     if problems:
         raise ValidationError(problems, summary="bad floating-catchment input")
     n = network.node_count
-    population = np.bincount(d_nodes, weights=p, minlength=n)
+    population = np.bincount(d_nodes, weights=p, minlength=n).astype(np.float64)
     source, node, dist = catchments(network, s_nodes, radius_m=radius_m)
-    weight = decay_weights(dist, decay=kind, sigma_m=sigma)
-    reached = np.bincount(source, weights=population[node] * weight,
-                          minlength=s.size).astype(np.float64)
+    result = fca_from_costs(origin=node, dest=source, cost=dist, demand=population, supply=s,
+                            max_cost=radius_m, decay=kind, sigma=sigma)
+    return FcaResult(result.access[d_nodes], result.ratio, result.reached_demand)
+
+
+def fca_from_costs(*, origin: npt.ArrayLike, dest: npt.ArrayLike, cost: npt.ArrayLike,
+                   demand: npt.ArrayLike, supply: npt.ArrayLike, max_cost: float,
+                   decay: Decay | str = Decay.NONE, sigma: float | None = None) -> FcaResult:
+    """2SFCA / E2SFCA from a sparse cost table (the pure core, like PySAL's input).
+
+    ``origin`` indexes ``demand`` and ``dest`` indexes ``supply``; pairs with cost above
+    ``max_cost`` are ignored.  Returns A_i for every demand location (0 where no facility
+    is in reach) and R_j for every facility (0 where no demand is in reach).
+    """
+    kind = Decay(decay)
+    o = np.asarray(origin, dtype=np.int64).ravel()
+    j = np.asarray(dest, dtype=np.int64).ravel()
+    c = np.asarray(cost, dtype=np.float64).ravel()
+    p = np.asarray(demand, dtype=np.float64).ravel()
+    s = np.asarray(supply, dtype=np.float64).ravel()
+    if not (o.shape == j.shape == c.shape):
+        raise ValidationError([Problem("costs", "origin, dest and cost differ in length")])
+    if o.size and (o.min() < 0 or o.max() >= p.size or j.min() < 0 or j.max() >= s.size):
+        raise ValidationError([Problem("costs", "origin or dest outside the demand / supply "
+                                       "tables")])
+    inside = c <= max_cost
+    if not inside.all():
+        o, j, c = o[inside], j[inside], c[inside]
+    weight = decay_weights(c, decay=kind, sigma_m=max_cost / 2.0 if sigma is None else sigma)
+    reached = np.bincount(j, weights=p[o] * weight, minlength=s.size).astype(np.float64)
     ratio = np.divide(s, reached, out=np.zeros(s.size), where=reached > 0)
-    node_access = np.bincount(node, weights=ratio[source] * weight,
-                              minlength=n).astype(np.float64)
-    return FcaResult(node_access[d_nodes], ratio, reached)
+    access = np.bincount(o, weights=ratio[j] * weight, minlength=p.size).astype(np.float64)
+    return FcaResult(access, ratio, reached)
 
 
 def fca_by_type(network: StreetNetwork, *, communities: pl.DataFrame,
@@ -182,4 +210,4 @@ def fca_by_type(network: StreetNetwork, *, communities: pl.DataFrame,
 
 
 __all__ = ["DEMAND_BY_AREA", "DEMAND_BY_TYPE", "Decay", "FcaResult", "decay_weights",
-           "demand_column", "fca_by_type", "two_step_fca"]
+           "demand_column", "fca_by_type", "fca_from_costs", "two_step_fca"]
