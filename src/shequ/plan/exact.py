@@ -35,6 +35,15 @@ from shequ.plan.problem import (
 )
 
 DEFAULT_TIME_LIMIT_S = 60.0
+# Covering models have tight LP bounds: a small cut pool and no sub-MIP heuristics at the
+# root (the greedy warm start is the incumbent) halve HiGHS's time on 2,000 × 300 networks
+# without changing the optimum (measured in bench/plan_bench.py).
+COVER_OPTIONS: dict[str, bool | int | float | str] = {
+    "mip_pool_soft_limit": 500,
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+}
 _INF = highspy.kHighsInf
 
 
@@ -60,8 +69,13 @@ def _solve_mip(  # noqa: PLR0917 (the standard-form arrays of one MIP, in textbo
     mip_gap: float,
     seed: int,
     threads: int | None,
+    start: FloatArray | None = None,
+    options: dict[str, bool | int | float | str] | None = None,
 ) -> _MipResult:
-    """Solve max/min cᵀx s.t. row_lower ≤ Ax ≤ row_upper, bounds, integrality."""
+    """Solve max/min cᵀx s.t. row_lower ≤ Ax ≤ row_upper, bounds, integrality.
+
+    ``start`` is a feasible point handed to HiGHS as its first incumbent.
+    """
     csc = sp.csc_matrix(matrix)
     csc.sort_indices()
     lp = highspy.HighsLp()
@@ -88,7 +102,12 @@ def _solve_mip(  # noqa: PLR0917 (the standard-form arrays of one MIP, in textbo
     solver.setOptionValue("random_seed", int(seed))
     if threads is not None:
         solver.setOptionValue("threads", int(threads))
+    for name, value in (options or {}).items():
+        solver.setOptionValue(name, value)
     solver.passModel(lp)
+    if start is not None:
+        solver.setSolution(int(start.size), np.arange(start.size, dtype=np.int32),
+                           np.asarray(start, np.float64))
     solver.run()
     status = solver.getModelStatus()
     info = solver.getInfo()
@@ -196,6 +215,50 @@ def solve_lscp(
         total_weight=float(problem.weights.sum()), cost=cost)
 
 
+def _reduce_cover(problem: SitingProblem, cover: sp.csr_matrix, *, by_cost: bool
+                  ) -> tuple[sp.csr_matrix, FloatArray, IntArray]:
+    """Shrink a covering model without changing its optimum.
+
+    Demand points with the same set of covering sites become one point with the summed
+    weight; a free site whose set is contained in another free site's set (at no lower
+    cost when ``by_cost``) is dropped — swapping it for the larger one never loses cover.
+    Returns (coverage of kept points × kept sites, their weights, kept site indices).
+    """
+    keep_rows = (problem.weights > 0) & (np.diff(cover.indptr) > 0)
+    rows = sp.csr_matrix(cover[keep_rows])
+    rows.sort_indices()
+    weights = problem.weights[keep_rows]
+    keys: dict[bytes, int] = {}
+    group = np.empty(rows.shape[0], np.int64)
+    for i in range(rows.shape[0]):
+        key = rows.indices[rows.indptr[i]:rows.indptr[i + 1]].tobytes()
+        group[i] = keys.setdefault(key, len(keys))
+    first = np.unique(group, return_index=True)[1]
+    merged = sp.csr_matrix(rows[first])
+    merged_weights = np.bincount(group, weights=weights, minlength=first.size).astype(
+        np.float64)
+    sites = np.arange(problem.n_sites, dtype=np.int64)
+    free = ~problem.forced_open
+    if problem.n_sites <= 20_000 and merged.nnz:
+        binary = sp.csr_matrix((np.ones(merged.nnz), merged.indices, merged.indptr),
+                               shape=merged.shape)
+        size = np.asarray(binary.sum(axis=0)).ravel()
+        inter = (binary.T @ binary).tocoo()
+        cost = problem.site_cost
+        j, k = inter.row, inter.col
+        subset = (j != k) & (inter.data >= size[j]) & free[j] & free[k]
+        cheaper = cost[k] <= cost[j] if by_cost else np.ones(j.size, bool)
+        # equal sets: drop the later (or dearer) one only
+        equal = size[k] == size[j]
+        tie_ok = ~equal | (cost[k] < cost[j]) | ((cost[k] == cost[j]) & (k < j)) if by_cost \
+            else ~equal | (k < j)
+        dominated = np.zeros(problem.n_sites, bool)
+        dominated[j[subset & cheaper & tie_ok]] = True
+        dominated[free & (size == 0)] = True
+        sites = np.flatnonzero(~dominated).astype(np.int64)
+    return sp.csr_matrix(merged[:, sites]), merged_weights, sites
+
+
 def solve_mclp(
     problem: SitingProblem,
     radius: float,
@@ -206,39 +269,57 @@ def solve_mclp(
     mip_gap: float = 0.0,
     seed: int = 0,
     threads: int | None = None,
+    warm_start: bool = False,
 ) -> SitingSolution:
     """Maximal covering: cover the most weight within ``radius`` with p new sites or a budget.
 
     max Σ_i w_i y_i  s.t.  y_i ≤ Σ_{j∈N_i} x_j,  Σ_{j new} x_j ≤ p,  Σ_j c_j x_j ≤ B,
     0 ≤ y_i ≤ 1,  x_j ∈ {0, 1}  (y is integral at an optimum because w ≥ 0).
+
+    Before HiGHS sees it the model is reduced (:func:`_reduce_cover`: identical demand
+    rows merged, dominated sites dropped) and warm-started with the lazy-greedy + swap
+    solution, whose value prunes the branch-and-bound tree from the first node.
     """
     start = time.perf_counter()
     _check_limits(problem, p, budget, required=True)
     cover = problem.coverage(radius)
-    keep = (problem.weights > 0) & (np.diff(cover.indptr) > 0)
-    rows = cover[keep]
-    n_y = rows.shape[0]
-    limit_rows, limit_upper = _limit_rows(problem, p, budget)
-    matrix = sp.bmat([[-rows, sp.identity(n_y, format="csr")],
-                      [limit_rows, None]], format="csr") if limit_rows.shape[0] else \
-        sp.hstack([-rows, sp.identity(n_y, format="csr")], format="csr")
-    n_rows = matrix.shape[0]
-    row_lower = np.full(n_rows, -_INF)
+    rows, weights, kept = _reduce_cover(problem, cover, by_cost=budget is not None)
+    reduced = SitingProblem(
+        sp.csr_matrix((np.zeros(rows.nnz), rows.indices, rows.indptr), shape=rows.shape),
+        weights, problem.site_cost[kept], problem.existing[kept], problem.closable[kept])
+    m, n_y = kept.size, rows.shape[0]
+    limit_rows, limit_upper = _limit_rows(reduced, p, budget)
+    blocks = [[-rows, sp.identity(n_y, format="csr")]]
+    if limit_rows.shape[0]:
+        blocks.append([limit_rows, None])
+    matrix = sp.bmat(blocks, format="csr")
+    row_lower = np.full(matrix.shape[0], -_INF)
     row_upper = np.concatenate([np.zeros(n_y), np.asarray(limit_upper, np.float64)])
-    lower, upper = _site_bounds(problem)
-    cost = np.concatenate([np.zeros(problem.n_sites), problem.weights[keep]])
+    lower, upper = _site_bounds(reduced)
+    initial = None
+    if warm_start and not reduced.closable.any():
+        from shequ.plan.heuristic import greedy_mclp
+
+        guess = greedy_mclp(reduced, 0.0, p=p, budget=budget, seed=seed,
+                            time_limit=min(5.0, time_limit / 4), bound_iterations=1)
+        x = np.zeros(m)
+        x[guess.open_sites] = 1.0
+        y = np.minimum(1.0, rows @ x)
+        initial = np.concatenate([x, (y > 0).astype(np.float64)])
+    cost = np.concatenate([np.zeros(m), weights])
     result = _solve_mip(cost, matrix, row_lower, row_upper,
                         np.concatenate([lower, np.zeros(n_y)]),
                         np.concatenate([upper, np.ones(n_y)]),
-                        np.concatenate([np.ones(problem.n_sites, bool), np.zeros(n_y, bool)]),
+                        np.concatenate([np.ones(m, bool), np.zeros(n_y, bool)]),
                         maximise=True, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
-                        threads=threads)
-    sites = _open(result.values, problem.n_sites)
+                        threads=threads, start=initial, options=COVER_OPTIONS)
+    sites = kept[_open(result.values, m)]
     covered = covered_weight(problem, sites, radius)
     return SitingSolution(
         "mclp", "highs", result.status, sites, covered, max(result.bound, covered),
         time.perf_counter() - start, "max", covered_weight=covered,
-        total_weight=float(problem.weights.sum()), cost=site_cost_of(problem, sites))
+        total_weight=float(problem.weights.sum()), cost=site_cost_of(problem, sites),
+        details={"demand_rows": float(n_y), "sites_kept": float(m)})
 
 
 def _sorted_rows(problem: SitingProblem) -> tuple[IntArray, FloatArray, IntArray]:
@@ -248,6 +329,34 @@ def _sorted_rows(problem: SitingProblem) -> tuple[IntArray, FloatArray, IntArray
     order = np.lexsort((table.indices, table.data, rows))
     return (table.indptr.astype(np.int64), table.data[order],
             table.indices[order].astype(np.int64))
+
+
+def _initial_levels(problem: SitingProblem, indptr: IntArray, sites_sorted: IntArray,
+                    *, p: int | None, budget: float | None, unserved: float | None,
+                    seed: int, time_limit: float) -> IntArray:
+    """Per demand point, 2 × (1 + the rank of the site the heuristic assigns it to), ≥ 16.
+
+    Deep enough that the relaxation rarely under-charges a point (each growth round is a
+    new MIP), shallow enough that the model stays a fraction of the full one.
+    """
+    from shequ.plan.heuristic import greedy_pmedian
+
+    length = np.diff(indptr)
+    longest = float(problem.distances.data.max(initial=1.0))
+    guess = greedy_pmedian(problem, p=p, budget=budget,
+                           unserved_distance=unserved if unserved is not None
+                           else 10.0 * longest + 1.0,
+                           seed=seed, time_limit=time_limit, bound_iterations=1)
+    mask = np.zeros(problem.n_sites, bool)
+    mask[guess.open_sites] = True
+    rows_of = np.repeat(np.arange(problem.n_demand), length)
+    never = np.iinfo(np.int64).max
+    first_open = np.full(problem.n_demand, never)
+    position = np.arange(sites_sorted.size) - indptr[rows_of]
+    hit = mask[sites_sorted]
+    np.minimum.at(first_open, rows_of[hit], position[hit])
+    levels = np.where(first_open < never, 2 * (first_open + 1), 16)
+    return np.minimum(length, np.maximum(levels, 16)).astype(np.int64)
 
 
 def solve_pmedian(  # noqa: PLR0915 (one neighbourhood-growth loop, clearer whole)
@@ -260,104 +369,126 @@ def solve_pmedian(  # noqa: PLR0915 (one neighbourhood-growth loop, clearer whol
     mip_gap: float = 0.0,
     seed: int = 0,
     threads: int | None = None,
-    initial_neighbours: int = 8,
+    initial_neighbours: int | None = None,
 ) -> SitingSolution:
     """p-median: least total population-weighted walking distance with p sites or a budget.
 
-    min Σ_i w_i (Σ_j d_ij z_ij + U u_i)  s.t.  Σ_j z_ij + u_i = 1,  z_ij ≤ x_j,
-    Σ_{j new} x_j ≤ p,  Σ_j c_j x_j ≤ B,  x binary,  z, u ≥ 0;  u exists only when an
-    ``unserved_distance`` U is given (otherwise every demand point must be served).
+    Formulation by distance levels (Elloumi 2010): for demand point i with its sorted
+    distances D_i^1 ≤ D_i^2 ≤ … to the sites it reaches (D_i^{L+1} = U, the cost of
+    going unserved, when ``unserved_distance`` is given),
 
-    Solved exactly by neighbourhood growth: demand point i first sees only its K_i
-    nearest sites and a variable "served farther away" that costs the (K_i+1)-th distance.
-    That is a relaxation (it never costs more than the truth), so its optimum is a lower
-    bound; when the true cost of its sites equals it, they are optimal.  Otherwise K_i
-    doubles for the points that went farther and the model is solved again.
+        min Σ_i w_i (D_i^1 + Σ_k (D_i^{k+1} − D_i^k) y_ik)
+        s.t. y_ik + Σ_{j: d_ij ≤ D_i^k} x_j ≥ 1,   Σ_{j new} x_j ≤ p,  Σ_j c_j x_j ≤ B,
+             x binary, y ≥ 0,
+
+    (y_ik = 1 when nothing within D_i^k is open); without U every point needs an open
+    site it reaches.  Its LP bound equals the classic assignment model's with far fewer
+    variables.  Levels are grown lazily: point i first gets K_i levels (by default 2 × the
+    rank of the site the lazy-greedy + swap heuristic gives it, at least 16; ``initial_neighbours``
+    fixes K_i); cutting the sum at K_i under-charges only points served beyond
+    D_i^{K_i+1}, so the optimum is a lower bound, and when its sites' true cost equals
+    it they are optimal.  Otherwise K_i doubles where y_iK_i > 0 and the model is solved
+    again.
     """
     start = time.perf_counter()
     _check_limits(problem, p, budget, required=True)
     indptr, dist, sites_sorted = _sorted_rows(problem)
     length = np.diff(indptr)
     weights = problem.weights
-    active = weights > 0
+    active = (weights > 0) & (length > 0)
     if unserved_distance is None:
-        stranded = np.flatnonzero(active & (length == 0))
+        stranded = np.flatnonzero((weights > 0) & (length == 0))
         if stranded.size:
             raise ValidationError([Problem(
                 "demand", f"{stranded.size} demand point(s) reach no site",
                 hint="give unserved_distance, or add pairs to the distance table")])
-    k = np.minimum(length, initial_neighbours)
+    if initial_neighbours is None:
+        k = _initial_levels(problem, indptr, sites_sorted, p=p, budget=budget,
+                            unserved=unserved_distance, seed=seed,
+                            time_limit=min(10.0, time_limit / 4))
+    else:
+        k = np.minimum(length, initial_neighbours).astype(np.int64)
     lower, upper = _site_bounds(problem)
     limit_rows, limit_upper = _limit_rows(problem, p, budget)
     m = problem.n_sites
     deadline = start + time_limit
     big = unserved_distance
-    for _round in range(64):
+    offset = float(np.sum(weights[active] * dist[indptr[:-1][active]]))
+    if big is not None:
+        offset += float(np.sum(weights[(weights > 0) & (length == 0)]) * big)
+    result: _MipResult | None = None
+    true_cost = np.inf
+    chosen = np.zeros(0, np.int64)
+    status: Literal["optimal", "time_limit"] = "time_limit"
+    rounds = 0
+    for rounds in range(1, 65):  # noqa: B007 (reported in details)
         demand_idx = np.flatnonzero(active)
-        counts = k[demand_idx]
-        pair_demand = np.repeat(demand_idx, counts)
-        offsets = np.arange(pair_demand.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        pair_pos = indptr[pair_demand] + offsets
-        pair_site = sites_sorted[pair_pos]
-        pair_cost = weights[pair_demand] * dist[pair_pos]
-        # "served farther away": the next distance in the row, or U when the row is used up
-        more = k[demand_idx] < length[demand_idx]
-        far_cost = np.full(demand_idx.size, np.nan)
-        far_cost[more] = dist[indptr[demand_idx[more]] + k[demand_idx[more]]]
+        levels = k[demand_idx]
+        # level rows: (i, level) for level = 1 … K_i; the step to the next distance
+        row_demand = np.repeat(demand_idx, levels)
+        row_level = np.arange(row_demand.size) - np.repeat(np.cumsum(levels) - levels, levels)
+        pos = indptr[row_demand] + row_level  # entry at this level (0-based)
+        here = dist[pos]
+        last = row_level + 1 >= length[row_demand]
+        nxt = np.where(last, np.nan, dist[np.minimum(pos + 1, dist.size - 1)])
         if big is not None:
-            far_cost[~more] = big
-        has_far = ~np.isnan(far_cost)
-        far_demand = demand_idx[has_far]
-        far_cost_w = weights[far_demand] * far_cost[has_far]
-        n_z, n_u, n_d = pair_demand.size, far_demand.size, demand_idx.size
-        position = np.full(problem.n_demand, -1, np.int64)
-        position[demand_idx] = np.arange(n_d)
-        # Columns: x (m) | z (n_z) | u (n_u).  Rows: assignment (n_d) | z ≤ x (n_z) | limits.
-        assign = sp.csr_matrix(
-            (np.ones(n_z + n_u),
-             (np.concatenate([position[pair_demand], position[far_demand]]),
-              np.concatenate([m + np.arange(n_z), m + n_z + np.arange(n_u)]))),
-            shape=(n_d, m + n_z + n_u))
-        link = sp.csr_matrix(
-            (np.concatenate([np.ones(n_z), -np.ones(n_z)]),
-             (np.concatenate([np.arange(n_z), np.arange(n_z)]),
-              np.concatenate([m + np.arange(n_z), pair_site]))),
-            shape=(n_z, m + n_z + n_u))
-        limits = sp.hstack([limit_rows, sp.csr_matrix((limit_rows.shape[0], n_z + n_u))])
-        matrix = sp.vstack([assign, link, limits], format="csr")
-        row_lower = np.concatenate([np.ones(n_d), np.full(n_z, -_INF),
-                                    np.full(len(limit_upper), -_INF)])
-        row_upper = np.concatenate([np.ones(n_d), np.zeros(n_z), limit_upper])
-        cost = np.concatenate([np.zeros(m), pair_cost, far_cost_w])
+            nxt = np.where(last, big, nxt)
+        step = nxt - here  # NaN on the last level without U: that row is "must be served"
+        must = np.isnan(step)
+        step = np.where(must, 0.0, step)
+        n_rows = row_demand.size
+        # row r contains every site whose entry comes at or before its level
+        counts = row_level + 1
+        member_row = np.repeat(np.arange(n_rows), counts)
+        member_pos = (np.repeat(indptr[row_demand], counts)
+                      + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+        has_y = ~must
+        y_index = np.full(n_rows, -1, np.int64)
+        y_index[has_y] = m + np.arange(int(has_y.sum()))
+        n_y = int(has_y.sum())
+        cover = sp.csr_matrix(
+            (np.ones(member_row.size + n_y),
+             (np.concatenate([member_row, np.flatnonzero(has_y)]),
+              np.concatenate([sites_sorted[member_pos], y_index[has_y]]))),
+            shape=(n_rows, m + n_y))
+        cover.sum_duplicates()
+        cover.data[:] = 1.0
+        limits = sp.hstack([limit_rows, sp.csr_matrix((limit_rows.shape[0], n_y))])
+        matrix = sp.vstack([cover, limits], format="csr")
+        row_lower = np.concatenate([np.ones(n_rows), np.full(len(limit_upper), -_INF)])
+        row_upper = np.concatenate([np.full(n_rows, _INF), limit_upper])
+        cost = np.concatenate([np.zeros(m), (weights[row_demand] * step)[has_y]])
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
-            raise SolverError("p-median: the time limit ran out before a solution was found; "
-                              "raise time_limit or use the heuristic")
+            break
         result = _solve_mip(cost, matrix, row_lower, row_upper,
-                            np.concatenate([lower, np.zeros(n_z + n_u)]),
-                            np.concatenate([upper, np.ones(n_z + n_u)]),
-                            np.concatenate([np.ones(m, bool), np.zeros(n_z + n_u, bool)]),
+                            np.concatenate([lower, np.zeros(n_y)]),
+                            np.concatenate([upper, np.ones(n_y)]),
+                            np.concatenate([np.ones(m, bool), np.zeros(n_y, bool)]),
                             maximise=False, time_limit=remaining, mip_gap=mip_gap,
-                            seed=seed, threads=threads)
+                            seed=seed, threads=threads, options=COVER_OPTIONS)
         chosen = _open(result.values, m)
         true_cost = weighted_distance(problem, chosen, big)
-        went_far = np.zeros(problem.n_demand, bool)
-        went_far[far_demand] = result.values[m + n_z:] > 1e-6
-        grow = went_far & (k < length)
+        relaxed = result.objective + offset
+        # points whose deepest level is still uncovered were charged too little, maybe
+        deepest = np.zeros(problem.n_demand, bool)
+        tail = has_y & (row_level + 1 == k[row_demand])
+        tail_rows = np.flatnonzero(tail)
+        deepest[row_demand[tail_rows]] = result.values[y_index[tail_rows]] > 1e-6
+        grow = deepest & (k < length)
         tolerance = 1e-7 * max(1.0, abs(true_cost))
-        if true_cost <= result.objective + tolerance or not grow.any():
+        if true_cost <= relaxed + tolerance or not grow.any():
             status = result.status
             break
         k[grow] = np.minimum(length[grow], np.maximum(2 * k[grow], k[grow] + 8))
-    else:  # pragma: no cover - 64 doublings exceed any table
-        status = "time_limit"
-    if not np.isfinite(true_cost):
-        raise SolverError("p-median: some demand point reaches no open site; give "
-                          "unserved_distance or a larger p/budget")
+    if result is None or not np.isfinite(true_cost):
+        raise SolverError("p-median: no solution serving every demand point within the time "
+                          "limit; give unserved_distance, a larger p/budget or more time")
+    bound = min(result.bound + offset, true_cost)  # a relaxation's bound is always valid
     return SitingSolution(
-        "pmedian", "highs", status, chosen, true_cost, min(result.bound, true_cost),
+        "pmedian", "highs", status, chosen, true_cost, bound,
         time.perf_counter() - start, "min", total_weight=float(weights.sum()),
-        cost=site_cost_of(problem, chosen), details={"rounds": float(_round + 1)})
+        cost=site_cost_of(problem, chosen), details={"rounds": float(rounds)})
 
 
 def solve_capacitated(
