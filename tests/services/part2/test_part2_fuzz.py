@@ -32,7 +32,7 @@ def test_no_server_error_on_part2_endpoints(mode: GenerationMode, client: TestCl
     failures: list[str] = []
 
     for operation in operations:
-        @settings(max_examples=8, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=5, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy(generation_mode=mode),
                caller=st.sampled_from(CALLERS))
