@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -84,22 +86,26 @@ def test_county_jobs_equal_the_single_process_run(client: object) -> None:
     assert single.community_access["covered_share"].sum() > 0
 
 
-def test_demo_county_on_the_cluster(client: object, tmp_path: object) -> None:
-    from pathlib import Path
+def test_demo_county_on_the_cluster_from_the_cli(client: Any, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
 
+    from shequ.access.cli import app
+    from shequ.access.lifecircle import compute_region_access
     from shequ.context import Context
     from shequ.ingest.build import build_demo
     from shequ.settings import Settings
 
-    data = Path(str(tmp_path))
-    ctx = Context.open(Settings(data_dir=data / "data", database_url=f"sqlite:///{data}/d.db",
-                                environment="test"))
+    data = tmp_path / "data"
+    ctx = Context.open(Settings(data_dir=data, environment="test"))
     build_demo(ctx)
-    from shequ.access.distributed import compute_by_county
-    from shequ.access.lifecircle import compute_region_access
-
     single = compute_region_access(ctx)
-    spread = compute_by_county(ctx, scheduler=client)
     ctx.close()
-    assert_frame_equal(spread.community_access, single.community_access)
-    assert_frame_equal(spread.communities, single.communities)
+    result = CliRunner().invoke(app, [
+        "lifecircle", "--data-dir", str(data), "--scheduler", client.scheduler.address,
+        "--out", str(tmp_path / "out"), "--format", "parquet"], env={"SHEQU_DATABASE_URL": ""})
+    assert result.exit_code == 0, result.output
+    assert "Uncovered communities" in result.output
+    spread = pl.read_parquet(tmp_path / "out" / "community_access.parquet")
+    assert_frame_equal(spread, single.community_access)
+    communities = pl.read_parquet(tmp_path / "out" / "communities.parquet").drop("name")
+    assert_frame_equal(communities, single.communities)
