@@ -89,3 +89,11 @@ def test_bad_tables_report_every_problem_at_once() -> None:
     text = str(caught.value)
     assert "demand index" in text and "distances" in text and "negative" in text
     assert "closable" in text
+
+
+def test_public_surface_is_what_all_says() -> None:
+    import shequ.plan as plan
+
+    assert sorted(plan.__all__) == sorted(plan._EXPORTS)
+    for name in plan.__all__:
+        assert getattr(plan, name) is not None
