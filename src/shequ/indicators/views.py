@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select
+from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import column
 
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.indicators.definitions import NATION_CODE, IndicatorCatalog
@@ -80,6 +82,7 @@ class Dashboard:
     indicator: str
     children: tuple[ChildLine, ...]
     short_boards: pl.DataFrame = field(default_factory=pl.DataFrame)
+    access_rows: int = 0  # community_access rows under the division (life-circle inputs)
 
 
 def place_of(session: Session, code: str, *, as_of: object = None) -> Place:
@@ -167,7 +170,19 @@ def dashboard(session: Session, catalog: IndicatorCatalog, code: str, *,
                           value_of.get(c.code, {}).get("status")) for c in child_places]
     boards = unit_short_boards(session, catalog, place, run=run, period=period, lang=lang,
                                indicators=[chosen], limit=board_limit)
-    return Dashboard(place, ancestors, run, period, tuple(lines), chosen, tuple(kids), boards)
+    return Dashboard(place, ancestors, run, period, tuple(lines), chosen, tuple(kids), boards,
+                     access_rows(session, prefix=_prefix(place)))
+
+
+def access_rows(session: Session, *, prefix: str) -> int:
+    """How many ``community_access`` rows lie under ``prefix`` (0 when the table is absent)."""
+    if not inspect(session.get_bind()).has_table("community_access"):
+        return 0
+    access = sql_table("community_access", column("division_code"))
+    query = select(func.count()).select_from(access)
+    if prefix:
+        query = query.where(access.c.division_code.startswith(prefix))
+    return int(session.scalar(query) or 0)
 
 
 def unit_short_boards(session: Session, catalog: IndicatorCatalog, place: Place, *,
