@@ -135,7 +135,12 @@ def test_simple_hours_become_weekly_schedules(client: TestClient, seeded: Seeded
 
 
 def test_directory_follows_the_registry(client: TestClient, ctx: Context) -> None:
-    client.app.state.directory_state = DirectoryState(interval_s=0.0)  # type: ignore[attr-defined]
+    def fresh() -> None:
+        # A new state makes the next request wait for the check (later checks run beside
+        # requests, which would make this test race them).
+        client.app.state.directory_state = DirectoryState(interval_s=0.0)  # type: ignore[attr-defined]
+
+    fresh()
     assert client.get("/hsds/services").json()["total_items"] == 6
     with ctx.sessions() as session:
         new = Facility(type_code="library", division_code="110101002001", name="新图书馆",
@@ -143,9 +148,11 @@ def test_directory_follows_the_registry(client: TestClient, ctx: Context) -> Non
         session.add(new)
         session.commit()
         new_id = new.id
+    fresh()
     body = client.get("/hsds/services?search=新图书馆").json()
     assert body["contents"][0]["id"] == str(uuid.uuid5(NS, f"service:{new_id}"))
     with ctx.sessions() as session:
         session.delete(session.get(Facility, new_id))
         session.commit()
+    fresh()
     assert client.get("/hsds/services").json()["total_items"] == 6

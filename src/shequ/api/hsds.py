@@ -14,6 +14,7 @@ directory holds no personal data.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -183,8 +184,13 @@ async def directory_in_step(request: Request, ctx: ContextDep) -> None:
     state = getattr(request.app.state, "directory_state", None)
     if state is None:
         state = request.app.state.directory_state = DirectoryState()
-    if check_due(state):
-        await run_in_threadpool(ensure_in_step, ctx.sessions, state)
+    if not check_due(state):
+        return
+    if state.stamp is None:
+        await run_in_threadpool(ensure_in_step, ctx.sessions, state)  # first: wait for it
+    else:
+        # Later checks run beside the request instead of in front of it.
+        asyncio.get_running_loop().run_in_executor(None, ensure_in_step, ctx.sessions, state)
 
 
 router = APIRouter(tags=["hsds"], dependencies=[Depends(directory_in_step)])
