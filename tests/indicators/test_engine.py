@@ -183,3 +183,18 @@ def test_life_circle_standards_become_indicators(tmp_path: Path) -> None:
         catalog.subset([day_care.code]), as_of=AS_OF, periods=[2024])
     # urban only: C1 3000 × 0.5 of 6000 urban residents in the county (V1 is rural)
     assert value(out, day_care.code, f.COUNTY)[:2] == pytest.approx((1500.0, 6000.0))
+
+
+def test_rows_of_divisions_not_in_force_are_left_out_and_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    tables = f.tables()
+    extra = pl.DataFrame({"division_code": ["130102100299"], "type_code": [
+        "comprehensive_service_facility"], "status": ["in_service"], "floor_area_m2": [999.0]})
+    facilities = pl.concat([tables.facilities, extra], how="diagonal")
+    with caplog.at_level("WARNING", logger="shequ.indicators.engine"):
+        out = compute_indicators(
+            MeasureTables(tables.divisions, facilities, tables.population, tables.workforce,
+                          tables.access, tables.inputs),
+            load_indicator_catalog().subset(["N4"]), as_of=AS_OF, periods=[2024])
+    assert value(out, "N4", f.TOWN)[0] == 220.0
+    assert "facilities: 1 row(s) refer to divisions not in force" in caplog.text

@@ -25,6 +25,7 @@ with an explicit ``status=…`` option uses the current status only.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ from shequ.indicators.expr import (
 )
 from shequ.registry.codes import LEVEL_DIGITS, level_of
 
+LOG = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -324,6 +326,7 @@ class _Facilities:
         holder, found = hierarchy.index_of(table["division_code"])
         self.dropped = int((~found).sum())
         if self.dropped:
+            _report_dropped("facilities", self.dropped)
             table = table.filter(pl.Series(found))
             holder = holder[found]
         self.holder = holder
@@ -373,12 +376,19 @@ class _Facilities:
         return self._active[period]
 
 
+def _report_dropped(table: str, rows: int) -> None:
+    # Expected when units merged or were abolished: their rows no longer have a place.
+    LOG.warning("%s: %d row(s) refer to divisions not in force on the hierarchy date and "
+                "are left out", table, rows)
+
+
 class _Rows:
     """A long table (population, workforce, inputs, access) resolved to holder indices."""
 
-    def __init__(self, table: pl.DataFrame, hierarchy: Hierarchy) -> None:
+    def __init__(self, table: pl.DataFrame, hierarchy: Hierarchy, *, name: str) -> None:
         holder, found = hierarchy.index_of(table["division_code"])
         if not found.all():
+            _report_dropped(name, int((~found).sum()))
             table = table.filter(pl.Series(found))
             holder = holder[found]
         self.table = table
@@ -408,9 +418,11 @@ class _PeriodTables:
     def __init__(self, tables: _Prepared, period: int) -> None:
         hierarchy = tables.hierarchy
         self.population = _Rows(tables.population.filter(pl.col("period") == period),
-                                hierarchy)
-        self.workforce = _Rows(tables.workforce.filter(pl.col("period") == period), hierarchy)
-        self.inputs = _Rows(tables.inputs.filter(pl.col("period") == period), hierarchy)
+                                hierarchy, name=f"population {period}")
+        self.workforce = _Rows(tables.workforce.filter(pl.col("period") == period), hierarchy,
+                               name=f"workforce {period}")
+        self.inputs = _Rows(tables.inputs.filter(pl.col("period") == period), hierarchy,
+                            name=f"inputs {period}")
 
 
 @dataclass
@@ -432,7 +444,8 @@ def prepare(tables: MeasureTables, *, as_of: dt.date) -> _Prepared:
         facilities=_Facilities(tables.facilities, hierarchy),
         population=_conform(tables.population, POPULATION_SCHEMA, "population"),
         workforce=_conform(tables.workforce, WORKFORCE_SCHEMA, "workforce"),
-        access=_Rows(_conform(tables.access, ACCESS_SCHEMA, "access"), hierarchy),
+        access=_Rows(_conform(tables.access, ACCESS_SCHEMA, "access"), hierarchy,
+                     name="access"),
         inputs=_conform(tables.inputs, INPUT_SCHEMA, "inputs"),
     )
 
