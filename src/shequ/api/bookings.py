@@ -133,6 +133,24 @@ class ResourceIn(BaseModel):
     max_series_occurrences: int = Field(default=12, ge=1, le=104)
 
 
+class ResourcePatch(BaseModel):
+    """New values of some rules of a resource (fields left out keep their value)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    capacity: int | None = Field(default=None, ge=1, le=100_000)
+    opening_hours: str | None = Field(default=None, max_length=500)
+    slot_minutes: int | None = Field(default=None, ge=5, le=1440)
+    approval_required: bool | None = None
+    min_notice_minutes: int | None = Field(default=None, ge=0, le=100_000)
+    max_advance_days: int | None = Field(default=None, ge=0, le=366)
+    max_duration_minutes: int | None = Field(default=None, ge=5, le=1440 * 7)
+    allowed_roles: list[Role] | None = Field(default=None, min_length=1, max_length=8)
+    booker_scope: BookerScope | None = None
+    allow_series: bool | None = None
+    max_series_occurrences: int | None = Field(default=None, ge=1, le=104)
+    active: bool | None = None
+
+
 class ResourceOut(BaseModel):
     """A bookable resource and the facility it belongs to."""
 
@@ -291,6 +309,24 @@ def create_resource(body: ResourceIn, user: CurrentUser, session: SessionDep) ->
         allowed_roles=[r.value for r in body.allowed_roles], booker_scope=body.booker_scope,
         allow_series=body.allow_series, max_series_occurrences=body.max_series_occurrences)
     audit(session, user=user, action="create", entity="booking_resource", entity_id=res.id)
+    return _resource_out(res, facility)
+
+
+@router.patch("/bookings/resources/{resource_id}", response_model=ResourceOut,
+              responses=ERRORS)
+def update_resource(resource_id: IdPath, body: ResourcePatch, user: CurrentUser,
+                    session: SessionDep) -> ResourceOut:
+    """Change the rules of a venue in your jurisdiction (``active: false`` closes it)."""
+    res = bs.resource(session, resource_id)
+    facility = bs.resource_facility(session, res)
+    require_handler(user, facility.division_code)
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
+               if v is not None or k in ("capacity", "opening_hours")}
+    if "allowed_roles" in changes:
+        changes["allowed_roles"] = [Role(r).value for r in changes["allowed_roles"]]
+    bs.update_resource(session, resource_id, **changes)
+    audit(session, user=user, action="update", entity="booking_resource",
+          entity_id=resource_id, detail={"changed": sorted(changes)})
     return _resource_out(res, facility)
 
 

@@ -200,3 +200,23 @@ def test_closed_requests_are_rated_by_their_submitter(client: TestClient, auth: 
     rated = client.post("/api/v1/reviews", headers=auth("resident1"), json=review)
     assert rated.status_code == 201
     assert rated.json()["division_code"] == "110101001001"
+
+
+def test_workers_change_venue_rules_in_their_jurisdiction(client: TestClient, auth: Auth,
+                                                          seeded: Seeded) -> None:
+    room = make_room(client, auth, seeded)
+    path = f"/api/v1/bookings/resources/{room}"
+    assert client.patch(path, headers=auth("worker_xjmx"),
+                        json={"approval_required": False}).status_code == 403
+    changed = client.patch(path, headers=auth("officer_dhm"), json={
+        "approval_required": False, "booker_scope": "anyone", "slot_minutes": 30,
+        "allowed_roles": ["resident"]})
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["approval_required"], body["booker_scope"], body["slot_minutes"],
+            body["allowed_roles"]) == (False, "anyone", 30, ["resident"])
+    bad = client.patch(path, headers=auth("officer_dhm"), json={"opening_hours": "Mo-Fr 25:00"})
+    assert bad.status_code == 422
+    closed = client.patch(path, headers=auth("worker_dfx"), json={"active": False})
+    assert closed.json()["id"] == room
+    assert room not in [r["id"] for r in client.get("/api/v1/bookings/resources").json()]

@@ -129,6 +129,8 @@ CASES: list[Case] = [
     ("open venue outside", "POST", "/api/v1/bookings/resources",
      lambda w: {"facility_id": w.centre_out, "name": "会议室"}, None,
      lambda u: expect(u, OUTSIDE_HANDLERS, ok=201)),
+    ("change venue rules inside", "PATCH", "/api/v1/bookings/resources/{room}",
+     {"max_advance_days": 60}, lambda w: {"room": w.room}, lambda u: expect(u, INSIDE_HANDLERS)),
     ("read a resident's booking", "GET", "/api/v1/bookings/{id}", None, World.booking,
      lambda u: expect(u, INSIDE_HANDLERS | {"resident1"})),
     ("approve booking inside", "POST", "/api/v1/bookings/{id}/approve", {}, World.booking,

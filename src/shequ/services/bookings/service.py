@@ -121,6 +121,39 @@ def create_resource(session: Session, *, facility_id: int, name: str,
     return res
 
 
+RULE_FIELDS = ("name", "capacity", "opening_hours", "slot_minutes", "approval_required",
+               "min_notice_minutes", "max_advance_days", "max_duration_minutes",
+               "allowed_roles", "booker_scope", "allow_series", "max_series_occurrences",
+               "active")
+
+
+def update_resource(session: Session, resource_id: int, **changes: object) -> BookableResource:
+    """Change a resource's rules (only the fields in :data:`RULE_FIELDS`).
+
+    Bookings already made keep their slots; a new slot length applies to new bookings.
+    """
+    res = resource(session, resource_id)
+    unknown = sorted(set(changes) - set(RULE_FIELDS))
+    if unknown:
+        raise ValidationError([Problem(f"resource {resource_id}", f"{k!r} is not a rule",
+                                       hint="rules: " + ", ".join(RULE_FIELDS))
+                               for k in unknown])
+    for key, given in changes.items():
+        value = given
+        if key == "allowed_roles" and isinstance(given, list | tuple):
+            value = ",".join(str(v) for v in given)
+        if key == "booker_scope":
+            value = BookerScope(str(given)).value
+        setattr(res, key, value)
+    if res.max_duration_minutes < res.slot_minutes:
+        raise ValidationError([Problem(f"resource {resource_id}", "max_duration_minutes is "
+                                       "shorter than one slot", column="max_duration_minutes")])
+    if res.opening_hours:
+        parse_opening_hours(res.opening_hours)
+    session.flush()
+    return res
+
+
 @dataclass(frozen=True, slots=True)
 class SlotView:
     """A slot of the grid and whether an active booking holds it."""
