@@ -176,9 +176,9 @@ def store_run(ctx: Context, results: pl.DataFrame, status: pl.DataFrame, *, as_o
                            catalog_digest=catalog_digest(catalog), rows=len(table), note=note)
         session.add(run)
         session.flush()
-        rows = table.with_columns(pl.lit(run.id).alias("run_id")).to_dicts()
-        for start in range(0, len(rows), 5000):
-            session.execute(insert(IndicatorValue), rows[start:start + 5000])
+        # slices keep memory flat for national runs (millions of rows)
+        for part in table.with_columns(pl.lit(run.id).alias("run_id")).iter_slices(20_000):
+            session.execute(insert(IndicatorValue), part.to_dicts())
         return run.id
 
 
