@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -117,12 +117,23 @@ def signed_up_count(session: Session, activity_id: int) -> int:
 
 def sign_up(session: Session, *, activity_id: int, user_id: int,
             now: dt.datetime | None = None) -> VolunteerSignup:
-    """Sign a registered volunteer up for a published activity that has not begun."""
+    """Sign a registered volunteer up for a published activity that has not begun.
+
+    The places limit holds under concurrent sign-ups: the activity row is locked first.
+    """
     now = now or local_now()
-    act = activity(session, activity_id)
     volunteer = volunteer_of(session, user_id)
     if volunteer is None or not volunteer.active:
         raise ValidationError([Problem("volunteer", "register as a volunteer first")])
+    # Lock the activity row before counting, so that concurrent sign-ups for the last
+    # place queue up in the database (a row lock on PostgreSQL, the write lock on SQLite)
+    # and the count each one sees includes the others' committed sign-ups.
+    locked = session.execute(update(VolunteerActivity).where(
+        VolunteerActivity.id == activity_id).values(status=VolunteerActivity.status))
+    if locked.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFoundError(f"no volunteer activity with id {activity_id}")
+    act = activity(session, activity_id)
+    session.refresh(act)
     if act.status != ActivityStatus.PUBLISHED.value:
         raise ConflictError(f"activity {activity_id} is {act.status}")
     if act.starts_at <= now:
