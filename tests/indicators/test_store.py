@@ -89,3 +89,14 @@ def test_community_access_rows_feed_life_circle_indicators(ctx: Context) -> None
     # the 300 m rows only: 3000 × 0.8 + 2000 × 0.5 = 3400 of 5000 residents.
     assert l1["numerator"][0] == pytest.approx(3400.0)
     assert l1["value"][0] == pytest.approx(68.0)
+
+
+def test_a_one_year_run_projects_from_the_stored_history(ctx: Context) -> None:
+    compute_for_registry(ctx, as_of=AS_OF, periods=[2022])
+    later = compute_for_registry(ctx, as_of=AS_OF, periods=[2024])
+    town = later.status.filter(pl.col("indicator") == "N1",
+                               pl.col("division_code") == f.TOWN).row(0, named=True)
+    # 0% in 2022 (stored run), 100% in 2024: +50 points a year → 150 by 2025
+    assert town["periods"] == 2
+    assert town["projected"] == pytest.approx(150.0)
+    assert town["status"] == "met"

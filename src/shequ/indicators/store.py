@@ -148,11 +148,23 @@ def compute_for_registry(ctx: Context, *, as_of: dt.date | None = None,
                 "population", "no population figures are stored, so nothing can be computed",
                 hint="load the registry first (e.g. `shequ demo --no-serve`)")])
         tables = load_measure_tables(session, as_of=when, period=years)
+        history = _stored_history(session, excluding=years)
     results = compute_indicators(tables, chosen, as_of=when, periods=years)
-    status = with_status(results, chosen)
+    status = with_status(results, chosen, history=history)
     run_id = store_run(ctx, results, status, as_of=when, periods=years,
                        stamp=tables.stamp, catalog=chosen, note=note) if store else None
     return RunResult(run_id, results, status, tables, when, tuple(years))
+
+
+def _stored_history(session: Session, *, excluding: Sequence[int]) -> pl.DataFrame | None:
+    """Values of the newest stored run for periods not computed now (extends the trend)."""
+    run = session.scalars(select(IndicatorRun).order_by(IndicatorRun.id.desc())).first()
+    if run is None:
+        return None
+    older = [int(p) for p in run.periods.split(",") if int(p) not in set(excluding)]
+    if not older:
+        return None
+    return load_values(session, run_id=run.id, periods=older).select(list(RESULT_SCHEMA))
 
 
 def store_run(ctx: Context, results: pl.DataFrame, status: pl.DataFrame, *, as_of: dt.date,
