@@ -484,7 +484,7 @@ def resource_page(request: Request, ctx: ContextDep, session: SessionDep, user: 
         return login_redirect(request)
     res = bs.resource(session, resource_id)
     facility = bs.resource_facility(session, res)
-    first = day or local_now().date()
+    first = day if day and EARLIEST.date() <= day <= LATEST.date() else local_now().date()
     start = dt.datetime.combine(first, dt.time())
     views = bs.slot_views(session, resource_id, start, start + dt.timedelta(days=7))
     by_day: dict[dt.date, list[bs.SlotView]] = {}

@@ -86,3 +86,15 @@ def test_weekly_series_from_the_page_and_forms_need_the_token(client: TestClient
                                 .order_by(Booking.starts_at)))
     first = dt.datetime.combine(day, dt.time(9, 30))
     assert starts == [first + dt.timedelta(weeks=k) for k in range(3)]
+
+
+def test_a_far_day_on_the_slot_page_falls_back_to_today(client: TestClient,
+                                                         ctx: Context) -> None:
+    with ctx.sessions.begin() as s:
+        centre = s.scalar(select(Facility.id).where(Facility.name == "多福巷社区综合服务站"))
+        room = bs.create_resource(s, facility_id=int(centre or 0), name="会议室").id
+    sign_in(client, "resident1")
+    page = client.get(f"/bookings/resources/{room}?day=9999-12-31")
+    assert page.status_code == 200
+    week_before = local_now().date() - dt.timedelta(days=7)
+    assert f"?day={week_before.isoformat()}" in page.text  # the "previous week" link
