@@ -510,6 +510,8 @@ def book_form(request: Request, session: SessionDep, user: CurrentUser, *,
     start = as_local(starts_at)
     minutes = res.slot_minutes * slots
     here = f"/bookings/resources/{resource_id}"
+    if not EARLIEST <= start <= LATEST:
+        return back(here, error=f"{start:%Y-%m-%d} is not between 2000 and 2100")
     booker = booker_of(session, user)
     try:
         if weeks > 1:

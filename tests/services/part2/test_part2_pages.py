@@ -98,3 +98,8 @@ def test_a_far_day_on_the_slot_page_falls_back_to_today(client: TestClient,
     assert page.status_code == 200
     week_before = local_now().date() - dt.timedelta(days=7)
     assert f"?day={week_before.isoformat()}" in page.text  # the "previous week" link
+
+    far = client.post("/bookings/book", data={
+        "resource_id": room, "starts_at": "9999-12-31T23:30", "purpose": "x",
+        "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert far.status_code == 303 and "error=" in far.headers["location"]
