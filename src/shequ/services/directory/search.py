@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from shequ.errors import Problem, ValidationError
@@ -77,10 +77,14 @@ def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[Facility, Dir
     """
     if not ids:
         return {}
-    rows = session.execute(select(_FACILITY, *[c for c in _ENTRY.c if c.name != "facility_id"])
-                           .join(_ENTRY, _ENTRY.c.facility_id == _FACILITY.c.id)
-                           .where(_FACILITY.c.id.in_(list(ids))))
+    rows = session.execute(_LOAD, {"ids": list(ids)})
     return {row.id: (cast(Facility, row), cast(DirectoryEntry, row)) for row in rows}
+
+
+# Built once: SQLAlchemy then reuses the compiled statement for every page.
+_LOAD = (select(_FACILITY, *[c for c in _ENTRY.c if c.name != "facility_id"])
+         .join(_ENTRY, _ENTRY.c.facility_id == _FACILITY.c.id)
+         .where(_FACILITY.c.id.in_(bindparam("ids", expanding=True))))
 
 
 def search_services(session: Session, f: ServiceFilter, *, page: int = 1, per_page: int = 20,
