@@ -4,6 +4,8 @@ Each domain package adds its models module here (registry first; analyses and se
 after it, following the direction data flows).
 """
 
+# The imports follow the data flow (registry, analyses, services), not the alphabet.
+# ruff: noqa: I001
 from shequ.registry import models as registry_models
 from shequ.indicators import models as indicators_models
 from shequ.access import models as access_models
