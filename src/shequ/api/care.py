@@ -156,9 +156,15 @@ def _handled(session: Session, user: User, facility_id: int) -> None:
 
 def _settle_after(ctx: ContextDep, session: Session, rules: PriorityRules, facility_id: int
                   ) -> list[int]:
-    """Commit the request's change, then refill the facility's places."""
+    """Commit the request's change, then refill the facility's places.
+
+    The refill runs in its own transaction, so this request's session forgets what it
+    loaded (``expire_all``) and reads the new offers afresh.
+    """
     session.commit()
-    return cs.settle(ctx.sessions, rules, facility_id)
+    offered = cs.settle(ctx.sessions, rules, facility_id)
+    session.expire_all()
+    return offered
 
 
 def _submit(ctx: ContextDep, session: Session, rules: PriorityRules, user: User,
@@ -174,7 +180,6 @@ def _submit(ctx: ContextDep, session: Session, rules: PriorityRules, user: User,
                    resident_id=user.resident_id)
     audit(session, user=user, action="create", entity="care_application", entity_id=app.id)
     _settle_after(ctx, session, rules, body.facility_id)
-    session.refresh(app)
     return app
 
 

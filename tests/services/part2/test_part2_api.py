@@ -220,3 +220,20 @@ def test_workers_change_venue_rules_in_their_jurisdiction(client: TestClient, au
     closed = client.patch(path, headers=auth("worker_dfx"), json={"active": False})
     assert closed.json()["id"] == room
     assert room not in [r["id"] for r in client.get("/api/v1/bookings/resources").json()]
+
+
+def test_the_settle_button_answers_with_the_new_offers(client: TestClient, auth: Auth,
+                                                       seeded: Seeded, ctx: Context) -> None:
+    centre = seeded.facilities[DAY_CARE]
+    with ctx.sessions.begin() as s:
+        s.execute(update(Facility).where(Facility.id == centre).values(capacity=0))
+    waiting = client.post("/api/v1/care/applications", headers=auth("resident1"), json={
+        "facility_id": centre, "beneficiary_name": "王五", "beneficiary_birth_date": "1945-05-05"})
+    assert waiting.json()["status"] == "waiting"
+    client.get(f"/api/v1/care/facilities/{centre}/waitlist", headers=auth("worker_dfx"))
+    with ctx.sessions.begin() as s:
+        s.execute(update(Facility).where(Facility.id == centre).values(capacity=1))
+    offered = client.post(f"/api/v1/care/facilities/{centre}/settle",
+                          headers=auth("worker_dfx")).json()
+    assert [(o["id"], o["status"], o["place_no"]) for o in offered] == [
+        (waiting.json()["id"], "offered", 1)]
