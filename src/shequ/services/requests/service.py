@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
@@ -61,16 +61,32 @@ def nearest_community(session: Session, lon: float, lat: float, *,
     when = as_of or queries.today()
     for box in SEARCH_BOXES_DEG:
         dlon = box / max(math.cos(math.radians(lat)), 1e-6)
-        rows = session.scalars(select(Division).where(
-            queries.valid_on(when), Division.level == 5,
-            Division.longitude.between(lon - dlon, lon + dlon),
-            Division.latitude.between(lat - box, lat + box))).all()
+        rows = session.execute(_COMMUNITIES_IN_BOX, {
+            "when": when, "lon0": lon - dlon, "lon1": lon + dlon, "lat0": lat - box,
+            "lat1": lat + box}).all()
         if rows:
-            return min(rows, key=lambda d: (queries.haversine_m(
-                lon, lat, d.longitude or 0.0, d.latitude or 0.0), d.code))
+            code = min(rows, key=lambda r: (queries.haversine_m(lon, lat, r.longitude,
+                                                                r.latitude), r.code)).code
+            return queries.division(session, code, as_of=when)
     raise ValidationError([Problem("lat/long", f"no community lies near ({lon}, {lat})",
                                    hint="give a point inside the served region, or a "
                                    "division_code")])
+
+
+# Built once with bound parameters: constructing statements was a third of a submission.
+_COMMUNITIES_IN_BOX = select(Division.code, Division.longitude, Division.latitude).where(
+    Division.valid_from <= bindparam("when"),
+    or_(Division.valid_to.is_(None), Division.valid_to > bindparam("when")),
+    Division.level == 5,
+    Division.longitude.between(bindparam("lon0"), bindparam("lon1")),
+    Division.latitude.between(bindparam("lat0"), bindparam("lat1")))
+_OPEN_NEAR = select(ServiceRequest).where(
+    ServiceRequest.service_code == bindparam("code"),
+    ServiceRequest.status != RequestStatus.CLOSED.value,
+    ServiceRequest.requested_at >= bindparam("since"),
+    ServiceRequest.longitude.between(bindparam("lon0"), bindparam("lon1")),
+    ServiceRequest.latitude.between(bindparam("lat0"), bindparam("lat1")),
+    ServiceRequest.id != bindparam("exclude"))
 
 
 def responsible_for(division_code: str, level: int) -> str:
@@ -170,16 +186,13 @@ def possible_duplicates(session: Session, definition: ServiceDefinition, longitu
     when = now or utcnow()
     dlat = math.degrees(radius / queries.EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(latitude)), 1e-6)
-    query = select(ServiceRequest).where(
-        ServiceRequest.service_code == definition.code,
-        ServiceRequest.status != RequestStatus.CLOSED.value,
-        ServiceRequest.requested_at >= when - dt.timedelta(days=DUPLICATE_WINDOW_DAYS),
-        ServiceRequest.longitude.between(longitude - dlon, longitude + dlon),
-        ServiceRequest.latitude.between(latitude - dlat, latitude + dlat))
-    if exclude_id is not None:
-        query = query.where(ServiceRequest.id != exclude_id)
     found = []
-    for row in session.scalars(query):
+    for row in session.scalars(_OPEN_NEAR, {
+            "code": definition.code,
+            "since": when - dt.timedelta(days=DUPLICATE_WINDOW_DAYS),
+            "lon0": longitude - dlon, "lon1": longitude + dlon,
+            "lat0": latitude - dlat, "lat1": latitude + dlat,
+            "exclude": exclude_id if exclude_id is not None else -1}):
         distance = queries.haversine_m(longitude, latitude, row.longitude or 0.0,
                                        row.latitude or 0.0)
         if distance <= radius:
