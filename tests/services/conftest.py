@@ -249,16 +249,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian Chromium driven by Playwright (skipped with the reason when absent)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield chromium
-        chromium.close()
+def browser(chromium: Any) -> Any:
+    """The test session's one Debian Chromium (Playwright's sync API allows one driver per
+    process, so every domain's browser tests share the fixture of tests/conftest.py)."""
+    return chromium
