@@ -38,7 +38,6 @@ from shequ.settings import Settings
 SECRET = "test-secret-key-for-shequ-services-0123456789"
 PASSWORD = "password-123"
 FROM = dt.date(2000, 1, 1)
-CHROMIUM = Path("/usr/bin/chromium")
 
 DIVISIONS = [
     # code, level, parent, name, kind, urban_rural, lon, lat
