@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -298,6 +298,32 @@ async def form_attributes(request: Request) -> dict[str, str]:
     return {k: ",".join(v) for k, v in out.items()}
 
 
+class RequestForm(BaseModel):
+    """The form of a new request (GeoReport v2 fields, plus ``division_code``).
+
+    One model rather than sixteen form parameters: validated in one pydantic call.
+    ``attribute[code]`` fields are read separately (their names are not fixed).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    api_key: str = Field(max_length=200)
+    service_code: str = Field(max_length=48)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    long: float | None = Field(default=None, ge=-180, le=180)
+    address_string: str | None = Field(default=None, max_length=300)
+    address_id: str | None = Field(default=None, max_length=64)
+    division_code: str | None = Field(default=None, max_length=12)
+    email: str | None = Field(default=None, max_length=200)
+    device_id: str | None = Field(default=None, max_length=100)
+    account_id: str | None = Field(default=None, max_length=100)
+    first_name: str | None = Field(default=None, max_length=50)
+    last_name: str | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, max_length=30)
+    description: str | None = Field(default=None, max_length=4000)
+    media_url: str | None = Field(default=None, max_length=500)
+
+
 @router.post("/requests.{fmt}", response_model=list[CreatedOut],
              dependencies=[Depends(RateLimit("open311-post", 600, 60))],
              responses=_xml_doc("the new request's id and token"))
@@ -305,24 +331,15 @@ def create_request(
     fmt: Format, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
     user: OptionalUser,
     attributes: Annotated[dict[str, str], Depends(form_attributes)],
-    api_key: Annotated[str, Form(max_length=200)],
-    service_code: Annotated[str, Form(max_length=48)],
-    lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
-    long: Annotated[float | None, Form(ge=-180, le=180)] = None,
-    address_string: Annotated[str | None, Form(max_length=300)] = None,
-    address_id: Annotated[str | None, Form(max_length=64)] = None,
-    division_code: Annotated[str | None, Form(max_length=12)] = None,
-    email: Annotated[str | None, Form(max_length=200)] = None,
-    device_id: Annotated[str | None, Form(max_length=100)] = None,
-    account_id: Annotated[str | None, Form(max_length=100)] = None,
-    first_name: Annotated[str | None, Form(max_length=50)] = None,
-    last_name: Annotated[str | None, Form(max_length=50)] = None,
-    phone: Annotated[str | None, Form(max_length=30)] = None,
-    description: Annotated[str | None, Form(max_length=4000)] = None,
-    media_url: Annotated[str | None, Form(max_length=500)] = None,
+    form: Annotated[RequestForm, Form()],
     lang: Lang = None,
 ) -> Response:
     """Submit a request (form-encoded, with the client's ``api_key``)."""
+    api_key, service_code, account_id = form.api_key, form.service_code, form.account_id
+    first_name, last_name, phone, email = (form.first_name, form.last_name, form.phone,
+                                           form.email)
+    description, media_url, division_code = form.description, form.media_url, form.division_code
+    lat, long, address_string = form.lat, form.long, form.address_string
     key = resolve_api_key(session, api_key)
     if key is None:
         return _error(fmt, AccessDenied("api_key is missing or not valid; ask the "
