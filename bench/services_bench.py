@@ -208,6 +208,21 @@ def load(base: str, mode: str, rate: float, seconds: float, keys_file: str) -> N
     print(json.dumps(result))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its child processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own, parent = int(stat.parent.name), int(fields[1])
+        if own == pid or parent == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _free_port() -> int:
     import socket
 
@@ -253,11 +268,16 @@ def run_backend(name: str, url: str, args: argparse.Namespace, *, reuse: bool = 
         me = [sys.executable, __file__, "--load", base]
 
         def gen(mode: str, rate: float, seconds: float) -> dict[str, float]:
+            cpu = _cpu_seconds(server.pid)
             done = subprocess.run([*me, mode, str(rate), str(seconds), str(keys_file)],
                                   capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"load generator failed:\n{done.stderr[-3000:]}")
-            return json.loads(done.stdout.strip().splitlines()[-1])
+            result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+            # Server CPU per request: what one core sustains, whatever else the machine runs.
+            result["server_cpu_ms"] = (_cpu_seconds(server.pid) - cpu) * 1000 / max(
+                1.0, result["requests"])
+            return result
 
         gen("search", 100, 3)  # warm-up: every worker's point index, caches, connections
         results = {}
@@ -310,7 +330,8 @@ def main() -> None:
                                         "pg_stat_activity WHERE datname = :n"), {"n": name})
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             admin.dispose()
-    print("\nbackend   work                 rate/s    p50 ms   p99 ms   target")
+    print("\nbackend   work                 rate/s    p50 ms   p99 ms  cpu ms/req  per core/s"
+          "   target")
     for backend, results in summary.items():
         for work, r in results.items():
             rate = r.get("achieved_rps", r.get("rps", 0.0))
@@ -318,8 +339,11 @@ def main() -> None:
                       else ">= 200/s")
             ok = (r["p99_ms"] < 50 and rate >= 300 * 0.98) if work.startswith("search") \
                 else rate >= 200
+            cpu = r.get("server_cpu_ms", float("nan"))
             print(f"{backend:9} {work:18} {rate:9.1f} {r['p50_ms']:9.1f} {r['p99_ms']:8.1f}"
+                  f" {cpu:10.2f} {1000 / cpu if cpu else 0:11.0f}"
                   f"   {target} {'OK' if ok else 'MISSED'}")
+    print(f"(load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":
