@@ -100,3 +100,15 @@ def test_a_one_year_run_projects_from_the_stored_history(ctx: Context) -> None:
     assert town["periods"] == 2
     assert town["projected"] == pytest.approx(150.0)
     assert town["status"] == "met"
+
+
+def test_long_code_lists_are_asked_in_batches(ctx: Context, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    from shequ.indicators import store
+
+    compute_for_registry(ctx, as_of=AS_OF, periods=[2024])
+    monkeypatch.setattr(store, "CODES_PER_QUERY", 2)
+    codes = [f.C1, f.C2, f.C3, f.V1, f.V2]
+    with ctx.sessions() as session:
+        values = load_values(session, indicators=["N4"], codes=codes)
+    assert sorted(values["division_code"].to_list()) == sorted(codes)

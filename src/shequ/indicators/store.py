@@ -202,6 +202,7 @@ def latest_run(session: Session) -> IndicatorRun:
     return run
 
 
+CODES_PER_QUERY = 900
 VALUE_COLUMNS: dict[str, pl.DataType] = {
     **RESULT_SCHEMA, "target": pl.Float64(), "target_jurisdiction": pl.String(),
     "projected": pl.Float64(), "status": pl.String(),
@@ -214,6 +215,13 @@ def load_values(session: Session, *, run_id: int | None = None,
                 periods: Sequence[int] | None = None) -> pl.DataFrame:
     """Stored values of a run (the latest by default), filtered as asked."""
     run = run_id if run_id is not None else latest_run(session).id
+    if codes is not None and len(codes) > CODES_PER_QUERY:
+        # databases cap the parameters of one statement: ask in batches
+        batches = [load_values(session, run_id=run, indicators=indicators,
+                               codes=codes[start:start + CODES_PER_QUERY], prefix=prefix,
+                               periods=periods)
+                   for start in range(0, len(codes), CODES_PER_QUERY)]
+        return pl.concat(batches)
     query = select(*(getattr(IndicatorValue, name) for name in VALUE_COLUMNS)).where(
         IndicatorValue.run_id == run)
     if indicators:
