@@ -126,3 +126,17 @@ def test_assessment_counts_residents_reviews(client: TestClient) -> None:
 def test_computing_a_run_needs_a_planner(client: TestClient) -> None:
     answer = client.post("/api/v1/indicators/runs", json={"periods": [2024]})
     assert answer.status_code == 401
+
+
+def test_short_boards_as_xlsx(client: TestClient, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    answer = client.get("/api/v1/indicators/short-boards",
+                        params={"ou": f.COUNTY, "dx": "N2", "format": "xlsx"})
+    assert answer.status_code == 200
+    (tmp_path / "b.xlsx").write_bytes(answer.content)
+    sheet = load_workbook(tmp_path / "b.xlsx")["short boards"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [r[1] for r in rows] == [f.V2, f.V3]
+    assert client.get("/api/v1/indicators/short-boards",
+                      params={"format": "pdf"}).status_code == 422

@@ -9,6 +9,8 @@ analytics resource (``dimension=dx:…&dimension=ou:…&dimension=pe:…`` works
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -20,7 +22,7 @@ from shequ.api.deps import ContextDep, SessionDep
 from shequ.errors import Problem, ValidationError
 from shequ.indicators.assessment import assess, load_scheme
 from shequ.indicators.definitions import IndicatorCatalog, load_indicator_catalog
-from shequ.indicators.export import data_value_sets
+from shequ.indicators.export import data_value_sets, write_xlsx
 from shequ.indicators.store import (
     compute_for_registry,
     latest_run,
@@ -157,7 +159,7 @@ def get_dashboard(code: str, request: Request, ctx: ContextDep, session: Session
 def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
                      ou: str = "nation", dx: str | None = None, limit: int = 100,
                      format: str = "json") -> Response | list[dict[str, Any]]:
-    """Community-level units under ``ou`` that fail a target, worst first (JSON or CSV)."""
+    """Community-level units under ``ou`` that fail a target, worst first (JSON, CSV, XLSX)."""
     catalog = _catalog(ctx)
     run = latest_run(session)
     place = place_of(session, ou, as_of=run.as_of)
@@ -169,6 +171,17 @@ def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
                               limit=limit)
     if format == "csv":
         return Response(board.write_csv(), media_type="text/csv; charset=utf-8")
+    if format == "xlsx":
+        with tempfile.TemporaryDirectory() as folder:
+            path = write_xlsx(Path(folder) / "short_boards.xlsx", {"short boards": board})
+            content = path.read_bytes()
+        return Response(content, media_type="application/vnd.openxmlformats-officedocument."
+                        "spreadsheetml.sheet", headers={
+                            "Content-Disposition": f'attachment; filename="short_boards_'
+                                                   f'{place.code}.xlsx"'})
+    if format != "json":
+        raise ValidationError([Problem("format", f"unknown format {format!r}",
+                                       hint="json, csv or xlsx")])
     return board.to_dicts()
 
 
