@@ -191,7 +191,8 @@ class Hierarchy:
         found_unique = self.sorted_code_int[position] == unique
         runs = np.diff(np.append(starts, len(text)))
         index = np.repeat(self.sorted_to_internal[position], runs)
-        found: BoolArray = np.repeat(found_unique, runs)
+        found: BoolArray = (np.ones(len(text), dtype=bool) if found_unique.all()
+                            else np.repeat(found_unique, runs))
         return index, found
 
     def rollup(self, own: FloatArray) -> FloatArray:
