@@ -25,7 +25,7 @@
     const radius = parseFloat(document.getElementById("radius").value) || 2000;
     const openNow = document.getElementById("open-now").checked;
     const params = new URLSearchParams({ latitude: lat, longitude: lon, radius: radius,
-      per_page: 50, lang: lang });
+      per_page: 50, lang: lang, full: "true" });
     if (openNow) params.set("open_now", "true");
     if (here) here.remove();
     here = L.circle([lat, lon], { radius: radius, color: "#1d6fb8", weight: 1, fillOpacity: 0.05 })
@@ -43,19 +43,17 @@
           text("span", `${Math.round(s.distance_m)} m `),
           text("span", s.open_now ? list.dataset.tOpen : list.dataset.tClosed,
                s.open_now ? "badge ok" : "badge"));
-        fetch(`/hsds/services/${s.id}`).then((r) => r.json()).then((full) => {
-          const loc = (full.service_at_locations || [])[0] || {};
-          const where = loc.location || {};
-          const facility = where.external_identifier;
-          if (where.latitude != null) {
-            L.circleMarker([where.latitude, where.longitude], { radius: 6, color: s.open_now ? "#2f855a" : "#61707f",
-              fillOpacity: 0.8 }).bindTooltip(s.name).addTo(layer);
-          }
-          const link = text("a", ` ${list.dataset.tAsk}`);
-          link.href = `/services/requests/new?facility=${facility}&lang=${lang}`;
-          link.dataset.testid = "ask";
-          item.append(link);
-        });
+        const loc = (s.service_at_locations || [])[0] || {};
+        const where = loc.location || {};
+        if (where.latitude != null) {
+          L.circleMarker([where.latitude, where.longitude], { radius: 6,
+            color: s.open_now ? "#2f855a" : "#61707f", fillOpacity: 0.8 })
+            .bindTooltip(s.name).addTo(layer);
+        }
+        const link = text("a", ` ${list.dataset.tAsk}`);
+        link.href = `/services/requests/new?facility=${where.external_identifier}&lang=${lang}`;
+        link.dataset.testid = "ask";
+        item.append(link);
         list.append(item);
       }
       list.dataset.loaded = String(page.contents.length);
