@@ -262,13 +262,53 @@ def indicators_page(request: Request, ctx: ContextDep, session: SessionDep,
                "colour": STATUS_COLOURS.get(c.status or "no_data", "#cccccc")}
               for c in board.children if c.place.longitude is not None]
     values = [c.value for c in board.children if c.value is not None]
+    line = next((item for item in board.lines if item.code == chosen.code), None)
+    chart = trend_chart(board.trend, target=None if line is None else line.target,
+                        target_year=chosen.target_year,
+                        projected=None if line is None else line.projected)
     synthetic = board.place.synthetic or any(c.place.synthetic for c in board.children)
     return render(request, "indicators.html", {
         "board": board, "chosen": chosen, "points": points,
         "value_range": (min(values), max(values)) if values else (0.0, 0.0),
         "colours": STATUS_COLOURS, "synthetic": synthetic,
         "boards": board.short_boards.head(20).to_dicts() if board.short_boards.height else [],
+        "chart": chart,
     })
+
+
+def trend_chart(trend: tuple[tuple[int, float | None], ...], *, target: float | None,
+                target_year: int, projected: float | None, width: int = 420,
+                height: int = 160) -> dict[str, Any] | None:
+    """SVG coordinates of a division's values by year, its target and the projection."""
+    points = [(year, value) for year, value in trend if value is not None]
+    if not points:
+        return None
+    years = [y for y, _ in points] + [target_year]
+    values = [v for _, v in points] + [x for x in (target, projected) if x is not None]
+    low_year, high_year = min(years), max(years)
+    low, high = min(0.0, *values), max(values) * 1.1
+    if high <= low:
+        high = low + 1.0
+    pad = 30
+
+    def x(year: int) -> float:
+        return pad + (width - 2 * pad) * (year - low_year) / max(1, high_year - low_year)
+
+    def y(value: float) -> float:
+        return height - pad + (2 * pad - height) * (value - low) / (high - low)
+
+    last_year, last_value = points[-1]
+    return {
+        "width": width, "height": height,
+        "line": " ".join(f"{x(yr):.1f},{y(v):.1f}" for yr, v in points),
+        "dots": [{"x": x(yr), "y": y(v), "year": yr, "value": v} for yr, v in points],
+        "target_y": None if target is None else y(target),
+        "projection": None if projected is None else {
+            "x1": x(last_year), "y1": y(last_value), "x2": x(target_year),
+            "y2": y(projected)},
+        "x_labels": [{"x": x(yr), "year": yr} for yr in sorted(set(years))],
+        "low": low, "high": high, "pad": pad,
+    }
 
 
 __all__ = ["pages", "router"]

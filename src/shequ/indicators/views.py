@@ -83,6 +83,7 @@ class Dashboard:
     children: tuple[ChildLine, ...]
     short_boards: pl.DataFrame = field(default_factory=pl.DataFrame)
     access_rows: int = 0  # community_access rows under the division (life-circle inputs)
+    trend: tuple[tuple[int, float | None], ...] = ()  # the chosen indicator by period
 
 
 def place_of(session: Session, code: str, *, as_of: object = None) -> Place:
@@ -170,8 +171,11 @@ def dashboard(session: Session, catalog: IndicatorCatalog, code: str, *,
                           value_of.get(c.code, {}).get("status")) for c in child_places]
     boards = unit_short_boards(session, catalog, place, run=run, period=period, lang=lang,
                                indicators=[chosen], limit=board_limit)
+    history = load_values(session, run_id=run.id, indicators=[chosen], codes=[place.code])
+    trend = tuple((int(r["period"]), r["value"]) for r in history.sort("period").iter_rows(
+        named=True))
     return Dashboard(place, ancestors, run, period, tuple(lines), chosen, tuple(kids), boards,
-                     access_rows(session, prefix=_prefix(place)))
+                     access_rows(session, prefix=_prefix(place)), trend)
 
 
 def access_rows(session: Session, *, prefix: str) -> int:
