@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from shequ.api.auth import OptionalUser, RateLimit
 from shequ.api.deps import ContextDep, SessionDep
+from shequ.context import Context
 from shequ.errors import AccessDenied, NotFoundError, ShequError, ValidationError
 from shequ.registry.models import Division
 from shequ.services.accounts import User, resolve_api_key
@@ -132,7 +133,9 @@ def _xml_doc(description: str) -> dict[int | str, dict[str, Any]]:
             400: errors, 403: errors, 404: errors}
 
 
-def _catalog(ctx: ContextDep) -> RequestCatalog:
+async def _catalog(request: Request) -> RequestCatalog:
+    # async and straight from the app: no thread-pool hop for a cached, immutable catalog
+    ctx: Context = request.app.state.ctx
     return load_request_catalog(ctx.settings.catalog_dir)
 
 

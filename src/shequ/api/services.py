@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from shequ.api.auth import CurrentUser, RateLimit, require_roles
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.problems import error_responses
+from shequ.context import Context
 from shequ.errors import AccessDenied
 from shequ.registry.codes import code_prefix, level_of, normalise_code
 from shequ.services.accounts import (
@@ -48,7 +49,9 @@ router = APIRouter(tags=["services"])
 ERRORS = error_responses(401, 403, 404, 409, 422, 429)
 
 
-def _catalog(ctx: ContextDep) -> RequestCatalog:
+async def _catalog(request: Request) -> RequestCatalog:
+    # async and straight from the app: no thread-pool hop for a cached, immutable catalog
+    ctx: Context = request.app.state.ctx
     return load_request_catalog(ctx.settings.catalog_dir)
 
 
