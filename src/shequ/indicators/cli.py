@@ -104,10 +104,10 @@ def show(code: Annotated[str, typer.Argument(help="division code, or 'nation'")]
     if path:
         console.print(f"[dim]{path}[/]")
     table = Table(show_lines=False)
-    for name, justify in (("code", "left"), ("indicator", "left"), ("value", "right"),
-                          ("unit", "left"), ("target", "right"), ("set by", "left"),
-                          ("2025 proj.", "right"), ("status", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    right = {"value", "target", "2025 proj."}
+    for name in ("code", "indicator", "value", "unit", "target", "set by", "2025 proj.",
+                 "status"):
+        table.add_column(name, justify="right" if name in right else "left")
     for line in board.lines:
         style = STATUS_STYLE.get(line.status or "no_data", "")
         table.add_row(line.code, line.name, _fmt(line.value), line.unit,

@@ -6,6 +6,7 @@ show the same figures.  Everything reads the newest stored run unless told other
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -86,11 +87,11 @@ class Dashboard:
     trend: tuple[tuple[int, float | None], ...] = ()  # the chosen indicator by period
 
 
-def place_of(session: Session, code: str, *, as_of: object = None) -> Place:
+def place_of(session: Session, code: str, *, as_of: dt.date | None = None) -> Place:
     """The division ``code`` (or the nation for ``000000000000``/``nation``) as a Place."""
     if code in ("", "nation", NATION_CODE, "0"):
         return NATION
-    unit = queries.division(session, normalise_code(code), as_of=as_of)  # type: ignore[arg-type]
+    unit = queries.division(session, normalise_code(code), as_of=as_of)
     return Place(unit.code, unit.name, unit.level, unit.longitude, unit.latitude,
                  unit.synthetic_geography)
 
