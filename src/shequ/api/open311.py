@@ -12,6 +12,7 @@ over their division; contact data is never part of a GeoReport response.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shequ.api.auth import OptionalUser, RateLimit
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import SessionDep
 from shequ.context import Context
 from shequ.errors import AccessDenied, NotFoundError, ShequError, ValidationError
 from shequ.registry.models import Division
@@ -287,6 +288,22 @@ def get_token(token: str, fmt: Format, session: SessionDep,
                     root="service_requests", item="request")
 
 
+async def _context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+async def _own_session(request: Request) -> AsyncIterator[Session]:
+    """A session the route commits itself; closing rolls back anything uncommitted.
+
+    Async, unlike the shared SessionDep, so that a submission makes one thread-pool hop
+    (the route) instead of four.
+    """
+    ctx: Context = request.app.state.ctx
+    with ctx.sessions() as session:
+        yield session
+
+
 async def form_attributes(request: Request) -> dict[str, str]:
     """The ``attribute[code]=value`` fields of a form (repeated keys joined by commas)."""
     content_type = request.headers.get("content-type", "")
@@ -331,13 +348,15 @@ class RequestForm(BaseModel):
              dependencies=[Depends(RateLimit("open311-post", 600, 60))],
              responses=_xml_doc("the new request's id and token"))
 def create_request(
-    fmt: Format, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
-    user: OptionalUser,
+    fmt: Format, *, ctx: Annotated[Context, Depends(_context)],
+    session: Annotated[Session, Depends(_own_session)], catalog: CatalogDep,
     attributes: Annotated[dict[str, str], Depends(form_attributes)],
     form: Annotated[RequestForm, Form()],
     lang: Lang = None,
 ) -> Response:
-    """Submit a request (form-encoded, with the client's ``api_key``)."""
+    """Submit a request (form-encoded, with the client's ``api_key``; the key's user, if
+    any, is the submitter — residents signed in to Shequ use ``/api/v1/service-requests``).
+    """
     api_key, service_code, account_id = form.api_key, form.service_code, form.account_id
     first_name, last_name, phone, email = (form.first_name, form.last_name, form.phone,
                                            form.email)
@@ -347,8 +366,7 @@ def create_request(
     if key is None:
         return _error(fmt, AccessDenied("api_key is missing or not valid; ask the "
                                         "administrator for a key"))
-    submitter: User | None = user if user is not None else (
-        session.get(User, key.user_id) if key.user_id else None)
+    submitter = session.get(User, key.user_id) if key.user_id else None
     name = " ".join(p for p in (last_name, first_name) if p) or None
     try:
         result = requests_service.submit_request(
@@ -360,6 +378,7 @@ def create_request(
     except ShequError as exc:
         session.rollback()
         return _error(fmt, exc)
+    session.commit()
     language = normalise_language(lang)
     notice = None
     if result.possible_duplicates:
