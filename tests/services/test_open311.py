@@ -119,3 +119,23 @@ def test_georeport_client_reads_a_live_server(live_server: LiveServer) -> None:
         assert rid in [r["service_request_id"] for r in requests]
         one = client.get_service_request(rid)
         assert (one["service_request_id"], one["status"]) == (rid, "open")
+
+
+@pytest.mark.slow
+def test_concurrent_submissions_all_succeed(live_server: LiveServer) -> None:
+    # Concurrent writers on one SQLite file: a write after a read can be refused at once
+    # (SQLITE_BUSY_SNAPSHOT); the submission retries instead of failing.
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def submit(i: int) -> int:
+        with httpx.Client(base_url=live_server.url) as client:
+            return client.post(f"{BASE}/requests.json", data={
+                "api_key": live_server.seeded.api_key, "service_code": "public_repair",
+                "attribute[fixture]": "path", "lat": f"{39.905 + i * 1e-3:.4f}",
+                "long": "116.405"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(submit, range(48)))
+    assert codes == [200] * 48

@@ -362,23 +362,30 @@ def create_request(
                                            form.email)
     description, media_url, division_code = form.description, form.media_url, form.division_code
     lat, long, address_string = form.lat, form.long, form.address_string
-    key = resolve_api_key(session, api_key)
-    if key is None:
-        return _error(fmt, AccessDenied("api_key is missing or not valid; ask the "
-                                        "administrator for a key"))
-    submitter = session.get(User, key.user_id) if key.user_id else None
     name = " ".join(p for p in (last_name, first_name) if p) or None
-    try:
-        result = requests_service.submit_request(
-            session, ctx.settings.secret_key, catalog, service_code=service_code,
-            description=description, longitude=long, latitude=lat, address=address_string,
-            division_code=division_code, attributes=attributes, contact_name=name,
-            contact_email=email, contact_phone=phone, media_url=media_url,
-            submitter=submitter, api_key=key)
-    except ShequError as exc:
-        session.rollback()
-        return _error(fmt, exc)
-    session.commit()
+
+    def submit() -> requests_service.Submission | Response:
+        key = resolve_api_key(session, api_key)
+        if key is None:
+            return _error(fmt, AccessDenied("api_key is missing or not valid; ask the "
+                                            "administrator for a key"))
+        submitter = session.get(User, key.user_id) if key.user_id else None
+        try:
+            result = requests_service.submit_request(
+                session, ctx.settings.secret_key, catalog, service_code=service_code,
+                description=description, longitude=long, latitude=lat,
+                address=address_string, division_code=division_code, attributes=attributes,
+                contact_name=name, contact_email=email, contact_phone=phone,
+                media_url=media_url, submitter=submitter, api_key=key)
+        except ShequError as exc:
+            session.rollback()
+            return _error(fmt, exc)
+        session.commit()
+        return result
+
+    result = requests_service.retry_when_busy(session, submit)
+    if isinstance(result, Response):
+        return result
     language = normalise_language(lang)
     notice = None
     if result.possible_duplicates:

@@ -12,10 +12,13 @@ import datetime as dt
 import json
 import math
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
@@ -43,6 +46,27 @@ from shequ.services.requests.models import RequestStatus, ServiceRequest, Servic
 DUPLICATE_WINDOW_DAYS = 30
 # Bounding boxes tried in turn when looking for the nearest community (degrees).
 SEARCH_BOXES_DEG = (0.02, 0.1, 0.5, 2.0)
+
+
+T = TypeVar("T")
+
+
+def retry_when_busy(session: Session, work: Callable[[], T], *, attempts: int = 6) -> T:
+    """Run ``work`` (which writes with ``session``), retrying when SQLite refuses the write.
+
+    In WAL mode a transaction that read first and then writes fails at once with
+    "database is locked" (SQLITE_BUSY_SNAPSHOT) when another process committed in
+    between; waiting cannot help, starting again does.  Other back-ends never retry.
+    """
+    for attempt in range(attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            session.rollback()
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.005 * 2 ** attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def utcnow() -> dt.datetime:
