@@ -86,7 +86,7 @@ def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> Any:
 
 _prefetch: Any = extending.intrinsic(_prefetch_intrinsic)
 
-_AHEAD = 4  # how many nodes ahead of the current one to prefetch edge lists
+_AHEAD = 8  # nodes ahead to prefetch edge lists (4, 8, 16 measured within noise)
 
 
 @njit(cache=True, nogil=True)
