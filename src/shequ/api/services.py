@@ -226,12 +226,12 @@ def _visible(session: SessionDep, catalog: RequestCatalog, user: User,
 def submit(body: RequestIn, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
            user: CurrentUser) -> RequestOut:
     """Submit a request as the signed-in user; nearby open duplicates are listed."""
-    result = rs.submit_request(
+    result = rs.retry_when_busy(session, lambda: rs.submit_request(
         session, ctx.settings.secret_key, catalog, service_code=body.service_code,
         description=body.description, longitude=body.longitude, latitude=body.latitude,
         address=body.address, division_code=body.division_code, attributes=body.attributes,
         contact_phone=body.contact_phone, facility_id=body.facility_id, submitter=user,
-        contact_name=user.display_name)
+        contact_name=user.display_name))
     return _request_out(ctx, session, catalog, result.request, user, detail=True,
                         duplicates=[r.id for r in result.possible_duplicates])
 
@@ -299,9 +299,14 @@ def get_request(request_id: int, *, ctx: ContextDep, session: SessionDep, catalo
 def act(request_id: int, body: ActionIn, *, ctx: ContextDep, session: SessionDep,
         catalog: CatalogDep, user: CurrentUser) -> RequestOut:
     """A workflow step: accept, assign, start, update, resolve, close, or reopen."""
-    request = _visible(session, catalog, user, request_id)
-    rs.act(session, catalog, request, user=user, action=body.action, note=body.note,
-           assignee_id=body.assignee_id)
+    def work() -> ServiceRequest:
+        request = _visible(session, catalog, user, request_id)
+        rs.act(session, catalog, request, user=user, action=body.action, note=body.note,
+               assignee_id=body.assignee_id)
+        session.flush()  # take the write lock inside the retry
+        return request
+
+    request = rs.retry_when_busy(session, work)
     return _request_out(ctx, session, catalog, request, user, detail=True)
 
 
@@ -310,8 +315,13 @@ def act(request_id: int, body: ActionIn, *, ctx: ContextDep, session: SessionDep
 def rate(request_id: int, body: RatingIn, *, ctx: ContextDep, session: SessionDep,
          catalog: CatalogDep, user: CurrentUser) -> RequestOut:
     """The submitter rates a closed request (once)."""
-    request = _visible(session, catalog, user, request_id)
-    rs.rate(session, request, user=user, rating=body.rating, comment=body.comment)
+    def work() -> ServiceRequest:
+        request = _visible(session, catalog, user, request_id)
+        rs.rate(session, request, user=user, rating=body.rating, comment=body.comment)
+        session.flush()  # take the write lock inside the retry
+        return request
+
+    request = rs.retry_when_busy(session, work)
     return _request_out(ctx, session, catalog, request, user, detail=True)
 
 
