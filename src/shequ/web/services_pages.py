@@ -98,13 +98,13 @@ async def submit_request(request: Request, ctx: ContextDep, session: SessionDep,
     answers = {k.removeprefix(f"{kind}."): v for k, v in answers.items()}
     facility = text("facility_id")
     try:
-        result = rs.submit_request(
+        result = rs.retry_when_busy(session, lambda: rs.submit_request(
             session, ctx.settings.secret_key, load_request_catalog(ctx.settings.catalog_dir),
             service_code=kind, description=text("description"), latitude=number("latitude"),
             longitude=number("longitude"), division_code=text("division_code"),
             facility_id=int(facility) if facility and facility.isdigit() else None,
             attributes=answers, contact_phone=text("contact_phone"),
-            contact_name=user.display_name, submitter=user)
+            contact_name=user.display_name, submitter=user))
     except ShequError as exc:
         session.rollback()
         return _page(request, ctx, user, "services_new.html", {
@@ -189,11 +189,15 @@ def act(request_id: int, request: Request, *, ctx: ContextDep, session: SessionD
         return _login(request)
     catalog = load_request_catalog(ctx.settings.catalog_dir)
     target = "/services/queue" if back == "queue" else f"/services/requests/{request_id}"
-    row = rs.get_request(session, request_id)
-    rs.require_view(user, row, catalog.service(row.service_code))
-    try:
+    def work() -> None:
+        row = rs.get_request(session, request_id)
+        rs.require_view(user, row, catalog.service(row.service_code))
         rs.act(session, catalog, row, user=user, action=action, note=note or None,
                assignee_id=int(assignee_id) if assignee_id and assignee_id.isdigit() else None)
+        session.flush()  # take the write lock inside the retry
+
+    try:
+        rs.retry_when_busy(session, work)
     except ShequError as exc:
         # Shown on the page the form came from; nothing was changed.
         session.rollback()
@@ -208,8 +212,12 @@ def rate(request_id: int, request: Request, *, ctx: ContextDep, session: Session
     """The submitter's rating of a closed request."""
     if user is None:
         return _login(request)
-    row = rs.get_request(session, request_id)
-    rs.rate(session, row, user=user, rating=rating, comment=comment or None)
+    def work() -> None:
+        row = rs.get_request(session, request_id)
+        rs.rate(session, row, user=user, rating=rating, comment=comment or None)
+        session.flush()  # take the write lock inside the retry
+
+    rs.retry_when_busy(session, work)
     return RedirectResponse(f"/services/requests/{request_id}", status_code=303)
 
 
