@@ -140,9 +140,9 @@ def visitor_csrf(request: Request, response: Response, secret: str) -> str:
 class RateLimit:
     """Sliding-window limit of ``limit`` calls per ``per_seconds`` for each client.
 
-    The client is the API key or the bearer/cookie identity when given, else the peer
-    address.  Counters live in the app (one process); a multi-process deployment puts a
-    proxy limit in front as well.
+    The client is the API key (query or form field) or the bearer identity when given,
+    else the peer address.  Counters live in the app (one process); a multi-process
+    deployment puts a proxy limit in front as well.
     """
 
     def __init__(self, name: str, limit: int, per_seconds: float) -> None:
@@ -153,12 +153,19 @@ class RateLimit:
         if not hasattr(state, "rate_windows"):
             state.rate_windows = {}
             state.rate_lock = Lock()
-        client = (request.query_params.get("api_key")
-                  or request.headers.get("authorization")
+        api_key = request.query_params.get("api_key")
+        if api_key is None and request.headers.get("content-type", "").startswith(
+                "application/x-www-form-urlencoded"):
+            value = (await request.form()).get("api_key")  # cached for the route
+            api_key = value if isinstance(value, str) else None
+        client = (api_key or request.headers.get("authorization")
                   or (request.client.host if request.client else "unknown"))
         key = (self.name, client)
         now = time.monotonic()
         with state.rate_lock:
+            if len(state.rate_windows) > 50_000:  # forget idle clients (bounded memory)
+                state.rate_windows = {k: w for k, w in state.rate_windows.items()
+                                      if w and w[-1] > now - self.per_seconds}
             window: deque[float] = state.rate_windows.setdefault(key, deque())
             while window and window[0] <= now - self.per_seconds:
                 window.popleft()
