@@ -208,8 +208,14 @@ def isochrones(request: Request, session: SessionDep,
     from shequ.access.lifecircle import snap_facilities
 
     distances = distance_m or [1000.0]
-    if any(not 0 < d <= 5000 for d in distances):
-        raise ValidationError([Problem("distance_m", "must be in (0, 5000] metres")])
+    problems = []
+    if any(not 0 < d <= 5000 for d in distances) or len(distances) > 5:
+        problems.append(Problem("distance_m", "give at most 5 distances in (0, 5000] metres"))
+    if not facility_id or len(facility_id) > 50 or any(
+            not 0 < i < 2**63 for i in facility_id):
+        problems.append(Problem("facility_id", "give 1 to 50 facility ids (positive integers)"))
+    if problems:
+        raise ValidationError(problems)
     network = _network(request, session)
     facilities = load_region(session).facilities.filter(pl.col("id").is_in(facility_id))
     missing = sorted(set(facility_id) - set(facilities["id"].to_list()))
