@@ -176,6 +176,21 @@ def _open(values: FloatArray, count: int) -> IntArray:
     return np.flatnonzero(values[:count] > 0.5).astype(np.int64)
 
 
+def _drop_dominated_rows(rows: sp.csr_matrix) -> sp.csr_matrix:
+    """Covering rows whose site set contains another row's set are implied: drop them."""
+    if rows.shape[0] > 20_000 or rows.nnz == 0:
+        return rows
+    binary = sp.csr_matrix((np.ones(rows.nnz), rows.indices, rows.indptr), shape=rows.shape)
+    size = np.diff(binary.indptr)
+    inter = (binary @ binary.T).tocoo()
+    a, b = inter.row, inter.col
+    # row b is implied by row a when set(a) ⊆ set(b); equal sets were merged already
+    implied = (a != b) & (inter.data >= size[a]) & (size[a] < size[b])
+    keep = np.ones(rows.shape[0], bool)
+    keep[b[implied]] = False
+    return sp.csr_matrix(rows[keep])
+
+
 def solve_lscp(
     problem: SitingProblem,
     radius: float,
@@ -188,6 +203,8 @@ def solve_lscp(
     """Location set covering: cover every demand point within ``radius`` at least cost.
 
     min Σ_j c_j x_j  s.t.  Σ_{j∈N_i} x_j ≥ 1 for every i with w_i > 0;  x_j ∈ {0, 1}.
+    Reduced first: identical rows merged, rows implied by a smaller row dropped, sites
+    whose set is inside a no dearer site's set dropped (:func:`_reduce_cover`).
     """
     start = time.perf_counter()
     cover = problem.coverage(radius)
@@ -200,19 +217,22 @@ def solve_lscp(
             "demand", f"{stranded.size} demand point(s) have no candidate site within "
             f"{radius:g} m, e.g. {', '.join(names)}",
             hint="add candidate sites near them or use the maximal covering model")])
-    rows = cover[need]
-    lower, upper = _site_bounds(problem)
-    result = _solve_mip(problem.site_cost, rows, np.ones(rows.shape[0]),
-                        np.full(rows.shape[0], _INF), lower, upper,
-                        np.ones(problem.n_sites, bool), maximise=False,
-                        time_limit=time_limit, mip_gap=mip_gap, seed=seed, threads=threads)
-    sites = _open(result.values, problem.n_sites)
+    rows, _weights, kept = _reduce_cover(problem, cover, by_cost=True)
+    rows = _drop_dominated_rows(rows)
+    lower = problem.forced_open[kept].astype(np.float64)
+    result = _solve_mip(problem.site_cost[kept], rows, np.ones(rows.shape[0]),
+                        np.full(rows.shape[0], _INF), lower, np.ones(kept.size),
+                        np.ones(kept.size, bool), maximise=False,
+                        time_limit=time_limit, mip_gap=mip_gap, seed=seed, threads=threads,
+                        options=COVER_OPTIONS)
+    sites = kept[_open(result.values, kept.size)]
     cost = site_cost_of(problem, sites)
     return SitingSolution(
         "lscp", "highs", result.status, sites, cost, min(result.bound, cost),
         time.perf_counter() - start, "min",
         covered_weight=covered_weight(problem, sites, radius),
-        total_weight=float(problem.weights.sum()), cost=cost)
+        total_weight=float(problem.weights.sum()), cost=cost,
+        details={"demand_rows": float(rows.shape[0]), "sites_kept": float(kept.size)})
 
 
 def _reduce_cover(problem: SitingProblem, cover: sp.csr_matrix, *, by_cost: bool
