@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 from sqlalchemy import func, select
@@ -45,3 +47,37 @@ def test_demo_county_report_names_uncovered_communities(demo_ctx: Context) -> No
         part = result.communities.filter(pl.col("tier") == row["tier"])
         assert row["residents_covered"] == pytest.approx(part["residents_covered"].sum())
     demo_ctx.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_residence_points_from_a_csv_weight_a_community(demo_ctx: Context,
+                                                        tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from shequ.access.cli import app
+
+    single = compute_region_access(demo_ctx)
+    reached = single.community_access.filter(pl.col("covered_share") == 1.0).row(0, named=True)
+    with demo_ctx.sessions() as session:
+        place = session.scalars(select(Division).where(
+            Division.code == reached["division_code"], Division.level == 5)).one()
+    (tmp_path / "homes.csv").write_text(
+        "division_code,lon,lat,population\n"
+        f"{place.code},{place.longitude},{place.latitude},300\n"
+        f"{place.code},0.0,0.0,100\n", encoding="utf-8")
+    settings = demo_ctx.settings
+    demo_ctx.close()
+    result = CliRunner().invoke(app, [
+        "lifecircle", "--residences", str(tmp_path / "homes.csv"), "--no-store",
+        "--out", str(tmp_path / "out"), "--format", "csv", "--data-dir", str(settings.data_dir)],
+        env={"SHEQU_DATABASE_URL": settings.database_url or ""})
+    assert result.exit_code == 0, result.output
+    table = pl.read_csv(tmp_path / "out" / "community_access.csv",
+                        schema_overrides={"division_code": pl.String})
+    row = table.filter((pl.col("division_code") == place.code)
+                       & (pl.col("facility_type") == reached["facility_type"])
+                       & (pl.col("distance_m") == reached["distance_m"]))
+    assert row["covered_share"].to_list() == [0.75]  # the unsnapped 100 people are not covered
+    others = table.filter(pl.col("division_code") != place.code)
+    assert set(others["covered_share"].unique().to_list()) <= {0.0, 1.0}
+    assert "1 residence points could not be snapped" in result.output

@@ -75,6 +75,30 @@ def read_facilities_csv(path: Path) -> pl.DataFrame:
     return out
 
 
+def read_residences_csv(path: Path) -> pl.DataFrame:
+    """Residence points from a CSV with division_code, lon, lat, population."""
+    if not path.is_file():
+        raise ValidationError([Problem(str(path), "no such file")])
+    table = pl.read_csv(path, infer_schema_length=0)
+    missing = [c for c in ("division_code", "lon", "lat", "population")
+               if c not in table.columns]
+    if missing:
+        raise ValidationError([Problem(str(path), f"missing column(s) {', '.join(missing)}",
+                                       hint="the header must name division_code,lon,lat,"
+                                       "population")])
+    out = table.select(pl.col("division_code"),
+                       pl.col("lon").cast(pl.Float64, strict=False).alias("longitude"),
+                       pl.col("lat").cast(pl.Float64, strict=False).alias("latitude"),
+                       pl.col("population").cast(pl.Float64, strict=False).alias("weight"))
+    problems = [Problem(str(path), "not a number", row=i + 2, column=column)
+                for column, name in (("lon", "longitude"), ("lat", "latitude"),
+                                     ("population", "weight"))
+                for i in out[name].is_null().arg_true().to_list()[:20]]
+    if problems:
+        raise ValidationError(problems)
+    return out
+
+
 @app.command("network")
 def network_command(
     osm: Annotated[Path | None, typer.Option("--osm", help="An .osm.pbf extract.")] = None,
@@ -186,6 +210,9 @@ def lifecircle_command(
         "--border", help="With --scheduler: facilities this far outside a county count.")
     ] = 3000.0,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    residences: Annotated[Path | None, typer.Option(
+        "--residences", help="CSV of residence points: division_code,lon,lat,population "
+        "(e.g. buildings); other communities use their representative point.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Evaluate the 15/10/5-minute (and rural) life circles for every community."""
@@ -211,8 +238,9 @@ def lifecircle_command(
                 with ctx.sessions() as session, session.begin():
                     store_community_access(session, result.community_access)
         else:
+            points = read_residences_csv(residences) if residences else None
             result = compute_region_access(ctx, network_dir=network_dir, store=store,
-                                           max_snap_m=max_snap,
+                                           max_snap_m=max_snap, residences=points,
                                            walking_speed_m_per_min=walking_speed)
         names = _community_names(ctx)
     except ShequError as exc:
@@ -222,8 +250,9 @@ def lifecircle_command(
     elapsed = time.perf_counter() - started
     _print_report(result.communities, result.divisions, names)
     if result.unsnapped_residences.height:
-        console.print(f"[yellow]{result.unsnapped_residences.height} communities could not be "
-                      f"snapped within {max_snap:g} m (counted as not covered):[/] "
+        console.print(f"[yellow]{result.unsnapped_residences.height} residence points "
+                      f"could not be snapped within {max_snap:g} m (counted as not covered), "
+                      "in communities:[/] "
                       + ", ".join(result.unsnapped_residences["division_code"].to_list()[:20]))
     if result.unsnapped_facilities.height:
         console.print(f"[yellow]{result.unsnapped_facilities.height} facilities could not be "

@@ -574,11 +574,14 @@ def compute_region_access(ctx: Context, *, as_of: dt.date | None = None,
                           network_dir: Path | None = None, prefix: str = "",
                           walking_speed_m_per_min: float | None = None,
                           max_snap_m: float = DEFAULT_MAX_SNAP_M,
+                          residences: pl.DataFrame | None = None,
                           store: bool = False) -> LifeCircleResult:
     """Evaluate the loaded region from the registry and its stored network.
 
-    With ``store`` the ``community_access`` rows are written (replacing earlier rows for
-    the same communities).
+    ``residences`` (division_code, longitude, latitude, weight — e.g. buildings with their
+    population) replace the communities' representative points where given.  With
+    ``store`` the ``community_access`` rows are written (replacing earlier rows for the
+    same communities).
     """
     with ctx.sessions() as session:
         network = region_network(session, network_dir=network_dir)
@@ -587,10 +590,22 @@ def compute_region_access(ctx: Context, *, as_of: dt.date | None = None,
         raise NotFoundError(
             f"no community with a representative point under prefix {prefix!r}; load the "
             "registry (e.g. `shequ demo build`) first")
+    points = None
+    if residences is not None:
+        given = set(residences["division_code"].cast(pl.String).to_list())
+        # communities without residence points keep their representative point
+        points = pl.concat([
+            residences.select(pl.col("division_code").cast(pl.String),
+                              pl.col("longitude").cast(pl.Float64),
+                              pl.col("latitude").cast(pl.Float64),
+                              pl.col("weight").cast(pl.Float64)),
+            region.communities.filter(~pl.col("division_code").is_in(list(given))).select(
+                "division_code", "longitude", "latitude", pl.lit(1.0).alias("weight")),
+        ])
     result = evaluate_life_circles(
         network, communities=region.communities, facilities=region.facilities,
         catalog=ctx.catalog, walking_speed_m_per_min=walking_speed_m_per_min,
-        max_snap_m=max_snap_m)
+        max_snap_m=max_snap_m, residences=points)
     result.meta["communities_without_point"] = region.without_point
     if store:
         with ctx.sessions() as session, session.begin():
