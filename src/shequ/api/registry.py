@@ -17,7 +17,21 @@ from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.models import Division, Facility, FacilityStatus
 
-router = APIRouter(tags=["registry"])
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx answer: the error's kind, what is wrong and how to fix it."""
+
+    error: str
+    detail: str
+    problems: list[dict[str, str | int | None]] | None = None
+
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorOut, "description": "No such division or facility (as of the date)"},
+    422: {"description": "A malformed code, unknown type or status, or bad parameters"},
+}
+
+router = APIRouter(tags=["registry"], responses=ERRORS)
 
 AsOf = Annotated[dt.date | None, Query(description="Date the hierarchy is read as of "
                                        "(default: today, China Standard Time).")]
