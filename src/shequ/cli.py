@@ -6,40 +6,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from shequ.access.cli import app as access_app
+from shequ.cli_support import DataDir, console, fail, load_settings
+from shequ.context import Context
+from shequ.errors import Problem, ShequError, ValidationError
+from shequ.indicators.cli import app as indicators_app
+from shequ.plan.cli import app as plan_app
+from shequ.services.bookings.cli import app as bookings_app
+from shequ.services.care.cli import app as care_app
+from shequ.services.cli import app as services_app
 
 if TYPE_CHECKING:
     from shequ.ingest.tables import Table
 
-from shequ.context import Context
-from shequ.errors import Problem, ShequError, ValidationError
-from shequ.settings import Settings
-
 app = typer.Typer(help="Shequ (社区): the urban and rural community service system.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+hierarchy_app = typer.Typer(help="The national hierarchy of divisions.", no_args_is_help=True)
+# Registry commands first, then each domain's, in the direction data flows.
 app.add_typer(db_app, name="db")
-
-console = Console()
-err_console = Console(stderr=True)
-
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Folder of the embedded database and files (SHEQU_DATA_DIR).")]
-
-
-def load_settings(data_dir: Path | None = None) -> Settings:
-    """Settings from the environment, with the command line's data folder if given."""
-    settings = Settings.from_env()
-    return settings.with_(data_dir=data_dir) if data_dir else settings
-
-
-def fail(exc: ShequError) -> typer.Exit:
-    """Print a user's error without a traceback and exit non-zero."""
-    if isinstance(exc, ValidationError):
-        err_console.print(f"[bold red]Rejected:[/] {exc}")
-    else:
-        err_console.print(f"[bold red]Error:[/] {exc}")
-    return typer.Exit(code=2)
+app.add_typer(hierarchy_app, name="hierarchy")
+app.add_typer(indicators_app, name="indicators")
+app.add_typer(access_app, name="access")
+app.add_typer(plan_app, name="plan")
+app.add_typer(services_app, name="services")
+app.add_typer(bookings_app, name="bookings")
+app.add_typer(care_app, name="care")
 
 
 @db_app.command("upgrade")
@@ -68,17 +61,6 @@ def serve(data_dir: DataDir = None,
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Serving {settings.effective_database_url} on http://{bind_host}:{bind_port}")
     uvicorn.run(create_app(ctx), host=bind_host, port=bind_port, log_level="info")
-
-
-hierarchy_app = typer.Typer(help="The national hierarchy of divisions.",
-                            no_args_is_help=True)
-app.add_typer(hierarchy_app, name="hierarchy")
-app.add_typer(__import__("shequ.access.cli", fromlist=["app"]).app, name="access")
-app.add_typer(__import__("shequ.plan.cli", fromlist=["app"]).app, name="plan")
-app.add_typer(__import__("shequ.indicators.cli", fromlist=["app"]).app, name="indicators")
-app.add_typer(__import__("shequ.services.bookings.cli", fromlist=["app"]).app, name="bookings")
-app.add_typer(__import__("shequ.services.care.cli", fromlist=["app"]).app, name="care")
-app.add_typer(__import__("shequ.services.cli", fromlist=["app"]).app, name="services")
 
 
 @hierarchy_app.command("load-national")

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from shequ.cli_support import DataDir, console, fail, open_context
 from shequ.errors import Problem, ShequError, ValidationError
 
 if TYPE_CHECKING:
@@ -19,31 +19,11 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Walking accessibility: networks, life circles, capacity-aware access.",
                   no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Folder of the embedded database and files (SHEQU_DATA_DIR).")]
 NetworkDir = Annotated[Path | None, typer.Option(
     "--network", help="A saved network folder; default: the registry's (RegistryMeta).")]
 MaxSnap = Annotated[float, typer.Option(
     "--max-snap", help="Points farther than this (m) from every node are reported unsnapped.")]
-
-
-def _context(data_dir: Path | None) -> Context:
-    from shequ.context import Context
-    from shequ.settings import Settings
-
-    settings = Settings.from_env()
-    if data_dir:
-        settings = settings.with_(data_dir=data_dir)
-    return Context.open(settings)
-
-
-def _fail(exc: ShequError) -> typer.Exit:
-    label = "Rejected" if isinstance(exc, ValidationError) else "Error"
-    err_console.print(f"[bold red]{label}:[/] {exc}")
-    return typer.Exit(code=2)
 
 
 def read_facilities_csv(path: Path) -> pl.DataFrame:
@@ -121,14 +101,14 @@ def network_command(
         else:
             from shequ.access.lifecircle import region_network
 
-            ctx = _context(data_dir)
+            ctx = open_context(data_dir)
             with ctx.sessions() as session:
                 network = region_network(session)
             ctx.close()
         if out is not None:
             network.save(out)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     report = network.report
     console.print(f"Network: {network.node_count:,} nodes, {network.edge_count:,} edges "
                   f"({network.source}{', synthetic' if network.synthetic else ''}) "
@@ -171,7 +151,7 @@ def nearest_command(
         else:
             from shequ.access.lifecircle import region_network
 
-            ctx = _context(data_dir)
+            ctx = open_context(data_dir)
             with ctx.sessions() as session:
                 network = region_network(session, network_dir=network_dir)
                 table = load_region(session).facilities.with_columns(pl.col("id").cast(
@@ -183,7 +163,7 @@ def nearest_command(
         elapsed = time.perf_counter() - started
         write_table(node_table(network, located.types, distances), out)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(f"{network.node_count:,} nodes × {len(located.types)} types within "
                   f"{max_distance:g} m in {elapsed:.2f} s → {out}")
     if located.unsnapped.height:
@@ -224,8 +204,8 @@ def lifecircle_command(
     )
 
     if fmt not in ("parquet", "csv"):
-        raise _fail(ValidationError([Problem("--format", f"{fmt!r} is not parquet or csv")]))
-    ctx = _context(data_dir)
+        raise fail(ValidationError([Problem("--format", f"{fmt!r} is not parquet or csv")]))
+    ctx = open_context(data_dir)
     started = time.perf_counter()
     try:
         if scheduler:
@@ -244,7 +224,7 @@ def lifecircle_command(
                                            walking_speed_m_per_min=walking_speed)
         names = _community_names(ctx)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     elapsed = time.perf_counter() - started
@@ -340,7 +320,7 @@ def fca_command(
     from shequ.access.fca import Decay, fca_by_type
     from shequ.access.lifecircle import load_region, region_network, write_table
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         if decay not in {d.value for d in Decay}:
             raise ValidationError([Problem("--decay", f"{decay!r} is not none or gaussian")])
@@ -356,7 +336,7 @@ def fca_command(
                             radius_m=radius, decay=decay, sigma_m=sigma, max_snap_m=max_snap)
         write_table(table, out)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     summary = table.group_by("facility_type", "demand_column").agg(
@@ -388,7 +368,7 @@ def isochrones_command(
     from shequ.access.isochrones import isochrones_geojson
     from shequ.access.lifecircle import load_region, region_network, snap_facilities
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         with ctx.sessions() as session:
             network = region_network(session, network_dir=network_dir)
@@ -406,7 +386,7 @@ def isochrones_command(
         collection = isochrones_geojson(network, sources=groups, properties=props,
                                         distances_m=distance or [1000.0])
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,35 +8,17 @@ from typing import Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from shequ.context import Context
+from shequ.cli_support import DataDir, console, fail, open_context
 from shequ.errors import ShequError
-from shequ.settings import Settings
 
 app = typer.Typer(help="Indicators against the plan's targets: compute, show, export, assess.",
                   no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Folder of the embedded database and files (SHEQU_DATA_DIR).")]
 Lang = Annotated[str, typer.Option(help="zh-CN or en")]
 STATUS_STYLE = {"met": "green", "on_track": "bright_green", "at_risk": "yellow",
                 "behind": "red", "no_target": "dim", "no_data": "dim"}
-
-
-def _open(data_dir: Path | None) -> Context:
-    settings = Settings.from_env()
-    if data_dir:
-        settings = settings.with_(data_dir=data_dir)
-    return Context.open(settings)
-
-
-def _fail(exc: ShequError) -> typer.Exit:
-    err_console.print(f"[bold red]Error:[/] {exc}")
-    return typer.Exit(code=2)
 
 
 def _fmt(value: float | None) -> str:
@@ -60,15 +42,15 @@ def compute(data_dir: DataDir = None,
     """Compute every indicator for every division, level and period, and store the run."""
     from shequ.indicators.store import compute_for_registry
 
-    ctx = _open(data_dir)
+    ctx = open_context(data_dir)
     try:
         when = dt.date.fromisoformat(as_of) if as_of else None
         with console.status("Computing indicators …"):
             result = compute_for_registry(ctx, as_of=when, periods=period)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     except ValueError as exc:
-        raise _fail(ShequError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)")) from exc
+        raise fail(ShequError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)")) from exc
     finally:
         ctx.close()
     counts = result.status.group_by("status").len().sort("status")
@@ -88,14 +70,14 @@ def show(code: Annotated[str, typer.Argument(help="division code, or 'nation'")]
     from shequ.indicators.definitions import load_indicator_catalog
     from shequ.indicators.views import dashboard
 
-    ctx = _open(data_dir)
+    ctx = open_context(data_dir)
     try:
         catalog = load_indicator_catalog(ctx.settings.catalog_dir)
         with ctx.sessions() as session:
             board = dashboard(session, catalog, code, indicator=indicator, lang=lang,
                               board_limit=limit)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     path = " › ".join(a.name for a in board.ancestors)
@@ -141,7 +123,7 @@ def export(output: Annotated[Path, typer.Argument(help="folder for the report fi
     from shequ.indicators.views import latest_period, place_of, unit_short_boards
     from shequ.registry.codes import LEVEL_DIGITS
 
-    ctx = _open(data_dir)
+    ctx = open_context(data_dir)
     try:
         catalog = load_indicator_catalog(ctx.settings.catalog_dir)
         with ctx.sessions() as session:
@@ -154,7 +136,7 @@ def export(output: Annotated[Path, typer.Argument(help="folder for the report fi
             boards = unit_short_boards(session, catalog, place, run=run, period=year,
                                        lang=lang)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     sheets = level_sheets(values, catalog, divisions=divisions, period=year, lang=lang)
@@ -193,7 +175,7 @@ def assess(data_dir: DataDir = None,
     from shequ.indicators.store import latest_run, load_divisions, load_measure_tables, load_values
     from shequ.indicators.views import latest_period, with_direction
 
-    ctx = _open(data_dir)
+    ctx = open_context(data_dir)
     try:
         catalog = load_indicator_catalog(ctx.settings.catalog_dir)
         chosen = load_scheme(catalog, path=scheme, catalog_dir=ctx.settings.catalog_dir)
@@ -211,7 +193,7 @@ def assess(data_dir: DataDir = None,
         scores = run_assessment(values, chosen, level=level, tables=tables, as_of=run.as_of,
                                 period=year, reviews=reviews, divisions=divisions)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     frame = scores_frame(scores)

@@ -7,40 +7,22 @@ never from the command line, so it does not land in shell history.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from shequ.context import Context
+from shequ.cli_support import DataDir, console, fail, open_context
 from shequ.errors import ShequError
 from shequ.services.accounts import ApiKey, Role, User, create_api_key, create_user
 from shequ.services.accounts.users import user_by_username
 from shequ.services.directory import sync_directory
 from shequ.services.requests import load_request_catalog
 from shequ.services.requests.service import escalate_overdue
-from shequ.settings import Settings
 
 app = typer.Typer(help="Community services: users, API keys, escalation, directory.",
                   no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
-
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Folder of the embedded database and files (SHEQU_DATA_DIR).")]
-
-
-def _context(data_dir: Path | None) -> Context:
-    settings = Settings.from_env()
-    return Context.open(settings.with_(data_dir=data_dir) if data_dir else settings)
-
-
-def _fail(exc: ShequError) -> typer.Exit:
-    err_console.print(f"[bold red]Error:[/] {exc}")
-    return typer.Exit(code=2)
 
 
 @app.command("create-user")
@@ -55,7 +37,7 @@ def create_user_command(
     """Create a user; the password is prompted for (or read from SHEQU_NEW_PASSWORD)."""
     password = os.environ.get("SHEQU_NEW_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True)
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         with ctx.sessions() as session:
             user = create_user(session, username=username, password=password, role=role,
@@ -64,7 +46,7 @@ def create_user_command(
             console.print(f"Created user {user.username} (id {user.id}, {user.role}, "
                           f"jurisdiction {user.jurisdiction_code or '—'})")
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
 
@@ -72,7 +54,7 @@ def create_user_command(
 @app.command("users")
 def list_users(data_dir: DataDir = None) -> None:
     """List users with their roles and jurisdictions."""
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     table = Table("id", "username", "role", "jurisdiction", "active")
     with ctx.sessions() as session:
         for user in session.scalars(select(User).order_by(User.id)):
@@ -89,7 +71,7 @@ def create_api_key_command(
     data_dir: DataDir = None,
 ) -> None:
     """Create an Open311 API key; the key is printed once and only its hash is kept."""
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         with ctx.sessions() as session:
             owner = user_by_username(session, user) if user else None
@@ -97,7 +79,7 @@ def create_api_key_command(
             session.commit()
             console.print(f"API key {row.id} for {row.name}: {key}")
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
 
@@ -106,12 +88,12 @@ def create_api_key_command(
 def revoke_api_key(key_id: Annotated[int, typer.Argument(help="id shown by api-keys")],
                    data_dir: DataDir = None) -> None:
     """Deactivate an API key."""
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     with ctx.sessions() as session:
         row = session.get(ApiKey, key_id)
         if row is None:
             ctx.close()
-            raise _fail(ShequError(f"no API key with id {key_id}"))
+            raise fail(ShequError(f"no API key with id {key_id}"))
         row.active = False
         session.commit()
     ctx.close()
@@ -121,7 +103,7 @@ def revoke_api_key(key_id: Annotated[int, typer.Argument(help="id shown by api-k
 @app.command("api-keys")
 def list_api_keys(data_dir: DataDir = None) -> None:
     """List API keys (prefix only)."""
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     table = Table("id", "name", "prefix", "user id", "active")
     with ctx.sessions() as session:
         for row in session.scalars(select(ApiKey).order_by(ApiKey.id)):
@@ -134,7 +116,7 @@ def list_api_keys(data_dir: DataDir = None) -> None:
 @app.command("escalate")
 def escalate(data_dir: DataDir = None) -> None:
     """Escalate overdue requests one level up (run it from cron, e.g. every 15 minutes)."""
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     with ctx.sessions() as session:
         moved = escalate_overdue(session, load_request_catalog(ctx.settings.catalog_dir))
         session.commit()
@@ -148,7 +130,7 @@ def escalate(data_dir: DataDir = None) -> None:
 @app.command("sync-directory")
 def sync(data_dir: DataDir = None) -> None:
     """Bring the HSDS directory's id map in step with the registry's facilities now."""
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     with ctx.sessions() as session:
         result = sync_directory(session)
         session.commit()

@@ -7,25 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from shequ.context import Context
+from shequ.cli_support import DataDir, console, open_context
 from shequ.services.bookings import service
 from shequ.services.bookings.clock import local_now
-from shequ.settings import Settings
 
 app = typer.Typer(help="Venue booking: reminders and utilisation.", no_args_is_help=True)
-console = Console()
-
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Folder of the embedded database and files (SHEQU_DATA_DIR).")]
-
-
-def open_context(data_dir: Path | None) -> Context:
-    """The deployment's context, with the command line's data folder if given."""
-    settings = Settings.from_env()
-    return Context.open(settings.with_(data_dir=data_dir) if data_dir else settings)
 
 
 @app.command("reminders")

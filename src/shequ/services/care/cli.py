@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shequ.services.bookings.cli import DataDir, open_context
+from shequ.cli_support import DataDir, open_context
 from shequ.services.care import service
 from shequ.services.care.rules import load_priority_rules
 
