@@ -8,37 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from shequ.cli_support import DataDir, console, fail, open_context
 from shequ.errors import Problem, ShequError, ValidationError
 
 if TYPE_CHECKING:
-    from shequ.context import Context
+    pass
 
 app = typer.Typer(help="Short-board planning: where to build or reuse facilities, as scenarios.",
                   no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
-
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Folder of the embedded database and files (SHEQU_DATA_DIR).")]
-
-
-def _context(data_dir: Path | None) -> Context:
-    from shequ.context import Context
-    from shequ.settings import Settings
-
-    settings = Settings.from_env()
-    if data_dir:
-        settings = settings.with_(data_dir=data_dir)
-    return Context.open(settings)
-
-
-def _fail(exc: ShequError) -> typer.Exit:
-    label = "Rejected" if isinstance(exc, ValidationError) else "Error"
-    err_console.print(f"[bold red]{label}:[/] {exc}")
-    return typer.Exit(code=2)
 
 
 @app.command("solve")
@@ -70,10 +49,10 @@ def solve(
 
     if model not in ("mclp", "lscp", "pmedian") or objective not in ("units", "residents") \
             or area not in ("rural", "urban", "all"):
-        raise _fail(ValidationError([Problem("options", f"model={model}, objective="
+        raise fail(ValidationError([Problem("options", f"model={model}, objective="
                                              f"{objective}, area={area} not understood",
                                              hint="see `shequ plan solve --help`")]))
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         with ctx.sessions() as session:
             inst = build_instance(session, division, type_code, catalog=ctx.catalog,
@@ -121,7 +100,7 @@ def solve(
                 console.print(f"Saved scenario {scenario.id} {save!r} with "
                               f"{len(scenario.changes)} changes")
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
 
@@ -131,7 +110,7 @@ def list_command(data_dir: DataDir = None) -> None:
     """List stored scenarios."""
     from shequ.plan.scenarios import cost_summary, list_scenarios
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     with ctx.sessions() as session:
         table = Table(title="Scenarios")
         for column in ("id", "name", "division", "status", "changes", "cost (CNY)",
@@ -181,11 +160,11 @@ def evaluate(
     """Evaluate a scenario: life circles and indicators before and after, at every level."""
     from shequ.plan.scenarios import evaluate_scenario
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         report = evaluate_scenario(ctx, scenario_id, period=period, life_circles=life_circles)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     _print_report(report.to_json())
@@ -197,12 +176,12 @@ def compare(scenario_ids: Annotated[list[int], typer.Argument(help="scenario ids
     """Compare evaluated scenarios side by side (cost and indicators at their division)."""
     from shequ.plan.scenarios import compare_scenarios
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         with ctx.sessions() as session:
             frame = compare_scenarios(session, scenario_ids)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     table = Table(title="Scenarios side by side")
@@ -221,12 +200,12 @@ def export(scenario_id: Annotated[int, typer.Argument(help="scenario id")],
     """Export a scenario's sites and deltas (CSV, XLSX or GeoJSON of the sites)."""
     from shequ.plan.scenarios import export_scenario
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         with ctx.sessions() as session:
             out.write_bytes(export_scenario(session, scenario_id, fmt))
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     console.print(f"Wrote {out}")
@@ -238,13 +217,13 @@ def adopt(scenario_id: Annotated[int, typer.Argument(help="scenario id")],
     """Adopt a scenario: its new and reused facilities enter the registry as planned."""
     from shequ.plan.scenarios import adopt_scenario
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         with ctx.sessions.begin() as session:
             created = adopt_scenario(session, scenario_id)
             console.print(f"Adopted: {len(created)} planned facilities added to the registry")
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
 
@@ -260,16 +239,16 @@ def review_estate_command(
     try:
         data = json.loads(plan_file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise _fail(ValidationError([Problem(str(plan_file), f"cannot be read as JSON: {exc}")])
+        raise fail(ValidationError([Problem(str(plan_file), f"cannot be read as JSON: {exc}")])
                     ) from None
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         plan = EstatePlan.from_mapping(data, source=str(plan_file))
         with ctx.sessions() as session:
             review = review_estate_in_registry(session, plan, catalog=ctx.catalog,
                                                catalog_dir=ctx.settings.catalog_dir)
     except ShequError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         ctx.close()
     verdict = "[bold green]PASS[/]" if review.passed else "[bold red]FAIL[/]"
