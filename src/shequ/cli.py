@@ -66,14 +66,14 @@ def serve(data_dir: DataDir = None,
 @hierarchy_app.command("load-national")
 def hierarchy_load_national(data_dir: DataDir = None) -> None:
     """Load the real five-level national hierarchy (668,389 communities and villages)."""
-    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from shequ.ingest.national import load_national
 
     settings = load_settings(data_dir)
     ctx = Context.open(settings)
     with Progress("[progress.description]{task.description}", BarColumn(),
-                  "{task.completed:,}/{task.total:,}", TimeElapsedColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         task = progress.add_task("Reading and deriving codes", total=None)
 

@@ -42,3 +42,12 @@ def test_export_of_a_subtree_and_an_unknown_table(demo_settings: Settings, tmp_p
     result = runner.invoke(app, ["export", "buildings", str(out), "--data-dir", data])
     assert result.exit_code == 2
     assert "unknown table 'buildings'" in result.output
+
+
+def test_load_national_reports_the_counts_per_level(tmp_path: Path) -> None:
+    data = str(tmp_path / "nation")
+    result = runner.invoke(app, ["hierarchy", "load-national", "--data-dir", data])
+    assert result.exit_code == 0, result.output
+    assert "level 1: 31, level 2: 345, level 3: 2,854, level 4: 39,939, level 5: 668,389" \
+        in result.output.replace("\n", " ")
+    assert "Inserted 711,558" in result.output
