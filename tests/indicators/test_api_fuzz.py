@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import openapi
-from schemathesis.core import NotSet
 from schemathesis.generation import GenerationMode
+from tests.fuzzing import request_kwargs
 from tests.indicators import fixture as f
 
 from shequ.api.app import create_app
@@ -55,13 +55,8 @@ def test_no_server_error_on_indicator_endpoints(mode: GenerationMode, client: Te
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case: Any) -> None:
-            kwargs: dict[str, Any] = {"headers": case.headers or {}, "params": case.query}
-            if isinstance(case.body, bytes):
-                kwargs["content"] = case.body
-                kwargs["headers"]["content-type"] = case.media_type or "application/json"
-            elif not isinstance(case.body, NotSet):
-                kwargs["json"] = case.body
-            response = client.request(case.method, case.formatted_path, **kwargs)
+            response = client.request(case.method, case.formatted_path,
+                                      **request_kwargs(case))
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} {case.query} "
                                 f"{case.body!r}: {response.status_code}")

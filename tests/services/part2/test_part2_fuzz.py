@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import openapi
-from schemathesis.core import NotSet
 from schemathesis.generation import GenerationMode
+from tests.fuzzing import request_kwargs
 
 PREFIXES = ("/api/v1/bookings", "/api/v1/care", "/api/v1/volunteers", "/api/v1/reviews")
 CALLERS = (None, "resident1", "worker_dfx")
@@ -37,14 +37,8 @@ def test_no_server_error_on_part2_endpoints(mode: GenerationMode, client: TestCl
         @given(case=operation.as_strategy(generation_mode=mode),
                caller=st.sampled_from(CALLERS))
         def run(case: Any, caller: str | None) -> None:
-            kwargs: dict[str, Any] = {"headers": {**(case.headers or {}), **headers[caller]},
-                                      "params": case.query}
-            if isinstance(case.body, bytes):
-                kwargs["content"] = case.body
-                kwargs["headers"]["content-type"] = case.media_type or "application/json"
-            elif not isinstance(case.body, NotSet):
-                kwargs["json"] = case.body
-            response = client.request(case.method, case.formatted_path, **kwargs)
+            response = client.request(case.method, case.formatted_path,
+                                      **request_kwargs(case, headers[caller]))
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} {case.query} "
                                 f"{case.body!r} as {caller}: {response.status_code}")
