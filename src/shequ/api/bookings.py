@@ -430,21 +430,24 @@ def get_booking(booking_id: IdPath, user: CurrentUser, session: SessionDep) -> B
 def approve_booking(booking_id: IdPath, body: DecisionIn, user: CurrentUser,
                     session: SessionDep) -> BookingOut:
     """Approve a pending booking of a venue in your jurisdiction."""
-    b = bs.booking(session, booking_id)
-    require_handler(user, _facility_of_booking(session, b).division_code)
-    bs.decide(session, booking_id, approve=True, decided_by=user.id, note=body.note)
-    audit(session, user=user, action="approve", entity="booking", entity_id=booking_id)
-    return _booking_out(session, b)
+    return _decide(session, user, booking_id, approve=True, note=body.note)
 
 
 @router.post("/bookings/{booking_id}/reject", response_model=BookingOut, responses=ERRORS)
 def reject_booking(booking_id: IdPath, body: DecisionIn, user: CurrentUser,
                    session: SessionDep) -> BookingOut:
     """Reject a pending booking (its slots are freed)."""
+    return _decide(session, user, booking_id, approve=False, note=body.note)
+
+
+def _decide(session: Session, user: User, booking_id: int, *, approve: bool,
+            note: str | None) -> BookingOut:
+    """Approve or reject as a handler of the venue's jurisdiction, audited."""
     b = bs.booking(session, booking_id)
     require_handler(user, _facility_of_booking(session, b).division_code)
-    bs.decide(session, booking_id, approve=False, decided_by=user.id, note=body.note)
-    audit(session, user=user, action="reject", entity="booking", entity_id=booking_id)
+    bs.decide(session, booking_id, approve=approve, decided_by=user.id, note=note)
+    audit(session, user=user, action="approve" if approve else "reject", entity="booking",
+          entity_id=booking_id)
     return _booking_out(session, b)
 
 
