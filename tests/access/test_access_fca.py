@@ -153,3 +153,40 @@ def test_fca_from_costs_by_hand_ignores_pairs_beyond_the_cap() -> None:
                             demand=[100, 50], supply=[10, 30], max_cost=500)
     assert result.ratio.tolist() == pytest.approx([10 / 150, 30 / 50])
     assert result.access.tolist() == pytest.approx([10 / 150, 10 / 150 + 30 / 50])
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint16])
+def test_fca_from_costs_reads_any_integer_table_alike(dtype: type) -> None:
+    from shequ.access.fca import fca_from_costs
+
+    rng = np.random.default_rng(3)
+    origin = rng.integers(0, 40, 300)
+    dest = rng.integers(0, 7, 300)
+    cost = rng.integers(0, 1200, 300)
+    demand = rng.integers(1, 90, 40).astype(float)
+    supply = rng.integers(5, 50, 7).astype(float)
+    wide = fca_from_costs(origin=origin, dest=dest, cost=cost.astype(float), demand=demand,
+                          supply=supply, max_cost=1000, decay="gaussian", sigma=400)
+    narrow = fca_from_costs(origin=origin.astype(dtype), dest=dest.astype(dtype),
+                            cost=cost.astype(dtype), demand=demand, supply=supply,
+                            max_cost=1000, decay="gaussian", sigma=400)
+    assert np.array_equal(wide.access, narrow.access)
+    # the dense closed form: R = S / (Wᵀ P), A = W R with W zero beyond the cap
+    weight = np.zeros((40, 7))
+    np.add.at(weight, (origin, dest), np.where(cost <= 1000, np.exp(-cost**2 / (2 * 400**2)),
+                                               0.0))
+    ratio = supply / (weight.T @ demand)
+    assert wide.access == pytest.approx(weight @ ratio, rel=1e-12)
+
+
+def test_fca_from_costs_names_the_pair_that_points_outside_the_tables() -> None:
+    from shequ.access.fca import fca_from_costs
+
+    with pytest.raises(ValidationError) as caught:
+        fca_from_costs(origin=[0, 1, 5], dest=[0, 0, 0], cost=[1, 2, 3], demand=[1, 1],
+                       supply=[3], max_cost=10)
+    problem = caught.value.problems[0]
+    assert problem.row == 3
+    assert "origin 5" in problem.reason and "0…1" in problem.reason
+    with pytest.raises(ValidationError, match="whole numbers"):
+        fca_from_costs(origin=[0.5], dest=[0], cost=[1], demand=[1], supply=[1], max_cost=10)

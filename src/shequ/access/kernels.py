@@ -84,7 +84,7 @@ def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> Any:
     return signature, codegen
 
 
-_prefetch: Any = extending.intrinsic(_prefetch_intrinsic)
+prefetch: Any = extending.intrinsic(_prefetch_intrinsic)
 
 _AHEAD = 8  # nodes ahead to prefetch edge lists (4, 8, 16 measured within noise)
 
@@ -125,11 +125,11 @@ def _dial(  # noqa: PLR0917 (numba kernels take positional arrays)
             i = pool[2 * i + 1]
             bucket_nodes[m] = x
             m += 1
-            _prefetch(dist, x)
-            _prefetch(indptr, x)
+            prefetch(dist, x)
+            prefetch(indptr, x)
         for j in range(m):
             if j + _AHEAD < m:
-                _prefetch(adjacency, 2 * indptr[bucket_nodes[j + _AHEAD]])
+                prefetch(adjacency, 2 * indptr[bucket_nodes[j + _AHEAD]])
             x = bucket_nodes[j]
             if dist[x] != b:
                 continue  # a stale entry: x was reached by a shorter path
