@@ -41,12 +41,13 @@ class ServiceRequest(Base):
                         + ")", name="status_value"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_service_request_responsible_status", "responsible_code", "status"),
-        Index("ix_service_request_lon_lat", "longitude", "latitude"),
+        # The duplicate search: one kind, a small box (also serves lookups by kind).
+        Index("ix_service_request_code_lon_lat", "service_code", "longitude", "latitude"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(40), unique=True)
-    service_code: Mapped[str] = mapped_column(String(48), index=True)
+    service_code: Mapped[str] = mapped_column(String(48))
     status: Mapped[str] = mapped_column(String(16), default=RequestStatus.SUBMITTED.value)
     description: Mapped[str | None] = mapped_column(Text)
     longitude: Mapped[float | None] = mapped_column(Float)
