@@ -4,17 +4,18 @@ responsible levels, the state machine, reopening, escalation, duplicates, rating
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.errors import AccessDenied, ConflictError, ValidationError
 from shequ.registry.models import Division
-from shequ.services.accounts import User
-from shequ.services.requests import RequestStatus, load_request_catalog
+from shequ.services.accounts import AuditLog, User
+from shequ.services.requests import RequestStatus, ServiceRequest, load_request_catalog
 from shequ.services.requests import service as rs
 from shequ.services.requests.workflow import open311_status
 
@@ -34,7 +35,7 @@ def db(sessions: sessionmaker[Session]) -> tuple[Session, Seeded, dict[str, User
 
 
 def _submit(session: Session, users: dict[str, User], code: str = "public_repair",
-            **kw: object) -> rs.ServiceRequest:
+            **kw: object) -> ServiceRequest:
     answers = {"public_repair": {"fixture": "streetlight"}, "elderly_help": {"need": "visit"},
                "facility_complaint": {"topic": "hours"},
                "health_referral": {"urgency": "routine"}}[code]
@@ -95,6 +96,37 @@ def test_full_workflow_to_a_rating(db) -> None:  # type: ignore[no-untyped-def]
         rs.rate(session, request, user=users["resident1"], rating=5)
     history = [e.action for e in rs.events(session, request)]
     assert history == ["submit", "accept", "assign", "start", "resolve", "close", "rate"]
+
+
+def test_a_submission_leaves_its_event_and_its_audit_row(db) -> None:  # type: ignore[no-untyped-def]
+    session, _, users = db
+    request = _submit(session, users)
+    session.commit()
+    events = [(e.action, e.from_status, e.to_status, e.user_id)
+              for e in rs.events(session, request)]
+    assert events == [("submit", None, "submitted", users["resident1"].id)]
+    rows = session.scalars(select(AuditLog).where(AuditLog.entity == "service_request",
+                                                  AuditLog.entity_id == str(request.id))).all()
+    assert [(a.action, a.user_id, a.username) for a in rows] == [
+        ("create", users["resident1"].id, "resident1")]
+    assert json.loads(rows[0].detail or "") == {
+        "api_key_id": None, "division_code": "110101001001", "service_code": "public_repair"}
+    assert rs.aware(rows[0].at) == T0
+
+
+def test_a_submission_after_a_rolled_back_one_is_stored(db) -> None:  # type: ignore[no-untyped-def]
+    # SQLite hands the rolled-back row's id out again; the session must take the new row.
+    session, _, users = db
+    session.commit()
+    first = _submit(session, users)  # still referenced, as a retry's traceback keeps it
+    session.rollback()
+    again = _submit(session, users, description="second try")
+    session.commit()
+    session.expire_all()
+    stored = session.get(ServiceRequest, again.id)
+    assert stored is again and stored.description == "second try"
+    assert first is not again
+    assert session.scalar(select(func.count()).select_from(ServiceRequest)) == 1
 
 
 def test_state_machine_and_jurisdiction_are_enforced(db) -> None:  # type: ignore[no-untyped-def]

@@ -15,11 +15,12 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy import Connection, Select, Table, and_, bindparam, insert, or_, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry import queries
@@ -36,6 +37,7 @@ from shequ.services.accounts import (
     jurisdiction_prefix,
     require_handler,
 )
+from shequ.services.accounts.audit import insert_audit
 from shequ.services.accounts.crypto import decrypt_field, encrypt_field, mask_phone
 from shequ.services.accounts.policy import Principal, may_see_whole_personal_numbers
 from shequ.services.accounts.residents import normalise_phone
@@ -83,40 +85,66 @@ def nearest_community(session: Session, lon: float, lat: float, *,
                       as_of: dt.date | None = None) -> Division:
     """The level-5 division whose representative point is nearest (lon, lat)."""
     when = as_of or queries.today()
+    return queries.division(session, nearest_community_code(session.connection(), lon, lat,
+                                                            as_of=when), as_of=when)
+
+
+def nearest_community_code(connection: Connection, lon: float, lat: float, *,
+                           as_of: dt.date | None = None) -> str:
+    """The code of the level-5 division in force whose point is nearest (lon, lat)."""
+    when = as_of or queries.today()
     for box in SEARCH_BOXES_DEG:
         dlon = box / max(math.cos(math.radians(lat)), 1e-6)
-        rows = session.execute(_COMMUNITIES_IN_BOX, {
+        rows = connection.execute(_COMMUNITIES_IN_BOX, {
             "when": when, "lon0": lon - dlon, "lon1": lon + dlon, "lat0": lat - box,
             "lat1": lat + box}).all()
         if rows:
-            code = min(rows, key=lambda r: (queries.haversine_m(lon, lat, r.longitude,
-                                                                r.latitude), r.code)).code
-            return queries.division(session, code, as_of=when)
+            return str(min(rows, key=lambda r: (queries.haversine_m(lon, lat, r.longitude,
+                                                                    r.latitude), r.code)).code)
     raise ValidationError([Problem("lat/long", f"no community lies near ({lon}, {lat})",
                                    hint="give a point inside the served region, or a "
                                    "division_code")])
 
 
-# Built once with bound parameters: constructing statements was a third of a submission.
-_COMMUNITIES_IN_BOX = select(Division.code, Division.longitude, Division.latitude).where(
-    Division.valid_from <= bindparam("when"),
-    or_(Division.valid_to.is_(None), Division.valid_to > bindparam("when")),
-    Division.level == 5,
-    Division.longitude.between(bindparam("lon0"), bindparam("lon1")),
-    Division.latitude.between(bindparam("lat0"), bindparam("lat1")))
-_OPEN_NEAR = select(ServiceRequest).where(
-    ServiceRequest.service_code == bindparam("code"),
-    ServiceRequest.status != RequestStatus.CLOSED.value,
-    ServiceRequest.requested_at >= bindparam("since"),
-    ServiceRequest.longitude.between(bindparam("lon0"), bindparam("lon1")),
-    ServiceRequest.latitude.between(bindparam("lat0"), bindparam("lat1")),
-    ServiceRequest.id != bindparam("exclude"))
+# Built once with bound parameters and run on the session's connection: building
+# statements and the ORM's per-statement work were most of a submission's database time.
+_DIVISION = Division.__table__
+_REQUEST = cast(Table, ServiceRequest.__table__)
+_COMMUNITIES_IN_BOX = select(_DIVISION.c.code, _DIVISION.c.longitude, _DIVISION.c.latitude
+                             ).where(
+    _DIVISION.c.valid_from <= bindparam("when"),
+    or_(_DIVISION.c.valid_to.is_(None), _DIVISION.c.valid_to > bindparam("when")),
+    _DIVISION.c.level == 5,
+    _DIVISION.c.longitude.between(bindparam("lon0"), bindparam("lon1")),
+    _DIVISION.c.latitude.between(bindparam("lat0"), bindparam("lat1")))
+_OPEN_NEAR = select(_REQUEST.c.id, _REQUEST.c.longitude, _REQUEST.c.latitude).where(
+    _REQUEST.c.service_code == bindparam("code"),
+    _REQUEST.c.status != RequestStatus.CLOSED.value,
+    _REQUEST.c.requested_at >= bindparam("since"),
+    _REQUEST.c.longitude.between(bindparam("lon0"), bindparam("lon1")),
+    _REQUEST.c.latitude.between(bindparam("lat0"), bindparam("lat1")),
+    _REQUEST.c.id != bindparam("exclude"))
+_INSERT_REQUEST = insert(_REQUEST).returning(_REQUEST.c.id)
+_INSERT_EVENT = insert(cast(Table, ServiceRequestEvent.__table__))
 
 
 def responsible_for(division_code: str, level: int) -> str:
     """The 12-digit code of ``division_code``'s ancestor at ``level`` (itself if higher)."""
     own = level_of(division_code)
     return code_prefix(division_code, min(level, own)).ljust(12, "0")
+
+
+def _route(session: Session, division_code: str | None, facility: Facility | None,
+           longitude: float | None, latitude: float | None) -> str:
+    """The division a new request is about: the code given, the facility's, or the
+    community nearest its point."""
+    if division_code:
+        return queries.division(session, normalise_code(division_code,
+                                                        where="division_code")).code
+    if facility is not None:
+        return facility.division_code
+    assert longitude is not None and latitude is not None  # checked by the caller
+    return nearest_community_code(session.connection(), longitude, latitude)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,43 +188,50 @@ def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *
             raise NotFoundError(f"no facility with id {facility_id}")
         if longitude is None and facility.longitude is not None:
             longitude, latitude = facility.longitude, facility.latitude
-    if division_code:
-        code = queries.division(session, normalise_code(division_code,
-                                                        where="division_code")).code
-    elif facility is not None:
-        code = facility.division_code
-    else:
-        assert longitude is not None and latitude is not None  # checked above
-        code = nearest_community(session, longitude, latitude).code
+    session.flush()  # earlier ORM work first: the Core statements below bypass autoflush
+    connection = session.connection()
+    code = _route(session, division_code, facility, longitude, latitude)
     when = now or utcnow()
-    request = ServiceRequest(
-        token=secrets.token_urlsafe(16), service_code=definition.code,
-        status=RequestStatus.SUBMITTED.value, description=description,
-        longitude=longitude, latitude=latitude, address=address, division_code=code,
-        responsible_code=responsible_for(code, definition.responsible_level),
-        escalation_level=0, facility_id=facility_id,
-        submitter_id=submitter.id if submitter else None,
-        api_key_id=api_key.id if api_key else None, contact_name=contact_name,
-        contact_email=contact_email,
-        contact_phone_enc=(encrypt_field(secret_key, "contact_phone",
-                                         normalise_phone(contact_phone))
-                           if contact_phone else None),
-        attributes=json.dumps(answers, ensure_ascii=False, sort_keys=True),
-        media_url=media_url, requested_at=when, updated_at=when,
-        deadline_at=workflow.deadline(when, definition.deadline_hours), reopen_count=0)
-    session.add(request)
-    session.flush()
-    session.add(ServiceRequestEvent(request_id=request.id, at=when,
-                                    user_id=submitter.id if submitter else None,
-                                    action="submit", from_status=None,
-                                    to_status=request.status, note=None))
-    audit(session, user=submitter, action="create", entity="service_request",
-          entity_id=request.id, detail={"service_code": definition.code,
-                                        "division_code": code,
-                                        "api_key_id": request.api_key_id})
+    submitter_id = submitter.id if submitter else None
+    values = {
+        "token": secrets.token_urlsafe(16), "service_code": definition.code,
+        "status": RequestStatus.SUBMITTED.value, "description": description,
+        "longitude": longitude, "latitude": latitude, "address": address,
+        "division_code": code,
+        "responsible_code": responsible_for(code, definition.responsible_level),
+        "escalation_level": 0, "facility_id": facility_id, "submitter_id": submitter_id,
+        "api_key_id": api_key.id if api_key else None, "contact_name": contact_name,
+        "contact_email": contact_email,
+        "contact_phone_enc": (encrypt_field(secret_key, "contact_phone",
+                                            normalise_phone(contact_phone))
+                              if contact_phone else None),
+        "attributes": json.dumps(answers, ensure_ascii=False, sort_keys=True),
+        "media_url": media_url, "requested_at": when, "updated_at": when,
+        "deadline_at": workflow.deadline(when, definition.deadline_hours),
+        "reopen_count": 0, "assigned_to_id": None, "status_notes": None, "closed_at": None,
+        "rating": None, "rating_comment": None, "duplicate_of_id": None}
+    # Core inserts on the session's connection (same transaction), then the row is handed
+    # to the session as a loaded object: no unit-of-work flush on the hot path.
+    request_id = connection.execute(_INSERT_REQUEST, values).scalar_one()
+    connection.execute(_INSERT_EVENT, {"request_id": request_id, "at": when,
+                                       "user_id": submitter_id, "action": "submit",
+                                       "from_status": None, "to_status": values["status"],
+                                       "note": None})
+    insert_audit(connection, user=submitter, action="create", entity="service_request",
+                 entity_id=request_id, at=when,
+                 detail={"service_code": definition.code, "division_code": code,
+                         "api_key_id": values["api_key_id"]})
     duplicates = (possible_duplicates(session, definition, longitude, latitude,
-                                      exclude_id=request.id, now=when)
+                                      exclude_id=request_id, now=when)
                   if longitude is not None and latitude is not None else [])
+    request = ServiceRequest(id=request_id, **values)
+    make_transient_to_detached(request)
+    # An object under this id can only be left from a rolled-back attempt (retry_when_busy)
+    # whose id SQLite handed out again.
+    stale = session.identity_map.get(identity_key(ServiceRequest, request_id))
+    if stale is not None:
+        session.expunge(stale)
+    session.add(request)
     return Submission(request, duplicates)
 
 
@@ -211,7 +246,8 @@ def possible_duplicates(session: Session, definition: ServiceDefinition, longitu
     dlat = math.degrees(radius / queries.EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(latitude)), 1e-6)
     found = []
-    for row in session.scalars(_OPEN_NEAR, {
+    session.flush()  # pending ORM changes (a request just closed) count; Core does not autoflush
+    for row in session.connection().execute(_OPEN_NEAR, {
             "code": definition.code,
             "since": when - dt.timedelta(days=DUPLICATE_WINDOW_DAYS),
             "lon0": longitude - dlon, "lon1": longitude + dlon,
@@ -220,8 +256,13 @@ def possible_duplicates(session: Session, definition: ServiceDefinition, longitu
         distance = queries.haversine_m(longitude, latitude, row.longitude or 0.0,
                                        row.latitude or 0.0)
         if distance <= radius:
-            found.append((distance, row.id, row))
-    return [row for _, _, row in sorted(found, key=lambda item: (item[0], item[1]))]
+            found.append((distance, row.id))
+    if not found:
+        return []  # the usual case: no object to load
+    found.sort()
+    loaded = {r.id: r for r in session.scalars(
+        select(ServiceRequest).where(ServiceRequest.id.in_([i for _, i in found])))}
+    return [loaded[i] for _, i in found if i in loaded]
 
 
 def get_request(session: Session, request_id: int) -> ServiceRequest:
