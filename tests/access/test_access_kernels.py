@@ -157,3 +157,29 @@ def test_nearest_equals_scipy_on_random_graphs(
         got = np.full(expected.shape, np.inf)
         got[source, node] = dist
         assert np.array_equal(got, expected)
+
+
+def test_buckets_longer_than_a_block_and_reused_blocks() -> None:
+    """A hub with 500 spokes of equal length fills one bucket with 500 nodes (several
+    64-node queue blocks); then a second search reuses the blocks the first gave back."""
+    spokes = 500
+    hub = StreetNetwork.from_edges(
+        node_ids=np.arange(2 * spokes + 1), lon=116 + np.arange(2 * spokes + 1) * 1e-5,
+        lat=np.full(2 * spokes + 1, 39.0),
+        # hub 0 — spoke i (7 m) — tip spokes+i (3..9 m, varied)
+        edge_u=np.concatenate([np.zeros(spokes, int), np.arange(1, spokes + 1)]),
+        edge_v=np.concatenate([np.arange(1, spokes + 1), np.arange(spokes + 1, 2 * spokes + 1)]),
+        length_m=np.concatenate([np.full(spokes, 7.0), 3.0 + np.arange(spokes) % 7]),
+        reorder=False,
+    )
+    expected = dijkstra(hub.to_scipy(), directed=False, indices=[0, 5, 0], limit=12)
+    source, node, dist = catchments(hub, [0, 5, 0], radius_m=12, chunks=1)
+    got = np.full(expected.shape, np.inf)
+    got[source, node] = dist
+    assert np.array_equal(got, expected)
+    assert np.count_nonzero(expected[0] == 7) == spokes  # the one long bucket
+    table = nearest_distances(hub, [np.array([0]), np.array([3, 700])], cap_m=16)
+    for row, src in zip(table, ([0], [3, 700]), strict=True):
+        oracle = dijkstra(hub.to_scipy(), directed=False, indices=src, limit=16,
+                          min_only=True)
+        assert np.array_equal(_as_float(row), oracle)
