@@ -80,6 +80,32 @@ def test_bad_answers_are_400_with_reasons(client: TestClient, seeded: Seeded) ->
     assert unknown.status_code == 400 and "unknown service" in unknown.json()[0]["description"]
 
 
+def test_malformed_form_fields_are_400_naming_each_field(client: TestClient,
+                                                        seeded: Seeded) -> None:
+    response = _post(client, seeded, lat="95", long="east")
+    assert response.status_code == 400
+    descriptions = sorted(e["description"] for e in response.json())
+    assert [d.split(":")[0] for d in descriptions] == ["lat", "long"]
+    assert "less than or equal to 90" in descriptions[0]
+    assert "valid number" in descriptions[1]
+    no_key = client.post(f"{BASE}/requests.xml", data={"service_code": "public_repair",
+                                                       "api_key": "", **POINT})
+    assert no_key.status_code == 400
+    error = ET.fromstring(no_key.content).find("error")
+    assert error.findtext("code") == "400"
+    assert error.findtext("description").startswith("api_key: Field required")
+    # Empty optional fields are absent, as browsers send them: the request is stored.
+    assert _post(client, seeded, email="", address_string="").status_code == 200
+
+
+def test_the_form_is_documented_for_clients(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"][f"{BASE}/requests.{{fmt}}"]["post"]
+    schema = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert schema["required"] == ["api_key", "service_code"]
+    assert schema["properties"]["lat"]["anyOf"][0] == {"type": "number", "maximum": 90.0,
+                                                       "minimum": -90.0}
+
+
 def test_private_kinds_are_not_listed_publicly(client: TestClient, seeded: Seeded) -> None:
     rid = _post(client, seeded, service_code="elderly_help", **{
         "attribute[need]": "visit", "attribute[fixture]": ""}).json()[0]["service_request_id"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
@@ -101,9 +102,24 @@ def create_api_key(session: Session, *, name: str, user: User | None = None,
     return row, text
 
 
-def resolve_api_key(session: Session, key: str) -> ApiKey | None:
-    """The active API key row for ``key``, or None."""
+@dataclass(frozen=True, slots=True)
+class ApiKeyIdentity:
+    """An active API key's id and the user it acts for (None: an anonymous client)."""
+
+    id: int
+    user_id: int | None
+
+
+_KEY_BY_HASH = select(ApiKey.id, ApiKey.user_id, ApiKey.active).where(
+    ApiKey.key_hash == bindparam("key_hash"))
+
+
+def resolve_api_key(session: Session, key: str) -> ApiKeyIdentity | None:
+    """The active API key ``key`` (its id and user), or None.
+
+    One Core select on the session's connection: it runs on every public write.
+    """
     if not key:
         return None
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == _key_hash(key)))
-    return row if row is not None and row.active else None
+    row = session.connection().execute(_KEY_BY_HASH, {"key_hash": _key_hash(key)}).first()
+    return ApiKeyIdentity(row.id, row.user_id) if row is not None and row.active else None

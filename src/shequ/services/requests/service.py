@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Select, Table, and_, bindparam, insert, or_, select
 from sqlalchemy.exc import OperationalError
@@ -28,7 +28,6 @@ from shequ.registry.codes import code_prefix, level_of, normalise_code, parent_o
 from shequ.registry.models import Division, Facility
 from shequ.services.accounts import (
     HANDLER_ROLES,
-    ApiKey,
     Role,
     User,
     audit,
@@ -155,16 +154,41 @@ class Submission:
     possible_duplicates: list[ServiceRequest]
 
 
-def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
-                   service_code: str, description: str | None = None,
-                   longitude: float | None = None, latitude: float | None = None,
-                   address: str | None = None, division_code: str | None = None,
-                   attributes: dict[str, str] | None = None, contact_name: str | None = None,
-                   contact_email: str | None = None, contact_phone: str | None = None,
-                   media_url: str | None = None, facility_id: int | None = None,
-                   submitter: User | None = None, api_key: ApiKey | None = None,
-                   now: dt.datetime | None = None) -> Submission:
-    """Check, route and store a new request; its deadline follows from its category."""
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """What :func:`store_request` wrote: the new row's values (``id`` included) and the ids
+    of open requests nearby that may be the same problem, nearest first."""
+
+    values: dict[str, Any]
+    duplicate_ids: list[int]
+
+    @property
+    def id(self) -> int:
+        """The new request's id."""
+        return int(self.values["id"])
+
+    @property
+    def token(self) -> str:
+        """The submission token given to the client."""
+        return str(self.values["token"])
+
+
+def store_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
+                  service_code: str, description: str | None = None,
+                  longitude: float | None = None, latitude: float | None = None,
+                  address: str | None = None, division_code: str | None = None,
+                  attributes: dict[str, str] | None = None, contact_name: str | None = None,
+                  contact_email: str | None = None, contact_phone: str | None = None,
+                  media_url: str | None = None, facility_id: int | None = None,
+                  submitter: User | None = None, api_key_id: int | None = None,
+                  now: dt.datetime | None = None) -> StoredRequest:
+    """Check, route and store a new request, its first event and its audit row; its
+    deadline follows from its category.
+
+    Core statements on the session's connection, in its transaction, and no objects: the
+    path every submission takes.  :func:`submit_request` wraps it for callers that go on
+    working with the request as an object.
+    """
     definition = catalog.service(service_code)
     answers = definition.check_answers(attributes or {})
     problems: list[Problem] = []
@@ -193,14 +217,14 @@ def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *
     code = _route(session, division_code, facility, longitude, latitude)
     when = now or utcnow()
     submitter_id = submitter.id if submitter else None
-    values = {
+    values: dict[str, Any] = {
         "token": secrets.token_urlsafe(16), "service_code": definition.code,
         "status": RequestStatus.SUBMITTED.value, "description": description,
         "longitude": longitude, "latitude": latitude, "address": address,
         "division_code": code,
         "responsible_code": responsible_for(code, definition.responsible_level),
         "escalation_level": 0, "facility_id": facility_id, "submitter_id": submitter_id,
-        "api_key_id": api_key.id if api_key else None, "contact_name": contact_name,
+        "api_key_id": api_key_id, "contact_name": contact_name,
         "contact_email": contact_email,
         "contact_phone_enc": (encrypt_field(secret_key, "contact_phone",
                                             normalise_phone(contact_phone))
@@ -210,9 +234,8 @@ def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *
         "deadline_at": workflow.deadline(when, definition.deadline_hours),
         "reopen_count": 0, "assigned_to_id": None, "status_notes": None, "closed_at": None,
         "rating": None, "rating_comment": None, "duplicate_of_id": None}
-    # Core inserts on the session's connection (same transaction), then the row is handed
-    # to the session as a loaded object: no unit-of-work flush on the hot path.
     request_id = connection.execute(_INSERT_REQUEST, values).scalar_one()
+    values["id"] = request_id
     connection.execute(_INSERT_EVENT, {"request_id": request_id, "at": when,
                                        "user_id": submitter_id, "action": "submit",
                                        "from_status": None, "to_status": values["status"],
@@ -220,25 +243,46 @@ def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *
     insert_audit(connection, user=submitter, action="create", entity="service_request",
                  entity_id=request_id, at=when,
                  detail={"service_code": definition.code, "division_code": code,
-                         "api_key_id": values["api_key_id"]})
-    duplicates = (possible_duplicates(session, definition, longitude, latitude,
-                                      exclude_id=request_id, now=when)
+                         "api_key_id": api_key_id})
+    duplicates = (duplicate_ids(connection, definition, longitude, latitude,
+                                exclude_id=request_id, now=when)
                   if longitude is not None and latitude is not None else [])
-    request = ServiceRequest(id=request_id, **values)
-    make_transient_to_detached(request)
+    return StoredRequest(values, duplicates)
+
+
+def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
+                   service_code: str, description: str | None = None,
+                   longitude: float | None = None, latitude: float | None = None,
+                   address: str | None = None, division_code: str | None = None,
+                   attributes: dict[str, str] | None = None, contact_name: str | None = None,
+                   contact_email: str | None = None, contact_phone: str | None = None,
+                   media_url: str | None = None, facility_id: int | None = None,
+                   submitter: User | None = None, api_key_id: int | None = None,
+                   now: dt.datetime | None = None) -> Submission:
+    """:func:`store_request`, with the new request as an object of ``session`` and the
+    possible duplicates loaded."""
+    stored = store_request(
+        session, secret_key, catalog, service_code=service_code, description=description,
+        longitude=longitude, latitude=latitude, address=address, division_code=division_code,
+        attributes=attributes, contact_name=contact_name, contact_email=contact_email,
+        contact_phone=contact_phone, media_url=media_url, facility_id=facility_id,
+        submitter=submitter, api_key_id=api_key_id, now=now)
+    request = ServiceRequest(**stored.values)
+    make_transient_to_detached(request)  # loaded as it is stored: no flush, no select
     # An object under this id can only be left from a rolled-back attempt (retry_when_busy)
     # whose id SQLite handed out again.
-    stale = session.identity_map.get(identity_key(ServiceRequest, request_id))
+    stale = session.identity_map.get(identity_key(ServiceRequest, stored.id))
     if stale is not None:
         session.expunge(stale)
     session.add(request)
-    return Submission(request, duplicates)
+    return Submission(request, _load_requests(session, stored.duplicate_ids))
 
 
-def possible_duplicates(session: Session, definition: ServiceDefinition, longitude: float,
-                        latitude: float, *, exclude_id: int | None = None,
-                        now: dt.datetime | None = None) -> list[ServiceRequest]:
-    """Open requests of the same kind within the category's duplicate radius, nearest first."""
+def duplicate_ids(connection: Connection, definition: ServiceDefinition, longitude: float,
+                  latitude: float, *, exclude_id: int | None = None,
+                  now: dt.datetime | None = None) -> list[int]:
+    """Ids of open requests of the same kind within the category's duplicate radius,
+    nearest first (the composite index narrows to the kind and a small box)."""
     radius = definition.duplicate_radius_m
     if radius <= 0:
         return []
@@ -246,8 +290,7 @@ def possible_duplicates(session: Session, definition: ServiceDefinition, longitu
     dlat = math.degrees(radius / queries.EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(latitude)), 1e-6)
     found = []
-    session.flush()  # pending ORM changes (a request just closed) count; Core does not autoflush
-    for row in session.connection().execute(_OPEN_NEAR, {
+    for row in connection.execute(_OPEN_NEAR, {
             "code": definition.code,
             "since": when - dt.timedelta(days=DUPLICATE_WINDOW_DAYS),
             "lon0": longitude - dlon, "lon1": longitude + dlon,
@@ -256,13 +299,25 @@ def possible_duplicates(session: Session, definition: ServiceDefinition, longitu
         distance = queries.haversine_m(longitude, latitude, row.longitude or 0.0,
                                        row.latitude or 0.0)
         if distance <= radius:
-            found.append((distance, row.id))
-    if not found:
-        return []  # the usual case: no object to load
-    found.sort()
-    loaded = {r.id: r for r in session.scalars(
-        select(ServiceRequest).where(ServiceRequest.id.in_([i for _, i in found])))}
-    return [loaded[i] for _, i in found if i in loaded]
+            found.append((distance, int(row.id)))
+    return [i for _, i in sorted(found)]
+
+
+def possible_duplicates(session: Session, definition: ServiceDefinition, longitude: float,
+                        latitude: float, *, exclude_id: int | None = None,
+                        now: dt.datetime | None = None) -> list[ServiceRequest]:
+    """Open requests of the same kind within the category's duplicate radius, nearest first."""
+    session.flush()  # pending ORM changes (a request just closed) count; Core does not autoflush
+    return _load_requests(session, duplicate_ids(session.connection(), definition, longitude,
+                                                 latitude, exclude_id=exclude_id, now=now))
+
+
+def _load_requests(session: Session, ids: list[int]) -> list[ServiceRequest]:
+    if not ids:
+        return []  # the usual case: nothing to load
+    loaded = {r.id: r for r in session.scalars(select(ServiceRequest)
+                                                .where(ServiceRequest.id.in_(ids)))}
+    return [loaded[i] for i in ids if i in loaded]
 
 
 def get_request(session: Session, request_id: int) -> ServiceRequest:
