@@ -52,6 +52,23 @@ def test_service_lists_validate(client: TestClient, query: str) -> None:
     _valid_page(response.json(), "service.json")
 
 
+def test_bad_service_queries_are_422_naming_the_parameter(client: TestClient) -> None:
+    response = client.get("/hsds/services?latitude=39.9&longitude=116.4&radius=0&per_page=x")
+    assert response.status_code == 422
+    problems = {tuple(d["loc"]): d["msg"] for d in response.json()["detail"]}
+    assert set(problems) == {("query", "radius"), ("query", "per_page")}
+    assert problems[("query", "radius")] == "Input should be greater than 0"
+    assert "valid integer" in problems[("query", "per_page")]
+    # The parameters stay documented for clients (and for the fuzz tests).
+    operation = client.get("/openapi.json").json()["paths"]["/hsds/services"]["get"]
+    documented = {p["name"]: p for p in operation["parameters"]}
+    assert set(documented) >= {"latitude", "longitude", "radius", "open_now", "division",
+                               "page", "per_page", "lang"}
+    assert documented["radius"]["schema"]["anyOf"][0] == {
+        "type": "number", "exclusiveMinimum": 0.0, "maximum": 50000.0}
+    assert all(p["in"] == "query" and not p["required"] for p in documented.values())
+
+
 def test_every_record_endpoint_validates(client: TestClient) -> None:
     lists = {"/hsds/services": "service.json", "/hsds/organizations": "organization.json",
              "/hsds/locations": "location.json",

@@ -21,10 +21,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.api.problems import error_responses
 from shequ.catalog import FacilityType
@@ -168,9 +170,26 @@ async def _context(request: Request) -> Context:
     return ctx
 
 
+def _reader(request: Request) -> sessionmaker[Session]:
+    """Sessions for the directory's reads, in autocommit mode (made once per app).
+
+    The directory only reads, so its statements need no transaction: on PostgreSQL that
+    saves the BEGIN and ROLLBACK round trips a pooled session sends around each request.
+    SQLite's driver opens no transaction for reads anyway, so there the usual sessions
+    serve (switching the mode costs on every checkout).
+    """
+    state = request.app.state
+    sessions: sessionmaker[Session] | None = getattr(state, "directory_reader", None)
+    if sessions is None:
+        ctx: Context = state.ctx
+        sessions = state.directory_reader = ctx.sessions if ctx.engine.dialect.name == (
+            "sqlite") else sessionmaker(ctx.engine.execution_options(
+                isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+    return sessions
+
+
 async def _read_session(request: Request) -> AsyncIterator[Session]:
-    ctx: Context = request.app.state.ctx
-    with ctx.sessions() as session:
+    with _reader(request)() as session:
         yield session
 
 
@@ -366,18 +385,39 @@ class ServiceQuery(BaseModel):
     lang: str | None = Field(default=None, max_length=10, description="zh-CN (default) or en")
 
 
-@router.get("/services", response_model=ServicePage, responses=BAD_INPUT)
-async def list_services(request: Request, ctx: ContextDep, session: SessionDep,
-                        q: Annotated[ServiceQuery, Query()]) -> JSONResponse:
+def _query_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI ``parameters`` for a route that validates ``model`` from the query itself."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    return {"parameters": [
+        {"name": name, "in": "query", "required": name in required, "schema": field,
+         **({"description": field["description"]} if "description" in field else {})}
+        for name, field in schema["properties"].items()]}
+
+
+@router.get("/services", response_model=ServicePage, responses=BAD_INPUT,
+            openapi_extra=_query_parameters(ServiceQuery))
+async def list_services(request: Request) -> JSONResponse:
     """Services, paginated; with a point, nearest first (Shequ profile)."""
+    # The busiest route: the query is validated here in one pydantic call and the session
+    # opened here, instead of through FastAPI's parameter model and a generator
+    # dependency, which together cost about as much as the search itself.
+    try:
+        q = ServiceQuery.model_validate(request.query_params)
+    except PydanticError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])}
+                                      for e in exc.errors(include_url=False)]) from None
+    ctx: Context = request.app.state.ctx
     language = normalise_language(q.lang)
     page, per_page = q.page, q.per_page
-    hits, total = _search(ctx, session, search=q.search, page=page, per_page=per_page,
-                          taxonomy_term_id=q.taxonomy_term_id, taxonomy_id=q.taxonomy_id,
-                          organization_id=q.organization_id, modified_after=q.modified_after,
-                          division=q.division, latitude=q.latitude, longitude=q.longitude,
-                          radius=q.radius, open_now=q.open_now, at=q.at, type_code=q.type,
-                          index=_point_index(request))
+    with _reader(request)() as session:
+        hits, total = _search(ctx, session, search=q.search, page=page, per_page=per_page,
+                              taxonomy_term_id=q.taxonomy_term_id, taxonomy_id=q.taxonomy_id,
+                              organization_id=q.organization_id,
+                              modified_after=q.modified_after, division=q.division,
+                              latitude=q.latitude, longitude=q.longitude, radius=q.radius,
+                              open_now=q.open_now, at=q.at, type_code=q.type,
+                              index=_point_index(request))
     types = _types(ctx)
     if q.minimal:
         contents = [{"id": h.entry.service_uuid, "name": h.facility.name,

@@ -77,7 +77,8 @@ def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[Facility, Dir
     """
     if not ids:
         return {}
-    rows = session.execute(_LOAD, {"ids": list(ids)})
+    # Core on the session's connection: Session.execute added a third to each page.
+    rows = session.connection().execute(_LOAD, {"ids": list(ids)})
     return {row.id: (cast(Facility, row), cast(DirectoryEntry, row)) for row in rows}
 
 
