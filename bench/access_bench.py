@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import gc
-import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,30 +57,61 @@ def _status(field: str) -> int:
 
 CPU_SECONDS: list[float] = []  # CPU time (all threads) of the last measure() call
 
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def _allocator(*, counting: bool) -> None:
+    """Switch glibc between counting memory and reusing it.
+
+    counting: every block of 128 kB or more is mapped on allocation and unmapped when
+    freed, so the resident set's high-water mark shows each run's own peak.  Otherwise
+    (a long-running process's steady state) freed blocks up to 32 MB stay in the heap and
+    are reused, so a timed run does not pay page faults for memory the last one freed.
+    """
+    libc = ctypes.CDLL("libc.so.6")
+    if counting:
+        libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+        libc.mallopt(_M_TRIM_THRESHOLD, 128 * 1024)
+        libc.malloc_trim(0)  # hand back what the reusing runs kept, so it is not reused
+    else:
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+
 
 def measure(run: Callable[[], Any], *, repeat: int) -> tuple[float, float, Any]:
     """Median seconds, peak extra memory (bytes) and the last result of ``run``.
 
-    The median CPU time (all threads of this process) is left in ``CPU_SECONDS``: on a
-    shared machine it says how much work a run took when the wall clock also counts
-    waiting for a core.
+    Memory comes from a first run with the allocator counting; with ``repeat`` > 1 the
+    times come from ``repeat`` further runs with it reusing memory (with 1, from that one
+    run).  The median CPU time (all threads of this process) is left in
+    ``CPU_SECONDS``: on a shared machine it says how much work a run took when the wall
+    clock also counts waiting for a core.
     """
-    times = []
-    cpu = []
+    times: list[float] = []
+    cpu: list[float] = []
     peak = 0
     result = None
-    for _ in range(repeat):
+    for attempt in range(1 + repeat if repeat > 1 else 1):
+        counting = attempt == 0
         result = None
         gc.collect()
-        with contextlib.suppress(OSError):  # reset the RSS high-water mark
-            Path("/proc/self/clear_refs").write_text("5")
-        base = _status("VmRSS:")
+        _allocator(counting=counting)
+        if counting:
+            with contextlib.suppress(OSError):  # reset the RSS high-water mark
+                Path("/proc/self/clear_refs").write_text("5")
+            base = _status("VmRSS:")
         started = time.perf_counter()
         cpu_started = time.process_time()
         result = run()
+        if counting:
+            peak = _status("VmHWM:") - base
+            if repeat > 1:
+                continue
         times.append(time.perf_counter() - started)
         cpu.append(time.process_time() - cpu_started)
-        peak = max(peak, _status("VmHWM:") - base)
+    _allocator(counting=False)
     CPU_SECONDS[:] = [statistics.median(cpu)]
     return statistics.median(times), peak, result
 
@@ -105,7 +135,7 @@ def row(name: str, seconds: float, base: float, memory: float, note: str = "", *
     ratio = seconds / base if base else float("nan")
     if cpu is None:
         cpu = CPU_SECONDS[0] if CPU_SECONDS else float("nan")
-    print(f"  {name:<34} {seconds:9.3f} s  (cpu {cpu:8.3f} s)  {ratio:7.1f}× Shequ's time"
+    print(f"  {name:<34} {seconds:10.4f} s  (cpu {cpu:9.4f} s)  {ratio:7.1f}× Shequ's time"
           f"   {mb(memory):>9}  {note}")
 
 
@@ -323,12 +353,6 @@ def bench_fca(net: StreetNetwork) -> None:
 
 
 def main() -> None:
-    # glibc keeps freed large blocks for reuse after the first free (a dynamic mmap
-    # threshold), which hides later peaks from the resident set: fix the threshold so that
-    # every large array is mapped and unmapped, and peaks are measured per run.
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
-        os.environ["MALLOC_MMAP_THRESHOLD_"] = "131072"
-        os.execv(sys.executable, [sys.executable, *sys.argv])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100k,1M")
     parser.add_argument("--peers", default="igraph,networkx,pandana")

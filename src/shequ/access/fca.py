@@ -144,15 +144,17 @@ def fca_from_costs(*, origin: npt.ArrayLike, dest: npt.ArrayLike, cost: npt.Arra
     scale = 1.0 / (2.0 * sigma_m * sigma_m)
     gaussian = kind is Decay.GAUSSIAN
     cap = float(max_cost)
+    for name, index, size in (("origin", o, p.size), ("dest", j, s.size)):
+        bad = _first_outside(index, size)
+        if bad >= 0:
+            raise ValidationError([Problem(
+                "costs", f"{name} {int(index[bad])} lies outside the "
+                f"{'demand' if name == 'origin' else 'supply'} table (0…{size - 1})",
+                row=bad + 1, column=name,
+                hint=f"{name} values are positions into "
+                f"{'demand' if name == 'origin' else 'supply'}, counted from 0")])
     reached = np.zeros(s.size)
-    # one thread: the passes wait on memory, and a second thread measured no faster
-    bad = _reach(o, j, c, p, s.size, cap, gaussian, scale, reached)
-    if bad >= 0:
-        raise ValidationError([Problem(
-            "costs", f"origin {int(o[bad])} or dest {int(j[bad])} lies outside the "
-            f"demand table (0…{p.size - 1}) or the supply table (0…{s.size - 1})",
-            row=bad + 1,
-            hint="origin and dest are positions into demand and supply, counted from 0")])
+    _reach(o, j, c, p, cap, gaussian, scale, reached)
     ratio = np.divide(s, reached, out=np.zeros(s.size), where=reached > 0)
     access = np.zeros(p.size)
     _spread(o, j, c, ratio, cap, gaussian, scale, access)
@@ -176,36 +178,60 @@ def _column(values: npt.ArrayLike, name: str, *, integer: bool) -> npt.NDArray[n
 # demand array larger than the L2 cache, so each pair would otherwise wait for memory
 # (32 measured fastest of 8, 16, 32, 64 on a 1 M-node grid).
 _AHEAD = 32
+# Demand tables up to this many entries sit in the L2 cache: no prefetching needed.
+_CACHED = 65_536
+
+
+@njit(cache=True, nogil=True)
+def _first_outside(index: npt.NDArray[np.generic], size: int) -> int:
+    """The first position whose value is not in 0…size − 1, or −1 (min/max run vectorised)."""
+    if index.shape[0] == 0:
+        return -1
+    low = index[0]
+    high = index[0]
+    for k in range(index.shape[0]):
+        low = min(low, index[k])
+        high = max(high, index[k])
+    if low >= 0 and high < size:
+        return -1
+    for k in range(index.shape[0]):
+        if index[k] < 0 or index[k] >= size:
+            return k
+    return -1
 
 
 @njit(cache=True, nogil=True)
 def _reach(  # noqa: PLR0917 (numba kernels take positional arrays)
         origin: npt.NDArray[np.generic], dest: npt.NDArray[np.generic],
-        cost: npt.NDArray[np.generic], demand: FloatArray, n_supply: int, max_cost: float,
-        gaussian: bool, scale: float, reached: FloatArray) -> int:
-    """Step 1: Σ P_i W(d_ij) per facility, in pair order.
+        cost: npt.NDArray[np.generic], demand: FloatArray, max_cost: float,
+        gaussian: bool, scale: float, reached: FloatArray) -> None:
+    """Step 1: Σ P_i W(d_ij) per facility, in pair order (indices checked before).
 
-    Returns the first pair whose origin or dest is out of range, or −1: checking inside
-    the pass saves two extra passes over a table of millions of rows.
+    A run of pairs of one facility (the catchment tables come grouped so) is summed in a
+    register and added once: adding to ``reached[f]`` pair by pair would wait for the
+    previous store each time.
     """
-    n_demand = demand.shape[0]
     n = cost.shape[0]
+    far = demand.shape[0] > _CACHED
+    current = -1
+    total = 0.0
     for k in range(n):
-        if k + _AHEAD < n:
-            ahead = origin[k + _AHEAD]
-            if 0 <= ahead < n_demand:
-                prefetch(demand, ahead)
-        i = origin[k]
+        if far and k + _AHEAD < n:
+            prefetch(demand, origin[k + _AHEAD])
         f = dest[k]
-        if i < 0 or i >= n_demand or f < 0 or f >= n_supply:
-            return k
+        if f != current:
+            if current >= 0:
+                reached[current] += total
+            current = f
+            total = 0.0
         d = float(cost[k])  # unsigned or narrow integer costs would wrap in d * d
         if d <= max_cost:
             if gaussian:
-                reached[f] += demand[i] * math.exp(-d * d * scale)
+                total += demand[origin[k]] * math.exp(-d * d * scale)
             else:
-                reached[f] += demand[i]
-    return -1
+                total += demand[origin[k]]
+    if current >= 0:
+        reached[current] += total
 
 
 @njit(cache=True, nogil=True)
@@ -219,8 +245,9 @@ def _spread(  # noqa: PLR0917 (numba kernels take positional arrays)
     the size of the table.
     """
     n = cost.shape[0]
+    far = access.shape[0] > _CACHED
     for k in range(n):
-        if k + _AHEAD < n:
+        if far and k + _AHEAD < n:
             prefetch(access, origin[k + _AHEAD])
         d = float(cost[k])  # unsigned or narrow integer costs would wrap in d * d
         if d <= max_cost:
