@@ -188,5 +188,11 @@ def test_fca_from_costs_names_the_pair_that_points_outside_the_tables() -> None:
     problem = caught.value.problems[0]
     assert problem.row == 3
     assert "origin 5" in problem.reason and "0…1" in problem.reason
+    with pytest.raises(ValidationError) as caught:
+        fca_from_costs(origin=[0, 1], dest=[0, -1], cost=[1, 2], demand=[1, 1], supply=[3],
+                       max_cost=10)
+    problem = caught.value.problems[0]
+    assert (problem.row, problem.column) == (2, "dest")
+    assert "dest -1" in problem.reason and "supply table (0…0)" in problem.reason
     with pytest.raises(ValidationError, match="whole numbers"):
         fca_from_costs(origin=[0.5], dest=[0], cost=[1], demand=[1], supply=[1], max_cost=10)

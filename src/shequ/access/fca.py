@@ -144,20 +144,19 @@ def fca_from_costs(*, origin: npt.ArrayLike, dest: npt.ArrayLike, cost: npt.Arra
     scale = 1.0 / (2.0 * sigma_m * sigma_m)
     gaussian = kind is Decay.GAUSSIAN
     cap = float(max_cost)
-    for name, index, size in (("origin", o, p.size), ("dest", j, s.size)):
-        bad = _first_outside(index, size)
-        if bad >= 0:
-            raise ValidationError([Problem(
-                "costs", f"{name} {int(index[bad])} lies outside the "
-                f"{'demand' if name == 'origin' else 'supply'} table (0…{size - 1})",
-                row=bad + 1, column=name,
-                hint=f"{name} values are positions into "
-                f"{'demand' if name == 'origin' else 'supply'}, counted from 0")])
     reached = np.zeros(s.size)
-    _reach(o, j, c, p, cap, gaussian, scale, reached)
+    bad, within = _reach(o, j, c, p, s.size, cap, gaussian, scale, reached)
+    if bad >= 0:
+        column, index, size, table = (("origin", o, p.size, "demand")
+                                      if not 0 <= o[bad] < p.size else
+                                      ("dest", j, s.size, "supply"))
+        raise ValidationError([Problem(
+            "costs", f"{column} {int(index[bad])} lies outside the {table} table "
+            f"(0…{size - 1})", row=bad + 1, column=column,
+            hint=f"{column} values are positions into {table}, counted from 0")])
     ratio = np.divide(s, reached, out=np.zeros(s.size), where=reached > 0)
     access = np.zeros(p.size)
-    _spread(o, j, c, ratio, cap, gaussian, scale, access)
+    _spread(o, j, c, ratio, cap, gaussian, scale, within, access)
     return FcaResult(access, ratio, reached)
 
 
@@ -183,42 +182,34 @@ _CACHED = 65_536
 
 
 @njit(cache=True, nogil=True)
-def _first_outside(index: npt.NDArray[np.generic], size: int) -> int:
-    """The first position whose value is not in 0…size − 1, or −1 (min/max run vectorised)."""
-    if index.shape[0] == 0:
-        return -1
-    low = index[0]
-    high = index[0]
-    for k in range(index.shape[0]):
-        low = min(low, index[k])
-        high = max(high, index[k])
-    if low >= 0 and high < size:
-        return -1
-    for k in range(index.shape[0]):
-        if index[k] < 0 or index[k] >= size:
-            return k
-    return -1
-
-
-@njit(cache=True, nogil=True)
 def _reach(  # noqa: PLR0917 (numba kernels take positional arrays)
         origin: npt.NDArray[np.generic], dest: npt.NDArray[np.generic],
-        cost: npt.NDArray[np.generic], demand: FloatArray, max_cost: float,
-        gaussian: bool, scale: float, reached: FloatArray) -> None:
-    """Step 1: Σ P_i W(d_ij) per facility, in pair order (indices checked before).
+        cost: npt.NDArray[np.generic], demand: FloatArray, n_supply: int, max_cost: float,
+        gaussian: bool, scale: float, reached: FloatArray) -> tuple[int, bool]:
+    """Step 1: Σ P_i W(d_ij) per facility, in pair order.
 
-    A run of pairs of one facility (the catchment tables come grouped so) is summed in a
-    register and added once: adding to ``reached[f]`` pair by pair would wait for the
-    previous store each time.
+    Returns the first pair whose origin or dest is out of range (or −1), and whether
+    every pair is within ``max_cost`` (then step 2 need not read the costs).  Both come
+    from this pass because the table is read from memory, and reading it costs more than
+    the arithmetic.  A run of pairs of one facility (catchment tables come grouped so)
+    is summed in a register and added once: adding to ``reached[f]`` pair by pair would
+    wait for the previous store each time.
     """
     n = cost.shape[0]
-    far = demand.shape[0] > _CACHED
+    n_demand = demand.shape[0]
+    far = n_demand > _CACHED
     current = -1
     total = 0.0
+    within = True
     for k in range(n):
         if far and k + _AHEAD < n:
-            prefetch(demand, origin[k + _AHEAD])
+            ahead = origin[k + _AHEAD]
+            if 0 <= ahead < n_demand:
+                prefetch(demand, ahead)
+        i = origin[k]
         f = dest[k]
+        if i < 0 or i >= n_demand or f < 0 or f >= n_supply:
+            return k, within
         if f != current:
             if current >= 0:
                 reached[current] += total
@@ -227,25 +218,35 @@ def _reach(  # noqa: PLR0917 (numba kernels take positional arrays)
         d = float(cost[k])  # unsigned or narrow integer costs would wrap in d * d
         if d <= max_cost:
             if gaussian:
-                total += demand[origin[k]] * math.exp(-d * d * scale)
+                total += demand[i] * math.exp(-d * d * scale)
             else:
-                total += demand[origin[k]]
+                total += demand[i]
+        else:
+            within = False
     if current >= 0:
         reached[current] += total
+    return -1, within
 
 
 @njit(cache=True, nogil=True)
 def _spread(  # noqa: PLR0917 (numba kernels take positional arrays)
         origin: npt.NDArray[np.generic], dest: npt.NDArray[np.generic],
         cost: npt.NDArray[np.generic], ratio: FloatArray, max_cost: float, gaussian: bool,
-        scale: float, access: FloatArray) -> None:
+        scale: float, within: bool, access: FloatArray) -> None:
     """Step 2: Σ R_j W(d_ij) per demand point, in pair order (indices checked in step 1).
 
     The weight is computed again rather than kept from step 1, which would need an array
-    the size of the table.
+    the size of the table; without decay and with every pair ``within`` the cap, the
+    costs are not read at all.
     """
-    n = cost.shape[0]
+    n = origin.shape[0]
     far = access.shape[0] > _CACHED
+    if within and not gaussian:
+        for k in range(n):
+            if far and k + _AHEAD < n:
+                prefetch(access, origin[k + _AHEAD])
+            access[origin[k]] += ratio[dest[k]]
+        return
     for k in range(n):
         if far and k + _AHEAD < n:
             prefetch(access, origin[k + _AHEAD])
