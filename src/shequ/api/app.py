@@ -30,23 +30,23 @@ def create_app(ctx: Context) -> FastAPI:
     install_error_handlers(app)
 
     # Routers are imported here, not at module level, so that importing the app factory
-    # stays cheap for the CLI.
-    from shequ.api import registry as registry_api
-    from shequ.web import pages
-
-    app.include_router(registry_api.router, prefix="/api/v1")
-    # Community services (accounts, directory, requests): routers of shequ.api, pages.
+    # stays cheap for the CLI.  Community services (accounts, directory, requests):
+    # routers of shequ.api and pages.
     from shequ.api import auth as auth_api
     from shequ.api import hsds as hsds_api
     from shequ.api import open311 as open311_api
+    from shequ.api import registry as registry_api
     from shequ.api import services as services_api
-    from shequ.web import services_pages
+    from shequ.web import pages, services_pages
 
+    # The public directory and Open311 first: their prefixes are their own, and a request
+    # is matched against every route before its own (a tenth of a directory search).
+    app.include_router(hsds_api.router, prefix="/hsds")
+    app.include_router(open311_api.router, prefix="/open311/v2")
+    app.include_router(registry_api.router, prefix="/api/v1")
     app.include_router(auth_api.router, prefix="/api/v1")
     app.include_router(auth_api.pages)
     app.include_router(services_api.router, prefix="/api/v1")
-    app.include_router(hsds_api.router, prefix="/hsds")
-    app.include_router(open311_api.router, prefix="/open311/v2")
     app.include_router(services_pages.router)
     # Community services, part 2 (bookings, care places, volunteers, reviews): API and pages.
     from shequ.api import bookings, care, reviews, volunteers

@@ -197,7 +197,7 @@ ContextDep = Annotated[Context, Depends(_context)]
 SessionDep = Annotated[Session, Depends(_read_session)]
 
 
-async def directory_in_step(request: Request, ctx: ContextDep) -> None:
+async def directory_in_step(request: Request) -> None:
     """Bring the directory's id map in step with the registry (at most once a second);
     the due check runs on the event loop, the database work in the thread pool."""
     state = getattr(request.app.state, "directory_state", None)
@@ -205,6 +205,7 @@ async def directory_in_step(request: Request, ctx: ContextDep) -> None:
         state = request.app.state.directory_state = DirectoryState()
     if not check_due(state):
         return
+    ctx: Context = request.app.state.ctx
     if state.stamp is None:
         await run_in_threadpool(ensure_in_step, ctx.sessions, state)  # first: wait for it
     else:
