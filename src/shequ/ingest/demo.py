@@ -592,6 +592,9 @@ class _FacilityMaker:
         for unit in (u for u in self.demo.units if u.level == 5):
             self._community(unit, local[unit.code], rank.get(unit.code), len(villages),
                             library)
+        # Drawn last, so that adding them left every earlier draw of a seed as it was.
+        for township in urban_townships:
+            self._street_services(township, local[township.code])
 
     def _township(self, township: DivisionRecord, where: tuple[float, float], *,
                   urban: bool) -> None:
@@ -612,6 +615,24 @@ class _FacilityMaker:
             self.add(type_code, code, where, name=f"{short}{label}", spread=spread)
         if self.rng.random() < 0.6:
             self.add("elderly_care_home", code, where, name=f"{short}敬老院", spread=300)
+
+    def _street_services(self, township: DivisionRecord, where: tuple[float, float]
+                         ) -> None:
+        """An urban street's 15-minute services besides its service and health centres.
+
+        Each street has a culture centre; most have a care home and a sports venue, a
+        short walk from the street's centre, so that some of its communities complete
+        the 15-minute circle and the others show what is missing.
+        """
+        short = self.names[township.code]
+        self.add("cultural_activity_centre", township.code, where,
+                 name=f"{short}文化活动中心", spread=350)
+        if self.rng.random() < 0.75:
+            self.add("elderly_care_home", township.code, where, name=f"{short}养老服务中心",
+                     spread=450)
+        if self.rng.random() < 0.6:
+            self.add("sports_venue", township.code, where, name=f"{short}全民健身中心",
+                     spread=500)
 
     def _community(self, unit: DivisionRecord, where: tuple[float, float],
                    village_rank: int | None, villages: int, library: str) -> None:
@@ -634,7 +655,7 @@ class _FacilityMaker:
                 continue
             label = self.catalog.facility_type(type_code).name_zh.split("（")[0]
             self.add(type_code, unit.code, where, name=f"{short}{label}",
-                     spread=spread * (2.5 if urban else 1.0),
+                     spread=spread * (1.2 if urban else 1.0),
                      parent=library if type_code == "library_branch" else None)
 
 
