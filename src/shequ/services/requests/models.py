@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import CODE_LENGTH, Base
+from shequ.registry.models import CODE_LENGTH, Base, Division
 
 
 class RequestStatus(StrEnum):
@@ -98,3 +98,8 @@ class ServiceRequestEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# Routing a request to the nearest community asks for level-5 divisions in a small box;
+# the index lives with the query that needs it (migration 0005b).
+Index("ix_division_level_lon", Division.level, Division.longitude)
