@@ -216,6 +216,160 @@ def _row_hits(r_ptr, r_site, x):  # type: ignore[no-untyped-def]  # pragma: no c
     return out
 
 
+@numba.njit(cache=True)
+def _pick_removal(in_cover, fixed, score, cost, stamp, tabu):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The open site whose closing loses the least weight per unit cost (oldest on ties),
+    other than ``tabu`` unless that is the only one; −1 when nothing may close."""
+    best, best_k = -np.inf, -1
+    for k in range(in_cover.size):
+        if in_cover[k] and not fixed[k] and k != tabu:
+            value = score[k] / cost[k]
+            if value > best or (value == best and stamp[k] < stamp[best_k]):
+                best, best_k = value, k
+    if best_k < 0 and tabu >= 0 and in_cover[tabu] and not fixed[tabu]:
+        return tabu
+    return best_k
+
+
+@numba.njit(cache=True)
+def _pick_opening(r, r_ptr, r_col, score, cost, stamp, free_again):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The site of row r newly covering most weight per unit cost, oldest on ties;
+    only sites whose rows changed since they closed, unless there are none."""
+    best, best_k, fallback, fallback_k = -np.inf, -1, -np.inf, -1
+    for f in range(r_ptr[r], r_ptr[r + 1]):
+        j = r_col[f]
+        value = score[j] / cost[j]
+        if value > fallback or (value == fallback and stamp[j] < stamp[fallback_k]):
+            fallback, fallback_k = value, j
+        if free_again[j] and (value > best or (value == best and stamp[j] < stamp[best_k])):
+            best, best_k = value, j
+    return best_k if best_k >= 0 else fallback_k
+
+
+@numba.njit(cache=True)
+def _cover_open(k, state, uncovered, slot, n_uncovered, r_ptr, r_col, c_ptr, c_row):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Open site k; keeps counts, scores and the uncovered list.  Returns #uncovered.
+
+    ``state`` = (in_cover, count, weight, score, free_again); score[k] is the weight a
+    closed site would newly cover, or minus the weight only an open site covers.
+    """
+    in_cover, count, weight, score, free_again = state
+    in_cover[k] = True
+    for e in range(c_ptr[k], c_ptr[k + 1]):
+        r = c_row[e]
+        count[r] += 1
+        if count[r] == 1:  # newly covered: no closed site gains it any more
+            for f in range(r_ptr[r], r_ptr[r + 1]):
+                score[r_col[f]] -= weight[r]
+                free_again[r_col[f]] = True
+            last = uncovered[n_uncovered - 1]
+            uncovered[slot[r]] = last
+            slot[last] = slot[r]
+            n_uncovered -= 1
+        elif count[r] == 2:  # its former sole cover no longer holds it alone
+            for f in range(r_ptr[r], r_ptr[r + 1]):
+                j = r_col[f]
+                if in_cover[j] and j != k:
+                    score[j] += weight[r]
+    total = 0.0
+    for e in range(c_ptr[k], c_ptr[k + 1]):
+        if count[c_row[e]] == 1:
+            total -= weight[c_row[e]]
+    score[k] = total
+    return n_uncovered
+
+
+@numba.njit(cache=True)
+def _cover_close(k, state, uncovered, slot, n_uncovered, r_ptr, r_col, c_ptr, c_row):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Close site k (the counterpart of :func:`_cover_open`).  Returns #uncovered."""
+    in_cover, count, weight, score, free_again = state
+    in_cover[k] = False
+    for e in range(c_ptr[k], c_ptr[k + 1]):
+        r = c_row[e]
+        count[r] -= 1
+        if count[r] == 0:  # uncovered: every site in the row would gain it
+            for f in range(r_ptr[r], r_ptr[r + 1]):
+                score[r_col[f]] += weight[r]
+                free_again[r_col[f]] = True
+            uncovered[n_uncovered] = r
+            slot[r] = n_uncovered
+            n_uncovered += 1
+        elif count[r] == 1:  # the one left covering it now holds it alone
+            for f in range(r_ptr[r], r_ptr[r + 1]):
+                if in_cover[r_col[f]]:
+                    score[r_col[f]] -= weight[r]
+    total = 0.0
+    for e in range(c_ptr[k], c_ptr[k + 1]):
+        if count[c_row[e]] == 0:
+            total += weight[c_row[e]]
+    score[k] = total
+    free_again[k] = False
+    return n_uncovered
+
+
+@numba.njit(cache=True)
+def _cover_walk(r_ptr, r_col, c_ptr, c_row, cost, fixed, seed, max_steps, target):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Greedy cover, then row-weighting local search (after Gao et al. 2015).
+
+    Each step closes the open sites losing least until a cheaper cover than the best is
+    within reach, opens the best site of a random uncovered row and adds 1 to the
+    weight of every row still uncovered, so rows that stay uncovered pull harder.
+    Whenever every row is covered the cover is kept if cheapest so far and its least
+    useful site closed.  Stops after ``max_steps`` or at
+    a cover costing ≤ ``target`` (a proven lower bound).  Deterministic for a seed.
+    """
+    np.random.seed(seed)
+    n, m = r_ptr.size - 1, c_ptr.size - 1
+    in_cover = np.zeros(m, np.bool_)
+    weight = np.ones(n)
+    score = (c_ptr[1:] - c_ptr[:-1]).astype(np.float64)
+    state = (in_cover, np.zeros(n, np.int64), weight, score, np.ones(m, np.bool_))
+    stamp = np.zeros(m, np.int64)
+    uncovered, slot, n_uncovered = np.arange(n), np.arange(n), n
+    graph = (r_ptr, r_col, c_ptr, c_row)
+    for j in np.flatnonzero(fixed):
+        n_uncovered = _cover_open(j, state, uncovered, slot, n_uncovered, *graph)
+    while n_uncovered > 0:  # greedy: most new rows per unit cost
+        k = np.argmax(np.where(in_cover, -1.0, score / cost))
+        n_uncovered = _cover_open(k, state, uncovered, slot, n_uncovered, *graph)
+    current = float(cost[in_cover].sum())
+    cheapest = np.min(np.where(fixed, np.inf, cost))  # the least a free site adds
+    best_cover, best_cost, tabu = in_cover.copy(), np.inf, -1
+    for step in range(1, max_steps + 1):
+        while n_uncovered == 0:
+            keep = tabu  # a cover no cheaper than the best: do not just undo the last step
+            if current < best_cost - 1e-9:
+                best_cost, keep = current, -1
+                best_cover[:] = in_cover
+                if best_cost <= target + 1e-9:
+                    return best_cover
+            k = _pick_removal(in_cover, fixed, score, cost, stamp, keep)
+            if k < 0:
+                return best_cover
+            n_uncovered = _cover_close(k, state, uncovered, slot, n_uncovered, *graph)
+            stamp[k], current = step, current - cost[k]
+        while current + cheapest >= best_cost - 1e-9:  # make room for a cheaper cover
+            k = _pick_removal(in_cover, fixed, score, cost, stamp, tabu)
+            if k < 0:
+                break
+            n_uncovered = _cover_close(k, state, uncovered, slot, n_uncovered, *graph)
+            stamp[k], current = step, current - cost[k]
+        r = uncovered[np.random.randint(n_uncovered)]
+        k = _pick_opening(r, r_ptr, r_col, score, cost, stamp, state[4])
+        n_uncovered = _cover_open(k, state, uncovered, slot, n_uncovered, *graph)
+        stamp[k], current, tabu = step, current + cost[k], k
+        _weigh_uncovered(uncovered[:n_uncovered], weight, score, r_ptr, r_col)
+    return best_cover
+
+
+@numba.njit(cache=True)
+def _weigh_uncovered(rows, weight, score, r_ptr, r_col):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Add 1 to the weight of each given (uncovered) row and so to its sites' scores."""
+    for r in rows:
+        weight[r] += 1.0
+        for f in range(r_ptr[r], r_ptr[r + 1]):
+            score[r_col[f]] += 1.0
+
 # ---------------------------------------------------------------------- the framework
 
 
@@ -575,3 +729,24 @@ def greedy_lscp(
         time.perf_counter() - start, "min",
         covered_weight=covered_weight(problem, sites, radius),
         total_weight=float(problem.weights.sum()), cost=cost)
+
+
+def search_cover(cover: sp.csr_matrix, cost: FloatArray, fixed: BoolArray, *, seed: int = 0,
+                 steps: int = 20_000, target: float = -np.inf) -> BoolArray:
+    """A cheap set of columns covering every row of the 0/1 matrix ``cover``.
+
+    Greedy, then row-weighting local search (:func:`_cover_walk`) for ``steps`` steps or
+    until the cover costs ≤ ``target``.  ``fixed`` columns stay open; so do free
+    columns costing nothing (they never hurt).  Every row must have a column.  The
+    result depends only on the inputs and ``seed``.
+    """
+    rows = sp.csr_matrix(cover, dtype=np.float64)
+    rows.sort_indices()
+    cols = rows.tocsc()
+    cols.sort_indices()
+    keep_open = np.asarray(fixed, bool) | (cost <= 0)
+    unit = np.where(cost > 0, cost, 1.0).astype(np.float64)
+    chosen = _cover_walk(rows.indptr.astype(np.int64), rows.indices.astype(np.int64),
+                         cols.indptr.astype(np.int64), cols.indices.astype(np.int64), unit,
+                         keep_open, int(seed), int(steps), float(target))
+    return np.asarray(chosen, bool)
