@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import Base
+from shequ.registry.models import Base, Facility
 
 
 class DirectoryEntry(Base):
@@ -22,3 +22,8 @@ class DirectoryEntry(Base):
     organization_uuid: Mapped[str] = mapped_column(String(36), index=True)
     # The operator's name, or "division:<code>" for facilities run by their community.
     organization_key: Mapped[str] = mapped_column(String(220))
+
+
+# The directory's change check asks for the latest facility edit every second; the index
+# lives with the check that needs it (migration 0005c).
+Index("ix_facility_updated_at", Facility.updated_at)

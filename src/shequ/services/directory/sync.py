@@ -68,8 +68,16 @@ def sync_directory(session: Session) -> SyncResult:
 
 def registry_stamp(session: Session) -> tuple[object, ...]:
     """What changes whenever a facility is added, removed or edited."""
-    return tuple(session.execute(select(func.count(Facility.id), func.max(Facility.id),
-                                        func.max(Facility.updated_at))).one())
+    return tuple(session.execute(_STAMP).one())
+
+
+# Three scalar subqueries, each answered on its own from an index or the table's count
+# (ix_facility_updated_at, migration 0005c); as three aggregates of one select they made
+# SQLite and PostgreSQL read every facility: 45 ms of CPU a second per server process
+# on SQLite, 50 ms of PostgreSQL's, at 100 k facilities.
+_STAMP = select(select(func.count()).select_from(Facility).scalar_subquery(),
+                select(func.max(Facility.id)).scalar_subquery(),
+                select(func.max(Facility.updated_at)).scalar_subquery())
 
 
 @dataclass
