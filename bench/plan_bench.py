@@ -13,12 +13,19 @@ Instances
 For each instance both tools solve LSCP, MCLP and p-median on the same cost matrix; the
 objective values must agree where both are optimal.  Times are wall-clock medians
 (Shequ: model build + solve from the cost matrix, median of --repeats; spopt:
-from_cost_matrix + solve, one run).
+from_cost_matrix + solve, one run), each followed by its CPU time (Shequ: this process,
+HiGHS threads included; spopt: this process plus the CBC child process).  The load
+average is printed before and after each instance: both tools run in this process one
+after the other, so their ratio is comparable even on a busy machine.
+
+    python bench/plan_bench.py --only pmedian-full   # exact p-median on all 2,000 × 300
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -34,15 +41,27 @@ from shequ.plan.heuristic import greedy_mclp
 from shequ.plan.problem import SitingProblem
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[Any, float]:
-    """Result of the last run and the median wall time."""
-    times = []
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the CBC solver)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[Any, float, float]:
+    """Result of the last run, the median wall time and the median CPU time."""
+    times, cpus = [], []
     result = None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         result = fn()
         times.append(time.perf_counter() - start)
-    return result, statistics.median(times)
+        cpus.append(_cpu() - cpu)
+    return result, statistics.median(times), statistics.median(cpus)
+
+
+def load() -> str:
+    """The 1-minute load average (other work on the machine slows both tools)."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def helsinki(n_demand: int, n_sites: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,23 +144,53 @@ def compare(name: str, dist: np.ndarray, weights: np.ndarray, *, radius_lscp: fl
         cases.append((f"p-median p={p}", lambda: solve_pmedian(full_problem(dist, weights),
                                                                p=p), spopt_pmedian))
     for label, ours, theirs in cases:
-        mine, t_mine = timed(ours, repeats)
-        value, t_theirs = timed(theirs, 1)  # the slow peer once (minutes at 3,000 × 400)
+        before = load()
+        mine, t_mine, c_mine = timed(ours, repeats)
+        value, t_theirs, c_theirs = timed(theirs, 1)  # the slow peer once (minutes at 3,000 × 400)
         same = abs(mine.objective - value) <= 1e-6 * max(1.0, abs(value))
         line = (f"{name:9s} {label:24s} shequ {mine.objective:14.1f} ({mine.status}, gap "
-                f"{mine.gap:.1e}) {t_mine:8.3f} s | spopt {value:14.1f} {t_theirs:8.3f} s | "
-                f"same={same} ratio {t_theirs / t_mine:6.1f}×")
+                f"{mine.gap:.1e}) {t_mine:8.3f} s (cpu {c_mine:.3f}) | spopt {value:14.1f} "
+                f"{t_theirs:8.3f} s (cpu {c_theirs:.3f}) | same={same} ratio "
+                f"{t_theirs / t_mine:6.1f}× (cpu {c_theirs / c_mine:.1f}×) | load {before}"
+                f"→{load()}")
         print(line, flush=True)
         rows.append(line)
         if label.startswith("MCLP"):
-            heur, t_heur = timed(lambda: greedy_mclp(full_problem(dist, weights), radius_mclp,
-                                                     p=p), repeats)
+            heur, t_heur, _ = timed(lambda: greedy_mclp(full_problem(dist, weights),
+                                                        radius_mclp, p=p), repeats)
             below = 100 * (mine.objective - heur.objective) / mine.objective
             line = (f"{name:9s} {'  heuristic MCLP':24s} shequ {heur.objective:14.1f} "
                     f"(bound {heur.bound:.1f}, {below:.3f}% below optimum) {t_heur:8.3f} s")
             print(line, flush=True)
             rows.append(line)
     return rows
+
+
+def full_pmedian(dist: np.ndarray, weights: np.ndarray, p: int, limit: float) -> str:
+    """Exact p-median on every pair, both tools under the same time limit."""
+    import pulp
+    from spopt.locate import PMedian
+
+    before = load()
+    mine, t_mine, c_mine = timed(lambda: solve_pmedian(full_problem(dist, weights), p=p,
+                                                       time_limit=limit), 1)
+
+    def spopt_pmedian() -> tuple[str, float | None]:
+        cbc = pulp.PULP_CBC_CMD(msg=False, timeLimit=limit)
+        model = PMedian.from_cost_matrix(dist, weights, p_facilities=p).solve(cbc)
+        value = pulp.value(model.problem.objective)
+        status = pulp.LpStatus[model.problem.status]
+        return status, None if value is None else float(value)
+
+    (status, value), t_theirs, c_theirs = timed(spopt_pmedian, 1)
+    theirs = "no solution" if value is None else f"{value:14.1f}"
+    line = (f"{'helsinki':9s} {f'p-median p={p} (all pairs)':24s} shequ {mine.objective:14.1f} "
+            f"({mine.status}, gap {mine.gap:.1e}) {t_mine:8.3f} s (cpu {c_mine:.3f}) | "
+            f"spopt {theirs} ({status}, CBC time limit {limit:g} s) {t_theirs:8.3f} s "
+            f"(cpu {c_theirs:.3f}) | ratio ≥ {t_theirs / t_mine:6.1f}× | load {before}"
+            f"→{load()}")
+    print(line, flush=True)
+    return line
 
 
 def million(n: int, m: int, p: int, seed: int, radius: float) -> str:
@@ -179,12 +228,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small instances only")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", choices=("helsinki", "grid", "million"), default=None,
-                        help="run one part")
+    parser.add_argument("--only", choices=("helsinki", "grid", "million", "pmedian-full"),
+                        default=None, help="run one part")
+    parser.add_argument("--limit", type=float, default=300.0,
+                        help="time limit (s) of both tools on the full p-median")
     args = parser.parse_args()
     lines = []
     if args.only == "million":
         lines.append(million(1_000_000, 10_000, 300, args.seed, 1000.0))
+        print("\nsummary\n" + "\n".join(lines))
+        return
+    if args.only == "pmedian-full":
+        dist, weights = helsinki(2000, 300, args.seed)
+        lines.append(full_pmedian(dist, weights, 20, args.limit))
         print("\nsummary\n" + "\n".join(lines))
         return
     if args.only == "grid":
@@ -198,8 +254,9 @@ def main() -> None:
                      repeats=args.repeats)
     # p-median on every pair is far heavier for both tools: a 600 × 100 part of it.
     lines += compare("hel-600", dist[:600, :100], weights[:600], radius_lscp=0.0,
-                     radius_mclp=0.0, p=10, repeats=1, models=("pmedian",))
+                     radius_mclp=0.0, p=10, repeats=args.repeats, models=("pmedian",))
     if not args.quick and args.only is None:
+        lines.append(full_pmedian(dist, weights, 20, args.limit))
         dist, weights = street_grid(3000, 400, args.seed)
         lines += compare("grid-3k", dist, weights, radius_lscp=1200.0, radius_mclp=600.0,
                          p=30, repeats=args.repeats)
