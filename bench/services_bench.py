@@ -8,6 +8,8 @@ keep-alive connections:
 request i is due at t0 + i/rate and its latency counts from that moment, so a slow server
 cannot hide queueing) run as separate processes.  Data are generated from a seed: one
 county of 20 streets x 25 communities and 100 k facilities in a 34 x 33 km box.
+Besides rates and latencies it prints CPU per request of the server, of PostgreSQL's
+backends and of the load generator: all three share the machine's cores.
 
     python bench/services_bench.py                 # both back-ends
     python bench/services_bench.py --backend sqlite --services 100000 --seconds 10
@@ -20,6 +22,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -280,21 +283,31 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _database_cpu_seconds(database: str | None) -> float:
-    """User + system CPU seconds of the PostgreSQL backends serving ``database`` (0 for
-    SQLite, which runs inside the server's processes)."""
+    """User + system CPU seconds of the PostgreSQL backends serving ``database``, plus
+    what exited backends (of any database, autovacuum workers too) left in the
+    postmaster's children times; 0 for SQLite, which runs inside the server's processes."""
     if database is None:
         return 0.0
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
+    parents = set()
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             command = (proc / "cmdline").read_bytes()
-            if not command.startswith(b"postgres: ") or f" {database} ".encode() not in command:
+            if not command.startswith(b"postgres: "):
                 continue
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
+        parents.add(fields[1])  # the postmaster (its background processes never exit)
+        if f" {database} ".encode() in command:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    for parent in parents:  # the postmaster: cutime + cstime of its reaped backends
+        try:
+            fields = Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[13]) + int(fields[14])) / tick
     return total
 
 
@@ -347,15 +360,19 @@ def run_backend(name: str, url: str, args: argparse.Namespace, *, reuse: bool = 
         def gen(mode: str, rate: float, seconds: float) -> dict[str, float]:
             cpu = _cpu_seconds(server.pid)
             db_cpu = _database_cpu_seconds(database)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             done = subprocess.run([*me, mode, str(rate), str(seconds), str(keys_file)],
                                   capture_output=True, text=True, check=False)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if done.returncode != 0:
                 raise RuntimeError(f"load generator failed:\n{done.stderr[-3000:]}")
             result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
             # Server CPU per request: what one core sustains, whatever else the machine runs.
             result["server_cpu_ms"] = (_cpu_seconds(server.pid) - cpu) * 1000 / max(
                 1.0, result["requests"])
-            # PostgreSQL's backends work on the same two cores (not counted above).
+            # The load generator and PostgreSQL's backends work on the same two cores.
+            result["generator_cpu_ms"] = (after.ru_utime + after.ru_stime - before.ru_utime
+                                          - before.ru_stime) * 1000 / max(1.0, result["requests"])
             result["database_cpu_ms"] = (_database_cpu_seconds(database) - db_cpu) * 1000 / max(
                 1.0, result["requests"])
             return result
@@ -415,7 +432,7 @@ def main() -> None:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             admin.dispose()
     print("\nbackend   work                 rate/s    p50 ms   p99 ms  cpu ms/req  db ms/req"
-          "  per core/s   target")
+          "  gen ms/req  per core/s   target")
     for backend, results in summary.items():
         for work, r in results.items():
             rate = r.get("achieved_rps", r.get("rps", 0.0))
@@ -425,8 +442,9 @@ def main() -> None:
                 else rate >= 200
             cpu = r.get("server_cpu_ms", float("nan"))
             db = r.get("database_cpu_ms", 0.0)
+            gen = r.get("generator_cpu_ms", float("nan"))
             print(f"{backend:9} {work:18} {rate:9.1f} {r['p50_ms']:9.1f} {r['p99_ms']:8.1f}"
-                  f" {cpu:10.2f} {db:10.2f} {1000 / cpu if cpu else 0:11.0f}"
+                  f" {cpu:10.2f} {db:10.2f} {gen:11.2f} {1000 / cpu if cpu else 0:11.0f}"
                   f"   {target} {'OK' if ok else 'MISSED'}")
     print(f"(load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
