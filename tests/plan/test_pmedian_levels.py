@@ -177,3 +177,37 @@ def test_pmedian_proves_the_heuristic_optimal_by_the_lp_bound(seed: int) -> None
     assert solution.status == "optimal"
     assert solution.details["mip_rounds"] == 0  # no MIP was needed
     assert solution.bound == pytest.approx(solution.objective, rel=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_deepened_lp_equals_the_lp_built_at_that_depth(seed: int) -> None:
+    # levels appended to a solved LP (warm) give the LP a fresh build at the new depth gives
+    from shequ.plan.exact import _GrowingLp, _level_model
+
+    problem = _tied(seed, step=20.0, existing=seed % 2)
+    unserved = None if seed % 3 else 900.0
+    p, budget = (2, None) if seed % 2 else (None, 6.0)
+    levels = _levels(problem, unserved)
+    sure_depth, served = _sure_depth(problem, levels, p, budget, unserved)
+    sure_depth[problem.weights <= 0] = 0
+    limits = _limit_rows(problem, p, budget)
+    bounds = _site_bounds(problem)
+    lp = _GrowingLp(levels, problem.weights, np.minimum(sure_depth, 1),
+                    sure=(sure_depth, served), unserved=unserved, limits=limits,
+                    bounds=bounds, seed=0, threads=None)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        assert lp.solve(30.0) is not None
+        lp.deepen(rng.random(problem.n_demand) < 0.5)
+    grown = lp.solve(30.0)
+    fresh = _level_model(levels, problem.weights, lp.depth, served & (lp.depth == sure_depth),
+                         unserved=unserved, n_sites=problem.n_sites)
+    expected = _solve_levels(fresh, limits, *bounds, integer=False, time_limit=30.0,
+                             mip_gap=0.0, seed=0, threads=None).objective
+    assert grown == pytest.approx(expected, rel=1e-9, abs=1e-6)
+    assert np.array_equal(lp.tail >= 0, fresh.tail >= 0)
+    # deepening everything to the sure depth leaves nothing under-charged
+    while (lp.depth < sure_depth).any():
+        lp.deepen(lp.depth < sure_depth)
+    assert lp.solve(30.0) is not None
+    assert not lp.cut_short().any()

@@ -14,7 +14,6 @@ Existing sites are fixed open (x_j = 1) unless closable; ``p`` limits the number
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -68,6 +67,55 @@ class _MipResult:
     found: bool = True
 
 
+def _highs(  # noqa: PLR0917 (the standard-form arrays of one MIP, in textbook order)
+    cost: FloatArray,
+    matrix: sp.spmatrix,
+    row_lower: FloatArray,
+    row_upper: FloatArray,
+    col_lower: FloatArray,
+    col_upper: FloatArray,
+    integer: BoolArray,
+    *,
+    maximise: bool,
+    time_limit: float,
+    mip_gap: float,
+    seed: int,
+    threads: int | None,
+    options: dict[str, bool | int | float | str] | None = None,
+) -> highspy.Highs:
+    """A HiGHS instance holding min/max cᵀx s.t. row_lower ≤ Ax ≤ row_upper, bounds,
+    integrality, with Shequ's options set (quiet, time limit, gap, seed, threads)."""
+    csc = sp.csc_matrix(matrix)
+    csc.sort_indices()
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(cost.size)
+    lp.num_row_ = int(row_lower.size)
+    lp.col_cost_ = np.asarray(cost, np.float64)
+    lp.col_lower_ = np.asarray(col_lower, np.float64)
+    lp.col_upper_ = np.asarray(col_upper, np.float64)
+    lp.row_lower_ = np.asarray(row_lower, np.float64)
+    lp.row_upper_ = np.asarray(row_upper, np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+    if np.any(integer):
+        lp.integrality_ = [highspy.HighsVarType.kInteger if flag
+                           else highspy.HighsVarType.kContinuous for flag in integer]
+    solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("time_limit", float(time_limit))
+    solver.setOptionValue("mip_rel_gap", float(mip_gap))
+    solver.setOptionValue("random_seed", int(seed))
+    if threads is not None:
+        solver.setOptionValue("threads", int(threads))
+    for name, value in (options or {}).items():
+        solver.setOptionValue(name, value)
+    solver.passModel(lp)
+    return solver
+
+
 def _solve_mip(  # noqa: PLR0917 (the standard-form arrays of one MIP, in textbook order)
     cost: FloatArray,
     matrix: sp.spmatrix,
@@ -92,35 +140,10 @@ def _solve_mip(  # noqa: PLR0917 (the standard-form arrays of one MIP, in textbo
     ``allow_none`` an infeasible model or a time limit without any solution is an
     answer (``found`` False) rather than an error: proofs of optimality ask for it.
     """
-    csc = sp.csc_matrix(matrix)
-    csc.sort_indices()
-    lp = highspy.HighsLp()
-    lp.num_col_ = int(cost.size)
-    lp.num_row_ = int(row_lower.size)
-    lp.col_cost_ = np.asarray(cost, np.float64)
-    lp.col_lower_ = np.asarray(col_lower, np.float64)
-    lp.col_upper_ = np.asarray(col_upper, np.float64)
-    lp.row_lower_ = np.asarray(row_lower, np.float64)
-    lp.row_upper_ = np.asarray(row_upper, np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data.astype(np.float64)
-    lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+    solver = _highs(cost, matrix, row_lower, row_upper, col_lower, col_upper, integer,
+                    maximise=maximise, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
+                    threads=threads, options=options)
     has_integers = bool(np.any(integer))
-    if has_integers:
-        lp.integrality_ = [highspy.HighsVarType.kInteger if flag
-                           else highspy.HighsVarType.kContinuous for flag in integer]
-    solver = highspy.Highs()  # type: ignore[no-untyped-call]
-    solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("time_limit", float(time_limit))
-    solver.setOptionValue("mip_rel_gap", float(mip_gap))
-    solver.setOptionValue("random_seed", int(seed))
-    if threads is not None:
-        solver.setOptionValue("threads", int(threads))
-    for name, value in (options or {}).items():
-        solver.setOptionValue(name, value)
-    solver.passModel(lp)
     if start is not None:
         solver.setSolution(int(start.size), np.arange(start.size, dtype=np.int32),
                            np.asarray(start, np.float64))
@@ -504,13 +527,16 @@ class _LevelModel:
     """The chained level model (see :func:`solve_pmedian`) over some levels per point.
 
     Columns: the sites, then one y per modelled level that may stay unreached.
-    ``y_demand``/``y_level`` name each y's level; ``tail[i]`` is the column of point
-    i's deepest y when deeper levels were left out (−1 otherwise).
+    ``row_demand``/``row_level`` and ``y_demand``/``y_level`` name each row's and each
+    y's level; ``tail[i]`` is the column of point i's deepest y when deeper levels were
+    left out (−1 otherwise).
     """
 
     cost: FloatArray
     matrix: sp.csr_matrix
     row_lower: FloatArray
+    row_demand: IntArray
+    row_level: IntArray
     y_demand: IntArray
     y_level: IntArray
     tail: IntArray
@@ -552,8 +578,20 @@ def _level_model(levels: _Levels, weights: FloatArray, depth: IntArray, closed: 
     cut = has_y & deepest & ~at_end
     tail[demand[cut]] = y_column[cut]
     return _LevelModel(np.concatenate([np.zeros(n_sites), (weights[demand] * step)[has_y]]),
-                       matrix, np.where(level == 0, 1.0, 0.0), demand[has_y], level[has_y],
-                       tail)
+                       matrix, np.where(level == 0, 1.0, 0.0), demand, level, demand[has_y],
+                       level[has_y], tail)
+
+
+def _with_limits(model: _LevelModel, limits: tuple[sp.csr_matrix, list[float]]
+                 ) -> tuple[sp.csr_matrix, FloatArray, FloatArray]:
+    """The level rows with the p / budget rows below: (matrix, row lower, row upper)."""
+    limit_rows, limit_upper = limits
+    n_rows, n_y = model.matrix.shape[0], model.matrix.shape[1] - limit_rows.shape[1]
+    matrix = sp.vstack([model.matrix,
+                        sp.hstack([limit_rows, sp.csr_matrix((limit_rows.shape[0], n_y))])],
+                       format="csr")
+    return (matrix, np.concatenate([model.row_lower, np.full(len(limit_upper), -_INF)]),
+            np.concatenate([np.full(n_rows, _INF), limit_upper]))
 
 
 def _solve_levels(model: _LevelModel, limits: tuple[sp.csr_matrix, list[float]],
@@ -565,19 +603,101 @@ def _solve_levels(model: _LevelModel, limits: tuple[sp.csr_matrix, list[float]],
     y has no upper bound: y ≤ 1 holds at every optimum anyway, and the bound only adds
     degenerate pivots (HiGHS is a third faster without it).
     """
-    limit_rows, limit_upper = limits
-    n_rows, n_y = model.matrix.shape[0], model.matrix.shape[1] - lower.size
-    matrix = sp.vstack([model.matrix,
-                        sp.hstack([limit_rows, sp.csr_matrix((limit_rows.shape[0], n_y))])],
-                       format="csr")
-    return _solve_mip(model.cost, matrix,
-                      np.concatenate([model.row_lower, np.full(len(limit_upper), -_INF)]),
-                      np.concatenate([np.full(n_rows, _INF), limit_upper]),
+    matrix, row_lower, row_upper = _with_limits(model, limits)
+    n_y = matrix.shape[1] - lower.size
+    return _solve_mip(model.cost, matrix, row_lower, row_upper,
                       np.concatenate([lower, np.zeros(n_y)]),
                       np.concatenate([upper, np.full(n_y, _INF)]),
                       np.concatenate([np.full(lower.size, integer), np.zeros(n_y, bool)]),
                       maximise=False, time_limit=time_limit, mip_gap=mip_gap, seed=seed,
                       threads=threads, start=start, options=COVER_OPTIONS if integer else None)
+
+
+class _GrowingLp:
+    """The level model's LP, deepened in place: deeper levels are appended as rows and
+    columns and HiGHS re-solves from the basis it has (dual simplex, warm)."""
+
+    def __init__(self, levels: _Levels, weights: FloatArray, depth: IntArray, *,
+                 sure: tuple[IntArray, BoolArray], unserved: float | None,
+                 limits: tuple[sp.csr_matrix, list[float]],
+                 bounds: tuple[FloatArray, FloatArray], seed: int,
+                 threads: int | None) -> None:
+        self.levels, self.weights, self.unserved = levels, weights, unserved
+        self.sure_depth, self.surely_served = sure
+        self.depth = depth.copy()
+        self.n_sites = bounds[0].size
+        model = self._model(self.depth)
+        matrix, row_lower, row_upper = _with_limits(model, limits)
+        n_y = matrix.shape[1] - self.n_sites
+        self.solver = _highs(model.cost, matrix, row_lower, row_upper,
+                             np.concatenate([bounds[0], np.zeros(n_y)]),
+                             np.concatenate([bounds[1], np.full(n_y, _INF)]),
+                             np.zeros(matrix.shape[1], bool), maximise=False,
+                             time_limit=_INF, mip_gap=0.0, seed=seed, threads=threads)
+        self.tail = model.tail.copy()
+        self.n_cols = matrix.shape[1]
+
+    def _model(self, depth: IntArray) -> _LevelModel:
+        closed = self.surely_served & (depth == self.sure_depth)
+        return _level_model(self.levels, self.weights, depth, closed,
+                            unserved=self.unserved, n_sites=self.n_sites)
+
+    def solve(self, time_limit: float) -> float | None:
+        """The LP optimum (without the constant offset), or None if out of time."""
+        self.solver.setOptionValue("time_limit", max(1e-3, float(time_limit)))
+        self.solver.run()
+        if self.solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return float(self.solver.getInfo().objective_function_value)
+
+    def cut_short(self) -> BoolArray:
+        """Points whose deepest modelled y is positive: the LP under-charges them."""
+        values = np.asarray(self.solver.getSolution().col_value, np.float64)
+        short = np.zeros(self.depth.size, bool)
+        cut = self.tail >= 0
+        short[cut] = values[self.tail[cut]] > 1e-6
+        return short
+
+    def raise_bound(self, target: float, deadline: float) -> float:
+        """Solve, deepen where the LP under-charges and solve again, until its value
+        reaches ``target`` or nothing is under-charged; returns the best value (a lower
+        bound on the model without the offset), −inf if out of time at once."""
+        best = -_INF
+        while (value := self.solve(deadline - time.perf_counter())) is not None:
+            best = max(best, value)
+            short = self.cut_short()
+            if value >= target - 1e-7 * max(1.0, abs(target)) or not short.any():
+                break
+            self.deepen(short)
+        return best
+
+    def deepen(self, grow: BoolArray) -> None:
+        """Double the levels of the ``grow`` points (at least 8 more, up to their sure depth)."""
+        old = self.depth
+        new = old.copy()
+        new[grow] = np.minimum(self.sure_depth[grow], np.maximum(2 * old[grow], old[grow] + 8))
+        part = self._model(np.where(grow, new, 0))  # levels 0 … new − 1 of those points
+        keep_rows = part.row_level >= old[part.row_demand]
+        keep_y = part.y_level >= old[part.y_demand]
+        n_new = int(keep_y.sum())
+        y_columns = self.n_sites + np.arange(part.y_level.size)
+        column = np.full(part.cost.size, -1, np.int64)
+        column[:self.n_sites] = np.arange(self.n_sites)
+        column[y_columns[keep_y]] = self.n_cols + np.arange(n_new)
+        # the old deepest y now also feeds the first new level's chain row
+        before = part.y_level == old[part.y_demand] - 1
+        column[y_columns[before]] = self.tail[part.y_demand[before]]
+        rows = sp.csr_matrix(part.matrix[np.flatnonzero(keep_rows)])
+        self.solver.addCols(n_new, part.cost[y_columns[keep_y]], np.zeros(n_new),
+                            np.full(n_new, _INF), 0, np.zeros(n_new, np.int32),
+                            np.zeros(0, np.int32), np.zeros(0))
+        self.solver.addRows(rows.shape[0], part.row_lower[keep_rows],
+                            np.full(rows.shape[0], _INF), rows.nnz,
+                            rows.indptr[:-1].astype(np.int32),
+                            column[rows.indices].astype(np.int32), rows.data)
+        self.n_cols += n_new
+        self.tail[grow] = np.where(part.tail[grow] >= 0, column[part.tail[grow]], -1)
+        self.depth = new
 
 
 def solve_pmedian(  # noqa: PLR0915 (one level-growth loop, clearer whole)
@@ -609,13 +729,16 @@ def solve_pmedian(  # noqa: PLR0915 (one level-growth loop, clearer whole)
     and deeper level.  Without U the last level has no y: the point must be served.
     With p alone, levels past the one where a point is surely served are dropped
     (:func:`_sure_depth`).  Levels are grown lazily: point i first gets K_i levels (by
-    default 2 × (1 + the level of the lazy-greedy + swap heuristic's site for it), at
-    least 16; ``initial_neighbours`` fixes K_i).  Cutting the sum at K_i under-charges
+    default 2 more than the level of the lazy-greedy + swap heuristic's site for it, at
+    least 4; ``initial_neighbours`` fixes K_i).  Cutting the sum at K_i under-charges
     only points served beyond D_i^{K_i}, so the optimum is a lower bound.  First the
-    LP alone: when its bound reaches the heuristic's cost, that plan is optimal and no
-    MIP is solved (``details["mip_rounds"]`` = 0).  Otherwise the MIP, warm-started
-    with the heuristic's plan; when its sites' true cost equals its optimum they are
-    optimal, else K_i doubles where the deepest y_i is positive and it is solved again.
+    LP alone (:class:`_GrowingLp`): K_i doubles (at least 8 more) wherever the deepest
+    y_i is positive and HiGHS re-solves from its last basis, until the bound reaches the
+    heuristic's cost — then that plan is optimal and no MIP is solved
+    (``details["mip_rounds"]`` = 0) — or nothing is under-charged.  Then the MIP over
+    those levels, warm-started with the heuristic's plan; when its sites' true cost
+    equals its optimum they are optimal, else K_i grows where the deepest y_i is
+    positive and it is solved again.
     """
     from shequ.plan.heuristic import greedy_pmedian
 
@@ -642,7 +765,7 @@ def solve_pmedian(  # noqa: PLR0915 (one level-growth loop, clearer whole)
     guess_open[guess.open_sites] = True
     guess_level = _served_level(levels, guess_open)
     if initial_neighbours is None:
-        depth = np.maximum(2 * (guess_level + 1), 16)
+        depth = np.maximum(guess_level + 2, 4)
     else:
         depth = np.full(problem.n_demand, max(1, initial_neighbours), np.int64)
     depth = np.minimum(depth, sure_depth)
@@ -654,54 +777,62 @@ def solve_pmedian(  # noqa: PLR0915 (one level-growth loop, clearer whole)
     if big is not None:
         offset += float(np.sum(weights[(weights > 0) & (levels.count == 0)]) * big)
     guess_cost = weighted_distance(problem, guess.open_sites, big)
-    result: _MipResult | None = None
-    true_cost = np.inf
-    chosen = np.zeros(0, np.int64)
+    lower_bound = -_INF
+    if np.isfinite(guess_cost):
+        # The LP bound is often already the heuristic's cost (p-median LPs are nearly
+        # integral): that proves it optimal at a fraction of the MIP's time.  Until
+        # then, levels are deepened where the LP under-charges, warm-started.
+        lp = _GrowingLp(levels, weights, depth, sure=(sure_depth, surely_served),
+                        unserved=big, limits=limits, bounds=(lower, upper), seed=seed,
+                        threads=threads)
+        lower_bound = lp.raise_bound(guess_cost - offset, deadline) + offset
+        if guess_cost <= lower_bound + 1e-7 * max(1.0, guess_cost):
+            return _pmedian_solution(problem, guess.open_sites, guess_cost,
+                                     bound=lower_bound, status="optimal", start=start,
+                                     details={"mip_rounds": 0.0})
+        depth = lp.depth
+    best_sites, best_cost = guess.open_sites, guess_cost
     status: Literal["optimal", "time_limit"] = "time_limit"
     mip_rounds = 0
-    for first_round in itertools.chain([True], itertools.repeat(False, 63)):
+    while time.perf_counter() < deadline and mip_rounds < 64:
         model = _level_model(levels, weights, depth, surely_served & (depth == sure_depth),
                              unserved=big, n_sites=m)
         initial = np.concatenate([guess_open.astype(np.float64),
                                   (guess_level[model.y_demand] > model.y_level)
                                   .astype(np.float64)])
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            break
-        if first_round and np.isfinite(guess_cost):
-            # The LP bound is often already the heuristic's cost (p-median LPs are
-            # nearly integral): that proves it optimal at a fraction of the MIP's time.
-            result = _solve_levels(model, limits, lower, upper, integer=False,
-                                   time_limit=remaining, mip_gap=mip_gap, seed=seed,
-                                   threads=threads)
-            if guess_cost <= result.objective + offset + 1e-7 * max(1.0, guess_cost):
-                chosen, true_cost, status = guess.open_sites, guess_cost, "optimal"
-                break
-            remaining = deadline - time.perf_counter()
         result = _solve_levels(model, limits, lower, upper, integer=True,
-                               time_limit=remaining, mip_gap=mip_gap, seed=seed,
-                               threads=threads, start=initial)
+                               time_limit=deadline - time.perf_counter(), mip_gap=mip_gap,
+                               seed=seed, threads=threads, start=initial)
         mip_rounds += 1
         chosen = _open(result.values, m)
         true_cost = weighted_distance(problem, chosen, big)
-        relaxed = result.objective + offset
+        if true_cost < best_cost:
+            best_sites, best_cost = chosen, true_cost
+        lower_bound = max(lower_bound, result.bound + offset)
         cut = model.tail >= 0
         grow = np.zeros(problem.n_demand, bool)
         grow[cut] = result.values[model.tail[cut]] > 1e-6
-        tolerance = 1e-7 * max(1.0, abs(true_cost))
-        if true_cost <= relaxed + tolerance or not grow.any():
+        if true_cost <= result.objective + offset + 1e-7 * max(1.0, abs(true_cost)) \
+                or not grow.any():
             status = result.status
             break
         depth[grow] = np.minimum(sure_depth[grow], np.maximum(2 * depth[grow], depth[grow] + 8))
-    if result is None or not np.isfinite(true_cost):
+    if not np.isfinite(best_cost):
         raise SolverError("p-median: no solution serving every demand point within the time "
                           "limit; give unserved_distance, a larger p/budget or more time")
-    bound = min(result.bound + offset, true_cost)  # a relaxation's bound is always valid
+    return _pmedian_solution(problem, best_sites, best_cost, bound=lower_bound,
+                             status=status, start=start,
+                             details={"mip_rounds": float(mip_rounds)})
+
+
+def _pmedian_solution(problem: SitingProblem, sites: IntArray, cost: float, *, bound: float,
+                      status: Literal["optimal", "time_limit"], start: float,
+                      details: dict[str, float]) -> SitingSolution:
+    """The p-median answer; the bound never claims more than the plan's own cost."""
     return SitingSolution(
-        "pmedian", "highs", status, chosen, true_cost, bound,
-        time.perf_counter() - start, "min", total_weight=float(weights.sum()),
-        cost=site_cost_of(problem, chosen),
-        details={"mip_rounds": float(mip_rounds), "level_rows": float(model.matrix.shape[0])})
+        "pmedian", "highs", status, sites, cost, min(bound, cost),
+        time.perf_counter() - start, "min", total_weight=float(problem.weights.sum()),
+        cost=site_cost_of(problem, sites), details=details)
 
 
 def solve_capacitated(
