@@ -119,14 +119,14 @@ def app_factory() -> object:
     return create_app(ctx)
 
 
-def serve(url: str, port: int, workers: int) -> None:
+def serve(url: str, port: int, workers: int, http: str = "auto") -> None:
     """Run the app on ``port`` with ``workers`` processes (the server)."""
     import uvicorn
 
     os.environ["SHEQU_BENCH_URL"] = url
     uvicorn.run("services_bench:app_factory", factory=True, app_dir=str(Path(__file__).parent),
                 host="127.0.0.1", port=port, workers=workers, log_level="warning",
-                access_log=False)
+                access_log=False, http=http)
 
 
 class _Connection:
@@ -350,7 +350,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace, *, reuse: bool = 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port),
-                               str(args.workers)])
+                               str(args.workers), args.http])
     try:
         _wait(base)
         me = [sys.executable, __file__, "--load", base]
@@ -396,7 +396,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace, *, reuse: bool = 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--load":
         load(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
@@ -407,6 +407,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rates", type=float, nargs="+", default=[300.0])
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto",
+                        help="uvicorn's HTTP parser (auto: httptools when installed)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="SQLite file to build once and reuse across runs")
     args = parser.parse_args()
