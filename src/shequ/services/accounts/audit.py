@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, insert
 from sqlalchemy.orm import Session
 
 from shequ.services.accounts.models import AuditLog
 from shequ.services.accounts.policy import Principal
-
-_INSERT = insert(cast(Table, AuditLog.__table__))
 
 
 def audit_values(*, user: Principal | None, action: str, entity: str, entity_id: object,
@@ -40,15 +37,3 @@ def audit(session: Session, *, user: Principal | None, action: str, entity: str,
                                   entity_id=entity_id, detail=detail))
     session.add(row)
     return row
-
-
-def insert_audit(connection: Connection, *, user: Principal | None, action: str, entity: str,
-                 entity_id: object, detail: dict[str, Any] | str | None = None,
-                 at: dt.datetime | None = None) -> None:
-    """Write an audit row straight away on ``connection``, inside its transaction.
-
-    For hot write paths that insert their own rows with Core statements: no ORM object
-    and no flush, yet the row commits or rolls back with the work it records.
-    """
-    connection.execute(_INSERT, audit_values(user=user, action=action, entity=entity,
-                                             entity_id=entity_id, detail=detail, at=at))

@@ -17,7 +17,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Select, Table, and_, bindparam, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -28,6 +40,7 @@ from shequ.registry.codes import code_prefix, level_of, normalise_code, parent_o
 from shequ.registry.models import Division, Facility
 from shequ.services.accounts import (
     HANDLER_ROLES,
+    AuditLog,
     Role,
     User,
     audit,
@@ -36,7 +49,7 @@ from shequ.services.accounts import (
     jurisdiction_prefix,
     require_handler,
 )
-from shequ.services.accounts.audit import insert_audit
+from shequ.services.accounts.audit import audit_values
 from shequ.services.accounts.crypto import decrypt_field, encrypt_field, mask_phone
 from shequ.services.accounts.policy import Principal, may_see_whole_personal_numbers
 from shequ.services.accounts.residents import normalise_phone
@@ -123,8 +136,34 @@ _OPEN_NEAR = select(_REQUEST.c.id, _REQUEST.c.longitude, _REQUEST.c.latitude).wh
     _REQUEST.c.longitude.between(bindparam("lon0"), bindparam("lon1")),
     _REQUEST.c.latitude.between(bindparam("lat0"), bindparam("lat1")),
     _REQUEST.c.id != bindparam("exclude"))
+_EVENT = cast(Table, ServiceRequestEvent.__table__)
+_AUDIT = cast(Table, AuditLog.__table__)
 _INSERT_REQUEST = insert(_REQUEST).returning(_REQUEST.c.id)
-_INSERT_EVENT = insert(cast(Table, ServiceRequestEvent.__table__))
+_INSERT_EVENT = insert(_EVENT)
+_INSERT_AUDIT = insert(_AUDIT)
+_EVENT_COLUMNS = ("at", "user_id", "action", "from_status", "to_status", "note")
+_AUDIT_COLUMNS = ("at", "user_id", "username", "action", "entity", "detail")
+
+
+def _typed(table: Table, prefix: str, name: str) -> ColumnElement[Any]:
+    # Typed in the SQL: PostgreSQL cannot infer a parameter's type in a select list.
+    return sql_cast(bindparam(prefix + name), table.c[name].type)
+
+
+# PostgreSQL: the request, its first event and its audit row in one statement (data-
+# modifying CTEs), two round trips fewer per submission.  SQLite has no such CTEs.
+_NEW_REQUEST = (insert(_REQUEST)
+                .values({c.name: bindparam(c.name) for c in _REQUEST.c if c.name != "id"})
+                .returning(_REQUEST.c.id).cte("new_request"))
+_NEW_EVENT = (insert(_EVENT).from_select(
+    ["request_id", *_EVENT_COLUMNS],
+    select(_NEW_REQUEST.c.id, *[_typed(_EVENT, "event_", n) for n in _EVENT_COLUMNS]))
+    .cte("new_event"))
+_SUBMIT_IN_ONE = (insert(_AUDIT).from_select(
+    [*_AUDIT_COLUMNS, "entity_id"],
+    select(*[_typed(_AUDIT, "audit_", n) for n in _AUDIT_COLUMNS],
+           sql_cast(_NEW_REQUEST.c.id, String)))
+    .returning(_AUDIT.c.entity_id).add_cte(_NEW_EVENT))
 
 
 def responsible_for(division_code: str, level: int) -> str:
@@ -234,20 +273,31 @@ def store_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
         "deadline_at": workflow.deadline(when, definition.deadline_hours),
         "reopen_count": 0, "assigned_to_id": None, "status_notes": None, "closed_at": None,
         "rating": None, "rating_comment": None, "duplicate_of_id": None}
-    request_id = connection.execute(_INSERT_REQUEST, values).scalar_one()
+    event = {"at": when, "user_id": submitter_id, "action": "submit", "from_status": None,
+             "to_status": values["status"], "note": None}
+    audit_row = audit_values(user=submitter, action="create", entity="service_request",
+                             entity_id=None, at=when,
+                             detail={"service_code": definition.code, "division_code": code,
+                                     "api_key_id": api_key_id})
+    request_id = _write_submission(connection, values, event, audit_row)
     values["id"] = request_id
-    connection.execute(_INSERT_EVENT, {"request_id": request_id, "at": when,
-                                       "user_id": submitter_id, "action": "submit",
-                                       "from_status": None, "to_status": values["status"],
-                                       "note": None})
-    insert_audit(connection, user=submitter, action="create", entity="service_request",
-                 entity_id=request_id, at=when,
-                 detail={"service_code": definition.code, "division_code": code,
-                         "api_key_id": api_key_id})
     duplicates = (duplicate_ids(connection, definition, longitude, latitude,
                                 exclude_id=request_id, now=when)
                   if longitude is not None and latitude is not None else [])
     return StoredRequest(values, duplicates)
+
+
+def _write_submission(connection: Connection, values: dict[str, Any], event: dict[str, Any],
+                      audit_row: dict[str, Any]) -> int:
+    """Insert a new request, its first event and its audit row; the request's id."""
+    if connection.dialect.name == "postgresql":
+        return int(connection.execute(_SUBMIT_IN_ONE, {
+            **values, **{f"event_{k}": event[k] for k in _EVENT_COLUMNS},
+            **{f"audit_{k}": audit_row[k] for k in _AUDIT_COLUMNS}}).scalar_one())
+    request_id = int(connection.execute(_INSERT_REQUEST, values).scalar_one())
+    connection.execute(_INSERT_EVENT, {**event, "request_id": request_id})
+    connection.execute(_INSERT_AUDIT, {**audit_row, "entity_id": str(request_id)})
+    return request_id
 
 
 def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
