@@ -124,3 +124,21 @@ def test_lscp_finds_the_cover_greedy_misses(seed: int) -> None:
     assert greedy_only.status == "optimal"
     assert greedy_only.bound == pytest.approx(expected)
     assert solve_lscp(problem, 450.0).details["search_cost"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lscp_with_kept_sites_of_odd_cost_matches_enumeration(seed: int) -> None:
+    # kept existing sites cost 0.5 each, new sites whole numbers: the step still applies
+    # to what the plan can change
+    base = random_problem(seed, n=12, m=9, reach=900, existing=2)
+    cost = base.site_cost.copy()
+    cost[base.existing] = 0.5
+    problem = _with_costs(base, cost)
+    expected = best_lscp(problem, 450.0)
+    if np.isinf(expected):
+        return
+    for steps in (0, 20_000):
+        solution = solve_lscp(problem, 450.0, search_steps=steps)
+        assert solution.objective == pytest.approx(expected)
+        assert solution.bound == pytest.approx(expected)
+        assert solution.status == "optimal"

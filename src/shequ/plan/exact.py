@@ -282,7 +282,10 @@ def solve_lscp(
     lp = _solve_mip(cost, rows, need_one, no_top, lower, upper, ~binary, maximise=False,
                     time_limit=time_limit, mip_gap=mip_gap, seed=seed, threads=threads)
     step = _cost_step(cost[~forced & (cost > 0)])
-    target = float(np.ceil(lp.objective / step - 1e-6) * step) if step else lp.objective
+    fixed_cost = float(cost[forced].sum())  # kept sites: a constant, whatever its value
+    target = lp.objective
+    if step:
+        target = float(np.ceil((lp.objective - fixed_cost) / step - 1e-6) * step) + fixed_cost
     guess = search_cover(rows, cost, forced, seed=seed, steps=search_steps, target=target)
     guess_cost = float(cost[guess].sum())
     remaining = max(0.0, time_limit - (time.perf_counter() - start))
@@ -292,10 +295,12 @@ def solve_lscp(
     elif step:
         # Costs are multiples of `step`: any cheaper cover costs ≤ guess − step, so ask
         # HiGHS for one; "infeasible" proves the local search's cover optimal.
-        result = _solve_mip(cost, sp.vstack([rows, sp.csr_matrix(cost[None, :] / step)],
+        free_cost = np.where(forced, 0.0, cost) / step
+        result = _solve_mip(cost, sp.vstack([rows, sp.csr_matrix(free_cost[None, :])],
                                             format="csr"),
                             np.append(need_one, -_INF),
-                            np.append(no_top, round(guess_cost / step) - 1.0), lower, upper,
+                            np.append(no_top, round((guess_cost - fixed_cost) / step) - 1.0),
+                            lower, upper,
                             binary, maximise=False, time_limit=remaining, mip_gap=mip_gap,
                             seed=seed, threads=threads, options=PROOF_OPTIONS,
                             allow_none=True)
@@ -777,7 +782,9 @@ def solve_pmedian(  # noqa: PLR0915 (one level-growth loop, clearer whole)
     if big is not None:
         offset += float(np.sum(weights[(weights > 0) & (levels.count == 0)]) * big)
     guess_cost = weighted_distance(problem, guess.open_sites, big)
-    lower_bound = -_INF
+    # The heuristic's Lagrangian bound holds (unserved at a penalty is a relaxation) when
+    # it may keep every existing site open; closures under a budget can beat it.
+    lower_bound = 0.0 if problem.closable.any() else max(0.0, guess.bound)
     if np.isfinite(guess_cost):
         # The LP bound is often already the heuristic's cost (p-median LPs are nearly
         # integral): that proves it optimal at a fraction of the MIP's time.  Until
@@ -785,7 +792,7 @@ def solve_pmedian(  # noqa: PLR0915 (one level-growth loop, clearer whole)
         lp = _GrowingLp(levels, weights, depth, sure=(sure_depth, surely_served),
                         unserved=big, limits=limits, bounds=(lower, upper), seed=seed,
                         threads=threads)
-        lower_bound = lp.raise_bound(guess_cost - offset, deadline) + offset
+        lower_bound = max(lower_bound, lp.raise_bound(guess_cost - offset, deadline) + offset)
         if guess_cost <= lower_bound + 1e-7 * max(1.0, guess_cost):
             return _pmedian_solution(problem, guess.open_sites, guess_cost,
                                      bound=lower_bound, status="optimal", start=start,

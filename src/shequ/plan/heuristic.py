@@ -740,6 +740,8 @@ def search_cover(cover: sp.csr_matrix, cost: FloatArray, fixed: BoolArray, *, se
     columns costing nothing (they never hurt).  Every row must have a column.  The
     result depends only on the inputs and ``seed``.
     """
+    if cost.size == 0:
+        return np.zeros(0, bool)
     rows = sp.csr_matrix(cover, dtype=np.float64)
     rows.sort_indices()
     cols = rows.tocsc()
