@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import cast
 
 from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
@@ -24,6 +25,16 @@ from shequ.services.directory.opening import is_open
 from shequ.services.directory.spatial import PointIndex
 
 MAX_RADIUS_M = 50_000.0
+
+
+def _open_at(moment: dt.datetime) -> Callable[[str | None], bool]:
+    """``is_open`` at one moment, evaluated once per distinct hours text: a page's
+    facilities mostly share a few patterns."""
+    @cache
+    def open_now(hours: str | None) -> bool:
+        return is_open(hours, moment)
+
+    return open_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +108,13 @@ def search_services(session: Session, f: ServiceFilter, *, page: int = 1, per_pa
                     open_now: bool = False, when: dt.datetime | None = None
                     ) -> tuple[list[Hit], int]:
     """A page of services (by facility id) and the total matching."""
-    moment = when or dt.datetime.now(dt.UTC)
+    open_at = _open_at(when or dt.datetime.now(dt.UTC))
     base = (select(Facility.id, Facility.opening_hours)
             .join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
             .where(*_conditions(f)))  # type: ignore[arg-type]
     if open_now:
         ids = [fid for fid, hours in session.execute(base.order_by(Facility.id))
-               if is_open(hours, moment)]
+               if open_at(hours)]
         total = len(ids)
         page_ids = ids[(page - 1) * per_page: page * per_page]
     else:
@@ -112,7 +123,7 @@ def search_services(session: Session, f: ServiceFilter, *, page: int = 1, per_pa
             base.with_only_columns(Facility.id).order_by(Facility.id)
             .offset((page - 1) * per_page).limit(per_page)))
     loaded = _load(session, page_ids)
-    hits = [Hit(*loaded[i], open_now=is_open(loaded[i][0].opening_hours, moment))
+    hits = [Hit(*loaded[i], open_now=open_at(loaded[i][0].opening_hours))
             for i in page_ids if i in loaded]
     return hits, total
 
@@ -135,14 +146,14 @@ def services_near(session: Session, f: ServiceFilter, *, longitude: float, latit
         problems.append(Problem("radius", f"{radius_m} m is not in (0, {MAX_RADIUS_M:g}]"))
     if problems:
         raise ValidationError(problems, summary="bad proximity search")
-    moment = when or dt.datetime.now(dt.UTC)
+    open_at = _open_at(when or dt.datetime.now(dt.UTC))
     if index is not None and not open_now and f == ServiceFilter():
         ids, distances = index.within(longitude, latitude, radius_m)
         start = (page - 1) * per_page
         page_ids = [int(i) for i in ids[start:start + per_page]]
         loaded = _load(session, page_ids)
         hits = [Hit(*loaded[fid], distance_m=float(d),
-                    open_now=is_open(loaded[fid][0].opening_hours, moment))
+                    open_now=open_at(loaded[fid][0].opening_hours))
                 for fid, d in zip(page_ids, distances[start:start + per_page], strict=True)
                 if fid in loaded]
         return hits, int(ids.size)
@@ -157,13 +168,13 @@ def services_near(session: Session, f: ServiceFilter, *, longitude: float, latit
     found: list[tuple[float, int, str | None]] = []
     for fid, lon, lat, hours in session.execute(query):
         distance = queries.haversine_m(longitude, latitude, lon or 0.0, lat or 0.0)
-        if distance > radius_m or (open_now and not is_open(hours, moment)):
+        if distance > radius_m or (open_now and not open_at(hours)):
             continue
         found.append((distance, fid, hours))
     found.sort(key=lambda item: (item[0], item[1]))
     chosen = found[(page - 1) * per_page: page * per_page]
     loaded = _load(session, [fid for _, fid, _ in chosen])
     # "open now" is evaluated for every candidate only when it filters; else for the page.
-    hits = [Hit(*loaded[fid], distance_m=d, open_now=is_open(hours, moment))
+    hits = [Hit(*loaded[fid], distance_m=d, open_now=open_at(hours))
             for d, fid, hours in chosen if fid in loaded]
     return hits, len(found)
