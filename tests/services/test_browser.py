@@ -51,8 +51,8 @@ def test_resident_request_is_closed_by_a_worker(browser: Any, live_server: LiveS
     resident.select_option("[data-testid=kind]", "public_repair")
     resident.select_option("[data-testid=attr-public_repair-fixture]", "streetlight")
     resident.fill("[data-testid=description]", "服务站门口路灯不亮")
-    resident.click("[data-testid=submit-request]")
-    resident.wait_for_url("**/services/requests/*")
+    with resident.expect_navigation(url="**/services/requests/*"):
+        resident.click("[data-testid=submit-request]")
     request_id = resident.get_by_test_id("request-id").inner_text()
     assert resident.get_by_test_id("status").get_attribute("data-status") == "submitted"
 
@@ -63,12 +63,12 @@ def test_resident_request_is_closed_by_a_worker(browser: Any, live_server: LiveS
     row = worker.get_by_test_id(f"queue-row-{request_id}")
     assert "服务站门口路灯不亮" in row.inner_text()
     worker.select_option(f"[data-testid=action-{request_id}]", "accept")
-    worker.click(f"[data-testid=do-{request_id}]")
-    worker.wait_for_url("**/services/queue")
+    with worker.expect_navigation(url="**/services/queue"):
+        worker.click(f"[data-testid=do-{request_id}]")
     worker.select_option(f"[data-testid=action-{request_id}]", "close")
     worker.fill(f"[data-testid=note-{request_id}]", "已更换灯泡")
-    worker.click(f"[data-testid=do-{request_id}]")
-    worker.wait_for_url("**/services/queue")
+    with worker.expect_navigation(url="**/services/queue"):
+        worker.click(f"[data-testid=do-{request_id}]")
     assert worker.get_by_test_id(f"queue-row-{request_id}").count() == 0
 
     # The resident sees it closed, with the worker's note, and rates it.

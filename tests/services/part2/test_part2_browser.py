@@ -57,8 +57,8 @@ def test_resident_books_a_room_and_worker_approves(live_server: Any, browser: An
     resident.click(f"[data-testid=open-venue-{room}]")
     resident.goto(f"{base}/bookings/resources/{room}?day={day.isoformat()}")
     resident.fill("[data-testid=purpose]", "老年书法班")
-    resident.click(f"[data-testid=slot-{day.strftime('%Y%m%d')}1430]")
-    resident.wait_for_url("**/bookings?msg=*")
+    with resident.expect_navigation(url="**/bookings?msg=*"):
+        resident.click(f"[data-testid=slot-{day.strftime('%Y%m%d')}1430]")
     assert "等待社区审批" in resident.inner_text("[data-testid=message]")
     row = resident.locator("[data-testid=my-bookings] tr", has_text="老年书法班")
     assert row.locator("[data-status]").get_attribute("data-status") == "pending"
@@ -67,8 +67,8 @@ def test_resident_books_a_room_and_worker_approves(live_server: Any, browser: An
     login(worker, base, "worker_dfx", "/bookings/manage")
     pending = worker.locator("[data-testid=pending] tr", has_text="老年书法班")
     booking_id = pending.get_attribute("data-booking")
-    worker.click(f"[data-testid=approve-{booking_id}]")
-    worker.wait_for_url("**/bookings/manage?msg=*")
+    with worker.expect_navigation(url="**/bookings/manage?msg=*"):
+        worker.click(f"[data-testid=approve-{booking_id}]")
     assert worker.inner_text("[data-testid=message]") == "已批准。"
     assert "老年书法班" in worker.inner_text("[data-testid=upcoming]")
 
@@ -92,15 +92,15 @@ def test_resident_applies_for_day_care_and_receives_an_offer(live_server: Any,
     page.fill("[data-testid=beneficiary]", "张三")
     page.fill("[data-testid=birth-date]", "1949-12-31")
     page.check("input[name=priority_groups][value=living_alone]")
-    page.click("[data-testid=apply]")
-    page.wait_for_url("**/care?msg=*")
+    with page.expect_navigation(url="**/care?msg=*"):
+        page.click("[data-testid=apply]")
     assert "已为您保留" in page.inner_text("[data-testid=message]")
     offer = page.inner_text("[data-testid=my-applications] [data-testid=offer]")
     assert "第 1 号名额" in offer
     app_id = page.locator("[data-testid=my-applications] tr[data-application]").get_attribute(
         "data-application")
-    page.click(f"[data-testid=accept-{app_id}]")
-    page.wait_for_url("**/care?msg=*")
+    with page.expect_navigation(url="**/care?msg=*"):
+        page.click(f"[data-testid=accept-{app_id}]")
     row = page.locator(f"tr[data-application='{app_id}'] [data-status]")
     assert row.get_attribute("data-status") == "accepted"
     page.goto(f"{base}/care?lang=en")
@@ -117,10 +117,10 @@ def test_volunteer_signs_up_and_worker_confirms_hours(live_server: Any, browser:
             starts_at=start, ends_at=start + dt.timedelta(hours=3)).id
     resident = browser.new_context(locale="zh-CN").new_page()
     login(resident, base, "resident1", "/volunteers")
-    resident.click("[data-testid=register]")
-    resident.wait_for_url("**/volunteers?msg=*")
-    resident.click(f"[data-testid=signup-{activity}]")
-    resident.wait_for_url("**/volunteers?msg=*")
+    with resident.expect_navigation(url="**/volunteers?msg=*"):
+        resident.click("[data-testid=register]")
+    with resident.expect_navigation(url="**/volunteers?msg=*"):
+        resident.click(f"[data-testid=signup-{activity}]")
     assert resident.inner_text("[data-testid=message]") == "报名成功。"
     with ctx.sessions.begin() as s:  # the activity has taken place
         s.execute(update(VolunteerActivity).where(VolunteerActivity.id == activity).values(
@@ -135,8 +135,8 @@ def test_volunteer_signs_up_and_worker_confirms_hours(live_server: Any, browser:
     login(worker, base, "worker_dfx", "/volunteers/manage")
     signup = worker.locator("[data-testid=hours-pending] tr", has_text="楼道清洁")
     signup_id = signup.get_attribute("data-signup")
-    worker.click(f"[data-testid=confirm-{signup_id}]")
-    worker.wait_for_url("**/volunteers/manage?msg=*")
+    with worker.expect_navigation(url="**/volunteers/manage?msg=*"):
+        worker.click(f"[data-testid=confirm-{signup_id}]")
     resident.goto(f"{base}/volunteers")
     assert resident.inner_text("[data-testid=confirmed-hours]") == "2.5"
     resident.context.close()
@@ -151,15 +151,15 @@ def test_resident_rates_a_facility_and_worker_publishes_the_comment(live_server:
     resident.select_option("[data-testid=subject]", label="多福巷社区综合服务站")
     resident.check("[data-testid=score-5]")
     resident.fill("[data-testid=comment]", "工作人员很耐心")
-    resident.click("[data-testid=submit-review]")
-    resident.wait_for_url("**/reviews?msg=*")
+    with resident.expect_navigation(url="**/reviews?msg=*"):
+        resident.click("[data-testid=submit-review]")
     assert "工作人员很耐心" in resident.inner_text("[data-testid=my-reviews]")
     worker = browser.new_context(locale="zh-CN").new_page()
     login(worker, base, "worker_dfx", "/reviews/manage")
     review_id = worker.locator("[data-testid=to-moderate] tr", has_text="工作人员很耐心"
                                ).get_attribute("data-review")
-    worker.click(f"[data-testid=publish-{review_id}]")
-    worker.wait_for_url("**/reviews/manage?msg=*")
+    with worker.expect_navigation(url="**/reviews/manage?msg=*"):
+        worker.click(f"[data-testid=publish-{review_id}]")
     assert "5.00" in worker.inner_text("[data-testid=scores]")
     resident.context.close()
     worker.context.close()
