@@ -162,8 +162,9 @@ def community_tiers(ctx: Context, session: Session, *, prefix: str = "",
         access = compute_region_access(ctx, prefix=prefix).community_access
     table = tiers_from_access(access, region.communities, ctx.catalog,
                               tiers=[tier] if tier else None)
-    names = dict(session.execute(select(Division.code, Division.name).where(
-        Division.level == 5, Division.code.startswith(prefix))).tuples().all())
+    rows = session.execute(select(Division.code, Division.name).where(
+        Division.level == 5, Division.code.startswith(prefix)))
+    names: dict[str, str] = {row.code: row.name for row in rows}
     table = table.with_columns(pl.col("division_code").replace_strict(
         names, default=None, return_dtype=pl.String).alias("name"))
     return table, stored, computed_at  # type: ignore[return-value]
