@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 from shequ.access.kernels import (
@@ -16,7 +17,7 @@ from shequ.access.kernels import (
     nearest_distances,
     single_source,
 )
-from shequ.access.network import StreetNetwork
+from shequ.access.network import StreetNetwork, grid_network
 from shequ.errors import NetworkError
 
 
@@ -183,3 +184,26 @@ def test_buckets_longer_than_a_block_and_reused_blocks() -> None:
         oracle = dijkstra(hub.to_scipy(), directed=False, indices=src, limit=16,
                           min_only=True)
         assert np.array_equal(_as_float(row), oracle)
+
+
+def test_many_sources_searched_in_groups_equal_one_search_with_offsets() -> None:
+    """More sources than one search group (in shuffled order, with start offsets): the
+    grouped searches give SciPy's distances from a virtual source joined to each real
+    one by its offset."""
+    net = grid_network(60, 60, seed=4)
+    rng = np.random.default_rng(8)
+    many = rng.choice(net.node_count, 700, replace=False)  # about three groups
+    few = rng.choice(net.node_count, 12, replace=False)
+    offsets = [rng.integers(0, 200, many.size), rng.integers(0, 200, few.size)]
+    table = nearest_distances(net, [many, few], cap_m=900, offsets_by_type=offsets)
+    streets = net.to_scipy().tocsr()
+    n = net.node_count
+    for t, (sources, start) in enumerate(zip((many, few), offsets, strict=True)):
+        # SciPy drops zero weights, so every offset edge is 1 m longer, taken back below
+        virtual = sparse.csr_matrix((start + 1.0, (np.full(sources.size, n), sources)),
+                                    shape=(n + 1, n + 1))
+        graph = sparse.bmat([[streets, None], [None, sparse.csr_matrix((1, 1))]]) + virtual
+        expected = dijkstra(graph.tocsr(), directed=True, indices=n, limit=901)[:n] - 1
+        expected[expected > 900] = np.inf
+        assert np.array_equal(_as_float(table[t]), expected), t
+    assert (table[0] != UNREACHED).mean() > 0.9

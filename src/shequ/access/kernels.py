@@ -95,6 +95,16 @@ _AHEAD = 8  # nodes ahead to prefetch edge lists (4, 8, 16 measured within noise
 # Node slots per queue block (a 256-byte run: four cache lines read in order).
 _BLOCK = 64
 
+# Sources per search in a multi-source query.  One search from all of a type's sources
+# sweeps its frontier over the whole graph at every distance, so each step finds its
+# rows evicted once the graph outgrows the cache; searches from groups of nearby
+# sources (consecutive in the Hilbert layout), one after another on the same distance
+# array, stay in a region that fits.  Later searches stop where earlier ones already
+# came nearer, so the result is the same minimum.  Measured per type at 0.5% sources,
+# 1 M / 4 M nodes: all at once 64 / 84-89 ms per million nodes; groups of 1,024: 55 / 45;
+# 256: 52 / 41-46; 64: 57 / 44-55; 16: 69 / 57-63.
+_GROUP = 256
+
 
 @njit(cache=True, nogil=True)
 def _queue(n_entries: int, cap: int) -> tuple[Int32Array, Int32Array, Int32Array, Int32Array,
@@ -238,8 +248,9 @@ def _nearest_types(  # noqa: PLR0917 (numba kernels take positional arrays)
         type_ptr: Int64Array, types: Int64Array, cap: int, out: Int32Array) -> None:
     """The multi-source search of each type in ``types`` into its row of ``out``.
 
-    Sources of type t are ``sources[type_ptr[t]:type_ptr[t + 1]]``.  One call per thread
-    (the GIL is released), with its scratch allocated once for all its types.
+    Sources of type t are ``sources[type_ptr[t]:type_ptr[t + 1]]``, in node order; they
+    are searched from in groups of ``_GROUP`` (see there).  One call per thread (the GIL
+    is released), with its scratch allocated once for all its types.
     """
     n = indptr.shape[0] - 1
     most = 0
@@ -250,10 +261,10 @@ def _nearest_types(  # noqa: PLR0917 (numba kernels take positional arrays)
     bucket_nodes = np.empty(n, dtype=np.int32)
     settled = np.empty(n, dtype=np.int32)
     for t in types:
-        lo = type_ptr[t]
-        hi = type_ptr[t + 1]
-        _dial(indptr, adjacency, sources[lo:hi], offsets[lo:hi], cap, out[t], blocks,
-              block_next, free, head, tail, fill, counters, bucket_nodes, settled)
+        for lo in range(type_ptr[t], type_ptr[t + 1], _GROUP):
+            hi = min(lo + _GROUP, type_ptr[t + 1])
+            _dial(indptr, adjacency, sources[lo:hi], offsets[lo:hi], cap, out[t], blocks,
+                  block_next, free, head, tail, fill, counters, bucket_nodes, settled)
 
 
 @njit(cache=True, nogil=True)
@@ -358,6 +369,9 @@ def nearest_distances(network: StreetNetwork, sources_by_type: Sequence[npt.Arra
         ) if offsets_by_type else np.zeros(0, dtype=np.int32)
         if offsets.shape != flat.shape or (offsets.size and offsets.min() < 0):
             raise NetworkError("offsets_by_type must give one non-negative metre per source")
+    # each type's sources in node (Hilbert) order, so that a group of them is a region
+    by_position = np.lexsort((flat, np.repeat(np.arange(len(sources)), [s.size for s in sources])))
+    flat, offsets = flat[by_position], offsets[by_position]
     if not sources:
         return np.zeros((0, network.node_count), dtype=np.int32)
     out = np.full((len(sources), network.node_count), UNREACHED, dtype=np.int32)
