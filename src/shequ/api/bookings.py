@@ -4,24 +4,24 @@ Every route takes the caller from :mod:`shequ.api.auth` and leaves the access de
 :mod:`shequ.services.accounts.policy` (``require_handler`` for approvals, resource set-up
 and calendars; ``jurisdiction_prefix`` to filter lists); residents act on their own
 bookings only.  This module also holds the few helpers the other part-2 routers share
-(the caller's division, the page guard, the redirect after a form).
+(the caller's division, the jurisdiction shown, what every part-2 page needs); the forms'
+redirects and error rule are :mod:`shequ.web.forms`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shequ.api.auth import CurrentUser, OptionalUser, csrf_for
 from shequ.api.deps import ContextDep, SessionDep
-from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
+from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
 from shequ.registry.models import Facility
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -43,6 +43,7 @@ from shequ.services.bookings.models import (
     BookingStatus,
 )
 from shequ.services.bookings.rules import BOOKABLE_FACILITY_TYPES, Booker
+from shequ.web.forms import back, errors_back_to, login_redirect
 from shequ.web.templates import render
 
 router = APIRouter(tags=["bookings"])
@@ -86,18 +87,6 @@ def as_local(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(CHINA_TZ).replace(tzinfo=None)
     return value.replace(microsecond=0)
-
-
-def login_redirect(request: Request) -> RedirectResponse:
-    """Send an anonymous visitor of a page to the sign-in form, and back afterwards."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/login?next=" + quote(target), status_code=303)
-
-
-def back(path: str, *, message: str | None = None, error: str | None = None) -> RedirectResponse:
-    """Redirect after a form (303), carrying a message key or an error text to show."""
-    query = {k: v for k, v in (("msg", message), ("error", error)) if v}
-    return RedirectResponse(path + ("?" + urlencode(query) if query else ""), status_code=303)
 
 
 def page_context(request: Request, ctx: ContextDep, user: User) -> dict[str, Any]:
@@ -501,6 +490,7 @@ def resource_page(request: Request, ctx: ContextDep, session: SessionDep, user: 
 
 
 @pages.post("/bookings/book")
+@errors_back_to("/bookings/resources/{resource_id}")
 def book_form(request: Request, session: SessionDep, user: CurrentUser, *,
               resource_id: Annotated[int, Form(ge=1, le=MAX_ID)],
               starts_at: Annotated[dt.datetime, Form()],
@@ -512,37 +502,32 @@ def book_form(request: Request, session: SessionDep, user: CurrentUser, *,
     res = bs.resource(session, resource_id)
     start = as_local(starts_at)
     minutes = res.slot_minutes * slots
-    here = f"/bookings/resources/{resource_id}"
     if not EARLIEST <= start <= LATEST:
-        return back(here, error=f"{start:%Y-%m-%d} is not between 2000 and 2100")
+        raise ValidationError([Problem("starts_at", f"{start:%Y-%m-%d} is not between 2000 "
+                                       "and 2100", hint="pick a day on the slot page")])
     booker = booker_of(session, user)
-    try:
-        if weeks > 1:
-            series = bs.book_series(session, resource_id=resource_id, booker=booker,
-                                    first_starts_at=start, duration_minutes=minutes,
-                                    occurrences=weeks, purpose=purpose, attendees=attendees)
-            entity, entity_id = "booking_series", series.id
-        else:
-            b = bs.book(session, resource_id=resource_id, booker=booker, starts_at=start,
-                        ends_at=start + dt.timedelta(minutes=minutes), purpose=purpose,
-                        attendees=attendees)
-            entity, entity_id = "booking", b.id
-    except ShequError as exc:
-        return back(here, error=str(exc))
+    if weeks > 1:
+        series = bs.book_series(session, resource_id=resource_id, booker=booker,
+                                first_starts_at=start, duration_minutes=minutes,
+                                occurrences=weeks, purpose=purpose, attendees=attendees)
+        entity, entity_id = "booking_series", series.id
+    else:
+        b = bs.book(session, resource_id=resource_id, booker=booker, starts_at=start,
+                    ends_at=start + dt.timedelta(minutes=minutes), purpose=purpose,
+                    attendees=attendees)
+        entity, entity_id = "booking", b.id
     audit(session, user=user, action="create", entity=entity, entity_id=entity_id)
     return back("/bookings", message="part2.booked_pending" if res.approval_required
                 else "part2.booked_approved")
 
 
 @pages.post("/bookings/{booking_id}/cancel-form")
+@errors_back_to("/bookings")
 def cancel_form(session: SessionDep, user: CurrentUser, booking_id: IdPath) -> Response:
     """Cancel from the page."""
     b = bs.booking(session, booking_id)
     _owned_or_handled(session, user, b)
-    try:
-        bs.cancel(session, booking_id)
-    except ShequError as exc:
-        return back("/bookings", error=str(exc))
+    bs.cancel(session, booking_id)
     audit(session, user=user, action="cancel", entity="booking", entity_id=booking_id)
     return back("/bookings", message="part2.cancelled")
 
@@ -569,22 +554,21 @@ def manage_page(request: Request, ctx: ContextDep, session: SessionDep,
 
 
 @pages.post("/bookings/{booking_id}/decide")
+@errors_back_to("/bookings/manage")
 def decide_form(session: SessionDep, user: CurrentUser, booking_id: IdPath,
                 decision: Annotated[str, Form(pattern="^(approve|reject)$")],
                 note: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Approve or reject from the worker's page."""
     b = bs.booking(session, booking_id)
     require_handler(user, _facility_of_booking(session, b).division_code)
-    try:
-        bs.decide(session, booking_id, approve=decision == "approve", decided_by=user.id,
-                  note=note or None)
-    except ShequError as exc:
-        return back("/bookings/manage", error=str(exc))
+    bs.decide(session, booking_id, approve=decision == "approve", decided_by=user.id,
+              note=note or None)
     audit(session, user=user, action=decision, entity="booking", entity_id=booking_id)
     return back("/bookings/manage", message=f"part2.{decision}d")
 
 
 @pages.post("/bookings/resources-form")
+@errors_back_to("/bookings/manage")
 def resource_form(session: SessionDep, user: CurrentUser, *,
                   facility_id: Annotated[int, Form(ge=1, le=MAX_ID)],
                   name: Annotated[str, Form(min_length=1, max_length=200)],
@@ -597,12 +581,8 @@ def resource_form(session: SessionDep, user: CurrentUser, *,
     if facility is None:
         raise NotFoundError(f"no facility with id {facility_id}")
     require_handler(user, facility.division_code)
-    try:
-        res = bs.create_resource(session, facility_id=facility_id, name=name,
-                                 capacity=capacity, slot_minutes=slot_minutes,
-                                 approval_required=approval_required,
-                                 allow_series=allow_series)
-    except ShequError as exc:
-        return back("/bookings/manage", error=str(exc))
+    res = bs.create_resource(session, facility_id=facility_id, name=name, capacity=capacity,
+                             slot_minutes=slot_minutes, approval_required=approval_required,
+                             allow_series=allow_series)
     audit(session, user=user, action="create", entity="booking_resource", entity_id=res.id)
     return back("/bookings/manage", message="part2.resource_created")

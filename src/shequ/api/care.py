@@ -23,19 +23,18 @@ from shequ.api.bookings import (
     MAX_ID,
     IdPath,
     acting_division,
-    back,
-    login_redirect,
     page_context,
     visible_prefix,
 )
 from shequ.api.deps import ContextDep, SessionDep
-from shequ.errors import NotFoundError, ShequError
+from shequ.errors import NotFoundError
 from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
 from shequ.services.accounts.models import Resident
 from shequ.services.bookings.clock import local_now
 from shequ.services.care import service as cs
 from shequ.services.care.models import ApplicationStatus, CareApplication
 from shequ.services.care.rules import PriorityRules, load_priority_rules
+from shequ.web.forms import back, errors_back_to, login_redirect
 from shequ.web.templates import render
 
 router = APIRouter(tags=["care"])
@@ -334,39 +333,35 @@ def care_page(request: Request, ctx: ContextDep, session: SessionDep, rules: Rul
 
 
 @pages.post("/care/apply")
+@errors_back_to("/care")
 def apply_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: CurrentUser, *,
                facility_id: Annotated[int, Form(ge=1, le=MAX_ID)],
                beneficiary_name: Annotated[str, Form(min_length=1, max_length=100)],
                beneficiary_birth_date: Annotated[dt.date, Form()],
                priority_groups: Annotated[list[str] | None, Form()] = None) -> Response:
     """Apply from the page."""
-    try:
-        body = ApplicationIn(facility_id=facility_id, beneficiary_name=beneficiary_name,
-                             beneficiary_birth_date=beneficiary_birth_date,
-                             priority_groups=priority_groups or [])
-        app = _submit(ctx, session, rules, user, body)
-    except (ShequError, ValueError) as exc:
-        return back("/care", error=str(exc))
+    body = ApplicationIn(facility_id=facility_id, beneficiary_name=beneficiary_name,
+                         beneficiary_birth_date=beneficiary_birth_date,
+                         priority_groups=priority_groups or [])
+    app = _submit(ctx, session, rules, user, body)
     return back("/care", message="part2.offered_now" if app.status == "offered"
                 else "part2.applied")
 
 
 @pages.post("/care/applications/{application_id}/answer")
+@errors_back_to("/care")
 def answer_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: CurrentUser, *,
                 application_id: IdPath,
                 answer: Annotated[str, Form(pattern="^(accept|decline|withdraw)$")]
                 ) -> Response:
     """Accept, decline or withdraw from the page."""
     app = _own(session, user, application_id)
-    try:
-        if answer == "accept":
-            cs.accept(session, rules, application_id)
-        elif answer == "decline":
-            cs.decline(session, rules, application_id)
-        else:
-            cs.withdraw(session, rules, application_id)
-    except ShequError as exc:
-        return back("/care", error=str(exc))
+    if answer == "accept":
+        cs.accept(session, rules, application_id)
+    elif answer == "decline":
+        cs.decline(session, rules, application_id)
+    else:
+        cs.withdraw(session, rules, application_id)
     audit(session, user=user, action=answer, entity="care_application",
           entity_id=application_id)
     if answer != "accept":
@@ -397,6 +392,7 @@ def care_manage_page(request: Request, ctx: ContextDep, session: SessionDep, rul
 
 
 @pages.post("/care/facilities/{facility_id}/settle-form")
+@errors_back_to("/care/manage")
 def settle_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: CurrentUser, *,
                 facility_id: IdPath) -> Response:
     """The worker's "offer free places" button (lapses overdue offers first)."""
@@ -408,15 +404,13 @@ def settle_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: Cur
 
 
 @pages.post("/care/applications/{application_id}/end-form")
+@errors_back_to("/care/manage")
 def end_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: CurrentUser, *,
              application_id: IdPath) -> Response:
     """End an enrolment from the worker's page."""
     app = cs.application(session, application_id)
     _handled(session, user, app.facility_id)
-    try:
-        cs.end_enrolment(session, rules, application_id)
-    except ShequError as exc:
-        return back("/care/manage", error=str(exc))
+    cs.end_enrolment(session, rules, application_id)
     audit(session, user=user, action="end", entity="care_application",
           entity_id=application_id)
     _settle_after(ctx, session, rules, app.facility_id)

@@ -21,13 +21,11 @@ from shequ.api.bookings import (
     ERRORS,
     IdPath,
     acting_division,
-    back,
-    login_redirect,
     page_context,
     visible_prefix,
 )
 from shequ.api.deps import ContextDep, SessionDep
-from shequ.errors import AccessDenied, ShequError
+from shequ.errors import Problem, ValidationError
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -42,6 +40,7 @@ from shequ.services.bookings.models import Booking
 from shequ.services.care.models import CareApplication
 from shequ.services.reviews import service as rv
 from shequ.services.reviews.models import CommentStatus, Review, SubjectKind
+from shequ.web.forms import back, errors_back_to, login_redirect
 from shequ.web.templates import render
 
 router = APIRouter(tags=["reviews"])
@@ -213,17 +212,18 @@ def reviews_page(request: Request, ctx: ContextDep, session: SessionDep,
 
 
 @pages.post("/reviews/submit-form")
+@errors_back_to("/reviews")
 def submit_form(session: SessionDep, user: CurrentUser, *,
                 subject: Annotated[str, Form(pattern=r"^[a-z_]+:[0-9A-Za-z-]{1,64}$")],
                 score: Annotated[int, Form(ge=1, le=5)],
                 comment: Annotated[str, Form(max_length=rv.MAX_COMMENT)] = "") -> Response:
     """Rate from the page (``subject`` is ``kind:id``)."""
     kind, subject_id = subject.split(":", 1)
-    try:
-        _submit(session, user, ReviewIn(subject_kind=SubjectKind(kind), subject_id=subject_id,
-                                        score=score, comment=comment or None))
-    except (ShequError, ValueError) as exc:
-        return back("/reviews", error=str(exc))
+    if kind not in {k.value for k in SubjectKind}:
+        raise ValidationError([Problem("subject", f"{kind!r} is not something to rate",
+                                       hint=f"one of {', '.join(SubjectKind)}")])
+    _submit(session, user, ReviewIn(subject_kind=SubjectKind(kind), subject_id=subject_id,
+                                    score=score, comment=comment or None))
     return back("/reviews", message="part2.reviewed")
 
 
@@ -244,15 +244,11 @@ def reviews_manage_page(request: Request, ctx: ContextDep, session: SessionDep,
 
 
 @pages.post("/reviews/{review_id}/moderate-form")
+@errors_back_to("/reviews/manage")
 def moderate_form(session: SessionDep, user: CurrentUser, *, review_id: IdPath,
                   decision: Annotated[str, Form(pattern="^(approve|hide)$")],
                   note: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Publish or hide a comment from the worker's page."""
-    try:
-        _moderate(session, user, review_id, ModerationIn(approve=decision == "approve",
-                                                         note=note or None))
-    except AccessDenied:
-        raise
-    except ShequError as exc:
-        return back("/reviews/manage", error=str(exc))
+    _moderate(session, user, review_id, ModerationIn(approve=decision == "approve",
+                                                     note=note or None))
     return back("/reviews/manage", message=f"part2.comment_{decision}")

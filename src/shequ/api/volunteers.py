@@ -25,13 +25,11 @@ from shequ.api.bookings import (
     IdPath,
     acting_division,
     as_local,
-    back,
-    login_redirect,
     page_context,
     visible_prefix,
 )
 from shequ.api.deps import ContextDep, SessionDep
-from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
+from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry.codes import normalise_code
 from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
 from shequ.services.bookings.clock import local_now
@@ -41,6 +39,7 @@ from shequ.services.volunteers.models import (
     VolunteerActivity,
     VolunteerSignup,
 )
+from shequ.web.forms import back, errors_back_to, login_redirect
 from shequ.web.templates import render
 
 router = APIRouter(tags=["volunteers"])
@@ -329,37 +328,31 @@ def volunteers_page(request: Request, ctx: ContextDep, session: SessionDep,
 
 
 @pages.post("/volunteers/register-form")
+@errors_back_to("/volunteers")
 def register_form(session: SessionDep, user: CurrentUser, *,
                   display_name: Annotated[str, Form(min_length=1, max_length=100)],
                   skills: Annotated[str, Form(max_length=300)] = "") -> Response:
     """Register from the page."""
-    try:
-        _register(session, user, display_name, skills)
-    except ShequError as exc:
-        return back("/volunteers", error=str(exc))
+    _register(session, user, display_name, skills)
     return back("/volunteers", message="part2.registered")
 
 
 @pages.post("/volunteers/activities/{activity_id}/signup-form")
+@errors_back_to("/volunteers")
 def signup_form(session: SessionDep, user: CurrentUser, *, activity_id: IdPath) -> Response:
     """Sign up from the page."""
-    try:
-        s = vs.sign_up(session, activity_id=activity_id, user_id=user.id)
-    except ShequError as exc:
-        return back("/volunteers", error=str(exc))
+    s = vs.sign_up(session, activity_id=activity_id, user_id=user.id)
     audit(session, user=user, action="create", entity="volunteer_signup", entity_id=s.id)
     return back("/volunteers", message="part2.signed_up")
 
 
 @pages.post("/volunteers/signups/{signup_id}/hours-form")
+@errors_back_to("/volunteers")
 def hours_form(session: SessionDep, user: CurrentUser, *, signup_id: IdPath,
                minutes: Annotated[int, Form(ge=1, le=1440)]) -> Response:
     """Record one's own minutes from the page."""
     _own_signup(session, user, signup_id)
-    try:
-        vs.record_hours(session, signup_id, minutes=minutes, recorded_by=user.id)
-    except ShequError as exc:
-        return back("/volunteers", error=str(exc))
+    vs.record_hours(session, signup_id, minutes=minutes, recorded_by=user.id)
     audit(session, user=user, action="record", entity="volunteer_hours", entity_id=signup_id)
     return back("/volunteers", message="part2.hours_recorded")
 
@@ -380,6 +373,7 @@ def volunteers_manage_page(request: Request, ctx: ContextDep, session: SessionDe
 
 
 @pages.post("/volunteers/publish-form")
+@errors_back_to("/volunteers/manage")
 def publish_form(session: SessionDep, user: CurrentUser, *,
                  division_code: Annotated[str, Form(min_length=2, max_length=12)],
                  organiser_kind: Annotated[OrganiserKind, Form()],
@@ -390,29 +384,20 @@ def publish_form(session: SessionDep, user: CurrentUser, *,
                  places: Annotated[int | None, Form(ge=1, le=100_000)] = None,
                  description: Annotated[str, Form(max_length=5000)] = "") -> Response:
     """Publish from the worker's page."""
-    try:
-        body = ActivityIn(division_code=normalise_code(division_code),
-                          organiser_kind=organiser_kind, organiser_name=organiser_name,
-                          title=title, starts_at=starts_at, ends_at=ends_at, places=places,
-                          description=description)
-        _publish(session, user, body)
-    except AccessDenied:
-        raise
-    except (ShequError, ValueError) as exc:
-        return back("/volunteers/manage", error=str(exc))
+    body = ActivityIn(division_code=normalise_code(division_code),
+                      organiser_kind=organiser_kind, organiser_name=organiser_name,
+                      title=title, starts_at=starts_at, ends_at=ends_at, places=places,
+                      description=description)
+    _publish(session, user, body)
     return back("/volunteers/manage", message="part2.published")
 
 
 @pages.post("/volunteers/signups/{signup_id}/confirm-form")
+@errors_back_to("/volunteers/manage")
 def confirm_form(session: SessionDep, user: CurrentUser, *, signup_id: IdPath,
                  decision: Annotated[str, Form(pattern="^(confirm|reject)$")],
                  minutes: Annotated[int | None, Form(ge=1, le=1440)] = None) -> Response:
     """Confirm or reject hours from the worker's page."""
-    try:
-        _confirm(session, user, signup_id, ConfirmIn(approve=decision == "confirm",
-                                                     minutes=minutes))
-    except AccessDenied:
-        raise
-    except ShequError as exc:
-        return back("/volunteers/manage", error=str(exc))
+    _confirm(session, user, signup_id, ConfirmIn(approve=decision == "confirm",
+                                                 minutes=minutes))
     return back("/volunteers/manage", message=f"part2.hours_{decision}ed")

@@ -7,7 +7,6 @@ are made by :mod:`shequ.services.requests.service` and the access policy, as for
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,14 +21,11 @@ from shequ.services.requests import ServiceRequest, load_request_catalog
 from shequ.services.requests import service as rs
 from shequ.services.requests.open311 import attributes_of, w3c
 from shequ.services.requests.workflow import TRANSITIONS, is_overdue, may_reopen
+from shequ.web.forms import back as back_to
+from shequ.web.forms import login_redirect
 from shequ.web.templates import render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _login(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/login?next=" + quote(target), status_code=303)
 
 
 def _page(request: Request, ctx: ContextDep, user: User | None, template: str,
@@ -64,7 +60,7 @@ def new_request(request: Request, *, ctx: ContextDep, session: SessionDep,
                 lon: float | None = None, kind: str | None = None) -> Response:
     """The form to ask for help (residents sign in first)."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     place = session.get(Facility, facility) if facility else None
     return _page(request, ctx, user, "services_new.html", {
         "kinds": _kinds(ctx), "facility": place, "lat": lat if lat is not None else (
@@ -78,7 +74,7 @@ async def submit_request(request: Request, ctx: ContextDep, session: SessionDep,
                          user: OptionalUser) -> Response:
     """Create the request from the form, then show it."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     form = await request.form()
 
     def text(name: str) -> str | None:
@@ -143,7 +139,7 @@ def my_requests(request: Request, ctx: ContextDep, session: SessionDep,
                 user: OptionalUser) -> Response:
     """The signed-in user's own requests, newest first."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     catalog = load_request_catalog(ctx.settings.catalog_dir)
     rows = session.scalars(select(ServiceRequest).where(ServiceRequest.submitter_id == user.id)
                            .order_by(ServiceRequest.id.desc()).limit(200)).all()
@@ -157,7 +153,7 @@ def follow(request_id: int, request: Request, *, ctx: ContextDep, session: Sessi
            user: OptionalUser, duplicates: str | None = None) -> Response:
     """One request: status, deadline, history; rating or reopening when closed."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     catalog = load_request_catalog(ctx.settings.catalog_dir)
     try:
         row = rs.get_request(session, request_id)
@@ -186,7 +182,7 @@ def act(request_id: int, request: Request, *, ctx: ContextDep, session: SessionD
         back: Annotated[str | None, Form()] = None) -> Response:
     """A workflow step from a form (the CSRF check runs through OptionalUser)."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     catalog = load_request_catalog(ctx.settings.catalog_dir)
     target = "/services/queue" if back == "queue" else f"/services/requests/{request_id}"
     def work() -> None:
@@ -201,7 +197,7 @@ def act(request_id: int, request: Request, *, ctx: ContextDep, session: SessionD
     except ShequError as exc:
         # Shown on the page the form came from; nothing was changed.
         session.rollback()
-        return RedirectResponse(f"{target}?error={quote(str(exc))}", status_code=303)
+        return back_to(target, error=str(exc))
     return RedirectResponse(target, status_code=303)
 
 
@@ -211,7 +207,7 @@ def rate(request_id: int, request: Request, *, ctx: ContextDep, session: Session
          comment: Annotated[str | None, Form(max_length=500)] = None) -> Response:
     """The submitter's rating of a closed request."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     def work() -> None:
         row = rs.get_request(session, request_id)
         rs.rate(session, row, user=user, rating=rating, comment=comment or None)
@@ -226,7 +222,7 @@ def queue(request: Request, ctx: ContextDep, session: SessionDep,
           user: OptionalUser) -> Response:
     """The requests the worker answers for, earliest deadline first."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     catalog = load_request_catalog(ctx.settings.catalog_dir)
     if Role(user.role) not in HANDLER_ROLES:
         return _page(request, ctx, user, "services_queue.html", {"rows": None},
