@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -81,3 +82,42 @@ def test_residence_points_from_a_csv_weight_a_community(demo_ctx: Context,
     others = table.filter(pl.col("division_code") != place.code)
     assert set(others["covered_share"].unique().to_list()) <= {0.0, 1.0}
     assert "1 residence points could not be snapped" in result.output
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_each_year_is_walked_with_the_facilities_of_that_year(demo_ctx: Context) -> None:
+    """The demo's second wave of village stations opened in 2020: coverage stored for
+    2019 leaves them out, 2020 has them, and each year's indicators read their own rows."""
+    from shequ.indicators.engine import Evaluator, prepare
+    from shequ.indicators.expr import Vocabulary, parse_expression
+    from shequ.indicators.store import load_measure_tables
+    from shequ.registry.models import Population
+
+    csf = "comprehensive_service_facility"
+    early = compute_region_access(demo_ctx, period=2019, store=True)
+    later = compute_region_access(demo_ctx, period=2020, store=True)
+    assert (early.meta["period"], later.meta["period"]) == (2019, 2020)
+
+    def shares(result: object) -> dict[str, float]:  # the rural tier: 1,200 m
+        table = result.community_access.filter(  # type: ignore[attr-defined]
+            pl.col("facility_type") == csf, pl.col("distance_m") == 1200)
+        return dict(table.select("division_code", "covered_share").iter_rows())
+
+    before, after = shares(early), shares(later)
+    assert sum(after.values()) - sum(before.values()) >= 5  # villages reached in 2020
+    assert all(after[code] >= share for code, share in before.items())
+    within = parse_expression(f"residents_within({csf}, 1200)",
+                              Vocabulary(frozenset([csf])))
+    as_of = dt.date(2020, 12, 31)
+    with demo_ctx.sessions() as session:
+        assert sorted(session.scalars(select(CommunityAccess.period).distinct())) == [
+            2019, 2020]
+        prepared = prepare(load_measure_tables(session, as_of=as_of), as_of=as_of)
+        for year, share in ((2019, before), (2020, after)):
+            residents = dict(session.execute(select(
+                Population.division_code, Population.residents).where(
+                Population.period == year)).all())
+            expected = sum(residents.get(code, 0) * s for code, s in share.items())
+            own = Evaluator(prepared, year).own(within)
+            assert float(own.sum()) == pytest.approx(expected), year
+    demo_ctx.close()

@@ -98,13 +98,24 @@ def test_demo_county_on_the_cluster_from_the_cli(client: Any, tmp_path: Path) ->
     data = tmp_path / "data"
     ctx = Context.open(Settings(data_dir=data, environment="test"))
     build_demo(ctx)
-    single = compute_region_access(ctx)
+    single = compute_region_access(ctx, period=2019)  # before the 2020 village stations
     ctx.close()
     result = CliRunner().invoke(app, [
         "lifecircle", "--data-dir", str(data), "--scheduler", client.scheduler.address,
-        "--out", str(tmp_path / "out"), "--format", "parquet"], env={"SHEQU_DATABASE_URL": ""})
+        "--out", str(tmp_path / "out"), "--format", "parquet", "--period", "2019"],
+        env={"SHEQU_DATABASE_URL": ""})
     assert result.exit_code == 0, result.output
     assert "Uncovered communities" in result.output
+    assert "facilities of 2019 (community_access stored)" in " ".join(result.output.split())
+    ctx = Context.open(Settings(data_dir=data, environment="test"))
+    with ctx.sessions() as session:
+        from sqlalchemy import func, select
+
+        from shequ.access.models import CommunityAccess
+
+        assert session.execute(select(CommunityAccess.period, func.count()).group_by(
+            CommunityAccess.period)).all() == [(2019, single.community_access.height)]
+    ctx.close()
     spread = pl.read_parquet(tmp_path / "out" / "community_access.parquet")
     assert_frame_equal(spread, single.community_access)
     communities = pl.read_parquet(tmp_path / "out" / "communities.parquet").drop("name")

@@ -11,7 +11,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.access.lifecircle import evaluate_life_circles, node_table, store_community_access
+from shequ.access.lifecircle import (
+    evaluate_life_circles,
+    load_community_access,
+    node_table,
+    store_community_access,
+)
 from shequ.access.models import CommunityAccess
 from shequ.access.network import StreetNetwork
 from shequ.catalog import Catalog, FacilityType, LifeCircleTier
@@ -195,29 +200,36 @@ def test_unknown_tier_and_missing_columns_are_rejected(street: StreetNetwork,
                               facilities=_facilities(), catalog=catalog)
 
 
-def test_store_community_access_replaces_rows_of_the_same_communities(
+def test_store_community_access_replaces_that_years_rows_of_the_same_communities(
         sessions: sessionmaker[Session]) -> None:
     first = pl.DataFrame({"division_code": [A, A, B], "facility_type": ["x", "y", "x"],
                           "distance_m": [300, 300, 300], "covered_share": [1.0, 0.0, 0.5],
                           "nearest_m": [120.0, None, 250.0]})
     with sessions() as session, session.begin():
-        assert store_community_access(session, first) == 3
+        assert store_community_access(session, first, period=2024) == 3
+        assert store_community_access(session, first.head(1), period=2023) == 1
     second = pl.DataFrame({"division_code": [A], "facility_type": ["x"], "distance_m": [500],
                            "covered_share": [0.25], "nearest_m": [None]},
                           schema_overrides={"nearest_m": pl.Float64})
     with sessions() as session, session.begin():
-        store_community_access(session, second)
+        store_community_access(session, second, period=2024)
     with sessions() as session:
         rows = session.scalars(select(CommunityAccess).order_by(
-            CommunityAccess.division_code, CommunityAccess.distance_m)).all()
-        assert [(r.division_code, r.facility_type, r.distance_m, r.covered_share, r.nearest_m)
-                for r in rows] == [(A, "x", 500, 0.25, None), (B, "x", 300, 0.5, 250.0)]
+            CommunityAccess.period, CommunityAccess.division_code,
+            CommunityAccess.distance_m)).all()
+        assert [(r.period, r.division_code, r.facility_type, r.distance_m, r.covered_share,
+                 r.nearest_m) for r in rows] == [
+            (2023, A, "x", 300, 1.0, 120.0),  # another year: untouched
+            (2024, A, "x", 500, 0.25, None), (2024, B, "x", 300, 0.5, 250.0)]
         stamp = rows[0].computed_at
         assert stamp.tzinfo is not None or stamp <= dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        assert load_community_access(session)["period"].unique().to_list() == [2024]
+        older = load_community_access(session, period=2023)
+        assert older.select("division_code", "covered_share").rows() == [(A, 1.0)]
 
 
 def test_store_rejects_shares_outside_zero_one(sessions: sessionmaker[Session]) -> None:
     bad = pl.DataFrame({"division_code": [A], "facility_type": ["x"], "distance_m": [300],
                         "covered_share": [1.5], "nearest_m": [1.0]})
     with sessions() as session, pytest.raises(ValidationError, match=r"0\.\.1"):
-        store_community_access(session, bad)
+        store_community_access(session, bad, period=2024)

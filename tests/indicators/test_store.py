@@ -63,32 +63,37 @@ def test_second_run_keeps_the_first(ctx: Context) -> None:
     assert set(older["period"].to_list()) == {2024}
 
 
-def test_community_access_rows_feed_life_circle_indicators(ctx: Context) -> None:
+def test_community_access_rows_feed_life_circle_indicators_year_by_year(ctx: Context
+                                                                       ) -> None:
+    """Each year uses the coverage computed for it, else the latest year before it, else
+    the earliest after it: C1 was computed for 2022 and 2024, C2 for 2024 only."""
     metadata = sa.MetaData()
     access = sa.Table(
         "community_access", metadata,
         sa.Column("division_code", sa.String(12)), sa.Column("facility_type", sa.String(48)),
         sa.Column("distance_m", sa.Integer), sa.Column("covered_share", sa.Float),
-        sa.Column("nearest_m", sa.Float, nullable=True),
+        sa.Column("nearest_m", sa.Float, nullable=True), sa.Column("period", sa.Integer),
         sa.Column("computed_at", sa.DateTime(timezone=True)))
     if not sa.inspect(ctx.engine).has_table("community_access"):
         metadata.create_all(ctx.engine)
-    old = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    new = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+    when = dt.datetime(2025, 1, 10, tzinfo=dt.UTC)
+    csf = "comprehensive_service_facility"
     with ctx.engine.begin() as connection:
         connection.execute(access.insert(), [
-            {"division_code": f.C1, "facility_type": "comprehensive_service_facility",
-             "distance_m": 1000, "covered_share": 0.1, "nearest_m": 500, "computed_at": old},
-            {"division_code": f.C1, "facility_type": "comprehensive_service_facility",
-             "distance_m": 300, "covered_share": 0.8, "nearest_m": 120, "computed_at": new},
-            {"division_code": f.C2, "facility_type": "comprehensive_service_facility",
-             "distance_m": 300, "covered_share": 0.5, "nearest_m": 280, "computed_at": new},
-        ])
-    run = compute_for_registry(ctx, as_of=AS_OF, periods=[2024], store=False)
+            {"division_code": code, "facility_type": csf, "distance_m": distance,
+             "covered_share": share, "nearest_m": 100, "period": year, "computed_at": when}
+            for code, distance, share, year in (
+                (f.C1, 1000, 0.1, 2024), (f.C1, 300, 0.2, 2022), (f.C1, 300, 0.8, 2024),
+                (f.C2, 300, 0.5, 2024))])
+    run = compute_for_registry(ctx, as_of=AS_OF, periods=[2022, 2024], store=False)
     l1 = run.results.filter(pl.col("indicator") == "L1", pl.col("division_code") == f.STREET)
-    # the 300 m rows only: 3000 × 0.8 + 2000 × 0.5 = 3400 of 5000 residents.
-    assert l1["numerator"][0] == pytest.approx(3400.0)
-    assert l1["value"][0] == pytest.approx(68.0)
+    by_year = {row["period"]: row for row in l1.iter_rows(named=True)}
+    # 2024, the 300 m rows only: 3000 × 0.8 + 2000 × 0.5 = 3400 of 5000 residents.
+    assert by_year[2024]["numerator"] == pytest.approx(3400.0)
+    assert by_year[2024]["value"] == pytest.approx(68.0)
+    # 2022: C1's own year (0.2), C2's earliest (2024, 0.5): 600 + 1000 = 1600.
+    assert by_year[2022]["numerator"] == pytest.approx(1600.0)
+    assert by_year[2022]["value"] == pytest.approx(32.0)
 
 
 def test_a_one_year_run_projects_from_the_stored_history(ctx: Context) -> None:
@@ -112,3 +117,29 @@ def test_long_code_lists_are_asked_in_batches(ctx: Context, monkeypatch: pytest.
     with ctx.sessions() as session:
         values = load_values(session, indicators=["N4"], codes=codes)
     assert sorted(values["division_code"].to_list()) == sorted(codes)
+
+
+def test_facilities_serving_a_year_are_the_same_in_sql_and_in_the_engine(ctx: Context) -> None:
+    """The life circles pick a year's facilities in SQL, the indicators in arrays: one rule.
+
+    By hand for 2022: everything but C3's (opened 2023) and V2's (planned); V3's closed in
+    June 2023 still counts.  In 2023 C3's counts and V3's does not."""
+    from shequ.indicators.engine import prepare
+    from shequ.indicators.store import load_measure_tables
+    from shequ.registry.models import Facility
+    from shequ.registry.queries import in_service_in
+
+    with ctx.sessions() as session:
+        prepared = prepare(load_measure_tables(session, as_of=AS_OF), as_of=AS_OF)
+        table = prepared.facilities._table.select("division_code", "type_code")
+        for year in (2018, 2019, 2022, 2023, 2024):
+            by_sql = sorted((code, kind) for code, kind in session.execute(
+                select(Facility.division_code, Facility.type_code).where(in_service_in(year))))
+            by_engine = sorted(table.filter(pl.Series(prepared.facilities.active(year))).rows())
+            assert by_sql == by_engine, year
+            if year == 2022:
+                assert (f.C3, f.CSF) not in by_sql and (f.V3, f.CSF) in by_sql
+                assert (f.V2, f.CSF) not in by_sql and (f.V1, f.CSF) in by_sql
+                assert len(by_sql) == 8
+            if year == 2023:
+                assert (f.C3, f.CSF) in by_sql and (f.V3, f.CSF) not in by_sql

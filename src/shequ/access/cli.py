@@ -193,6 +193,11 @@ def lifecircle_command(
     residences: Annotated[Path | None, typer.Option(
         "--residences", help="CSV of residence points: division_code,lon,lat,population "
         "(e.g. buildings); other communities use their representative point.")] = None,
+    period: Annotated[int | None, typer.Option(
+        "--period", min=1949, max=2100,
+        help="Year whose facilities count (in service on 31 December); default this "
+        "year.  Stored rows of other years stay, so each year's indicators use its own.")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Evaluate the 15/10/5-minute (and rural) life circles for every community."""
@@ -213,15 +218,17 @@ def lifecircle_command(
 
             result = compute_by_county(ctx, scheduler=scheduler, network_dir=network_dir,
                                        border_m=border_m, max_snap_m=max_snap,
-                                       walking_speed_m_per_min=walking_speed)
+                                       walking_speed_m_per_min=walking_speed, period=period)
             if store:
                 with ctx.sessions() as session, session.begin():
-                    store_community_access(session, result.community_access)
+                    store_community_access(session, result.community_access,
+                                           period=result.meta["period"])
         else:
             points = read_residences_csv(residences) if residences else None
             result = compute_region_access(ctx, network_dir=network_dir, store=store,
                                            max_snap_m=max_snap, residences=points,
-                                           walking_speed_m_per_min=walking_speed)
+                                           walking_speed_m_per_min=walking_speed,
+                                           period=period)
         names = _community_names(ctx)
     except ShequError as exc:
         raise fail(exc) from exc
@@ -251,7 +258,7 @@ def lifecircle_command(
         write_table(result.divisions, out / f"divisions.{fmt}")
         write_table(result.community_access, out / f"community_access.{fmt}")
         console.print(f"Tables written to {out}")
-    console.print(f"Done in {elapsed:.2f} s"
+    console.print(f"Done in {elapsed:.2f} s, facilities of {result.meta['period']}"
                   + (" (community_access stored)" if store else ""))
 
 

@@ -29,6 +29,7 @@ from shequ.access.lifecircle import (
     region_network,
     roll_up,
     tier_distance,
+    today_year,
 )
 from shequ.access.network import StreetNetwork
 from shequ.catalog import Catalog
@@ -134,8 +135,13 @@ def evaluate_by_county(network: StreetNetwork, *, communities: pl.DataFrame,
 def compute_by_county(ctx: Context, *, scheduler: str | Any, network_dir: Path | None = None,
                       border_m: float = 0.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
                       walking_speed_m_per_min: float | None = None,
-                      as_of: dt.date | None = None) -> LifeCircleResult:
-    """:func:`evaluate_by_county` for the loaded region, on the Dask scheduler given."""
+                      as_of: dt.date | None = None, period: int | None = None
+                      ) -> LifeCircleResult:
+    """:func:`evaluate_by_county` for the loaded region, on the Dask scheduler given.
+
+    ``period``: the year whose facilities count, as for
+    :func:`shequ.access.lifecircle.compute_region_access` (default: this year).
+    """
     try:
         from distributed import Client
     except ImportError as exc:  # a dependency, but say what to do if it is missing
@@ -143,16 +149,19 @@ def compute_by_county(ctx: Context, *, scheduler: str | Any, network_dir: Path |
                                  "'dask[distributed]'`") from exc
     with ctx.sessions() as session:
         network = region_network(session, network_dir=network_dir)
-        region = load_region(session, as_of=as_of)
+        year = period if period is not None else today_year()
+        region = load_region(session, as_of=as_of, period=year)
     if region.communities.height == 0:
         raise NotFoundError("no community with a representative point; load the registry")
     own = isinstance(scheduler, str)
     client: Any = Client(scheduler) if own else scheduler  # type: ignore[no-untyped-call]
     try:
-        return evaluate_by_county(network, communities=region.communities,
-                                  facilities=region.facilities, catalog=ctx.catalog,
-                                  client=client, border_m=border_m, max_snap_m=max_snap_m,
-                                  walking_speed_m_per_min=walking_speed_m_per_min)
+        result = evaluate_by_county(network, communities=region.communities,
+                                    facilities=region.facilities, catalog=ctx.catalog,
+                                    client=client, border_m=border_m, max_snap_m=max_snap_m,
+                                    walking_speed_m_per_min=walking_speed_m_per_min)
+        result.meta["period"] = year
+        return result
     finally:
         if own:
             client.close()

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from shequ.context import Context
 
 DEFAULT_MAX_SNAP_M = 500.0
+# Years coverage can be stored for (the registry's records start with the Republic).
+MIN_PERIOD, MAX_PERIOD = 1949, 2100
 URBAN, RURAL = "urban", "rural"
 
 COMMUNITY_COLUMNS = ("division_code", "longitude", "latitude")
@@ -462,21 +464,31 @@ def tiers_from_access(access: pl.DataFrame, communities: pl.DataFrame, catalog: 
         "missing": pl.List(pl.String)})
 
 
-def load_community_access(session: Session, *, prefix: str = "") -> pl.DataFrame:
-    """Stored ``community_access`` rows (under ``prefix``) with their computed_at."""
-    from sqlalchemy import select
+def load_community_access(session: Session, *, prefix: str = "",
+                          period: int | None = None) -> pl.DataFrame:
+    """Stored ``community_access`` rows (under ``prefix``) of ``period`` (default: the
+    latest year stored there), with their period and computed_at."""
+    from sqlalchemy import func, select
 
     from shequ.access.models import CommunityAccess
 
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        **ACCESS_SCHEMA, "period": pl.Int64, "computed_at": pl.Datetime(time_zone=None)}
+    under = CommunityAccess.division_code.startswith(prefix) if prefix else None
+    if period is None:
+        latest = select(func.max(CommunityAccess.period))
+        period = session.scalar(latest if under is None else latest.where(under))
+        if period is None:
+            return pl.DataFrame(schema=schema)
     query = select(CommunityAccess.division_code, CommunityAccess.facility_type,
                    CommunityAccess.distance_m, CommunityAccess.covered_share,
-                   CommunityAccess.nearest_m, CommunityAccess.computed_at)
-    if prefix:
-        query = query.where(CommunityAccess.division_code.startswith(prefix))
+                   CommunityAccess.nearest_m, CommunityAccess.period,
+                   CommunityAccess.computed_at).where(CommunityAccess.period == period)
+    if under is not None:
+        query = query.where(under)
     rows = session.execute(query).all()
-    return pl.DataFrame([tuple(r) for r in rows], orient="row", schema={
-        **ACCESS_SCHEMA, "computed_at": pl.Datetime(time_zone=None)}) if rows else \
-        pl.DataFrame(schema={**ACCESS_SCHEMA, "computed_at": pl.Datetime(time_zone=None)})
+    return pl.DataFrame([tuple(r) for r in rows], orient="row", schema=schema) if rows else \
+        pl.DataFrame(schema=schema)
 
 
 # -- adapters: the registry in, the community_access table out ---------------------------
@@ -492,15 +504,18 @@ class RegionInputs:
 
 def load_region(session: Session, *, as_of: dt.date | None = None, prefix: str = "",
                 period: int | None = None) -> RegionInputs:
-    """Communities (level 5, in force on ``as_of``) and in-service facilities with points.
+    """Communities (level 5, in force on ``as_of``) and their facilities with points.
 
-    Population is the latest ``period`` stored per community (or the one asked for).
-    Communities without a representative point are listed in ``without_point``.
+    Without ``period``: the facilities in service now and each community's latest
+    population.  With ``period`` (a year): the facilities that served residents that year
+    (:func:`shequ.registry.queries.in_service_in`, the indicators' rule) and the latest
+    population up to that year.  Communities without a representative point are listed
+    in ``without_point``.
     """
     from sqlalchemy import func, select
 
     from shequ.registry.models import Division, Facility, FacilityStatus, Population
-    from shequ.registry.queries import today, valid_on
+    from shequ.registry.queries import in_service_in, today, valid_on
 
     when = as_of or today()
     query = select(Division.code, Division.longitude, Division.latitude,
@@ -513,7 +528,7 @@ def load_region(session: Session, *, as_of: dt.date | None = None, prefix: str =
     latest = (select(Population.division_code, func.max(Population.period).label("period"))
               .group_by(Population.division_code))
     if period is not None:
-        latest = latest.where(Population.period == period)
+        latest = latest.where(Population.period <= period)
     if prefix:
         latest = latest.where(Population.division_code.startswith(prefix))
     chosen = latest.subquery()
@@ -538,10 +553,11 @@ def load_region(session: Session, *, as_of: dt.date | None = None, prefix: str =
                 "urban_rural": pl.String, "residents": pl.Int64, "households": pl.Int64,
                 "age_60_plus": pl.Int64, "age_0_2": pl.Int64, "age_3_5": pl.Int64,
                 "age_6_14": pl.Int64})
+    serving = (Facility.status == FacilityStatus.IN_SERVICE.value if period is None
+               else in_service_in(period))
     fquery = select(Facility.id, Facility.type_code, Facility.longitude, Facility.latitude,
                     Facility.capacity, Facility.division_code, Facility.name).where(
-        Facility.status == FacilityStatus.IN_SERVICE.value,
-        Facility.longitude.is_not(None), Facility.latitude.is_not(None))
+        serving, Facility.longitude.is_not(None), Facility.latitude.is_not(None))
     if prefix:
         fquery = fquery.where(Facility.division_code.startswith(prefix))
     frows = session.execute(fquery.order_by(Facility.id)).all()
@@ -570,22 +586,24 @@ def region_network(session: Session, *, network_dir: Path | None = None) -> Stre
     return StreetNetwork.load(folder)
 
 
-def compute_region_access(ctx: Context, *, as_of: dt.date | None = None,
-                          network_dir: Path | None = None, prefix: str = "",
-                          walking_speed_m_per_min: float | None = None,
+def compute_region_access(ctx: Context, *, period: int | None = None,
+                          as_of: dt.date | None = None, network_dir: Path | None = None,
+                          prefix: str = "", walking_speed_m_per_min: float | None = None,
                           max_snap_m: float = DEFAULT_MAX_SNAP_M,
                           residences: pl.DataFrame | None = None,
                           store: bool = False) -> LifeCircleResult:
     """Evaluate the loaded region from the registry and its stored network.
 
-    ``residences`` (division_code, longitude, latitude, weight — e.g. buildings with their
-    population) replace the communities' representative points where given.  With
-    ``store`` the ``community_access`` rows are written (replacing earlier rows for the
-    same communities).
+    ``period`` is the year whose facilities count (default: this year); the result's
+    ``meta["period"]`` says which.  ``residences`` (division_code, longitude, latitude,
+    weight — e.g. buildings with their population) replace the communities'
+    representative points where given.  With ``store`` the ``community_access`` rows are
+    written for that year (replacing that year's earlier rows of the same communities).
     """
+    year = period if period is not None else today_year()
     with ctx.sessions() as session:
         network = region_network(session, network_dir=network_dir)
-        region = load_region(session, as_of=as_of, prefix=prefix)
+        region = load_region(session, as_of=as_of, prefix=prefix, period=year)
     if region.communities.height == 0:
         raise NotFoundError(
             f"no community with a representative point under prefix {prefix!r}; load the "
@@ -607,15 +625,24 @@ def compute_region_access(ctx: Context, *, as_of: dt.date | None = None,
         catalog=ctx.catalog, walking_speed_m_per_min=walking_speed_m_per_min,
         max_snap_m=max_snap_m, residences=points)
     result.meta["communities_without_point"] = region.without_point
+    result.meta["period"] = year
     if store:
         with ctx.sessions() as session, session.begin():
-            store_community_access(session, result.community_access)
+            store_community_access(session, result.community_access, period=year)
     return result
 
 
-def store_community_access(session: Session, table: pl.DataFrame, *,
+def today_year() -> int:
+    """This year in the registry's calendar (China Standard Time)."""
+    from shequ.registry.queries import today
+
+    return today().year
+
+
+def store_community_access(session: Session, table: pl.DataFrame, *, period: int,
                            computed_at: dt.datetime | None = None) -> int:
-    """Write ``community_access`` rows, replacing earlier rows of the same communities.
+    """Write ``community_access`` rows of year ``period``, replacing that year's earlier
+    rows of the same communities (other years stay).
 
     ``table`` has division_code, facility_type, distance_m, covered_share, nearest_m.
     Returns the number of rows written.  The caller commits.
@@ -632,14 +659,18 @@ def store_community_access(session: Session, table: pl.DataFrame, *,
     when = computed_at or dt.datetime.now(dt.UTC)
     if when.tzinfo is None:
         raise ValidationError([Problem("computed_at", "must be timezone-aware")])
+    if not MIN_PERIOD <= period <= MAX_PERIOD:
+        raise ValidationError([Problem("period", f"{period} is not a year in "
+                                       f"{MIN_PERIOD}…{MAX_PERIOD}")])
     codes = table["division_code"].unique().to_list()
     for start in range(0, len(codes), 500):
         session.execute(delete(CommunityAccess).where(
+            CommunityAccess.period == period,
             CommunityAccess.division_code.in_(codes[start:start + 500])))
     rows = [
         {"division_code": r[0], "facility_type": r[1], "distance_m": int(r[2]),
          "covered_share": float(r[3]), "nearest_m": None if r[4] is None else float(r[4]),
-         "computed_at": when}
+         "period": period, "computed_at": when}
         for r in table.select("division_code", "facility_type", "distance_m",
                               "covered_share", "nearest_m").iter_rows()
     ]
@@ -662,5 +693,6 @@ __all__ = [
     "store_community_access",
     "tier_distance",
     "tiers_from_access",
+    "today_year",
     "write_table",
 ]

@@ -1,13 +1,15 @@
 """The access tables: life-circle coverage per community, read by the indicators.
 
 ``community_access`` has one row per (community ``division_code``, ``facility_type``,
-``distance_m``): ``covered_share`` is the share of the community's residents (or of its
-residence points, weighted by their population; a community given only by its
+``distance_m``, ``period``): ``covered_share`` is the share of the community's residents
+(or of its residence points, weighted by their population; a community given only by its
 representative point is 0 or 1) within ``distance_m`` metres' walk on the street network
-of an in-service facility of that type; ``nearest_m`` is the walking distance from the
-representative point (population-weighted median over residence points), NULL beyond the
-search cap.  Indicators compute "residents within X m of type T" as
-Σ residents × covered_share over the communities of a division.
+of a facility of that type in service on 31 December of ``period`` (the year);
+``nearest_m`` is the walking distance from the representative point (population-weighted
+median over residence points), NULL beyond the search cap.  Indicators compute "residents
+within X m of type T" in year Y as Σ residents × covered_share over the communities of a
+division, from the rows of year Y (or the nearest year computed, see
+:mod:`shequ.indicators.engine`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class CommunityAccess(Base):
 
     __tablename__ = "community_access"
     __table_args__ = (
-        UniqueConstraint("division_code", "facility_type", "distance_m",
+        UniqueConstraint("division_code", "facility_type", "distance_m", "period",
                          name="uq_community_access_key"),
     )
 
@@ -33,6 +35,7 @@ class CommunityAccess(Base):
     division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
     facility_type: Mapped[str] = mapped_column(String(48))
     distance_m: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer)  # the year whose facilities were evaluated
     covered_share: Mapped[float] = mapped_column(Float)
     nearest_m: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

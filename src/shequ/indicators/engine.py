@@ -50,13 +50,13 @@ from shequ.indicators.expr import (
     render,
 )
 from shequ.registry.codes import LEVEL_DIGITS, level_of
+from shequ.registry.models import ACTIVE_STATUSES
 
 LOG = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
-ACTIVE_STATUSES = ("in_service", "accepted")
 
 # The columns each input table must have (more are ignored).
 DIVISION_SCHEMA: dict[str, pl.DataType] = {
@@ -80,7 +80,7 @@ WORKFORCE_SCHEMA: dict[str, pl.DataType] = {
 }
 ACCESS_SCHEMA: dict[str, pl.DataType] = {
     "division_code": pl.String(), "facility_type": pl.String(), "distance_m": pl.Int64(),
-    "covered_share": pl.Float64(),
+    "covered_share": pl.Float64(), "period": pl.Int64(),
 }
 INPUT_SCHEMA: dict[str, pl.DataType] = {
     "division_code": pl.String(), "period": pl.Int64(), "measure": pl.String(),
@@ -110,8 +110,9 @@ class MeasureTables:
                 age_0_2, age_3_5, age_6_14, age_60_plus, age_80_plus, disabled,
                 assisted_households
     workforce   division_code, period, role, certification, headcount
-    access      division_code, facility_type, distance_m, covered_share (0–1) — the
-                accessibility engine's ``community_access`` rows
+    access      division_code, facility_type, distance_m, covered_share (0–1) and
+                optionally period (the year whose facilities were evaluated; null = any
+                year) — the accessibility engine's ``community_access`` rows
     inputs      division_code, period, measure, value — measures the registry lacks
     stamp       when the inputs were last changed (stored with results to reproduce them)
     """
@@ -130,7 +131,8 @@ def _conform(table: pl.DataFrame, schema: dict[str, pl.DataType], name: str) -> 
     missing = [column for column in schema if column not in table.columns]
     optional = {"opened_on", "closed_on", "activity_area_m2", "capacity", "floor_area_m2",
                 "kind", "urban_rural", "age_0_2", "age_3_5", "age_6_14", "age_60_plus",
-                "age_80_plus", "disabled", "assisted_households", "certification"}
+                "age_80_plus", "disabled", "assisted_households", "certification"} | (
+        {"period"} if name == "access" else set())
     hard = [column for column in missing if column not in optional]
     if hard:
         raise ValidationError([Problem(name, f"missing column {column!r}",
@@ -414,7 +416,8 @@ class _Rows:
 
 
 class _PeriodTables:
-    """Population, workforce and inputs of one period, indexed by holder."""
+    """Population, workforce and inputs of one period, indexed by holder, and which
+    access rows speak for it."""
 
     def __init__(self, tables: _Prepared, period: int) -> None:
         hierarchy = tables.hierarchy
@@ -424,6 +427,34 @@ class _PeriodTables:
                                name=f"workforce {period}")
         self.inputs = _Rows(tables.inputs.filter(pl.col("period") == period), hierarchy,
                             name=f"inputs {period}")
+        self.access_rows = access_rows_for(tables.access.table, period)
+
+
+# Order of preference among the access rows of one key for year Y (smaller first).
+_LATER = 1_000_000
+_UNDATED = 2_000_000
+
+
+def access_rows_for(access: pl.DataFrame, period: int) -> BoolArray:
+    """Which access rows speak for year ``period``: per (community, type, distance) the
+    row of that year, else of the latest year before it, else of the earliest year after
+    it (coverage is computed for the years someone asked for, not necessarily every
+    year), else the undated row."""
+    chosen = np.zeros(access.height, dtype=np.bool_)
+    if access.height == 0:
+        return chosen
+    year = pl.col("period")
+    preference = (pl.when(year.is_null()).then(_UNDATED)
+                  .when(year <= period).then(period - year)
+                  .otherwise(_LATER + year - period))
+    rows = (access.select("division_code", "facility_type", "distance_m",
+                          preference.alias("preference"))
+            .with_row_index("row")
+            .sort("preference")
+            .group_by("division_code", "facility_type", "distance_m", maintain_order=True)
+            .first()["row"].to_numpy())
+    chosen[rows] = True
+    return chosen
 
 
 @dataclass
@@ -527,11 +558,12 @@ class Evaluator:
         return self._bincount(fac.holder[mask], weights)
 
     def _within(self, node: Measure) -> FloatArray:
-        """population × covered_share of the (type, distance) access row; 0 without one."""
+        """population × covered_share of the (type, distance) access row that speaks for
+        the period (:func:`access_rows_for`); 0 without one."""
         base_name = node.name[: -len("_within")]
         population = self._cached(base_name, lambda: self._base(Measure(base_name, "")))
         access = self.prepared.access
-        mask = access.mask("facility_type", node.types) & (
+        mask = self.period_tables.access_rows & access.mask("facility_type", node.types) & (
             access.numbers("distance_m") == node.distance_m)
         share = np.zeros(self.n)
         share[access.holder[mask]] = np.clip(access.numbers("covered_share")[mask], 0.0, 1.0)

@@ -59,21 +59,17 @@ def load_divisions(session: Session, *, as_of: dt.date) -> pl.DataFrame:
 
 
 def load_access(session: Session) -> pl.DataFrame:
-    """The accessibility engine's ``community_access`` rows, newest per key (empty if absent)."""
+    """The accessibility engine's ``community_access`` rows of every year stored (empty if
+    the table is absent); the engine picks each year's rows."""
     bind = session.get_bind()
     if not inspect(bind).has_table("community_access"):
         return pl.DataFrame(schema=ACCESS_SCHEMA)
     access = sql_table("community_access", column("division_code"), column("facility_type"),
-                       column("distance_m"), column("covered_share"), column("computed_at"))
+                       column("distance_m"), column("covered_share"), column("period"))
     rows = session.execute(select(access.c.division_code, access.c.facility_type,
                                   access.c.distance_m, access.c.covered_share,
-                                  access.c.computed_at)).all()
-    # computed_at comes back as text (SQLite) or datetime (PostgreSQL): order by its ISO text.
-    frame = pl.DataFrame([(*row[:4], None if row[4] is None else str(row[4])) for row in rows],
-                         schema={**ACCESS_SCHEMA, "computed_at": pl.String()}, orient="row")
-    return (frame.sort("computed_at")
-            .group_by("division_code", "facility_type", "distance_m").last()
-            .select(list(ACCESS_SCHEMA)))
+                                  access.c.period)).all()
+    return pl.DataFrame([tuple(row) for row in rows], schema=ACCESS_SCHEMA, orient="row")
 
 
 def load_measure_tables(session: Session, *, as_of: dt.date,

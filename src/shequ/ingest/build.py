@@ -72,12 +72,16 @@ def analyse_demo(ctx: Context) -> DemoAnalysis:
     """Life circles on the demo's streets, then every indicator at every level.
 
     Access comes first because the life-circle indicators read its ``community_access``
-    rows.
+    rows: one evaluation per year with figures (facilities open that year) and this year,
+    so that each year's indicators show the coverage of its own facilities.
     """
-    from shequ.access.lifecircle import compute_region_access
-    from shequ.indicators.store import compute_for_registry
+    from shequ.access.lifecircle import compute_region_access, today_year
+    from shequ.indicators.store import compute_for_registry, stored_periods
 
-    access = compute_region_access(ctx, store=True)
+    with ctx.sessions() as session:
+        years = sorted({*stored_periods(session), today_year()})
+    for year in years:
+        access = compute_region_access(ctx, period=year, store=True)
     run = compute_for_registry(ctx, note="shequ demo")
     with ctx.sessions() as session, session.begin():
         queries.set_meta(session, analysed_at=dt.datetime.now(dt.UTC).isoformat(

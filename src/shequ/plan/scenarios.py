@@ -272,10 +272,12 @@ def _life_circles(ctx: Context, session: Session, *, prefix: str, as_of: dt.date
 
 
 def _with_access(tables: Any, access: pl.DataFrame) -> Any:
-    """The tables with ``community_access`` rows of the evaluated communities replaced."""
+    """The tables with ``community_access`` rows of the evaluated communities replaced
+    (every year's: the fresh rows, undated, then speak for the scenario's year)."""
     from shequ.indicators.engine import ACCESS_SCHEMA
 
-    fresh = access.select(list(ACCESS_SCHEMA)).cast(ACCESS_SCHEMA)  # type: ignore[arg-type]
+    fresh = access.with_columns(pl.lit(None).alias("period")).select(
+        list(ACCESS_SCHEMA)).cast(ACCESS_SCHEMA)  # type: ignore[arg-type]
     codes = fresh["division_code"].unique()
     kept = tables.access.filter(~pl.col("division_code").is_in(codes.implode()))
     return replace(tables, access=pl.concat([kept, fresh]))

@@ -108,6 +108,10 @@ class FacilityStatus(StrEnum):
     CLOSED = "closed"
 
 
+# Statuses of a facility that serves residents (accepted: built and handed over, opening).
+ACTIVE_STATUSES = (FacilityStatus.IN_SERVICE.value, FacilityStatus.ACCEPTED.value)
+
+
 class OperatorKind(StrEnum):
     """Who runs a facility; non-government operators may run it as "space for services"."""
 

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry.codes import code_prefix, normalise_code
-from shequ.registry.models import Division, Facility, RegistryMeta
+from shequ.registry.models import (
+    ACTIVE_STATUSES,
+    Division,
+    Facility,
+    FacilityStatus,
+    RegistryMeta,
+)
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -28,6 +34,21 @@ def valid_on(as_of: dt.date) -> ColumnElement[bool]:
         Division.valid_from <= as_of,
         or_(Division.valid_to.is_(None), Division.valid_to > as_of),
     )
+
+
+def in_service_in(period: int) -> ColumnElement[bool]:
+    """SQL condition: the facility serves residents in year ``period``.
+
+    In service or accepted (or closed only after that year), opened on or before 31
+    December (or no opening date) and not closed by then — the rule the indicator engine
+    applies to its facility arrays, so that counts and walking coverage of a year agree.
+    """
+    end = dt.date(period, 12, 31)
+    return and_(
+        or_(Facility.status.in_(ACTIVE_STATUSES),
+            and_(Facility.status == FacilityStatus.CLOSED.value, Facility.closed_on > end)),
+        or_(Facility.opened_on.is_(None), Facility.opened_on <= end),
+        or_(Facility.closed_on.is_(None), Facility.closed_on > end))
 
 
 def today() -> dt.date:
