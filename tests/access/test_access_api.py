@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import polars as pl
 import pytest
@@ -80,6 +81,24 @@ def test_communities_computed_then_stored(demo: tuple[Context, TestClient]) -> N
     assert key == {(c["division_code"], tuple(c["missing"])) for c in before["communities"]}
     assert any(c["missing"] for c in after["communities"])
     assert all(c["name"] for c in after["communities"])
+    this_year = after["period"]
+    assert stored.json()["period"] == this_year >= 2026
+    # an earlier year, stored beside it: before the demo's 2020 village stations
+    early = client.post("/api/v1/access/compute", params={"period": 2019})
+    assert early.json()["period"] == 2019
+    village = {"tier": "village"}
+    old = client.get("/api/v1/access/communities", params={**village, "period": 2019}).json()
+    new = client.get("/api/v1/access/communities", params=village).json()
+    assert (old["period"], new["period"]) == (2019, this_year)
+    def reached(body: dict[str, Any]) -> int:
+        return sum("comprehensive_service_facility" in c["reached"]
+                   for c in body["communities"])
+    assert reached(old) < reached(new)
+    bad = client.get("/api/v1/access/communities", params={"period": 1800})
+    assert bad.status_code == 422
+    page = client.get("/access", params={"tier": "village", "period": 2019, "lang": "en"})
+    assert '<option value="2019" selected>2019</option>' in page.text
+    assert "Walked with the facilities of 2019" in page.text
 
 
 def test_page_shows_uncovered_residents(demo: tuple[Context, TestClient]) -> None:

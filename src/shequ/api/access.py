@@ -21,11 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shequ.access.lifecircle import (
+    MAX_PERIOD,
+    MIN_PERIOD,
     compute_region_access,
     load_community_access,
     load_region,
     tiers_from_access,
 )
+from shequ.access.models import CommunityAccess
 from shequ.access.network import StreetNetwork
 from shequ.access.point import answer_as_json, point_query
 from shequ.api.deps import ContextDep, SessionDep
@@ -144,22 +147,29 @@ class CommunitiesOut(BaseModel):
 
     stored: bool = Field(description="True: from stored community_access rows; False: "
                          "computed for this answer and not stored")
+    period: int = Field(description="the year whose facilities were walked")
     computed_at: dt.datetime | None
     communities: list[CommunityTierOut]
 
 
 def community_tiers(ctx: Context, session: Session, *, prefix: str = "",
-                    tier: str | None = None) -> tuple[pl.DataFrame, bool, dt.datetime | None]:
-    """Per community and tier: stored rows if any, else computed now (not stored)."""
+                    tier: str | None = None, period: int | None = None
+                    ) -> tuple[pl.DataFrame, bool, dt.datetime | None, int]:
+    """Per community and tier, for ``period`` (default: the latest year stored): stored
+    rows if any, else computed now (not stored).  Returns the table, whether it was
+    stored, when it was computed and the year."""
     if tier is not None and tier not in ctx.catalog.tiers:
         raise ValidationError([Problem("tier", f"unknown tier {tier!r}",
                                        hint=f"known: {', '.join(ctx.catalog.tiers)}")])
     region = load_region(session, prefix=prefix)
-    access = load_community_access(session, prefix=prefix)
+    access = load_community_access(session, prefix=prefix, period=period)
     stored = access.height > 0
     computed_at = access["computed_at"].max() if stored else None
-    if not stored:
-        access = compute_region_access(ctx, prefix=prefix).community_access
+    if stored:
+        year = int(access["period"][0])
+    else:
+        result = compute_region_access(ctx, prefix=prefix, period=period)
+        access, year = result.community_access, int(result.meta["period"])
     table = tiers_from_access(access, region.communities, ctx.catalog,
                               tiers=[tier] if tier else None)
     rows = session.execute(select(Division.code, Division.name).where(
@@ -167,21 +177,29 @@ def community_tiers(ctx: Context, session: Session, *, prefix: str = "",
     names: dict[str, str] = {row.code: row.name for row in rows}
     table = table.with_columns(pl.col("division_code").replace_strict(
         names, default=None, return_dtype=pl.String).alias("name"))
-    return table, stored, computed_at  # type: ignore[return-value]
+    return table, stored, computed_at, year  # type: ignore[return-value]
+
+
+Period = Annotated[int | None, Query(ge=MIN_PERIOD, le=MAX_PERIOD,
+                                     description="year whose facilities count")]
 
 
 @router.get("/communities", response_model=CommunitiesOut)
 def communities(ctx: ContextDep, session: SessionDep,
                 prefix: Annotated[str, Query(pattern=r"^\d{0,12}$")] = "",
-                tier: str | None = None) -> dict[str, Any]:
-    """Every community's tiers: reached and missing types, residents covered."""
-    table, stored, computed_at = community_tiers(ctx, session, prefix=prefix, tier=tier)
-    return {"stored": stored, "computed_at": computed_at, "communities": table.to_dicts()}
+                tier: str | None = None, period: Period = None) -> dict[str, Any]:
+    """Every community's tiers: reached and missing types, residents covered (stored
+    rows of ``period``, default the latest year stored)."""
+    table, stored, computed_at, year = community_tiers(ctx, session, prefix=prefix,
+                                                       tier=tier, period=period)
+    return {"stored": stored, "period": year, "computed_at": computed_at,
+            "communities": table.to_dicts()}
 
 
 class ComputeOut(BaseModel):
     """What a recomputation stored."""
 
+    period: int
     communities: int
     rows: int
     uncovered_community_tiers: int
@@ -190,10 +208,12 @@ class ComputeOut(BaseModel):
 
 
 @router.post("/compute", response_model=ComputeOut)
-def compute(ctx: ContextDep) -> dict[str, Any]:
-    """Recompute the life circles of the loaded region and store ``community_access``."""
-    result = compute_region_access(ctx, store=True)
-    return {"communities": result.communities["division_code"].n_unique(),
+def compute(ctx: ContextDep, period: Period = None) -> dict[str, Any]:
+    """Recompute the life circles of the loaded region with the facilities of ``period``
+    (default this year) and store them as that year's ``community_access``."""
+    result = compute_region_access(ctx, store=True, period=period)
+    return {"period": result.meta["period"],
+            "communities": result.communities["division_code"].n_unique(),
             "rows": result.community_access.height,
             "uncovered_community_tiers": result.uncovered().height,
             "unsnapped_communities": result.unsnapped_residences["division_code"].to_list(),
@@ -233,16 +253,25 @@ def isochrones(request: Request, session: SessionDep,
                               distances_m=distances)
 
 
+def stored_years(session: Session) -> list[int]:
+    """The years with stored ``community_access`` rows, newest first."""
+    return sorted(session.scalars(select(CommunityAccess.period).distinct()), reverse=True)
+
+
 @pages.get("/access", response_class=HTMLResponse)
 def access_page(request: Request, ctx: ContextDep, session: SessionDep,
-                tier: str = "15min") -> HTMLResponse:
-    """Map of covered and uncovered residents for a tier, the gaps, and a point query."""
+                tier: str = "15min", period: str = "") -> HTMLResponse:
+    """Map of covered and uncovered residents for a tier and year, the gaps, and a point
+    query."""
     lang = request_language(request)
     if tier not in ctx.catalog.tiers:
         tier = "15min"
     info = queries.meta(session)
+    years = stored_years(session)
+    year = int(period) if period.isdigit() and int(period) in years else None
     try:
-        table, stored, computed_at = community_tiers(ctx, session, tier=tier)
+        table, stored, computed_at, year = community_tiers(ctx, session, tier=tier,
+                                                           period=year)
     except NotFoundError as exc:
         return render(request, "access.html", {"error": str(exc), "tiers": [],
                                                "tier": tier}, status_code=404)
@@ -262,7 +291,8 @@ def access_page(request: Request, ctx: ContextDep, session: SessionDep,
         "points": points, "uncovered": uncovered.head(50).to_dicts(),
         "uncovered_count": uncovered.height, "communities": table.height,
         "residents": residents, "covered": covered, "stored": stored,
-        "computed_at": computed_at, "type_names": type_names,
+        "computed_at": computed_at, "type_names": type_names, "period": year,
+        "years": years,
         "synthetic": info.get("synthetic") == "true",
         "region_name": info.get("region_name", ""),
     })
