@@ -39,9 +39,11 @@ def _submit(session: Session, users: dict[str, User], code: str = "public_repair
     answers = {"public_repair": {"fixture": "streetlight"}, "elderly_help": {"need": "visit"},
                "facility_complaint": {"topic": "hours"},
                "health_referral": {"urgency": "routine"}}[code]
-    args = {"longitude": 116.4054, "latitude": 39.9156, "now": T0, **kw}
-    result = rs.submit_request(session, SECRET, CATALOG, service_code=code, attributes=answers,
-                               submitter=users["resident1"], **args)  # type: ignore[arg-type]
+    now = kw.pop("now", T0)
+    draft = rs.RequestDraft(**{"service_code": code, "attributes": answers,  # type: ignore[arg-type]
+                               "longitude": 116.4054, "latitude": 39.9156, **kw})
+    result = rs.submit_request(session, SECRET, CATALOG, draft, submitter=users["resident1"],
+                               now=now)  # type: ignore[arg-type]
     session.flush()
     return result.request
 
@@ -187,13 +189,13 @@ def test_overdue_requests_escalate_one_level_each_deadline(db) -> None:  # type:
 def test_duplicates_are_nearby_open_requests_of_the_same_kind(db) -> None:  # type: ignore[no-untyped-def]
     session, _, users = db
     first = _submit(session, users)
-    near = rs.submit_request(session, SECRET, CATALOG, service_code="public_repair",
-                             attributes={"fixture": "path"}, longitude=116.4055,
-                             latitude=39.9157, submitter=users["resident2"], now=T0)
+    near = rs.submit_request(session, SECRET, CATALOG, rs.RequestDraft(
+        "public_repair", attributes={"fixture": "path"}, longitude=116.4055, latitude=39.9157),
+        submitter=users["resident2"], now=T0)
     assert [r.id for r in near.possible_duplicates] == [first.id]  # about 14 m away
-    far = rs.submit_request(session, SECRET, CATALOG, service_code="public_repair",
-                            attributes={"fixture": "path"}, longitude=116.4070,
-                            latitude=39.9156, submitter=users["resident2"], now=T0)
+    far = rs.submit_request(session, SECRET, CATALOG, rs.RequestDraft(
+        "public_repair", attributes={"fixture": "path"}, longitude=116.4070, latitude=39.9156),
+        submitter=users["resident2"], now=T0)
     assert far.possible_duplicates == []  # about 137 m, outside the 100 m radius
     rs.act(session, CATALOG, first, user=users["worker_dfx"], action="close", now=T0)
     again = rs.possible_duplicates(session, CATALOG.service("public_repair"), 116.4054,

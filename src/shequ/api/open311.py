@@ -353,13 +353,15 @@ def _store(ctx: Context, catalog: RequestCatalog, form: RequestForm,
                                     "for a key")
             submitter = session.get(User, key.user_id) if key.user_id else None
             try:
-                stored = requests_service.store_request(
-                    session, ctx.settings.secret_key, catalog,
+                draft = requests_service.RequestDraft(
                     service_code=form.service_code, description=form.description,
                     longitude=form.long, latitude=form.lat, address=form.address_string,
                     division_code=form.division_code, attributes=attributes,
                     contact_name=name, contact_email=form.email, contact_phone=form.phone,
-                    media_url=form.media_url, submitter=submitter, api_key_id=key.id)
+                    media_url=form.media_url)
+                stored = requests_service.store_request(
+                    session, ctx.settings.secret_key, catalog, draft, submitter=submitter,
+                    api_key_id=key.id)
             except ShequError as exc:
                 session.rollback()
                 return exc

@@ -226,12 +226,14 @@ def _visible(session: SessionDep, catalog: RequestCatalog, user: User,
 def submit(body: RequestIn, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
            user: CurrentUser) -> RequestOut:
     """Submit a request as the signed-in user; nearby open duplicates are listed."""
+    draft = rs.RequestDraft(
+        service_code=body.service_code, description=body.description,
+        longitude=body.longitude, latitude=body.latitude, address=body.address,
+        division_code=body.division_code, attributes=body.attributes,
+        contact_phone=body.contact_phone, facility_id=body.facility_id,
+        contact_name=user.display_name)
     result = rs.retry_when_busy(session, lambda: rs.submit_request(
-        session, ctx.settings.secret_key, catalog, service_code=body.service_code,
-        description=body.description, longitude=body.longitude, latitude=body.latitude,
-        address=body.address, division_code=body.division_code, attributes=body.attributes,
-        contact_phone=body.contact_phone, facility_id=body.facility_id, submitter=user,
-        contact_name=user.display_name))
+        session, ctx.settings.secret_key, catalog, draft, submitter=user))
     return _request_out(ctx, session, catalog, result.request, user, detail=True,
                         duplicates=[r.id for r in result.possible_duplicates])
 

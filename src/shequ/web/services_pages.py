@@ -94,13 +94,15 @@ async def submit_request(request: Request, ctx: ContextDep, session: SessionDep,
     answers = {k.removeprefix(f"{kind}."): v for k, v in answers.items()}
     facility = text("facility_id")
     try:
-        result = rs.retry_when_busy(session, lambda: rs.submit_request(
-            session, ctx.settings.secret_key, load_request_catalog(ctx.settings.catalog_dir),
+        draft = rs.RequestDraft(
             service_code=kind, description=text("description"), latitude=number("latitude"),
             longitude=number("longitude"), division_code=text("division_code"),
             facility_id=int(facility) if facility and facility.isdigit() else None,
             attributes=answers, contact_phone=text("contact_phone"),
-            contact_name=user.display_name, submitter=user))
+            contact_name=user.display_name)
+        result = rs.retry_when_busy(session, lambda: rs.submit_request(
+            session, ctx.settings.secret_key, load_request_catalog(ctx.settings.catalog_dir),
+            draft, submitter=user))
     except ShequError as exc:
         session.rollback()
         return _page(request, ctx, user, "services_new.html", {

@@ -13,8 +13,8 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -212,15 +212,30 @@ class StoredRequest:
         return str(self.values["token"])
 
 
-def store_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
-                  service_code: str, description: str | None = None,
-                  longitude: float | None = None, latitude: float | None = None,
-                  address: str | None = None, division_code: str | None = None,
-                  attributes: dict[str, str] | None = None, contact_name: str | None = None,
-                  contact_email: str | None = None, contact_phone: str | None = None,
-                  media_url: str | None = None, facility_id: int | None = None,
-                  submitter: User | None = None, api_key_id: int | None = None,
-                  now: dt.datetime | None = None) -> StoredRequest:
+@dataclass(frozen=True, slots=True)
+class RequestDraft:
+    """A request as submitted: its category and the answers to the category's questions,
+    where (a point, a division or a facility — at least one), and how to reach the
+    submitter.  Checked by :func:`store_request`."""
+
+    service_code: str
+    description: str | None = None
+    longitude: float | None = None
+    latitude: float | None = None
+    address: str | None = None
+    division_code: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    contact_name: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    media_url: str | None = None
+    facility_id: int | None = None
+
+
+def store_request(session: Session, secret_key: str, catalog: RequestCatalog,
+                  draft: RequestDraft, *, submitter: User | None = None,
+                  api_key_id: int | None = None, now: dt.datetime | None = None
+                  ) -> StoredRequest:
     """Check, route and store a new request, its first event and its audit row; its
     deadline follows from its category.
 
@@ -228,8 +243,11 @@ def store_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
     path every submission takes.  :func:`submit_request` wraps it for callers that go on
     working with the request as an object.
     """
-    definition = catalog.service(service_code)
-    answers = definition.check_answers(attributes or {})
+    definition = catalog.service(draft.service_code)
+    answers = definition.check_answers(dict(draft.attributes))
+    longitude, latitude = draft.longitude, draft.latitude
+    description, division_code, facility_id = (draft.description, draft.division_code,
+                                               draft.facility_id)
     problems: list[Problem] = []
     if (longitude is None) != (latitude is None):
         problems.append(Problem("lat/long", "give both latitude and longitude, or neither"))
@@ -259,17 +277,17 @@ def store_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
     values: dict[str, Any] = {
         "token": secrets.token_urlsafe(16), "service_code": definition.code,
         "status": RequestStatus.SUBMITTED.value, "description": description,
-        "longitude": longitude, "latitude": latitude, "address": address,
+        "longitude": longitude, "latitude": latitude, "address": draft.address,
         "division_code": code,
         "responsible_code": responsible_for(code, definition.responsible_level),
         "escalation_level": 0, "facility_id": facility_id, "submitter_id": submitter_id,
-        "api_key_id": api_key_id, "contact_name": contact_name,
-        "contact_email": contact_email,
+        "api_key_id": api_key_id, "contact_name": draft.contact_name,
+        "contact_email": draft.contact_email,
         "contact_phone_enc": (encrypt_field(secret_key, "contact_phone",
-                                            normalise_phone(contact_phone))
-                              if contact_phone else None),
+                                            normalise_phone(draft.contact_phone))
+                              if draft.contact_phone else None),
         "attributes": json.dumps(answers, ensure_ascii=False, sort_keys=True),
-        "media_url": media_url, "requested_at": when, "updated_at": when,
+        "media_url": draft.media_url, "requested_at": when, "updated_at": when,
         "deadline_at": workflow.deadline(when, definition.deadline_hours),
         "reopen_count": 0, "assigned_to_id": None, "status_notes": None, "closed_at": None,
         "rating": None, "rating_comment": None, "duplicate_of_id": None}
@@ -300,23 +318,14 @@ def _write_submission(connection: Connection, values: dict[str, Any], event: dic
     return request_id
 
 
-def submit_request(session: Session, secret_key: str, catalog: RequestCatalog, *,
-                   service_code: str, description: str | None = None,
-                   longitude: float | None = None, latitude: float | None = None,
-                   address: str | None = None, division_code: str | None = None,
-                   attributes: dict[str, str] | None = None, contact_name: str | None = None,
-                   contact_email: str | None = None, contact_phone: str | None = None,
-                   media_url: str | None = None, facility_id: int | None = None,
-                   submitter: User | None = None, api_key_id: int | None = None,
-                   now: dt.datetime | None = None) -> Submission:
+def submit_request(session: Session, secret_key: str, catalog: RequestCatalog,
+                   draft: RequestDraft, *, submitter: User | None = None,
+                   api_key_id: int | None = None, now: dt.datetime | None = None
+                   ) -> Submission:
     """:func:`store_request`, with the new request as an object of ``session`` and the
     possible duplicates loaded."""
-    stored = store_request(
-        session, secret_key, catalog, service_code=service_code, description=description,
-        longitude=longitude, latitude=latitude, address=address, division_code=division_code,
-        attributes=attributes, contact_name=contact_name, contact_email=contact_email,
-        contact_phone=contact_phone, media_url=media_url, facility_id=facility_id,
-        submitter=submitter, api_key_id=api_key_id, now=now)
+    stored = store_request(session, secret_key, catalog, draft, submitter=submitter,
+                           api_key_id=api_key_id, now=now)
     request = ServiceRequest(**stored.values)
     make_transient_to_detached(request)  # loaded as it is stored: no flush, no select
     # An object under this id can only be left from a rolled-back attempt (retry_when_busy)
