@@ -29,6 +29,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, Te
     ctx.close()
 
 
+def planner(ctx: Context, username: str, county: str) -> dict[str, str]:
+    """The bearer header of a new county planner (password hash made once, not checked)."""
+    from shequ.services.accounts import create_user
+    from shequ.services.accounts.tokens import issue_token
+
+    digest = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+    with ctx.sessions() as session, session.begin():
+        user = create_user(session, username=username, role="county_planner",
+                           jurisdiction_code=county, password_hash=digest)
+        user_id = user.id
+    token = issue_token(ctx.settings.secret_key, user_id=user_id, password_hash=digest,
+                        kind="bearer")
+    return {"Authorization": f"Bearer {token}"}
+
+
 def test_point_query_agrees_with_the_evaluator(demo: tuple[Context, TestClient]) -> None:
     ctx, client = demo
     result = compute_region_access(ctx)
@@ -69,10 +84,16 @@ def test_bad_tier_is_a_422_with_the_known_tiers(demo: tuple[Context, TestClient]
 
 
 def test_communities_computed_then_stored(demo: tuple[Context, TestClient]) -> None:
-    _, client = demo
+    ctx, client = demo
     before = client.get("/api/v1/access/communities", params={"tier": "15min"}).json()
     assert before["stored"] is False
-    stored = client.post("/api/v1/access/compute")
+    assert client.post("/api/v1/access/compute").status_code == 401
+    elsewhere = planner(ctx, "planner_elsewhere", "130102000000")
+    nothing = client.post("/api/v1/access/compute", headers=elsewhere)
+    assert nothing.status_code == 200 and nothing.json()["rows"] == 0  # not their county
+    assert client.get("/api/v1/access/communities").json()["stored"] is False
+    zhengding = planner(ctx, "planner_zd", "130123000000")
+    stored = client.post("/api/v1/access/compute", headers=zhengding)
     assert stored.status_code == 200, stored.text
     assert stored.json()["rows"] > 0
     after = client.get("/api/v1/access/communities", params={"tier": "15min"}).json()
@@ -84,7 +105,8 @@ def test_communities_computed_then_stored(demo: tuple[Context, TestClient]) -> N
     this_year = after["period"]
     assert stored.json()["period"] == this_year >= 2026
     # an earlier year, stored beside it: before the demo's 2020 village stations
-    early = client.post("/api/v1/access/compute", params={"period": 2019})
+    early = client.post("/api/v1/access/compute", params={"period": 2019},
+                        headers=zhengding)
     assert early.json()["period"] == 2019
     village = {"tier": "village"}
     old = client.get("/api/v1/access/communities", params={**village, "period": 2019}).json()

@@ -26,16 +26,19 @@ from shequ.access.lifecircle import (
     compute_region_access,
     load_community_access,
     load_region,
+    store_community_access,
     tiers_from_access,
 )
 from shequ.access.models import CommunityAccess
 from shequ.access.network import StreetNetwork
 from shequ.access.point import answer_as_json, point_query
+from shequ.api.auth import Planner
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry import queries
 from shequ.registry.models import Division
+from shequ.services.accounts import jurisdiction_prefix
 from shequ.web.templates import render, request_language
 
 router = APIRouter(prefix="/access", tags=["access"])
@@ -207,16 +210,29 @@ class ComputeOut(BaseModel):
     unsnapped_facilities: int
 
 
-@router.post("/compute", response_model=ComputeOut)
-def compute(ctx: ContextDep, period: Period = None) -> dict[str, Any]:
-    """Recompute the life circles of the loaded region with the facilities of ``period``
-    (default this year) and store them as that year's ``community_access``."""
-    result = compute_region_access(ctx, store=True, period=period)
+@router.post("/compute", response_model=ComputeOut,
+             responses={401: {"description": "not signed in"},
+                        403: {"description": "not a planner"}})
+def compute(ctx: ContextDep, user: Planner, period: Period = None) -> dict[str, Any]:
+    """Recompute the life circles with the facilities of ``period`` (default this year)
+    and store them as that year's ``community_access`` for the communities of the
+    planner's jurisdiction (all of them for national planners and administrators).
+
+    The walk runs over the whole region, so that facilities just across the
+    jurisdiction's border count as they do for residents.
+    """
+    prefix = jurisdiction_prefix(user) or ""
+    result = compute_region_access(ctx, period=period)
+    mine = pl.col("division_code").str.starts_with(prefix)
+    rows = result.community_access.filter(mine)
+    with ctx.sessions() as session, session.begin():
+        store_community_access(session, rows, period=result.meta["period"])
     return {"period": result.meta["period"],
-            "communities": result.communities["division_code"].n_unique(),
-            "rows": result.community_access.height,
-            "uncovered_community_tiers": result.uncovered().height,
-            "unsnapped_communities": result.unsnapped_residences["division_code"].to_list(),
+            "communities": rows["division_code"].n_unique(),
+            "rows": rows.height,
+            "uncovered_community_tiers": result.uncovered().filter(mine).height,
+            "unsnapped_communities": result.unsnapped_residences.filter(mine)[
+                "division_code"].to_list(),
             "unsnapped_facilities": result.unsnapped_facilities.height}
 
 

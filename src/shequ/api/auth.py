@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.problems import error_responses
-from shequ.services.accounts import Role, User, audit, authenticate
+from shequ.services.accounts import PLANNER_ROLES, Role, User, audit, authenticate
 from shequ.services.accounts.tokens import (
     BEARER_MAX_AGE_S,
     SESSION_MAX_AGE_S,
@@ -122,6 +122,10 @@ def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
         return user
 
     return dependency
+
+
+# The caller, when they plan (403 otherwise): indicator runs, life circles, siting.
+Planner = Annotated[User, Depends(require_roles(*PLANNER_ROLES))]
 
 
 def csrf_for(request: Request, ctx_secret: str) -> str:

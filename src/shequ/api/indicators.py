@@ -13,11 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from shequ.api.auth import require_roles
+from shequ.api.auth import Planner
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.errors import Problem, ValidationError
 from shequ.indicators.assessment import assess, load_scheme
@@ -40,7 +40,6 @@ from shequ.indicators.views import (
     with_direction,
 )
 from shequ.registry.codes import LEVEL_DIGITS
-from shequ.services.accounts.models import Role, User
 from shequ.web.templates import render, request_language
 
 router = APIRouter(tags=["indicators"])
@@ -223,13 +222,9 @@ class RunRequest(BaseModel):
     periods: list[int] | None = None
 
 
-PLANNERS = (Role.ADMIN, Role.NATIONAL_PLANNER, Role.PROVINCE_PLANNER, Role.CITY_PLANNER,
-            Role.COUNTY_PLANNER)
-
-
 @router.post("/indicators/runs", status_code=201)
 def post_run(ctx: ContextDep, body: RunRequest,
-             _user: Annotated[User, Depends(require_roles(*PLANNERS))]) -> dict[str, Any]:
+             _user: Planner) -> dict[str, Any]:
     """Compute every indicator now and store the run (planners and administrators)."""
     result = compute_for_registry(ctx, as_of=body.as_of, periods=body.periods)
     return {"run_id": result.run_id, "as_of": result.as_of.isoformat(),

@@ -11,23 +11,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import CurrentUser, OptionalUser, require_roles
+from shequ.api.auth import CurrentUser, OptionalUser, Planner
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.errors import AccessDenied, Problem, ValidationError
 from shequ.plan.models import PlanScenario
 from shequ.services.accounts import Role, User
 from shequ.services.accounts.policy import STAFF_ROLES, require_in_jurisdiction
 from shequ.web.templates import render, request_language
-
-PLANNER_ROLES = (Role.COUNTY_PLANNER, Role.CITY_PLANNER, Role.PROVINCE_PLANNER,
-                 Role.NATIONAL_PLANNER, Role.ADMIN)
-Planner = Annotated[User, Depends(require_roles(*PLANNER_ROLES))]
 
 api = APIRouter(prefix="/plan", tags=["plan"])
 pages = APIRouter(include_in_schema=False)

@@ -19,6 +19,7 @@ from shequ.services.accounts.models import ApiKey, AuditLog, PriorityGroup, Resi
 from shequ.services.accounts.passwords import hash_password, verify_password
 from shequ.services.accounts.policy import (
     HANDLER_ROLES,
+    PLANNER_ROLES,
     PERSONAL_DATA_ROLES,
     STAFF_ROLES,
     can_handle,
@@ -44,6 +45,7 @@ from shequ.services.accounts.users import (
 
 __all__ = [
     "HANDLER_ROLES",
+    "PLANNER_ROLES",
     "PERSONAL_DATA_ROLES",
     "STAFF_ROLES",
     "ApiKey",

@@ -41,6 +41,9 @@ ROLE_LEVEL: dict[Role, int | None] = {
 STAFF_ROLES = frozenset(Role) - {Role.RESIDENT}
 # Roles that work cases (service requests, bookings …) inside their jurisdiction.
 HANDLER_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.ADMIN})
+# Roles that plan: compute indicator runs and life circles, solve siting, keep scenarios.
+PLANNER_ROLES = frozenset({Role.COUNTY_PLANNER, Role.CITY_PLANNER, Role.PROVINCE_PLANNER,
+                           Role.NATIONAL_PLANNER, Role.ADMIN})
 # Roles that may see whole identity and phone numbers of residents in their jurisdiction.
 PERSONAL_DATA_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.STREET_OFFICER})
 NATIONWIDE_ROLES = frozenset({Role.NATIONAL_PLANNER, Role.ADMIN})
