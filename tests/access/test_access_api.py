@@ -95,6 +95,16 @@ def test_communities_computed_then_stored(demo: tuple[Context, TestClient]) -> N
     zhengding = planner(ctx, "planner_zd", "130123000000")
     stored = client.post("/api/v1/access/compute", headers=zhengding)
     assert stored.status_code == 200, stored.text
+    from sqlalchemy import select
+
+    from shequ.services.accounts.models import AuditLog
+
+    with ctx.sessions() as session:
+        logged = [(r.username, r.action, r.detail) for r in session.scalars(
+            select(AuditLog).where(AuditLog.entity == "community_access"))]
+    assert [(name, action) for name, action, _ in logged] == [
+        ("planner_elsewhere", "compute"), ("planner_zd", "compute")]
+    assert '"prefix": "130123"' in logged[1][2]
     assert stored.json()["rows"] > 0
     after = client.get("/api/v1/access/communities", params={"tier": "15min"}).json()
     assert after["stored"] is True and after["computed_at"] is not None

@@ -50,7 +50,8 @@ def client_and_tokens(settings: Settings) -> Iterator[tuple[TestClient, dict[str
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_solve_evaluate_map_export_adopt_over_http(
-        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]],
+        settings: Settings) -> None:
     client, auth = client_and_tokens
     body = {"division_code": COUNTY, "target": 0.8, "save_as": "http plan"}
     assert client.post("/api/v1/plan/solve", json=body).status_code == 401
@@ -93,6 +94,18 @@ def test_solve_evaluate_map_export_adopt_over_http(
     assert len(adopted.json()["planned_facility_ids"]) == 8
     assert client.post(f"/api/v1/plan/scenarios/{scenario_id}/adopt",
                        headers=auth["planner"]).status_code == 409
+    # saving and adopting are writes: both are in the audit log, with who and what
+    from sqlalchemy import select
+
+    from shequ.services.accounts.models import AuditLog
+
+    ctx = Context.open(settings.with_(secret_key=SECRET), migrate=False)
+    with ctx.sessions() as session:
+        logged = [(r.username, r.action, r.entity_id) for r in session.scalars(
+            select(AuditLog).where(AuditLog.entity == "plan_scenario").order_by(AuditLog.id))]
+    ctx.close()
+    assert logged == [("planner", "create", str(scenario_id)),
+                      ("planner", "adopt", str(scenario_id))]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -38,7 +38,7 @@ from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry import queries
 from shequ.registry.models import Division
-from shequ.services.accounts import jurisdiction_prefix
+from shequ.services.accounts import audit, jurisdiction_prefix
 from shequ.web.templates import render, request_language
 
 router = APIRouter(prefix="/access", tags=["access"])
@@ -213,7 +213,8 @@ class ComputeOut(BaseModel):
 @router.post("/compute", response_model=ComputeOut,
              responses={401: {"description": "not signed in"},
                         403: {"description": "not a planner"}})
-def compute(ctx: ContextDep, user: Planner, period: Period = None) -> dict[str, Any]:
+def compute(ctx: ContextDep, session: SessionDep, user: Planner,
+            period: Period = None) -> dict[str, Any]:
     """Recompute the life circles with the facilities of ``period`` (default this year)
     and store them as that year's ``community_access`` for the communities of the
     planner's jurisdiction (all of them for national planners and administrators).
@@ -225,8 +226,9 @@ def compute(ctx: ContextDep, user: Planner, period: Period = None) -> dict[str, 
     result = compute_region_access(ctx, period=period)
     mine = pl.col("division_code").str.starts_with(prefix)
     rows = result.community_access.filter(mine)
-    with ctx.sessions() as session, session.begin():
-        store_community_access(session, rows, period=result.meta["period"])
+    store_community_access(session, rows, period=result.meta["period"])
+    audit(session, user=user, action="compute", entity="community_access",
+          entity_id=result.meta["period"], detail={"prefix": prefix, "rows": rows.height})
     return {"period": result.meta["period"],
             "communities": rows["division_code"].n_unique(),
             "rows": rows.height,

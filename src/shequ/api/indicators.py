@@ -40,6 +40,7 @@ from shequ.indicators.views import (
     with_direction,
 )
 from shequ.registry.codes import LEVEL_DIGITS
+from shequ.services.accounts import audit
 from shequ.web.templates import render, request_language
 
 router = APIRouter(tags=["indicators"])
@@ -223,10 +224,12 @@ class RunRequest(BaseModel):
 
 
 @router.post("/indicators/runs", status_code=201)
-def post_run(ctx: ContextDep, body: RunRequest,
-             _user: Planner) -> dict[str, Any]:
+def post_run(ctx: ContextDep, session: SessionDep, body: RunRequest,
+             user: Planner) -> dict[str, Any]:
     """Compute every indicator now and store the run (planners and administrators)."""
     result = compute_for_registry(ctx, as_of=body.as_of, periods=body.periods)
+    audit(session, user=user, action="compute", entity="indicator_run",
+          entity_id=result.run_id, detail={"periods": list(result.periods)})
     return {"run_id": result.run_id, "as_of": result.as_of.isoformat(),
             "periods": list(result.periods), "rows": result.results.height}
 

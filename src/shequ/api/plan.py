@@ -21,7 +21,7 @@ from shequ.api.auth import CurrentUser, OptionalUser, Planner
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.errors import AccessDenied, Problem, ValidationError
 from shequ.plan.models import PlanScenario
-from shequ.services.accounts import Role, User
+from shequ.services.accounts import Role, User, audit
 from shequ.services.accounts.policy import STAFF_ROLES, require_in_jurisdiction
 from shequ.web.templates import render, request_language
 
@@ -158,6 +158,8 @@ def create_scenario(body: ScenarioIn, ctx: ContextDep, session: SessionDep,
                       description=body.description,
                       changes=[ChangeInput(**c.model_dump()) for c in body.changes],
                       catalog_types=list(ctx.catalog.facility_types))
+    audit(session, user=user, action="create", entity="plan_scenario", entity_id=scenario.id,
+          detail={"division_code": body.division_code, "changes": len(body.changes)})
     return _scenario_out(scenario)
 
 
@@ -174,6 +176,7 @@ def delete_scenario(scenario_id: int, session: SessionDep, user: Planner) -> Res
 
     _readable(session, user, scenario_id)
     delete(session, scenario_id)
+    audit(session, user=user, action="delete", entity="plan_scenario", entity_id=scenario_id)
     return Response(status_code=204)
 
 
@@ -196,6 +199,8 @@ def adopt(scenario_id: int, session: SessionDep, user: Planner) -> dict[str, Any
 
     _readable(session, user, scenario_id)
     created = adopt_scenario(session, scenario_id)
+    audit(session, user=user, action="adopt", entity="plan_scenario", entity_id=scenario_id,
+          detail={"planned_facility_ids": [f.id for f in created]})
     return {"scenario_id": scenario_id, "planned_facility_ids": [f.id for f in created]}
 
 
@@ -316,6 +321,8 @@ def solve(body: SolveIn, ctx: ContextDep, session: SessionDep, user: Planner) ->
         scenario_id = scenario_from_solution(
             session, inst, solution, name=body.save_as, funding_source=body.funding_source,
             parameters=body.model_dump_json()).id
+        audit(session, user=user, action="create", entity="plan_scenario",
+              entity_id=scenario_id, detail={"division_code": code, "model": body.model})
     sites = [{"kind": inst.sites[j].kind, "division_code": inst.sites[j].division_code,
               "name": inst.sites[j].name, "longitude": inst.sites[j].longitude,
               "latitude": inst.sites[j].latitude, "cost_cny": inst.sites[j].cost,

@@ -19,8 +19,8 @@ from shequ.services.accounts.models import ApiKey, AuditLog, PriorityGroup, Resi
 from shequ.services.accounts.passwords import hash_password, verify_password
 from shequ.services.accounts.policy import (
     HANDLER_ROLES,
-    PLANNER_ROLES,
     PERSONAL_DATA_ROLES,
+    PLANNER_ROLES,
     STAFF_ROLES,
     can_handle,
     in_jurisdiction,
@@ -45,8 +45,8 @@ from shequ.services.accounts.users import (
 
 __all__ = [
     "HANDLER_ROLES",
-    "PLANNER_ROLES",
     "PERSONAL_DATA_ROLES",
+    "PLANNER_ROLES",
     "STAFF_ROLES",
     "ApiKey",
     "AuditLog",
