@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -427,7 +428,14 @@ class _PeriodTables:
                                name=f"workforce {period}")
         self.inputs = _Rows(tables.inputs.filter(pl.col("period") == period), hierarchy,
                             name=f"inputs {period}")
-        self.access_rows = access_rows_for(tables.access.table, period)
+        self._access = tables.access.table
+        self._period = period
+
+    @cached_property
+    def access_rows(self) -> BoolArray:
+        """The access rows of this period (chosen on first use: only life-circle
+        indicators read them, and the table can hold millions of rows)."""
+        return access_rows_for(self._access, self._period)
 
 
 # Order of preference among the access rows of one key for year Y (smaller first).
@@ -440,9 +448,11 @@ def access_rows_for(access: pl.DataFrame, period: int) -> BoolArray:
     row of that year, else of the latest year before it, else of the earliest year after
     it (coverage is computed for the years someone asked for, not necessarily every
     year), else the undated row."""
+    if access["period"].n_unique() <= 1:
+        # one year (or undated) throughout, as usually stored: every row speaks for it,
+        # and grouping millions of rows per period would cost more than the indicators
+        return np.ones(access.height, dtype=np.bool_)
     chosen = np.zeros(access.height, dtype=np.bool_)
-    if access.height == 0:
-        return chosen
     year = pl.col("period")
     preference = (pl.when(year.is_null()).then(_UNDATED)
                   .when(year <= period).then(period - year)
