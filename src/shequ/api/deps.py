@@ -18,7 +18,11 @@ def get_context(request: Request) -> Context:
 
 
 def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
-    """A session committed when the request succeeds and rolled back when it fails."""
+    """A session committed when the request succeeds and rolled back when it fails.
+
+    Declared with ``scope="function"`` so the commit happens before the response is
+    sent: a browser following a 303 after a form post must read what the post wrote.
+    """
     with ctx.sessions() as session:
         try:
             yield session
@@ -29,4 +33,4 @@ def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Sessi
 
 
 ContextDep = Annotated[Context, Depends(get_context)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
