@@ -49,9 +49,9 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(services_api.router, prefix="/api/v1")
     app.include_router(services_pages.router)
     # Community services, part 2 (bookings, care places, volunteers, reviews): API and pages.
-    from shequ.api import bookings, care, reviews, volunteers
+    from shequ.api import bookings, care, reviews, upkeep, volunteers
 
-    for part2 in (bookings, care, volunteers, reviews):
+    for part2 in (bookings, care, volunteers, reviews, upkeep):
         app.include_router(part2.router, prefix="/api/v1")
         app.include_router(part2.pages)
     from shequ.api import indicators as indicators_api

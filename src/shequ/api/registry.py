@@ -79,6 +79,7 @@ class FacilityOut(BaseModel):
     activity_area_m2: float | None
     capacity: int | None
     opening_hours: str | None
+    phone: str | None
     status: str
     opened_on: dt.date | None
     closed_on: dt.date | None

@@ -19,7 +19,7 @@ import datetime as dt
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -237,7 +237,8 @@ class RawRow:
     values: dict[str, str]
 
 
-def _cell(value: object) -> str:
+def cell_text(value: object) -> str:
+    """A cell or a field value as the text the column parsers read."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -270,10 +271,10 @@ def read_rows(path: Path, table: Table) -> tuple[list[str], list[RawRow]]:
         book.close()
         if not values:
             return [], []
-        header = [_cell(h).strip() for h in values[0]]
-        rows = [RawRow(i, {h: _cell(c).strip() for h, c in zip(header, cells, strict=False)})
+        header = [cell_text(h).strip() for h in values[0]]
+        rows = [RawRow(i, {h: cell_text(c).strip() for h, c in zip(header, cells, strict=False)})
                 for i, cells in enumerate(values[1:], start=2)
-                if any(_cell(c).strip() for c in cells)]
+                if any(cell_text(c).strip() for c in cells)]
         return header, rows
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -287,13 +288,13 @@ def read_rows(path: Path, table: Table) -> tuple[list[str], list[RawRow]]:
     columns: list[str] = []
     features_rows = []
     for index, feature in enumerate(features, start=1):
-        props = {k: _cell(v) for k, v in (feature.get("properties") or {}).items()}
+        props = {k: cell_text(v) for k, v in (feature.get("properties") or {}).items()}
         geometry = feature.get("geometry") or {}
         if geometry.get("type") == "Point":
             coordinates = geometry.get("coordinates") or []
             if len(coordinates) >= 2:
-                props["longitude"], props["latitude"] = (_cell(coordinates[0]),
-                                                         _cell(coordinates[1]))
+                props["longitude"], props["latitude"] = (cell_text(coordinates[0]),
+                                                         cell_text(coordinates[1]))
         for key in props:
             if key not in columns:
                 columns.append(key)
@@ -391,41 +392,65 @@ def _parse(path: Path, table: Table, header: Sequence[str], rows: Sequence[RawRo
         return [], problems
     parsed = []
     for raw in rows:
-        values: dict[str, Any] = {}
-        for column in columns:
-            text = raw.values.get(column.name, "")
-            if text == "":
-                if column.required:
-                    problems.append(Problem(source, "is empty but required", row=raw.number,
-                                            column=column.name))
-                continue
-            try:
-                values[column.name] = column.parse(text)
-            except ValueError as exc:
-                problems.append(Problem(source, str(exc), row=raw.number, column=column.name))
+        values, found = parse_cells(table, raw.values, source=source, row=raw.number)
+        problems += found
         parsed.append(ParsedRow(raw.number, values))
     return parsed, problems
 
 
+def parse_cells(table: Table, cells: Mapping[str, str], *, source: str, row: int | None,
+                partial: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+    """The typed values of one record's filled cells, by the table's column rules.
+
+    Files and HTTP edits both go through here, so a value is accepted or refused the
+    same way wherever it comes from.  With ``partial`` (an edit of some fields) an absent
+    required column is not a problem; an empty one still is.
+    """
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for column in COLUMNS[table]:
+        if partial and column.name not in cells:
+            continue
+        text = cells.get(column.name, "")
+        if text == "":
+            if column.required:
+                problems.append(Problem(source, "is empty but required", row=row,
+                                        column=column.name))
+            continue
+        try:
+            values[column.name] = column.parse(text)
+        except ValueError as exc:
+            problems.append(Problem(source, str(exc), row=row, column=column.name))
+    return values, problems
+
+
 def _check_coordinates(source: str, row: ParsedRow, code: str, problems: list[Problem]
                        ) -> None:
-    lon, lat = row.values.get("longitude"), row.values.get("latitude")
+    problems += coordinate_problems(row.values, code, source=source, row=row.number)
+
+
+def coordinate_problems(values: Mapping[str, Any], code: str, *, source: str,
+                        row: int | None) -> list[Problem]:
+    """Longitude and latitude given together and inside the province of ``code``."""
+    problems: list[Problem] = []
+    lon, lat = values.get("longitude"), values.get("latitude")
     if (lon is None) != (lat is None):
         problems.append(Problem(source, "longitude and latitude must be given together",
-                                row=row.number, column="latitude" if lat is None else
+                                row=row, column="latitude" if lat is None else
                                 "longitude"))
-        return
+        return problems
     if lon is None or lat is None:
-        return
+        return problems
     box = province_boxes().get(code[:2])
     if box is None:
-        return
+        return problems
     if not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
         problems.append(Problem(
             source, f"({lon}, {lat}) lies outside province {code[:2]} (lon {box[0]:.1f}–"
-            f"{box[2]:.1f}, lat {box[1]:.1f}–{box[3]:.1f})", row=row.number, column="longitude",
+            f"{box[2]:.1f}, lat {box[1]:.1f}–{box[3]:.1f})", row=row, column="longitude",
             hint="check the order (longitude first), the sign, and whether the source uses "
-                 "GCJ-02 (then import with --crs gcj02)"))
+                 "GCJ-02 (then convert it to WGS84, or import with --crs gcj02)"))
+    return problems
 
 
 def _stored_divisions(session: Session, codes: Iterable[str], as_of: dt.date
@@ -493,32 +518,14 @@ def _validate_facilities(session: Session, catalog: Catalog, source: str,
                                         f"(first in row {ids_in_file[external]})",
                                         row=row.number, column="external_id"))
             ids_in_file[external] = row.number
-    stored_ids = set()
-    parent_ids = [r.values["parent_external_id"] for r in rows
-                  if "parent_external_id" in r.values]
-    if parent_ids:
-        stored_ids = set(session.scalars(select(Facility.external_id).where(
-            Facility.external_id.in_(parent_ids))))
+    stored_ids = set(stored_facilities(session, [r.values["parent_external_id"] for r in rows
+                                                 if "parent_external_id" in r.values]))
     for row in rows:
         values = row.values
-        type_code = values.get("type_code")
-        if type_code is not None and type_code not in catalog.facility_types:
-            problems.append(Problem(source, f"unknown facility type {type_code!r}",
-                                    row=row.number, column="type_code",
-                                    hint="see `shequ catalog` or /api/v1/facility-types"))
         code = values.get("division_code")
-        if code is not None:
-            if code not in stored:
-                problems.append(Problem(source, f"no division {code} in force on "
-                                        f"{as_of.isoformat()}", row=row.number,
-                                        column="division_code",
-                                        hint="import the division first"))
-            _check_coordinates(source, row, code, problems)
-        floor, activity = values.get("floor_area_m2"), values.get("activity_area_m2")
-        if floor is not None and activity is not None and activity > floor:
-            problems.append(Problem(source, f"activity area {activity} m² exceeds the floor "
-                                    f"area {floor} m²", row=row.number,
-                                    column="activity_area_m2"))
+        problems += facility_problems(catalog, values,
+                                      stored.get(code) if code is not None else None,
+                                      source=source, row=row.number, as_of=as_of)
         parent = values.get("parent_external_id")
         if parent is not None and parent not in ids_in_file and parent not in stored_ids:
             problems.append(Problem(source, f"unknown parent facility {parent!r}",
@@ -526,10 +533,36 @@ def _validate_facilities(session: Session, catalog: Catalog, source: str,
         if parent is not None and parent == values.get("external_id"):
             problems.append(Problem(source, "a facility cannot be its own parent",
                                     row=row.number, column="parent_external_id"))
-        opened, closed = values.get("opened_on"), values.get("closed_on")
-        if opened and closed and closed < opened:
-            problems.append(Problem(source, f"closed_on {closed} is before opened_on {opened}",
-                                    row=row.number, column="closed_on"))
+
+
+def facility_problems(catalog: Catalog, values: Mapping[str, Any], division: Division | None,
+                      *, source: str, row: int | None, as_of: dt.date) -> list[Problem]:
+    """What is wrong with one facility's typed values (``division``: the stored division
+    its ``division_code`` names, None when there is none), by the registry's rules."""
+    problems: list[Problem] = []
+    type_code = values.get("type_code")
+    if type_code is not None and type_code not in catalog.facility_types:
+        problems.append(Problem(source, f"unknown facility type {type_code!r}",
+                                row=row, column="type_code",
+                                hint="see `shequ catalog` or /api/v1/facility-types"))
+    code = values.get("division_code")
+    if code is not None:
+        if division is None:
+            problems.append(Problem(source, f"no division {code} in force on "
+                                    f"{as_of.isoformat()}", row=row, column="division_code",
+                                    hint="import the division first"))
+        problems += coordinate_problems(values, code, source=source, row=row)
+    floor, activity = values.get("floor_area_m2"), values.get("activity_area_m2")
+    if floor is not None and activity is not None and activity > floor:
+        problems.append(Problem(source, f"activity area {activity} m² exceeds the floor "
+                                f"area {floor} m²", row=row, column="activity_area_m2",
+                                hint="the activity area is the part of the floor area "
+                                     "residents use"))
+    opened, closed = values.get("opened_on"), values.get("closed_on")
+    if opened and closed and closed < opened:
+        problems.append(Problem(source, f"closed_on {closed} is before opened_on {opened}",
+                                row=row, column="closed_on"))
+    return problems
 
 
 def _validate_counts(session: Session, table: Table, source: str, rows: list[ParsedRow],
@@ -546,20 +579,10 @@ def _validate_counts(session: Session, table: Table, source: str, rows: list[Par
             problems.append(Problem(source, f"no division {code} in force on "
                                     f"{as_of.isoformat()}", row=row.number,
                                     column="division_code", hint="import the division first"))
-        elif table is Table.POPULATION and stored[code].level != 5:
-            problems.append(Problem(source, f"{code} is a level-{stored[code].level} unit; "
-                                    "population is recorded per community or village",
-                                    row=row.number, column="division_code"))
         if table is Table.POPULATION:
             key: tuple[Any, ...] = (code, values.get("period"))
-            residents = values.get("residents")
-            for name in ("age_0_2", "age_3_5", "age_6_14", "age_60_plus", "disabled"):
-                if residents is not None and values.get(name, 0) > residents:
-                    problems.append(Problem(source, f"{name} ({values[name]}) exceeds residents "
-                                            f"({residents})", row=row.number, column=name))
-            if values.get("age_80_plus", 0) > values.get("age_60_plus", 0):
-                problems.append(Problem(source, "age_80_plus exceeds age_60_plus",
-                                        row=row.number, column="age_80_plus"))
+            problems += population_problems(values, stored.get(code), source=source,
+                                            row=row.number)
         else:
             values.setdefault("certification", Certification.NONE.value)
             key = (code, values.get("period"), values.get("role"), values["certification"])
@@ -567,6 +590,31 @@ def _validate_counts(session: Session, table: Table, source: str, rows: list[Par
             problems.append(Problem(source, f"{key} appears twice (first in row {seen[key]})",
                                     row=row.number))
         seen[key] = row.number
+
+
+def population_problems(values: Mapping[str, Any], division: Division | None, *,
+                        source: str, row: int | None) -> list[Problem]:
+    """What is wrong with one year's population figures of ``division`` (the stored unit,
+    None when unknown: the caller reports that)."""
+    problems: list[Problem] = []
+    if division is not None and division.level != 5:
+        problems.append(Problem(source, f"{division.code} is a level-{division.level} unit; "
+                                "population is recorded per community or village",
+                                row=row, column="division_code"))
+    residents = values.get("residents")
+    for name in ("age_0_2", "age_3_5", "age_6_14", "age_60_plus", "disabled"):
+        if residents is not None and values.get(name, 0) > residents:
+            problems.append(Problem(source, f"{name} ({values[name]}) exceeds residents "
+                                    f"({residents})", row=row, column=name))
+    if values.get("age_80_plus", 0) > values.get("age_60_plus", 0):
+        problems.append(Problem(source, "age_80_plus exceeds age_60_plus",
+                                row=row, column="age_80_plus"))
+    households = values.get("households")
+    if residents is not None and households is not None and households > residents:
+        problems.append(Problem(source, f"households ({households}) exceed residents "
+                                f"({residents})", row=row, column="households",
+                                hint="a household has at least one resident"))
+    return problems
 
 
 # ---------------------------------------------------------------- writing
@@ -663,9 +711,7 @@ def _write_divisions(session: Session, rows: list[ParsedRow], when: dt.date, lab
 
 def _write_facilities(session: Session, rows: list[ParsedRow], _when: dt.date, label: str
                       ) -> tuple[int, int, int]:
-    ids = [r.values["external_id"] for r in rows]
-    stored = {f.external_id: f for f in session.scalars(
-        select(Facility).where(Facility.external_id.in_(ids)))}
+    stored = stored_facilities(session, [r.values["external_id"] for r in rows])
     inserted = updated = 0
     pending_parents: list[tuple[Facility, str]] = []
     for row in rows:
@@ -686,11 +732,33 @@ def _write_facilities(session: Session, rows: list[ParsedRow], _when: dt.date, l
         if parent:
             pending_parents.append((facility, parent))
     session.flush()
+    parents = stored_facilities(session, [p for _, p in pending_parents if p not in stored])
     for facility, parent in pending_parents:
-        target = stored.get(parent) or session.scalars(
-            select(Facility).where(Facility.external_id == parent)).one()
-        facility.parent_id = target.id
+        facility.parent_id = (stored.get(parent) or parents[parent]).id
     return inserted, updated, 0
+
+
+# An export names a facility that has no external id "shequ-<id>" (see export_rows), so
+# that importing the export back updates it instead of adding a copy.
+_EXPORT_ID_PREFIX = "shequ-"
+
+
+def stored_facilities(session: Session, external_ids: Sequence[str]) -> dict[str, Facility]:
+    """The stored facilities that ``external_ids`` name, by external id."""
+    found: dict[str, Facility] = {}
+    wanted = sorted(set(external_ids))
+    for start in range(0, len(wanted), 900):
+        chunk = wanted[start: start + 900]
+        for facility in session.scalars(select(Facility).where(
+                Facility.external_id.in_(chunk))):
+            found[facility.external_id or ""] = facility
+    by_id = {int(e.removeprefix(_EXPORT_ID_PREFIX)): e for e in wanted if e not in found
+             and e.startswith(_EXPORT_ID_PREFIX) and e.removeprefix(_EXPORT_ID_PREFIX).isdigit()}
+    if by_id:
+        for facility in session.scalars(select(Facility).where(
+                Facility.id.in_(list(by_id)), Facility.external_id.is_(None))):
+            found[by_id[facility.id]] = facility
+    return found
 
 
 def _upsert_counts(session: Session, model: type[Workforce] | type[Population],
@@ -737,10 +805,10 @@ def export_rows(session: Session, table: Table, *, prefix: str = "",
     elif table is Table.FACILITIES:
         facilities = list(session.scalars(select(Facility).where(
             Facility.division_code.startswith(prefix)).order_by(Facility.id)))
-        external = {f.id: f.external_id or f"shequ-{f.id}" for f in facilities}
+        external = {f.id: f.external_id or f"{_EXPORT_ID_PREFIX}{f.id}" for f in facilities}
         missing_parents = {f.parent_id for f in facilities if f.parent_id} - set(external)
         for parent in session.scalars(select(Facility).where(Facility.id.in_(missing_parents))):
-            external[parent.id] = parent.external_id or f"shequ-{parent.id}"
+            external[parent.id] = parent.external_id or f"{_EXPORT_ID_PREFIX}{parent.id}"
         for facility in facilities:
             row = {n: getattr(facility, n) for n in names if n != "parent_external_id"}
             row["external_id"] = external[facility.id]

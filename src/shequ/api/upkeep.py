@@ -1,0 +1,266 @@
+"""Keeping the registry current over HTTP: JSON under ``/api/v1`` and the page ``/upkeep``.
+
+Staff add and correct the facilities of their jurisdiction and record each year's
+population of its communities and villages (:mod:`shequ.services.upkeep`); the reads
+stay public like the rest of the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from shequ.api.auth import CurrentUser, OptionalUser
+from shequ.api.bookings import IdPath, page_context
+from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.registry import ERRORS, FacilityOut
+from shequ.registry import queries
+from shequ.registry.codes import normalise_code
+from shequ.registry.models import Division, Facility, FacilityStatus
+from shequ.services import upkeep
+from shequ.services.accounts import STAFF_ROLES, jurisdiction_prefix, require_role
+from shequ.web.forms import back, errors_back_to, login_redirect
+from shequ.web.templates import render
+
+router = APIRouter(tags=["registry"], responses=ERRORS)
+pages = APIRouter(include_in_schema=False)
+
+CodePath = Annotated[str, Path(pattern=r"^\d{12}$", description="12-digit division code")]
+Year = Annotated[int, Path(ge=1949, le=2100, description="the year the figures are for")]
+Area = Annotated[float | None, Field(default=None, ge=0, le=1e7, description="m²")]
+
+
+class FacilityFields(BaseModel):
+    """The fields of a facility an editor may set; a null in a PATCH clears the field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=300)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    floor_area_m2: Area = None
+    activity_area_m2: Area = None
+    capacity: int | None = Field(default=None, ge=0, le=10_000_000)
+    opening_hours: str | None = Field(default=None, max_length=500,
+                                      description="OpenStreetMap opening_hours syntax")
+    status: FacilityStatus | None = None
+    planned_on: dt.date | None = None
+    construction_started_on: dt.date | None = None
+    accepted_on: dt.date | None = None
+    opened_on: dt.date | None = None
+    closed_on: dt.date | None = None
+    investment_cny: float | None = Field(default=None, ge=0, le=1e13)
+    funding_source: str | None = Field(default=None, max_length=32)
+    operator_kind: str | None = Field(default=None, max_length=32)
+    operator_name: str | None = Field(default=None, max_length=200)
+    space_for_services: bool | None = None
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class FacilityIn(FacilityFields):
+    """A new facility: its type, division and name are required."""
+
+    type_code: str = Field(min_length=1, max_length=48)
+    division_code: str = Field(pattern=r"^\d{12}$")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class FacilityPatch(FacilityFields):
+    """Some fields of a facility; the ones left out keep their value."""
+
+    type_code: str | None = Field(default=None, min_length=1, max_length=48)
+    division_code: str | None = Field(default=None, pattern=r"^\d{12}$")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+Count = Annotated[int | None, Field(default=None, ge=0, le=100_000_000)]
+
+
+class PopulationIn(BaseModel):
+    """One year's figures of a community or village; figures left out keep their value
+    (zero for a new year)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    residents: int = Field(ge=0, le=100_000_000)
+    households: int = Field(ge=0, le=100_000_000)
+    age_0_2: Count = None
+    age_3_5: Count = None
+    age_6_14: Count = None
+    age_60_plus: Count = None
+    age_80_plus: Count = None
+    disabled: Count = None
+    assisted_households: Count = None
+
+
+class PopulationOut(BaseModel):
+    """One year's population of a community or village, as stored."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    division_code: str
+    period: int
+    residents: int
+    households: int
+    age_0_2: int
+    age_3_5: int
+    age_6_14: int
+    age_60_plus: int
+    age_80_plus: int
+    disabled: int
+    assisted_households: int
+    synthetic: bool
+    source: str
+
+
+WRITE_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Not staff, or outside the editor's jurisdiction"},
+}
+
+
+@router.post("/facilities", response_model=FacilityOut, status_code=201,
+             responses=WRITE_ERRORS)
+def create_facility(body: FacilityIn, user: CurrentUser, ctx: ContextDep,
+                    session: SessionDep) -> FacilityOut:
+    """Add a facility inside the caller's jurisdiction."""
+    facility = upkeep.create_facility(session, ctx.catalog, user,
+                                      body.model_dump(exclude_none=True))
+    return FacilityOut.model_validate(facility)
+
+
+@router.patch("/facilities/{facility_id}", response_model=FacilityOut,
+              responses=WRITE_ERRORS)
+def update_facility(facility_id: IdPath, body: FacilityPatch, user: CurrentUser,
+                    ctx: ContextDep, session: SessionDep) -> FacilityOut:
+    """Change some fields of a facility inside the caller's jurisdiction."""
+    facility = upkeep.update_facility(session, ctx.catalog, user, facility_id,
+                                      body.model_dump(exclude_unset=True))
+    return FacilityOut.model_validate(facility)
+
+
+@router.get("/divisions/{code}/population", response_model=list[PopulationOut])
+def population(code: CodePath, session: SessionDep) -> list[PopulationOut]:
+    """The recorded years of a community or village, latest first."""
+    unit = queries.division(session, code)
+    return [PopulationOut.model_validate(p) for p in upkeep.population_of(session, unit.code)]
+
+
+@router.put("/divisions/{code}/population/{period}", response_model=PopulationOut,
+            responses=WRITE_ERRORS)
+def record_population(code: CodePath, period: Year, body: PopulationIn, user: CurrentUser,
+                      session: SessionDep) -> PopulationOut:
+    """Record or correct one year's population of a community or village."""
+    record = upkeep.record_population(session, user, code, period,
+                                      body.model_dump(exclude_none=True))
+    return PopulationOut.model_validate(record)
+
+
+# ---- the page ---------------------------------------------------------------------------------
+
+# The fields a row of the page's facility table edits, in order.
+PAGE_FIELDS = ("name", "status", "floor_area_m2", "activity_area_m2", "capacity",
+               "opening_hours", "phone")
+
+
+def _communities(session: SessionDep, prefix: str) -> list[Division]:
+    return list(session.scalars(select(Division).where(
+        queries.valid_on(queries.today()), Division.level == 5,
+        Division.code.startswith(prefix)).order_by(Division.code).limit(1000)))
+
+
+@pages.get("/upkeep", response_class=HTMLResponse)
+def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: OptionalUser,
+                code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None) -> Response:
+    """One community's facilities and population, for staff to keep current."""
+    if user is None:
+        return login_redirect(request)
+    require_role(user, *STAFF_ROLES)
+    prefix = jurisdiction_prefix(user) or ""
+    communities = _communities(session, prefix)
+    chosen = next((c for c in communities if c.code == code), None) if code else None
+    if chosen is None and communities:
+        chosen = communities[0]
+    facilities = list(session.scalars(select(Facility).where(
+        Facility.division_code == chosen.code).order_by(Facility.id))) if chosen else []
+    years = upkeep.population_of(session, chosen.code) if chosen else []
+    types = sorted(ctx.catalog.facility_types.values(), key=lambda t: t.code)
+    return render(request, "upkeep.html", {
+        **page_context(request, ctx, user), "communities": communities, "chosen": chosen,
+        "facilities": facilities, "years": years, "types": types,
+        "type_names": {t.code: t for t in types}, "statuses": [s.value for s in FacilityStatus],
+        "this_year": queries.today().year, "latest": years[0] if years else None})
+
+
+@pages.post("/upkeep/facilities/{facility_id}")
+@errors_back_to("/upkeep?code={code}")
+def update_facility_form(facility_id: IdPath, ctx: ContextDep,
+                         session: SessionDep, user: CurrentUser, *,
+                         code: Annotated[str, Form(pattern=r"^\d{12}$")],
+                         name: Annotated[str, Form(max_length=200)],
+                         status: Annotated[str, Form(max_length=24)],
+                         floor_area_m2: Annotated[str, Form(max_length=20)] = "",
+                         activity_area_m2: Annotated[str, Form(max_length=20)] = "",
+                         capacity: Annotated[str, Form(max_length=20)] = "",
+                         opening_hours: Annotated[str, Form(max_length=500)] = "",
+                         phone: Annotated[str, Form(max_length=40)] = "") -> Response:
+    """Save one row of the facility table (an empty box clears that field)."""
+    upkeep.update_facility(session, ctx.catalog, user, facility_id, {
+        "name": name, "status": status, "floor_area_m2": floor_area_m2,
+        "activity_area_m2": activity_area_m2, "capacity": capacity,
+        "opening_hours": opening_hours, "phone": phone}, source="form")
+    return back(f"/upkeep?code={code}", message="upkeep.facility_saved")
+
+
+@pages.post("/upkeep/facilities")
+@errors_back_to("/upkeep?code={code}")
+def create_facility_form(ctx: ContextDep, session: SessionDep,
+                         user: CurrentUser, *,
+                         code: Annotated[str, Form(pattern=r"^\d{12}$")],
+                         type_code: Annotated[str, Form(max_length=48)],
+                         name: Annotated[str, Form(max_length=200)],
+                         status: Annotated[str, Form(max_length=24)] = "",
+                         address: Annotated[str, Form(max_length=300)] = "",
+                         longitude: Annotated[str, Form(max_length=20)] = "",
+                         latitude: Annotated[str, Form(max_length=20)] = "",
+                         floor_area_m2: Annotated[str, Form(max_length=20)] = "",
+                         activity_area_m2: Annotated[str, Form(max_length=20)] = "",
+                         capacity: Annotated[str, Form(max_length=20)] = "",
+                         opening_hours: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Add a facility to the chosen community from the page."""
+    upkeep.create_facility(session, ctx.catalog, user, {
+        "division_code": normalise_code(code), "type_code": type_code, "name": name,
+        "status": status, "address": address, "longitude": longitude, "latitude": latitude,
+        "floor_area_m2": floor_area_m2, "activity_area_m2": activity_area_m2,
+        "capacity": capacity, "opening_hours": opening_hours}, source="form")
+    return back(f"/upkeep?code={code}", message="upkeep.facility_added")
+
+
+@pages.post("/upkeep/population")
+@errors_back_to("/upkeep?code={code}")
+def record_population_form(session: SessionDep, user: CurrentUser, *,
+                           code: Annotated[str, Form(pattern=r"^\d{12}$")],
+                           period: Annotated[int, Form(ge=1949, le=2100)],
+                           residents: Annotated[str, Form(max_length=12)],
+                           households: Annotated[str, Form(max_length=12)],
+                           age_0_2: Annotated[str, Form(max_length=12)] = "",
+                           age_3_5: Annotated[str, Form(max_length=12)] = "",
+                           age_6_14: Annotated[str, Form(max_length=12)] = "",
+                           age_60_plus: Annotated[str, Form(max_length=12)] = "",
+                           age_80_plus: Annotated[str, Form(max_length=12)] = "",
+                           disabled: Annotated[str, Form(max_length=12)] = "",
+                           assisted_households: Annotated[str, Form(max_length=12)] = ""
+                           ) -> Response:
+    """Record a year's population from the page."""
+    upkeep.record_population(session, user, code, period, {
+        "residents": residents, "households": households, "age_0_2": age_0_2,
+        "age_3_5": age_3_5, "age_6_14": age_6_14, "age_60_plus": age_60_plus,
+        "age_80_plus": age_80_plus, "disabled": disabled,
+        "assisted_households": assisted_households}, source="form")
+    return back(f"/upkeep?code={code}", message="upkeep.population_saved")

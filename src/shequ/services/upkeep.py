@@ -1,0 +1,196 @@
+"""Keeping the registry current from the field.
+
+A community worker (or a street officer, a planner, an administrator) corrects the
+facilities of their jurisdiction and records each year's population once, and every
+office reads the same figures: the indicators, the life circles, the directory.
+
+Every change goes through the same column rules and registry rules as a file import
+(:func:`~shequ.ingest.tables.parse_cells`, :func:`~shequ.ingest.tables.facility_problems`,
+:func:`~shequ.ingest.tables.population_problems`), inside the editor's jurisdiction (the
+policy), and leaves an audit row.  A refused change raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shequ.catalog import Catalog
+from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.ingest.tables import (
+    COLUMNS,
+    Table,
+    cell_text,
+    facility_problems,
+    parse_cells,
+    population_problems,
+)
+from shequ.registry import queries
+from shequ.registry.models import Division, Facility, FacilityStatus, Population
+from shequ.services.accounts.audit import audit
+from shequ.services.accounts.models import User
+from shequ.services.accounts.policy import (
+    STAFF_ROLES,
+    require_in_jurisdiction,
+    require_role,
+)
+
+# The facility columns an editor may set; the rest (synthetic, source, parent) belong to
+# imports.
+FACILITY_FIELDS = tuple(c.name for c in COLUMNS[Table.FACILITIES]
+                        if c.name not in ("parent_external_id", "synthetic", "source"))
+POPULATION_FIELDS = tuple(c.name for c in COLUMNS[Table.POPULATION]
+                          if c.name not in ("division_code", "period", "synthetic", "source"))
+_REQUIRED_ON_CREATE = ("type_code", "division_code", "name")
+
+
+def _cells(fields: Mapping[str, object], allowed: tuple[str, ...]) -> dict[str, str]:
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise ValidationError([Problem("body", f"unknown field(s) {', '.join(unknown)}",
+                                       hint=f"the fields are {', '.join(allowed)}")])
+    texts = {k: cell_text(v).strip() for k, v in fields.items() if v is not None}
+    return {k: v for k, v in texts.items() if v}
+
+
+def _division(session: Session, code: str | None, as_of: dt.date) -> Division | None:
+    if code is None:
+        return None
+    try:
+        return queries.division(session, code, as_of=as_of)
+    except NotFoundError:
+        return None
+
+
+def _raise(problems: list[Problem], what: str) -> None:
+    if problems:
+        raise ValidationError(problems, summary=f"{what}: {len(problems)} problem(s); "
+                              "nothing was changed")
+
+
+def _label(user: User) -> str:
+    return f"edit: {user.username}"
+
+
+def create_facility(session: Session, catalog: Catalog, user: User,
+                    fields: Mapping[str, object], *, source: str = "body") -> Facility:
+    """Add a facility in the editor's jurisdiction (status in service unless given)."""
+    require_role(user, *STAFF_ROLES)
+    cells = _cells(fields, FACILITY_FIELDS)
+    values, problems = parse_cells(Table.FACILITIES, cells, source=source, row=None,
+                                   partial=True)
+    problems += [Problem(source, "is required", column=name)
+                 for name in _REQUIRED_ON_CREATE if name not in cells]
+    code = values.get("division_code")
+    if code is not None:
+        require_in_jurisdiction(user, code)
+    when = queries.today()
+    problems += facility_problems(catalog, values, _division(session, code, when),
+                                  source=source, row=None, as_of=when)
+    problems += _external_id_problems(session, values.get("external_id"), None, source)
+    _raise(problems, "the new facility")
+    values.setdefault("status", FacilityStatus.IN_SERVICE.value)
+    facility = Facility(**values, source=_label(user))
+    session.add(facility)
+    session.flush()
+    audit(session, user=user, action="create", entity="facility", entity_id=facility.id,
+          detail={k: cell_text(v) for k, v in values.items()})
+    return facility
+
+
+def update_facility(session: Session, catalog: Catalog, user: User, facility_id: int,
+                    changes: Mapping[str, object], *, source: str = "body") -> Facility:
+    """Change some fields of a facility (None clears a field) inside the jurisdiction;
+    moving it to another division needs that division in the jurisdiction too."""
+    require_role(user, *STAFF_ROLES)
+    facility = queries.facility(session, facility_id)
+    require_in_jurisdiction(user, facility.division_code)
+    values, problems = parse_cells(Table.FACILITIES, _cells(changes, FACILITY_FIELDS),
+                                   source=source, row=None, partial=True)
+    required = {c.name for c in COLUMNS[Table.FACILITIES] if c.required}
+    cleared = {k for k, v in changes.items() if v is None or cell_text(v) == ""}
+    problems += [Problem(source, "cannot be emptied", column=name,
+                         hint="give a new value instead")
+                 for name in sorted(cleared & (required - {"external_id"}))]
+    if "division_code" in values and values["division_code"] != facility.division_code:
+        require_in_jurisdiction(user, values["division_code"])
+    merged: dict[str, Any] = {name: getattr(facility, name) for name in FACILITY_FIELDS}
+    merged |= values
+    merged |= dict.fromkeys(cleared - required)
+    when = queries.today()
+    problems += facility_problems(catalog, merged,
+                                  _division(session, merged["division_code"], when),
+                                  source=source, row=None, as_of=when)
+    if "external_id" in values:
+        problems += _external_id_problems(session, values["external_id"], facility.id, source)
+    _raise(problems, f"facility {facility_id}")
+    changed = {name: [cell_text(getattr(facility, name)), cell_text(merged[name])]
+               for name in FACILITY_FIELDS if getattr(facility, name) != merged[name]}
+    for name in changed:
+        setattr(facility, name, merged[name])
+    session.flush()
+    if changed:
+        audit(session, user=user, action="update", entity="facility", entity_id=facility.id,
+              detail=changed)
+    return facility
+
+
+def _external_id_problems(session: Session, external_id: str | None, own_id: int | None,
+                          source: str) -> list[Problem]:
+    if external_id is None:
+        return []
+    holder = session.scalars(select(Facility.id).where(
+        Facility.external_id == external_id)).first()
+    if holder is None or holder == own_id:
+        return []
+    return [Problem(source, f"external_id {external_id!r} already names facility {holder}",
+                    column="external_id", hint="each facility has its own external id")]
+
+
+def population_of(session: Session, division_code: str) -> list[Population]:
+    """The recorded years of one community or village, latest first."""
+    return list(session.scalars(select(Population).where(
+        Population.division_code == division_code).order_by(Population.period.desc())))
+
+
+def record_population(session: Session, user: User, division_code: str, period: int,
+                      figures: Mapping[str, object], *, source: str = "body") -> Population:
+    """Record (or correct) one year's population of a community or village."""
+    require_role(user, *STAFF_ROLES)
+    require_in_jurisdiction(user, division_code)
+    cells = {"division_code": division_code, "period": str(period),
+             **_cells(figures, POPULATION_FIELDS)}
+    values, problems = parse_cells(Table.POPULATION, cells, source=source, row=None)
+    this_year = queries.today().year
+    if not 1949 <= period <= this_year + 1:
+        problems.append(Problem(source, f"year {period} is outside 1949–{this_year + 1}",
+                                column="period"))
+    division = _division(session, division_code, queries.today())
+    if division is None:
+        problems.append(Problem(source, f"no division {division_code} in force today",
+                                column="division_code"))
+    record = session.scalars(select(Population).where(
+        Population.division_code == division_code, Population.period == period)).first()
+    # Figures not given keep their stored value (zero for a new year, as in an import).
+    before = {name: getattr(record, name) if record is not None else 0
+              for name in POPULATION_FIELDS}
+    merged = before | values
+    problems += population_problems(merged, division, source=source, row=None)
+    _raise(problems, f"population of {division_code} in {period}")
+    if record is None:
+        record = Population(division_code=division_code, period=period)
+        session.add(record)
+    for name in POPULATION_FIELDS:
+        setattr(record, name, merged[name])
+    record.source = _label(user)
+    record.synthetic = False
+    session.flush()
+    audit(session, user=user, action="record", entity="population", entity_id=record.id,
+          detail={"division_code": division_code, "period": period,
+                  "changed": {name: [before[name], merged[name]] for name in POPULATION_FIELDS
+                              if before[name] != merged[name]}})
+    return record

@@ -1,0 +1,155 @@
+"""Keeping the registry current over HTTP: staff add and correct facilities and record a
+year's population inside their jurisdiction, by the import's rules, audited, on both
+back-ends; a refused change keeps what was stored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from shequ.context import Context
+from shequ.registry.db import make_engine, session_factory
+from shequ.registry.models import Facility, Population
+from shequ.services.accounts import AuditLog
+from shequ.services.accounts.tokens import issue_token
+
+from .conftest import SECRET, Seeded, password_hash, seed, services_settings
+
+Served = tuple[TestClient, Context, Seeded, Callable[[str], dict[str, str]]]
+
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
+    engine = make_engine(db_url)
+    with session_factory(engine)() as session:
+        seeded = seed(session)
+    engine.dispose()
+    from shequ.api.app import create_app
+
+    def auth(username: str) -> dict[str, str]:
+        token = issue_token(SECRET, user_id=seeded.users[username],
+                            password_hash=password_hash(), kind="bearer")
+        return {"Authorization": f"Bearer {token}"}
+
+    ctx = Context.open(services_settings(db_url, tmp_path / "data"), migrate=False)
+    with TestClient(create_app(ctx)) as client:
+        yield client, ctx, seeded, auth
+    ctx.close()
+
+
+def test_a_worker_corrects_a_facility_of_the_community(served: Served) -> None:
+    client, ctx, seeded, auth = served
+    fid = seeded.facilities["多福巷社区综合服务站"]
+    response = client.patch(f"/api/v1/facilities/{fid}", headers=auth("worker_dfx"),
+                            json={"floor_area_m2": 420.5, "activity_area_m2": 300,
+                                  "opening_hours": "Mo-Sa 08:00-18:00", "phone": None})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["floor_area_m2"], body["activity_area_m2"]) == (420.5, 300.0)
+    assert body["opening_hours"] == "Mo-Sa 08:00-18:00"
+    assert body["phone"] is None  # an explicit null clears the field
+    assert body["name"] == "多福巷社区综合服务站"  # left out: kept
+    with ctx.sessions() as session:
+        stored = session.get(Facility, fid)
+        assert stored is not None and stored.floor_area_m2 == 420.5
+        entry = session.scalars(select(AuditLog).where(
+            AuditLog.entity == "facility", AuditLog.entity_id == str(fid))).one()
+        assert entry.username == "worker_dfx" and entry.action == "update"
+        assert '"phone": ["010-65120000", ""]' in (entry.detail or "")
+
+
+def test_a_bad_change_is_refused_whole_with_every_reason(served: Served) -> None:
+    client, ctx, seeded, auth = served
+    fid = seeded.facilities["多福巷社区综合服务站"]
+    response = client.patch(f"/api/v1/facilities/{fid}", headers=auth("worker_dfx"),
+                            json={"floor_area_m2": 100, "activity_area_m2": 150,
+                                  "opening_hours": "weekdays nine to five",
+                                  "longitude": 121.5, "latitude": 31.2,
+                                  "name": "改名不应生效"})
+    assert response.status_code == 422, response.text
+    problems = {p["column"]: p["reason"] for p in response.json()["problems"]}
+    assert set(problems) == {"activity_area_m2", "opening_hours", "longitude"}
+    assert "exceeds the floor area 100" in problems["activity_area_m2"]
+    assert "opening_hours syntax" in problems["opening_hours"]
+    assert "outside province 11" in problems["longitude"]
+    with ctx.sessions() as session:
+        stored = session.get(Facility, fid)
+        assert stored is not None
+        assert (stored.name, stored.floor_area_m2) == ("多福巷社区综合服务站", None)
+        assert session.scalars(select(AuditLog).where(AuditLog.entity == "facility")).all() == []
+
+
+def test_jurisdiction_decides_who_may_edit(served: Served) -> None:
+    client, _, seeded, auth = served
+    fid = seeded.facilities["多福巷社区综合服务站"]  # in 110101001001
+    change = {"capacity": 40}
+    expected = {"worker_dfx": 200, "officer_dhm": 200, "planner_dc": 200, "admin": 200,
+                "worker_yz": 403, "worker_xjmx": 403, "resident1": 403}
+    for user, status in expected.items():
+        got = client.patch(f"/api/v1/facilities/{fid}", headers=auth(user), json=change)
+        assert got.status_code == status, (user, got.text)
+    assert client.patch(f"/api/v1/facilities/{fid}", json=change).status_code == 401
+    # Moving a facility needs the new division in the jurisdiction as well.
+    moved = client.patch(f"/api/v1/facilities/{fid}", headers=auth("officer_dhm"),
+                         json={"division_code": "110102001001"})
+    assert moved.status_code == 403
+    assert "110102001001 is outside" in moved.json()["detail"]
+
+
+def test_a_worker_adds_a_facility_and_the_directory_lists_it(served: Served) -> None:
+    client, _, _, auth = served
+    response = client.post("/api/v1/facilities", headers=auth("worker_dfx"), json={
+        "type_code": "community_canteen", "division_code": "110101001001",
+        "name": "多福巷长者食堂", "longitude": 116.4057, "latitude": 39.9149,
+        "floor_area_m2": 120, "activity_area_m2": 90, "capacity": 60,
+        "opening_hours": "Mo-Su 10:30-13:00,16:30-18:30"})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "in_service" and created["capacity"] == 60
+    listed = client.get("/api/v1/facilities", params={"division": "110101001001"}).json()
+    assert "多福巷长者食堂" in [f["name"] for f in listed]
+    found = client.get("/hsds/services", params={"search": "长者食堂"}).json()
+    assert [s["name"] for s in found["contents"]] == ["多福巷长者食堂"]
+    outside = client.post("/api/v1/facilities", headers=auth("worker_dfx"), json={
+        "type_code": "community_canteen", "division_code": "110102001001", "name": "越界"})
+    assert outside.status_code == 403
+    unknown = client.post("/api/v1/facilities", headers=auth("worker_dfx"), json={
+        "type_code": "space_station", "division_code": "110101001001", "name": "太空站"})
+    assert unknown.status_code == 422
+    assert unknown.json()["problems"][0]["column"] == "type_code"
+
+
+def test_population_is_recorded_once_and_corrected(served: Served) -> None:
+    client, ctx, _, auth = served
+    url = "/api/v1/divisions/110101001001/population/2025"
+    first = client.put(url, headers=auth("worker_dfx"), json={
+        "residents": 5200, "households": 2100, "age_60_plus": 1300, "age_80_plus": 210})
+    assert first.status_code == 200, first.text
+    assert first.json()["age_0_2"] == 0  # not given for a new year: zero
+    corrected = client.put(url, headers=auth("worker_dfx"),
+                           json={"residents": 5180, "households": 2095})
+    assert corrected.status_code == 200
+    assert (corrected.json()["residents"], corrected.json()["age_60_plus"]) == (5180, 1300)
+    years = client.get("/api/v1/divisions/110101001001/population").json()
+    assert [(y["period"], y["residents"]) for y in years] == [(2025, 5180)]
+    bad = client.put(url, headers=auth("worker_dfx"), json={
+        "residents": 1000, "households": 400})  # fewer than the 1,300 aged 60+ kept
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0]["column"] == "age_60_plus"
+    street = client.put("/api/v1/divisions/110101001000/population/2025",
+                        headers=auth("officer_dhm"), json={"residents": 1, "households": 1})
+    assert street.status_code == 422
+    assert "recorded per community or village" in street.json()["problems"][0]["reason"]
+    assert client.put("/api/v1/divisions/110102001001/population/2025",
+                      headers=auth("worker_dfx"),
+                      json={"residents": 1, "households": 1}).status_code == 403
+    with ctx.sessions() as session:
+        record = session.scalars(select(Population)).one()
+        assert (record.residents, record.source, record.synthetic) == (
+            5180, "edit: worker_dfx", False)
+        assert len(session.scalars(select(AuditLog).where(
+            AuditLog.entity == "population")).all()) == 2
