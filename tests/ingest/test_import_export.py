@@ -231,3 +231,37 @@ def test_export_columns_are_the_import_columns(demo_settings: Settings, tmp_path
                   if f["properties"]["code"] == "130123000000")
     assert county["properties"]["name"] == "正定县"
     ctx.close()
+
+
+def test_re_importing_an_export_updates_facilities_that_had_no_external_id(
+        loaded: sessionmaker[Session], tmp_path: Path) -> None:
+    with loaded() as session, session.begin():
+        keyless = Facility(type_code="library_branch", division_code="130123001201",
+                           name="乙村农家书屋", floor_area_m2=40.0, source="test")
+        session.add(keyless)
+        session.flush()
+        keyless_id = keyless.id
+    out = tmp_path / "facilities.csv"
+    with loaded() as session:
+        export_file(session, Table.FACILITIES, out)
+    text = out.read_text(encoding="utf-8")
+    assert f"shequ-{keyless_id}," in text
+    write(out, text.replace("乙村农家书屋", "乙村书屋"))
+    with loaded() as session, session.begin():
+        report = import_file(session, CATALOG, out, Table.FACILITIES)
+    assert (report.inserted, report.updated) == (0, 4)
+    with loaded() as session:
+        assert session.scalar(select(func.count()).select_from(Facility)) == 4
+        again = session.get(Facility, keyless_id)
+        assert again is not None
+        assert (again.name, again.external_id) == ("乙村书屋", f"shequ-{keyless_id}")
+
+
+def test_more_households_than_residents_are_rejected(loaded: sessionmaker[Session],
+                                                     tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", "division_code,period,residents,households\n"
+                 "130123001001,2024,300,301\n")
+    with loaded() as session, pytest.raises(ValidationError) as caught:
+        import_file(session, CATALOG, path, Table.POPULATION)
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.column) == (2, "households")

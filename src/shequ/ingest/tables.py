@@ -554,8 +554,8 @@ def facility_problems(catalog: Catalog, values: Mapping[str, Any], division: Div
         problems += coordinate_problems(values, code, source=source, row=row)
     floor, activity = values.get("floor_area_m2"), values.get("activity_area_m2")
     if floor is not None and activity is not None and activity > floor:
-        problems.append(Problem(source, f"activity area {activity} m² exceeds the floor "
-                                f"area {floor} m²", row=row, column="activity_area_m2",
+        problems.append(Problem(source, f"activity area {activity:g} m² exceeds the floor "
+                                f"area {floor:g} m²", row=row, column="activity_area_m2",
                                 hint="the activity area is the part of the floor area "
                                      "residents use"))
     opened, closed = values.get("opened_on"), values.get("closed_on")
