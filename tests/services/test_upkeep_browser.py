@@ -1,0 +1,75 @@
+"""In a real browser (Debian Chromium): a community worker records the year's population,
+is refused an impossible floor area with the reason and nothing changed, corrects it,
+and adds a facility.  No request leaves localhost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from shequ.registry.models import Facility
+
+from .conftest import LiveServer
+from .test_browser import _context, _login
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveServer) -> None:
+    outside: list[str] = []
+    context = _context(browser, live_server, outside)
+    page = context.new_page()
+    _login(page, live_server, "worker_dfx", "/upkeep")
+    assert page.get_by_test_id("community-name").inner_text().startswith("多福巷社区")
+
+    page.fill("[data-testid=period]", "2025")
+    for name, value in (("residents", "5200"), ("households", "2100"),
+                        ("age_60_plus", "1300"), ("age_80_plus", "210")):
+        page.fill(f"[data-testid=pop-{name}]", value)
+    with page.expect_navigation(url="**/upkeep?*"):
+        page.click("[data-testid=save-population]")
+    assert page.get_by_test_id("message").inner_text() == "人口数据已保存。"
+    assert page.get_by_test_id("residents-2025").inner_text() == "5200"
+
+    fid = live_server.seeded.facilities["多福巷社区综合服务站"]
+    page.fill(f"[data-testid=floor-{fid}]", "420")
+    page.fill(f"[data-testid=activity-{fid}]", "500")
+    with page.expect_navigation(url="**/upkeep?*"):
+        page.click(f"[data-testid=save-{fid}]")
+    assert "activity area 500 m² exceeds the floor area 420 m²" in page.get_by_test_id(
+        "error").inner_text()
+    assert page.input_value(f"[data-testid=floor-{fid}]") == ""  # nothing was stored
+    page.fill(f"[data-testid=floor-{fid}]", "420")
+    page.fill(f"[data-testid=activity-{fid}]", "300")
+    with page.expect_navigation(url="**/upkeep?*"):
+        page.click(f"[data-testid=save-{fid}]")
+    assert page.get_by_test_id("message").inner_text() == "设施信息已保存。"
+    assert page.input_value(f"[data-testid=floor-{fid}]") == "420"
+
+    page.select_option("[data-testid=new-type]", "community_canteen")
+    page.fill("[data-testid=new-name]", "多福巷长者食堂")
+    page.fill("[data-testid=new-floor]", "120")
+    with page.expect_navigation(url="**/upkeep?*"):
+        page.click("[data-testid=add-button]")
+    assert page.get_by_test_id("message").inner_text() == "设施已新增。"
+    assert "多福巷长者食堂" in page.get_by_test_id("facilities").inner_html()
+
+    with live_server.ctx.sessions() as session:
+        stored = session.get(Facility, fid)
+        assert stored is not None
+        assert (stored.floor_area_m2, stored.activity_area_m2) == (420.0, 300.0)
+        added = session.scalars(select(Facility).where(Facility.name == "多福巷长者食堂")).one()
+        assert (added.division_code, added.status) == ("110101001001", "in_service")
+    context.close()
+    assert outside == []
+
+
+def test_residents_may_not_open_the_page(browser: Any, live_server: LiveServer) -> None:
+    context = _context(browser, live_server, [])
+    page = context.new_page()
+    _login(page, live_server, "resident1", "/services")
+    response = page.goto(f"{live_server.url}/upkeep")
+    assert response is not None and response.status == 403
+    context.close()
