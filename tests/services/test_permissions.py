@@ -44,7 +44,9 @@ def world(client: TestClient, ctx: Context, seeded: Seeded,
         session.commit()
         other_id = other.id
     return {"inside": inside, "private": private, "outside": outside,
-            "resident_in": seeded.resident_id, "resident_out": other_id}
+            "resident_in": seeded.resident_id, "resident_out": other_id,
+            "facility_in": seeded.facilities["多福巷社区综合服务站"],
+            "facility_out": seeded.facilities["西交民巷社区综合服务站"]}
 
 
 def _call(client: TestClient, auth: Callable[[str], dict[str, str]], user: str | None,
@@ -94,6 +96,19 @@ CASES: list[tuple[str, str, str, Any, Callable[[str | None], int]]] = [
     ("escalate", "POST", "/api/v1/service-requests/escalate", None,
      lambda u: _expect(u, {"admin"})),
     ("audit log", "GET", "/api/v1/audit-log", None, lambda u: _expect(u, {"admin"})),
+    ("edit facility inside", "PATCH", "/api/v1/facilities/{facility_in}", {"capacity": 30},
+     lambda u: _expect(u, INSIDE_STAFF)),
+    ("edit facility outside", "PATCH", "/api/v1/facilities/{facility_out}", {"capacity": 30},
+     lambda u: _expect(u, OUTSIDE_STAFF)),
+    ("add facility inside", "POST", "/api/v1/facilities",
+     {"type_code": "parcel_point", "division_code": "110101001001", "name": "快递驿站"},
+     lambda u: 201 if u in INSIDE_STAFF else _expect(u, set())),
+    ("record population inside", "PUT", "/api/v1/divisions/110101001001/population/2025",
+     {"residents": 5200, "households": 2100}, lambda u: _expect(u, INSIDE_STAFF)),
+    ("record population outside", "PUT", "/api/v1/divisions/110102001001/population/2025",
+     {"residents": 4100, "households": 1700}, lambda u: _expect(u, OUTSIDE_STAFF)),
+    ("read population", "GET", "/api/v1/divisions/110101001001/population", None,
+     lambda u: 200),
 ]
 
 
