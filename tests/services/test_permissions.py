@@ -107,6 +107,10 @@ CASES: list[tuple[str, str, str, Any, Callable[[str | None], int]]] = [
      {"residents": 5200, "households": 2100}, lambda u: _expect(u, INSIDE_STAFF)),
     ("record population outside", "PUT", "/api/v1/divisions/110102001001/population/2025",
      {"residents": 4100, "households": 1700}, lambda u: _expect(u, OUTSIDE_STAFF)),
+    ("record workforce inside", "PUT", "/api/v1/divisions/110101001001/workforce/2025",
+     [{"role": "community_worker", "headcount": 8}], lambda u: _expect(u, INSIDE_STAFF)),
+    ("record workforce outside", "PUT", "/api/v1/divisions/110102001001/workforce/2025",
+     [{"role": "community_worker", "headcount": 6}], lambda u: _expect(u, OUTSIDE_STAFF)),
     ("read population", "GET", "/api/v1/divisions/110101001001/population", None,
      lambda u: 200),
 ]

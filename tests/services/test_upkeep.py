@@ -153,3 +153,34 @@ def test_population_is_recorded_once_and_corrected(served: Served) -> None:
             5180, "edit: worker_dfx", False)
         assert len(session.scalars(select(AuditLog).where(
             AuditLog.entity == "population")).all()) == 2
+
+
+def test_a_year_of_staffing_is_replaced_whole(served: Served) -> None:
+    client, ctx, _, auth = served
+    url = "/api/v1/divisions/110101001001/workforce/2025"
+    first = client.put(url, headers=auth("worker_dfx"), json=[
+        {"role": "community_worker", "headcount": 9},
+        {"role": "community_worker", "certification": "social_worker", "headcount": 3},
+        {"role": "volunteer", "headcount": 0}])
+    assert first.status_code == 200, first.text
+    assert [(w["role"], w["certification"], w["headcount"]) for w in first.json()] == [
+        ("community_worker", "none", 9), ("community_worker", "social_worker", 3)]
+    second = client.put(url, headers=auth("worker_dfx"), json=[
+        {"role": "community_worker", "headcount": 10}])
+    assert second.status_code == 200
+    listed = client.get("/api/v1/divisions/110101001001/workforce").json()
+    assert [(w["period"], w["certification"], w["headcount"]) for w in listed] == [
+        (2025, "none", 10)]
+    twice = client.put(url, headers=auth("worker_dfx"), json=[
+        {"role": "volunteer", "headcount": 5}, {"role": "volunteer", "headcount": 6}])
+    assert twice.status_code == 422
+    assert twice.json()["problems"][0] == {
+        "source": "body", "row": 2, "column": "role",
+        "reason": "role volunteer with certification none is given twice",
+        "hint": "give each role and certification once"}
+    assert client.put(url, headers=auth("worker_xjmx"), json=[]).status_code == 403
+    with ctx.sessions() as session:
+        entries = session.scalars(select(AuditLog).where(
+            AuditLog.entity == "workforce").order_by(AuditLog.id)).all()
+        assert [e.entity_id for e in entries] == ["110101001001/2025"] * 2
+        assert '"before": {"community_worker/none": 9' in (entries[1].detail or "")

@@ -1,5 +1,5 @@
-"""In a real browser (Debian Chromium): a community worker records the year's population,
-is refused an impossible floor area with the reason and nothing changed, corrects it,
+"""In a real browser (Debian Chromium): a community worker records the year's population
+and staffing, is refused an impossible floor area with the reason and nothing changed, corrects it,
 and adds a facility.  No request leaves localhost."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from shequ.registry.models import Facility
+from shequ.registry.models import Facility, Workforce
 
 from .conftest import LiveServer
 from .test_browser import _context, _login
@@ -32,6 +32,14 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
         page.click("[data-testid=save-population]")
     assert page.get_by_test_id("message").inner_text() == "人口数据已保存。"
     assert page.get_by_test_id("residents-2025").inner_text() == "5200"
+
+    page.fill("[data-testid=staff-period]", "2025")
+    page.fill("[data-testid=hc-community_worker-none]", "9")
+    page.fill("[data-testid=hc-community_worker-social_worker]", "2")
+    with page.expect_navigation(url="**/upkeep?*"):
+        page.click("[data-testid=save-workforce]")
+    assert page.get_by_test_id("message").inner_text() == "工作力量已保存。"
+    assert page.input_value("[data-testid=hc-community_worker-social_worker]") == "2"
 
     fid = live_server.seeded.facilities["多福巷社区综合服务站"]
     page.fill(f"[data-testid=floor-{fid}]", "420")
@@ -62,6 +70,10 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
         assert (stored.floor_area_m2, stored.activity_area_m2) == (420.0, 300.0)
         added = session.scalars(select(Facility).where(Facility.name == "多福巷长者食堂")).one()
         assert (added.division_code, added.status) == ("110101001001", "in_service")
+        staffing = session.scalars(select(Workforce).where(
+            Workforce.division_code == "110101001001").order_by(Workforce.certification))
+        assert [(w.period, w.certification, w.headcount) for w in staffing] == [
+            (2025, "none", 9), (2025, "social_worker", 2)]
     context.close()
     assert outside == []
 

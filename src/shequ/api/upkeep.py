@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Body, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -19,9 +19,16 @@ from shequ.api.auth import CurrentUser, OptionalUser
 from shequ.api.bookings import IdPath, page_context
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.registry import ERRORS, FacilityOut
+from shequ.errors import Problem, ValidationError
 from shequ.registry import queries
 from shequ.registry.codes import normalise_code
-from shequ.registry.models import Division, Facility, FacilityStatus
+from shequ.registry.models import (
+    Certification,
+    Division,
+    Facility,
+    FacilityStatus,
+    WorkforceRole,
+)
 from shequ.services import upkeep
 from shequ.services.accounts import STAFF_ROLES, jurisdiction_prefix, require_role
 from shequ.web.forms import back, errors_back_to, login_redirect
@@ -119,6 +126,27 @@ class PopulationOut(BaseModel):
     source: str
 
 
+class WorkforceLine(BaseModel):
+    """How many people of one role and certification work in the division."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: WorkforceRole
+    certification: Certification = Certification.NONE
+    headcount: int = Field(ge=0, le=1_000_000)
+
+
+class WorkforceOut(WorkforceLine):
+    """One recorded line of a division's staffing in a year."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    division_code: str
+    period: int
+    synthetic: bool
+    source: str
+
+
 WRITE_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"description": "Not signed in"},
     403: {"description": "Not staff, or outside the editor's jurisdiction"},
@@ -162,6 +190,24 @@ def record_population(code: CodePath, period: Year, body: PopulationIn, user: Cu
     return PopulationOut.model_validate(record)
 
 
+@router.get("/divisions/{code}/workforce", response_model=list[WorkforceOut])
+def workforce(code: CodePath, session: SessionDep) -> list[WorkforceOut]:
+    """The recorded staffing of a division, latest year first."""
+    unit = queries.division(session, code)
+    return [WorkforceOut.model_validate(w) for w in upkeep.workforce_of(session, unit.code)]
+
+
+@router.put("/divisions/{code}/workforce/{period}", response_model=list[WorkforceOut],
+            responses=WRITE_ERRORS)
+def record_workforce(code: CodePath, period: Year,
+                     body: Annotated[list[WorkforceLine], Body(max_length=50)],
+                     user: CurrentUser, session: SessionDep) -> list[WorkforceOut]:
+    """Replace one year's staffing of a division (lines left out are no longer recorded)."""
+    records = upkeep.record_workforce(session, user, code, period,
+                                      [line.model_dump() for line in body])
+    return [WorkforceOut.model_validate(w) for w in records]
+
+
 # ---- the page ---------------------------------------------------------------------------------
 
 # The fields a row of the page's facility table edits, in order.
@@ -190,12 +236,19 @@ def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: Op
     facilities = list(session.scalars(select(Facility).where(
         Facility.division_code == chosen.code).order_by(Facility.id))) if chosen else []
     years = upkeep.population_of(session, chosen.code) if chosen else []
+    staffing = upkeep.workforce_of(session, chosen.code) if chosen else []
+    staff_year = staffing[0].period if staffing else queries.today().year
+    headcount = {(w.role, w.certification): w.headcount for w in staffing
+                 if w.period == staff_year}
     types = sorted(ctx.catalog.facility_types.values(), key=lambda t: t.code)
     return render(request, "upkeep.html", {
         **page_context(request, ctx, user), "communities": communities, "chosen": chosen,
         "facilities": facilities, "years": years, "types": types,
         "type_names": {t.code: t for t in types}, "statuses": [s.value for s in FacilityStatus],
-        "this_year": queries.today().year, "latest": years[0] if years else None})
+        "this_year": queries.today().year, "latest": years[0] if years else None,
+        "roles": [r.value for r in WorkforceRole],
+        "certifications": [c.value for c in Certification],
+        "staff_year": staff_year, "headcount": headcount})
 
 
 @pages.post("/upkeep/facilities/{facility_id}")
@@ -264,3 +317,25 @@ def record_population_form(session: SessionDep, user: CurrentUser, *,
         "age_80_plus": age_80_plus, "disabled": disabled,
         "assisted_households": assisted_households}, source="form")
     return back(f"/upkeep?code={code}", message="upkeep.population_saved")
+
+
+@pages.post("/upkeep/workforce")
+@errors_back_to("/upkeep?code={code}")
+def record_workforce_form(session: SessionDep, user: CurrentUser, *,
+                          code: Annotated[str, Form(pattern=r"^\d{12}$")],
+                          period: Annotated[int, Form(ge=1949, le=2100)],
+                          line: Annotated[list[str], Form(max_length=50)],
+                          headcount: Annotated[list[str], Form(max_length=50)]) -> Response:
+    """Record a year's staffing from the page's grid: ``line`` names each box's role and
+    certification ("role/certification"), ``headcount`` holds the boxes in the same order."""
+    if len(line) != len(headcount):
+        raise ValidationError([Problem("form", f"{len(headcount)} headcounts for {len(line)} "
+                                       "lines", column="headcount",
+                                       hint="fill every box (0 for none)")])
+    lines = []
+    for key, value in zip(line, headcount, strict=True):
+        role, _, certification = key.partition("/")
+        if value.strip():
+            lines.append({"role": role, "certification": certification, "headcount": value})
+    upkeep.record_workforce(session, user, code, period, lines, source="form")
+    return back(f"/upkeep?code={code}", message="upkeep.workforce_saved")

@@ -13,10 +13,10 @@ policy), and leaves an audit row.  A refused change raises before anything is wr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from shequ.catalog import Catalog
@@ -30,7 +30,7 @@ from shequ.ingest.tables import (
     population_problems,
 )
 from shequ.registry import queries
-from shequ.registry.models import Division, Facility, FacilityStatus, Population
+from shequ.registry.models import Division, Facility, FacilityStatus, Population, Workforce
 from shequ.services.accounts.audit import audit
 from shequ.services.accounts.models import User
 from shequ.services.accounts.policy import (
@@ -151,6 +151,13 @@ def _external_id_problems(session: Session, external_id: str | None, own_id: int
                     column="external_id", hint="each facility has its own external id")]
 
 
+def _period_problems(period: int, source: str) -> list[Problem]:
+    this_year = queries.today().year
+    if 1949 <= period <= this_year + 1:
+        return []
+    return [Problem(source, f"year {period} is outside 1949–{this_year + 1}", column="period")]
+
+
 def population_of(session: Session, division_code: str) -> list[Population]:
     """The recorded years of one community or village, latest first."""
     return list(session.scalars(select(Population).where(
@@ -165,10 +172,7 @@ def record_population(session: Session, user: User, division_code: str, period: 
     cells = {"division_code": division_code, "period": str(period),
              **_cells(figures, POPULATION_FIELDS)}
     values, problems = parse_cells(Table.POPULATION, cells, source=source, row=None)
-    this_year = queries.today().year
-    if not 1949 <= period <= this_year + 1:
-        problems.append(Problem(source, f"year {period} is outside 1949–{this_year + 1}",
-                                column="period"))
+    problems += _period_problems(period, source)
     division = _division(session, division_code, queries.today())
     if division is None:
         problems.append(Problem(source, f"no division {division_code} in force today",
@@ -194,3 +198,54 @@ def record_population(session: Session, user: User, division_code: str, period: 
                   "changed": {name: [before[name], merged[name]] for name in POPULATION_FIELDS
                               if before[name] != merged[name]}})
     return record
+
+
+def workforce_of(session: Session, division_code: str) -> list[Workforce]:
+    """The recorded staffing of a division, latest year first, then by role."""
+    return list(session.scalars(select(Workforce).where(
+        Workforce.division_code == division_code).order_by(
+        Workforce.period.desc(), Workforce.role, Workforce.certification)))
+
+
+def record_workforce(session: Session, user: User, division_code: str, period: int,
+                     headcounts: Sequence[Mapping[str, object]], *,
+                     source: str = "body") -> list[Workforce]:
+    """Record (or replace) one year's staffing of a division: one line per role and
+    certification; a line left out, or with headcount 0, is no longer recorded."""
+    require_role(user, *STAFF_ROLES)
+    require_in_jurisdiction(user, division_code)
+    problems = _period_problems(period, source)
+    if _division(session, division_code, queries.today()) is None:
+        problems.append(Problem(source, f"no division {division_code} in force today",
+                                column="division_code"))
+    lines: dict[tuple[str, str], int] = {}
+    for number, line in enumerate(headcounts, start=1):
+        cells = {"division_code": division_code, "period": str(period),
+                 **_cells(line, ("role", "certification", "headcount"))}
+        values, found = parse_cells(Table.WORKFORCE, cells, source=source, row=number)
+        problems += found
+        if found:
+            continue
+        key = (values["role"], values.get("certification", "none"))
+        if key in lines:
+            problems.append(Problem(source, f"role {key[0]} with certification {key[1]} "
+                                    "is given twice", row=number, column="role",
+                                    hint="give each role and certification once"))
+        lines[key] = values["headcount"]
+    _raise(problems, f"workforce of {division_code} in {period}")
+    stored = session.scalars(select(Workforce).where(
+        Workforce.division_code == division_code, Workforce.period == period)).all()
+    before = {f"{w.role}/{w.certification}": w.headcount for w in stored}
+    session.execute(delete(Workforce).where(Workforce.division_code == division_code,
+                                            Workforce.period == period))
+    records = [Workforce(division_code=division_code, period=period, role=role,
+                         certification=certification, headcount=headcount,
+                         synthetic=False, source=_label(user))
+               for (role, certification), headcount in sorted(lines.items()) if headcount]
+    session.add_all(records)
+    session.flush()
+    audit(session, user=user, action="record", entity="workforce",
+          entity_id=f"{division_code}/{period}",
+          detail={"before": before,
+                  "after": {f"{w.role}/{w.certification}": w.headcount for w in records}})
+    return records
