@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -184,3 +185,52 @@ def test_a_year_of_staffing_is_replaced_whole(served: Served) -> None:
             AuditLog.entity == "workforce").order_by(AuditLog.id)).all()
         assert [e.entity_id for e in entries] == ["110101001001/2025"] * 2
         assert '"before": {"community_worker/none": 9' in (entries[1].detail or "")
+
+
+FACILITY_CSV = ("external_id,type_code,division_code,name,longitude,latitude,floor_area_m2\n"
+                "dfx-canteen,community_canteen,110101001001,多福巷助餐点,116.4061,39.9151,90\n"
+                "yz-fitness,outdoor_fitness_area,110101001002,银闸健身场地,116.4105,39.9225,\n")
+
+
+def _upload(client: TestClient, headers: dict[str, str], table: str, name: str,
+            text: str) -> httpx.Response:
+    return client.post(f"/api/v1/imports/{table}", headers=headers,
+                       files={"file": (name, text.encode("utf-8"), "text/csv")})
+
+
+def test_an_officer_uploads_a_file_of_the_street(served: Served) -> None:
+    client, ctx, _, auth = served
+    response = _upload(client, auth("officer_dhm"), "facilities", "东华门 设施.csv",
+                       FACILITY_CSV)
+    assert response.status_code == 201, response.text
+    assert response.json() == {"table": "facilities", "rows": 2, "inserted": 2,
+                               "updated": 0, "versioned": 0}
+    again = _upload(client, auth("officer_dhm"), "facilities", "东华门 设施.csv",
+                    FACILITY_CSV.replace(",90\n", ",95\n"))
+    assert (again.json()["inserted"], again.json()["updated"]) == (0, 2)
+    with ctx.sessions() as session:
+        canteen = session.scalars(select(Facility).where(
+            Facility.external_id == "dfx-canteen")).one()
+        assert (canteen.floor_area_m2, canteen.source) == (
+            95.0, "upload: 东华门_设施.csv by officer_dhm")
+        entries = session.scalars(select(AuditLog).where(AuditLog.action == "import")).all()
+        assert [e.entity_id for e in entries] == ["东华门_设施.csv"] * 2
+
+
+def test_an_upload_reaching_outside_the_jurisdiction_writes_nothing(served: Served) -> None:
+    client, ctx, _, auth = served
+    refused = _upload(client, auth("worker_dfx"), "facilities", "f.csv", FACILITY_CSV)
+    assert refused.status_code == 403
+    assert "110101001002 (row 3)" in refused.json()["detail"]
+    bad = _upload(client, auth("officer_dhm"), "facilities", "f.csv",
+                  FACILITY_CSV.replace(",90\n", ",-5\n"))
+    assert bad.status_code == 422
+    (problem,) = bad.json()["problems"]
+    assert (problem["source"], problem["row"], problem["column"]) == (
+        "f.csv", 2, "floor_area_m2")
+    hierarchy = _upload(client, auth("planner_bj"), "divisions", "d.csv",
+                        "code,name,kind\n110101001003,新社区,residents_committee\n")
+    assert hierarchy.status_code == 403  # the hierarchy is for nationwide roles
+    with ctx.sessions() as session:
+        assert session.scalars(select(Facility).where(
+            Facility.external_id.is_not(None))).all() == []

@@ -1,6 +1,6 @@
 """In a real browser (Debian Chromium): a community worker records the year's population
-and staffing, is refused an impossible floor area with the reason and nothing changed, corrects it,
-and adds a facility.  No request leaves localhost."""
+and staffing, is refused an impossible floor area with the reason and nothing changed,
+corrects it, adds a facility and uploads a file.  No request leaves localhost."""
 
 from __future__ import annotations
 
@@ -63,6 +63,16 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
         page.click("[data-testid=add-button]")
     assert page.get_by_test_id("message").inner_text() == "设施已新增。"
     assert "多福巷长者食堂" in page.get_by_test_id("facilities").inner_html()
+
+    page.select_option("[data-testid=import-table]", "population")
+    page.set_input_files("[data-testid=import-file]", files=[{
+        "name": "多福巷人口.csv", "mimeType": "text/csv",
+        "buffer": b"division_code,period,residents,households\n110101001001,2024,5150,2080\n"}])
+    with page.expect_navigation(url="**/upkeep?*"):
+        page.click("[data-testid=import-button]")
+    assert page.get_by_test_id("message").inner_text() == "文件已导入。"
+    assert page.get_by_test_id("import-report").inner_text() == "共 1 行：新增 1 行，更新 0 行。"
+    assert page.get_by_test_id("residents-2024").inner_text() == "5150"
 
     with live_server.ctx.sessions() as session:
         stored = session.get(Facility, fid)

@@ -8,9 +8,9 @@ stay public like the rest of the registry.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Form, Path, Query, Request
+from fastapi import APIRouter, Body, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from shequ.api.bookings import IdPath, page_context
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.registry import ERRORS, FacilityOut
 from shequ.errors import Problem, ValidationError
+from shequ.ingest.tables import GCJ02, WGS84, Table
 from shequ.registry import queries
 from shequ.registry.codes import normalise_code
 from shequ.registry.models import (
@@ -208,6 +209,40 @@ def record_workforce(code: CodePath, period: Year,
     return [WorkforceOut.model_validate(w) for w in records]
 
 
+class ImportOut(BaseModel):
+    """What an upload wrote."""
+
+    table: Table
+    rows: int
+    inserted: int
+    updated: int
+    versioned: int
+
+
+Crs = Annotated[Literal["wgs84", "gcj02"], Query(
+    description="coordinate system of the file's longitude/latitude; gcj02 is converted")]
+
+
+def _read(upload: UploadFile) -> bytes:
+    # One byte past the limit is enough for the service to say the file is too large.
+    return upload.file.read(upkeep.MAX_UPLOAD_BYTES + 1)
+
+
+@router.post("/imports/{table}", response_model=ImportOut, status_code=201,
+             responses=WRITE_ERRORS)
+def import_upload(table: Table, file: Annotated[UploadFile, File(description=(
+                      "CSV (UTF-8), XLSX or GeoJSON with the export's columns"))],
+                  user: CurrentUser, ctx: ContextDep, session: SessionDep,
+                  crs: Crs = "wgs84") -> ImportOut:
+    """Import a file as ``shequ import`` does: checked whole, every row inside the
+    caller's jurisdiction (divisions: nationwide roles only), or nothing written."""
+    report = upkeep.import_upload(session, ctx.catalog, user, table,
+                                  filename=file.filename or "upload.csv", content=_read(file),
+                                  crs=GCJ02 if crs == "gcj02" else WGS84)
+    return ImportOut(table=report.table, rows=report.rows, inserted=report.inserted,
+                     updated=report.updated, versioned=report.versioned)
+
+
 # ---- the page ---------------------------------------------------------------------------------
 
 # The fields a row of the page's facility table edits, in order.
@@ -241,6 +276,9 @@ def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: Op
     headcount = {(w.role, w.certification): w.headcount for w in staffing
                  if w.period == staff_year}
     types = sorted(ctx.catalog.facility_types.values(), key=lambda t: t.code)
+    counts = [request.query_params.get(k, "") for k in ("rows", "inserted", "updated")]
+    imported = dict(zip(("rows", "inserted", "updated"), map(int, counts), strict=True)) \
+        if all(c.isdigit() for c in counts) else None
     return render(request, "upkeep.html", {
         **page_context(request, ctx, user), "communities": communities, "chosen": chosen,
         "facilities": facilities, "years": years, "types": types,
@@ -248,7 +286,9 @@ def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: Op
         "this_year": queries.today().year, "latest": years[0] if years else None,
         "roles": [r.value for r in WorkforceRole],
         "certifications": [c.value for c in Certification],
-        "staff_year": staff_year, "headcount": headcount})
+        "staff_year": staff_year, "headcount": headcount, "imported": imported,
+        "import_tables": [Table.FACILITIES.value, Table.POPULATION.value,
+                          Table.WORKFORCE.value]})
 
 
 @pages.post("/upkeep/facilities/{facility_id}")
@@ -339,3 +379,18 @@ def record_workforce_form(session: SessionDep, user: CurrentUser, *,
             lines.append({"role": role, "certification": certification, "headcount": value})
     upkeep.record_workforce(session, user, code, period, lines, source="form")
     return back(f"/upkeep?code={code}", message="upkeep.workforce_saved")
+
+
+@pages.post("/upkeep/import")
+@errors_back_to("/upkeep?code={code}")
+def import_form(ctx: ContextDep, session: SessionDep, user: CurrentUser, *,
+                code: Annotated[str, Form(pattern=r"^\d{12}$")],
+                table: Annotated[Table, Form()],
+                crs: Annotated[Literal["wgs84", "gcj02"], Form()] = "wgs84",
+                file: Annotated[UploadFile, File()]) -> Response:
+    """Import a file from the page; the report is shown as the message."""
+    report = upkeep.import_upload(session, ctx.catalog, user, table,
+                                  filename=file.filename or "upload.csv", content=_read(file),
+                                  crs=GCJ02 if crs == "gcj02" else WGS84)
+    return back(f"/upkeep?code={code}&rows={report.rows}&inserted={report.inserted}"
+                f"&updated={report.updated}", message="upkeep.imported")

@@ -633,12 +633,15 @@ class ImportReport:
 
 def import_file(session: Session, catalog: Catalog, path: Path, table: Table, *,
                 crs: CoordinateSystem = WGS84, as_of: dt.date | None = None,
-                source: str | None = None) -> ImportReport:
+                source: str | None = None,
+                before_write: Callable[[Sequence[ParsedRow]], None] | None = None
+                ) -> ImportReport:
     """Validate ``path`` completely, then write it in the caller's transaction.
 
     Raises ValidationError listing every problem when any row is bad; then nothing is
     written.  ``as_of`` is the date divisions are looked up on and the date a changed
-    division's new version starts (default today).
+    division's new version starts (default today).  ``before_write`` sees the valid rows
+    and may refuse them by raising (an upload outside the uploader's jurisdiction).
     """
     when = as_of or today()
     header, raw_rows = read_rows(path, table)
@@ -667,6 +670,8 @@ def import_file(session: Session, catalog: Catalog, path: Path, table: Table, *,
         raise ValidationError(problems, summary=(
             f"{path.name}: {len(problems)} problem(s) in {len({p.row for p in problems})} "
             f"row(s); nothing was written"))
+    if before_write is not None:
+        before_write(rows)
     writer = {Table.DIVISIONS: _write_divisions, Table.FACILITIES: _write_facilities,
               Table.WORKFORCE: _write_workforce, Table.POPULATION: _write_population}[table]
     inserted, updated, versioned = writer(session, rows, when, label)

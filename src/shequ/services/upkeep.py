@@ -13,28 +13,40 @@ policy), and leaves an audit row.  A refused change raises before anything is wr
 from __future__ import annotations
 
 import datetime as dt
+import re
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from shequ.catalog import Catalog
-from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
 from shequ.ingest.tables import (
     COLUMNS,
+    WGS84,
+    CoordinateSystem,
+    FileFormat,
+    ImportReport,
+    ParsedRow,
     Table,
     cell_text,
     facility_problems,
+    import_file,
     parse_cells,
     population_problems,
+    stored_facilities,
 )
 from shequ.registry import queries
 from shequ.registry.models import Division, Facility, FacilityStatus, Population, Workforce
 from shequ.services.accounts.audit import audit
 from shequ.services.accounts.models import User
 from shequ.services.accounts.policy import (
+    NATIONWIDE_ROLES,
     STAFF_ROLES,
+    in_jurisdiction,
     require_in_jurisdiction,
     require_role,
 )
@@ -249,3 +261,59 @@ def record_workforce(session: Session, user: User, division_code: str, period: i
           detail={"before": before,
                   "after": {f"{w.role}/{w.certification}": w.headcount for w in records}})
     return records
+
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def import_upload(session: Session, catalog: Catalog, user: User, table: Table, *,
+                  filename: str, content: bytes, crs: CoordinateSystem = WGS84
+                  ) -> ImportReport:
+    """Import an uploaded CSV, XLSX or GeoJSON file as ``shequ import`` would, when every
+    row lies inside the uploader's jurisdiction (divisions: nationwide roles only)."""
+    require_role(user, *(NATIONWIDE_ROLES if table is Table.DIVISIONS else STAFF_ROLES))
+    # The file keeps its own name (made safe) so that problems and the label name it.
+    name = re.sub(r"[^\w.\-]+", "_", Path(filename).name).strip("._") or "upload"
+    problems: list[Problem] = []
+    if len(content) > MAX_UPLOAD_BYTES:
+        problems.append(Problem(name, f"the file has {len(content):,} bytes, more than "
+                                f"{MAX_UPLOAD_BYTES:,}", hint="split it into smaller files"))
+    if not content:
+        problems.append(Problem(name, "the file is empty"))
+    if problems:
+        raise ValidationError(problems)
+    FileFormat.of(Path(name))  # an unknown suffix is refused before anything is saved
+
+    def inside(rows: Sequence[ParsedRow]) -> None:
+        key = "code" if table is Table.DIVISIONS else "division_code"
+        outside = {r.values[key]: r.number for r in rows
+                   if not in_jurisdiction(user, r.values[key])}
+        if table is Table.FACILITIES:
+            stored = stored_facilities(session, [r.values["external_id"] for r in rows])
+            by_id = {r.values["external_id"]: r.number for r in rows}
+            outside |= {f.division_code: by_id[e] for e, f in stored.items()
+                        if not in_jurisdiction(user, f.division_code)}
+        if outside:
+            shown = ", ".join(f"{code} (row {row})" for code, row in sorted(
+                outside.items(), key=lambda item: item[1])[:5])
+            raise AccessDenied(f"{name}: {len(outside)} division(s) lie outside the "
+                               f"jurisdiction of user {user.id} ({user.role}), e.g. {shown}; "
+                               "nothing was written")
+
+    with tempfile.TemporaryDirectory(prefix="shequ-upload-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        try:
+            report = import_file(session, catalog, path, table, crs=crs,
+                                 source=f"upload: {name} by {user.username}",
+                                 before_write=inside)
+        except ValidationError as exc:
+            # Name the file as the uploader knows it, not by the temporary folder.
+            raise ValidationError([Problem(name if p.source == str(path) else p.source,
+                                           p.reason, p.row, p.column, p.hint)
+                                   for p in exc.problems],
+                                  summary=str(exc).split("\n", 1)[0]) from None
+    audit(session, user=user, action="import", entity=table.value, entity_id=name,
+          detail={"rows": report.rows, "inserted": report.inserted,
+                  "updated": report.updated, "versioned": report.versioned, "crs": crs})
+    return report
