@@ -181,6 +181,7 @@ def demo(
 
     from shequ.ingest.build import analyse_demo, build_demo
     from shequ.registry import queries
+    from shequ.services.accounts.demo import DEMO_PASSWORD, ensure_demo_accounts
 
     settings = load_settings(data_dir)
     try:
@@ -195,6 +196,11 @@ def demo(
             console.print(f"Life circles evaluated for {analysis.communities_evaluated} "
                           f"communities; {analysis.indicator_values:,} indicator values "
                           f"stored (run {analysis.indicator_run}).")
+        with ctx.sessions() as session:
+            accounts = ensure_demo_accounts(session, settings.secret_key,
+                                            county_code=built.county_code,
+                                            environment=settings.environment)
+            session.commit()
     except ShequError as exc:
         raise fail(exc) from exc
     table = Table(title=f"{built.county_name} {built.county_code} "
@@ -207,6 +213,14 @@ def demo(
     state = "built" if built.rebuilt else "already built (use --rebuild to regenerate)"
     console.print(f"Demo {state}: database {settings.effective_database_url}, "
                   f"street network {built.network_dir}")
+    sign_in = Table(title=f"Demo sign-ins at /login (password {DEMO_PASSWORD!r}; "
+                    "synthetic demo only)")
+    for column in ("username", "role", "jurisdiction", "name"):
+        sign_in.add_column(column)
+    for account in accounts:
+        sign_in.add_row(account.username, account.role.value,
+                        account.jurisdiction_code or "—", account.display_name)
+    console.print(sign_in)
     ctx.close()
     if serve_after:
         serve(data_dir=data_dir, host=None, port=port)
