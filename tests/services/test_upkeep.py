@@ -234,3 +234,15 @@ def test_an_upload_reaching_outside_the_jurisdiction_writes_nothing(served: Serv
     with ctx.sessions() as session:
         assert session.scalars(select(Facility).where(
             Facility.external_id.is_not(None))).all() == []
+
+
+def test_fields_the_registry_needs_cannot_be_emptied(served: Served) -> None:
+    client, _, seeded, auth = served
+    fid = seeded.facilities["多福巷社区综合服务站"]
+    response = client.patch(f"/api/v1/facilities/{fid}", headers=auth("worker_dfx"),
+                            json={"status": None, "space_for_services": None, "name": None,
+                                  "external_id": None})
+    assert response.status_code == 422, response.text
+    assert sorted(p["column"] for p in response.json()["problems"]) == [
+        "name", "space_for_services", "status"]
+    assert all(p["reason"] == "cannot be emptied" for p in response.json()["problems"])

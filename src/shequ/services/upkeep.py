@@ -123,11 +123,13 @@ def update_facility(session: Session, catalog: Catalog, user: User, facility_id:
     require_in_jurisdiction(user, facility.division_code)
     values, problems = parse_cells(Table.FACILITIES, _cells(changes, FACILITY_FIELDS),
                                    source=source, row=None, partial=True)
-    required = {c.name for c in COLUMNS[Table.FACILITIES] if c.required}
-    cleared = {k for k, v in changes.items() if v is None or cell_text(v) == ""}
+    # A field the registry cannot store empty (a name, a status …) is refused, not cleared.
+    required = {name for name in FACILITY_FIELDS
+                if not Facility.__table__.columns[name].nullable}
+    cleared = {k for k, v in changes.items() if v is None or cell_text(v).strip() == ""}
     problems += [Problem(source, "cannot be emptied", column=name,
                          hint="give a new value instead")
-                 for name in sorted(cleared & (required - {"external_id"}))]
+                 for name in sorted(cleared & required)]
     if "division_code" in values and values["division_code"] != facility.division_code:
         require_in_jurisdiction(user, values["division_code"])
     merged: dict[str, Any] = {name: getattr(facility, name) for name in FACILITY_FIELDS}
