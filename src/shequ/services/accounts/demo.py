@@ -57,14 +57,12 @@ def ensure_demo_accounts(session: Session, secret_key: str, *, county_code: str,
     street = queries.division(session, community.parent_code or county_code)
     county = queries.division(session, county_code)
     accounts = [
-        DemoAccount("demo_resident", Role.RESIDENT, None, f"{community.name}居民（演示）"),
-        DemoAccount("demo_worker", Role.COMMUNITY_WORKER, community.code,
-                    f"{community.name}社区工作者（演示）"),
-        DemoAccount("demo_officer", Role.STREET_OFFICER, street.code,
-                    f"{street.name}工作人员（演示）"),
+        DemoAccount("demo_resident", Role.RESIDENT, None, "演示居民"),
+        DemoAccount("demo_worker", Role.COMMUNITY_WORKER, community.code, "演示社区工作者"),
+        DemoAccount("demo_officer", Role.STREET_OFFICER, street.code, "演示街道工作人员"),
         DemoAccount("demo_planner", Role.COUNTY_PLANNER, county.code,
-                    f"{county.name}民政局规划人员（演示）"),
-        DemoAccount("demo_admin", Role.ADMIN, None, "系统管理员（演示）"),
+                    f"演示规划人员（{county.name}）"),
+        DemoAccount("demo_admin", Role.ADMIN, None, "演示管理员"),
     ]
     taken = set(session.scalars(select(User.username).where(
         User.username.in_([a.username for a in accounts]))))
