@@ -60,10 +60,12 @@ POPULATION_FIELDS = tuple(c.name for c in COLUMNS[Table.POPULATION]
 _REQUIRED_ON_CREATE = ("type_code", "division_code", "name")
 
 
-def _cells(fields: Mapping[str, object], allowed: tuple[str, ...]) -> dict[str, str]:
+def _cells(fields: Mapping[str, object], allowed: tuple[str, ...], source: str
+           ) -> dict[str, str]:
+    """The given fields as the text cells the column rules read (empty ones left out)."""
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
-        raise ValidationError([Problem("body", f"unknown field(s) {', '.join(unknown)}",
+        raise ValidationError([Problem(source, f"unknown field(s) {', '.join(unknown)}",
                                        hint=f"the fields are {', '.join(allowed)}")])
     texts = {k: cell_text(v).strip() for k, v in fields.items() if v is not None}
     return {k: v for k, v in texts.items() if v}
@@ -92,7 +94,7 @@ def create_facility(session: Session, catalog: Catalog, user: User,
                     fields: Mapping[str, object], *, source: str = "body") -> Facility:
     """Add a facility in the editor's jurisdiction (status in service unless given)."""
     require_role(user, *STAFF_ROLES)
-    cells = _cells(fields, FACILITY_FIELDS)
+    cells = _cells(fields, FACILITY_FIELDS, source)
     values, problems = parse_cells(Table.FACILITIES, cells, source=source, row=None,
                                    partial=True)
     problems += [Problem(source, "is required", column=name)
@@ -121,7 +123,7 @@ def update_facility(session: Session, catalog: Catalog, user: User, facility_id:
     require_role(user, *STAFF_ROLES)
     facility = queries.facility(session, facility_id)
     require_in_jurisdiction(user, facility.division_code)
-    values, problems = parse_cells(Table.FACILITIES, _cells(changes, FACILITY_FIELDS),
+    values, problems = parse_cells(Table.FACILITIES, _cells(changes, FACILITY_FIELDS, source),
                                    source=source, row=None, partial=True)
     # A field the registry cannot store empty (a name, a status …) is refused, not cleared.
     required = {name for name in FACILITY_FIELDS
@@ -184,7 +186,7 @@ def record_population(session: Session, user: User, division_code: str, period: 
     require_role(user, *STAFF_ROLES)
     require_in_jurisdiction(user, division_code)
     cells = {"division_code": division_code, "period": str(period),
-             **_cells(figures, POPULATION_FIELDS)}
+             **_cells(figures, POPULATION_FIELDS, source)}
     values, problems = parse_cells(Table.POPULATION, cells, source=source, row=None)
     problems += _period_problems(period, source)
     division = _division(session, division_code, queries.today())
@@ -235,7 +237,7 @@ def record_workforce(session: Session, user: User, division_code: str, period: i
     lines: dict[tuple[str, str], int] = {}
     for number, line in enumerate(headcounts, start=1):
         cells = {"division_code": division_code, "period": str(period),
-                 **_cells(line, ("role", "certification", "headcount"))}
+                 **_cells(line, ("role", "certification", "headcount"), source)}
         values, found = parse_cells(Table.WORKFORCE, cells, source=source, row=number)
         problems += found
         if found:
