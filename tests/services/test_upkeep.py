@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shequ.context import Context
+from shequ.registry import queries
 from shequ.registry.db import make_engine, session_factory
 from shequ.registry.models import Facility, Population
 from shequ.services.accounts import AuditLog
@@ -246,3 +247,25 @@ def test_fields_the_registry_needs_cannot_be_emptied(served: Served) -> None:
     assert sorted(p["column"] for p in response.json()["problems"]) == [
         "name", "space_for_services", "status"]
     assert all(p["reason"] == "cannot be emptied" for p in response.json()["problems"])
+
+
+def test_completeness_puts_the_community_with_most_gaps_first(served: Served) -> None:
+    client, _, seeded, auth = served
+    url = "/api/v1/divisions/110101000000/completeness"
+    before = client.get(url).json()
+    # No population or workforce anywhere (two gaps each); 多福巷's two facilities and
+    # the others' one each lack a floor area; the planned nursery does not count.
+    assert [(c["code"], c["facilities"], c["gaps"]) for c in before] == [
+        ("110101001001", 2, 4), ("110101001002", 1, 3), ("110101002001", 1, 3)]
+    headers = auth("worker_dfx")
+    for name in ("多福巷社区综合服务站", "多福巷老年人日间照料中心"):
+        assert client.patch(f"/api/v1/facilities/{seeded.facilities[name]}", headers=headers,
+                            json={"floor_area_m2": 300}).status_code == 200
+    year = queries.today().year  # the latest figures count as current
+    assert client.put(f"/api/v1/divisions/110101001001/population/{year}", headers=headers,
+                      json={"residents": 5200, "households": 2100}).status_code == 200
+    after = {c["code"]: c for c in client.get(url).json()}
+    assert after["110101001001"]["gaps"] == 1  # the workforce is still missing
+    assert (after["110101001001"]["population_year"],
+            after["110101001001"]["workforce_year"]) == (year, None)
+    assert client.get(url).json()[0]["code"] == "110101001002"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from shequ.registry import queries
 from shequ.registry.models import Facility, Workforce
 
 from .conftest import LiveServer
@@ -23,17 +24,20 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
     page = context.new_page()
     _login(page, live_server, "worker_dfx", "/upkeep")
     assert page.get_by_test_id("community-name").inner_text().startswith("多福巷社区")
+    # No population, no workforce, two facilities without floor area.
+    assert page.get_by_test_id("gap-count-110101001001").inner_text() == "4"
 
-    page.fill("[data-testid=period]", "2025")
+    year = str(queries.today().year)  # the latest figures count as current
+    page.fill("[data-testid=period]", year)
     for name, value in (("residents", "5200"), ("households", "2100"),
                         ("age_60_plus", "1300"), ("age_80_plus", "210")):
         page.fill(f"[data-testid=pop-{name}]", value)
     with page.expect_navigation(url="**/upkeep?*"):
         page.click("[data-testid=save-population]")
     assert page.get_by_test_id("message").inner_text() == "人口数据已保存。"
-    assert page.get_by_test_id("residents-2025").inner_text() == "5200"
+    assert page.get_by_test_id(f"residents-{year}").inner_text() == "5200"
 
-    page.fill("[data-testid=staff-period]", "2025")
+    page.fill("[data-testid=staff-period]", year)
     page.fill("[data-testid=hc-community_worker-none]", "9")
     page.fill("[data-testid=hc-community_worker-social_worker]", "2")
     with page.expect_navigation(url="**/upkeep?*"):
@@ -74,6 +78,9 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
     assert page.get_by_test_id("import-report").inner_text() == "共 1 行：新增 1 行，更新 0 行。"
     assert page.get_by_test_id("residents-2024").inner_text() == "5150"
 
+    # Left: the day-care centre's floor area and the new canteen's opening hours.
+    assert page.get_by_test_id("gap-count-110101001001").inner_text() == "2"
+
     with live_server.ctx.sessions() as session:
         stored = session.get(Facility, fid)
         assert stored is not None
@@ -83,7 +90,7 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
         staffing = session.scalars(select(Workforce).where(
             Workforce.division_code == "110101001001").order_by(Workforce.certification))
         assert [(w.period, w.certification, w.headcount) for w in staffing] == [
-            (2025, "none", 9), (2025, "social_worker", 2)]
+            (int(year), "none", 9), (int(year), "social_worker", 2)]
     context.close()
     assert outside == []
 

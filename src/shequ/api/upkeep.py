@@ -22,7 +22,7 @@ from shequ.api.registry import ERRORS, FacilityOut
 from shequ.errors import Problem, ValidationError
 from shequ.ingest.tables import GCJ02, WGS84, Table
 from shequ.registry import queries
-from shequ.registry.codes import normalise_code
+from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.models import (
     Certification,
     Division,
@@ -243,6 +243,31 @@ def import_upload(table: Table, file: Annotated[UploadFile, File(description=(
                      updated=report.updated, versioned=report.versioned)
 
 
+class CompletenessOut(BaseModel):
+    """What a community's records lack for the indicators (see the page's table)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    population_year: int | None
+    workforce_year: int | None
+    facilities: int = Field(description="facilities in service (or accepted)")
+    without_floor_area: int
+    without_location: int
+    without_hours: int
+    gaps: int
+
+
+@router.get("/divisions/{code}/completeness", response_model=list[CompletenessOut])
+def completeness(code: CodePath, session: SessionDep,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CompletenessOut]:
+    """The communities and villages under a division, those whose records lack most first."""
+    unit = queries.division(session, code)
+    return [CompletenessOut.model_validate(c) for c in
+            upkeep.completeness(session, code_prefix(unit.code, unit.level))[:limit]]
+
+
 # ---- the page ---------------------------------------------------------------------------------
 
 # The fields a row of the page's facility table edits, in order.
@@ -287,6 +312,8 @@ def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: Op
         "roles": [r.value for r in WorkforceRole],
         "certifications": [c.value for c in Certification],
         "staff_year": staff_year, "headcount": headcount, "imported": imported,
+        "completeness": upkeep.completeness(session, prefix)[:30],
+        "last_year": queries.today().year - 1,
         "import_tables": [Table.FACILITIES.value, Table.POPULATION.value,
                           Table.WORKFORCE.value]})
 

@@ -16,10 +16,11 @@ import datetime as dt
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from shequ.catalog import Catalog
@@ -40,7 +41,14 @@ from shequ.ingest.tables import (
     stored_facilities,
 )
 from shequ.registry import queries
-from shequ.registry.models import Division, Facility, FacilityStatus, Population, Workforce
+from shequ.registry.models import (
+    ACTIVE_STATUSES,
+    Division,
+    Facility,
+    FacilityStatus,
+    Population,
+    Workforce,
+)
 from shequ.services.accounts.audit import audit
 from shequ.services.accounts.models import User
 from shequ.services.accounts.policy import (
@@ -321,3 +329,58 @@ def import_upload(session: Session, catalog: Catalog, user: User, table: Table, 
           detail={"rows": report.rows, "inserted": report.inserted,
                   "updated": report.updated, "versioned": report.versioned, "crs": crs})
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class Completeness:
+    """What a community's records lack for the indicators: the latest year of its
+    population and workforce, and facilities without floor area, location or hours."""
+
+    code: str
+    name: str
+    population_year: int | None
+    workforce_year: int | None
+    facilities: int
+    without_floor_area: int
+    without_location: int
+    without_hours: int
+
+    @property
+    def gaps(self) -> int:
+        """How many things are missing, the latest figures counting one each when absent
+        or older than last year."""
+        last_year = queries.today().year - 1
+        stale = sum(1 for year in (self.population_year, self.workforce_year)
+                    if year is None or year < last_year)
+        return stale + self.without_floor_area + self.without_location + self.without_hours
+
+
+def completeness(session: Session, prefix: str, *, limit: int = 1000) -> list[Completeness]:
+    """The communities and villages under ``prefix`` (their 12-digit code prefix), those
+    with the most gaps first."""
+    units = session.scalars(select(Division).where(
+        queries.valid_on(queries.today()), Division.level == 5,
+        Division.code.startswith(prefix)).order_by(Division.code).limit(limit)).all()
+    codes = [u.code for u in units]
+    population: dict[str, int] = {}
+    workforce: dict[str, int] = {}
+    counts: dict[str, tuple[int, int, int, int]] = {}
+    for start in range(0, len(codes), 900):
+        chunk = codes[start:start + 900]
+        for table, latest in ((Population, population), (Workforce, workforce)):
+            for code, year in session.execute(
+                    select(table.division_code, func.max(table.period))
+                    .where(table.division_code.in_(chunk)).group_by(table.division_code)):
+                latest[code] = year
+        for code, total, floor, location, hours in session.execute(
+                select(Facility.division_code, func.count(),
+                       func.count().filter(Facility.floor_area_m2.is_(None)),
+                       func.count().filter(Facility.longitude.is_(None)),
+                       func.count().filter(Facility.opening_hours.is_(None)))
+                .where(Facility.division_code.in_(chunk),
+                       Facility.status.in_(ACTIVE_STATUSES))
+                .group_by(Facility.division_code)):
+            counts[code] = (total, floor, location, hours)
+    rows = [Completeness(u.code, u.name, population.get(u.code), workforce.get(u.code),
+                         *counts.get(u.code, (0, 0, 0, 0))) for u in units]
+    return sorted(rows, key=lambda r: (-r.gaps, r.code))
