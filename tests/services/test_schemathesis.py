@@ -42,7 +42,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory,
 
 
 SERVICES = re.compile(r"^/(hsds|open311|api/v1/(auth|service-requests|residents|audit-log))")
-REGISTRY = re.compile(r"^/api/v1/(divisions|facilities|facility-types|region)")
+REGISTRY = re.compile(r"^/api/v1/(divisions|facilities|facility-types|region|exports)")
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
           content_type_conformance]
 

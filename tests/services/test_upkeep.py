@@ -269,3 +269,30 @@ def test_completeness_puts_the_community_with_most_gaps_first(served: Served) ->
     assert (after["110101001001"]["population_year"],
             after["110101001001"]["workforce_year"]) == (year, None)
     assert client.get(url).json()[0]["code"] == "110101001002"
+
+
+def test_download_correct_and_upload_again(served: Served) -> None:
+    client, ctx, seeded, auth = served
+    csv_file = client.get("/api/v1/exports/facilities",
+                          params={"division": "110101001001", "format": "csv"})
+    assert csv_file.status_code == 200
+    assert csv_file.headers["content-type"] == "text/csv; charset=utf-8"
+    assert 'filename="facilities-110101001001.csv"' in csv_file.headers["content-disposition"]
+    lines = csv_file.text.splitlines()
+    assert len(lines) == 3  # the header and 多福巷's two facilities
+    fid = seeded.facilities["多福巷社区综合服务站"]
+    header = lines[0].split(",")
+    row = next(line.split(",") for line in lines[1:] if line.startswith(f"shequ-{fid},"))
+    row[header.index("floor_area_m2")] = "450"
+    edited = "\n".join([lines[0], ",".join(row)]) + "\n"
+    uploaded = _upload(client, auth("worker_dfx"), "facilities", "facilities.csv", edited)
+    assert uploaded.status_code == 201, uploaded.text
+    assert (uploaded.json()["inserted"], uploaded.json()["updated"]) == (0, 1)
+    with ctx.sessions() as session:
+        stored = session.get(Facility, fid)
+        assert stored is not None and stored.floor_area_m2 == 450.0
+        assert len(session.scalars(select(Facility).where(
+            Facility.division_code == "110101001001")).all()) == 2
+    xlsx = client.get("/api/v1/exports/population",
+                      params={"division": "110101000000", "format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"  # a zip: an XLSX book

@@ -78,6 +78,10 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
     assert page.get_by_test_id("import-report").inner_text() == "共 1 行：新增 1 行，更新 0 行。"
     assert page.get_by_test_id("residents-2024").inner_text() == "5150"
 
+    link = page.get_by_test_id("download-facilities-110101001001").get_attribute("href")
+    download = page.request.get(f"{live_server.url}{link}")
+    assert download.status == 200 and "多福巷长者食堂" in download.text()
+
     # Left: the day-care centre's floor area and the new canteen's opening hours.
     assert page.get_by_test_id("gap-count-110101001001").inner_text() == "2"
 

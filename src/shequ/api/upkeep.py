@@ -20,7 +20,7 @@ from shequ.api.bookings import IdPath, page_context
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.registry import ERRORS, FacilityOut
 from shequ.errors import Problem, ValidationError
-from shequ.ingest.tables import GCJ02, WGS84, Table
+from shequ.ingest.tables import GCJ02, WGS84, FileFormat, Table
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.models import (
@@ -268,6 +268,21 @@ def completeness(code: CodePath, session: SessionDep,
             upkeep.completeness(session, code_prefix(unit.code, unit.level))[:limit]]
 
 
+@router.get("/exports/{table}", response_class=Response, responses={
+    200: {"description": "the file, as an attachment",
+          "content": {media: {} for media in upkeep.MEDIA_TYPES.values()}}})
+def export(table: Table, session: SessionDep,
+           division: Annotated[str, Query(pattern=r"^\d{12}$", description=(
+               "division code: its whole subtree"))],
+           fmt: Annotated[FileFormat, Query(alias="format", description=(
+               "csv, xlsx or geojson"))] = FileFormat.CSV) -> Response:
+    """A registry table under a division as CSV, XLSX or GeoJSON, with the import's
+    columns: download, correct, upload again (``POST /imports/{table}``)."""
+    name, content = upkeep.export_download(session, table, division, fmt)
+    return Response(content, media_type=upkeep.MEDIA_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
 # ---- the page ---------------------------------------------------------------------------------
 
 # The fields a row of the page's facility table edits, in order.
@@ -313,6 +328,8 @@ def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: Op
         "certifications": [c.value for c in Certification],
         "staff_year": staff_year, "headcount": headcount, "imported": imported,
         "completeness": upkeep.completeness(session, prefix)[:30],
+        "download_scopes": [c for c in (chosen.code if chosen else None,
+                                        user.jurisdiction_code) if c],
         "last_year": queries.today().year - 1,
         "import_tables": [Table.FACILITIES.value, Table.POPULATION.value,
                           Table.WORKFORCE.value]})

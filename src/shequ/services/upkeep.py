@@ -34,6 +34,7 @@ from shequ.ingest.tables import (
     ParsedRow,
     Table,
     cell_text,
+    export_file,
     facility_problems,
     import_file,
     parse_cells,
@@ -41,6 +42,7 @@ from shequ.ingest.tables import (
     stored_facilities,
 )
 from shequ.registry import queries
+from shequ.registry.codes import code_prefix
 from shequ.registry.models import (
     ACTIVE_STATUSES,
     Division,
@@ -384,3 +386,22 @@ def completeness(session: Session, prefix: str, *, limit: int = 1000) -> list[Co
     rows = [Completeness(u.code, u.name, population.get(u.code), workforce.get(u.code),
                          *counts.get(u.code, (0, 0, 0, 0))) for u in units]
     return sorted(rows, key=lambda r: (-r.gaps, r.code))
+
+
+MEDIA_TYPES = {
+    FileFormat.CSV: "text/csv; charset=utf-8",
+    FileFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    FileFormat.GEOJSON: "application/geo+json",
+}
+
+
+def export_download(session: Session, table: Table, division_code: str,
+                    fmt: FileFormat) -> tuple[str, bytes]:
+    """A table's rows under a division as a file to edit and upload again: (file name,
+    content); the same columns as ``shequ export`` and the import."""
+    unit = queries.division(session, division_code)
+    name = f"{table.value}-{unit.code}.{fmt.value}"
+    with tempfile.TemporaryDirectory(prefix="shequ-export-") as folder:
+        path = Path(folder) / name
+        export_file(session, table, path, prefix=code_prefix(unit.code, unit.level))
+        return name, path.read_bytes()
