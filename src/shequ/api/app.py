@@ -65,6 +65,9 @@ def create_app(ctx: Context) -> FastAPI:
 
     app.include_router(access_api.router, prefix="/api/v1")
     app.include_router(access_api.pages)
+    from shequ.web import work
+
+    app.include_router(work.router)
     app.include_router(pages.router)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),

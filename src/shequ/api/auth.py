@@ -27,7 +27,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from threading import Lock
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -35,7 +34,7 @@ from pydantic import BaseModel
 
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.problems import error_responses
-from shequ.services.accounts import PLANNER_ROLES, Role, User, audit, authenticate
+from shequ.services.accounts import PLANNER_ROLES, STAFF_ROLES, Role, User, audit, authenticate
 from shequ.services.accounts.tokens import (
     BEARER_MAX_AGE_S,
     SESSION_MAX_AGE_S,
@@ -226,7 +225,13 @@ def _safe_next(target: str | None) -> str:
     # Only local paths, so the login form cannot be used to redirect elsewhere.
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return "/services"
+    return ""
+
+
+def landing_page(user: User) -> str:
+    """Where a sign-in without a page to return to ends: staff at their workbench,
+    residents at the services near them."""
+    return "/work" if Role(user.role) in STAFF_ROLES else "/services"
 
 
 @pages.get("/login", response_class=HTMLResponse)
@@ -249,7 +254,7 @@ def login_page(request: Request, ctx: ContextDep, next: str | None = None) -> HT
 def login_submit(request: Request, ctx: ContextDep, session: SessionDep, *,
                  username: Annotated[str, Form()], password: Annotated[str, Form()],
                  csrf_token: Annotated[str, Form()] = "",
-                 next: Annotated[str, Form()] = "/services") -> Response:
+                 next: Annotated[str, Form()] = "") -> Response:
     """Check the credentials and start a page session."""
     from shequ.web.templates import render
 
@@ -265,7 +270,7 @@ def login_submit(request: Request, ctx: ContextDep, session: SessionDep, *,
     cookie = issue_token(secret, user_id=user.id, password_hash=user.password_hash,
                          kind="session")
     audit(session, user=user, action="login", entity="user", entity_id=user.id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(_safe_next(next) or landing_page(user), status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
                         samesite="lax", secure=ctx.settings.environment == "production")
     return response
@@ -274,6 +279,6 @@ def login_submit(request: Request, ctx: ContextDep, session: SessionDep, *,
 @pages.post("/logout")
 def logout(user: CurrentUser) -> Response:
     """End the page session (the CSRF check runs through CurrentUser)."""
-    response = RedirectResponse("/login?next=" + quote("/services"), status_code=303)
+    response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -1,0 +1,85 @@
+"""The workbench (工作台): what is waiting for a signed-in staff member, with a link to
+the page where each kind of work is done.  Staff land here after signing in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Select, func, select
+
+from shequ.api.auth import OptionalUser
+from shequ.api.bookings import page_context
+from shequ.api.deps import ContextDep, SessionDep
+from shequ.services import upkeep
+from shequ.services.accounts import (
+    HANDLER_ROLES,
+    PLANNER_ROLES,
+    STAFF_ROLES,
+    Role,
+    jurisdiction_prefix,
+    require_role,
+)
+from shequ.services.bookings import service as bookings
+from shequ.services.bookings.models import BookingStatus
+from shequ.services.care import service as care
+from shequ.services.care.models import ApplicationStatus
+from shequ.services.requests import service as requests
+from shequ.services.requests.models import ServiceRequest
+from shequ.services.reviews import service as reviews
+from shequ.services.volunteers import service as volunteers
+from shequ.web.forms import login_redirect
+from shequ.web.templates import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One kind of waiting work: how many, how many are urgent, where to do it."""
+
+    key: str
+    count: int
+    href: str
+    urgent: int = 0
+
+
+def _count(session: SessionDep, query: Select[ServiceRequest]) -> int:
+    return int(session.scalar(select(func.count()).select_from(
+        query.order_by(None).subquery())) or 0)
+
+
+@router.get("/work", response_class=HTMLResponse)
+def workbench(request: Request, ctx: ContextDep, session: SessionDep,
+              user: OptionalUser) -> Response:
+    """The signed-in staff member's open work in their jurisdiction."""
+    if user is None:
+        return login_redirect(request)
+    require_role(user, *STAFF_ROLES)
+    prefix = jurisdiction_prefix(user) or ""
+    role = Role(user.role)
+    tasks: list[Task] = []
+    if role in HANDLER_ROLES:
+        queue = requests.queue_query(user)
+        tasks += [
+            Task("work.requests", _count(session, queue), "/services/queue",
+                 urgent=_count(session, queue.where(
+                     ServiceRequest.deadline_at < requests.utcnow()))),
+            Task("work.bookings", len(bookings.bookings_in(
+                session, division_prefix=prefix, statuses=[BookingStatus.PENDING.value])),
+                "/bookings/manage"),
+            Task("work.care", len(care.applications_of(
+                session, division_prefix=prefix, statuses=[ApplicationStatus.WAITING.value])),
+                "/care/manage"),
+            Task("work.hours", len(volunteers.hours_to_confirm(session, division_prefix=prefix)),
+                 "/volunteers/manage"),
+            Task("work.reviews", len(reviews.to_moderate(session, division_prefix=prefix)),
+                 "/reviews/manage"),
+        ]
+    gaps = [c for c in upkeep.completeness(session, prefix) if c.gaps]
+    tasks.append(Task("work.records", len(gaps), "/upkeep",
+                      urgent=sum(1 for c in gaps if c.population_year is None)))
+    return render(request, "work.html", {
+        **page_context(request, ctx, user), "tasks": tasks,
+        "planner": role in PLANNER_ROLES})

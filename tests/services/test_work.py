@@ -1,0 +1,56 @@
+"""The workbench: staff land on it after signing in and see what waits in their
+jurisdiction; residents land on the services near them and may not open it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from .conftest import PASSWORD
+
+
+def _sign_in(client: TestClient, username: str) -> str:
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+    assert token is not None
+    done = client.post("/login", data={"username": username, "password": PASSWORD,
+                                       "csrf_token": token.group(1)}, follow_redirects=False)
+    assert done.status_code == 303
+    return str(done.headers["location"])
+
+
+def _count(html: str, key: str) -> int:
+    found = re.search(rf'data-testid="count-{key}">(\d+)<', html)
+    assert found is not None, key
+    return int(found.group(1))
+
+
+def test_a_worker_lands_on_the_workbench_with_what_waits(
+        client: TestClient, auth: Callable[[str], dict[str, str]]) -> None:
+    made = client.post("/api/v1/service-requests", headers=auth("resident1"), json={
+        "service_code": "public_repair", "latitude": 39.9156, "longitude": 116.4054,
+        "attributes": {"fixture": "path"}})
+    assert made.status_code == 201, made.text
+    assert _sign_in(client, "worker_dfx") == "/work"
+    page = client.get("/work")
+    assert page.status_code == 200
+    assert _count(page.text, "requests") == 1
+    assert _count(page.text, "bookings") == 0
+    # 多福巷 has no population figures yet: one community with gaps, and urgent.
+    assert _count(page.text, "records") == 1
+    assert "1 个没有人口数据" in page.text
+    assert "规划与监测" not in page.text  # the planning links are for planners
+
+
+def test_planners_see_records_and_planning_residents_go_to_services(
+        client: TestClient) -> None:
+    assert _sign_in(client, "planner_dc") == "/work"
+    page = client.get("/work")
+    assert 'data-testid="task-requests"' not in page.text
+    assert _count(page.text, "records") == 3  # the three communities of 东城区
+    assert "规划与监测" in page.text and 'href="/plan?lang=zh-CN"' in page.text
+    client.cookies.clear()  # a new visitor
+    assert _sign_in(client, "resident1") == "/services"
+    assert client.get("/work").status_code == 403
