@@ -54,3 +54,14 @@ def test_planners_see_records_and_planning_residents_go_to_services(
     client.cookies.clear()  # a new visitor
     assert _sign_in(client, "resident1") == "/services"
     assert client.get("/work").status_code == 403
+
+
+def test_the_staff_pages_speak_both_languages(client: TestClient) -> None:
+    _sign_in(client, "officer_dhm")
+    for lang, heading in (("zh-CN", "数据维护"), ("en", "Keep records current")):
+        for path in ("/work", "/upkeep", "/upkeep?code=110101001002"):
+            page = client.get(path, params={"lang": lang})
+            assert page.status_code == 200, path
+            untranslated = re.findall(r"(?<![\w/.-])(?:upkeep|work|part2)\.[a-z_0-9]+", page.text)
+            assert untranslated == [], (lang, path, untranslated)
+        assert f"<h1>{heading}</h1>" in client.get("/upkeep", params={"lang": lang}).text
