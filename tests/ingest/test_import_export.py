@@ -265,3 +265,35 @@ def test_more_households_than_residents_are_rejected(loaded: sessionmaker[Sessio
         import_file(session, CATALOG, path, Table.POPULATION)
     (problem,) = caught.value.problems
     assert (problem.row, problem.column) == (2, "households")
+
+
+def test_a_gbk_csv_from_a_spreadsheet_is_read(loaded: sessionmaker[Session],
+                                              tmp_path: Path) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes((FACILITY_HEADER + GOOD_FACILITIES[0].replace("600", "650") + "\n")
+                     .encode("gbk"))
+    with loaded() as session, session.begin():
+        report = import_file(session, CATALOG, path, Table.FACILITIES)
+    assert (report.inserted, report.updated) == (0, 1)
+    with loaded() as session:
+        f1 = session.scalars(select(Facility).where(Facility.external_id == "f1")).one()
+        assert (f1.name, f1.floor_area_m2) == ("甲社区党群服务中心", 650.0)
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("broken.xlsx", b"PK\x03\x04 not really a workbook", "not a readable XLSX workbook"),
+    ("latin.geojson", '{"type": "FeatureCollection", "features": []} é'.encode("latin-1"),
+     "is not UTF-8 text"),
+    ("odd.geojson", b'{"type": "FeatureCollection", "features": [1, 2]}',
+     "is not a GeoJSON Feature with properties"),
+    ("binary.csv", bytes([0x81, 0x30, 0x81]) + b"\xff\xfe\x00", "neither UTF-8 nor GB18030"),
+])
+def test_unreadable_files_are_named_not_crashed_on(sessions: sessionmaker[Session],
+                                                   tmp_path: Path, name: str, content: bytes,
+                                                   reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with sessions() as session, pytest.raises(ValidationError) as caught:
+        import_file(session, CATALOG, path, Table.FACILITIES)
+    (problem,) = caught.value.problems
+    assert reason in problem.reason and problem.source == str(path)
