@@ -229,6 +229,10 @@ def test_an_upload_reaching_outside_the_jurisdiction_writes_nothing(served: Serv
     (problem,) = bad.json()["problems"]
     assert (problem["source"], problem["row"], problem["column"]) == (
         "f.csv", 2, "floor_area_m2")
+    empty = _upload(client, auth("officer_dhm"), "facilities", "empty.csv", "")
+    assert empty.json()["problems"][0]["reason"] == "the file is empty"
+    text = _upload(client, auth("officer_dhm"), "facilities", "notes.txt", FACILITY_CSV)
+    assert text.status_code == 422 and "unknown file type '.txt'" in text.text
     hierarchy = _upload(client, auth("planner_bj"), "divisions", "d.csv",
                         "code,name,kind\n110101001003,新社区,residents_committee\n")
     assert hierarchy.status_code == 403  # the hierarchy is for nationwide roles
