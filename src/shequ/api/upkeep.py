@@ -25,7 +25,6 @@ from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.models import (
     Certification,
-    Division,
     Facility,
     FacilityStatus,
     WorkforceRole,
@@ -285,17 +284,6 @@ def export(table: Table, session: SessionDep,
 
 # ---- the page ---------------------------------------------------------------------------------
 
-# The fields a row of the page's facility table edits, in order.
-PAGE_FIELDS = ("name", "status", "floor_area_m2", "activity_area_m2", "capacity",
-               "opening_hours", "phone")
-
-
-def _communities(session: SessionDep, prefix: str) -> list[Division]:
-    return list(session.scalars(select(Division).where(
-        queries.valid_on(queries.today()), Division.level == 5,
-        Division.code.startswith(prefix)).order_by(Division.code).limit(1000)))
-
-
 @pages.get("/upkeep", response_class=HTMLResponse)
 def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: OptionalUser,
                 code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None) -> Response:
@@ -304,7 +292,7 @@ def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: Op
         return login_redirect(request)
     require_role(user, *STAFF_ROLES)
     prefix = jurisdiction_prefix(user) or ""
-    communities = _communities(session, prefix)
+    communities = queries.communities_under(session, prefix, limit=1000)
     chosen = next((c for c in communities if c.code == code), None) if code else None
     if chosen is None and communities:
         chosen = communities[0]

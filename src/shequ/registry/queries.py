@@ -90,6 +90,14 @@ def subtree(session: Session, code: str, *, as_of: dt.date | None = None,
     return session.scalars(query.order_by(Division.code)).all()
 
 
+def communities_under(session: Session, prefix: str, *, as_of: dt.date | None = None,
+                      limit: int | None = None) -> Sequence[Division]:
+    """The communities and villages (level 5) whose codes start with ``prefix``, by code."""
+    query = select(Division).where(valid_on(as_of or today()), Division.level == 5,
+                                   Division.code.startswith(prefix)).order_by(Division.code)
+    return session.scalars(query.limit(limit) if limit is not None else query).all()
+
+
 def ancestors(session: Session, code: str, *, as_of: dt.date | None = None
               ) -> list[Division]:
     """The chain from the province down to ``code`` itself."""

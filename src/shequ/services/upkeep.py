@@ -360,9 +360,7 @@ class Completeness:
 def completeness(session: Session, prefix: str, *, limit: int = 1000) -> list[Completeness]:
     """The communities and villages under ``prefix`` (their 12-digit code prefix), those
     with the most gaps first."""
-    units = session.scalars(select(Division).where(
-        queries.valid_on(queries.today()), Division.level == 5,
-        Division.code.startswith(prefix)).order_by(Division.code).limit(limit)).all()
+    units = queries.communities_under(session, prefix, limit=limit)
     codes = [u.code for u in units]
     population: dict[str, int] = {}
     workforce: dict[str, int] = {}

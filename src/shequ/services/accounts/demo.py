@@ -35,10 +35,7 @@ class DemoAccount:
 
 
 def _first_urban_community(session: Session, county_code: str) -> Division:
-    prefix = county_code[:6]
-    units = session.scalars(select(Division).where(
-        queries.valid_on(queries.today()), Division.level == 5,
-        Division.code.startswith(prefix)).order_by(Division.code)).all()
+    units = queries.communities_under(session, county_code[:6])
     if not units:
         raise NotFoundError(f"no community or village under {county_code}; build the demo "
                             "county first")
