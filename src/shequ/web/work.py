@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from shequ.api.auth import OptionalUser
 from shequ.api.bookings import page_context
@@ -45,7 +46,7 @@ class Task:
     urgent: int = 0
 
 
-def _count(session: SessionDep, query: Select[ServiceRequest]) -> int:
+def _count(session: Session, query: Select[ServiceRequest]) -> int:
     return int(session.scalar(select(func.count()).select_from(
         query.order_by(None).subquery())) or 0)
 
