@@ -53,8 +53,9 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
     assert "activity area 500 m² exceeds the floor area 420 m²" in page.get_by_test_id(
         "error").inner_text()
     assert page.input_value(f"[data-testid=floor-{fid}]") == ""  # nothing was stored
-    page.fill(f"[data-testid=floor-{fid}]", "420")
-    page.fill(f"[data-testid=activity-{fid}]", "300")
+    # The boxes are labelled, as a screen reader reads them.
+    page.get_by_label("多福巷社区综合服务站 · 建筑面积（m²）").fill("420")
+    page.get_by_label("多福巷社区综合服务站 · 活动用房面积（m²）").fill("300")
     with page.expect_navigation(url="**/upkeep?*"):
         page.click(f"[data-testid=save-{fid}]")
     assert page.get_by_test_id("message").inner_text() == "设施信息已保存。"
