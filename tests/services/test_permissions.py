@@ -209,3 +209,21 @@ def test_public_writes_are_rate_limited(client: TestClient) -> None:
     codes = [client.post("/login", data={"username": "x", "password": "y",
                                          "csrf_token": "z"}).status_code for _ in range(21)]
     assert codes == [403] * 20 + [429]
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/facilities/99999999999", "/api/v1/facilities?offset=99999999999",
+    "/api/v1/service-requests/99999999999", "/api/v1/residents/99999999999",
+    "/api/v1/plan/scenarios/99999999999", "/services/requests/99999999999",
+])
+def test_an_id_beyond_32_bits_is_bad_input_not_a_server_error(
+        path: str, client: TestClient, auth: Callable[[str], dict[str, str]]) -> None:
+    response = client.get(path, headers=auth("admin"), follow_redirects=False)
+    assert response.status_code == 422, response.text
+
+
+def test_an_indicator_run_for_year_zero_is_bad_input(
+        client: TestClient, auth: Callable[[str], dict[str, str]]) -> None:
+    response = client.post("/api/v1/indicators/runs", headers=auth("admin"),
+                           json={"periods": [0]})
+    assert response.status_code == 422, response.text

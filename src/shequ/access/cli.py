@@ -13,6 +13,7 @@ from rich.table import Table
 
 from shequ.cli_support import DataDir, console, fail, open_context
 from shequ.errors import Problem, ShequError, ValidationError
+from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
 
 if TYPE_CHECKING:
     from shequ.context import Context
@@ -194,7 +195,7 @@ def lifecircle_command(
         "--residences", help="CSV of residence points: division_code,lon,lat,population "
         "(e.g. buildings); other communities use their representative point.")] = None,
     period: Annotated[int | None, typer.Option(
-        "--period", min=1949, max=2100,
+        "--period", min=MIN_PERIOD, max=MAX_PERIOD,
         help="Year whose facilities count (in service on 31 December); default this "
         "year.  Stored rows of other years stay, so each year's indicators use its own.")
     ] = None,

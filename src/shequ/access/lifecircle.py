@@ -50,8 +50,6 @@ if TYPE_CHECKING:
     from shequ.context import Context
 
 DEFAULT_MAX_SNAP_M = 500.0
-# Years coverage can be stored for (the registry's records start with the Republic).
-MIN_PERIOD, MAX_PERIOD = 1949, 2100
 URBAN, RURAL = "urban", "rural"
 
 COMMUNITY_COLUMNS = ("division_code", "longitude", "latitude")
@@ -650,6 +648,7 @@ def store_community_access(session: Session, table: pl.DataFrame, *, period: int
     from sqlalchemy import delete, insert
 
     from shequ.access.models import CommunityAccess
+    from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
 
     _require_columns(table, ("division_code", "facility_type", "distance_m", "covered_share",
                              "nearest_m"), "community_access")

@@ -21,8 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shequ.access.lifecircle import (
-    MAX_PERIOD,
-    MIN_PERIOD,
     compute_region_access,
     load_community_access,
     load_region,
@@ -37,7 +35,7 @@ from shequ.api.deps import ContextDep, SessionDep
 from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry import queries
-from shequ.registry.models import Division
+from shequ.registry.models import MAX_PERIOD, MIN_PERIOD, Division
 from shequ.services.accounts import audit, jurisdiction_prefix
 from shequ.web.templates import render, request_language
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shequ.api.auth import CurrentUser, OptionalUser, csrf_for
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
 from shequ.registry.models import Facility
 from shequ.services.accounts import (
@@ -49,8 +49,6 @@ from shequ.web.templates import render
 router = APIRouter(tags=["bookings"])
 pages = APIRouter(include_in_schema=False)
 
-MAX_ID = 2_147_483_647
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "not signed in"},
     403: {"description": "outside your role or jurisdiction"},

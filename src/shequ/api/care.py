@@ -20,13 +20,11 @@ from sqlalchemy.orm import Session
 from shequ.api.auth import CurrentUser, OptionalUser
 from shequ.api.bookings import (
     ERRORS,
-    MAX_ID,
-    IdPath,
     acting_division,
     page_context,
     visible_prefix,
 )
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import NotFoundError
 from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
 from shequ.services.accounts.models import Resident

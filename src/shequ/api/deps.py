@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from shequ.context import Context
@@ -34,3 +34,8 @@ def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Sessi
 
 ContextDep = Annotated[Context, Depends(get_context)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+# Record ids are 32-bit integers in every back-end; a larger one in a path is a 422, not
+# an overflow in the database driver.
+MAX_ID = 2_147_483_647
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="record id")]

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shequ.api.auth import Planner
 from shequ.api.deps import ContextDep, SessionDep
@@ -40,6 +40,7 @@ from shequ.indicators.views import (
     with_direction,
 )
 from shequ.registry.codes import LEVEL_DIGITS
+from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
 from shequ.services.accounts import audit
 from shequ.web.templates import render, request_language
 
@@ -220,7 +221,8 @@ class RunRequest(BaseModel):
     """What to compute: the hierarchy date and the years (all stored years by default)."""
 
     as_of: dt.date | None = None
-    periods: list[int] | None = None
+    periods: list[Annotated[int, Field(ge=MIN_PERIOD, le=MAX_PERIOD)]] | None = Field(
+        default=None, max_length=MAX_PERIOD - MIN_PERIOD + 1)
 
 
 @router.post("/indicators/runs", status_code=201)

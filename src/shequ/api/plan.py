@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shequ.api.auth import CurrentUser, OptionalUser, Planner
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import ContextDep, IdPath, SessionDep
 from shequ.errors import AccessDenied, Problem, ValidationError
 from shequ.plan.models import PlanScenario
 from shequ.services.accounts import Role, User, audit
@@ -164,13 +164,13 @@ def create_scenario(body: ScenarioIn, ctx: ContextDep, session: SessionDep,
 
 
 @api.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
-def get_scenario(scenario_id: int, session: SessionDep, user: CurrentUser) -> ScenarioOut:
+def get_scenario(scenario_id: IdPath, session: SessionDep, user: CurrentUser) -> ScenarioOut:
     """One scenario with its changes, cost and last evaluation."""
     return _scenario_out(_readable(session, user, scenario_id))
 
 
 @api.delete("/scenarios/{scenario_id}", status_code=204)
-def delete_scenario(scenario_id: int, session: SessionDep, user: Planner) -> Response:
+def delete_scenario(scenario_id: IdPath, session: SessionDep, user: Planner) -> Response:
     """Delete a draft scenario."""
     from shequ.plan.scenarios import delete_scenario as delete
 
@@ -181,7 +181,7 @@ def delete_scenario(scenario_id: int, session: SessionDep, user: Planner) -> Res
 
 
 @api.post("/scenarios/{scenario_id}/evaluate")
-def evaluate(scenario_id: int, ctx: ContextDep, session: SessionDep, user: Planner,
+def evaluate(scenario_id: IdPath, ctx: ContextDep, session: SessionDep, user: Planner,
              life_circles: bool = True, period: int | None = None) -> dict[str, Any]:
     """Life circles and indicators before and after the scenario, at every level."""
     from shequ.plan.scenarios import evaluate_scenario
@@ -193,7 +193,7 @@ def evaluate(scenario_id: int, ctx: ContextDep, session: SessionDep, user: Plann
 
 
 @api.post("/scenarios/{scenario_id}/adopt")
-def adopt(scenario_id: int, session: SessionDep, user: Planner) -> dict[str, Any]:
+def adopt(scenario_id: IdPath, session: SessionDep, user: Planner) -> dict[str, Any]:
     """Write the scenario's new and reused facilities into the registry as planned."""
     from shequ.plan.scenarios import adopt_scenario
 
@@ -209,7 +209,7 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+js
 
 
 @api.get("/scenarios/{scenario_id}/export")
-def export(scenario_id: int, session: SessionDep, user: CurrentUser,
+def export(scenario_id: IdPath, session: SessionDep, user: CurrentUser,
            fmt: Annotated[Literal["csv", "xlsx", "geojson"], Query(alias="format")] = "csv"
            ) -> Response:
     """The scenario as CSV (changes), XLSX (changes, deltas, cost) or GeoJSON (sites)."""
@@ -223,7 +223,7 @@ def export(scenario_id: int, session: SessionDep, user: CurrentUser,
 
 
 @api.get("/scenarios/{scenario_id}/map")
-def scenario_map(scenario_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+def scenario_map(scenario_id: IdPath, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """GeoJSON for the planner's map: proposed sites, and every unit covered before/after.
 
     A unit counts as covered for a type when it holds a facility of that type in service

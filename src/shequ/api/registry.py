@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import Problem, ValidationError
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
@@ -206,7 +206,7 @@ def list_facilities(
     type: Annotated[list[str] | None, Query(description="facility type code(s)")] = None,
     status: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[FacilityOut]:
     """Facilities in a division's subtree, of some types and statuses, by id."""
     prefix = None
@@ -239,7 +239,7 @@ def facilities_near(
 
 
 @router.get("/facilities/{facility_id}", response_model=FacilityOut)
-def get_facility(facility_id: int, session: SessionDep) -> FacilityOut:
+def get_facility(facility_id: IdPath, session: SessionDep) -> FacilityOut:
     """One facility by id."""
     return FacilityOut.model_validate(queries.facility(session, facility_id))
 

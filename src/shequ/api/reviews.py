@@ -19,12 +19,11 @@ from sqlalchemy.orm import Session
 from shequ.api.auth import CurrentUser, OptionalUser
 from shequ.api.bookings import (
     ERRORS,
-    IdPath,
     acting_division,
     page_context,
     visible_prefix,
 )
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import ContextDep, IdPath, SessionDep
 from shequ.errors import Problem, ValidationError
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.accounts import (

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from shequ.api.auth import CurrentUser, RateLimit, require_roles
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import ContextDep, IdPath, SessionDep
 from shequ.api.problems import error_responses
 from shequ.context import Context
 from shequ.errors import AccessDenied
@@ -289,7 +289,7 @@ def escalate(session: SessionDep, catalog: CatalogDep,
 
 
 @router.get("/service-requests/{request_id}", response_model=RequestOut, responses=ERRORS)
-def get_request(request_id: int, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
+def get_request(request_id: IdPath, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
                 user: CurrentUser) -> RequestOut:
     """One request with its history (contact phone masked unless allowed; audited)."""
     request = _visible(session, catalog, user, request_id)
@@ -298,7 +298,7 @@ def get_request(request_id: int, *, ctx: ContextDep, session: SessionDep, catalo
 
 @router.post("/service-requests/{request_id}/actions", response_model=RequestOut,
              responses=ERRORS)
-def act(request_id: int, body: ActionIn, *, ctx: ContextDep, session: SessionDep,
+def act(request_id: IdPath, body: ActionIn, *, ctx: ContextDep, session: SessionDep,
         catalog: CatalogDep, user: CurrentUser) -> RequestOut:
     """A workflow step: accept, assign, start, update, resolve, close, or reopen."""
     def work() -> ServiceRequest:
@@ -314,7 +314,7 @@ def act(request_id: int, body: ActionIn, *, ctx: ContextDep, session: SessionDep
 
 @router.post("/service-requests/{request_id}/rating", response_model=RequestOut,
              responses=ERRORS)
-def rate(request_id: int, body: RatingIn, *, ctx: ContextDep, session: SessionDep,
+def rate(request_id: IdPath, body: RatingIn, *, ctx: ContextDep, session: SessionDep,
          catalog: CatalogDep, user: CurrentUser) -> RequestOut:
     """The submitter rates a closed request (once)."""
     def work() -> ServiceRequest:
@@ -329,7 +329,7 @@ def rate(request_id: int, body: RatingIn, *, ctx: ContextDep, session: SessionDe
 
 @router.get("/service-requests/{request_id}/assignees", response_model=list[WorkerOut],
             responses=ERRORS)
-def assignees(request_id: int, session: SessionDep, catalog: CatalogDep,
+def assignees(request_id: IdPath, session: SessionDep, catalog: CatalogDep,
               user: CurrentUser) -> list[WorkerOut]:
     """Workers who may be assigned this request (for handlers of it)."""
     request = _visible(session, catalog, user, request_id)
@@ -396,7 +396,7 @@ def list_residents(ctx: ContextDep, session: SessionDep, user: CurrentUser, *,
 
 
 @router.get("/residents/{resident_id}", response_model=ResidentOut, responses=ERRORS)
-def read_resident(resident_id: int, ctx: ContextDep, session: SessionDep,
+def read_resident(resident_id: IdPath, ctx: ContextDep, session: SessionDep,
                   user: CurrentUser) -> ResidentOut:
     """One resident: whole numbers for the resident and case workers in the jurisdiction,
     masked for everyone else; 403 outside the jurisdiction; audited."""

@@ -16,14 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from shequ.api.auth import CurrentUser, OptionalUser
-from shequ.api.bookings import IdPath, page_context
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.bookings import page_context
+from shequ.api.deps import ContextDep, IdPath, SessionDep
 from shequ.api.registry import ERRORS, FacilityOut
 from shequ.errors import Problem, ValidationError
 from shequ.ingest.tables import GCJ02, WGS84, FileFormat, Table
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.models import (
+    MAX_PERIOD,
+    MIN_PERIOD,
     Certification,
     Facility,
     FacilityStatus,
@@ -38,7 +40,8 @@ router = APIRouter(tags=["registry"], responses=ERRORS)
 pages = APIRouter(include_in_schema=False)
 
 CodePath = Annotated[str, Path(pattern=r"^\d{12}$", description="12-digit division code")]
-Year = Annotated[int, Path(ge=1949, le=2100, description="the year the figures are for")]
+Year = Annotated[int, Path(ge=MIN_PERIOD, le=MAX_PERIOD,
+                               description="the year the figures are for")]
 Area = Annotated[float | None, Field(default=None, ge=0, le=1e7, description="m²")]
 
 
@@ -371,7 +374,7 @@ def create_facility_form(ctx: ContextDep, session: SessionDep,
 @errors_back_to("/upkeep?code={code}")
 def record_population_form(session: SessionDep, user: CurrentUser, *,
                            code: Annotated[str, Form(pattern=r"^\d{12}$")],
-                           period: Annotated[int, Form(ge=1949, le=2100)],
+                           period: Annotated[int, Form(ge=MIN_PERIOD, le=MAX_PERIOD)],
                            residents: Annotated[str, Form(max_length=12)],
                            households: Annotated[str, Form(max_length=12)],
                            age_0_2: Annotated[str, Form(max_length=12)] = "",
@@ -395,7 +398,7 @@ def record_population_form(session: SessionDep, user: CurrentUser, *,
 @errors_back_to("/upkeep?code={code}")
 def record_workforce_form(session: SessionDep, user: CurrentUser, *,
                           code: Annotated[str, Form(pattern=r"^\d{12}$")],
-                          period: Annotated[int, Form(ge=1949, le=2100)],
+                          period: Annotated[int, Form(ge=MIN_PERIOD, le=MAX_PERIOD)],
                           line: Annotated[list[str], Form(max_length=50)],
                           headcount: Annotated[list[str], Form(max_length=50)]) -> Response:
     """Record a year's staffing from the page's grid: ``line`` names each box's role and

@@ -21,14 +21,12 @@ from shequ.api.bookings import (
     EARLIEST,
     ERRORS,
     LATEST,
-    MAX_ID,
-    IdPath,
     acting_division,
     as_local,
     page_context,
     visible_prefix,
 )
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry.codes import normalise_code
 from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role

@@ -111,6 +111,10 @@ class FacilityStatus(StrEnum):
 # Statuses of a facility that serves residents (accepted: built and handed over, opening).
 ACTIVE_STATUSES = (FacilityStatus.IN_SERVICE.value, FacilityStatus.ACCEPTED.value)
 
+# The years a registry figure (population, workforce, coverage, an indicator) may be for:
+# the records start with the Republic.
+MIN_PERIOD, MAX_PERIOD = 1949, 2100
+
 
 class OperatorKind(StrEnum):
     """Who runs a facility; non-government operators may run it as "space for services"."""

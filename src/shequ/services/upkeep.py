@@ -45,6 +45,7 @@ from shequ.registry import queries
 from shequ.registry.codes import code_prefix
 from shequ.registry.models import (
     ACTIVE_STATUSES,
+    MIN_PERIOD,
     Division,
     Facility,
     FacilityStatus,
@@ -179,9 +180,10 @@ def _external_id_problems(session: Session, external_id: str | None, own_id: int
 
 def _period_problems(period: int, source: str) -> list[Problem]:
     this_year = queries.today().year
-    if 1949 <= period <= this_year + 1:
+    if MIN_PERIOD <= period <= this_year + 1:
         return []
-    return [Problem(source, f"year {period} is outside 1949–{this_year + 1}", column="period")]
+    return [Problem(source, f"year {period} is outside {MIN_PERIOD}–{this_year + 1}",
+                    column="period")]
 
 
 def population_of(session: Session, division_code: str) -> list[Population]:

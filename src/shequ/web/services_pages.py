@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from shequ.api.auth import OptionalUser, csrf_for
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.api.deps import ContextDep, IdPath, SessionDep
 from shequ.errors import NotFoundError, ShequError
 from shequ.registry.models import Division, Facility
 from shequ.services.accounts import HANDLER_ROLES, Role, User, can_handle
@@ -151,7 +151,7 @@ def my_requests(request: Request, ctx: ContextDep, session: SessionDep,
 
 
 @router.get("/services/requests/{request_id}", response_class=HTMLResponse)
-def follow(request_id: int, request: Request, *, ctx: ContextDep, session: SessionDep,
+def follow(request_id: IdPath, request: Request, *, ctx: ContextDep, session: SessionDep,
            user: OptionalUser, duplicates: str | None = None) -> Response:
     """One request: status, deadline, history; rating or reopening when closed."""
     if user is None:
@@ -177,7 +177,7 @@ def follow(request_id: int, request: Request, *, ctx: ContextDep, session: Sessi
 
 
 @router.post("/services/requests/{request_id}/act")
-def act(request_id: int, request: Request, *, ctx: ContextDep, session: SessionDep,
+def act(request_id: IdPath, request: Request, *, ctx: ContextDep, session: SessionDep,
         user: OptionalUser, action: Annotated[str, Form(max_length=16)],
         note: Annotated[str | None, Form(max_length=2000)] = None,
         assignee_id: Annotated[str | None, Form()] = None,
@@ -204,7 +204,7 @@ def act(request_id: int, request: Request, *, ctx: ContextDep, session: SessionD
 
 
 @router.post("/services/requests/{request_id}/rate")
-def rate(request_id: int, request: Request, *, ctx: ContextDep, session: SessionDep,
+def rate(request_id: IdPath, request: Request, *, ctx: ContextDep, session: SessionDep,
          user: OptionalUser, rating: Annotated[int, Form(ge=1, le=5)],
          comment: Annotated[str | None, Form(max_length=500)] = None) -> Response:
     """The submitter's rating of a closed request."""
