@@ -215,6 +215,7 @@ def test_public_writes_are_rate_limited(client: TestClient) -> None:
     "/api/v1/facilities/99999999999", "/api/v1/facilities?offset=99999999999",
     "/api/v1/service-requests/99999999999", "/api/v1/residents/99999999999",
     "/api/v1/plan/scenarios/99999999999", "/services/requests/99999999999",
+    f"/api/v1/plan/compare?ids={2**70}",
 ])
 def test_an_id_beyond_32_bits_is_bad_input_not_a_server_error(
         path: str, client: TestClient, auth: Callable[[str], dict[str, str]]) -> None:

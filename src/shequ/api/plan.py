@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shequ.api.auth import CurrentUser, OptionalUser, Planner
-from shequ.api.deps import ContextDep, IdPath, SessionDep
+from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import AccessDenied, Problem, ValidationError
 from shequ.plan.models import PlanScenario
 from shequ.services.accounts import Role, User, audit
@@ -279,7 +279,8 @@ def scenario_map(scenario_id: IdPath, session: SessionDep, user: CurrentUser) ->
 
 @api.get("/compare")
 def compare(session: SessionDep, user: CurrentUser,
-            ids: Annotated[list[int], Query(description="scenario ids")]
+            ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+                           Query(description="scenario ids", max_length=50)]
             ) -> list[dict[str, Any]]:
     """Evaluated scenarios side by side: cost and indicators at their division."""
     from shequ.plan.scenarios import compare_scenarios
