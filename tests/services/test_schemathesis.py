@@ -1,6 +1,7 @@
-"""Schemathesis against Shequ's OpenAPI document: no server error and no response that
-breaks its declared schema, on the services endpoints and the registry's, over a seeded
-database, with a bounded number of examples per operation."""
+"""Schemathesis against Shequ's OpenAPI document, over a seeded database, with a bounded
+number of examples per operation: no server error and no response that breaks its
+declared schema on the services' and the registry's endpoints; the registry writes as an
+administrator; and no server error on any operation as an administrator."""
 
 from __future__ import annotations
 
