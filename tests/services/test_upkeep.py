@@ -273,6 +273,13 @@ def test_completeness_puts_the_community_with_most_gaps_first(served: Served) ->
     assert (after["110101001001"]["population_year"],
             after["110101001001"]["workforce_year"]) == (year, None)
     assert client.get(url).json()[0]["code"] == "110101001002"
+    # A fitness area has no floor area to record: adding one (with its hours) adds no gap.
+    assert client.post("/api/v1/facilities", headers=headers, json={
+        "type_code": "outdoor_fitness_area", "division_code": "110101001001",
+        "name": "多福巷健身点", "longitude": 116.4058, "latitude": 39.9150,
+        "opening_hours": "24/7"}).status_code == 201
+    again = {c["code"]: c for c in client.get(url).json()}["110101001001"]
+    assert (again["facilities"], again["without_floor_area"], again["gaps"]) == (3, 0, 1)
 
 
 def test_download_correct_and_upload_again(served: Served) -> None:

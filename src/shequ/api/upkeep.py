@@ -262,12 +262,13 @@ class CompletenessOut(BaseModel):
 
 
 @router.get("/divisions/{code}/completeness", response_model=list[CompletenessOut])
-def completeness(code: CodePath, session: SessionDep,
+def completeness(code: CodePath, ctx: ContextDep, session: SessionDep,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CompletenessOut]:
     """The communities and villages under a division, those whose records lack most first."""
     unit = queries.division(session, code)
     return [CompletenessOut.model_validate(c) for c in
-            upkeep.completeness(session, code_prefix(unit.code, unit.level))[:limit]]
+            upkeep.completeness(session, ctx.catalog,
+                                                 code_prefix(unit.code, unit.level))[:limit]]
 
 
 @router.get("/exports/{table}", response_class=Response, responses={
@@ -318,7 +319,7 @@ def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: Op
         "roles": [r.value for r in WorkforceRole],
         "certifications": [c.value for c in Certification],
         "staff_year": staff_year, "headcount": headcount, "imported": imported,
-        "completeness": upkeep.completeness(session, prefix)[:30],
+        "completeness": upkeep.completeness(session, ctx.catalog, prefix)[:30],
         "download_scopes": [c for c in (chosen.code if chosen else None,
                                         user.jurisdiction_code) if c],
         "last_year": queries.today().year - 1,

@@ -34,6 +34,9 @@ class FacilityType:
     tier: str
     capacity_unit: str
     counts_for_coverage: bool = False
+    # Whether the registry keeps a floor area for it (rooms and buildings; not fields,
+    # terminals or shops), so that a missing one is a gap in the records.
+    records_floor_area: bool = True
     parent_type: str | None = None
     osm: tuple[str, ...] = ()
 
@@ -114,6 +117,7 @@ def _facility_types(path: Path) -> dict[str, FacilityType]:
                 tier=str(entry["tier"]),
                 capacity_unit=str(entry.get("capacity_unit", "none")),
                 counts_for_coverage=bool(entry.get("counts_for_coverage", False)),
+                records_floor_area=bool(entry.get("records_floor_area", True)),
                 parent_type=entry.get("parent_type"),
                 osm=tuple(entry.get("osm", ())),
             )

@@ -359,9 +359,12 @@ class Completeness:
         return stale + self.without_floor_area + self.without_location + self.without_hours
 
 
-def completeness(session: Session, prefix: str, *, limit: int = 1000) -> list[Completeness]:
+def completeness(session: Session, catalog: Catalog, prefix: str, *, limit: int = 1000
+                 ) -> list[Completeness]:
     """The communities and villages under ``prefix`` (their 12-digit code prefix), those
-    with the most gaps first."""
+    with the most gaps first.  A floor area is missing only for the types the registry
+    keeps one for (the catalog's ``records_floor_area``)."""
+    with_area = sorted(t.code for t in catalog.facility_types.values() if t.records_floor_area)
     units = queries.communities_under(session, prefix, limit=limit)
     codes = [u.code for u in units]
     population: dict[str, int] = {}
@@ -376,7 +379,8 @@ def completeness(session: Session, prefix: str, *, limit: int = 1000) -> list[Co
                 latest[code] = year
         for code, total, floor, location, hours in session.execute(
                 select(Facility.division_code, func.count(),
-                       func.count().filter(Facility.floor_area_m2.is_(None)),
+                       func.count().filter(Facility.floor_area_m2.is_(None),
+                                           Facility.type_code.in_(with_area)),
                        func.count().filter(Facility.longitude.is_(None)),
                        func.count().filter(Facility.opening_hours.is_(None)))
                 .where(Facility.division_code.in_(chunk),

@@ -78,7 +78,7 @@ def workbench(request: Request, ctx: ContextDep, session: SessionDep,
             Task("work.reviews", len(reviews.to_moderate(session, division_prefix=prefix)),
                  "/reviews/manage"),
         ]
-    gaps = [c for c in upkeep.completeness(session, prefix) if c.gaps]
+    gaps = [c for c in upkeep.completeness(session, ctx.catalog, prefix) if c.gaps]
     tasks.append(Task("work.records", len(gaps), "/upkeep",
                       urgent=sum(1 for c in gaps if c.population_year is None)))
     return render(request, "work.html", {
