@@ -65,3 +65,15 @@ def test_the_staff_pages_speak_both_languages(client: TestClient) -> None:
             untranslated = re.findall(r"(?<![\w/.-])(?:upkeep|work|part2)\.[a-z_0-9]+", page.text)
             assert untranslated == [], (lang, path, untranslated)
         assert f"<h1>{heading}</h1>" in client.get("/upkeep", params={"lang": lang}).text
+
+
+def test_an_officer_finds_a_community_by_name_or_code(client: TestClient) -> None:
+    _sign_in(client, "planner_dc")
+    found = client.get("/upkeep", params={"q": "银闸"}).text
+    assert '<small class="muted">110101001002</small>' in found
+    by_code = client.get("/upkeep", params={"q": "1101010020"}).text
+    assert '<small class="muted">110101002001</small>' in by_code  # 隆福寺
+    outside = client.get("/upkeep", params={"q": "西交民巷"}).text  # in 西城区
+    assert "没有名称含“西交民巷”" in outside
+    assert client.get("/upkeep", params={"code": "110102001001"}).text.count(
+        "110102001001") == 0  # a code outside the jurisdiction is not shown

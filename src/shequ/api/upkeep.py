@@ -290,14 +290,21 @@ def export(table: Table, session: SessionDep,
 
 @pages.get("/upkeep", response_class=HTMLResponse)
 def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: OptionalUser,
-                code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None) -> Response:
+                code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+                q: Annotated[str | None, Query(max_length=50)] = None) -> Response:
     """One community's facilities and population, for staff to keep current."""
     if user is None:
         return login_redirect(request)
     require_role(user, *STAFF_ROLES)
     prefix = jurisdiction_prefix(user) or ""
-    communities = queries.communities_under(session, prefix, limit=1000)
-    chosen = next((c for c in communities if c.code == code), None) if code else None
+    communities = list(queries.communities_under(session, prefix, limit=1000,
+                                                 text=(q or "").strip() or None))
+    chosen = None
+    if code:
+        chosen = next((c for c in communities if c.code == code), None) or next(
+            iter(queries.communities_under(session, prefix, text=code, limit=1)), None)
+        if chosen is not None and chosen not in communities:
+            communities.insert(0, chosen)
     if chosen is None and communities:
         chosen = communities[0]
     facilities = list(session.scalars(select(Facility).where(
@@ -313,6 +320,7 @@ def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: Op
         if all(c.isdigit() for c in counts) else None
     return render(request, "upkeep.html", {
         **page_context(request, ctx, user), "communities": communities, "chosen": chosen,
+        "q": q or "",
         "facilities": facilities, "years": years, "types": types,
         "type_names": {t.code: t for t in types}, "statuses": [s.value for s in FacilityStatus],
         "this_year": queries.today().year, "latest": years[0] if years else None,

@@ -91,10 +91,15 @@ def subtree(session: Session, code: str, *, as_of: dt.date | None = None,
 
 
 def communities_under(session: Session, prefix: str, *, as_of: dt.date | None = None,
-                      limit: int | None = None) -> Sequence[Division]:
-    """The communities and villages (level 5) whose codes start with ``prefix``, by code."""
+                      limit: int | None = None, text: str | None = None
+                      ) -> Sequence[Division]:
+    """The communities and villages (level 5) whose codes start with ``prefix``, by code;
+    with ``text``, those whose name contains it or whose code starts with it."""
     query = select(Division).where(valid_on(as_of or today()), Division.level == 5,
                                    Division.code.startswith(prefix)).order_by(Division.code)
+    if text:
+        query = query.where(Division.name.contains(text, autoescape=True)
+                            | Division.code.startswith(text, autoescape=True))
     return session.scalars(query.limit(limit) if limit is not None else query).all()
 
 
