@@ -67,3 +67,35 @@ def test_the_demo_worker_signs_in_to_keep_the_community(demo_settings: Settings)
             assert 'data-testid="facilities"' in signed.text
     finally:
         ctx.close()
+
+
+def test_the_demo_planner_recomputes_after_staff_edits(demo_settings: Settings) -> None:
+    from shequ.access.models import CommunityAccess
+    from shequ.indicators.models import IndicatorRun
+    from shequ.registry import queries
+
+    ctx = Context.open(demo_settings)
+    with ctx.sessions() as session:
+        ensure_demo_accounts(session, demo_settings.secret_key, county_code="130123000000",
+                             environment="test")
+        session.commit()
+    try:
+        with TestClient(create_app(ctx)) as client:
+            form = client.get("/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert csrf is not None
+            client.post("/login", data={"username": "demo_planner", "password": DEMO_PASSWORD,
+                                        "csrf_token": csrf.group(1)})
+            work = client.get("/work")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', work.text)
+            assert token is not None and 'data-testid="refresh-form"' in work.text
+            done = client.post("/work/refresh", data={"csrf_token": token.group(1)},
+                               follow_redirects=False)
+            assert done.headers["location"] == "/work?msg=work.refreshed", done.headers
+        with ctx.sessions() as session:
+            year = queries.today().year
+            assert session.scalar(select(func.count()).select_from(CommunityAccess).where(
+                CommunityAccess.period == year)) > 0
+            assert session.scalar(select(func.count()).select_from(IndicatorRun)) == 1
+    finally:
+        ctx.close()

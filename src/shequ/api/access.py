@@ -36,7 +36,7 @@ from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry import queries
 from shequ.registry.models import MAX_PERIOD, MIN_PERIOD, Division
-from shequ.services.accounts import audit, jurisdiction_prefix
+from shequ.services.accounts import User, audit, jurisdiction_prefix
 from shequ.web.templates import render, request_language
 
 router = APIRouter(prefix="/access", tags=["access"])
@@ -220,6 +220,13 @@ def compute(ctx: ContextDep, session: SessionDep, user: Planner,
     The walk runs over the whole region, so that facilities just across the
     jurisdiction's border count as they do for residents.
     """
+    return recompute_life_circles(ctx, session, user, period=period)
+
+
+def recompute_life_circles(ctx: Context, session: Session, user: User, *,
+                           period: int | None = None) -> dict[str, Any]:
+    """Recompute and store the life circles of ``user``'s jurisdiction for ``period``
+    (default this year), audited; what :func:`compute` answers."""
     prefix = jurisdiction_prefix(user) or ""
     result = compute_region_access(ctx, period=period)
     mine = pl.col("division_code").str.starts_with(prefix)

@@ -16,14 +16,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from shequ.api.auth import Planner
 from shequ.api.deps import ContextDep, SessionDep
+from shequ.context import Context
 from shequ.errors import Problem, ValidationError
 from shequ.indicators.assessment import assess, load_scheme
 from shequ.indicators.definitions import IndicatorCatalog, load_indicator_catalog
 from shequ.indicators.export import data_value_sets, write_xlsx
 from shequ.indicators.store import (
+    RunResult,
     compute_for_registry,
     latest_run,
     load_divisions,
@@ -41,7 +44,7 @@ from shequ.indicators.views import (
 )
 from shequ.registry.codes import LEVEL_DIGITS
 from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
-from shequ.services.accounts import audit
+from shequ.services.accounts import User, audit
 from shequ.web.templates import render, request_language
 
 router = APIRouter(tags=["indicators"])
@@ -225,13 +228,21 @@ class RunRequest(BaseModel):
         default=None, max_length=MAX_PERIOD - MIN_PERIOD + 1)
 
 
+def run_indicators(ctx: Context, session: Session, user: User, *,
+                   as_of: dt.date | None = None, periods: list[int] | None = None
+                   ) -> RunResult:
+    """Compute every indicator from the registry as committed, store the run, audit it."""
+    result = compute_for_registry(ctx, as_of=as_of, periods=periods)
+    audit(session, user=user, action="compute", entity="indicator_run",
+          entity_id=result.run_id, detail={"periods": list(result.periods)})
+    return result
+
+
 @router.post("/indicators/runs", status_code=201)
 def post_run(ctx: ContextDep, session: SessionDep, body: RunRequest,
              user: Planner) -> dict[str, Any]:
     """Compute every indicator now and store the run (planners and administrators)."""
-    result = compute_for_registry(ctx, as_of=body.as_of, periods=body.periods)
-    audit(session, user=user, action="compute", entity="indicator_run",
-          entity_id=result.run_id, detail={"periods": list(result.periods)})
+    result = run_indicators(ctx, session, user, as_of=body.as_of, periods=body.periods)
     return {"run_id": result.run_id, "as_of": result.as_of.isoformat(),
             "periods": list(result.periods), "rows": result.results.height}
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import OptionalUser
+from shequ.api.auth import CurrentUser, OptionalUser
 from shequ.api.bookings import page_context
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.services import upkeep
@@ -30,7 +30,7 @@ from shequ.services.requests import service as requests
 from shequ.services.requests.models import ServiceRequest
 from shequ.services.reviews import service as reviews
 from shequ.services.volunteers import service as volunteers
-from shequ.web.forms import login_redirect
+from shequ.web.forms import back, errors_back_to, login_redirect
 from shequ.web.templates import render
 
 router = APIRouter(include_in_schema=False)
@@ -84,3 +84,19 @@ def workbench(request: Request, ctx: ContextDep, session: SessionDep,
     return render(request, "work.html", {
         **page_context(request, ctx, user), "tasks": tasks,
         "planner": role in PLANNER_ROLES})
+
+
+@router.post("/work/refresh")
+@errors_back_to("/work")
+def refresh(ctx: ContextDep, session: SessionDep, user: CurrentUser) -> Response:
+    """Planners: recompute this year's life circles of the jurisdiction, then every
+    indicator, from the registry as staff have left it."""
+    from shequ.api.access import recompute_life_circles
+    from shequ.api.indicators import run_indicators
+
+    require_role(user, *PLANNER_ROLES)
+    recompute_life_circles(ctx, session, user)
+    # The indicators read the new coverage through sessions of their own.
+    session.commit()
+    run_indicators(ctx, session, user)
+    return back("/work", message="work.refreshed")
