@@ -36,6 +36,7 @@ def test_a_worker_lands_on_the_workbench_with_what_waits(
     assert _sign_in(client, "worker_dfx") == "/work"
     page = client.get("/work")
     assert page.status_code == 200
+    assert "辖区：多福巷社区（110101001001）" in page.text
     assert _count(page.text, "requests") == 1
     assert _count(page.text, "bookings") == 0
     # 多福巷 has no population figures yet: one community with gaps, and urgent.

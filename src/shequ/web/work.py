@@ -3,6 +3,7 @@ the page where each kind of work is done.  Staff land here after signing in."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 from shequ.api.auth import CurrentUser, OptionalUser
 from shequ.api.bookings import page_context
 from shequ.api.deps import ContextDep, SessionDep
+from shequ.errors import NotFoundError
+from shequ.registry import queries
 from shequ.services import upkeep
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -81,8 +84,12 @@ def workbench(request: Request, ctx: ContextDep, session: SessionDep,
     gaps = [c for c in upkeep.completeness(session, ctx.catalog, prefix) if c.gaps]
     tasks.append(Task("work.records", len(gaps), "/upkeep",
                       urgent=sum(1 for c in gaps if c.population_year is None)))
+    scope = user.jurisdiction_code
+    if scope:
+        with contextlib.suppress(NotFoundError):  # a unit merged away keeps its code shown
+            scope = f"{queries.division(session, scope).name}（{scope}）"
     return render(request, "work.html", {
-        **page_context(request, ctx, user), "tasks": tasks,
+        **page_context(request, ctx, user), "tasks": tasks, "scope": scope,
         "planner": role in PLANNER_ROLES})
 
 
