@@ -3,10 +3,14 @@ jurisdiction; residents land on the services near them and may not open it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+
+from shequ.context import Context
+from shequ.registry.models import Division
 
 from .conftest import PASSWORD
 
@@ -78,3 +82,16 @@ def test_an_officer_finds_a_community_by_name_or_code(client: TestClient) -> Non
     assert "没有名称含“西交民巷”" in outside
     assert client.get("/upkeep", params={"code": "110102001001"}).text.count(
         "110102001001") == 0  # a code outside the jurisdiction is not shown
+
+
+def test_past_a_thousand_communities_the_gap_count_is_a_floor(
+        client: TestClient, ctx: Context) -> None:
+    with ctx.sessions.begin() as session:
+        session.add_all(Division(
+            code=f"110101003{n:03d}", level=5, parent_code="110101003000",
+            name=f"测试社区{n}", kind="residents_committee", urban_rural="111",
+            valid_from=dt.date(2000, 1, 1), code_source="import", source="test",
+            synthetic_geography=True) for n in range(1, 1000))
+    _sign_in(client, "planner_dc")  # 东城区: 3 + 999 communities, none with figures
+    page = client.get("/work").text
+    assert re.search(r'≥ <span data-testid="count-records">1000<', page)

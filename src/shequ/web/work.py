@@ -47,6 +47,7 @@ class Task:
     count: int
     href: str
     urgent: int = 0
+    at_least: bool = False  # counted over a first part only: the true count may be higher
 
 
 def _count(session: Session, query: Select[ServiceRequest]) -> int:
@@ -81,9 +82,13 @@ def workbench(request: Request, ctx: ContextDep, session: SessionDep,
             Task("work.reviews", len(reviews.to_moderate(session, division_prefix=prefix)),
                  "/reviews/manage"),
         ]
-    gaps = [c for c in upkeep.completeness(session, ctx.catalog, prefix) if c.gaps]
+    looked_at = 1000
+    gaps = [c for c in upkeep.completeness(session, ctx.catalog, prefix, limit=looked_at)
+            if c.gaps]
+    more = queries.count_by_level(session, prefix=prefix).get(5, 0) > looked_at
     tasks.append(Task("work.records", len(gaps), "/upkeep",
-                      urgent=sum(1 for c in gaps if c.population_year is None)))
+                      urgent=sum(1 for c in gaps if c.population_year is None),
+                      at_least=more))
     scope = user.jurisdiction_code
     if scope:
         with contextlib.suppress(NotFoundError):  # a unit merged away keeps its code shown
