@@ -41,6 +41,7 @@ def test_a_worker_lands_on_the_workbench_with_what_waits(
     page = client.get("/work")
     assert page.status_code == 200
     assert "辖区：多福巷社区（110101001001）" in page.text
+    assert 'href="/indicators?division=110101001001&lang=zh-CN"' in page.text
     assert _count(page.text, "requests") == 1
     assert _count(page.text, "bookings") == 0
     # 多福巷 has no population figures yet: one community with gaps, and urgent.
