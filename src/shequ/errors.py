@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,21 @@ class AccessDenied(ShequError, PermissionError):
     """The user may not read or change this record (outside their jurisdiction or role)."""
 
 
+class NotAuthenticated(ShequError, PermissionError):
+    """No valid sign-in came with the request (HTTP 401, with ``WWW-Authenticate``)."""
+
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
+
+
+class TooManyRequests(ShequError):
+    """Too many attempts in a window; ``retry_after`` says in how many seconds to retry."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
 class ExpressionError(ShequError, ValueError):
     """An indicator definition does not parse or does not type-check."""
 
@@ -89,9 +105,11 @@ __all__ = [
     "ConflictError",
     "ExpressionError",
     "NetworkError",
+    "NotAuthenticated",
     "NotFoundError",
     "Problem",
     "ShequError",
     "SolverError",
+    "TooManyRequests",
     "ValidationError",
 ]

@@ -24,16 +24,17 @@ from __future__ import annotations
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from threading import Lock
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.problems import error_responses
+from shequ.errors import AccessDenied, NotAuthenticated, TooManyRequests
 from shequ.services.accounts import PLANNER_ROLES, STAFF_ROLES, Role, User, audit, authenticate
 from shequ.services.accounts.tokens import (
     BEARER_MAX_AGE_S,
@@ -53,11 +54,16 @@ router = APIRouter(tags=["auth"])
 pages = APIRouter(include_in_schema=False)
 
 
-def _unauthorised(detail: str) -> HTTPException:
-    return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+async def submitted_csrf(request: Request) -> str | None:
+    """The CSRF token an unsafe cookie-authenticated request carries (header or form field).
 
-
-async def _csrf_from(request: Request) -> str | None:
+    The only async part of authentication: it reads the form without blocking the loop
+    and does no database work (the dependencies that do are plain functions, run by
+    FastAPI in its thread pool).
+    """
+    if (request.method in SAFE_METHODS or SESSION_COOKIE not in request.cookies
+            or request.headers.get("authorization", "").lower().startswith("bearer ")):
+        return None
     header = request.headers.get("x-csrf-token")
     if header:
         return header
@@ -69,8 +75,8 @@ async def _csrf_from(request: Request) -> str | None:
     return None
 
 
-async def get_optional_user(request: Request, ctx: ContextDep,
-                            session: SessionDep) -> User | None:
+def get_optional_user(request: Request, ctx: ContextDep, session: SessionDep,
+                      submitted: Annotated[str | None, Depends(submitted_csrf)]) -> User | None:
     """The caller, from a bearer token or the page cookie; None when anonymous."""
     secret = ctx.settings.secret_key
     header = request.headers.get("authorization", "")
@@ -79,8 +85,8 @@ async def get_optional_user(request: Request, ctx: ContextDep,
         user = session.get(User, claims.user_id) if claims else None
         if (claims is None or user is None or not user.active
                 or claims.password_fingerprint != password_fingerprint(user.password_hash)):
-            raise _unauthorised("the bearer token is invalid or expired; get a new one "
-                                "from POST /api/v1/auth/token")
+            raise NotAuthenticated("the bearer token is invalid or expired; get a new one "
+                                   "from POST /api/v1/auth/token")
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -91,18 +97,18 @@ async def get_optional_user(request: Request, ctx: ContextDep,
             or claims.password_fingerprint != password_fingerprint(user.password_hash)):
         return None
     if request.method not in SAFE_METHODS and not check_csrf(
-            secret, claims.session_id, await _csrf_from(request)):
-        raise HTTPException(403, detail="missing or wrong CSRF token; reload the page and "
-                            "submit the form again")
+            secret, claims.session_id, submitted):
+        raise AccessDenied("missing or wrong CSRF token; reload the page and submit the "
+                           "form again")
     request.state.session_id = claims.session_id
     return user
 
 
-async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
     """The caller; 401 when anonymous."""
     if user is None:
-        raise _unauthorised("sign in first: send 'Authorization: Bearer <token>' or log in "
-                            "at /login")
+        raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>' or log "
+                               "in at /login")
     return user
 
 
@@ -110,14 +116,14 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
+def require_roles(*roles: Role) -> Callable[[User], User]:
     """A dependency returning the caller when their role is one of ``roles`` (else 403)."""
     allowed = frozenset(roles)
 
-    async def dependency(user: CurrentUser) -> User:
+    def dependency(user: CurrentUser) -> User:
         if Role(user.role) not in allowed:
-            raise HTTPException(403, detail=f"this needs one of the roles "
-                                f"{', '.join(sorted(r.value for r in allowed))}")
+            raise AccessDenied(f"this needs one of the roles "
+                               f"{', '.join(sorted(r.value for r in allowed))}")
         return user
 
     return dependency
@@ -174,8 +180,8 @@ class RateLimit:
                 window.popleft()
             if len(window) >= self.limit:
                 retry = int(window[0] + self.per_seconds - now) + 1
-                raise HTTPException(429, detail=f"too many requests to {self.name}; retry "
-                                    f"in {retry} s", headers={"Retry-After": str(retry)})
+                raise TooManyRequests(f"too many requests to {self.name}; retry in {retry} s",
+                                      retry_after=retry)
             window.append(now)
 
 
@@ -207,7 +213,7 @@ def issue_bearer_token(ctx: ContextDep, session: SessionDep,
     """Exchange a username and password for a bearer token (OAuth2 password form)."""
     user = authenticate(session, username, password)
     if user is None:
-        raise _unauthorised("wrong username or password")
+        raise NotAuthenticated("wrong username or password")
     token = issue_token(ctx.settings.secret_key, user_id=user.id,
                         password_hash=user.password_hash, kind="bearer")
     return TokenOut(access_token=token, expires_in=BEARER_MAX_AGE_S)
@@ -261,7 +267,7 @@ def login_submit(request: Request, ctx: ContextDep, session: SessionDep, *,
     secret = ctx.settings.secret_key
     visitor = request.cookies.get(VISITOR_COOKIE, "")
     if not visitor or not check_csrf(secret, "visitor:" + visitor, csrf_token):
-        raise HTTPException(403, detail="missing or wrong CSRF token; reload the login page")
+        raise AccessDenied("missing or wrong CSRF token; reload the login page")
     user = authenticate(session, username, password)
     if user is None:
         return render(request, "services_login.html",

@@ -8,13 +8,17 @@ from fastapi.responses import JSONResponse
 from shequ.errors import (
     AccessDenied,
     ConflictError,
+    NotAuthenticated,
     NotFoundError,
     ShequError,
+    TooManyRequests,
     ValidationError,
 )
 
 STATUS_BY_ERROR: tuple[tuple[type[ShequError], int], ...] = (
     (NotFoundError, 404),
+    (NotAuthenticated, 401),
+    (TooManyRequests, 429),
     (AccessDenied, 403),
     (ConflictError, 409),
     (ValidationError, 422),
@@ -38,7 +42,9 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
              "hint": p.hint}
             for p in exc.problems
         ]
-    return JSONResponse(body, status_code=_status_for(exc))
+    # NotAuthenticated carries WWW-Authenticate, TooManyRequests Retry-After.
+    headers: dict[str, str] | None = getattr(exc, "headers", None)
+    return JSONResponse(body, status_code=_status_for(exc), headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
