@@ -51,9 +51,9 @@ def create_app(ctx: Context) -> FastAPI:
     # Community services, part 2 (bookings, care places, volunteers, reviews): API and pages.
     from shequ.api import bookings, care, reviews, upkeep, volunteers
 
-    for part2 in (bookings, care, volunteers, reviews, upkeep):
-        app.include_router(part2.router, prefix="/api/v1")
-        app.include_router(part2.pages)
+    for domain in (bookings, care, volunteers, reviews, upkeep):
+        app.include_router(domain.router, prefix="/api/v1")
+        app.include_router(domain.pages)
     from shequ.api import indicators as indicators_api
 
     app.include_router(indicators_api.router, prefix="/api/v1")

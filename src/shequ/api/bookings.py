@@ -460,7 +460,7 @@ def bookings_page(request: Request, ctx: ContextDep, session: SessionDep,
     # Venues near the resident first: those of their township, then the rest of the county.
     resources = bs.resources_in(session, division_prefix=division[:6])
     mine = bs.bookings_in(session, user_id=user.id, statuses=[s.value for s in BookingStatus])
-    return render(request, "part2_bookings.html", {
+    return render(request, "bookings.html", {
         **page_context(request, ctx, user), "resources": resources,
         "mine": mine, "active": ACTIVE_BOOKING_STATUSES})
 
@@ -480,7 +480,7 @@ def resource_page(request: Request, ctx: ContextDep, session: SessionDep, user: 
     by_day: dict[dt.date, list[bs.SlotView]] = {}
     for v in views:
         by_day.setdefault(v.start.date(), []).append(v)
-    return render(request, "part2_resource.html", {
+    return render(request, "bookings_resource.html", {
         **page_context(request, ctx, user), "res": res, "facility": facility,
         "by_day": by_day, "first": first, "prev": first - dt.timedelta(days=7),
         "earliest": local_now() + dt.timedelta(minutes=res.min_notice_minutes),
@@ -541,7 +541,7 @@ def manage_page(request: Request, ctx: ContextDep, session: SessionDep,
     facilities = list(session.scalars(select(Facility).where(
         Facility.division_code.startswith(prefix),
         Facility.type_code.in_(sorted(BOOKABLE_FACILITY_TYPES))).order_by(Facility.name)))
-    return render(request, "part2_bookings_manage.html", {
+    return render(request, "bookings_manage.html", {
         **page_context(request, ctx, user),
         "pending": bs.bookings_in(session, division_prefix=prefix,
                                   statuses=[BookingStatus.PENDING.value]),

@@ -325,7 +325,7 @@ def care_page(request: Request, ctx: ContextDep, session: SessionDep, rules: Rul
     facilities = cs.care_facilities(session, division_prefix=division[:6])
     mine = [(a, f, cs.queue_position(session, rules, a.id))
             for a, f in cs.applications_of(session, applicant_user_id=user.id)]
-    return render(request, "part2_care.html", {
+    return render(request, "care.html", {
         **page_context(request, ctx, user), "facilities": facilities, "mine": mine,
         "rules": rules, "free": {f.id: len(cs.free_places(session, f.id)) for f in facilities}})
 
@@ -384,7 +384,7 @@ def care_manage_page(request: Request, ctx: ContextDep, session: SessionDep, rul
             "facility": facility, "queue": cs.waitlist(session, rules, facility.id),
             "holding": [a for a, f in holding if f.id == facility.id],
             "free": len(cs.free_places(session, facility.id))})
-    return render(request, "part2_care_manage.html", {
+    return render(request, "care_manage.html", {
         **page_context(request, ctx, user), "blocks": blocks, "rules": rules,
         "now": local_now()})
 

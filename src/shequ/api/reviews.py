@@ -205,7 +205,7 @@ def reviews_page(request: Request, ctx: ContextDep, session: SessionDep,
     places = list(session.scalars(select(CareApplication).where(
         CareApplication.applicant_user_id == user.id,
         CareApplication.status.in_(["accepted", "ended"]))))
-    return render(request, "part2_reviews.html", {
+    return render(request, "reviews.html", {
         **page_context(request, ctx, user), "facilities": facilities, "past": past,
         "places": places, "mine": rv.reviews_of(session, user_id=user.id)})
 
@@ -235,7 +235,7 @@ def reviews_manage_page(request: Request, ctx: ContextDep, session: SessionDep,
     require_role(user, *HANDLER_ROLES)
     prefix = visible_prefix(user)
     year = local_now().year
-    return render(request, "part2_reviews_manage.html", {
+    return render(request, "reviews_manage.html", {
         **page_context(request, ctx, user),
         "pending": rv.to_moderate(session, division_prefix=prefix), "year": year,
         "scores": sorted(rv.review_scores(session, period=year,

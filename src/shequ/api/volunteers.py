@@ -319,7 +319,7 @@ def volunteers_page(request: Request, ctx: ContextDep, session: SessionDep,
         if record else set()
     upcoming = vs.activities_in(session, division_prefix=division[:9],
                                 starting_after=local_now())
-    return render(request, "part2_volunteers.html", {
+    return render(request, "volunteers.html", {
         **page_context(request, ctx, user), "record": record, "upcoming": upcoming,
         "signed": signed, "now": local_now(),
         "counts": {a.id: vs.signed_up_count(session, a.id) for a in upcoming}})
@@ -363,7 +363,7 @@ def volunteers_manage_page(request: Request, ctx: ContextDep, session: SessionDe
         return login_redirect(request)
     require_role(user, *HANDLER_ROLES)
     prefix = visible_prefix(user)
-    return render(request, "part2_volunteers_manage.html", {
+    return render(request, "volunteers_manage.html", {
         **page_context(request, ctx, user),
         "pending": vs.hours_to_confirm(session, division_prefix=prefix),
         "activities": vs.activities_in(session, division_prefix=prefix),
