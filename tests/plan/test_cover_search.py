@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shequ.plan.exact import _cost_step, solve_lscp
+from shequ.plan.exact import solve_lscp
+from shequ.plan.exact.covering import _cost_step
 from shequ.plan.heuristic import search_cover
 from shequ.plan.problem import SitingProblem
 

@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from shequ.plan.exact import (
-    _level_model,
-    _levels,
-    _limit_rows,
-    _site_bounds,
-    _solve_levels,
-    _sure_depth,
-    solve_pmedian,
-)
+from shequ.plan.exact import solve_pmedian
+from shequ.plan.exact.highs import _limit_rows, _site_bounds
+from shequ.plan.exact.pmedian import _level_model, _levels, _solve_levels, _sure_depth
 from shequ.plan.problem import SitingProblem
 
 from .instances import best_pmedian, random_problem
@@ -182,7 +176,7 @@ def test_pmedian_proves_the_heuristic_optimal_by_the_lp_bound(seed: int) -> None
 @pytest.mark.parametrize("seed", range(8))
 def test_deepened_lp_equals_the_lp_built_at_that_depth(seed: int) -> None:
     # levels appended to a solved LP (warm) give the LP a fresh build at the new depth gives
-    from shequ.plan.exact import _GrowingLp, _level_model
+    from shequ.plan.exact.pmedian import _GrowingLp, _level_model
 
     problem = _tied(seed, step=20.0, existing=seed % 2)
     unserved = None if seed % 3 else 900.0
