@@ -10,6 +10,7 @@ from xstatic.pkg import leaflet
 
 from shequ import __version__
 from shequ.api.errors import install_error_handlers
+from shequ.api.headers import SecurityHeaders
 from shequ.context import Context
 
 STATIC_DIR = Path(__file__).parent.parent / "web" / "static"
@@ -25,7 +26,9 @@ against the 14th Five-Year Plan targets; life-circle accessibility; service dire
 
 def create_app(ctx: Context) -> FastAPI:
     """An app serving ``ctx``'s database: JSON API under ``/api/v1``, pages at ``/``."""
-    app = FastAPI(title="Shequ 社区 API", version=__version__, description=API_DESCRIPTION)
+    # /docs is Shequ's own page (Swagger UI served locally); FastAPI's loads it from a CDN.
+    app = FastAPI(title="Shequ 社区 API", version=__version__, description=API_DESCRIPTION,
+                  docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     install_error_handlers(app)
 
@@ -65,12 +68,17 @@ def create_app(ctx: Context) -> FastAPI:
 
     app.include_router(access_api.router, prefix="/api/v1")
     app.include_router(access_api.pages)
-    from shequ.web import work
+    from shequ.web import api_docs, work
 
     app.include_router(work.router)
+    app.include_router(api_docs.router)
     app.include_router(pages.router)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR),
               name="leaflet")
+    app.mount(api_docs.SWAGGER_UI_URL, StaticFiles(directory=api_docs.SWAGGER_UI_DIR),
+              name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Added last, so it wraps every other middleware and their answers carry the headers.
+    app.add_middleware(SecurityHeaders, production=ctx.settings.environment == "production")
     return app

@@ -1,0 +1,36 @@
+"""The OpenAPI document at ``/docs``, drawn by Swagger UI served from Shequ itself.
+
+Swagger UI comes from the ``swagger-ui-bundle`` package (pinned in pyproject.toml), so the
+page works with no internet connection and under the pages' Content-Security-Policy: its
+initialiser is a static file, not an inline script.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from swagger_ui_bundle import swagger_ui_path
+
+from shequ.web.templates import render
+
+SWAGGER_UI_DIR = Path(swagger_ui_path)
+SWAGGER_UI_URL = "/static/vendor/swagger-ui"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def docs(request: Request) -> HTMLResponse:
+    """Swagger UI on this server's OpenAPI document."""
+    return render(request, "api_docs.html", {
+        "openapi_url": request.app.openapi_url, "swagger_ui_url": SWAGGER_UI_URL})
+
+
+@router.get(f"{SWAGGER_UI_URL}/LICENSE", response_class=PlainTextResponse)
+def swagger_ui_licence() -> PlainTextResponse:
+    """Swagger UI's licence (Apache-2.0), shipped with the package that bundles it."""
+    text = metadata.distribution("swagger-ui-bundle").read_text("LICENSE") or ""
+    return PlainTextResponse(text)
