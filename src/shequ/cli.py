@@ -18,7 +18,7 @@ from shequ.services.care.cli import app as care_app
 from shequ.services.cli import app as services_app
 
 if TYPE_CHECKING:
-    from shequ.ingest.tables import Table
+    from shequ.registry.rules import Table
 
 app = typer.Typer(help="Shequ (社区): the urban and rural community service system.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -93,7 +93,7 @@ TableArg = Annotated[str, typer.Argument(help="divisions, facilities, workforce 
 
 
 def _table(name: str) -> Table:
-    from shequ.ingest.tables import Table
+    from shequ.registry.rules import Table
 
     try:
         return Table(name)

@@ -13,15 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from shequ.catalog import load_catalog
 from shequ.context import Context
 from shequ.errors import ValidationError
-from shequ.ingest.tables import (
-    COLUMNS,
-    Table,
-    export_file,
-    gcj02_to_wgs84,
-    import_file,
-    wgs84_to_gcj02,
-)
+from shequ.ingest.coordinates import gcj02_to_wgs84, wgs84_to_gcj02
+from shequ.ingest.tables import export_file, import_file
 from shequ.registry.models import Division, Facility, Population
+from shequ.registry.rules import COLUMNS, Table
 from shequ.settings import Settings
 
 CATALOG = load_catalog()

@@ -20,7 +20,8 @@ from shequ.api.bookings import page_context
 from shequ.api.deps import ContextDep, IdPath, SessionDep
 from shequ.api.registry import ERRORS, FacilityOut
 from shequ.errors import Problem, ValidationError
-from shequ.ingest.tables import GCJ02, WGS84, FileFormat, Table
+from shequ.ingest.coordinates import GCJ02, WGS84
+from shequ.ingest.formats import FileFormat
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.models import (
@@ -31,6 +32,7 @@ from shequ.registry.models import (
     FacilityStatus,
     WorkforceRole,
 )
+from shequ.registry.rules import Table
 from shequ.services import upkeep
 from shequ.services.accounts import STAFF_ROLES, jurisdiction_prefix, require_role
 from shequ.web.forms import back, errors_back_to, login_redirect

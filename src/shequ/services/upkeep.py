@@ -5,8 +5,8 @@ facilities of their jurisdiction and records each year's population once, and ev
 office reads the same figures: the indicators, the life circles, the directory.
 
 Every change goes through the same column rules and registry rules as a file import
-(:func:`~shequ.ingest.tables.parse_cells`, :func:`~shequ.ingest.tables.facility_problems`,
-:func:`~shequ.ingest.tables.population_problems`), inside the editor's jurisdiction (the
+(:func:`~shequ.registry.rules.parse_cells`, :func:`~shequ.registry.rules.facility_problems`,
+:func:`~shequ.registry.rules.population_problems`), inside the editor's jurisdiction (the
 policy), and leaves an audit row.  A refused change raises before anything is written.
 """
 
@@ -25,22 +25,9 @@ from sqlalchemy.orm import Session
 
 from shequ.catalog import Catalog
 from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
-from shequ.ingest.tables import (
-    COLUMNS,
-    WGS84,
-    CoordinateSystem,
-    FileFormat,
-    ImportReport,
-    ParsedRow,
-    Table,
-    cell_text,
-    export_file,
-    facility_problems,
-    import_file,
-    parse_cells,
-    population_problems,
-    stored_facilities,
-)
+from shequ.ingest.coordinates import WGS84, CoordinateSystem
+from shequ.ingest.formats import FileFormat
+from shequ.ingest.tables import ImportReport, ParsedRow, export_file, import_file
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix
 from shequ.registry.models import (
@@ -51,6 +38,15 @@ from shequ.registry.models import (
     FacilityStatus,
     Population,
     Workforce,
+)
+from shequ.registry.rules import (
+    COLUMNS,
+    Table,
+    cell_text,
+    facility_problems,
+    parse_cells,
+    population_problems,
+    stored_facilities,
 )
 from shequ.services.accounts.audit import audit
 from shequ.services.accounts.models import User
