@@ -9,8 +9,11 @@ township-like); the village part's range tells committee kind (001–199 residen
 
 from __future__ import annotations
 
+import stdnum.exceptions as stdnum_errors
+from stdnum.cn import ric
+
 from shequ.errors import Problem, ValidationError
-from shequ.registry.models import DivisionKind, DivisionLevel
+from shequ.registry.levels import DivisionKind, DivisionLevel
 
 LEVEL_DIGITS = {1: 2, 2: 4, 3: 6, 4: 9, 5: 12}
 
@@ -196,15 +199,15 @@ def expected_level(kind: DivisionKind) -> DivisionLevel:
     return _LEVEL_OF_KIND[kind]
 
 
-# GB 11643-1999 resident identity number.
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
+# GB 11643-1999 resident identity number: python-stdnum's ``stdnum.cn.ric`` computes the
+# ISO 7064 MOD 11-2 check character and reads the birth date.  Its ``validate`` also
+# looks the first six digits up in its own list of counties, which would refuse numbers
+# of areas renamed since it was built, so only the two checks are used.
 
 
 def identity_check_character(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
+    return ric.calc_check_digit(first17 + "0")  # it reads the digits before the last one
 
 
 def validate_identity_number(value: str) -> str:
@@ -213,15 +216,13 @@ def validate_identity_number(value: str) -> str:
     if len(text) != 18 or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
         raise ValidationError([Problem("identity_number", "must be 17 digits and a check "
                                        "character (a digit or X)")])
-    import datetime as dt
-
     try:
-        dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
-    except ValueError:
+        ric.get_birth_date(text)
+    except stdnum_errors.ValidationError:
         raise ValidationError([Problem("identity_number",
                                        f"digits 7–14 ({text[6:14]}) are not a birth date")]
                               ) from None
-    if identity_check_character(text[:17]) != text[17]:
+    if ric.calc_check_digit(text) != text[17]:
         raise ValidationError([Problem("identity_number", "the check character does not "
                                        "match; a digit was probably mistyped")])
     return text
