@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from shequ.access.lifecircle import compute_region_access
+from shequ.access.store import compute_region_access
 from shequ.api.app import create_app
 from shequ.context import Context
 from shequ.settings import Settings
@@ -49,7 +49,7 @@ def test_point_query_agrees_with_the_evaluator(demo: tuple[Context, TestClient])
     result = compute_region_access(ctx)
     row = result.communities.filter(pl.col("tier") == "15min").row(0, named=True)
     with ctx.sessions() as session:
-        from shequ.access.lifecircle import load_region
+        from shequ.access.store import load_region
 
         region = load_region(session)
     place = region.communities.filter(pl.col("division_code") == row["division_code"])
@@ -148,7 +148,7 @@ def test_page_shows_uncovered_residents(demo: tuple[Context, TestClient]) -> Non
 def test_isochrones_geojson(demo: tuple[Context, TestClient]) -> None:
     ctx, client = demo
     with ctx.sessions() as session:
-        from shequ.access.lifecircle import load_region
+        from shequ.access.store import load_region
 
         first = int(load_region(session).facilities["id"][0])
     body = client.get("/api/v1/access/isochrones", params={

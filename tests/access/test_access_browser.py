@@ -40,7 +40,7 @@ def two_years_server(tmp_path: Path, demo_template: Path) -> Iterator[str]:
     """The demo county with life circles stored for 2019 and 2024, served."""
     from tests.conftest import running_server
 
-    from shequ.access.lifecircle import compute_region_access
+    from shequ.access.store import compute_region_access
     from shequ.context import Context
     from shequ.settings import Settings
 

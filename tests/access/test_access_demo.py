@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from sqlalchemy import func, select
 
-from shequ.access.lifecircle import compute_region_access
 from shequ.access.models import CommunityAccess
+from shequ.access.store import compute_region_access
 from shequ.context import Context
 from shequ.registry.models import Division
 from shequ.settings import Settings

@@ -90,7 +90,7 @@ def test_demo_county_on_the_cluster_from_the_cli(client: Any, tmp_path: Path) ->
     from typer.testing import CliRunner
 
     from shequ.access.cli import app
-    from shequ.access.lifecircle import compute_region_access
+    from shequ.access.store import compute_region_access
     from shequ.context import Context
     from shequ.ingest.build import build_demo
     from shequ.settings import Settings

@@ -11,14 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.access.lifecircle import (
-    evaluate_life_circles,
-    load_community_access,
-    node_table,
-    store_community_access,
-)
+from shequ.access.lifecircle import evaluate_life_circles, node_table
 from shequ.access.models import CommunityAccess
 from shequ.access.network import StreetNetwork
+from shequ.access.store import load_community_access, store_community_access
 from shequ.catalog import Catalog, FacilityType, LifeCircleTier
 from shequ.errors import ValidationError
 

@@ -8,7 +8,8 @@ imported with every other table):
                  from edges or an OSM ``.osm.pbf``; save/load; snapping
 ``kernels``      bounded Dial bucket-queue searches: nearest facility of each type,
                  single-source catchments (compiled with Numba, equal to SciPy's)
-``lifecircle``   the GB 50180 life-circle evaluator, roll-up, ``community_access`` writer
+``lifecircle``   the GB 50180 life-circle evaluator and roll-up (pure, over tables)
+``store``        its adapters: the registry in, ``community_access`` rows out
 ``fca``          2SFCA and Gaussian E2SFCA
 ``isochrones``   catchment polygons as GeoJSON
 ``point``        the point query: what is within a walk, and what is missing
@@ -18,4 +19,4 @@ imported with every other table):
 """
 
 __all__ = ["cli", "distributed", "fca", "isochrones", "kernels", "lifecircle", "models",
-           "network", "point"]
+           "network", "point", "store"]

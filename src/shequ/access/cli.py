@@ -100,7 +100,7 @@ def network_command(
                                                hint="say where to save the network")])
             network = StreetNetwork.from_osm(osm, largest_component=not keep_islands)
         else:
-            from shequ.access.lifecircle import region_network
+            from shequ.access.store import region_network
 
             ctx = open_context(data_dir)
             with ctx.sessions() as session:
@@ -139,7 +139,7 @@ def nearest_command(
 ) -> None:
     """Per network node: the walking distance to the nearest facility of each type."""
     from shequ.access.kernels import nearest_distances
-    from shequ.access.lifecircle import load_region, node_table, snap_facilities, write_table
+    from shequ.access.lifecircle import node_table, snap_facilities, write_table
     from shequ.access.network import StreetNetwork
 
     try:
@@ -150,7 +150,7 @@ def nearest_command(
                                                "network folder that matches the CSV")])
             network = StreetNetwork.load(network_dir)
         else:
-            from shequ.access.lifecircle import region_network
+            from shequ.access.store import load_region, region_network
 
             ctx = open_context(data_dir)
             with ctx.sessions() as session:
@@ -202,12 +202,8 @@ def lifecircle_command(
     data_dir: DataDir = None,
 ) -> None:
     """Evaluate the 15/10/5-minute (and rural) life circles for every community."""
-    from shequ.access.lifecircle import (
-        compute_region_access,
-        node_table,
-        store_community_access,
-        write_table,
-    )
+    from shequ.access.lifecircle import node_table, write_table
+    from shequ.access.store import compute_region_access, store_community_access
 
     if fmt not in ("parquet", "csv"):
         raise fail(ValidationError([Problem("--format", f"{fmt!r} is not parquet or csv")]))
@@ -249,7 +245,7 @@ def lifecircle_command(
         communities = result.communities.with_columns(
             pl.col("division_code").replace_strict(names, default=None).alias("name"))
         if result.node_distances.size:
-            from shequ.access.lifecircle import region_network
+            from shequ.access.store import region_network
 
             with ctx.sessions() as session:
                 network = region_network(session, network_dir=network_dir)
@@ -326,7 +322,8 @@ def fca_command(
 ) -> None:
     """Capacity-aware access (2SFCA / E2SFCA) per community and facility type."""
     from shequ.access.fca import Decay, fca_by_type
-    from shequ.access.lifecircle import load_region, region_network, write_table
+    from shequ.access.lifecircle import write_table
+    from shequ.access.store import load_region, region_network
 
     ctx = open_context(data_dir)
     try:
@@ -374,7 +371,8 @@ def isochrones_command(
 ) -> None:
     """Catchment polygons of the registry's in-service facilities as GeoJSON."""
     from shequ.access.isochrones import isochrones_geojson
-    from shequ.access.lifecircle import load_region, region_network, snap_facilities
+    from shequ.access.lifecircle import snap_facilities
+    from shequ.access.store import load_region, region_network
 
     ctx = open_context(data_dir)
     try:

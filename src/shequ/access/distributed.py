@@ -25,13 +25,11 @@ from shequ.access.lifecircle import (
     DEFAULT_MAX_SNAP_M,
     LifeCircleResult,
     evaluate_life_circles,
-    load_region,
-    region_network,
     roll_up,
     tier_distance,
-    today_year,
 )
 from shequ.access.network import StreetNetwork
+from shequ.access.store import load_region, region_network, today_year
 from shequ.catalog import Catalog
 from shequ.errors import ConfigurationError, NotFoundError
 

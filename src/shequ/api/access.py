@@ -20,16 +20,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shequ.access.lifecircle import (
+from shequ.access.lifecircle import tiers_from_access
+from shequ.access.models import CommunityAccess
+from shequ.access.network import StreetNetwork
+from shequ.access.point import answer_as_json, point_query
+from shequ.access.store import (
     compute_region_access,
     load_community_access,
     load_region,
     store_community_access,
-    tiers_from_access,
 )
-from shequ.access.models import CommunityAccess
-from shequ.access.network import StreetNetwork
-from shequ.access.point import answer_as_json, point_query
 from shequ.api.auth import Planner
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.context import Context

@@ -51,7 +51,7 @@ from shequ.indicators.expr import (
     render,
 )
 from shequ.registry.codes import LEVEL_DIGITS, level_of
-from shequ.registry.models import ACTIVE_STATUSES
+from shequ.registry.levels import ACTIVE_STATUSES
 
 LOG = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]

@@ -75,7 +75,7 @@ def analyse_demo(ctx: Context) -> DemoAnalysis:
     rows: one evaluation per year with figures (facilities open that year) and this year,
     so that each year's indicators show the coverage of its own facilities.
     """
-    from shequ.access.lifecircle import compute_region_access, today_year
+    from shequ.access.store import compute_region_access, today_year
     from shequ.indicators.store import compute_for_registry, stored_periods
 
     with ctx.sessions() as session:

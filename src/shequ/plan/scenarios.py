@@ -246,7 +246,8 @@ def _life_circles(ctx: Context, session: Session, *, prefix: str, as_of: dt.date
                   before: pl.DataFrame, after: pl.DataFrame
                   ) -> tuple[Any, Any] | None:
     """Life circles before and after on the registry's street network (None without one)."""
-    from shequ.access.lifecircle import evaluate_life_circles, load_region, region_network
+    from shequ.access.lifecircle import evaluate_life_circles
+    from shequ.access.store import load_region, region_network
 
     try:
         network = region_network(session)

@@ -14,7 +14,7 @@ that names the generator and seed; pages and exports show that label.
 from __future__ import annotations
 
 import datetime as dt
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -33,6 +33,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The plain enums live in shequ.registry.levels (no SQLAlchemy there, so the compute
+# cores use them); the aliases re-export them for the modules that name them from here.
+from shequ.registry.levels import ACTIVE_STATUSES as ACTIVE_STATUSES  # noqa: PLC0414
+from shequ.registry.levels import DivisionKind as DivisionKind  # noqa: PLC0414
+from shequ.registry.levels import DivisionLevel as DivisionLevel  # noqa: PLC0414
+from shequ.registry.levels import FacilityStatus as FacilityStatus  # noqa: PLC0414
+
 # Stable constraint names so that migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -50,66 +57,6 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-
-class DivisionLevel(IntEnum):
-    """The five levels of the administrative hierarchy."""
-
-    PROVINCE = 1
-    PREFECTURE = 2
-    COUNTY = 3
-    TOWNSHIP = 4
-    COMMUNITY = 5
-
-    @property
-    def code_digits(self) -> int:
-        """How many leading digits of the 12-digit code this level owns."""
-        return (2, 4, 6, 9, 12)[self.value - 1]
-
-
-class DivisionKind(StrEnum):
-    """What kind of unit a division is (from its name or the source data)."""
-
-    # level 1
-    PROVINCE = "province"
-    MUNICIPALITY = "municipality"
-    AUTONOMOUS_REGION = "autonomous_region"
-    # level 2
-    PREFECTURE_CITY = "prefecture_city"
-    AUTONOMOUS_PREFECTURE = "autonomous_prefecture"
-    PREFECTURE_AREA = "prefecture_area"
-    LEAGUE = "league"
-    MUNICIPAL_DISTRICTS = "municipal_districts"
-    MUNICIPAL_COUNTIES = "municipal_counties"
-    # level 3
-    DISTRICT = "district"
-    COUNTY = "county"
-    COUNTY_CITY = "county_city"
-    BANNER = "banner"
-    AUTONOMOUS_COUNTY = "autonomous_county"
-    SPECIAL_DISTRICT = "special_district"
-    # level 4
-    STREET = "street"
-    TOWN = "town"
-    TOWNSHIP = "township"
-    TOWNSHIP_LIKE = "township_like"
-    # level 5
-    RESIDENTS_COMMITTEE = "residents_committee"
-    VILLAGERS_COMMITTEE = "villagers_committee"
-    COMMITTEE_LIKE = "committee_like"
-
-
-class FacilityStatus(StrEnum):
-    """Lifecycle of a facility, from plan to closure."""
-
-    PLANNED = "planned"
-    UNDER_CONSTRUCTION = "under_construction"
-    ACCEPTED = "accepted"
-    IN_SERVICE = "in_service"
-    CLOSED = "closed"
-
-
-# Statuses of a facility that serves residents (accepted: built and handed over, opening).
-ACTIVE_STATUSES = (FacilityStatus.IN_SERVICE.value, FacilityStatus.ACCEPTED.value)
 
 # The years a registry figure (population, workforce, coverage, an indicator) may be for:
 # the records start with the Republic.
