@@ -29,8 +29,10 @@ browser:
 demo: install
 	$(BIN)/shequ demo
 
+# ruff, then the architecture's import contracts (pyproject.toml [tool.importlinter]).
 lint: install-test
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: install-test
 	$(BIN)/mypy
