@@ -1,8 +1,8 @@
-"""Offline validators for the official HSDS 3.0 schemas in ``shared/reference/hsds-3.0``.
+"""Offline validators for the official HSDS 3.0 schemas, vendored in ``hsds-3.0/`` here.
 
 The schemas refer to each other by bare file names and the OpenAPI file by remote URLs;
-a ``referencing.Registry`` maps both to the local files.  CI checks the repository out
-next to ``shared/``, so the folder is found relative to the repository root.
+a ``referencing.Registry`` maps both to the local files, so nothing is fetched and every
+clone of the repository runs the conformance tests (source and licence: its README).
 """
 
 from __future__ import annotations
@@ -12,19 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-HSDS_DIR = (REPO_ROOT / ".." / "shared" / "reference" / "hsds-3.0" / "schema").resolve()
+HSDS_DIR = Path(__file__).resolve().parent / "hsds-3.0"
 REMOTE = "https://raw.githubusercontent.com/openreferral/specification/3.0/schema/"
-
-
-def require_hsds() -> Path:
-    """The schema folder, or skip with the reason."""
-    if not HSDS_DIR.is_dir():
-        pytest.skip(f"HSDS 3.0 schemas not found at {HSDS_DIR} (shared/ is checked out "
-                    "next to the repository in CI)")
-    return HSDS_DIR
 
 
 @cache
@@ -33,7 +22,7 @@ def _registry() -> Any:
     from referencing.jsonschema import DRAFT202012
 
     resources = []
-    for path in sorted(require_hsds().glob("*.json")):
+    for path in sorted(HSDS_DIR.glob("*.json")):
         contents = json.loads(path.read_text(encoding="utf-8"))
         resource = Resource.from_contents(contents, default_specification=DRAFT202012)
         for uri in (path.name, REMOTE + path.name, REMOTE + "compiled/" + path.name):
@@ -55,7 +44,7 @@ def page_validator() -> Any:
     """A validator of the OpenAPI document's ``Page`` component."""
     from jsonschema import Draft202012Validator
 
-    openapi = json.loads((require_hsds() / "openapi.json").read_text(encoding="utf-8"))
+    openapi = json.loads((HSDS_DIR / "openapi.json").read_text(encoding="utf-8"))
     return Draft202012Validator(openapi["components"]["schemas"]["Page"])
 
 

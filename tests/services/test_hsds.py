@@ -16,7 +16,7 @@ from shequ.services.directory import DirectoryState
 from shequ.services.directory.hsds import area_term_id
 
 from .conftest import FACILITIES, Seeded
-from .schemas import errors, page_validator, require_hsds
+from .schemas import errors, page_validator
 
 NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://shequ.org/hsds")
 # 2026-11-30 is a Monday.
@@ -28,11 +28,6 @@ def _valid_page(body: dict, item_schema: str) -> None:
     assert list(page_validator().iter_errors(body)) == []
     for item in body["contents"]:
         assert errors(item_schema, item) == [], item
-
-
-@pytest.fixture(autouse=True)
-def _schemas() -> None:
-    require_hsds()
 
 
 def test_root_declares_version_and_profile(client: TestClient) -> None:
