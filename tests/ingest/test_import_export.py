@@ -111,6 +111,33 @@ def test_one_bad_row_among_good_ones_is_named_and_nothing_is_written(
         assert snapshot(session) == before
 
 
+def test_an_unknown_facility_type_names_where_the_types_are_listed(
+        loaded: sessionmaker[Session], tmp_path: Path, settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    import shequ.catalog
+    from shequ.api.app import create_app
+
+    path = write(tmp_path / "pool.csv", FACILITY_HEADER
+                 + "f9,swimming_pool,130123001001,泳池,114.58,38.15,100,,24/7,in_service\n")
+    with loaded() as session, pytest.raises(ValidationError) as caught:
+        import_file(session, CATALOG, path, Table.FACILITIES)
+    hint = caught.value.problems[0].hint or ""
+    # both places the hint names exist: the packaged catalog file and the API listing
+    assert "facility_types.toml" in hint
+    assert (Path(shequ.catalog.__file__).parent / "facility_types.toml").is_file()
+    assert "GET /api/v1/facility-types" in hint
+    ctx = Context.open(settings)
+    try:
+        with TestClient(create_app(ctx)) as client:
+            listed = client.get("/api/v1/facility-types")
+    finally:
+        ctx.close()
+    assert listed.status_code == 200
+    assert {"elderly_day_care", "nursery"} <= {t["code"] for t in listed.json()}
+    assert "swimming_pool" not in {t["code"] for t in listed.json()}
+
+
 def test_every_bad_row_is_reported_not_just_the_first(loaded: sessionmaker[Session],
                                                       tmp_path: Path) -> None:
     path = write(tmp_path / "bad.csv", FACILITY_HEADER

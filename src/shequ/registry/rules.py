@@ -295,7 +295,8 @@ def facility_problems(catalog: Catalog, values: Mapping[str, Any], division: Div
     if type_code is not None and type_code not in catalog.facility_types:
         problems.append(Problem(source, f"unknown facility type {type_code!r}",
                                 row=row, column="type_code",
-                                hint="see `shequ catalog` or /api/v1/facility-types"))
+                                hint="use a code of the catalog's facility_types.toml, listed by "
+                                     "GET /api/v1/facility-types"))
     code = values.get("division_code")
     if code is not None:
         if division is None:
