@@ -14,9 +14,7 @@ history is kept.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,7 @@ from sqlalchemy.orm import Session
 from shequ.catalog import Catalog
 from shequ.errors import Problem, ValidationError
 from shequ.ingest.coordinates import GCJ02, WGS84, CoordinateSystem, gcj02_to_wgs84
-from shequ.ingest.formats import FileFormat, RawRow, read_rows
+from shequ.ingest.formats import FileFormat, RawRow, read_rows, write_rows
 from shequ.registry.codes import level_of, parent_of
 from shequ.registry.models import (
     Certification,
@@ -379,46 +377,9 @@ def export_rows(session: Session, table: Table, *, prefix: str = "",
             yield {n: getattr(counts, n) for n in names}
 
 
-def _export_cell(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return "" if value is None else value
-
-
 def export_file(session: Session, table: Table, path: Path, *, prefix: str = "",
                 as_of: dt.date | None = None) -> int:
     """Write ``table`` to ``path`` (format from the suffix); return the number of rows."""
-    fmt = FileFormat.of(path)
-    names = [c.name for c in COLUMNS[table]]
-    rows = list(export_rows(session, table, prefix=prefix, as_of=as_of))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt is FileFormat.CSV:
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            for row in rows:
-                writer.writerow([_export_cell(row[n]) for n in names])
-    elif fmt is FileFormat.XLSX:
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet(table.value)
-        sheet.append(names)
-        for row in rows:
-            # Codes stay text so that spreadsheets keep their leading digits exact.
-            sheet.append([_export_cell(row[n]) for n in names])
-        book.save(path)
-    else:
-        features = []
-        for row in rows:
-            lon, lat = row.get("longitude"), row.get("latitude")
-            props = {n: _export_cell(row[n]) for n in names if n not in ("longitude",
-                                                                          "latitude")}
-            geometry = ({"type": "Point", "coordinates": [lon, lat]}
-                        if lon is not None and lat is not None else None)
-            features.append({"type": "Feature", "geometry": geometry, "properties": props})
-        path.write_text(json.dumps({"type": "FeatureCollection", "features": features},
-                                   ensure_ascii=False), encoding="utf-8")
-    return len(rows)
+    FileFormat.of(path)  # an unknown suffix is refused before the query runs
+    return write_rows(path, table.value, [c.name for c in COLUMNS[table]],
+                      export_rows(session, table, prefix=prefix, as_of=as_of))

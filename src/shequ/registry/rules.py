@@ -32,6 +32,8 @@ from shequ.registry.models import (
     FacilityStatus,
     FundingSource,
     OperatorKind,
+    Population,
+    Workforce,
     WorkforceRole,
 )
 from shequ.registry.queries import valid_on
@@ -224,16 +226,54 @@ def province_boxes() -> dict[str, tuple[float, float, float, float]]:
             for p, pts in points.items()}
 
 
+# An import column kept in a database column of another name.
+_STORED_AS = {"parent_external_id": "external_id", "parent_code": "code"}
+# How much of a refused value a problem repeats.
+_SHOWN = 80
+
+
+@cache
+def max_length(table: Table, column: str) -> int | None:
+    """The most characters ``column`` of ``table`` can hold, from its database column
+    (``VARCHAR(n)``); None when it is not bounded text."""
+    model = {Table.DIVISIONS: Division, Table.FACILITIES: Facility,
+             Table.WORKFORCE: Workforce, Table.POPULATION: Population}[table]
+    stored = model.__table__.columns.get(_STORED_AS.get(column, column))
+    length = getattr(stored.type, "length", None) if stored is not None else None
+    return length if isinstance(length, int) else None
+
+
+def text_problem(text: str) -> str | None:
+    """What makes ``text`` unstorable whatever its column (a NUL character, which
+    PostgreSQL refuses, or half of a UTF-16 surrogate pair, which is no character)."""
+    if (at := text.find("\x00")) >= 0:
+        return f"contains a NUL character at position {at + 1}"
+    try:
+        text.encode("utf-8")  # strict UTF-8 refuses exactly the surrogates
+    except UnicodeEncodeError as exc:
+        return (f"contains a lone surrogate U+{ord(text[exc.start]):04X} at position "
+                f"{exc.start + 1}")
+    return None
+
+
 def parse_cells(table: Table, cells: Mapping[str, str], *, source: str, row: int | None,
                 partial: bool = False) -> tuple[dict[str, Any], list[Problem]]:
     """The typed values of one record's filled cells, by the table's column rules.
 
     Files and HTTP edits both go through here, so a value is accepted or refused the
     same way wherever it comes from.  With ``partial`` (an edit of some fields) an absent
-    required column is not a problem; an empty one still is.
+    required column is not a problem; an empty one still is.  Text longer than its
+    database column, NUL characters and lone surrogates are refused in any cell.
     """
     values: dict[str, Any] = {}
     problems: list[Problem] = []
+    for name, text in cells.items():
+        if (reason := text_problem(text)) is not None:
+            problems.append(Problem(source, reason, row=row, column=name,
+                                    hint="remove the character; copying from another "
+                                         "program sometimes brings it along"))
+    if problems:
+        return values, problems
     for column in COLUMNS[table]:
         if partial and column.name not in cells:
             continue
@@ -243,10 +283,21 @@ def parse_cells(table: Table, cells: Mapping[str, str], *, source: str, row: int
                 problems.append(Problem(source, "is empty but required", row=row,
                                         column=column.name))
             continue
+        limit = max_length(table, column.name)
+        # Codes are checked by their parser (a spreadsheet's "….0" is longer than 12).
+        if limit is not None and column.parse is not _code and len(text.strip()) > limit:
+            problems.append(Problem(source, f"is {len(text.strip())} characters long; the "
+                                    f"registry keeps at most {limit}", row=row,
+                                    column=column.name, hint=f"shorten it to {limit} "
+                                    "characters or fewer"))
+            continue
         try:
             values[column.name] = column.parse(text)
         except ValueError as exc:
-            problems.append(Problem(source, str(exc), row=row, column=column.name))
+            reason = str(exc)
+            if len(reason) > 2 * _SHOWN:
+                reason = f"{reason[:_SHOWN]}…{reason[-_SHOWN:]}"
+            problems.append(Problem(source, reason, row=row, column=column.name))
     return values, problems
 
 
