@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.catalog import Catalog, load_catalog
-from shequ.registry.db import make_engine, session_factory, upgrade
+from shequ.registry.db import make_engine, pool_options, session_factory, upgrade
 from shequ.settings import Settings
 
 
@@ -24,7 +24,9 @@ class Context:
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Context:
         """Connect to the configured database (migrating it unless told not to)."""
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(settings.effective_database_url,
+                             **pool_options(settings.effective_pool_size,
+                                            settings.db_pool_timeout))
         if migrate:
             upgrade(engine)
         return cls(settings, engine, session_factory(engine), load_catalog(settings.catalog_dir))

@@ -86,6 +86,20 @@ class TooManyRequests(ShequError):
         self.headers = {"Retry-After": str(self.retry_after)}
 
 
+class PayloadTooLarge(ShequError, ValueError):
+    """A request body is larger than the server accepts (HTTP 413)."""
+
+
+class ServiceBusy(ShequError):
+    """Every database connection stayed busy for the configured wait (HTTP 503);
+    ``retry_after`` says in how many seconds to try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
 class ExpressionError(ShequError, ValueError):
     """An indicator definition does not parse or does not type-check."""
 
@@ -107,7 +121,9 @@ __all__ = [
     "NetworkError",
     "NotAuthenticated",
     "NotFoundError",
+    "PayloadTooLarge",
     "Problem",
+    "ServiceBusy",
     "ShequError",
     "SolverError",
     "TooManyRequests",

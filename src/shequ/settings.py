@@ -5,6 +5,16 @@
 ``SHEQU_ENV``           ``development`` (default), ``test`` or ``production``.
 ``SHEQU_SECRET_KEY``    signs sessions and derives the at-rest encryption key.
 ``SHEQU_CATALOG_DIR``   a folder whose catalog files replace the packaged ones.
+``SHEQU_DB_POOL_SIZE``  database connections per server process, and so requests served at
+                        once by each (default 10 on PostgreSQL, 8 on SQLite, whose one
+                        writer at a time gains nothing from more); the thread pool is sized
+                        from it.
+``SHEQU_DB_POOL_TIMEOUT`` seconds a request waits for a connection before it is answered
+                        503 with ``Retry-After`` (default 5).
+``SHEQU_MAX_BODY_BYTES``  largest request body (default 1 MiB); larger ones get 413 before
+                        sign-in is checked or the body is read whole.
+``SHEQU_MAX_UPLOAD_BYTES`` largest body of a file upload (imports, ``/upkeep/import``;
+                        default 50 MiB).
 """
 
 from __future__ import annotations
@@ -34,6 +44,17 @@ class Settings:
     catalog_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    db_pool_size: int | None = None
+    db_pool_timeout: float = 5.0
+    max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 50 << 20
+
+    @property
+    def effective_pool_size(self) -> int:
+        """Connections per process: the setting, or the back-end's default."""
+        if self.db_pool_size is not None:
+            return self.db_pool_size
+        return 8 if self.effective_database_url.startswith("sqlite") else 10
 
     @property
     def effective_database_url(self) -> str:
@@ -75,6 +96,11 @@ class Settings:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigurationError(f"SHEQU_PORT={port_text!r} is not a TCP port number.")
         catalog = env.get("SHEQU_CATALOG_DIR")
+        limits = {name: _positive(env, variable, kind) for name, variable, kind in (
+            ("db_pool_size", "SHEQU_DB_POOL_SIZE", int),
+            ("db_pool_timeout", "SHEQU_DB_POOL_TIMEOUT", float),
+            ("max_body_bytes", "SHEQU_MAX_BODY_BYTES", int),
+            ("max_upload_bytes", "SHEQU_MAX_UPLOAD_BYTES", int)) if variable in env}
         return cls(
             data_dir=Path(env.get("SHEQU_DATA_DIR", "shequ-data")),
             database_url=env.get("SHEQU_DATABASE_URL") or None,
@@ -83,4 +109,19 @@ class Settings:
             catalog_dir=Path(catalog) if catalog else None,
             host=env.get("SHEQU_HOST", "127.0.0.1"),
             port=int(port_text),
+            **limits,  # type: ignore[arg-type]
         ).check()
+
+
+def _positive(env: Mapping[str, str], variable: str, kind: type[int] | type[float]
+              ) -> int | float:
+    """A positive number from ``env[variable]``; ConfigurationError names the variable."""
+    text = env[variable]
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise ConfigurationError(f"{variable}={text!r} is not a positive "
+                                 f"{'whole number' if kind is int else 'number'}.")
+    return value

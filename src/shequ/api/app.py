@@ -79,6 +79,17 @@ def create_app(ctx: Context) -> FastAPI:
     app.mount(api_docs.SWAGGER_UI_URL, StaticFiles(directory=api_docs.SWAGGER_UI_DIR),
               name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    from shequ.api.limits import RequestLimits
+
+    app.add_middleware(RequestLimits, settings=ctx.settings)  # bounds before any route
     # Added last, so it wraps every other middleware and their answers carry the headers.
     app.add_middleware(SecurityHeaders, production=ctx.settings.environment == "production")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of the deployment the environment names (``SHEQU_*``), already migrated:
+    the factory of ``uvicorn --factory shequ.api.app:app_from_env --workers N``."""
+    from shequ.settings import Settings
+
+    return create_app(Context.open(Settings.from_env(), migrate=False))

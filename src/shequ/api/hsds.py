@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -160,9 +160,10 @@ class ApiInfo(BaseModel):
 
 
 # -- dependencies --
-# The directory is read-only and its queries take a few milliseconds, so its routes are
-# coroutines with their own async dependencies: no thread-pool hop per dependency, which
-# is most of the cost of a request at hundreds of requests per second.
+# Routes and dependencies that touch the database are plain functions, run in the thread
+# pool: a query on the event loop would stop every other request while it waits (and, once
+# the pool's connections are all held by requests that need the loop to finish, for good).
+# Only what needs no database stays a coroutine: the context, the catalog's taxonomy.
 
 
 async def _context(request: Request) -> Context:
@@ -188,7 +189,7 @@ def _reader(request: Request) -> sessionmaker[Session]:
     return sessions
 
 
-async def _read_session(request: Request) -> AsyncIterator[Session]:
+def _read_session(request: Request) -> Iterator[Session]:
     with _reader(request)() as session:
         yield session
 
@@ -398,7 +399,7 @@ def _query_parameters(model: type[BaseModel]) -> dict[str, Any]:
 
 @router.get("/services", response_model=ServicePage, responses=BAD_INPUT,
             openapi_extra=_query_parameters(ServiceQuery))
-async def list_services(request: Request) -> JSONResponse:
+def list_services(request: Request) -> JSONResponse:
     """Services, paginated; with a point, nearest first (Shequ profile)."""
     # The busiest route: the query is validated here in one pydantic call and the session
     # opened here, instead of through FastAPI's parameter model and a generator
@@ -445,7 +446,7 @@ def _entry_by(session: Session, column: Any, value: str, what: str
 
 
 @router.get("/services/{id}", response_model=ServiceOut, responses=NOT_FOUND)
-async def get_service(id: str, ctx: ContextDep, session: SessionDep,
+def get_service(id: str, ctx: ContextDep, session: SessionDep,
                 lang: Lang = None) -> JSONResponse:
     """One service, fully nested: schedules, phones, its location and organization."""
     language = normalise_language(lang)
@@ -458,7 +459,7 @@ async def get_service(id: str, ctx: ContextDep, session: SessionDep,
 
 
 @router.get("/organizations", response_model=OrganizationPage, responses=BAD_INPUT)
-async def list_organizations(session: SessionDep,
+def list_organizations(session: SessionDep,
                        search: Annotated[str | None, Query(max_length=100)] = None,
                        page: Page = 1, per_page: PerPage = 20,
                        lang: Lang = None) -> JSONResponse:
@@ -477,7 +478,7 @@ async def list_organizations(session: SessionDep,
 
 
 @router.get("/organizations/{id}", response_model=OrganizationOut, responses=NOT_FOUND)
-async def get_organization(id: str, ctx: ContextDep, session: SessionDep,
+def get_organization(id: str, ctx: ContextDep, session: SessionDep,
                      lang: Lang = None) -> JSONResponse:
     """One organization with its services (one-to-one fields)."""
     language = normalise_language(lang)
@@ -515,7 +516,7 @@ DivisionFilter = Annotated[str | None, Query(
 
 
 @router.get("/locations", response_model=LocationPage, responses=BAD_INPUT)
-async def list_locations(session: SessionDep, page: Page = 1, per_page: PerPage = 20,
+def list_locations(session: SessionDep, page: Page = 1, per_page: PerPage = 20,
                    search: Annotated[str | None, Query(max_length=100)] = None,
                    division: DivisionFilter = None) -> JSONResponse:
     """Physical locations of the directory's services."""
@@ -525,7 +526,7 @@ async def list_locations(session: SessionDep, page: Page = 1, per_page: PerPage 
 
 
 @router.get("/locations/{id}", response_model=LocationOut, responses=NOT_FOUND)
-async def get_location(id: str, session: SessionDep) -> JSONResponse:
+def get_location(id: str, session: SessionDep) -> JSONResponse:
     """One location with its address and schedules."""
     facility, entry = _entry_by(session, DirectoryEntry.location_uuid, id, "location")
     return _json(hsds.location_record(
@@ -534,7 +535,7 @@ async def get_location(id: str, session: SessionDep) -> JSONResponse:
 
 
 @router.get("/service_at_locations", response_model=ServiceAtLocationPage, responses=BAD_INPUT)
-async def list_service_at_locations(
+def list_service_at_locations(
     ctx: ContextDep, session: SessionDep, *,
     search: Annotated[str | None, Query(max_length=100)] = None,
     page: Page = 1, per_page: PerPage = 20,
@@ -563,7 +564,7 @@ async def list_service_at_locations(
 
 @router.get("/service_at_locations/{id}", response_model=ServiceAtLocationOut,
             responses=NOT_FOUND)
-async def get_service_at_location(id: str, session: SessionDep) -> JSONResponse:
+def get_service_at_location(id: str, session: SessionDep) -> JSONResponse:
     """One service-at-location with its location (the core document's schema reference
     for this path is a known defect; the body follows service_at_location.json)."""
     facility, entry = _entry_by(session, DirectoryEntry.service_at_location_uuid, id,

@@ -371,20 +371,33 @@ def _store(ctx: Context, catalog: RequestCatalog, form: RequestForm,
         return requests_service.retry_when_busy(session, submit)
 
 
+async def _submission(request: Request) -> tuple[RequestForm, dict[str, str]] | ShequError:
+    """The submission form and its answers, read without blocking the event loop and
+    checked (no database work); a ShequError is returned, to be answered in GeoReport
+    form."""
+    try:
+        return read_request_form(await request.form())
+    except ShequError as exc:
+        return exc
+
+
+Submission = Annotated[tuple[RequestForm, dict[str, str]] | ShequError, Depends(_submission)]
+
+
 @router.post("/requests.{fmt}", response_model=list[CreatedOut], openapi_extra=_FORM_BODY,
-             responses=_xml_doc("the new request's id and token"))
-async def create_request(fmt: Format, request: Request, lang: Lang = None) -> Response:
+             responses=_xml_doc("the new request's id and token"),
+             dependencies=[Depends(_PUBLIC_WRITES)])
+def create_request(fmt: Format, request: Request, submission: Submission,
+                   lang: Lang = None) -> Response:
     """Submit a request (form-encoded, with the client's ``api_key``; the key's user, if
     any, is the submitter — residents signed in to Shequ use ``/api/v1/service-requests``).
     """
-    # The busiest public write: a coroutine that reads and checks the form itself and
-    # stores on the event loop (a few milliseconds of database work), instead of five
-    # dependencies, FastAPI's form model and a thread-pool hop, which cost as much again.
-    await _PUBLIC_WRITES(request)
-    try:
-        form, attributes = read_request_form(await request.form())
-    except ShequError as exc:
-        return _error(fmt, exc)
+    # The form is read by an async dependency and stored here, in the thread pool: the
+    # database work (and a retry's wait when SQLite refuses a write) never runs on the
+    # event loop.
+    if isinstance(submission, ShequError):
+        return _error(fmt, submission)
+    form, attributes = submission
     ctx: Context = request.app.state.ctx
     result = _store(ctx, load_request_catalog(ctx.settings.catalog_dir), form, attributes)
     if isinstance(result, ShequError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, func, literal_column, select
 
 from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.registry import summarise_region
@@ -14,6 +14,13 @@ from shequ.registry.models import Facility, Population
 from shequ.web.templates import render, request_language
 
 router = APIRouter(include_in_schema=False)
+
+
+def _township_of(code: ColumnExpressionArgument[str]) -> ColumnElement[str]:
+    """The first nine digits of a division code (its township), with the positions as
+    SQL literals: bound parameters would differ between SELECT and GROUP BY, and
+    PostgreSQL refuses to group by an expression it cannot see is the same."""
+    return func.substr(code, literal_column("1"), literal_column("9"))
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -27,15 +34,17 @@ def home(request: Request, ctx: ContextDep, session: SessionDep) -> HTMLResponse
     if summary.region_code:
         region = queries.division(session, summary.region_code)
         prefix = code_prefix(region.code, region.level)
+        facility_township = _township_of(Facility.division_code)
         facilities_by_division: dict[str, int] = dict(session.execute(
-            select(func.substr(Facility.division_code, 1, 9), func.count())
+            select(facility_township, func.count())
             .where(Facility.division_code.startswith(prefix))
-            .group_by(func.substr(Facility.division_code, 1, 9))).all())
+            .group_by(facility_township)).all())
+        population_township = _township_of(Population.division_code)
         residents_by_township: dict[str, int | None] = dict(session.execute(
-            select(func.substr(Population.division_code, 1, 9), func.sum(Population.residents))
+            select(population_township, func.sum(Population.residents))
             .where(Population.division_code.startswith(prefix),
                    Population.period == select(func.max(Population.period)).scalar_subquery())
-            .group_by(func.substr(Population.division_code, 1, 9))).all())
+            .group_by(population_township)).all())
         for unit in queries.children(session, region.code):
             key = unit.code[:9]
             townships.append({

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
+from starlette.datastructures import FormData
 
 from shequ.api.auth import OptionalUser, csrf_for
 from shequ.api.deps import ContextDep, IdPath, SessionDep
@@ -69,13 +70,19 @@ def new_request(request: Request, *, ctx: ContextDep, session: SessionDep,
         "kind": kind or ("facility_complaint" if place else "public_repair"), "error": None})
 
 
+async def _form(request: Request) -> FormData:
+    """The posted form, read without blocking the event loop (Starlette keeps it for the
+    CSRF check, which reads it too)."""
+    return await request.form()
+
+
 @router.post("/services/requests", response_class=HTMLResponse)
-async def submit_request(request: Request, ctx: ContextDep, session: SessionDep,
-                         user: OptionalUser) -> Response:
-    """Create the request from the form, then show it."""
+def submit_request(request: Request, ctx: ContextDep, session: SessionDep,
+                   user: OptionalUser, form: Annotated[FormData, Depends(_form)]) -> Response:
+    """Create the request from the form, then show it (in the thread pool: the database
+    work and a retry's wait stay off the event loop)."""
     if user is None:
         return login_redirect(request)
-    form = await request.form()
 
     def text(name: str) -> str | None:
         value = form.get(name)
