@@ -1,5 +1,6 @@
 """The two busiest public routes over HTTP on both back-ends: a directory search near a
-point and an Open311 submission, against hand-computed answers.
+point and an Open311 submission, against hand-computed answers; and a real uvicorn
+server that keeps answering while many signed-in requests are in flight at once.
 
 Each back-end takes its own statements here (an array parameter for a page's rows and
 autocommit reads on PostgreSQL, a list of parameters on SQLite), so both are driven.
@@ -7,11 +8,18 @@ autocommit reads on PostgreSQL, a list of parameters on SQLite), so both are dri
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -21,7 +29,15 @@ from shequ.registry.db import make_engine, session_factory
 from shequ.services.accounts import AuditLog
 from shequ.services.requests import ServiceRequest
 
-from .conftest import FACILITIES, Seeded, seed, services_settings
+from .conftest import (
+    FACILITIES,
+    PASSWORD,
+    SECRET,
+    Seeded,
+    free_port,
+    seed,
+    services_settings,
+)
 
 
 @pytest.fixture
@@ -89,3 +105,61 @@ def test_open311_submission(served: tuple[TestClient, Context, Seeded]) -> None:
         assert [a.entity_id for a in audit_rows] == [created["service_request_id"],
                                                      second["service_request_id"]]
         assert json.loads(audit_rows[0].detail or "")["api_key_id"] == stored.api_key_id
+
+
+@contextmanager
+def uvicorn_server(database_url: str, data_dir: Path, *, pool_size: int) -> Iterator[str]:
+    """``uvicorn`` serving ``database_url`` in a subprocess on a free loopback port, as
+    ``shequ serve`` does; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "SHEQU_DATABASE_URL": database_url, "SHEQU_DATA_DIR": str(data_dir),
+           "SHEQU_ENV": "test", "SHEQU_SECRET_KEY": SECRET,
+           "SHEQU_DB_POOL_SIZE": str(pool_size)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "shequ.api.app:app_from_env",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/api/v1/region", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the uvicorn server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+async def _burst_with_probe(base: str, token: str, n: int) -> tuple[list[int], list[int]]:
+    """``n`` signed-in requests at once, and ``GET /api/v1/region`` every 100 ms until they
+    are all answered: (their statuses, the probe's statuses)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=n + 2, max_keepalive_connections=n + 2)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        paths = ["/api/v1/auth/me", "/api/v1/service-requests?mine=true"]
+        burst = asyncio.gather(*(http.get(paths[i % 2], headers=headers) for i in range(n)))
+        probes: list[int] = []
+        while not burst.done():
+            probes.append((await http.get("/api/v1/region", timeout=5)).status_code)
+            await asyncio.sleep(0.1)
+        return [r.status_code for r in await burst], probes
+
+
+def test_many_signed_in_requests_at_once_all_answer(
+        served: tuple[TestClient, Context, Seeded], db_url: str, tmp_path: Path) -> None:
+    # Forty requests on a pool of four: most wait for a connection, none on the event
+    # loop, so every one is answered and the probe answers meanwhile.
+    with uvicorn_server(db_url, tmp_path / "live", pool_size=4) as base:
+        signed_in = httpx.post(base + "/api/v1/auth/token",
+                               data={"username": "resident1", "password": PASSWORD})
+        assert signed_in.status_code == 200, signed_in.text
+        statuses, probes = asyncio.run(_burst_with_probe(
+            base, signed_in.json()["access_token"], 40))
+    assert statuses == [200] * 40
+    assert probes and set(probes) == {200}
