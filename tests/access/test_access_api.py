@@ -104,7 +104,8 @@ def test_communities_computed_then_stored(demo: tuple[Context, TestClient]) -> N
             select(AuditLog).where(AuditLog.entity == "community_access"))]
     assert [(name, action) for name, action, _ in logged] == [
         ("planner_elsewhere", "compute"), ("planner_zd", "compute")]
-    assert '"prefix": "130123"' in logged[1][2]
+    detail = logged[1][2]
+    assert detail is not None and '"prefix": "130123"' in detail
     assert stored.json()["rows"] > 0
     after = client.get("/api/v1/access/communities", params={"tier": "15min"}).json()
     assert after["stored"] is True and after["computed_at"] is not None

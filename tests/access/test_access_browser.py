@@ -38,11 +38,10 @@ def test_map_shows_communities_and_answers_a_click(chromium: Any, demo_server: s
 @pytest.fixture
 def two_years_server(tmp_path: Path, demo_template: Path) -> Iterator[str]:
     """The demo county with life circles stored for 2019 and 2024, served."""
-    from tests.conftest import running_server
-
     from shequ.access.store import compute_region_access
     from shequ.context import Context
     from shequ.settings import Settings
+    from tests.conftest import running_server
 
     shutil.copytree(demo_template, tmp_path / "demo")
     ctx = Context.open(Settings(data_dir=tmp_path / "demo", environment="test"))

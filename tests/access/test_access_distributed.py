@@ -22,8 +22,10 @@ from shequ.catalog import load_catalog
 def client() -> Iterator[object]:
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as dask_client:
+    # Dask's cluster and client are untyped
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1,  # type: ignore[no-untyped-call]
+                           processes=True, dashboard_address=None)
+    with cluster, Client(cluster) as dask_client:  # type: ignore[no-untyped-call]
         yield dask_client
 
 

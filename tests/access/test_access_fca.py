@@ -70,7 +70,7 @@ def _dense_oracle(net: StreetNetwork, demand_nodes: np.ndarray, demand: np.ndarr
                                                            / (2 * sigma**2)), 0.0)
     reached = (w * demand[None, :]).sum(axis=1)
     ratio = np.divide(supply, reached, out=np.zeros_like(supply), where=reached > 0)
-    return (w * ratio[:, None]).sum(axis=0)
+    return np.asarray((w * ratio[:, None]).sum(axis=0))
 
 
 @pytest.mark.parametrize("sigma", [None, 300.0])
@@ -92,7 +92,7 @@ def test_fca_equals_dense_oracle_on_real_streets(helsinki: StreetNetwork,
 
 def test_fca_equals_pysal_access(helsinki: StreetNetwork) -> None:
     access = pytest.importorskip("access")
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     rng = np.random.default_rng(9)
     demand_nodes = rng.choice(helsinki.node_count, 300, replace=False)

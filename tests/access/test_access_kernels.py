@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -74,8 +74,8 @@ def test_bad_sources_and_caps_are_rejected() -> None:
 
 
 def _oracle_nearest(net: StreetNetwork, sources: np.ndarray, cap: float) -> np.ndarray:
-    return dijkstra(net.to_scipy(), directed=False, indices=sources, min_only=True,
-                    limit=cap)
+    return np.asarray(dijkstra(net.to_scipy(), directed=False, indices=sources,
+                               min_only=True, limit=cap))
 
 
 def test_nearest_equals_scipy_on_the_real_helsinki_streets(helsinki: StreetNetwork) -> None:

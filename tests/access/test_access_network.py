@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shequ.access.network import EARTH_RADIUS_M, StreetNetwork, integer_metres
+from shequ.access.network import StreetNetwork, integer_metres
 from shequ.errors import NetworkError
+from shequ.registry.geodesy import EARTH_RADIUS_M
 
 
 def _square() -> StreetNetwork:
@@ -86,7 +87,10 @@ def test_from_edges_rejects_bad_input(change: dict[str, np.ndarray], message: st
     }
     arguments.update(change)
     with pytest.raises(NetworkError, match=message):
-        StreetNetwork.from_edges(**arguments)
+        StreetNetwork.from_edges(
+            node_ids=arguments["node_ids"], lon=arguments["lon"], lat=arguments["lat"],
+            edge_u=arguments["edge_u"], edge_v=arguments["edge_v"],
+            length_m=arguments["length_m"])
 
 
 def test_save_and_load_round_trip(tmp_path: Path, grid: StreetNetwork) -> None:

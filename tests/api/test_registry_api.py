@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from shequ.api.app import create_app
 from shequ.context import Context
+from shequ.registry.geodesy import great_circle_m as haversine_m
 from shequ.registry.models import Facility
-from shequ.registry.queries import haversine_m
 from shequ.settings import Settings
 
 
@@ -78,7 +78,7 @@ def test_facilities_near_a_point_match_a_brute_force_search(
     with ctx.sessions() as session:
         truth = sorted((haversine_m(lon, lat, f.longitude, f.latitude), f.id)
                        for f in session.scalars(select(Facility))
-                       if f.longitude is not None
+                       if f.longitude is not None and f.latitude is not None
                        and haversine_m(lon, lat, f.longitude, f.latitude) <= radius)
     assert [f["id"] for f in found] == [i for _, i in truth]
     assert found[0]["distance_m"] == pytest.approx(truth[0][0])

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
-from tests.indicators import fixture as f
 
 from shequ.api.app import create_app
 from shequ.context import Context
 from shequ.indicators.store import compute_for_registry
 from shequ.settings import Settings
+from tests.indicators import fixture as f
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import openapi
 from schemathesis.generation import GenerationMode
-from tests.fuzzing import request_kwargs
-from tests.indicators import fixture as f
 
 from shequ.api.app import create_app
 from shequ.context import Context
 from shequ.indicators.store import compute_for_registry
 from shequ.settings import Settings
+from tests.fuzzing import operations_under, request_kwargs
+from tests.indicators import fixture as f
 
 PATHS = ("/api/v1/indicators", "/api/v1/analytics", "/api/v1/dataValueSets")
 
@@ -46,8 +46,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 def test_no_server_error_on_indicator_endpoints(mode: GenerationMode, client: TestClient
                                                 ) -> None:
     schema = openapi.from_asgi("/openapi.json", client.app)
-    operations = [op.ok() for op in schema.get_all_operations()
-                  if op.ok().path.startswith(PATHS)]
+    operations = operations_under(schema, PATHS)
     assert len(operations) >= 7
     failures: list[str] = []
     for operation in operations:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from tests.indicators import fixture as f
 from typer.testing import CliRunner
 
 from shequ.cli import app
 from shequ.registry.db import make_engine, session_factory
+from tests.indicators import fixture as f
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.indicators import fixture as f
 
 from shequ.errors import ValidationError
 from shequ.indicators.definitions import load_indicator_catalog
 from shequ.indicators.engine import MeasureTables, compute_indicators
+from tests.indicators import fixture as f
 
 AS_OF = dt.date(2024, 12, 31)
 

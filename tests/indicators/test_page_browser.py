@@ -7,11 +7,11 @@ from typing import Any
 
 import polars as pl
 import pytest
-from tests.conftest import running_server
 
 from shequ.context import Context
 from shequ.indicators.store import compute_for_registry
 from shequ.settings import Settings
+from tests.conftest import running_server
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 from openpyxl import load_workbook
-from tests.indicators import fixture as f
 
 from shequ.errors import CatalogError
 from shequ.indicators.assessment import assess, load_scheme, scores_frame
@@ -23,6 +22,7 @@ from shequ.indicators.export import (
 )
 from shequ.indicators.shortboards import short_boards
 from shequ.indicators.targets import with_status
+from tests.indicators import fixture as f
 
 AS_OF = dt.date(2024, 12, 31)
 

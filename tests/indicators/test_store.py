@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from tests.indicators import fixture as f
 
 from shequ.context import Context
 from shequ.indicators.models import IndicatorRun, IndicatorValue
 from shequ.indicators.store import compute_for_registry, latest_run, load_values
 from shequ.settings import Settings
+from tests.indicators import fixture as f
 
 AS_OF = dt.date(2024, 12, 31)
 
 
 @pytest.fixture
-def ctx(settings: Settings, sessions: sessionmaker[Session]) -> Context:
+def ctx(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Context]:
     with sessions() as session, session.begin():
         f.store(session)
     context = Context.open(settings, migrate=False)

@@ -6,11 +6,11 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from tests.indicators import fixture as f
 
 from shequ.indicators.definitions import IndicatorCatalog, load_indicator_catalog
 from shequ.indicators.engine import compute_indicators
 from shequ.indicators.targets import effective_targets, progress, project, with_status
+from tests.indicators import fixture as f
 
 AS_OF = dt.date(2024, 12, 31)
 

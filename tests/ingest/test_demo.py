@@ -25,11 +25,11 @@ CATALOG = load_catalog()
 
 
 @pytest.fixture(scope="module")
-def demo():  # type: ignore[no-untyped-def]
+def demo():
     return generate(catalog=CATALOG)
 
 
-def test_the_same_seed_gives_the_same_county_and_another_seed_does_not(demo) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_seed_gives_the_same_county_and_another_seed_does_not(demo) -> None:
     again = generate(catalog=CATALOG)
     assert again.facilities == demo.facilities
     assert again.population == demo.population
@@ -38,14 +38,14 @@ def test_the_same_seed_gives_the_same_county_and_another_seed_does_not(demo) -> 
     assert other.population != demo.population
 
 
-def test_names_and_codes_are_the_real_countys(demo) -> None:  # type: ignore[no-untyped-def]
+def test_names_and_codes_are_the_real_countys(demo) -> None:
     assert (demo.county.code, demo.county.name) == ("130123000000", "正定县")
     levels = Counter(u.level for u in demo.units)
     assert levels == {4: 10, 5: 187}
     assert [a.name for a in demo.ancestors] == ["河北省", "石家庄市"]
 
 
-def test_every_urban_community_has_a_comprehensive_facility(demo) -> None:  # type: ignore[no-untyped-def]
+def test_every_urban_community_has_a_comprehensive_facility(demo) -> None:
     with_facility = {f["division_code"] for f in demo.facilities
                      if f["type_code"] == "comprehensive_service_facility"
                      and f["status"] == "in_service"}
@@ -53,7 +53,7 @@ def test_every_urban_community_has_a_comprehensive_facility(demo) -> None:  # ty
     assert urban and all(u.code in with_facility for u in urban)
 
 
-def test_village_coverage_is_the_national_figure_for_2019_and_2020(demo) -> None:  # type: ignore[no-untyped-def]
+def test_village_coverage_is_the_national_figure_for_2019_and_2020(demo) -> None:
     villages = [u.code for u in demo.units if u.level == 5 and u.urban_rural.startswith("2")]
     opened = {f["division_code"]: f["opened_on"] for f in demo.facilities
               if f["type_code"] == "comprehensive_service_facility"
@@ -64,7 +64,7 @@ def test_village_coverage_is_the_national_figure_for_2019_and_2020(demo) -> None
     assert by_2020 == round(VILLAGE_COVERAGE_2020 * len(villages))
 
 
-def test_households_and_ages_follow_the_census_shares(demo) -> None:  # type: ignore[no-untyped-def]
+def test_households_and_ages_follow_the_census_shares(demo) -> None:
     rows = [p for p in demo.population if p["period"] == 2020]
     residents = sum(p["residents"] for p in rows)
     households = sum(p["households"] for p in rows)
@@ -74,20 +74,20 @@ def test_households_and_ages_follow_the_census_shares(demo) -> None:  # type: ig
     assert all(p["age_80_plus"] <= p["age_60_plus"] <= p["residents"] for p in demo.population)
 
 
-def test_everything_generated_is_labelled_synthetic(demo) -> None:  # type: ignore[no-untyped-def]
+def test_everything_generated_is_labelled_synthetic(demo) -> None:
     assert all(f["synthetic"] and "synthetic" in f["source"] for f in demo.facilities)
     assert all(p["synthetic"] for p in demo.population)
     assert all(w["synthetic"] for w in demo.workforce)
 
 
-def test_every_opening_hours_value_is_valid_osm_syntax(demo) -> None:  # type: ignore[no-untyped-def]
+def test_every_opening_hours_value_is_valid_osm_syntax(demo) -> None:
     import opening_hours
 
     for text in {f["opening_hours"] for f in demo.facilities if f["opening_hours"]}:
         opening_hours.OpeningHours(text)
 
 
-def test_the_street_network_is_connected(demo) -> None:  # type: ignore[no-untyped-def]
+def test_the_street_network_is_connected(demo) -> None:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 

@@ -18,8 +18,8 @@ def random_problem(seed: int, *, n: int = 9, m: int = 6, reach: float = 650.0,
     rng = np.random.default_rng(seed)
     demand_xy = rng.uniform(0, 1000, (n, 2))
     site_xy = rng.uniform(0, 1000, (m, 2))
-    dist = np.hypot(*(demand_xy[:, None, :] - site_xy[None, :, :]).transpose(2, 0, 1))
-    dist = np.round(dist)
+    gap = demand_xy[:, None, :] - site_xy[None, :, :]
+    dist = np.round(np.hypot(gap[..., 0], gap[..., 1]))
     i, j = np.nonzero(dist <= reach)
     ex = np.zeros(m, bool)
     ex[:existing] = True

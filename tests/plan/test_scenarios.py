@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 
 import polars as pl
 import pytest
@@ -32,10 +33,10 @@ TYPE = "comprehensive_service_facility"
 
 
 @pytest.fixture
-def ctx(settings: Settings) -> Context:
+def ctx(settings: Settings) -> Iterator[Context]:
     context = Context.open(settings)
     seed_county(context.sessions)
-    yield context  # type: ignore[misc]
+    yield context
     context.close()
 
 

@@ -127,10 +127,10 @@ def seed(session: Session) -> Seeded:
                                identity_number=IDENTITY_NUMBER, phone=PHONE,
                                address="多福巷 1 号", priority_groups=["elderly"])
     users = {}
-    for username, (role, code) in USERS.items():
+    for username, (role, jurisdiction) in USERS.items():
         user = create_user(session, username=username, password_hash=password_hash(),
                            role=role,
-                           display_name=username, jurisdiction_code=code,
+                           display_name=username, jurisdiction_code=jurisdiction,
                            resident_id=resident.id if username == "resident1" else None)
         users[username] = user.id
     _, key = create_api_key(session, name="test client")

@@ -33,7 +33,7 @@ def _registry() -> Any:
 @cache
 def validator(name: str) -> Any:
     """A Draft 2020-12 validator of ``name`` (e.g. ``service.json``)."""
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
     return Draft202012Validator({"$ref": name}, registry=_registry(),
                                 format_checker=Draft202012Validator.FORMAT_CHECKER)

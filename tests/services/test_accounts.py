@@ -105,7 +105,7 @@ def test_tokens_are_signed_and_csrf_is_bound_to_the_session() -> None:
     assert not check_csrf(SECRET, "sid-1", None)
 
 
-def test_production_refuses_the_development_secret(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_production_refuses_the_development_secret(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="SHEQU_SECRET_KEY"):
         Settings(environment="production", secret_key=DEVELOPMENT_SECRET,
                  database_url="sqlite:///x").check()

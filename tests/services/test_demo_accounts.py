@@ -94,8 +94,9 @@ def test_the_demo_planner_recomputes_after_staff_edits(demo_settings: Settings) 
             assert done.headers["location"] == "/work?msg=work.refreshed", done.headers
         with ctx.sessions() as session:
             year = queries.today().year
-            assert session.scalar(select(func.count()).select_from(CommunityAccess).where(
-                CommunityAccess.period == year)) > 0
+            stored = session.scalar(select(func.count()).select_from(CommunityAccess).where(
+                CommunityAccess.period == year))
+            assert stored is not None and stored > 0
             assert session.scalar(select(func.count()).select_from(IndicatorRun)) == 1
     finally:
         ctx.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +25,7 @@ MONDAY_0900 = "2026-11-30T09:00:00+08:00"
 MONDAY_1230 = "2026-11-30T12:30:00+08:00"
 
 
-def _valid_page(body: dict, item_schema: str) -> None:
+def _valid_page(body: dict[str, Any], item_schema: str) -> None:
     assert list(page_validator().iter_errors(body)) == []
     for item in body["contents"]:
         assert errors(item_schema, item) == [], item

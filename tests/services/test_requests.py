@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import math
 import random
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -26,7 +27,7 @@ T0 = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def db(sessions: sessionmaker[Session]) -> tuple[Session, Seeded, dict[str, User]]:
+def db(sessions: sessionmaker[Session]) -> Iterator[tuple[Session, Seeded, dict[str, User]]]:
     session = sessions()
     info = seed(session)
     users = {u.username: u for u in session.scalars(select(User))}
@@ -48,7 +49,7 @@ def _submit(session: Session, users: dict[str, User], code: str = "public_repair
     return result.request
 
 
-def test_points_route_to_the_nearest_community(db) -> None:  # type: ignore[no-untyped-def]
+def test_points_route_to_the_nearest_community(db) -> None:
     session, _, _ = db
     communities = session.scalars(select(Division).where(Division.level == 5)).all()
     rng = random.Random(11)
@@ -57,6 +58,7 @@ def test_points_route_to_the_nearest_community(db) -> None:  # type: ignore[no-u
 
         def dist(d: Division, lon: float = lon, lat: float = lat) -> float:
             # spherical law of cosines: an oracle independent of the haversine code
+            assert d.longitude is not None and d.latitude is not None
             p1, p2, dl = map(math.radians, (lat, d.latitude, d.longitude - lon))
             return math.acos(min(1.0, math.sin(p1) * math.sin(p2)
                                  + math.cos(p1) * math.cos(p2) * math.cos(dl)))
@@ -64,7 +66,7 @@ def test_points_route_to_the_nearest_community(db) -> None:  # type: ignore[no-u
         assert rs.nearest_community(session, lon, lat).code == min(communities, key=dist).code
 
 
-def test_each_kind_goes_to_its_responsible_level(db) -> None:  # type: ignore[no-untyped-def]
+def test_each_kind_goes_to_its_responsible_level(db) -> None:
     session, _, users = db
     assert _submit(session, users).responsible_code == "110101001001"
     assert _submit(session, users, "facility_complaint").responsible_code == "110101001000"
@@ -77,7 +79,7 @@ def test_each_kind_goes_to_its_responsible_level(db) -> None:  # type: ignore[no
     assert rs.aware(given.deadline_at) - T0 == dt.timedelta(hours=72)
 
 
-def test_full_workflow_to_a_rating(db) -> None:  # type: ignore[no-untyped-def]
+def test_full_workflow_to_a_rating(db) -> None:
     session, _, users = db
     request = _submit(session, users)
     worker = users["worker_dfx"]
@@ -100,7 +102,7 @@ def test_full_workflow_to_a_rating(db) -> None:  # type: ignore[no-untyped-def]
     assert history == ["submit", "accept", "assign", "start", "resolve", "close", "rate"]
 
 
-def test_a_submission_leaves_its_event_and_its_audit_row(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_submission_leaves_its_event_and_its_audit_row(db) -> None:
     session, _, users = db
     request = _submit(session, users)
     session.commit()
@@ -116,7 +118,7 @@ def test_a_submission_leaves_its_event_and_its_audit_row(db) -> None:  # type: i
     assert rs.aware(rows[0].at) == T0
 
 
-def test_a_submission_after_a_rolled_back_one_is_stored(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_submission_after_a_rolled_back_one_is_stored(db) -> None:
     # SQLite hands the rolled-back row's id out again; the session must take the new row.
     session, _, users = db
     session.commit()
@@ -131,7 +133,7 @@ def test_a_submission_after_a_rolled_back_one_is_stored(db) -> None:  # type: ig
     assert session.scalar(select(func.count()).select_from(ServiceRequest)) == 1
 
 
-def test_state_machine_and_jurisdiction_are_enforced(db) -> None:  # type: ignore[no-untyped-def]
+def test_state_machine_and_jurisdiction_are_enforced(db) -> None:
     session, _, users = db
     request = _submit(session, users)
     with pytest.raises(ConflictError, match="cannot be 'resolve'"):
@@ -149,7 +151,7 @@ def test_state_machine_and_jurisdiction_are_enforced(db) -> None:  # type: ignor
     assert request.status == "accepted"
 
 
-def test_reopen_only_within_the_window(db) -> None:  # type: ignore[no-untyped-def]
+def test_reopen_only_within_the_window(db) -> None:
     session, _, users = db
     request = _submit(session, users)
     rs.act(session, CATALOG, request, user=users["worker_dfx"], action="close", now=T0)
@@ -165,7 +167,7 @@ def test_reopen_only_within_the_window(db) -> None:  # type: ignore[no-untyped-d
                now=T0 + dt.timedelta(days=1))
 
 
-def test_overdue_requests_escalate_one_level_each_deadline(db) -> None:  # type: ignore[no-untyped-def]
+def test_overdue_requests_escalate_one_level_each_deadline(db) -> None:
     session, _, users = db
     request = _submit(session, users)
     done = _submit(session, users, longitude=116.4121, latitude=39.9301)
@@ -186,7 +188,7 @@ def test_overdue_requests_escalate_one_level_each_deadline(db) -> None:  # type:
     assert request.status == RequestStatus.RESOLVED.value
 
 
-def test_duplicates_are_nearby_open_requests_of_the_same_kind(db) -> None:  # type: ignore[no-untyped-def]
+def test_duplicates_are_nearby_open_requests_of_the_same_kind(db) -> None:
     session, _, users = db
     first = _submit(session, users)
     near = rs.submit_request(session, SECRET, CATALOG, rs.RequestDraft(
@@ -203,9 +205,10 @@ def test_duplicates_are_nearby_open_requests_of_the_same_kind(db) -> None:  # ty
     assert [r.id for r in again] == [near.request.id]
 
 
-def test_contact_phone_is_encrypted_and_masked_for_outsiders(db) -> None:  # type: ignore[no-untyped-def]
+def test_contact_phone_is_encrypted_and_masked_for_outsiders(db) -> None:
     session, _, users = db
     request = _submit(session, users, contact_phone="13900001111")
+    assert request.contact_phone_enc is not None
     assert b"13900001111" not in request.contact_phone_enc
     assert rs.contact_phone(SECRET, request, user=users["worker_dfx"],
                             session=session) == "13900001111"

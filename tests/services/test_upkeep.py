@@ -195,8 +195,10 @@ FACILITY_CSV = ("external_id,type_code,division_code,name,longitude,latitude,flo
 
 def _upload(client: TestClient, headers: dict[str, str], table: str, name: str,
             text: str) -> httpx.Response:
-    return client.post(f"/api/v1/imports/{table}", headers=headers,
-                       files={"file": (name, text.encode("utf-8"), "text/csv")})
+    response: httpx.Response = client.post(
+        f"/api/v1/imports/{table}", headers=headers,
+        files={"file": (name, text.encode("utf-8"), "text/csv")})
+    return response
 
 
 def test_an_officer_uploads_a_file_of_the_street(served: Served) -> None:
