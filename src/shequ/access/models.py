@@ -19,7 +19,8 @@ import datetime as dt
 from sqlalchemy import DateTime, Float, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import CODE_LENGTH, Base
+from shequ.registry.columns import division_code_column
+from shequ.registry.models import Base
 
 
 class CommunityAccess(Base):
@@ -32,7 +33,7 @@ class CommunityAccess(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     facility_type: Mapped[str] = mapped_column(String(48))
     distance_m: Mapped[int] = mapped_column(Integer)
     period: Mapped[int] = mapped_column(Integer)  # the year whose facilities were evaluated

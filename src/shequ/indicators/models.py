@@ -24,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import CODE_LENGTH, Base
+from shequ.registry.columns import division_code_column
+from shequ.registry.models import Base
 
 
 class IndicatorRun(Base):
@@ -56,14 +57,14 @@ class IndicatorValue(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("indicator_run.id", ondelete="CASCADE"))
     indicator: Mapped[str] = mapped_column(String(32))
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    division_code: Mapped[str] = division_code_column()
     level: Mapped[int] = mapped_column(Integer)
     period: Mapped[int] = mapped_column(Integer)
     numerator: Mapped[float] = mapped_column(Float)
     denominator: Mapped[float | None] = mapped_column(Float)
     value: Mapped[float | None] = mapped_column(Float)
     target: Mapped[float | None] = mapped_column(Float)
-    target_jurisdiction: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
+    target_jurisdiction: Mapped[str | None] = division_code_column()
     projected: Mapped[float | None] = mapped_column(Float)
     # Only the run's latest period carries a status (it needs the history before it).
     status: Mapped[str | None] = mapped_column(String(16))
@@ -78,7 +79,7 @@ class IndicatorInput(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     period: Mapped[int] = mapped_column(Integer)
     measure: Mapped[str] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)

@@ -22,11 +22,11 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shequ.registry.models import CODE_LENGTH, Base
+from shequ.registry.columns import CreatedAt, division_code_column, enum_check
+from shequ.registry.models import Base
 
 
 class ScenarioStatus(StrEnum):
@@ -45,21 +45,17 @@ class ChangeAction(StrEnum):
     ENLARGE = "enlarge"  # add floor area or capacity to an existing facility
 
 
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{m.value}'" for m in enum)
-
-
-class PlanScenario(Base):
+class PlanScenario(CreatedAt, Base):
     """A named, stored plan for one division."""
 
     __tablename__ = "plan_scenario"
     __table_args__ = (
-        CheckConstraint("status IN (" + _values(ScenarioStatus) + ")", name="status_value"),
+        enum_check("status", ScenarioStatus, name="status_value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=ScenarioStatus.DRAFT.value)
     # How the changes were found: the model, its parameters and result (JSON), if solved.
@@ -67,8 +63,6 @@ class PlanScenario(Base):
     parameters: Mapped[str | None] = mapped_column(Text)
     evaluation: Mapped[str | None] = mapped_column(Text)
     evaluated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now())
     adopted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     changes: Mapped[list[PlanScenarioChange]] = relationship(
@@ -81,7 +75,7 @@ class PlanScenarioChange(Base):
 
     __tablename__ = "plan_scenario_change"
     __table_args__ = (
-        CheckConstraint("action IN (" + _values(ChangeAction) + ")", name="action_value"),
+        enum_check("action", ChangeAction, name="action_value"),
         CheckConstraint("cost_cny >= 0", name="cost"),
         CheckConstraint("floor_area_m2 IS NULL OR floor_area_m2 >= 0", name="floor_area"),
         CheckConstraint("activity_area_m2 IS NULL OR activity_area_m2 >= 0",
@@ -96,7 +90,7 @@ class PlanScenarioChange(Base):
     facility_id: Mapped[int | None] = mapped_column(
         ForeignKey("facility.id", ondelete="SET NULL"))
     type_code: Mapped[str] = mapped_column(String(48))
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
     longitude: Mapped[float | None] = mapped_column(Float)
     latitude: Mapped[float | None] = mapped_column(Float)

@@ -33,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from shequ.registry.columns import CODE_LENGTH, division_code_column, enum_check
+
 # The plain enums live in shequ.registry.levels (no SQLAlchemy there, so the compute
 # cores use them); the aliases re-export them for the modules that name them from here.
 from shequ.registry.levels import ACTIVE_STATUSES as ACTIVE_STATUSES  # noqa: PLC0414
@@ -49,7 +51,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-CODE_LENGTH = 12
+
+__all__ = ["CODE_LENGTH"]  # still importable from here, its first home (names below follow)
 
 
 class Base(DeclarativeBase):
@@ -100,10 +103,6 @@ class Certification(StrEnum):
     SENIOR_SOCIAL_WORKER = "senior_social_worker"
 
 
-def _enum_values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{m.value}'" for m in enum)
-
-
 class Division(Base):
     """One version of an administrative unit (province … community/village)."""
 
@@ -119,9 +118,9 @@ class Division(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    code: Mapped[str] = division_code_column(index=True)
     level: Mapped[int] = mapped_column(Integer)
-    parent_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
+    parent_code: Mapped[str | None] = division_code_column()
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(32))
     urban_rural: Mapped[str | None] = mapped_column(String(3))
@@ -157,8 +156,8 @@ class DivisionChange(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     effective_on: Mapped[dt.date] = mapped_column(Date)
     event: Mapped[str] = mapped_column(String(16))
-    predecessor_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
-    successor_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH), index=True)
+    predecessor_code: Mapped[str] = division_code_column(index=True)
+    successor_code: Mapped[str | None] = division_code_column(index=True)
     note: Mapped[str | None] = mapped_column(Text)
 
 
@@ -172,9 +171,7 @@ class Facility(Base):
             "activity_area_m2 IS NULL OR activity_area_m2 >= 0", name="activity_area"
         ),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
-        CheckConstraint(
-            "status IN (" + _enum_values(FacilityStatus) + ")", name="status_value"
-        ),
+        enum_check("status", FacilityStatus, name="status_value"),
         Index("ix_facility_division_type", "division_code", "type_code"),
         Index("ix_facility_lon_lat", "longitude", "latitude"),
     )
@@ -183,7 +180,7 @@ class Facility(Base):
     # A caller's stable identifier (import files, other systems); unique when given.
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     type_code: Mapped[str] = mapped_column(String(48), index=True)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(300))
     longitude: Mapped[float | None] = mapped_column(Float)
@@ -226,14 +223,12 @@ class Workforce(Base):
             "division_code", "period", "role", "certification", name="uq_workforce_key"
         ),
         CheckConstraint("headcount >= 0", name="headcount"),
-        CheckConstraint("role IN (" + _enum_values(WorkforceRole) + ")", name="role_value"),
-        CheckConstraint(
-            "certification IN (" + _enum_values(Certification) + ")", name="certification_value"
-        ),
+        enum_check("role", WorkforceRole, name="role_value"),
+        enum_check("certification", Certification, name="certification_value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     period: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(32))
     certification: Mapped[str] = mapped_column(String(32), default=Certification.NONE.value)
@@ -258,7 +253,7 @@ class Population(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     period: Mapped[int] = mapped_column(Integer)
     residents: Mapped[int] = mapped_column(Integer)
     households: Mapped[int] = mapped_column(Integer)

@@ -9,9 +9,10 @@ attempts only one insert of a given slot can commit, on SQLite and PostgreSQL al
 Slot rows exist only while the booking is pending or approved; cancelling or rejecting
 deletes them, so the slot can be booked again.
 
-Times are naive China Standard Time (see :mod:`shequ.services.bookings.clock`).  User
-ids refer to accounts of the access layer; they are plain integers so that the booking
-tables do not depend on the accounts schema.
+Times are China Standard Time wall clock in Python and aware instants in the database
+(:class:`shequ.registry.columns.ChinaDateTime`).  User ids are foreign keys to
+``app_user``: a booker's account cannot be deleted while their bookings exist (accounts
+are deactivated instead); the staff member who decided may be, and the decision stays.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -31,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import CODE_LENGTH, Base
+from shequ.registry.columns import ChinaDateTime, CreatedAtLocal, division_code_column, enum_check
+from shequ.registry.models import Base
 
 
 class BookingStatus(StrEnum):
@@ -55,11 +56,7 @@ class BookerScope(StrEnum):
     ANYONE = "anyone"
 
 
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{m.value}'" for m in enum)
-
-
-class BookableResource(Base):
+class BookableResource(CreatedAtLocal, Base):
     """A room, hall or field of a facility that residents can book, with its rules."""
 
     __tablename__ = "booking_resource"
@@ -70,7 +67,7 @@ class BookableResource(Base):
         CheckConstraint("max_duration_minutes >= slot_minutes", name="max_duration"),
         CheckConstraint("max_series_occurrences >= 1", name="max_series"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
-        CheckConstraint("booker_scope IN (" + _values(BookerScope) + ")", name="scope_value"),
+        enum_check("booker_scope", BookerScope, name="scope_value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -92,10 +89,9 @@ class BookableResource(Base):
     allow_series: Mapped[bool] = mapped_column(Boolean, default=False)
     max_series_occurrences: Mapped[int] = mapped_column(Integer, default=12)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-class BookingSeries(Base):
+class BookingSeries(CreatedAtLocal, Base):
     """A weekly recurring booking of a regular group (a choir every Tuesday evening)."""
 
     __tablename__ = "booking_series"
@@ -108,23 +104,23 @@ class BookingSeries(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     resource_id: Mapped[int] = mapped_column(
         ForeignKey("booking_resource.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(Integer, index=True)
-    first_starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="RESTRICT"), index=True)
+    first_starts_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
     duration_minutes: Mapped[int] = mapped_column(Integer)
     interval_weeks: Mapped[int] = mapped_column(Integer, default=1)
     occurrences: Mapped[int] = mapped_column(Integer)
     purpose: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-class Booking(Base):
+class Booking(CreatedAtLocal, Base):
     """One booking of a resource from ``starts_at`` to ``ends_at`` (whole slots)."""
 
     __tablename__ = "booking"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="time_order"),
         CheckConstraint("attendees >= 1", name="attendees"),
-        CheckConstraint("status IN (" + _values(BookingStatus) + ")", name="status_value"),
+        enum_check("status", BookingStatus, name="status_value"),
         Index("ix_booking_resource_starts", "resource_id", "starts_at"),
         Index("ix_booking_status_starts", "status", "starts_at"),
     )
@@ -134,20 +130,21 @@ class Booking(Base):
         ForeignKey("booking_resource.id", ondelete="CASCADE"))
     series_id: Mapped[int | None] = mapped_column(
         ForeignKey("booking_series.id", ondelete="SET NULL"), index=True)
-    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="RESTRICT"), index=True)
     # The booker's community, for reporting who uses which venue.
-    division_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
-    starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    ends_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    division_code: Mapped[str | None] = division_code_column()
+    starts_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
     attendees: Mapped[int] = mapped_column(Integer, default=1)
     purpose: Mapped[str] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    decided_by: Mapped[int | None] = mapped_column(Integer)
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())
     decision_note: Mapped[str | None] = mapped_column(String(500))
-    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())
+    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())
 
 
 class BookingSlot(Base):
@@ -158,6 +155,6 @@ class BookingSlot(Base):
 
     resource_id: Mapped[int] = mapped_column(
         ForeignKey("booking_resource.id", ondelete="CASCADE"))
-    slot_start: Mapped[dt.datetime] = mapped_column(DateTime)
+    slot_start: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
     booking_id: Mapped[int] = mapped_column(
         ForeignKey("booking.id", ondelete="CASCADE"), index=True)

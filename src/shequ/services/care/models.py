@@ -8,7 +8,10 @@ database's guarantee that two offers for the last place never both succeed; the
 A hold is deleted when its offer lapses or is declined, or the enrolment ends, and the
 freed place goes to the next applicant the priority rules put first.
 
-Times are naive China Standard Time (see :mod:`shequ.services.bookings.clock`).
+Times are China Standard Time wall clock in Python and aware instants in the database
+(:class:`shequ.registry.columns.ChinaDateTime`).  The applicant is a foreign key to
+``app_user``: an account with applications cannot be deleted (it is deactivated), so the
+waiting list keeps who applied.
 """
 
 from __future__ import annotations
@@ -18,18 +21,17 @@ from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
-    Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     PrimaryKeyConstraint,
     String,
-    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import CODE_LENGTH, Base
+from shequ.registry.columns import ChinaDateTime, division_code_column, enum_check
+from shequ.registry.models import Base
+from shequ.services.accounts.crypto import EncryptedDate, EncryptedText
 
 
 class ApplicationStatus(StrEnum):
@@ -51,38 +53,42 @@ class ApplicationStatus(StrEnum):
 HOLDING_STATUSES = (ApplicationStatus.OFFERED.value, ApplicationStatus.ACCEPTED.value)
 
 
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{m.value}'" for m in enum)
-
-
 class CareApplication(Base):
     """A resident's application for a day-care or nursery place for a beneficiary."""
 
     __tablename__ = "care_application"
     __table_args__ = (
-        CheckConstraint("status IN (" + _values(ApplicationStatus) + ")", name="status_value"),
+        enum_check("status", ApplicationStatus, name="status_value"),
         Index("ix_care_application_facility_status", "facility_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id", ondelete="CASCADE"))
-    applicant_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    applicant_user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="RESTRICT"), index=True)
     # The access layer's resident record of the applicant, when there is one.
     resident_id: Mapped[int | None] = mapped_column(Integer)
     # The person to be cared for (an elderly resident or a child) and their community.
-    beneficiary_name: Mapped[str] = mapped_column(String(100))
-    beneficiary_birth_date: Mapped[dt.date] = mapped_column(Date)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    # Name, birth date, priority groups (disability among them) and notes are health and
+    # identity data: stored only encrypted (``*_enc`` columns; the attributes hold clear
+    # values); lists show ``beneficiary_name_masked``.
+    beneficiary_name: Mapped[str] = mapped_column(
+        "beneficiary_name_enc", EncryptedText("care.beneficiary_name"))
+    beneficiary_name_masked: Mapped[str] = mapped_column(String(100))
+    beneficiary_birth_date: Mapped[dt.date] = mapped_column(
+        "beneficiary_birth_date_enc", EncryptedDate("care.beneficiary_birth_date"))
+    division_code: Mapped[str] = division_code_column(index=True)
     # Declared priority groups, comma-separated, sorted (e.g. "disabled,living_alone").
-    priority_groups: Mapped[str] = mapped_column(String(300), default="")
+    priority_groups: Mapped[str] = mapped_column(
+        "priority_groups_enc", EncryptedText("care.priority_groups"), default="")
     status: Mapped[str] = mapped_column(String(16))
-    applied_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    offered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    offer_deadline: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    applied_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
+    offered_at: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())
+    offer_deadline: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())
+    decided_at: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())
     place_no: Mapped[int | None] = mapped_column(Integer)
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column("note_enc", EncryptedText("care.note"))
 
 
 class CarePlaceHold(Base):
@@ -98,4 +104,4 @@ class CarePlaceHold(Base):
     place_no: Mapped[int] = mapped_column(Integer)
     application_id: Mapped[int] = mapped_column(
         ForeignKey("care_application.id", ondelete="CASCADE"), unique=True)
-    held_since: Mapped[dt.datetime] = mapped_column(DateTime)
+    held_since: Mapped[dt.datetime] = mapped_column(ChinaDateTime())

@@ -5,7 +5,11 @@ up; after the activity the volunteer (or the organiser) records the minutes serv
 the organiser confirms them.  Only confirmed minutes count in a volunteer's record and
 in the totals per community that feed the indicators.
 
-Times are naive China Standard Time (see :mod:`shequ.services.bookings.clock`).
+Times are China Standard Time wall clock in Python and aware instants in the database
+(:class:`shequ.registry.columns.ChinaDateTime`).  User ids are foreign keys to
+``app_user``: a volunteer's or organiser's account cannot be deleted while its record
+exists (confirmed hours feed the indicators; accounts are deactivated instead); the staff
+who recorded or confirmed minutes may be, and the minutes stay.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -25,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import CODE_LENGTH, Base
+from shequ.registry.columns import ChinaDateTime, CreatedAtLocal, division_code_column, enum_check
+from shequ.registry.models import Base
 
 
 class OrganiserKind(StrEnum):
@@ -59,51 +63,47 @@ class HoursStatus(StrEnum):
     REJECTED = "rejected"
 
 
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{m.value}'" for m in enum)
-
-
 class Volunteer(Base):
     """A registered volunteer (one per account), counted in their community."""
 
     __tablename__ = "volunteer"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(Integer, unique=True)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="RESTRICT"), unique=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     display_name: Mapped[str] = mapped_column(String(100))
     skills: Mapped[str] = mapped_column(String(300), default="")
-    registered_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    registered_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class VolunteerActivity(Base):
+class VolunteerActivity(CreatedAtLocal, Base):
     """A volunteer activity published by a community or a social organisation."""
 
     __tablename__ = "volunteer_activity"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="time_order"),
         CheckConstraint("places IS NULL OR places >= 1", name="places"),
-        CheckConstraint("organiser_kind IN (" + _values(OrganiserKind) + ")",
-                        name="organiser_kind_value"),
-        CheckConstraint("status IN (" + _values(ActivityStatus) + ")", name="status_value"),
+        enum_check("organiser_kind", OrganiserKind, name="organiser_kind_value"),
+        enum_check("status", ActivityStatus, name="status_value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     organiser_kind: Mapped[str] = mapped_column(String(24))
     organiser_name: Mapped[str] = mapped_column(String(200))
-    organiser_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    organiser_user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="RESTRICT"), index=True)
     # The volunteer service station (a registry facility) the activity runs from, if any.
     station_facility_id: Mapped[int | None] = mapped_column(
         ForeignKey("facility.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    ends_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    starts_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
     places: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=ActivityStatus.PUBLISHED.value)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class VolunteerSignup(Base):
@@ -112,9 +112,8 @@ class VolunteerSignup(Base):
     __tablename__ = "volunteer_signup"
     __table_args__ = (
         UniqueConstraint("activity_id", "volunteer_id", name="uq_volunteer_signup_once"),
-        CheckConstraint("status IN (" + _values(SignupStatus) + ")", name="status_value"),
-        CheckConstraint("hours_status IN (" + _values(HoursStatus) + ")",
-                        name="hours_status_value"),
+        enum_check("status", SignupStatus, name="status_value"),
+        enum_check("hours_status", HoursStatus, name="hours_status_value"),
         CheckConstraint("minutes IS NULL OR minutes BETWEEN 1 AND 1440", name="minutes"),
     )
 
@@ -124,10 +123,12 @@ class VolunteerSignup(Base):
     volunteer_id: Mapped[int] = mapped_column(
         ForeignKey("volunteer.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=SignupStatus.SIGNED_UP.value)
-    signed_up_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    signed_up_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
     minutes: Mapped[int | None] = mapped_column(Integer)
     hours_status: Mapped[str] = mapped_column(String(16), default=HoursStatus.NONE.value)
-    recorded_by: Mapped[int | None] = mapped_column(Integer)
-    recorded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    confirmed_by: Mapped[int | None] = mapped_column(Integer)
-    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    recorded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())
+    confirmed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(ChinaDateTime())

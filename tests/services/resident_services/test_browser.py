@@ -1,4 +1,4 @@
-"""Real-browser flows of part 2 (Debian Chromium through Playwright, no internet):
+"""Real-browser flows of the resident services (Debian Chromium through Playwright, no internet):
 a resident books a room and a worker approves it; a resident applies for a day-care place
 and receives an offer; a volunteer signs up and a worker confirms the hours; a resident
 rates a facility and the worker publishes the comment."""

@@ -1,7 +1,9 @@
-"""services part 2: venue bookings, care places, volunteers, residents' reviews
+"""resident services: venue bookings, care places, volunteers, residents' reviews
 
-No foreign key to the accounts tables (user ids are plain integers), so this branch
-starts from the registry (0001) only.
+No foreign key to the accounts tables here (user ids are plain integers), so this branch
+starts from the registry (0001) only; 0007 adds the keys once both branches meet.
+The branch label was renamed from its first name; labels are not stored in databases,
+the revision id is, so databases made before upgrade unchanged.
 
 Revision ID: 0006
 Revises: 0001
@@ -17,7 +19,7 @@ from alembic import op
 
 revision: str = '0006'
 down_revision: str | Sequence[str] | None = '0001'
-branch_labels: str | Sequence[str] | None = ('services_part2',)
+branch_labels: str | Sequence[str] | None = ('resident_services',)
 depends_on: str | Sequence[str] | None = None
 
 

@@ -1,4 +1,4 @@
-"""The part-2 JSON API on the seeded region: residents book, apply, volunteer and rate;
+"""The resident-services JSON API on the seeded region: residents book, apply, volunteer and rate;
 workers approve, see waitlists, confirm hours and moderate, inside their jurisdiction."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Schemathesis fuzzing of the part-2 endpoints: no input, from anonymous callers, a
+"""Schemathesis fuzzing of the resident-services endpoints: no input, from anonymous callers, a
 resident or a community worker, makes the server answer 5xx.  Deterministic (derandomised)
 so that CI sees the same cases every run."""
 
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import openapi
 from schemathesis.generation import GenerationMode
+
 from tests.fuzzing import request_kwargs
 
 PREFIXES = ("/api/v1/bookings", "/api/v1/care", "/api/v1/volunteers", "/api/v1/reviews")
@@ -22,7 +23,7 @@ CALLERS = (None, "resident1", "worker_dfx")
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_no_server_error_on_part2_endpoints(mode: GenerationMode, client: TestClient,
+def test_no_server_error_on_resident_services_endpoints(mode: GenerationMode, client: TestClient,
                                             auth: Callable[[str], dict[str, str]]) -> None:
     schema = openapi.from_asgi("/openapi.json", client.app)
     operations = [op.ok() for op in schema.get_all_operations()

@@ -1,12 +1,16 @@
-"""Helpers of the part-2 service tests: a registry facility of a given type in one community."""
+"""Helpers of the resident-services tests: a registry facility of a given type in one
+community, and accounts with given ids (user ids are foreign keys to ``app_user``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from shequ.registry.models import Facility
+from shequ.services.accounts.models import User
 from shequ.services.bookings.clock import CHINA_TZ
 
 COMMUNITY = "110101001001"
@@ -33,3 +37,17 @@ def add_facility(session: Session, *, type_code: str = "comprehensive_service_fa
     session.add(facility)
     session.flush()
     return facility
+
+
+def add_accounts(session: Session, user_ids: Iterable[int]) -> None:
+    """Resident accounts with exactly these ids (those not there yet), so that tests can name
+    bookers, applicants and staff by number; PostgreSQL's id sequence moves past them."""
+    wanted = set(user_ids)
+    have = set(session.scalars(select(User.id).where(User.id.in_(wanted))))
+    rows = [{"id": k, "username": f"account{k}", "display_name": f"居民{k}", "role": "resident",
+             "password_hash": "!", "active": True} for k in sorted(wanted - have)]
+    if rows:
+        session.execute(insert(User), rows)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT setval(pg_get_serial_sequence('app_user', 'id'), "
+                             "(SELECT max(id) FROM app_user))"))

@@ -1,4 +1,4 @@
-"""The permission matrix of the part-2 endpoints: every seeded role (and anonymous) ×
+"""The permission matrix of the resident-services endpoints: every seeded role (and anonymous) ×
 every protected endpoint, on records inside (多福巷) and outside (西交民巷) 东华门街道.
 
 State-changing cases get a fresh record for each caller (``setup``), so that every
@@ -29,6 +29,7 @@ from shequ.services.volunteers import service as vs
 from shequ.services.volunteers.models import OrganiserKind, VolunteerActivity
 
 from ..conftest import USERS  # noqa: TID252 (the services fixtures' seeded users)
+from .helpers import add_accounts
 
 ROLES = [*USERS, None]
 STAFF = set(USERS) - {"resident1", "resident2"}
@@ -103,6 +104,7 @@ class World:
     def review(self) -> dict[str, int]:
         k = next(self.counter)
         with self.ctx.sessions.begin() as s:
+            add_accounts(s, [10_000 + k])
             r = rv.submit(s, user_id=10_000 + k, subject_kind="facility",
                           subject_id=str(self.centre_in), score=3, comment="还行")
             return {"id": r.id}
@@ -177,8 +179,8 @@ CASES: list[Case] = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_part2_permission_matrix(case: Case, client: TestClient, ctx: Context, seeded: Any,
-                                 auth: Auth) -> None:
+def test_resident_services_permission_matrix(case: Case, client: TestClient, ctx: Context,
+                                             seeded: Any, auth: Auth) -> None:
     name, method, template, body, setup, expected = case
     world = World(ctx, seeded)
     got, want = {}, {}

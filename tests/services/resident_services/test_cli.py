@@ -19,7 +19,7 @@ from shequ.services.care.models import CareApplication
 from shequ.services.care.rules import load_priority_rules
 from shequ.settings import Settings
 
-from .helpers import COMMUNITY, add_facility
+from .helpers import COMMUNITY, add_accounts, add_facility
 
 
 def test_reminders_and_expiring_offers(tmp_path: Path) -> None:
@@ -28,6 +28,7 @@ def test_reminders_and_expiring_offers(tmp_path: Path) -> None:
     now = local_now()
     rules = load_priority_rules()
     with ctx.sessions.begin() as s:
+        add_accounts(s, [1, 2])
         facility = add_facility(s, opening_hours="Mo-Su 00:00-24:00")
         room = bs.create_resource(s, facility_id=facility.id, name="活动室",
                                   approval_required=False, booker_scope=BookerScope.ANYONE).id
@@ -36,7 +37,7 @@ def test_reminders_and_expiring_offers(tmp_path: Path) -> None:
                 ends_at=start + dt.timedelta(hours=1), purpose="会议", now=start -
                 dt.timedelta(hours=20))
         centre = add_facility(s, type_code="elderly_day_care", capacity=1).id
-        ids = [cs.apply(s, rules, facility_id=centre, applicant_user_id=k,
+        ids = [cs.apply(s, rules, facility_id=centre, applicant_user_id=k + 1,
                         beneficiary_name=f"老人{k}", beneficiary_birth_date=dt.date(1950, 1, 1),
                         division_code=COMMUNITY, now=now - dt.timedelta(days=10 - k)).id
                for k in range(2)]
