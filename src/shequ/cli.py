@@ -197,7 +197,7 @@ def demo(
                           f"communities; {analysis.indicator_values:,} indicator values "
                           f"stored (run {analysis.indicator_run}).")
         with ctx.sessions() as session:
-            accounts = ensure_demo_accounts(session, settings.secret_key,
+            accounts = ensure_demo_accounts(session,
                                             county_code=built.county_code,
                                             environment=settings.environment)
             session.commit()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.catalog import Catalog, load_catalog
 from shequ.registry.db import make_engine, pool_options, session_factory, upgrade
+from shequ.services.accounts.crypto import attach_keyring
 from shequ.settings import Settings
 
 
@@ -27,6 +28,8 @@ class Context:
         engine = make_engine(settings.effective_database_url,
                              **pool_options(settings.effective_pool_size,
                                             settings.db_pool_timeout))
+        # Before migrating: a migration that encrypts personal data uses the configured keys.
+        attach_keyring(engine, settings.keyring)
         if migrate:
             upgrade(engine)
         return cls(settings, engine, session_factory(engine), load_catalog(settings.catalog_dir))

@@ -3,7 +3,9 @@
 ``SHEQU_DATABASE_URL``  SQLAlchemy URL; default: an SQLite file in the data folder.
 ``SHEQU_DATA_DIR``      where the embedded database, networks and exports live.
 ``SHEQU_ENV``           ``development`` (default), ``test`` or ``production``.
-``SHEQU_SECRET_KEY``    signs sessions and derives the at-rest encryption key.
+``SHEQU_SECRET_KEY``    signs sessions (and derived the data key of releases before keyrings).
+``SHEQU_DATA_KEYS``     data-encryption keyring ``"k2:<base64>,k1:<base64>"``: the first encrypts.
+``SHEQU_LOOKUP_KEY``    base64 key of the keyed hashes that find duplicates without decrypting.
 ``SHEQU_CATALOG_DIR``   a folder whose catalog files replace the packaged ones.
 ``SHEQU_DB_POOL_SIZE``  database connections per server process, and so requests served at
                         once by each (default 10 on PostgreSQL, 8 on SQLite, whose one
@@ -23,9 +25,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from shequ.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from shequ.services.accounts.crypto import Keyring
 
 Environment = Literal["development", "test", "production"]
 
@@ -42,6 +47,10 @@ class Settings:
     environment: Environment = "development"
     secret_key: str = DEVELOPMENT_SECRET
     catalog_dir: Path | None = None
+    # Raw SHEQU_DATA_KEYS / SHEQU_LOOKUP_KEY; unset outside production: keys derived from
+    # the secret (see ``keyring``).
+    data_keys: str | None = None
+    lookup_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int | None = None
@@ -63,6 +72,18 @@ class Settings:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'shequ.sqlite3').resolve()}"
 
+    @property
+    def keyring(self) -> Keyring:
+        """The keys of personal data at rest (development keys when none are set)."""
+        from shequ.services.accounts.crypto import Keyring  # the accounts package is heavy
+
+        if self.data_keys and self.lookup_key:
+            return Keyring.parse(self.data_keys, self.lookup_key, legacy_secret=self.secret_key)
+        if self.data_keys or self.lookup_key:
+            raise ConfigurationError("SHEQU_DATA_KEYS and SHEQU_LOOKUP_KEY go together; set "
+                                     "both (`shequ keys new` prints fresh ones) or neither")
+        return Keyring.development(legacy_secret=self.secret_key)
+
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (settings are immutable)."""
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -76,11 +97,20 @@ class Settings:
                     "characters; production refuses to start with it. Set it to a long "
                     "random value, e.g. `python -c 'import secrets;print(secrets.token_hex(32))'`."
                 )
+            if not self.data_keys or not self.lookup_key:
+                raise ConfigurationError(
+                    "SHEQU_DATA_KEYS or SHEQU_LOOKUP_KEY is not set; production refuses to "
+                    "keep personal data under keys derived from the session secret. Set "
+                    "SHEQU_DATA_KEYS=k1:<base64 of 32 random bytes> and SHEQU_LOOKUP_KEY=<base64 "
+                    "of 32 random bytes> (`shequ keys new` prints both), then run "
+                    "`shequ db reencrypt`."
+                )
             if not self.database_url:
                 raise ConfigurationError(
                     "SHEQU_DATABASE_URL is not set; production needs an explicit database "
                     "(e.g. postgresql+psycopg://user@host/shequ)."
                 )
+        _ = self.keyring  # a malformed key stops the start, not the first write
         return self
 
     @classmethod
@@ -107,8 +137,11 @@ class Settings:
             environment=environment,  # type: ignore[arg-type]
             secret_key=env.get("SHEQU_SECRET_KEY", DEVELOPMENT_SECRET),
             catalog_dir=Path(catalog) if catalog else None,
+            data_keys=env.get("SHEQU_DATA_KEYS") or None,
+            lookup_key=env.get("SHEQU_LOOKUP_KEY") or None,
             host=env.get("SHEQU_HOST", "127.0.0.1"),
             port=int(port_text),
+            redis_url=env.get("SHEQU_REDIS_URL") or None,
             **limits,  # type: ignore[arg-type]
         ).check()
 

@@ -123,19 +123,35 @@ def seed(session: Session) -> Seeded:
         session.add(fac)
         session.flush()
         facility_ids[name] = fac.id
-    resident = create_resident(session, SECRET, name="张三", division_code="110101001001",
+    resident = create_resident(session, name="张三", division_code="110101001001",
                                identity_number=IDENTITY_NUMBER, phone=PHONE,
                                address="多福巷 1 号", priority_groups=["elderly"])
-    users = {}
+    users: dict[str, int] = {}
+    tokens: dict[str, str] = {}
     for username, (role, jurisdiction) in USERS.items():
         user = create_user(session, username=username, password_hash=password_hash(),
                            role=role,
                            display_name=username, jurisdiction_code=jurisdiction,
                            resident_id=resident.id if username == "resident1" else None)
         users[username] = user.id
+        tokens[username] = bearer_token(session, user)
     _, key = create_api_key(session, name="test client")
     session.commit()
-    return Seeded(users, facility_ids, resident.id, key)
+    return Seeded(users, facility_ids, resident.id, key, tokens)
+
+
+# Sessions of seeded tokens outlive a whole test run (the template is seeded once).
+TEST_SESSION_HOURS = 48
+
+
+def bearer_token(session: Session, user: User) -> str:
+    """A bearer token of a new server-side session of ``user`` (verifying Argon2 for every
+    test would dominate the run; ``test_token_endpoint`` covers POST /api/v1/auth/token)."""
+    from shequ.services.accounts.sessions import SessionPolicy
+
+    long = dt.timedelta(hours=TEST_SESSION_HOURS)
+    policy = SessionPolicy(idle=long, page_max=long, bearer_max=long)
+    return start_session(session, SECRET, user, kind=SessionKind.BEARER, policy=policy)[1]
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +185,9 @@ def seeded_url(tmp_path: Path, seeded_template: tuple[Path, Seeded]) -> str:
 
 def services_settings(url: str, data_dir: Path) -> Settings:
     """Settings of a test deployment on ``url`` with the test secret."""
-    return Settings(data_dir=data_dir, database_url=url, environment="test", secret_key=SECRET)
+    return Settings(data_dir=data_dir, database_url=url, environment="test", secret_key=SECRET,
+                    session_idle_minutes=TEST_SESSION_HOURS * 60,
+                    token_max_hours=TEST_SESSION_HOURS)
 
 
 @pytest.fixture
@@ -191,13 +209,9 @@ def client(ctx: Context) -> Iterator[TestClient]:
 
 @pytest.fixture
 def auth(seeded: Seeded) -> Callable[[str], dict[str, str]]:
-    """``auth(username)`` → the Authorization header of a bearer token, minted directly
-    (verifying Argon2 for every test would dominate the run; ``test_token_endpoint``
-    covers ``POST /api/v1/auth/token``)."""
+    """``auth(username)`` → the Authorization header of the user's seeded bearer token."""
     def headers(username: str) -> dict[str, str]:
-        token = issue_token(SECRET, user_id=seeded.users[username],
-                            password_hash=password_hash(), kind="bearer")
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {seeded.tokens[username]}"}
 
     return headers
 

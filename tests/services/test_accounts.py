@@ -26,8 +26,8 @@ from shequ.services.accounts import (
     verify_password,
     view_resident,
 )
-from shequ.services.accounts.crypto import decrypt_field, encrypt_field
-from shequ.services.accounts.tokens import check_csrf, csrf_token, issue_token, read_token
+from shequ.services.accounts.crypto import Keyring, new_key
+from shequ.services.accounts.tokens import check_csrf, csrf_token, read_token, sign_token
 from shequ.settings import DEVELOPMENT_SECRET, Settings
 
 from .conftest import IDENTITY_NUMBER, PHONE, SECRET, Seeded, seed
@@ -52,14 +52,16 @@ def test_masks_keep_four_and_four_or_three_and_four() -> None:
 
 
 def test_field_encryption_round_trips_and_is_bound_to_the_field() -> None:
-    blob = encrypt_field(SECRET, "phone", PHONE)
+    keys = Keyring.development()
+    blob = keys.encrypt("phone", PHONE)
     assert PHONE.encode() not in blob
-    assert decrypt_field(SECRET, "phone", blob) == PHONE
-    assert encrypt_field(SECRET, "phone", PHONE) != blob  # fresh nonce each time
+    assert keys.decrypt("phone", blob) == PHONE
+    assert keys.encrypt("phone", PHONE) != blob  # fresh nonce each time
     with pytest.raises(ConfigurationError):
-        decrypt_field(SECRET, "identity_number", blob)
+        keys.decrypt("identity_number", blob)
+    other = Keyring((("dev", bytes(32)),), bytes(32))
     with pytest.raises(ConfigurationError):
-        decrypt_field(SECRET + "x", "phone", blob)
+        other.decrypt("phone", blob)
 
 
 def _principal(role: str, code: str | None, *, uid: int = 1,
@@ -94,10 +96,10 @@ def test_require_in_jurisdiction_is_a_prefix_check() -> None:
 
 
 def test_tokens_are_signed_and_csrf_is_bound_to_the_session() -> None:
-    token = issue_token(SECRET, user_id=7, password_hash="h1", kind="bearer")
+    token = sign_token(SECRET, session_key="key-1", user_id=7, kind="bearer")
     claims = read_token(SECRET, token, kind="bearer")
-    assert claims is not None and claims.user_id == 7
-    assert read_token(SECRET, token, kind="session") is None  # other salt
+    assert claims is not None and (claims.user_id, claims.session_key) == (7, "key-1")
+    assert read_token(SECRET, token, kind="page") is None  # other salt
     assert read_token("another-secret-another-secret-000", token, kind="bearer") is None
     assert read_token(SECRET, token[:-2] + "xx", kind="bearer") is None
     assert check_csrf(SECRET, "sid-1", csrf_token(SECRET, "sid-1"))
@@ -109,7 +111,11 @@ def test_production_refuses_the_development_secret(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="SHEQU_SECRET_KEY"):
         Settings(environment="production", secret_key=DEVELOPMENT_SECRET,
                  database_url="sqlite:///x").check()
-    Settings(environment="production", secret_key="x" * 40, database_url="sqlite:///x").check()
+    with pytest.raises(ConfigurationError, match="SHEQU_DATA_KEYS"):
+        Settings(environment="production", secret_key="x" * 40,
+                 database_url="sqlite:///x").check()
+    Settings(environment="production", secret_key="x" * 40, database_url="sqlite:///x",
+             data_keys="k1:" + new_key(), lookup_key=new_key()).check()
 
 
 @pytest.fixture
@@ -137,18 +143,18 @@ def test_view_resident_masks_for_planners_and_shows_workers_whole_with_audit(
         resident = session.get(Resident, seeded_db.resident_id)
         assert resident is not None
         users = {u.username: u for u in session.scalars(select(User))}
-        worker = view_resident(session, SECRET, resident, user=users["worker_dfx"])
+        worker = view_resident(session, resident, user=users["worker_dfx"])
         assert (worker.identity_number, worker.phone, worker.whole) == (
             IDENTITY_NUMBER, PHONE, True)
-        own = view_resident(session, SECRET, resident, user=users["resident1"])
+        own = view_resident(session, resident, user=users["resident1"])
         assert own.identity_number == IDENTITY_NUMBER
-        planner = view_resident(session, SECRET, resident, user=users["planner_dc"])
+        planner = view_resident(session, resident, user=users["planner_dc"])
         assert (planner.identity_number, planner.phone) == ("1101**********002X", "138****5678")
-        admin = view_resident(session, SECRET, resident, user=users["admin"])
+        admin = view_resident(session, resident, user=users["admin"])
         assert admin.identity_number == "1101**********002X"
         for outsider in ("worker_yz", "worker_xjmx", "resident2"):
             with pytest.raises(AccessDenied):
-                view_resident(session, SECRET, resident, user=users[outsider])
+                view_resident(session, resident, user=users[outsider])
         session.commit()
         actions = session.scalars(select(AuditLog.action).where(
             AuditLog.entity == "resident", AuditLog.action.like("read%"))
@@ -160,10 +166,10 @@ def test_identity_number_check_digit_and_uniqueness(sessions: sessionmaker[Sessi
                                                     seeded_db: Seeded) -> None:
     with sessions() as session:
         with pytest.raises(ValidationError, match="check character"):
-            create_resident(session, SECRET, name="李四", division_code="110101001001",
+            create_resident(session, name="李四", division_code="110101001001",
                             identity_number="110105194912310021")
         with pytest.raises(ConflictError):
-            create_resident(session, SECRET, name="张三二", division_code="110101001001",
+            create_resident(session, name="张三二", division_code="110101001001",
                             identity_number=IDENTITY_NUMBER.lower())
 
 

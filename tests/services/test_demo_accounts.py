@@ -22,8 +22,7 @@ def test_one_account_per_kind_of_user_created_once(demo_settings: Settings) -> N
     ctx = Context.open(demo_settings)
     try:
         with ctx.sessions() as session:
-            accounts = ensure_demo_accounts(session, demo_settings.secret_key,
-                                            county_code="130123000000", environment="test")
+            accounts = ensure_demo_accounts(session, county_code="130123000000", environment="test")
             session.commit()
             by_name = {a.username: a for a in accounts}
             worker = by_name["demo_worker"].jurisdiction_code
@@ -34,14 +33,12 @@ def test_one_account_per_kind_of_user_created_once(demo_settings: Settings) -> N
             assert by_name["demo_planner"].jurisdiction_code == "130123000000"
             signed_in = authenticate(session, "demo_resident", DEMO_PASSWORD)
             assert signed_in is not None and signed_in.resident_id is not None
-            again = ensure_demo_accounts(session, demo_settings.secret_key,
-                                         county_code="130123000000", environment="test")
+            again = ensure_demo_accounts(session, county_code="130123000000", environment="test")
             session.commit()
             assert again == accounts
             assert session.scalar(select(func.count()).select_from(User)) == 5
             with pytest.raises(ConfigurationError, match="not created in production"):
-                ensure_demo_accounts(session, demo_settings.secret_key,
-                                     county_code="130123000000", environment="production")
+                ensure_demo_accounts(session, county_code="130123000000", environment="production")
     finally:
         ctx.close()
 
@@ -49,8 +46,7 @@ def test_one_account_per_kind_of_user_created_once(demo_settings: Settings) -> N
 def test_the_demo_worker_signs_in_to_keep_the_community(demo_settings: Settings) -> None:
     ctx = Context.open(demo_settings)
     with ctx.sessions() as session:
-        accounts = ensure_demo_accounts(session, demo_settings.secret_key,
-                                        county_code="130123000000", environment="test")
+        accounts = ensure_demo_accounts(session, county_code="130123000000", environment="test")
         session.commit()
     community = next(a.jurisdiction_code for a in accounts if a.username == "demo_worker")
     try:
@@ -76,7 +72,7 @@ def test_the_demo_planner_recomputes_after_staff_edits(demo_settings: Settings) 
 
     ctx = Context.open(demo_settings)
     with ctx.sessions() as session:
-        ensure_demo_accounts(session, demo_settings.secret_key, county_code="130123000000",
+        ensure_demo_accounts(session, county_code="130123000000",
                              environment="test")
         session.commit()
     try:

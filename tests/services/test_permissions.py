@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from shequ.context import Context
 from shequ.services.accounts import create_resident
 
-from .conftest import IDENTITY_NUMBER, PASSWORD, PHONE, SECRET, USERS, Seeded
+from .conftest import IDENTITY_NUMBER, PASSWORD, PHONE, USERS, Seeded
 
 ROLES = [*USERS, None]  # None: anonymous
 INSIDE_STAFF = {"worker_dfx", "officer_dhm", "planner_dc", "planner_city", "planner_bj",
@@ -39,7 +39,7 @@ def world(client: TestClient, ctx: Context, seeded: Seeded,
     outside = submit("resident2", service_code="public_repair", division_code="110102001001",
                      attributes={"fixture": "path"})
     with ctx.sessions() as session:
-        other = create_resident(session, SECRET, name="王五", division_code="110102001001",
+        other = create_resident(session, name="王五", division_code="110102001001",
                                 identity_number="110102198001010017", phone="13700002222")
         session.commit()
         other_id = other.id

@@ -360,7 +360,7 @@ def _store(ctx: Context, catalog: RequestCatalog, form: RequestForm,
                     contact_name=name, contact_email=form.email, contact_phone=form.phone,
                     media_url=form.media_url)
                 stored = requests_service.store_request(
-                    session, ctx.settings.secret_key, catalog, draft, submitter=submitter,
+                    session, catalog, draft, submitter=submitter,
                     api_key_id=key.id)
             except ShequError as exc:
                 session.rollback()

@@ -206,8 +206,8 @@ def _request_out(ctx: ContextDep, session: SessionDep, catalog: RequestCatalog,
         token=request.token if mine else None,
         possible_duplicate_ids=duplicates or [])
     if detail:
-        out.contact_phone = rs.contact_phone(ctx.settings.secret_key, request, user=user,
-                                             session=session)
+        out.contact_phone = rs.contact_phone(request, user=user, session=session)
+        out.description = rs.whole_description(request, user=user, session=session)
         out.events = [EventOut(at=w3c(e.at) or "", action=e.action, from_status=e.from_status,
                                to_status=e.to_status, note=e.note)
                       for e in rs.events(session, request)]
@@ -233,7 +233,7 @@ def submit(body: RequestIn, *, ctx: ContextDep, session: SessionDep, catalog: Ca
         contact_phone=body.contact_phone, facility_id=body.facility_id,
         contact_name=user.display_name)
     result = rs.retry_when_busy(session, lambda: rs.submit_request(
-        session, ctx.settings.secret_key, catalog, draft, submitter=user))
+        session, catalog, draft, submitter=user))
     return _request_out(ctx, session, catalog, result.request, user, detail=True,
                         duplicates=[r.id for r in result.possible_duplicates])
 
@@ -358,10 +358,10 @@ def add_resident(body: ResidentIn, ctx: ContextDep, session: SessionDep,
                  ) -> ResidentOut:
     """Register a resident of the caller's jurisdiction (numbers encrypted at rest)."""
     resident = create_resident(
-        session, ctx.settings.secret_key, name=body.name, division_code=body.division_code,
+        session, name=body.name, division_code=body.division_code,
         identity_number=body.identity_number, phone=body.phone, address=body.address,
         priority_groups=[g.value for g in body.priority_groups], actor=user)
-    return _resident_out(view_resident(session, ctx.settings.secret_key, resident, user=user))
+    return _resident_out(view_resident(session, resident, user=user))
 
 
 @router.get("/residents", response_model=list[ResidentOut], responses=ERRORS)
@@ -379,16 +379,12 @@ def list_residents(ctx: ContextDep, session: SessionDep, user: CurrentUser, *,
         query = query.where(Resident.division_code.startswith(code_prefix(code,
                                                                           level_of(code))))
     rows = session.scalars(query.order_by(Resident.id).offset(offset).limit(limit)).all()
-    from shequ.services.accounts.crypto import decrypt_field
-
-    secret = ctx.settings.secret_key
     out = [ResidentOut(
-        id=r.id, name=r.name,
-        identity_number=mask_identity_number(decrypt_field(secret, "identity_number",
-                                                           r.identity_number_enc))
+        id=r.id, name=r.name_masked,
+        identity_number=mask_identity_number(r.identity_number_enc)
         if r.identity_number_enc else None,
-        phone=mask_phone(decrypt_field(secret, "phone", r.phone_enc)) if r.phone_enc else None,
-        address=r.address, division_code=r.division_code,
+        phone=mask_phone(r.phone_enc) if r.phone_enc else None,
+        address=None, division_code=r.division_code,
         priority_groups=r.priority_group_list, whole=False) for r in rows]
     audit(session, user=user, action="list_masked", entity="resident", entity_id=None,
           detail={"ids": [r.id for r in rows]})
@@ -401,7 +397,7 @@ def read_resident(resident_id: IdPath, ctx: ContextDep, session: SessionDep,
     """One resident: whole numbers for the resident and case workers in the jurisdiction,
     masked for everyone else; 403 outside the jurisdiction; audited."""
     resident = get_resident(session, resident_id)
-    return _resident_out(view_resident(session, ctx.settings.secret_key, resident, user=user))
+    return _resident_out(view_resident(session, resident, user=user))
 
 
 @router.get("/audit-log", response_model=list[AuditOut], responses=ERRORS)

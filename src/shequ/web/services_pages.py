@@ -108,7 +108,7 @@ def submit_request(request: Request, ctx: ContextDep, session: SessionDep,
             attributes=answers, contact_phone=text("contact_phone"),
             contact_name=user.display_name)
         result = rs.retry_when_busy(session, lambda: rs.submit_request(
-            session, ctx.settings.secret_key, load_request_catalog(ctx.settings.catalog_dir),
+            session, load_request_catalog(ctx.settings.catalog_dir),
             draft, submitter=user))
     except ShequError as exc:
         session.rollback()
@@ -173,7 +173,7 @@ def follow(request_id: IdPath, request: Request, *, ctx: ContextDep, session: Se
     names = _division_names(session, {row.responsible_code})
     view = _view(row, user, names, catalog)
     view["events"] = [(w3c(e.at), e) for e in rs.events(session, row)]
-    view["phone"] = rs.contact_phone(ctx.settings.secret_key, row, user=user, session=session)
+    view["phone"] = rs.contact_phone(row, user=user, session=session)
     view["may_reopen"] = view["mine"] and row.status == "closed" and may_reopen(
         rs.aware(row.closed_at) if row.closed_at else None, rs.utcnow(), catalog.reopen_days)
     dup_ids = [int(x) for x in (duplicates or "").split(",") if x.isdigit()]

@@ -43,7 +43,7 @@ def _first_urban_community(session: Session, county_code: str) -> Division:
     return (urban or units)[0]
 
 
-def ensure_demo_accounts(session: Session, secret_key: str, *, county_code: str,
+def ensure_demo_accounts(session: Session, *, county_code: str,
                          environment: str) -> list[DemoAccount]:
     """The demo accounts of ``county_code``, created where missing (idempotent)."""
     if environment == "production":
@@ -70,7 +70,7 @@ def ensure_demo_accounts(session: Session, secret_key: str, *, county_code: str,
             resident_id = None
             if account.role is Role.RESIDENT:
                 resident_id = create_resident(
-                    session, secret_key, name="演示居民", division_code=community.code,
+                    session, name="演示居民", division_code=community.code,
                     address=f"{community.name}（合成地址）", priority_groups=["elderly"]).id
             create_user(session, username=account.username, password_hash=shared_hash,
                         role=account.role, display_name=account.display_name,

@@ -1,8 +1,9 @@
 """Tables of accounts and access: users, residents' personal records, API keys, audit log.
 
-Personal numbers (identity number, phone) are stored only as AES-GCM ciphertext
-(:mod:`shequ.services.accounts.crypto`); the identity number also gets a keyed hash so that
-a duplicate can be found without decrypting every row.
+A resident's name, address and numbers are stored only as AES-GCM ciphertext (``*_enc``
+columns, :mod:`shequ.services.accounts.crypto`; the attributes hold clear values); the
+name also has a masked form for lists, and the identity number a keyed hash so that a
+duplicate can be found without decrypting every row.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import CODE_LENGTH, Base
+from shequ.registry.columns import CODE_LENGTH
+from shequ.registry.models import Base
+from shequ.services.accounts.crypto import EncryptedText
 
 
 class Role(StrEnum):
@@ -65,13 +68,14 @@ class Resident(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    # AES-GCM nonce + ciphertext; never stored in clear.
-    identity_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The whole name, encrypted; lists show ``name_masked`` (张*).
+    name: Mapped[str] = mapped_column("name_enc", EncryptedText("resident.name"))
+    name_masked: Mapped[str] = mapped_column(String(100))
+    identity_number_enc: Mapped[str | None] = mapped_column(EncryptedText("identity_number"))
     # HMAC-SHA256 of the normalised number, for uniqueness and look-up without decrypting.
     identity_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    address: Mapped[str | None] = mapped_column(String(300))
+    phone_enc: Mapped[str | None] = mapped_column(EncryptedText("phone"))
+    address: Mapped[str | None] = mapped_column("address_enc", EncryptedText("resident.address"))
     division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
     # Comma-separated PriorityGroup values, e.g. "elderly,disability".
     priority_groups: Mapped[str] = mapped_column(String(100), default="")

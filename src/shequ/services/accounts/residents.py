@@ -1,4 +1,7 @@
-"""Residents' personal records: encrypted at rest, masked in every view, reads audited."""
+"""Residents' personal records: encrypted at rest, masked in every view, reads audited.
+
+The keys are the ones attached to the session's engine (:func:`crypto.keyring_of`).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,9 @@ from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.codes import normalise_code, validate_identity_number
 from shequ.services.accounts.audit import audit
 from shequ.services.accounts.crypto import (
-    decrypt_field,
-    encrypt_field,
-    keyed_hash,
+    keyring_of,
     mask_identity_number,
+    mask_name,
     mask_phone,
 )
 from shequ.services.accounts.models import PriorityGroup, Resident, Role
@@ -47,7 +49,7 @@ def _priority_groups(groups: list[str]) -> str:
     return ",".join(sorted(set(groups)))
 
 
-def create_resident(session: Session, secret_key: str, *, name: str, division_code: str,
+def create_resident(session: Session, *, name: str, division_code: str,
                     identity_number: str | None = None, phone: str | None = None,
                     address: str | None = None, priority_groups: list[str] | None = None,
                     actor: Principal | None = None) -> Resident:
@@ -63,17 +65,18 @@ def create_resident(session: Session, secret_key: str, *, name: str, division_co
         from shequ.services.accounts.policy import require_in_jurisdiction
 
         require_in_jurisdiction(actor, code)
-    resident = Resident(name=name.strip(), division_code=code, address=address,
+    resident = Resident(name=name.strip(), name_masked=mask_name(name), division_code=code,
+                        address=address or None,
                         priority_groups=_priority_groups(priority_groups or []))
     if identity_number:
         number = validate_identity_number(identity_number)
-        digest = keyed_hash(secret_key, number)
+        digest = keyring_of(session).lookup_hash(number)
         if session.scalar(select(Resident.id).where(Resident.identity_number_hash == digest)):
             raise ConflictError("a resident with this identity number is already registered")
-        resident.identity_number_enc = encrypt_field(secret_key, "identity_number", number)
+        resident.identity_number_enc = number
         resident.identity_number_hash = digest
     if phone:
-        resident.phone_enc = encrypt_field(secret_key, "phone", normalise_phone(phone))
+        resident.phone_enc = normalise_phone(phone)
     session.add(resident)
     session.flush()
     audit(session, user=actor, action="create", entity="resident", entity_id=resident.id,
@@ -95,12 +98,13 @@ class ResidentView:
     whole: bool
 
 
-def view_resident(session: Session, secret_key: str, resident: Resident, *,
+def view_resident(session: Session, resident: Resident, *,
                   user: Principal) -> ResidentView:
     """The resident as ``user`` may see it; the read is audited.
 
     Staff outside the jurisdiction are refused; inside it, only case-working roles and
-    the resident themself see whole numbers, everyone else sees them masked.
+    the resident themself see the whole name, numbers and address, everyone else the
+    masked name and numbers and no address.
     """
     own = user.resident_id is not None and user.resident_id == resident.id
     if not own and not in_jurisdiction(user, resident.division_code):
@@ -110,16 +114,14 @@ def view_resident(session: Session, secret_key: str, resident: Resident, *,
                            f"{user.id}")
     whole = may_see_whole_personal_numbers(user, resident_id=resident.id,
                                            division_code=resident.division_code)
-    number = phone = None
-    if resident.identity_number_enc is not None:
-        number = decrypt_field(secret_key, "identity_number", resident.identity_number_enc)
-        number = number if whole else mask_identity_number(number)
-    if resident.phone_enc is not None:
-        phone = decrypt_field(secret_key, "phone", resident.phone_enc)
-        phone = phone if whole else mask_phone(phone)
+    number, phone = resident.identity_number_enc, resident.phone_enc
+    if not whole:
+        number = mask_identity_number(number) if number is not None else None
+        phone = mask_phone(phone) if phone is not None else None
     audit(session, user=user, action="read_personal" if whole else "read_masked",
           entity="resident", entity_id=resident.id)
-    return ResidentView(resident.id, resident.name, number, phone, resident.address,
+    return ResidentView(resident.id, resident.name if whole else resident.name_masked,
+                        number, phone, resident.address if whole else None,
                         resident.division_code, resident.priority_group_list, whole)
 
 

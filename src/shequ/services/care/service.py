@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.models import Facility, FacilityStatus
+from shequ.services.accounts.crypto import mask_name
 from shequ.services.bookings.clock import local_now
 from shequ.services.care.models import (
     HOLDING_STATUSES,
@@ -102,7 +103,9 @@ def apply(session: Session, rules: PriorityRules, *, facility_id: int, applicant
                             f"at facility {facility_id}")
     app = CareApplication(
         facility_id=facility_id, applicant_user_id=applicant_user_id, resident_id=resident_id,
-        beneficiary_name=beneficiary_name.strip(), beneficiary_birth_date=beneficiary_birth_date,
+        beneficiary_name=beneficiary_name.strip(),
+        beneficiary_name_masked=mask_name(beneficiary_name),
+        beneficiary_birth_date=beneficiary_birth_date,
         division_code=division_code, priority_groups=",".join(sorted(groups)),
         status=ApplicationStatus.WAITING.value, applied_at=now)
     session.add(app)

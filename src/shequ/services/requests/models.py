@@ -18,7 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.models import CODE_LENGTH, Base, Division
+from shequ.registry.columns import division_code_column, enum_check
+from shequ.registry.models import Base, Division
+from shequ.services.accounts.crypto import EncryptedText
 
 
 class RequestStatus(StrEnum):
@@ -49,14 +51,17 @@ class ServiceRequest(Base):
     token: Mapped[str] = mapped_column(String(40), unique=True)
     service_code: Mapped[str] = mapped_column(String(48))
     status: Mapped[str] = mapped_column(String(16), default=RequestStatus.SUBMITTED.value)
+    # Free text is stored masked (shequ.services.privacy); the whole text, only when it
+    # held a number or an e-mail, encrypted beside it in ``*_enc``.
     description: Mapped[str | None] = mapped_column(Text)
+    description_enc: Mapped[str | None] = mapped_column(EncryptedText("request.description"))
     longitude: Mapped[float | None] = mapped_column(Float)
     latitude: Mapped[float | None] = mapped_column(Float)
     address: Mapped[str | None] = mapped_column(String(300))
     # The community (or other unit) the request is about, from the point or given code.
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     # The unit answering now: the community, or a unit above it after escalation.
-    responsible_code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    responsible_code: Mapped[str] = division_code_column()
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     facility_id: Mapped[int | None] = mapped_column(
         ForeignKey("facility.id", ondelete="SET NULL"))
@@ -64,15 +69,18 @@ class ServiceRequest(Base):
         ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
     api_key_id: Mapped[int | None] = mapped_column(
         ForeignKey("api_key.id", ondelete="SET NULL"))
-    contact_name: Mapped[str | None] = mapped_column(String(100))
-    contact_email: Mapped[str | None] = mapped_column(String(200))
-    # AES-GCM ciphertext (shequ.services.accounts.crypto), never in clear.
-    contact_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Contact details: AES-GCM ciphertext (shequ.services.accounts.crypto), never in clear;
+    # the attributes hold the clear values.
+    contact_name_enc: Mapped[str | None] = mapped_column(EncryptedText("request.contact_name"))
+    contact_email_enc: Mapped[str | None] = mapped_column(
+        EncryptedText("request.contact_email"))
+    contact_phone_enc: Mapped[str | None] = mapped_column(EncryptedText("contact_phone"))
     attributes: Mapped[str] = mapped_column(Text, default="{}")
     media_url: Mapped[str | None] = mapped_column(String(500))
     assigned_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
     status_notes: Mapped[str | None] = mapped_column(Text)
+    status_notes_enc: Mapped[str | None] = mapped_column(EncryptedText("request.status_notes"))
     requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -80,6 +88,8 @@ class ServiceRequest(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(String(500))
+    rating_comment_enc: Mapped[str | None] = mapped_column(
+        EncryptedText("request.rating_comment"))
     duplicate_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("service_request.id", ondelete="SET NULL"))
 
@@ -93,11 +103,13 @@ class ServiceRequestEvent(Base):
     request_id: Mapped[int] = mapped_column(
         ForeignKey("service_request.id", ondelete="CASCADE"), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    user_id: Mapped[int | None] = mapped_column(Integer)
+    # Who took the step; the step stays if their account is deleted.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(24))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # masked, like the request's free text
+    note_enc: Mapped[str | None] = mapped_column(EncryptedText("request_event.note"))
 
 
 # Routing a request to the nearest community asks for level-5 divisions in a small box;

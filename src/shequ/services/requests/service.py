@@ -50,9 +50,10 @@ from shequ.services.accounts import (
     require_handler,
 )
 from shequ.services.accounts.audit import audit_values
-from shequ.services.accounts.crypto import decrypt_field, encrypt_field, mask_phone
+from shequ.services.accounts.crypto import mask_phone
 from shequ.services.accounts.policy import Principal, may_see_whole_personal_numbers
 from shequ.services.accounts.residents import normalise_phone
+from shequ.services.privacy import split_free_text
 from shequ.services.requests import workflow
 from shequ.services.requests.definitions import RequestCatalog, ServiceDefinition
 from shequ.services.requests.models import RequestStatus, ServiceRequest, ServiceRequestEvent
@@ -232,7 +233,7 @@ class RequestDraft:
     facility_id: int | None = None
 
 
-def store_request(session: Session, secret_key: str, catalog: RequestCatalog,
+def store_request(session: Session, catalog: RequestCatalog,
                   draft: RequestDraft, *, submitter: User | None = None,
                   api_key_id: int | None = None, now: dt.datetime | None = None
                   ) -> StoredRequest:
@@ -274,23 +275,27 @@ def store_request(session: Session, secret_key: str, catalog: RequestCatalog,
     code = _route(session, division_code, facility, longitude, latitude)
     when = now or utcnow()
     submitter_id = submitter.id if submitter else None
+    shown, whole = split_free_text(description)
     values: dict[str, Any] = {
         "token": secrets.token_urlsafe(16), "service_code": definition.code,
-        "status": RequestStatus.SUBMITTED.value, "description": description,
+        "status": RequestStatus.SUBMITTED.value, "description": shown,
+        "description_enc": whole,
         "longitude": longitude, "latitude": latitude, "address": draft.address,
         "division_code": code,
         "responsible_code": responsible_for(code, definition.responsible_level),
         "escalation_level": 0, "facility_id": facility_id, "submitter_id": submitter_id,
-        "api_key_id": api_key_id, "contact_name": draft.contact_name,
-        "contact_email": draft.contact_email,
-        "contact_phone_enc": (encrypt_field(secret_key, "contact_phone",
-                                            normalise_phone(draft.contact_phone))
+        "api_key_id": api_key_id,
+        # Contact details only encrypted: a worker reads them whole through contact_phone.
+        "contact_name_enc": draft.contact_name or None,
+        "contact_email_enc": draft.contact_email or None,
+        "contact_phone_enc": (normalise_phone(draft.contact_phone)
                               if draft.contact_phone else None),
         "attributes": json.dumps(answers, ensure_ascii=False, sort_keys=True),
         "media_url": draft.media_url, "requested_at": when, "updated_at": when,
         "deadline_at": workflow.deadline(when, definition.deadline_hours),
-        "reopen_count": 0, "assigned_to_id": None, "status_notes": None, "closed_at": None,
-        "rating": None, "rating_comment": None, "duplicate_of_id": None}
+        "reopen_count": 0, "assigned_to_id": None, "status_notes": None,
+        "status_notes_enc": None, "closed_at": None, "rating": None, "rating_comment": None,
+        "rating_comment_enc": None, "duplicate_of_id": None}
     event = {"at": when, "user_id": submitter_id, "action": "submit", "from_status": None,
              "to_status": values["status"], "note": None}
     audit_row = audit_values(user=submitter, action="create", entity="service_request",
@@ -318,13 +323,13 @@ def _write_submission(connection: Connection, values: dict[str, Any], event: dic
     return request_id
 
 
-def submit_request(session: Session, secret_key: str, catalog: RequestCatalog,
+def submit_request(session: Session, catalog: RequestCatalog,
                    draft: RequestDraft, *, submitter: User | None = None,
                    api_key_id: int | None = None, now: dt.datetime | None = None
                    ) -> Submission:
     """:func:`store_request`, with the new request as an object of ``session`` and the
     possible duplicates loaded."""
-    stored = store_request(session, secret_key, catalog, draft, submitter=submitter,
+    stored = store_request(session, catalog, draft, submitter=submitter,
                            api_key_id=api_key_id, now=now)
     request = ServiceRequest(**stored.values)
     make_transient_to_detached(request)  # loaded as it is stored: no flush, no select
@@ -475,16 +480,17 @@ def act(session: Session, catalog: RequestCatalog, request: ServiceRequest, *, u
         request.reopen_count += 1
         request.closed_at = None
         request.rating = None
-        request.rating_comment = None
+        request.rating_comment = request.rating_comment_enc = None
         definition = catalog.service(request.service_code)
         request.deadline_at = workflow.deadline(when, definition.deadline_hours)
     request.status = after.value
+    shown, whole = split_free_text(note)
     if note:
-        request.status_notes = note
+        request.status_notes, request.status_notes_enc = shown, whole
     request.updated_at = when
     session.add(ServiceRequestEvent(request_id=request.id, at=when, user_id=user.id,
                                     action=action, from_status=before, to_status=after.value,
-                                    note=note))
+                                    note=shown, note_enc=whole))
     audit(session, user=user, action=action, entity="service_request", entity_id=request.id,
           detail={"from": before, "to": after.value, "assignee_id": assignee_id})
     return request
@@ -502,7 +508,7 @@ def rate(session: Session, request: ServiceRequest, *, user: User, rating: int,
     if not 1 <= rating <= 5:
         raise ValidationError([Problem("rating", f"{rating} is not 1–5")])
     request.rating = rating
-    request.rating_comment = comment
+    request.rating_comment, request.rating_comment_enc = split_free_text(comment)
     request.updated_at = now or utcnow()
     session.add(ServiceRequestEvent(request_id=request.id, at=request.updated_at,
                                     user_id=user.id, action="rate", from_status=request.status,
@@ -542,22 +548,36 @@ def escalate_overdue(session: Session, catalog: RequestCatalog, *,
     return moved
 
 
-def contact_phone(secret_key: str, request: ServiceRequest, *, user: Principal | None,
-                  session: Session) -> str | None:
-    """The contact phone, whole for handlers in the jurisdiction and the submitter, else
-    masked; a whole read is audited."""
-    if request.contact_phone_enc is None:
-        return None
-    number = decrypt_field(secret_key, "contact_phone", request.contact_phone_enc)
-    whole = user is not None and (
+def _may_see_whole(request: ServiceRequest, user: Principal | None) -> bool:
+    return user is not None and (
         (request.submitter_id is not None and request.submitter_id == user.id)
         or may_see_whole_personal_numbers(user, resident_id=-1,
                                           division_code=request.division_code))
-    if whole:
+
+
+def contact_phone(request: ServiceRequest, *, user: Principal | None,
+                  session: Session) -> str | None:
+    """The contact phone, whole for handlers in the jurisdiction and the submitter, else
+    masked; a whole read is audited."""
+    number = request.contact_phone_enc
+    if number is None:
+        return None
+    if _may_see_whole(request, user):
         audit(session, user=user, action="read_personal", entity="service_request",
               entity_id=request.id, detail={"field": "contact_phone"})
         return number
     return mask_phone(number)
+
+
+def whole_description(request: ServiceRequest, *, user: Principal | None,
+                      session: Session) -> str | None:
+    """The description as typed, numbers included, for handlers in the jurisdiction and
+    the submitter (the read is audited); everyone else gets the masked one."""
+    if request.description_enc is None or not _may_see_whole(request, user):
+        return request.description
+    audit(session, user=user, action="read_personal", entity="service_request",
+          entity_id=request.id, detail={"field": "description"})
+    return request.description_enc
 
 
 def events(session: Session, request: ServiceRequest) -> Sequence[ServiceRequestEvent]:

@@ -21,6 +21,7 @@ from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.codes import LEVEL_DIGITS
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.bookings.clock import local_now
+from shequ.services.privacy import split_free_text
 from shequ.services.reviews.models import CommentStatus, Review, SubjectKind
 
 MAX_COMMENT = 2000
@@ -172,9 +173,12 @@ def submit(session: Session, *, user_id: int, subject_kind: str, subject_id: str
         raise ValidationError(problems)
     subject = resolve_subject(session, subject_kind, subject_id, user_id=user_id, now=now)
     text = (comment or "").strip() or None
+    # A number or e-mail typed into the comment is shown masked; the whole comment is kept
+    # encrypted for the moderating community (shequ.services.privacy).
+    shown, whole = split_free_text(text)
     review = Review(user_id=user_id, subject_kind=subject.kind.value,
                     subject_id=subject.subject_id, division_code=subject.division_code,
-                    period=period or now.year, score=score, comment=text,
+                    period=period or now.year, score=score, comment=shown, comment_enc=whole,
                     comment_status=(CommentStatus.PENDING if text else CommentStatus.NONE).value,
                     created_at=now)
     session.add(review)
@@ -206,8 +210,8 @@ def revise(session: Session, review_id: int, *, user_id: int, score: int,
         raise ValidationError(problems)
     text = (comment or "").strip() or None
     row.score = score
-    if text != row.comment:
-        row.comment = text
+    if text != (row.comment_enc or row.comment):
+        row.comment, row.comment_enc = split_free_text(text)
         row.comment_status = (CommentStatus.PENDING if text else CommentStatus.NONE).value
         row.moderated_by = row.moderated_at = row.moderation_note = None
     session.flush()
