@@ -1,0 +1,381 @@
+"""Load on a real server: a mixed workload at a fixed arrival rate, and a burst.
+
+The demo county is built (``shequ demo --no-serve``) into a data folder on SQLite and
+into a fresh PostgreSQL database made for the run (dropped afterwards); the server is
+``uvicorn --factory shequ.api.app:app_from_env`` in a subprocess on 127.0.0.1 with 1, 2
+or 4 workers.
+
+Open loop (``--rate`` requests/s for ``--seconds``, arrivals on a fixed schedule, latency
+counted from the scheduled moment so a slow server cannot slow the offered load):
+
+- half anonymous reads: a division, a township's children, a township's facilities,
+  facilities near a point, a directory (HSDS) search near a point, the Open311 list, the
+  county's short boards;
+- half signed in with bearer tokens (16 community workers of one community, each signed
+  in once through ``POST /api/v1/auth/token``): ``/api/v1/auth/me``, the worker's queue
+  (what the workbench lists), a new service request, a booking of a random free-looking
+  hour of one of the community's rooms.
+
+Burst (``--burst`` requests at once, signed in) while ``GET /api/v1/region`` is sent every
+100 ms: every probe must answer.
+
+Errors are 5xx answers, failed connections and time-outs; 4xx answers (a booking slot
+already taken, 409) are counted apart as refusals.  Loopback only; bounded in count and
+time.  Example::
+
+    python bench/load_bench.py --backends sqlite,postgres --workers 1,2,4 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, select, text
+
+POSTGRES_ADMIN_URL = os.environ.get("SHEQU_BENCH_POSTGRES_URL",
+                                    "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SECRET = "load-bench-secret-key-0123456789abcdef0123456789"
+PASSWORD = "load-bench-password"
+USERS = 16  # sign-ins are limited to 20 a minute per address
+ROOMS = 20
+TIMEOUT_S = 10.0
+
+
+@dataclass
+class Fixture:
+    """What the workload picks from: codes, points, signed-in tokens, rooms."""
+
+    county: str
+    townships: list[str]
+    communities: list[str]
+    points: list[tuple[float, float]]
+    worker_community: str
+    rooms: list[int]
+    tokens: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """One request: its kind, status (0: no answer) and latency."""
+
+    kind: str
+    status: int
+    seconds: float
+
+
+# -- preparing the data --------------------------------------------------------------
+
+
+def _env(data_dir: Path, url: str | None, pool_size: int | None = None) -> dict[str, str]:
+    env = {**os.environ, "SHEQU_DATA_DIR": str(data_dir), "SHEQU_ENV": "development",
+           "SHEQU_SECRET_KEY": SECRET}
+    env.pop("SHEQU_DATABASE_URL", None)
+    if url:
+        env["SHEQU_DATABASE_URL"] = url
+    if pool_size:
+        env["SHEQU_DB_POOL_SIZE"] = str(pool_size)
+    return env
+
+
+@contextmanager
+def database(backend: str, data_dir: Path) -> Iterator[str | None]:
+    """The database URL of a back-end (None: the SQLite file of the data folder); a
+    PostgreSQL database is made for the run and dropped after it."""
+    if backend == "sqlite":
+        yield None
+        return
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"shequ_load_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :n"), {"n": name})
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def build(data_dir: Path, url: str | None) -> Fixture:
+    """Build the demo county, add the bench's workers and rooms, and read the fixture."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "shequ.cli", "demo", "--no-serve",
+                    "--data-dir", str(data_dir)], env=_env(data_dir, url), check=True,
+                   stdout=subprocess.DEVNULL)
+    print(f"  demo county built in {time.monotonic() - started:.0f} s", flush=True)
+    from shequ.context import Context
+    from shequ.registry.models import Division, Facility
+    from shequ.services.accounts import create_user, hash_password
+    from shequ.services.bookings.service import create_resource
+    from shequ.settings import Settings
+
+    ctx = Context.open(Settings(data_dir=data_dir, database_url=url, secret_key=SECRET),
+                       migrate=False)
+    with ctx.sessions() as session:
+        county = session.scalars(select(Division.code).where(Division.level == 3)
+                                 .order_by(Division.code)).first()
+        assert county is not None
+        prefix = county[:6]
+        townships = list(session.scalars(select(Division.code).where(
+            Division.level == 4, Division.code.startswith(prefix))))
+        communities = list(session.scalars(select(Division.code).where(
+            Division.level == 5, Division.code.startswith(prefix), Division.urban_rural.in_(
+                ["111", "112"])).order_by(Division.code)))
+        points = [(lon, lat) for lon, lat in session.execute(
+            select(Facility.longitude, Facility.latitude).limit(400))
+            if lon is not None and lat is not None][:200]
+        home = communities[0]
+        password_hash = hash_password(PASSWORD)
+        for i in range(USERS):
+            create_user(session, username=f"load_worker_{i:02d}", role="community_worker",
+                        jurisdiction_code=home, password_hash=password_hash)
+        facility = session.scalars(select(Facility.id).where(
+            Facility.division_code == home).order_by(Facility.id)).first()
+        assert facility is not None
+        rooms = [create_resource(session, facility_id=facility, name=f"活动室 {i + 1}",
+                                 opening_hours="24/7", approval_required=False,
+                                 min_notice_minutes=0, max_advance_days=60,
+                                 max_duration_minutes=60).id for i in range(ROOMS)]
+        session.commit()
+    ctx.close()
+    return Fixture(county, townships, communities, points, home, rooms)
+
+
+# -- the server ----------------------------------------------------------------------
+
+
+@contextmanager
+def server(data_dir: Path, url: str | None, workers: int, port: int) -> Iterator[str]:
+    """``uvicorn`` with ``workers`` processes serving the deployment; yields its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "shequ.api.app:app_from_env",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning", "--no-access-log"], env=_env(data_dir, url))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        answered = 0
+        while answered < workers * 2:  # every worker up (connections go round them)
+            try:
+                answered += httpx.get(base + "/api/v1/region", timeout=5).status_code == 200
+            except httpx.TransportError:
+                time.sleep(0.3)
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the server did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def sign_in(base: str, fixture: Fixture) -> None:
+    """One bearer token per bench worker, through the sign-in endpoint."""
+    fixture.tokens = []
+    for i in range(USERS):
+        answer = httpx.post(base + "/api/v1/auth/token", timeout=30, data={
+            "username": f"load_worker_{i:02d}", "password": PASSWORD})
+        answer.raise_for_status()
+        fixture.tokens.append(answer.json()["access_token"])
+
+
+# -- the workload --------------------------------------------------------------------
+
+Request = tuple[str, str, str, dict[str, Any]]  # kind, method, path, httpx keywords
+
+
+def anonymous(rng: random.Random, f: Fixture) -> Request:
+    """One anonymous read, each kind equally often."""
+    lon, lat = rng.choice(f.points)
+    township, community = rng.choice(f.townships), rng.choice(f.communities)
+    choices: list[Request] = [
+        ("division", "GET", f"/api/v1/divisions/{community}", {}),
+        ("children", "GET", f"/api/v1/divisions/{township}/children", {}),
+        ("facilities", "GET", "/api/v1/facilities", {"params": {"division": township[:9]}}),
+        ("near", "GET", "/api/v1/facilities/near", {"params": {
+            "lon": lon, "lat": lat, "radius": 1500}}),
+        ("hsds", "GET", "/hsds/services", {"params": {
+            "latitude": lat, "longitude": lon, "radius": 1500}}),
+        ("open311", "GET", "/open311/v2/requests.json", {}),
+        ("boards", "GET", "/api/v1/indicators/short-boards", {"params": {
+            "ou": f.county, "limit": 20}}),
+    ]
+    return rng.choice(choices)
+
+
+def signed_in(rng: random.Random, f: Fixture) -> Request:
+    """One signed-in call: mostly reads, some writes (requests are limited to 30 a minute
+    per user, so 16 users make at most 8 a second)."""
+    headers = {"Authorization": f"Bearer {rng.choice(f.tokens)}"}
+    roll = rng.random()
+    if roll < 0.45:
+        return "me", "GET", "/api/v1/auth/me", {"headers": headers}
+    if roll < 0.90:
+        return "queue", "GET", "/api/v1/service-requests", {
+            "headers": headers, "params": {"queue": "true", "limit": 20}}
+    if roll < 0.93:
+        return "submit", "POST", "/api/v1/service-requests", {"headers": headers, "json": {
+            "service_code": "public_repair", "division_code": f.worker_community,
+            "description": "路灯不亮", "attributes": {"fixture": "streetlight"}}}
+    start = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(
+        minute=0, second=0, microsecond=0, tzinfo=None)
+        + dt.timedelta(hours=rng.randrange(2, 24 * 55)))
+    return "booking", "POST", "/api/v1/bookings", {"headers": headers, "json": {
+        "resource_id": rng.choice(f.rooms), "starts_at": start.isoformat(),
+        "ends_at": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "居民议事会"}}
+
+
+async def _one(http: httpx.AsyncClient, request: Request, due: float) -> Outcome:
+    kind, method, path, keywords = request
+    try:
+        answer = await http.request(method, path, **keywords)
+        status = answer.status_code
+    except httpx.HTTPError:
+        status = 0
+    return Outcome(kind, status, time.perf_counter() - due)
+
+
+async def open_loop(base: str, f: Fixture, rate: float, seconds: float, seed: int
+                    ) -> tuple[list[Outcome], float]:
+    """``rate`` requests a second for ``seconds``, half anonymous, half signed in."""
+    rng = random.Random(seed)
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT_S, limits=limits) as http:
+        tasks = []
+        start = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            request = (anonymous if i % 2 == 0 else signed_in)(rng, f)
+            tasks.append(asyncio.create_task(_one(http, request, due)))
+        outcomes = await asyncio.gather(*tasks)
+        return list(outcomes), time.perf_counter() - start
+
+
+async def burst(base: str, f: Fixture, n: int) -> tuple[list[Outcome], list[Outcome]]:
+    """``n`` signed-in reads at once; the region probe every 100 ms until all answer."""
+    rng = random.Random(7)
+    limits = httpx.Limits(max_connections=n + 8, max_keepalive_connections=n + 8)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        now = time.perf_counter()
+        requests = [signed_in(rng, f) for _ in range(n * 2)]
+        reads = [r for r in requests if r[1] == "GET"][:n]
+        flood = asyncio.gather(*(_one(http, r, now) for r in reads))
+        probes = []
+        while not flood.done():
+            probes.append(await _one(http, ("probe", "GET", "/api/v1/region", {}),
+                                     time.perf_counter()))
+            await asyncio.sleep(0.1)
+        return list(await flood), probes
+
+
+# -- reporting -----------------------------------------------------------------------
+
+
+def _ms(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary(outcomes: list[Outcome], elapsed: float) -> dict[str, Any]:
+    """Throughput, p50/p99 of answered requests, errors (5xx, none) and refusals (4xx)."""
+    answered = [o.seconds for o in outcomes if 0 < o.status < 500]
+    return {"sent": len(outcomes), "rps": len(answered) / elapsed,
+            "p50": _ms(answered, 0.50), "p99": _ms(answered, 0.99),
+            "errors": sum(1 for o in outcomes if o.status == 0 or o.status >= 500),
+            "refused": sum(1 for o in outcomes if 400 <= o.status < 500)}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every back-end × worker count and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--workers", default="1,2,4", help="uvicorn worker counts")
+    parser.add_argument("--rate", type=float, default=300.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--burst", type=int, default=200, help="requests at once")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    rows: list[tuple[str, int, dict[str, Any], dict[str, Any]]] = []
+    by_kind: dict[tuple[str, int], str] = {}
+    with tempfile.TemporaryDirectory(prefix="shequ-load-") as scratch:
+        for backend in args.backends.split(","):
+            data_dir = Path(scratch) / backend
+            with database(backend, data_dir) as url:
+                print(f"{backend}: building the demo county …", flush=True)
+                fixture = build(data_dir, url)
+                for workers in (int(w) for w in args.workers.split(",")):
+                    with server(data_dir, url, workers, _free_port()) as base:
+                        if not fixture.tokens:
+                            sign_in(base, fixture)
+                        outcomes, elapsed = asyncio.run(open_loop(
+                            base, fixture, args.rate, args.seconds, args.seed))
+                        flood, probes = asyncio.run(burst(base, fixture, args.burst))
+                    load_avg = os.getloadavg()[0]
+                    result = summary(outcomes, elapsed)
+                    result["load"] = load_avg
+                    burst_result = {
+                        "ok": sum(1 for o in flood if o.status == 200), "n": len(flood),
+                        "seconds": max(o.seconds for o in flood),
+                        "probes": len(probes),
+                        "probes_ok": sum(1 for o in probes if o.status == 200),
+                        "probe_max_ms": _ms([o.seconds for o in probes], 1.0)}
+                    rows.append((backend, workers, result, burst_result))
+                    medians = {kind: 1000 * statistics.median(
+                        o.seconds for o in outcomes if o.kind == kind)
+                        for kind in sorted({o.kind for o in outcomes})}
+                    by_kind[(backend, workers)] = ", ".join(
+                        f"{kind} {ms:.0f}" for kind, ms in medians.items())
+                    print(f"  {backend} × {workers}: {result['rps']:.0f} req/s, p50 "
+                          f"{result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, errors "
+                          f"{result['errors']}, refused {result['refused']}; burst "
+                          f"{burst_result['ok']}/{burst_result['n']} in "
+                          f"{burst_result['seconds']:.1f} s, probes "
+                          f"{burst_result['probes_ok']}/{burst_result['probes']} (max "
+                          f"{burst_result['probe_max_ms']:.0f} ms); load {load_avg:.2f}",
+                          flush=True)
+    print(f"\nOpen loop: {args.rate:g} requests/s for {args.seconds:g} s, half signed in; "
+          f"burst: {args.burst} signed-in requests at once, probe every 100 ms.\n")
+    print("| back-end | workers | req/s | p50 ms | p99 ms | errors | refused (4xx) | "
+          "burst answered | burst s | probes answered | probe max ms | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for backend, workers, r, b in rows:
+        print(f"| {backend} | {workers} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
+              f"{r['errors']} | {r['refused']} | {b['ok']}/{b['n']} | {b['seconds']:.1f} | "
+              f"{b['probes_ok']}/{b['probes']} | {b['probe_max_ms']:.0f} | {r['load']:.2f} |")
+    print()
+    for (backend, workers), detail in by_kind.items():
+        print(f"{backend} × {workers}, p50 ms by kind: {detail}")
+
+
+if __name__ == "__main__":
+    main()
