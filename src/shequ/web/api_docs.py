@@ -1,6 +1,6 @@
 """The OpenAPI document at ``/docs``, drawn by Swagger UI served from Shequ itself.
 
-Swagger UI comes from the ``swagger-ui-bundle`` package (pinned in pyproject.toml), so the
+Swagger UI comes from the ``swagger-ui-bundle-v2`` package (pinned in pyproject.toml), so the
 page works with no internet connection and under the pages' Content-Security-Policy: its
 initialiser is a static file, not an inline script.
 """
@@ -16,6 +16,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from shequ.web.templates import render
 
+SWAGGER_UI_PACKAGE = "swagger-ui-bundle-v2"
 SWAGGER_UI_DIR = Path(swagger_ui_path)
 SWAGGER_UI_URL = "/static/vendor/swagger-ui"
 
@@ -32,5 +33,6 @@ def docs(request: Request) -> HTMLResponse:
 @router.get(f"{SWAGGER_UI_URL}/LICENSE", response_class=PlainTextResponse)
 def swagger_ui_licence() -> PlainTextResponse:
     """Swagger UI's licence (Apache-2.0), shipped with the package that bundles it."""
-    text = metadata.distribution("swagger-ui-bundle").read_text("LICENSE") or ""
-    return PlainTextResponse(text)
+    files = metadata.distribution(SWAGGER_UI_PACKAGE).files or []
+    licence = next(f for f in files if f.name == "LICENSE")
+    return PlainTextResponse(licence.read_text(encoding="utf-8"))

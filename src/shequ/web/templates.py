@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -23,7 +24,10 @@ NAVIGATION: list[tuple[str, str]] = [
     ("/access", "access.nav"),
 ]
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+# Autoescape for every template, whatever its file name: every value from the database is
+# HTML-escaped unless a template says otherwise (none does; the pages' CSP is the backstop).
+templates = Jinja2Templates(env=jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True))
 
 
 def request_language(request: Request) -> str:

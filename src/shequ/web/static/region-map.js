@@ -1,10 +1,11 @@
 // The region's facilities and communities on a Leaflet map with no tile layer: the pages
 // must work without internet, so the map draws Shequ's own data on a plain background.
+// Names come from the database, so popups and tooltips are built from text nodes.
 (function () {
   "use strict";
   const el = document.getElementById("map");
   if (!el) return;
-  const region = el.dataset.region;
+  const region = encodeURIComponent(el.dataset.region);
   const lang = el.dataset.lang || "zh-CN";
   const map = L.map(el, { attributionControl: false });
   const palette = {
@@ -26,7 +27,7 @@
         const urban = (unit.urban_rural || "").startsWith("1");
         L.circleMarker([unit.latitude, unit.longitude], {
           radius: urban ? 4 : 3, color: urban ? "#334155" : "#94a3b8", weight: 1, fillOpacity: 0.15,
-        }).bindTooltip(`${unit.name} (${unit.code})`).addTo(communities);
+        }).bindTooltip(() => Shequ.lines([`${unit.name} (${unit.code})`])).addTo(communities);
         bounds.push([unit.latitude, unit.longitude]);
       }
     }
@@ -37,7 +38,8 @@
       const name = lang === "en" ? info.name_en : info.name_zh;
       L.circleMarker([f.latitude, f.longitude], {
         radius: 5, color: palette[info.service_area] || "#444", weight: 1, fillOpacity: 0.8,
-      }).bindPopup(`<b>${f.name}</b><br>${name || f.type_code}<br>${f.status}`).addTo(layer);
+      }).bindPopup(() => Shequ.lines([Shequ.text("b", f.name), name || f.type_code, f.status]))
+        .addTo(layer);
       bounds.push([f.latitude, f.longitude]);
     }
     if (bounds.length) map.fitBounds(bounds, { padding: [10, 10] });

@@ -1,5 +1,6 @@
 // Services near a point: Shequ's HSDS API drawn on a Leaflet map with no tile layer (the
 // pages work without internet) and listed nearest first; click the map to move the point.
+// Names come from the database: the list and the tooltips are built from text nodes.
 (function () {
   "use strict";
   const el = document.getElementById("services-map");
@@ -12,12 +13,7 @@
   const layer = L.layerGroup().addTo(map);
   let here = null;
 
-  function text(tag, value, cls) {
-    const node = document.createElement(tag);
-    node.textContent = value;
-    if (cls) node.className = cls;
-    return node;
-  }
+  const text = Shequ.text;
 
   function search() {
     const lat = parseFloat(latInput.value);
@@ -48,10 +44,11 @@
         if (where.latitude != null) {
           L.circleMarker([where.latitude, where.longitude], { radius: 6,
             color: s.open_now ? "#2f855a" : "#61707f", fillOpacity: 0.8 })
-            .bindTooltip(s.name).addTo(layer);
+            .bindTooltip(() => Shequ.lines([s.name])).addTo(layer);
         }
         const link = text("a", ` ${list.dataset.tAsk}`);
-        link.href = `/services/requests/new?facility=${where.external_identifier}&lang=${lang}`;
+        link.href = `/services/requests/new?${new URLSearchParams({
+          facility: where.external_identifier ?? "", lang: lang })}`;
         link.dataset.testid = "ask";
         item.append(link);
         list.append(item);
