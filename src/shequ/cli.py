@@ -10,11 +10,12 @@ import typer
 from shequ.access.cli import app as access_app
 from shequ.cli_support import DataDir, console, fail, load_settings
 from shequ.context import Context
-from shequ.errors import Problem, ShequError, ValidationError
+from shequ.errors import ConfigurationError, Problem, ShequError, ValidationError
 from shequ.indicators.cli import app as indicators_app
 from shequ.plan.cli import app as plan_app
 from shequ.services.bookings.cli import app as bookings_app
 from shequ.services.care.cli import app as care_app
+from shequ.services.cli import accounts_app
 from shequ.services.cli import app as services_app
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ app.add_typer(indicators_app, name="indicators")
 app.add_typer(access_app, name="access")
 app.add_typer(plan_app, name="plan")
 app.add_typer(services_app, name="services")
+app.add_typer(accounts_app, name="accounts")
 app.add_typer(bookings_app, name="bookings")
 app.add_typer(care_app, name="care")
 
@@ -184,6 +186,14 @@ def demo(
     from shequ.services.accounts.demo import DEMO_PASSWORD, ensure_demo_accounts
 
     settings = load_settings(data_dir)
+    if settings.environment == "production":
+        # Refused before anything is written: synthetic facilities and indicator values
+        # must never mix with a real registry, nor demo accounts with real ones.
+        raise fail(ConfigurationError(
+            "`shequ demo` writes a synthetic county and sign-ins with a published password; "
+            "SHEQU_ENV=production refuses it. Run it with SHEQU_ENV=development on a "
+            "separate data folder, or load real data (`shequ import …`) and create users "
+            "with `shequ services create-user`."))
     try:
         ctx = Context.open(settings)
         with console.status("Building the demo county …"):

@@ -17,6 +17,11 @@
                         sign-in is checked or the body is read whole.
 ``SHEQU_MAX_UPLOAD_BYTES`` largest body of a file upload (imports, ``/upkeep/import``;
                         default 50 MiB).
+``SHEQU_REDIS_URL``     Redis of the rate limits shared by every worker (e.g.
+                        ``redis://127.0.0.1:6379/0``); unset: a table of the database.
+``SHEQU_SESSION_IDLE_MINUTES`` a sign-in unused this long ends (default 60).
+``SHEQU_SESSION_MAX_HOURS``    a page sign-in ends this long after it began (default 8).
+``SHEQU_TOKEN_MAX_HOURS``      a bearer token ends this long after it was issued (default 12).
 """
 
 from __future__ import annotations
@@ -57,6 +62,10 @@ class Settings:
     db_pool_timeout: float = 5.0
     max_body_bytes: int = 1 << 20
     max_upload_bytes: int = 50 << 20
+    redis_url: str | None = None
+    session_idle_minutes: int = 60
+    session_max_hours: int = 8
+    token_max_hours: int = 12
 
     @property
     def effective_pool_size(self) -> int:
@@ -130,7 +139,10 @@ class Settings:
             ("db_pool_size", "SHEQU_DB_POOL_SIZE", int),
             ("db_pool_timeout", "SHEQU_DB_POOL_TIMEOUT", float),
             ("max_body_bytes", "SHEQU_MAX_BODY_BYTES", int),
-            ("max_upload_bytes", "SHEQU_MAX_UPLOAD_BYTES", int)) if variable in env}
+            ("max_upload_bytes", "SHEQU_MAX_UPLOAD_BYTES", int),
+            ("session_idle_minutes", "SHEQU_SESSION_IDLE_MINUTES", int),
+            ("session_max_hours", "SHEQU_SESSION_MAX_HOURS", int),
+            ("token_max_hours", "SHEQU_TOKEN_MAX_HOURS", int)) if variable in env}
         return cls(
             data_dir=Path(env.get("SHEQU_DATA_DIR", "shequ-data")),
             database_url=env.get("SHEQU_DATABASE_URL") or None,
@@ -141,6 +153,7 @@ class Settings:
             lookup_key=env.get("SHEQU_LOOKUP_KEY") or None,
             host=env.get("SHEQU_HOST", "127.0.0.1"),
             port=int(port_text),
+            redis_url=env.get("SHEQU_REDIS_URL") or None,
             redis_url=env.get("SHEQU_REDIS_URL") or None,
             **limits,  # type: ignore[arg-type]
         ).check()

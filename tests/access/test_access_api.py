@@ -32,15 +32,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, Te
 def planner(ctx: Context, username: str, county: str) -> dict[str, str]:
     """The bearer header of a new county planner (password hash made once, not checked)."""
     from shequ.services.accounts import create_user
-    from shequ.services.accounts.tokens import issue_token
+    from shequ.services.accounts.models import SessionKind
+    from shequ.services.accounts.sessions import start_session
 
     digest = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
     with ctx.sessions() as session, session.begin():
         user = create_user(session, username=username, role="county_planner",
                            jurisdiction_code=county, password_hash=digest)
-        user_id = user.id
-    token = issue_token(ctx.settings.secret_key, user_id=user_id, password_hash=digest,
-                        kind="bearer")
+        token = start_session(session, ctx.settings.secret_key, user,
+                              kind=SessionKind.BEARER)[1]
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from shequ.context import Context
 from shequ.registry.models import Division
+from shequ.services.accounts.models import SessionKind
 from shequ.services.accounts.passwords import hash_password
-from shequ.services.accounts.tokens import issue_token
+from shequ.services.accounts.sessions import start_session
 from shequ.services.accounts.users import create_user
 from shequ.settings import Settings
 
@@ -28,7 +29,7 @@ def client_and_tokens(settings: Settings) -> Iterator[tuple[TestClient, dict[str
     ctx = Context.open(settings.with_(secret_key=SECRET))
     seed_county(ctx.sessions)
     digest = hash_password("a long test password 123")
-    users = {}
+    headers = {}
     with ctx.sessions.begin() as session:
         session.add(Division(code="330200000000", level=2, parent_code="330000000000",
                              name="Other city", kind="prefecture_city",
@@ -39,10 +40,10 @@ def client_and_tokens(settings: Settings) -> Iterator[tuple[TestClient, dict[str
         for name, role, code in (("planner", "county_planner", COUNTY),
                                  ("stranger", "county_planner", "330201000000"),
                                  ("resident", "resident", None)):
-            users[name] = create_user(session, username=name, password_hash=digest, role=role,
-                                      jurisdiction_code=code).id
-    headers = {name: {"Authorization": "Bearer " + issue_token(
-        SECRET, user_id=uid, password_hash=digest, kind="bearer")} for name, uid in users.items()}
+            user = create_user(session, username=name, password_hash=digest, role=role,
+                               jurisdiction_code=code)
+            token = start_session(session, SECRET, user, kind=SessionKind.BEARER)[1]
+            headers[name] = {"Authorization": "Bearer " + token}
     with TestClient(create_app(ctx)) as client:
         yield client, headers
     ctx.close()

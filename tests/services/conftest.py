@@ -32,7 +32,8 @@ from shequ.services.accounts import (
     create_user,
     hash_password,
 )
-from shequ.services.accounts.tokens import issue_token
+from shequ.services.accounts.models import SessionKind, User
+from shequ.services.accounts.sessions import start_session
 from shequ.settings import Settings
 
 SECRET = "test-secret-key-for-shequ-services-0123456789"
@@ -107,6 +108,8 @@ class Seeded:
     facilities: dict[str, int]
     resident_id: int
     api_key: str
+    # username -> a bearer token of a session started at seeding (see services_settings)
+    tokens: dict[str, str]
 
 
 def seed(session: Session) -> Seeded:

@@ -183,7 +183,8 @@ def test_create_user_checks_role_level_and_name(sessions: sessionmaker[Session],
             create_user(session, username="admin2", password="password-123", role="admin",
                         jurisdiction_code="110000000000")
         with pytest.raises(ConflictError):
-            create_user(session, username="admin", password="password-123", role="admin")
+            create_user(session, username="admin", password="quiet lantern orbit meadow",
+                        role="admin")
         assert authenticate(session, "admin", "password-123") is not None
         assert authenticate(session, "admin", "wrong-password") is None
         assert authenticate(session, "nobody", "password-123") is None

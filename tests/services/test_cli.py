@@ -13,7 +13,7 @@ from shequ.services.cli import app
 @pytest.mark.slow
 def test_create_user_key_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHEQU_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SHEQU_NEW_PASSWORD", "password-123")
+    monkeypatch.setenv("SHEQU_NEW_PASSWORD", "quiet lantern orbit meadow")
     runner = CliRunner()
     made = runner.invoke(app, ["create-user", "worker_a", "--role", "community_worker",
                                "--jurisdiction", "110101001001"])

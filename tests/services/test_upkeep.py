@@ -17,9 +17,8 @@ from shequ.registry import queries
 from shequ.registry.db import make_engine, session_factory
 from shequ.registry.models import Facility, Population
 from shequ.services.accounts import AuditLog
-from shequ.services.accounts.tokens import issue_token
 
-from .conftest import SECRET, Seeded, password_hash, seed, services_settings
+from .conftest import Seeded, seed, services_settings
 
 Served = tuple[TestClient, Context, Seeded, Callable[[str], dict[str, str]]]
 
@@ -33,9 +32,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
     from shequ.api.app import create_app
 
     def auth(username: str) -> dict[str, str]:
-        token = issue_token(SECRET, user_id=seeded.users[username],
-                            password_hash=password_hash(), kind="bearer")
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {seeded.tokens[username]}"}
 
     ctx = Context.open(services_settings(db_url, tmp_path / "data"), migrate=False)
     with TestClient(create_app(ctx)) as client:

@@ -1,4 +1,5 @@
-"""`shequ services …`: users, API keys, residents' data housekeeping, escalation, directory sync.
+"""`shequ services …`: users, API keys, residents' data housekeeping, escalation, directory sync;
+`shequ accounts …`: deactivate, reactivate, reset a password, change a role, end sign-ins.
 
 The password of a new user is read from a prompt (or ``SHEQU_NEW_PASSWORD`` for scripts),
 never from the command line, so it does not land in shell history.
@@ -7,15 +8,20 @@ never from the command line, so it does not land in shell history.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shequ.cli_support import DataDir, console, fail, open_context
 from shequ.errors import ShequError
-from shequ.services.accounts import ApiKey, Role, User, create_api_key, create_user
+from shequ.services.accounts import ApiKey, Role, User, audit, create_api_key, create_user
+from shequ.services.accounts import admin as accounts_admin
+from shequ.services.accounts.sessions import end_user_sessions
 from shequ.services.accounts.users import user_by_username
 from shequ.services.directory import sync_directory
 from shequ.services.requests import load_request_catalog
@@ -137,3 +143,90 @@ def sync(data_dir: DataDir = None) -> None:
     ctx.close()
     console.print(f"directory: {result.added} added, {result.changed} changed, "
                   f"{result.removed} removed")
+
+
+accounts_app = typer.Typer(help="Accounts: deactivate, reactivate, reset a password, change "
+                           "a role, end sign-ins. Each change is audited.",
+                           no_args_is_help=True)
+
+
+def _change_account(data_dir: Path | None, username: str,
+                    change: Callable[[Session, User], str]) -> None:
+    """Run ``change`` on the user in one transaction and print what it says."""
+    ctx = open_context(data_dir)
+    try:
+        with ctx.sessions() as session:
+            message = change(session, user_by_username(session, username))
+            session.commit()
+    except ShequError as exc:
+        raise fail(exc) from exc
+    finally:
+        ctx.close()
+    console.print(message)
+
+
+def _ended(count: int) -> str:
+    return f"{count} sign-in(s) and token(s) ended"
+
+
+@accounts_app.command("deactivate")
+def deactivate(username: Annotated[str, typer.Argument(help="login name")],
+               data_dir: DataDir = None) -> None:
+    """Stop a user signing in; every sign-in and token of theirs ends at once."""
+    _change_account(data_dir, username, lambda session, user: (
+        f"{user.username} deactivated; "
+        f"{_ended(accounts_admin.deactivate_user(session, user, actor=None))}"))
+
+
+@accounts_app.command("reactivate")
+def reactivate(username: Annotated[str, typer.Argument(help="login name")],
+               data_dir: DataDir = None) -> None:
+    """Let a deactivated user sign in again."""
+    def change(session: Session, user: User) -> str:
+        accounts_admin.reactivate_user(session, user, actor=None)
+        return f"{user.username} reactivated"
+
+    _change_account(data_dir, username, change)
+
+
+@accounts_app.command("reset-password")
+def reset_password(username: Annotated[str, typer.Argument(help="login name")],
+                   data_dir: DataDir = None) -> None:
+    """Set a new password (prompted, or SHEQU_NEW_PASSWORD); every sign-in of the user
+    ends.  Common and guessable passwords are refused with the reason."""
+    password = os.environ.get("SHEQU_NEW_PASSWORD") or typer.prompt(
+        "New password", hide_input=True, confirmation_prompt=True)
+    _change_account(data_dir, username, lambda session, user: (
+        f"password of {user.username} reset; "
+        f"{_ended(accounts_admin.reset_password(session, user, new=password, actor=None))}"))
+
+
+@accounts_app.command("set-role")
+def set_role(username: Annotated[str, typer.Argument(help="login name")],
+             role: Annotated[Role, typer.Option(help="the new role")],
+             jurisdiction: Annotated[str | None, typer.Option(
+                 help="division code of the role's level (community 12, street 9, "
+                 "county 6 …)")] = None,
+             data_dir: DataDir = None) -> None:
+    """Give a user another role and jurisdiction; every sign-in of the user ends, so no
+    page or token keeps the old rights."""
+    def change(session: Session, user: User) -> str:
+        ended = accounts_admin.change_role(session, user, role=role,
+                                           jurisdiction_code=jurisdiction, actor=None)
+        return (f"{user.username} is now {user.role} "
+                f"(jurisdiction {user.jurisdiction_code or '—'}); {_ended(ended)}")
+
+    _change_account(data_dir, username, change)
+
+
+@accounts_app.command("end-sessions")
+def end_sessions(username: Annotated[str, typer.Argument(help="login name")],
+                 data_dir: DataDir = None) -> None:
+    """End every sign-in and bearer token of a user now (e.g. a lost phone)."""
+    def change(session: Session, user: User) -> str:
+        ended = end_user_sessions(session, user.id)
+        audit(session, user=None, action="end_sessions", entity="user", entity_id=user.id,
+              detail={"sessions_ended": ended})
+        return f"{user.username}: {_ended(ended)}"
+
+    _change_account(data_dir, username, change)

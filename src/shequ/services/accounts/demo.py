@@ -3,7 +3,8 @@ of residents, community workers, street officers, planners and administrators ca
 tried at once.
 
 They share one published password, so they exist only in development and test
-deployments: a production deployment refuses them.
+deployments: a production deployment refuses to create them, and refuses their sign-in
+however they got into its database (:func:`~shequ.services.accounts.users.authenticate`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from shequ.registry.models import Division
 from shequ.services.accounts.models import Role, User
 from shequ.services.accounts.passwords import hash_password
 from shequ.services.accounts.residents import create_resident
-from shequ.services.accounts.users import create_user
+from shequ.services.accounts.users import DEMO_PASSWORD, DEMO_USERNAMES, create_user
 
-DEMO_PASSWORD = "shequ-demo"  # noqa: S105 (published on purpose: synthetic demo only)
+__all__ = ["DEMO_PASSWORD", "DEMO_USERNAMES", "DemoAccount", "ensure_demo_accounts"]
 
 
 @dataclass(frozen=True, slots=True)

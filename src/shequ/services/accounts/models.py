@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -145,3 +146,48 @@ class AuditLog(Base):
     entity: Mapped[str] = mapped_column(String(48))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class SessionKind(StrEnum):
+    """How a session is carried: a page cookie, or an API bearer token."""
+
+    PAGE = "page"
+    BEARER = "bearer"
+
+
+class AccountSession(Base):
+    """One sign-in: a page cookie or a bearer token, checked on every request.
+
+    The token carries a random id signed with the secret; only its SHA-256 is stored, so
+    the table cannot be used to sign in.  Signing out, a password change and an
+    administrator's action set ``revoked_at``; idle and absolute time-outs end it too.
+    """
+
+    __tablename__ = "account_session"
+    __table_args__ = (
+        CheckConstraint("kind IN (" + _values(SessionKind) + ")", name="kind_value"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    source_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class RateCounter(Base):
+    """A windowed counter of the rate limits (sign-in attempts, public writes), shared by
+    every worker process when no Redis is configured; ``expires_at`` is epoch seconds."""
+
+    __tablename__ = "rate_counter"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

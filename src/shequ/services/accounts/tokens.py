@@ -1,58 +1,54 @@
-"""Signed bearer tokens, page-session cookies and CSRF tokens (itsdangerous, HMAC-SHA1/256).
+"""Signed session tokens and CSRF tokens (itsdangerous, HMAC).
 
-Tokens are stateless: ``{"uid", "pv"}`` signed with the secret and a per-use salt, where
-``pv`` is a fingerprint of the password hash, so changing a password revokes every token.
-The CSRF token of a page session is an HMAC of the session's random id.
+A page cookie or bearer token is ``{"sid", "uid"}`` signed with the secret and a
+per-kind salt.  ``sid`` is a random session key whose SHA-256 names a row of
+``account_session`` (:mod:`shequ.services.accounts.sessions`), checked on every request:
+the signature only keeps forged tokens from reaching the database.  ``uid`` lets the rate
+limits count a signed-in caller's requests without a database read.
+The CSRF token of a page session is an HMAC of the session key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-
-BEARER_MAX_AGE_S = 12 * 3600
-SESSION_MAX_AGE_S = 8 * 3600
+from itsdangerous import BadSignature, URLSafeSerializer
 
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
-    """What a valid token says: the user, the password fingerprint, the session id."""
+    """What a validly signed token says: the session key and the user it was issued to."""
 
+    session_key: str
     user_id: int
-    password_fingerprint: str
-    session_id: str
 
 
-def password_fingerprint(password_hash: str) -> str:
-    """Short digest of the stored hash; changes whenever the password does."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def _serializer(secret_key: str, kind: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=f"shequ-{kind}")
 
 
-def _serializer(secret_key: str, salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=salt)
-
-
-def issue_token(secret_key: str, *, user_id: int, password_hash: str, kind: str) -> str:
-    """A signed token of ``kind`` (``bearer`` or ``session``) for the user."""
-    payload = {"uid": user_id, "pv": password_fingerprint(password_hash),
-               "sid": secrets.token_urlsafe(12)}
-    return _serializer(secret_key, f"shequ-{kind}").dumps(payload)
+def sign_token(secret_key: str, *, session_key: str, user_id: int, kind: str) -> str:
+    """The signed token of a session of ``kind`` (``page`` or ``bearer``)."""
+    return _serializer(secret_key, kind).dumps({"sid": session_key, "uid": user_id})
 
 
 def read_token(secret_key: str, token: str, *, kind: str) -> TokenClaims | None:
-    """The claims of a valid, unexpired token of ``kind``, else None."""
-    max_age = BEARER_MAX_AGE_S if kind == "bearer" else SESSION_MAX_AGE_S
+    """The claims of a validly signed token of ``kind``, else None (expiry is the row's)."""
     try:
-        data = _serializer(secret_key, f"shequ-{kind}").loads(token, max_age=max_age)
+        data = _serializer(secret_key, kind).loads(token)
     except BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("uid"), int):
+    if (not isinstance(data, dict) or not isinstance(data.get("uid"), int)
+            or not isinstance(data.get("sid"), str) or not data["sid"]):
         return None
-    return TokenClaims(int(data["uid"]), str(data.get("pv", "")), str(data.get("sid", "")))
+    return TokenClaims(data["sid"], data["uid"])
+
+
+def session_key_hash(session_key: str) -> str:
+    """The stored form of a session key (256 random bits, so a plain SHA-256 suffices)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
 
 
 def csrf_token(secret_key: str, session_id: str) -> str:

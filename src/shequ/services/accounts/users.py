@@ -13,12 +13,27 @@ from sqlalchemy.orm import Session
 from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
 from shequ.services.accounts.audit import audit
 from shequ.services.accounts.models import ApiKey, Resident, Role, User
-from shequ.services.accounts.passwords import hash_password, needs_rehash, verify_password
+from shequ.services.accounts.passwords import (
+    check_password_strength,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from shequ.services.accounts.policy import Principal, check_jurisdiction_for_role
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 # Verifying against a fixed hash when the user is unknown keeps the timing the same.
 _DUMMY_HASH = hash_password("shequ-dummy-password")
+# The demo county's sign-ins share one published password (shequ.services.accounts.demo);
+# production refuses them however they got into its database.
+DEMO_PASSWORD = "shequ-demo"  # noqa: S105 (published on purpose: synthetic demo only)
+DEMO_USERNAMES = frozenset({"demo_resident", "demo_worker", "demo_officer", "demo_planner",
+                            "demo_admin"})
+
+
+def refused_in_environment(username: str, environment: str) -> bool:
+    """True for a demo account in production: it may not sign in or stay signed in."""
+    return environment == "production" and username in DEMO_USERNAMES
 
 
 def create_user(session: Session, *, username: str, password: str | None = None,
@@ -44,6 +59,7 @@ def create_user(session: Session, *, username: str, password: str | None = None,
     if password_hash is None:
         if password is None:
             raise ValidationError([Problem("password", "a user needs a password")])
+        check_password_strength(password, (username, display_name or ""))
         password_hash = hash_password(password)
     elif not password_hash.startswith("$argon2"):
         raise ValidationError([Problem("password_hash", "is not an Argon2 hash")])
@@ -61,10 +77,16 @@ def create_user(session: Session, *, username: str, password: str | None = None,
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None (same work either way)."""
+def authenticate(session: Session, username: str, password: str, *,
+                 environment: str = "development") -> User | None:
+    """The active user with these credentials, or None (same work either way).
+
+    In production a demo account, or any account whose password is the demo's published
+    one, is refused.
+    """
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
+    if (user is None or not user.active or refused_in_environment(username, environment)
+            or (environment == "production" and password == DEMO_PASSWORD)):
         verify_password(_DUMMY_HASH, password)
         return None
     if not verify_password(user.password_hash, password):

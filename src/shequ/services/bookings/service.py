@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.codes import LEVEL_DIGITS
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.bookings.clock import local_now
@@ -317,6 +317,11 @@ def decide(session: Session, booking_id: int, *, approve: bool, decided_by: int,
     if b.status != BookingStatus.PENDING.value:
         raise ConflictError(f"booking {booking_id} is {b.status}; only a pending booking "
                             "can be approved or rejected")
+    if approve and b.user_id == decided_by:
+        # Nobody approves their own booking: the approval is a second pair of eyes.
+        raise AccessDenied(f"booking {booking_id} is your own; another community worker, "
+                           "street officer or administrator whose jurisdiction covers the "
+                           "venue can approve it")
     b.status = (BookingStatus.APPROVED if approve else BookingStatus.REJECTED).value
     b.decided_by = decided_by
     b.decided_at = now or local_now()

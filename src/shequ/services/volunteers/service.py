@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.bookings.clock import local_now
 from shequ.services.volunteers.models import (
@@ -209,6 +209,12 @@ def confirm_hours(session: Session, signup_id: int, *, confirmed_by: int, approv
     if row.hours_status != HoursStatus.RECORDED.value:
         raise ConflictError(f"sign-up {signup_id} has no recorded hours to confirm "
                             f"(hours are {row.hours_status})")
+    volunteer = session.get(Volunteer, row.volunteer_id)
+    if volunteer is not None and volunteer.user_id == confirmed_by:
+        # Nobody confirms their own hours, even for an activity they organise.
+        raise AccessDenied(f"the hours of sign-up {signup_id} are your own; another "
+                           "community worker, street officer or administrator whose "
+                           "jurisdiction covers the activity's community can confirm them")
     if approve and minutes is not None:
         act = activity(session, row.activity_id)
         length = int((act.ends_at - act.starts_at).total_seconds() // 60)
