@@ -154,6 +154,14 @@ def _shift_sqlite(table: str, columns: Sequence[str], hours: int) -> None:
                    f"WHERE {c} IS NOT NULL")
 
 
+def _alter_postgres(table: str, columns: Sequence[str], kind: str, using: str) -> None:
+    """Change every time column of ``table`` in one statement: a check such as
+    ``ends_at > starts_at`` must never compare a converted column with one not yet done."""
+    changes = ", ".join(f"ALTER COLUMN {c} TYPE {kind} USING {using.format(c=c)}"
+                        for c in columns)
+    op.execute(f"ALTER TABLE {table} {changes}")
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     sqlite = connection.dialect.name == "sqlite"
@@ -165,11 +173,8 @@ def upgrade() -> None:
             # SQLite keeps DATETIME text either way: only the values move to UTC.
             _shift_sqlite(table, columns, -8)
             continue
-        for column in columns:
-            op.alter_column(table, column, type_=sa.DateTime(timezone=True),
-                            existing_type=sa.DateTime(),
-                            postgresql_using=f"({column} - interval '8 hours') "
-                                             "AT TIME ZONE 'UTC'")
+        _alter_postgres(table, columns, "timestamptz",
+                        "({c} - interval '8 hours') AT TIME ZONE 'UTC'")
     for table, keys in _tables_of_keys().items():
         with op.batch_alter_table(table) as batch_op:
             for column, ondelete in keys:
@@ -188,8 +193,5 @@ def downgrade() -> None:
         if sqlite:
             _shift_sqlite(table, columns, 8)
             continue
-        for column in columns:
-            op.alter_column(table, column, type_=sa.DateTime(),
-                            existing_type=sa.DateTime(timezone=True),
-                            postgresql_using=f"({column} AT TIME ZONE 'UTC') "
-                                             "+ interval '8 hours'")
+        _alter_postgres(table, columns, "timestamp",
+                        "({c} AT TIME ZONE 'UTC') + interval '8 hours'")
