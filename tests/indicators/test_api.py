@@ -18,8 +18,8 @@ from tests.indicators import fixture as f
 
 
 @pytest.fixture
-def client(sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, database_url=sqlite_url,
+def client(db_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path, database_url=db_url,
                         environment="test")
     ctx = Context.open(settings, migrate=False)
     sessions: sessionmaker[Session] = ctx.sessions

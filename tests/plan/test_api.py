@@ -49,7 +49,6 @@ def client_and_tokens(settings: Settings) -> Iterator[tuple[TestClient, dict[str
     ctx.close()
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_solve_evaluate_map_export_adopt_over_http(
         client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]],
         settings: Settings) -> None:
@@ -109,7 +108,6 @@ def test_solve_evaluate_map_export_adopt_over_http(
                       ("planner", "adopt", str(scenario_id))]
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_hand_made_scenario_is_checked_and_scoped(
         client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
     client, auth = client_and_tokens
@@ -133,7 +131,6 @@ def test_hand_made_scenario_is_checked_and_scoped(
                          headers=auth["planner"]).status_code == 204
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_estate_review_over_http_and_on_its_page(
         client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
     client, _ = client_and_tokens
