@@ -154,7 +154,6 @@ class Settings:
             host=env.get("SHEQU_HOST", "127.0.0.1"),
             port=int(port_text),
             redis_url=env.get("SHEQU_REDIS_URL") or None,
-            redis_url=env.get("SHEQU_REDIS_URL") or None,
             **limits,  # type: ignore[arg-type]
         ).check()
 
