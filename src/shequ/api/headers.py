@@ -40,16 +40,20 @@ class SecurityHeaders:
         ]
         if production:
             common.append((b"strict-transport-security", HSTS.encode()))
-        self.common = common
+        # Encoded once: the lists appended to HTML and to every other response.
+        self.for_html = [*common, (b"content-security-policy", PAGE_POLICY.encode())]
+        self.for_other = [*common, (b"content-security-policy", OTHER_POLICY.encode())]
 
     def headers_for(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         """``headers`` with the missing security headers appended."""
-        present = {name.lower() for name, _ in headers}
-        content_type = next((value for name, value in headers
-                             if name.lower() == b"content-type"), b"")
-        policy = (PAGE_POLICY if content_type.lower().startswith(b"text/html")
-                  else OTHER_POLICY).encode()
-        wanted = [*self.common, (b"content-security-policy", policy)]
+        present: set[bytes] = set()
+        html = False
+        for name, value in headers:
+            lowered = name.lower()
+            present.add(lowered)
+            if lowered == b"content-type":
+                html = value.lower().startswith(b"text/html")
+        wanted = self.for_html if html else self.for_other
         return [*headers, *((n, v) for n, v in wanted if n not in present)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
