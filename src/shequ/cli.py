@@ -13,6 +13,8 @@ from shequ.context import Context
 from shequ.errors import ConfigurationError, Problem, ShequError, ValidationError
 from shequ.indicators.cli import app as indicators_app
 from shequ.plan.cli import app as plan_app
+from shequ.registry.db_cli import add_commands as add_db_commands
+from shequ.registry.db_cli import keys_app
 from shequ.services.bookings.cli import app as bookings_app
 from shequ.services.care.cli import app as care_app
 from shequ.services.cli import accounts_app
@@ -27,6 +29,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 hierarchy_app = typer.Typer(help="The national hierarchy of divisions.", no_args_is_help=True)
 # Registry commands first, then each domain's, in the direction data flows.
 app.add_typer(db_app, name="db")
+add_db_commands(db_app)
+app.add_typer(keys_app, name="keys")
 app.add_typer(hierarchy_app, name="hierarchy")
 app.add_typer(indicators_app, name="indicators")
 app.add_typer(access_app, name="access")

@@ -6,6 +6,7 @@
 ``SHEQU_SECRET_KEY``    signs sessions (and derived the data key of releases before keyrings).
 ``SHEQU_DATA_KEYS``     data-encryption keyring ``"k2:<base64>,k1:<base64>"``: the first encrypts.
 ``SHEQU_LOOKUP_KEY``    base64 key of the keyed hashes that find duplicates without decrypting.
+``SHEQU_RETENTION``     days personal data is kept per kind, e.g. ``request_contact=365``.
 ``SHEQU_CATALOG_DIR``   a folder whose catalog files replace the packaged ones.
 ``SHEQU_DB_POOL_SIZE``  database connections per server process, and so requests served at
                         once by each (default 10 on PostgreSQL, 8 on SQLite, whose one
@@ -56,6 +57,8 @@ class Settings:
     # the secret (see ``keyring``).
     data_keys: str | None = None
     lookup_key: str | None = None
+    # Raw SHEQU_RETENTION; shequ.services.privacy.retention_periods reads it.
+    retention: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int | None = None
@@ -151,6 +154,7 @@ class Settings:
             catalog_dir=Path(catalog) if catalog else None,
             data_keys=env.get("SHEQU_DATA_KEYS") or None,
             lookup_key=env.get("SHEQU_LOOKUP_KEY") or None,
+            retention=env.get("SHEQU_RETENTION") or None,
             host=env.get("SHEQU_HOST", "127.0.0.1"),
             port=int(port_text),
             redis_url=env.get("SHEQU_REDIS_URL") or None,

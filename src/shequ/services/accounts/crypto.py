@@ -152,14 +152,23 @@ class Keyring:
                                            field.encode()).decode()
             except InvalidTag:
                 pass
+        claimed = _claimed_key_id(blob) or key_id
         raise ConfigurationError(
-            f"a stored {field} (key id {key_id!r}) cannot be decrypted: the keyring lacks "
+            f"a stored {field} (key id {claimed!r}) cannot be decrypted: the keyring lacks "
             "the key it was written with; put that key back in SHEQU_DATA_KEYS (after the "
             "current one) and run `shequ db reencrypt`")
 
     def lookup_hash(self, value: str) -> str:
         """HMAC-SHA256 hex of ``value`` under the look-up key: equal inputs match."""
         return hmac.new(self.lookup_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _claimed_key_id(blob: bytes) -> str | None:
+    """The key id a blob of the current format names, whether or not the ring has it."""
+    if len(blob) > 2 + NONCE_BYTES and blob[0] == FORMAT_VERSION:
+        text = blob[2:2 + blob[1]].decode("ascii", errors="replace")
+        return text if _KEY_ID.fullmatch(text) else None
+    return None
 
 
 def key_id_of(blob: bytes, keyring: Keyring) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shequ.registry.backup import refuse_data_loss
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = ("indicators",)
@@ -68,6 +70,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Rows of these tables would be lost; refused unless -x allow_data_loss=true.
+    refuse_data_loss("indicator_value", "indicator_run", "indicator_input")
     with op.batch_alter_table('indicator_value', schema=None) as batch_op:
         batch_op.drop_index('ix_indicator_value_run_division')
         batch_op.drop_index('ix_indicator_value_lookup')

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shequ.registry.backup import refuse_data_loss
+
 revision: str = "0003"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = ("access",)
@@ -36,6 +38,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Rows of these tables would be lost; refused unless -x allow_data_loss=true.
+    refuse_data_loss("community_access")
     with op.batch_alter_table('community_access', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_community_access_division_code'))
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shequ.registry.backup import refuse_data_loss
+
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = ("plan",)
@@ -71,6 +73,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Rows of these tables would be lost; refused unless -x allow_data_loss=true.
+    refuse_data_loss("plan_scenario_change", "plan_scenario")
     with op.batch_alter_table('plan_scenario_change', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_scenario_change_scenario_id'))
         batch_op.drop_index(batch_op.f('ix_plan_scenario_change_division_code'))

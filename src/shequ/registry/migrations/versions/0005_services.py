@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shequ.registry.backup import refuse_data_loss
+
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = ("services",)
@@ -171,6 +173,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Rows of these tables would be lost; refused unless -x allow_data_loss=true.
+    refuse_data_loss("service_request_event", "service_request", "api_key", "directory_entry",
+                     "app_user", "resident", "audit_log")
     with op.batch_alter_table('service_request_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_service_request_event_request_id'))
 

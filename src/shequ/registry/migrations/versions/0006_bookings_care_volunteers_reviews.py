@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shequ.registry.backup import refuse_data_loss
+
 revision: str = '0006'
 down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = ('resident_services',)
@@ -242,6 +244,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Rows of these tables would be lost; refused unless -x allow_data_loss=true.
+    refuse_data_loss("booking_slot", "booking", "volunteer_signup", "care_place_hold",
+                     "booking_series", "volunteer_activity", "care_application",
+                     "booking_resource", "volunteer", "review")
     with op.batch_alter_table('booking_slot', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_booking_slot_booking_id'))
 

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from shequ.services.accounts.crypto import keyring_of, mask_name
+from shequ.services.accounts.crypto import Keyring, keyring_of, mask_name
 from shequ.services.privacy import split_free_text
 
 revision: str = "0009"
@@ -72,11 +72,31 @@ def _write(bind: sa.Connection, table: str, values: list[dict[str, Any]]) -> Non
     if not values:
         return
     names = [k for k in values[0] if k != "id"]
+    if not names:
+        return  # nothing to restore in this row
     shape = sa.table(table, sa.column("id", sa.Integer()),
                      *[sa.column(n) for n in names])
     bind.execute(shape.update().where(shape.c.id == sa.bindparam("_id")).values(
         {n: sa.bindparam(n) for n in names}),
         [{**{k: v for k, v in row.items() if k != "id"}, "_id": row["id"]} for row in values])
+
+
+def _encrypted(row: sa.Row[Any], keys: Keyring, moved: list[Any], free: list[Any],
+               masked: list[Any]) -> dict[str, Any]:
+    """The new column values of one row: clear values encrypted, free text masked."""
+    out: dict[str, Any] = {"id": row.id}
+    for _t, clear, _k, _n, enc, field, kind in moved:
+        value = getattr(row, clear)
+        text = None if value is None else (value.isoformat() if kind == "date"
+                                           else str(value))
+        out[enc] = None if text is None else keys.encrypt(field, text)
+    for _t, column, enc, field in free:
+        shown, whole = split_free_text(getattr(row, column))
+        out[column] = shown
+        out[enc] = None if whole is None else keys.encrypt(field, whole)
+    for _t, column, source in masked:
+        out[column] = mask_name(getattr(row, source) or "")
+    return out
 
 
 def upgrade() -> None:
@@ -94,24 +114,8 @@ def upgrade() -> None:
             for n in masked:
                 batch.add_column(sa.Column(n[1], sa.String(100), nullable=True))
         read = [(m[1], m[2]) for m in moved] + [(f[1], sa.Text()) for f in free]
-        updates = []
-        for row in _rows(bind, table, read):
-            out: dict[str, Any] = {"id": row.id}
-            for _t, clear, _k, _n, enc, field, kind in moved:
-                value = getattr(row, clear)
-                if value is not None:
-                    text = value.isoformat() if kind == "date" else str(value)
-                    out[enc] = keys.encrypt(field, text)
-                else:
-                    out[enc] = None
-            for _t, column, enc, field in free:
-                shown, whole = split_free_text(getattr(row, column))
-                out[column] = shown
-                out[enc] = None if whole is None else keys.encrypt(field, whole)
-            for _t, column, source in masked:
-                out[column] = mask_name(getattr(row, source) or "")
-            updates.append(out)
-        _write(bind, table, updates)
+        _write(bind, table, [_encrypted(row, keys, moved, free, masked)
+                             for row in _rows(bind, table, read)])
         with op.batch_alter_table(table) as batch:
             for m in moved:
                 batch.drop_column(m[1])
