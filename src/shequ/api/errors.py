@@ -2,10 +2,9 @@
 
 Every refusal is a :class:`~shequ.errors.ShequError` subclass answered here, by
 :func:`error_response`: the handlers of the app, and the request limits of
-:mod:`shequ.api.limits` (which answer before the app runs), use it alike.  Two errors
-of the libraries underneath are refusals too and are mapped once, here: SQLAlchemy's pool
-timeout (every connection stayed busy: 503 with ``Retry-After``) and Starlette's 413 for
-a body that outgrew the limit while it streamed.
+:mod:`shequ.api.limits` (which answer before the app runs), use it alike.  One error of
+the libraries underneath is a refusal too and is mapped once, here: SQLAlchemy's pool
+timeout (every connection stayed busy: 503 with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -13,10 +12,8 @@ from __future__ import annotations
 import math
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shequ.context import Context
 from shequ.errors import (
@@ -88,16 +85,7 @@ async def _pool_timeout(request: Request, _exc: Exception) -> JSONResponse:
     return error_response(busy(ctx.settings.db_pool_timeout))
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)  # registered for it only
-    if exc.status_code == 413:  # Starlette's body limit, passed while the body streamed
-        limit = request.scope.get("starlette.max_body_size")
-        return error_response(too_large(limit if isinstance(limit, int) else 0))
-    return await http_exception_handler(request, exc)
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handler for every ShequError subclass and the mapped library errors."""
+    """Register the handler for every ShequError subclass and SQLAlchemy's pool timeout."""
     app.add_exception_handler(ShequError, _handle)
     app.add_exception_handler(PoolTimeout, _pool_timeout)
-    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -33,7 +33,6 @@ import anyio
 import anyio.to_thread
 from anyio.lowlevel import RunVar
 from starlette.datastructures import Headers
-from starlette.middleware.body_limit import RequestBodyLimitResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shequ.api.errors import busy, error_response, too_large
@@ -140,7 +139,7 @@ class RequestLimits:
         if waiting.cancelled_caught:
             raise busy(self.wait_s)
         try:
-            await RequestBodyLimitResponder(self.app, limit)(scope, receive, send)
+            await _counted(self.app, limit, scope, receive, send)
         finally:
             gate.release()
 
@@ -182,6 +181,39 @@ class RequestLimits:
             limiter = anyio.to_thread.current_default_thread_limiter()
             limiter.total_tokens = self.admitted + SPARE_THREADS
             return gate
+
+
+async def _counted(app: ASGIApp, limit: int, scope: Scope, receive: Receive, send: Send
+                   ) -> None:
+    """Run ``app`` with a ``receive`` that counts the body as it streams: past ``limit``
+    the read fails, and whatever the app answers to that is replaced by the 413."""
+    size = 0
+    exceeded = started = False
+
+    async def counted_receive() -> Message:
+        nonlocal size, exceeded
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                exceeded = True
+                raise too_large(limit)
+        return message
+
+    async def guarded_send(message: Message) -> None:
+        nonlocal started
+        if exceeded and not started:
+            return  # the app's answer to a body it could not read (FastAPI makes it a 400)
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, counted_receive, guarded_send)
+    except Exception:
+        if not exceeded or started:
+            raise
+    if exceeded and not started:
+        await error_response(too_large(limit))(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
