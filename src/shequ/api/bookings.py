@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from shequ.api.auth import CurrentUser, OptionalUser, csrf_for
 from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
+from shequ.registry.columns import CHINA_TZ
 from shequ.registry.models import Facility
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -34,7 +35,7 @@ from shequ.services.accounts import (
 )
 from shequ.services.accounts.models import Resident
 from shequ.services.bookings import service as bs
-from shequ.services.bookings.clock import CHINA_TZ, local_now
+from shequ.services.bookings.clock import local_now
 from shequ.services.bookings.models import (
     ACTIVE_BOOKING_STATUSES,
     BookableResource,

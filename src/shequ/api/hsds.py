@@ -34,6 +34,7 @@ from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, level_of, normalise_code
+from shequ.registry.columns import CHINA_TZ
 from shequ.registry.models import Division, Facility
 from shequ.services.directory import (
     DirectoryEntry,
@@ -262,7 +263,7 @@ def _term_types(ctx: ContextDep, term_id: str | None, taxonomy_id: str | None,
 def _moment(at: dt.datetime | None) -> dt.datetime:
     if at is None:
         return dt.datetime.now(dt.UTC)
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return at if at.tzinfo else at.replace(tzinfo=CHINA_TZ)
 
 
 def _organization_names(session: Session, keys: list[str]) -> dict[str, str]:

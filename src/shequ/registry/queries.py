@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry.codes import code_prefix, normalise_code
+from shequ.registry.columns import CHINA_TZ
 from shequ.registry.models import (
     ACTIVE_STATUSES,
     Division,
@@ -53,7 +54,7 @@ def in_service_in(period: int) -> ColumnElement[bool]:
 
 def today() -> dt.date:
     """The current date in China Standard Time, the registry's calendar."""
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    return dt.datetime.now(CHINA_TZ).date()
 
 
 def division(session: Session, code: str, *, as_of: dt.date | None = None) -> Division:

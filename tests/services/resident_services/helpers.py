@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from shequ.registry.columns import CHINA_TZ
 from shequ.registry.models import Facility
 from shequ.services.accounts.models import User
-from shequ.services.bookings.clock import CHINA_TZ
 
 COMMUNITY = "110101001001"
 OTHER_TOWNSHIP_COMMUNITY = "110101002001"

@@ -19,13 +19,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shequ.registry.columns import CODE_LENGTH
+from shequ.registry.columns import CreatedAt, division_code_column, enum_check, utc_now
 from shequ.registry.models import Base
 from shequ.services.accounts.crypto import EncryptedText
 
@@ -52,15 +51,7 @@ class PriorityGroup(StrEnum):
     FAMILY_IN_DIFFICULTY = "family_in_difficulty"
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{m.value}'" for m in enum)
-
-
-class Resident(Base):
+class Resident(CreatedAt, Base):
     """A resident's personal record, kept only where a service needs it."""
 
     __tablename__ = "resident"
@@ -77,10 +68,9 @@ class Resident(Base):
     identity_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone_enc: Mapped[str | None] = mapped_column(EncryptedText("phone"))
     address: Mapped[str | None] = mapped_column("address_enc", EncryptedText("resident.address"))
-    division_code: Mapped[str] = mapped_column(String(CODE_LENGTH), index=True)
+    division_code: Mapped[str] = division_code_column(index=True)
     # Comma-separated PriorityGroup values, e.g. "elderly,disability".
     priority_groups: Mapped[str] = mapped_column(String(100), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     @property
     def priority_group_list(self) -> list[str]:
@@ -88,12 +78,12 @@ class Resident(Base):
         return [g for g in self.priority_groups.split(",") if g]
 
 
-class User(Base):
+class User(CreatedAt, Base):
     """Someone who signs in: a resident or a staff member with a jurisdiction."""
 
     __tablename__ = "app_user"
     __table_args__ = (
-        CheckConstraint("role IN (" + _values(Role) + ")", name="role_value"),
+        enum_check("role", Role, name="role_value"),
         CheckConstraint(
             "jurisdiction_code IS NULL OR length(jurisdiction_code) = 12",
             name="jurisdiction_length",
@@ -105,16 +95,15 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(32))
     # 12-digit division code; NULL for residents, national planners and administrators.
-    jurisdiction_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH), index=True)
+    jurisdiction_code: Mapped[str | None] = division_code_column(index=True)
     resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("resident.id", ondelete="SET NULL"), index=True
     )
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class ApiKey(Base):
+class ApiKey(CreatedAt, Base):
     """A key an Open311 client application sends as ``api_key``; only its hash is kept."""
 
     __tablename__ = "api_key"
@@ -129,7 +118,6 @@ class ApiKey(Base):
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class AuditLog(Base):
@@ -165,7 +153,7 @@ class AccountSession(Base):
 
     __tablename__ = "account_session"
     __table_args__ = (
-        CheckConstraint("kind IN (" + _values(SessionKind) + ")", name="kind_value"),
+        enum_check("kind", SessionKind, name="kind_value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -174,8 +162,8 @@ class AccountSession(Base):
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     user_agent: Mapped[str | None] = mapped_column(String(300))

@@ -1,14 +1,15 @@
 """Wall-clock time of the services: China Standard Time (UTC+8, no daylight saving).
 
-Bookings, care applications, volunteer hours and reviews store naive local datetimes
-(what residents read on the notice board); iCalendar export converts them to UTC.
+Bookings, care applications, volunteer hours and reviews compute with naive local
+datetimes (what residents read on the notice board; the database keeps the instants, see
+:class:`shequ.registry.columns.ChinaDateTime`); iCalendar export converts them to UTC.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+from shequ.registry.columns import CHINA_TZ
 
 
 def local_now() -> dt.datetime:

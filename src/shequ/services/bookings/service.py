@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.codes import LEVEL_DIGITS
+from shequ.registry.columns import get_or_not_found
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.bookings.clock import local_now
 from shequ.services.bookings.ical import EVENT_STATUS, CalendarEvent, calendar
@@ -46,10 +47,8 @@ from shequ.services.bookings.slots import (
 
 def resource(session: Session, resource_id: int) -> BookableResource:
     """The resource with ``resource_id``; NotFoundError when there is none."""
-    found = session.get(BookableResource, resource_id)
-    if found is None:
-        raise NotFoundError(f"no bookable resource with id {resource_id}")
-    return found
+    return get_or_not_found(session, BookableResource, resource_id, what="bookable resource",
+                            hint="GET /api/v1/bookings/resources lists them")
 
 
 def resource_facility(session: Session, res: BookableResource) -> Facility:
@@ -85,10 +84,9 @@ def create_resource(session: Session, *, facility_id: int, name: str,
     centres, sports fields and venues) and in service; the opening hours (the resource's
     or else the facility's) must parse.
     """
-    facility = session.get(Facility, facility_id)
+    facility = get_or_not_found(session, Facility, facility_id, what="facility",
+                                hint="GET /api/v1/facilities?division=… lists them")
     where = f"facility {facility_id}"
-    if facility is None:
-        raise NotFoundError(f"no facility with id {facility_id}")
     problems: list[Problem] = []
     if facility.type_code not in BOOKABLE_FACILITY_TYPES:
         problems.append(Problem(where, f"type {facility.type_code!r} has no bookable rooms",
@@ -300,10 +298,9 @@ def book_series(session: Session, *, resource_id: int, booker: Booker,
 
 def booking(session: Session, booking_id: int) -> Booking:
     """The booking with ``booking_id``; NotFoundError when there is none."""
-    found = session.get(Booking, booking_id)
-    if found is None:
-        raise NotFoundError(f"no booking with id {booking_id}")
-    return found
+    return get_or_not_found(session, Booking, booking_id, what="booking",
+                            hint="GET /api/v1/bookings/mine lists yours, "
+                                 "/api/v1/bookings/pending those awaiting a decision")
 
 
 def _release(session: Session, booking_id: int) -> None:

@@ -27,7 +27,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.errors import ConflictError, Problem, ValidationError
+from shequ.registry.columns import get_or_not_found
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.accounts.crypto import mask_name
 from shequ.services.bookings.clock import local_now
@@ -52,9 +53,8 @@ OPEN_STATUSES = (ApplicationStatus.WAITING.value, *HOLDING_STATUSES)
 
 def care_facility(session: Session, facility_id: int) -> Facility:
     """The day-care centre or nursery ``facility_id``; errors say why it takes no places."""
-    facility = session.get(Facility, facility_id)
-    if facility is None:
-        raise NotFoundError(f"no facility with id {facility_id}")
+    facility = get_or_not_found(session, Facility, facility_id, what="facility",
+                                hint="GET /api/v1/care/facilities lists the care centres")
     if facility.type_code not in CARE_FACILITY_TYPES:
         raise ValidationError([Problem(
             f"facility {facility_id}", f"type {facility.type_code!r} has no care places",
@@ -64,10 +64,9 @@ def care_facility(session: Session, facility_id: int) -> Facility:
 
 def application(session: Session, application_id: int) -> CareApplication:
     """The application ``application_id``; NotFoundError when there is none."""
-    found = session.get(CareApplication, application_id)
-    if found is None:
-        raise NotFoundError(f"no care application with id {application_id}")
-    return found
+    return get_or_not_found(session, CareApplication, application_id, what="care application",
+                            hint="GET /api/v1/care/applications/mine lists yours, "
+                                 "/api/v1/care/facilities/{id}/waitlist a centre's")
 
 
 def apply(session: Session, rules: PriorityRules, *, facility_id: int, applicant_user_id: int,

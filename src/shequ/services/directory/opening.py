@@ -11,7 +11,8 @@ from functools import lru_cache
 
 import opening_hours
 
-CST = dt.timezone(dt.timedelta(hours=8))
+from shequ.registry.columns import CHINA_TZ
+
 _DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 # One simple rule: "Mo-Fr 08:00-17:00" or "Sa,Su 09:00-12:00" (anything else: description only).
 _SIMPLE = re.compile(r"^\s*([A-Z][a-z](?:[-,][A-Z][a-z])*)\s+(\d\d:\d\d)-(\d\d:\d\d)\s*$")
@@ -37,7 +38,7 @@ def is_open(text: str | None, when: dt.datetime) -> bool:
     parsed = _parsed(text)
     if parsed is None:
         return False
-    local = when.astimezone(CST).replace(tzinfo=None)
+    local = when.astimezone(CHINA_TZ).replace(tzinfo=None)
     try:
         return bool(parsed.is_open(local))
     except Exception:

@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
 )
@@ -39,8 +38,7 @@ class ServiceRequest(Base):
 
     __tablename__ = "service_request"
     __table_args__ = (
-        CheckConstraint("status IN (" + ", ".join(f"'{s.value}'" for s in RequestStatus)
-                        + ")", name="status_value"),
+        enum_check("status", RequestStatus, name="status_value"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_service_request_responsible_status", "responsible_code", "status"),
         # The duplicate search: one kind, a small box (also serves lookups by kind).

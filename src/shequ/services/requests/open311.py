@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from shequ.registry.columns import CHINA_TZ
 from shequ.services.requests.definitions import ServiceDefinition
 from shequ.services.requests.models import ServiceRequest
 from shequ.services.requests.workflow import open311_status
 
-CST = dt.timezone(dt.timedelta(hours=8))
 Record = dict[str, Any]
 STATUS_NOTES_ZH = {
     "submitted": "已提交，等待受理", "accepted": "已受理", "assigned": "已派单",
@@ -32,7 +32,7 @@ def w3c(value: dt.datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(CST).isoformat(timespec="seconds")
+    return value.astimezone(CHINA_TZ).isoformat(timespec="seconds")
 
 
 def service_record(definition: ServiceDefinition, lang: str) -> Record:

@@ -37,6 +37,7 @@ from sqlalchemy.orm.util import identity_key
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, level_of, normalise_code, parent_of
+from shequ.registry.columns import get_or_not_found
 from shequ.registry.models import Division, Facility
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -265,9 +266,8 @@ def store_request(session: Session, catalog: RequestCatalog,
         raise ValidationError(problems, summary="request rejected")
     facility = None
     if facility_id is not None:
-        facility = session.get(Facility, facility_id)
-        if facility is None:
-            raise NotFoundError(f"no facility with id {facility_id}")
+        facility = get_or_not_found(session, Facility, facility_id, what="facility",
+                                    hint="GET /api/v1/facilities?division=… lists them")
         if longitude is None and facility.longitude is not None:
             longitude, latitude = facility.longitude, facility.latitude
     session.flush()  # earlier ORM work first: the Core statements below bypass autoflush
@@ -386,10 +386,8 @@ def _load_requests(session: Session, ids: list[int]) -> list[ServiceRequest]:
 
 def get_request(session: Session, request_id: int) -> ServiceRequest:
     """The request with ``request_id``."""
-    found = session.get(ServiceRequest, request_id)
-    if found is None:
-        raise NotFoundError(f"no service request {request_id}")
-    return found
+    return get_or_not_found(session, ServiceRequest, request_id, what="service request",
+                            hint="GET /api/v1/service-requests lists those you may see")
 
 
 def request_by_token(session: Session, token: str) -> ServiceRequest:

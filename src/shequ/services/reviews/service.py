@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.codes import LEVEL_DIGITS
+from shequ.registry.columns import get_or_not_found
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.bookings.clock import local_now
 from shequ.services.privacy import split_free_text
@@ -193,10 +194,9 @@ def submit(session: Session, *, user_id: int, subject_kind: str, subject_id: str
 
 def review(session: Session, review_id: int) -> Review:
     """The review ``review_id``; NotFoundError when there is none."""
-    found = session.get(Review, review_id)
-    if found is None:
-        raise NotFoundError(f"no review with id {review_id}")
-    return found
+    return get_or_not_found(session, Review, review_id, what="review",
+                            hint="GET /api/v1/reviews/mine lists yours, "
+                                 "/api/v1/reviews/moderation those to moderate")
 
 
 def revise(session: Session, review_id: int, *, user_id: int, score: int,

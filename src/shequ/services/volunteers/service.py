@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
+from shequ.registry.columns import get_or_not_found
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.bookings.clock import local_now
 from shequ.services.volunteers.models import (
@@ -94,18 +95,15 @@ def publish(session: Session, *, division_code: str, organiser_kind: OrganiserKi
 
 def activity(session: Session, activity_id: int) -> VolunteerActivity:
     """The activity ``activity_id``; NotFoundError when there is none."""
-    found = session.get(VolunteerActivity, activity_id)
-    if found is None:
-        raise NotFoundError(f"no volunteer activity with id {activity_id}")
-    return found
+    return get_or_not_found(session, VolunteerActivity, activity_id, what="volunteer activity",
+                            hint="GET /api/v1/volunteers/activities lists them")
 
 
 def signup(session: Session, signup_id: int) -> VolunteerSignup:
     """The sign-up ``signup_id``; NotFoundError when there is none."""
-    found = session.get(VolunteerSignup, signup_id)
-    if found is None:
-        raise NotFoundError(f"no volunteer sign-up with id {signup_id}")
-    return found
+    return get_or_not_found(session, VolunteerSignup, signup_id, what="volunteer sign-up",
+                            hint="GET /api/v1/volunteers/me/signups lists yours, "
+                                 "/api/v1/volunteers/hours/pending those to confirm")
 
 
 def signed_up_count(session: Session, activity_id: int) -> int:
