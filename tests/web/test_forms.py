@@ -1,4 +1,4 @@
-"""The forms' error rule on a real SQLite file: an error the user can act on goes back to
+"""The forms' error rule on SQLite and PostgreSQL: an error the user can act on goes back to
 the page with its message and leaves nothing of the handler's writes; a refusal stays a
 403; a form that succeeds is committed."""
 
@@ -6,7 +6,6 @@ the page with its message and leaves nothing of the handler's writes; a refusal 
 # FastAPI resolves string annotations in module globals only.
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,8 +29,8 @@ class Note(BaseModel):
 
 
 @pytest.fixture
-def app_and_sessions(tmp_path: Path) -> tuple[FastAPI, sessionmaker[Session]]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'forms.db'}")
+def app_and_sessions(db_url: str) -> Iterator[tuple[FastAPI, sessionmaker[Session]]]:
+    engine = create_engine(db_url)
     NOTES.metadata.create_all(engine)
     sessions = sessionmaker(engine)
 
@@ -59,7 +58,9 @@ def app_and_sessions(tmp_path: Path) -> tuple[FastAPI, sessionmaker[Session]]:
         Note(text=text)  # pydantic: at least two characters
         return back(f"/boards/{board}", message="added")
 
-    return app, sessions
+    yield app, sessions
+    NOTES.metadata.drop_all(engine)  # the PostgreSQL database is shared by the session
+    engine.dispose()
 
 
 def _count(sessions: sessionmaker[Session]) -> int:
