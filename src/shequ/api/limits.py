@@ -11,7 +11,8 @@
   in text; UTF-8 has no surrogates), so it is refused here once, for every route.
   Multipart bodies (file uploads) are checked where their contents are read; what is
   stored is checked again against the columns (:func:`shequ.registry.db.session_factory`).
-- **Admission.**  At most ``db_pool_size`` requests of a process run at once; the others
+- **Admission.**  At most ``db_pool_size`` requests of a process run at once (a file
+  upload is admitted at once: its body streams into the route first); the others
   wait here, on the event loop, without holding a thread or a connection, and are
   answered 503 with ``Retry-After`` after ``db_pool_timeout`` seconds.  FastAPI runs
   each synchronous dependency in its own trip to the thread pool, so a request holding
@@ -126,13 +127,20 @@ class RequestLimits:
             raise too_large(limit)
         problem = self._head_problem(scope)
         content_type = headers.get("content-type", "")
-        if problem is None and (_is_json(content_type) or _is_form(content_type)):
+        checked = _is_json(content_type) or _is_form(content_type)
+        if problem is None and checked:
             body = await self._read(receive, limit)
             problem = json_problem(body) if _is_json(content_type) else _pairs_problem(
                 parse_qsl(body.decode("latin-1"), keep_blank_values=True), "form")
             receive = _replay(body, receive)
         if problem is not None:
             raise ValidationError([problem], summary=f"request rejected: {problem}")
+        if content_type and not checked:
+            # A file upload streams into the route, which reads it before it signs the
+            # caller in or takes a connection: it waits for no place, so a slow sender
+            # holds none.
+            await _counted(self.app, limit, scope, receive, send)
+            return
         gate = self._gate_of_this_loop()
         with anyio.move_on_after(self.wait_s) as waiting:
             await gate.acquire()
