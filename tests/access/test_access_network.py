@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shequ.access.network import EARTH_RADIUS_M, StreetNetwork, integer_metres
+from shequ.access.network import StreetNetwork, integer_metres
 from shequ.errors import NetworkError
+from shequ.registry.geodesy import EARTH_RADIUS_M
 
 
 def _square() -> StreetNetwork:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from shequ.api.app import create_app
 from shequ.context import Context
+from shequ.registry.geodesy import great_circle_m as haversine_m
 from shequ.registry.models import Facility
-from shequ.registry.queries import haversine_m
 from shequ.settings import Settings
 
 

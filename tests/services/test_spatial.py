@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shequ.registry.queries import haversine_m
+from shequ.registry.geodesy import great_circle_m as haversine_m
 from shequ.services.directory.spatial import PointIndex
 
 

@@ -14,7 +14,6 @@ single-process run exactly.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +31,13 @@ from shequ.access.network import StreetNetwork
 from shequ.access.store import load_region, region_network, today_year
 from shequ.catalog import Catalog
 from shequ.errors import ConfigurationError, NotFoundError
+from shequ.registry.geodesy import degree_box
 
 if TYPE_CHECKING:
     from shequ.context import Context
 
 COUNTY_DIGITS = 6
 ROUNDING_MARGIN_M = 500.0
-METRES_PER_DEGREE = 111_320.0
 
 
 def sub_network(network: StreetNetwork, *, west: float, south: float, east: float,
@@ -71,9 +70,7 @@ def county_jobs(network: StreetNetwork, *, communities: pl.DataFrame,
     for (county,), group in counties.group_by("_county", maintain_order=True):
         part = group.drop("_county")
         lat_extreme = float(np.max(np.abs(part["latitude"].to_numpy())))
-        dlat = border_m / METRES_PER_DEGREE
-        dlon = border_m / (METRES_PER_DEGREE * max(math.cos(math.radians(
-            min(lat_extreme + dlat, 89.0))), 1e-6))
+        dlon, dlat = degree_box(0.0, lat_extreme, border_m)
         box = {"west": float(part["longitude"].min()) - dlon,  # type: ignore[arg-type]
                "east": float(part["longitude"].max()) + dlon,  # type: ignore[arg-type]
                "south": float(part["latitude"].min()) - dlat,  # type: ignore[arg-type]

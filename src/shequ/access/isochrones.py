@@ -4,12 +4,11 @@ The polygon of a facility at distance D is the union of every street segment rea
 within D (whole edges whose far end is within D, and the reachable part of edges the walk
 leaves half-way), buffered by ``buffer_m`` on each side — the area a resident can live in
 and still reach the facility along a street.  Geometry is computed in a local
-equirectangular projection in metres around the network's centre and returned in WGS84.
+azimuthal equidistant projection in metres around the network's centre and returned in WGS84.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,22 +16,18 @@ import numpy as np
 import numpy.typing as npt
 
 from shequ.access.kernels import UNREACHED, nearest_distances
-from shequ.access.network import EARTH_RADIUS_M, StreetNetwork
+from shequ.access.network import StreetNetwork
+from shequ.registry.geodesy import LocalProjection, local_projection
 
 
-def _projection(network: StreetNetwork) -> tuple[float, float, float]:
-    lon0 = float(np.mean(network.lon))
-    lat0 = float(np.mean(network.lat))
-    return lon0, lat0, math.cos(math.radians(lat0))
+def _projection(network: StreetNetwork) -> LocalProjection:
+    """Metres around the network's mean point (azimuthal equidistant)."""
+    return local_projection(float(np.mean(network.lon)), float(np.mean(network.lat)))
 
 
 def reachable_segments(network: StreetNetwork, dist: npt.NDArray[np.int32], limit_m: float
                        ) -> npt.NDArray[np.float64]:
     """Segments (x0, y0, x1, y1) in local metres walkable within ``limit_m`` given ``dist``."""
-    lon0, lat0, cos0 = _projection(network)
-    scale = math.radians(1.0) * EARTH_RADIUS_M
-    x = (network.lon - lon0) * scale * cos0
-    y = (network.lat - lat0) * scale
     n = network.node_count
     row = np.repeat(np.arange(n), np.diff(network.indptr))
     col = network.indices.astype(np.int64)
@@ -45,6 +40,11 @@ def reachable_segments(network: StreetNetwork, dist: npt.NDArray[np.int32], limi
     whole = reached_u & (dv <= limit_m) & (du <= limit_m) & (row < col)
     partial = reached_u & (du <= limit_m) & (du + w > limit_m) & ~(dv <= limit_m)
     fraction = np.clip((limit_m - du[partial]) / w[partial], 0.0, 1.0)
+    # only the nodes of reached edges are projected: an isochrone is a small part of a
+    # network, and projecting all of it for each one was most of the work
+    used = np.unique(np.concatenate([row[whole], col[whole], row[partial], col[partial]]))
+    x, y = np.zeros(n), np.zeros(n)
+    x[used], y[used] = _projection(network).to_metres(network.lon[used], network.lat[used])
     px0, py0 = x[row[partial]], y[row[partial]]
     px1 = px0 + (x[col[partial]] - px0) * fraction
     py1 = py0 + (y[col[partial]] - py0) * fraction
@@ -66,10 +66,8 @@ def isochrone_geometry(network: StreetNetwork, sources: npt.ArrayLike, *, distan
         return None
     dist = nearest_distances(network, [src], cap_m=distance_m)[0]
     segments = reachable_segments(network, dist, distance_m)
-    lon0, lat0, cos0 = _projection(network)
-    scale = math.radians(1.0) * EARTH_RADIUS_M
-    points = np.column_stack((
-        (network.lon[src] - lon0) * scale * cos0, (network.lat[src] - lat0) * scale))
+    projection = _projection(network)
+    points = np.column_stack(projection.to_metres(network.lon[src], network.lat[src]))
     parts = [shapely.points(points).tolist()]
     if segments.size:
         parts.append(shapely.linestrings(segments.reshape(-1, 2, 2)).tolist())
@@ -78,8 +76,7 @@ def isochrone_geometry(network: StreetNetwork, sources: npt.ArrayLike, *, distan
     shape = shapely.simplify(shape, simplify_m)
 
     def to_wgs84(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.column_stack((lon0 + coords[:, 0] / (scale * cos0),
-                                lat0 + coords[:, 1] / scale))
+        return np.column_stack(projection.to_lonlat(coords[:, 0], coords[:, 1]))
 
     geometry: dict[str, Any] = mapping(shapely.transform(shape, to_wgs84))
     return geometry

@@ -30,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from shequ.errors import NetworkError
+from shequ.registry.geodesy import cartesian, chord_to_arc_m, local_projection
 
-EARTH_RADIUS_M = 6_371_008.8
 FORMAT_VERSION = 1
 _ARRAYS = ("node_ids", "lon", "lat", "indptr", "indices", "weights")
 
@@ -72,14 +72,6 @@ def hilbert_order(lon: FloatArray, lat: FloatArray, *, bits: int = 16) -> IntArr
         x, y = np.where(flip, y, x), np.where(flip, x, y)
         s >>= 1
     return np.argsort(d, kind="stable").astype(np.int64)
-
-
-def _unit_vectors(lon: FloatArray, lat: FloatArray) -> FloatArray:
-    """Points on the sphere of Earth's radius (chord distance is monotone in arc length)."""
-    lam = np.radians(np.asarray(lon, dtype=np.float64))
-    phi = np.radians(np.asarray(lat, dtype=np.float64))
-    cos_phi = np.cos(phi)
-    return np.column_stack((cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)))
 
 
 def integer_metres(length_m: npt.ArrayLike) -> Int32Array:
@@ -343,10 +335,10 @@ class StreetNetwork:
         node = np.full(x.shape[0], -1, dtype=np.int64)
         distance = np.full(x.shape[0], np.inf)
         if self._tree is None:
-            self._tree = cKDTree(_unit_vectors(self.lon, self.lat))
+            self._tree = cKDTree(cartesian(self.lon, self.lat))
         if valid.any():
-            chord, found = self._tree.query(_unit_vectors(x[valid], y[valid]), k=1)
-            arc = 2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(np.asarray(chord) / 2.0, 1.0))
+            chord, found = self._tree.query(cartesian(x[valid], y[valid]), k=1)
+            arc = chord_to_arc_m(chord)
             node[valid] = np.asarray(found, dtype=np.int64)
             distance[valid] = arc
         unsnapped = ~(distance <= max_distance_m)
@@ -392,20 +384,18 @@ def grid_network(rows: int, cols: int, *, spacing_m: float = 80.0, seed: int = 0
     rng = np.random.default_rng(seed)
     n = rows * cols
     r, c = np.divmod(np.arange(n, dtype=np.int64), cols)
-    dy = spacing_m / 111_320.0
-    dx = spacing_m / (111_320.0 * math.cos(math.radians(lat0)))
-    lat = lat0 + (r + rng.uniform(-jitter, jitter, n)) * dy
-    lon = lon0 + (c + rng.uniform(-jitter, jitter, n)) * dx
+    y = (r + rng.uniform(-jitter, jitter, n)) * spacing_m
+    x = (c + rng.uniform(-jitter, jitter, n)) * spacing_m
+    lon, lat = local_projection(lon0, lat0).to_lonlat(x, y)
     right = np.flatnonzero(c < cols - 1)
     down = np.flatnonzero(r < rows - 1)
     u = np.concatenate((right, down))
     v = np.concatenate((right + 1, down + cols))
     keep = rng.random(u.size) >= drop_share
     u, v = u[keep], v[keep]
-    ku = _unit_vectors(lon[u], lat[u])
-    kv = _unit_vectors(lon[v], lat[v])
-    chord = np.linalg.norm(ku - kv, axis=1)
-    length = 2.0 * EARTH_RADIUS_M * np.arcsin(chord / 2.0) * rng.uniform(1.0, 1.15, u.size)
+    points = cartesian(lon, lat)
+    chord = np.linalg.norm(points[u] - points[v], axis=1)
+    length = chord_to_arc_m(chord) * rng.uniform(1.0, 1.15, u.size)
     return StreetNetwork.from_edges(
         node_ids=np.arange(n, dtype=np.int64) + 1, lon=lon, lat=lat, edge_u=u, edge_v=v,
         length_m=length, synthetic=True, largest_component=True,

@@ -35,8 +35,9 @@ from shequ.errors import CatalogError, NotFoundError, Problem, ValidationError
 from shequ.plan.models import ChangeAction, PlanScenario, PlanScenarioChange
 from shequ.plan.problem import SitingProblem, SitingSolution
 from shequ.registry.codes import code_prefix
+from shequ.registry.geodesy import LocalProjection, local_projection
 from shequ.registry.models import Division, Facility, FacilityStatus, Population
-from shequ.registry.queries import EARTH_RADIUS_M, division, today, valid_on
+from shequ.registry.queries import division, today, valid_on
 
 COSTS_FILE = "plan_costs.toml"
 ACTIVE = (FacilityStatus.IN_SERVICE.value, FacilityStatus.ACCEPTED.value)
@@ -134,10 +135,10 @@ def _is_in_area(urban_rural: str | None, kind: str, area: Area) -> bool:
     return rural_kind if area == "rural" else not rural_kind
 
 
-def _local_xy(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
-    """Equirectangular metres around ``lat0`` (good to < 0.5 % inside a county)."""
-    scale = math.pi / 180 * EARTH_RADIUS_M
-    return np.column_stack([lon * scale * math.cos(math.radians(lat0)), lat * scale])
+def _local_xy(lon: np.ndarray, lat: np.ndarray, centre: LocalProjection) -> np.ndarray:
+    """Metres around the instance's centre (azimuthal equidistant: good to 0.1 % within
+    50 km, so inside any county)."""
+    return np.column_stack(centre.to_metres(lon, lat))
 
 
 def default_radius(catalog: Catalog, type_code: str, area: Area) -> float:
@@ -220,11 +221,12 @@ def build_instance(  # noqa: PLR0915 (one pass from registry rows to the problem
         weights = np.ones(len(units))
         reach = 0.0
     else:
-        lat0 = float(np.mean([u.latitude for u in units]))
+        centre = local_projection(float(np.mean([u.longitude for u in units])),
+                                  float(np.mean([u.latitude for u in units])))
         unit_xy = _local_xy(np.array([u.longitude for u in units]),
-                            np.array([u.latitude for u in units]), lat0)
+                            np.array([u.latitude for u in units]), centre)
         site_xy = _local_xy(np.array([s.longitude for s in sites]),
-                            np.array([s.latitude for s in sites]), lat0)
+                            np.array([s.latitude for s in sites]), centre)
         pairs = cKDTree(unit_xy).query_ball_point(site_xy, r=reach) if sites else []
         demand_idx = np.array([i for lst in pairs for i in lst], np.int64)
         site_idx = np.array([j for j, lst in enumerate(pairs) for _ in lst], np.int64)

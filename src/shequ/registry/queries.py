@@ -8,7 +8,6 @@ so subtree queries are prefix queries on the indexed code column.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.columns import CHINA_TZ
+from shequ.registry.geodesy import degree_box, great_circle_m
 from shequ.registry.models import (
     ACTIVE_STATUSES,
     Division,
@@ -25,8 +25,6 @@ from shequ.registry.models import (
     FacilityStatus,
     RegistryMeta,
 )
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def valid_on(as_of: dt.date) -> ColumnElement[bool]:
@@ -151,14 +149,6 @@ class NearbyFacility:
     distance_m: float
 
 
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres between two WGS84 points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 def facility_query(*, division_prefix: str | None = None, type_codes: Sequence[str] = (),
                    statuses: Sequence[str] = ()) -> Select[Facility]:
     """A select of facilities filtered by jurisdiction prefix, types and statuses."""
@@ -190,8 +180,7 @@ def facilities_near(session: Session, lon: float, lat: float, radius_m: float, *
         problems.append(Problem("radius", f"radius {radius_m} m is not in (0, 100000]"))
     if problems:
         raise ValidationError(problems, summary="bad point query")
-    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-    dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+    dlon, dlat = degree_box(lon, lat, radius_m)
     query = facility_query(division_prefix=division_prefix, type_codes=type_codes,
                            statuses=statuses).where(
         Facility.longitude.between(lon - dlon, lon + dlon),
@@ -200,7 +189,7 @@ def facilities_near(session: Session, lon: float, lat: float, radius_m: float, *
     found = []
     for facility in session.scalars(query):
         assert facility.longitude is not None and facility.latitude is not None
-        distance = haversine_m(lon, lat, facility.longitude, facility.latitude)
+        distance = great_circle_m(lon, lat, facility.longitude, facility.latitude)
         if distance <= radius_m:
             found.append(NearbyFacility(facility, distance))
     found.sort(key=lambda item: (item.distance_m, item.facility.id))

@@ -8,7 +8,6 @@ only the page's rows are loaded as objects.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -18,7 +17,7 @@ from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from shequ.errors import Problem, ValidationError
-from shequ.registry import queries
+from shequ.registry.geodesy import degree_box, great_circle_m
 from shequ.registry.models import Facility
 from shequ.services.directory.models import DirectoryEntry
 from shequ.services.directory.opening import is_open
@@ -157,8 +156,7 @@ def services_near(session: Session, f: ServiceFilter, *, longitude: float, latit
                 for fid, d in zip(page_ids, distances[start:start + per_page], strict=True)
                 if fid in loaded]
         return hits, int(ids.size)
-    dlat = math.degrees(radius_m / queries.EARTH_RADIUS_M)
-    dlon = dlat / max(math.cos(math.radians(latitude)), 1e-6)
+    dlon, dlat = degree_box(longitude, latitude, radius_m)
     query = (select(Facility.id, Facility.longitude, Facility.latitude, Facility.opening_hours)
              .where(Facility.longitude.between(longitude - dlon, longitude + dlon),
                     Facility.latitude.between(latitude - dlat, latitude + dlat),
@@ -167,7 +165,7 @@ def services_near(session: Session, f: ServiceFilter, *, longitude: float, latit
         query = query.join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
     found: list[tuple[float, int, str | None]] = []
     for fid, lon, lat, hours in session.execute(query):
-        distance = queries.haversine_m(longitude, latitude, lon or 0.0, lat or 0.0)
+        distance = great_circle_m(longitude, latitude, lon or 0.0, lat or 0.0)
         if distance > radius_m or (open_now and not open_at(hours)):
             continue
         found.append((distance, fid, hours))

@@ -38,6 +38,7 @@ from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, Va
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, level_of, normalise_code, parent_of
 from shequ.registry.columns import get_or_not_found
+from shequ.registry.geodesy import degree_box, great_circle_m
 from shequ.registry.models import Division, Facility
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -113,8 +114,8 @@ def nearest_community_code(connection: Connection, lon: float, lat: float, *,
             "when": when, "lon0": lon - dlon, "lon1": lon + dlon, "lat0": lat - box,
             "lat1": lat + box}).all()
         if rows:
-            return str(min(rows, key=lambda r: (queries.haversine_m(lon, lat, r.longitude,
-                                                                    r.latitude), r.code)).code)
+            return str(min(rows, key=lambda r: (great_circle_m(lon, lat, r.longitude,
+                                                               r.latitude), r.code)).code)
     raise ValidationError([Problem("lat/long", f"no community lies near ({lon}, {lat})",
                                    hint="give a point inside the served region, or a "
                                    "division_code")])
@@ -351,8 +352,7 @@ def duplicate_ids(connection: Connection, definition: ServiceDefinition, longitu
     if radius <= 0:
         return []
     when = now or utcnow()
-    dlat = math.degrees(radius / queries.EARTH_RADIUS_M)
-    dlon = dlat / max(math.cos(math.radians(latitude)), 1e-6)
+    dlon, dlat = degree_box(longitude, latitude, radius)
     found = []
     for row in connection.execute(_OPEN_NEAR, {
             "code": definition.code,
@@ -360,8 +360,8 @@ def duplicate_ids(connection: Connection, definition: ServiceDefinition, longitu
             "lon0": longitude - dlon, "lon1": longitude + dlon,
             "lat0": latitude - dlat, "lat1": latitude + dlat,
             "exclude": exclude_id if exclude_id is not None else -1}):
-        distance = queries.haversine_m(longitude, latitude, row.longitude or 0.0,
-                                       row.latitude or 0.0)
+        distance = great_circle_m(longitude, latitude, row.longitude or 0.0,
+                                  row.latitude or 0.0)
         if distance <= radius:
             found.append((distance, int(row.id)))
     return [i for _, i in sorted(found)]
