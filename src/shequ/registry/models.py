@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shequ.registry.columns import CODE_LENGTH, division_code_column, enum_check
+from shequ.registry.columns import division_code_column, enum_check
 
 # The plain enums live in shequ.registry.levels (no SQLAlchemy there, so the compute
 # cores use them); the aliases re-export them for the modules that name them from here.
@@ -50,9 +50,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-__all__ = ["CODE_LENGTH"]  # still importable from here, its first home (names below follow)
 
 
 class Base(DeclarativeBase):
