@@ -13,12 +13,12 @@ from shequ.context import Context
 from shequ.errors import ConfigurationError, Problem, ShequError, ValidationError
 from shequ.indicators.cli import app as indicators_app
 from shequ.plan.cli import app as plan_app
-from shequ.registry.db_cli import add_commands as add_db_commands
-from shequ.registry.db_cli import keys_app
 from shequ.services.bookings.cli import app as bookings_app
 from shequ.services.care.cli import app as care_app
 from shequ.services.cli import accounts_app
 from shequ.services.cli import app as services_app
+from shequ.services.db_cli import add_commands as add_db_commands
+from shequ.services.db_cli import keys_app
 
 if TYPE_CHECKING:
     from shequ.registry.rules import Table

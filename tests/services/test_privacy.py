@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
+    update,
 )
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum.cn import ric
@@ -211,7 +212,7 @@ def test_personal_fields_are_stored_encrypted_and_shown_whole_only_to_those_who_
     assert clear == f"楼道灯坏了，联系 139****5678 或 {VALID_ID[:4]}**********{VALID_ID[-4:]}"
     assert masked_name == "张*"
     with sessions() as session:
-        users = {name: session.get(User, uid) for name, uid in ids["seeded"].users.items()}
+        users = {name: session.get_one(User, uid) for name, uid in ids["seeded"].users.items()}
         resident = session.get(Resident, ids["seeded"].resident_id)
         request = session.get(ServiceRequest, ids["request"])
         assert resident is not None and request is not None
@@ -248,7 +249,7 @@ def test_purge_anonymises_and_deletes_what_is_past_retention_and_audits_it(
         app = session.get(CareApplication, ids["application"])
         assert app is not None
         app.status, app.decided_at = ApplicationStatus.WITHDRAWN.value, dt.datetime(2024, 11, 1)  # noqa: DTZ001 (CST wall clock)
-        session.execute(AuditLog.__table__.update().values(at=now - dt.timedelta(days=1200)))
+        session.execute(update(AuditLog).values(at=now - dt.timedelta(days=1200)))
         old_audit = session.scalar(select(func.count()).select_from(AuditLog))
         session.commit()
         fresh_id = fresh.id

@@ -108,9 +108,9 @@ def backup(engine: Engine, destination: Path) -> BackupInfo:
         return BackupInfo(destination, "sqlite", revisions)
     uri, env = _libpq(engine)
     # An argument list, no shell; the binary is the packaged PostgreSQL client.
-    subprocess.run([_pg_tool("pg_dump"),  # noqa: S603 "--format=custom", "--no-owner", "--no-acl",
-                    f"--file={destination}", f"--dbname={uri}"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(  # noqa: S603 (argument list, no shell)
+        [_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-acl",
+         f"--file={destination}", f"--dbname={uri}"], env=env, check=True, capture_output=True)
     return BackupInfo(destination, "postgresql", revisions)
 
 
@@ -187,9 +187,9 @@ def restore(engine: Engine, source: Path, *, force: bool = False) -> BackupInfo:
     else:
         _empty_postgres(engine)
         uri, env = _libpq(engine)
-        subprocess.run([_pg_tool("pg_restore"), "--no-owner",  # noqa: S603 (no shell) "--no-acl", "--exit-on-error",
-                        f"--dbname={uri}", str(source)], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(  # noqa: S603 (argument list, no shell)
+            [_pg_tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error",
+             f"--dbname={uri}", str(source)], env=env, check=True, capture_output=True)
     engine.dispose()
     upgrade(engine)
     return info
