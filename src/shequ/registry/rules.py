@@ -36,6 +36,7 @@ from shequ.registry.models import (
     Workforce,
     WorkforceRole,
 )
+from shequ.registry.published import read_published_codes
 from shequ.registry.queries import valid_on
 
 
@@ -213,9 +214,6 @@ def province_boxes() -> dict[str, tuple[float, float, float, float]]:
     Built from the published seat coordinates of every prefecture and county in the
     province, padded by 1.5° so that units far from any seat are still inside.
     """
-    # the published code list (with seats) ships with cpca; the national loader reads it
-    from shequ.ingest.national import read_published_codes
-
     points: dict[str, list[tuple[float, float]]] = {}
     for item in read_published_codes():
         if item.longitude is not None and item.latitude is not None:
