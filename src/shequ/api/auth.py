@@ -65,7 +65,7 @@ from shequ.services.accounts.sessions import (
     start_session,
     utc,
 )
-from shequ.services.accounts.throttle import Throttle
+from shequ.services.accounts.throttle import SIGN_IN_PER_ADDRESS, Throttle
 from shequ.services.accounts.tokens import check_csrf, csrf_token, read_token
 
 SESSION_COOKIE = "shequ_session"
@@ -225,15 +225,16 @@ class RateLimit:
                                 self.per_seconds, who)
 
 
-_SIGN_IN_LIMIT = RateLimit("sign-in", 20, 60, by="address")
+_SIGN_IN_LIMIT = RateLimit("sign-in", SIGN_IN_PER_ADDRESS, 60, by="address")
 
 
 def _sign_in(request: Request, ctx: ContextDep, session: SessionDep, username: str,
              password: str, kind: SessionKind) -> tuple[User, str] | None:
-    """Check the lockout and limits, then the credentials; the user and a new session's
-    token, or None for wrong credentials (the failure is counted)."""
+    """Check the account's lockout and limit (the address's ran as a dependency), then
+    the credentials; the user and a new session's token, or None for wrong credentials
+    (the failure is counted)."""
     throttle = throttle_of(request)
-    throttle.check_sign_in(username, client_address(request))
+    throttle.check_sign_in(username)
     user = authenticate(session, username, password, environment=ctx.settings.environment)
     if user is None:
         throttle.sign_in_failed(username)

@@ -35,7 +35,7 @@ FIRST_LOCK_S = 60
 MAX_LOCK_S = 3600
 # Failures of one account are remembered this long (then the back-off starts over).
 FAILURE_MEMORY_S = 24 * 3600
-# Sign-in attempts per peer address, and per username tried, in one minute.
+# Sign-in attempts per peer address (shequ.api.auth), and per username tried, in a minute.
 SIGN_IN_PER_ADDRESS = 20
 SIGN_IN_PER_ACCOUNT = 10
 
@@ -164,9 +164,9 @@ class Throttle:
         # One bucket however the name is cased or padded.
         return f"{self.namespace}/{kind}/{username.strip().lower()}"
 
-    def check_sign_in(self, username: str, address: str) -> None:
-        """Before a password is checked: refuse a locked account, and more attempts than
-        the limits of the address and of the account."""
+    def check_sign_in(self, username: str) -> None:
+        """Before a password is checked: refuse a locked account, and more attempts on it
+        than its limit (the address's limit is the sign-in routes' ``RateLimit``)."""
         lock = self._key("lock", username)
         if int(self.storage.get(lock)) > 0:
             until = self.storage.get_expiry(lock)
@@ -175,7 +175,6 @@ class Throttle:
                 f"account {username!r} is locked after repeated failed sign-ins; retry in "
                 f"{retry} s, after {_clock(until)} (each further failure doubles the wait, "
                 "up to an hour; an administrator can reset the password)", retry_after=retry)
-        self.hit("sign-in", SIGN_IN_PER_ADDRESS, 60, "address:" + address)
         self.hit("sign-in to one account", SIGN_IN_PER_ACCOUNT, 60,
                  "account:" + username.strip().lower())
 
