@@ -41,6 +41,28 @@ def test_password_hash_is_argon2id_and_verifies_only_the_password() -> None:
     assert not verify_password("not a hash", "correct horse")
 
 
+@pytest.mark.parametrize(("password", "why"), [
+    ("password", "top-10 common password"), ("12345678", "top-10 common password"),
+    ("password-123", "similar to a commonly used password"), ("qwertyuiop", "keyboard"),
+    ("worker_dfx2024", "too easy to guess")])
+def test_common_and_guessable_passwords_are_refused_with_the_reason(password: str,
+                                                                    why: str) -> None:
+    from shequ.services.accounts.passwords import check_password_strength
+
+    with pytest.raises(ValidationError, match="too easy to guess") as refused:
+        check_password_strength(password, ("worker_dfx",))
+    assert why.lower() in str(refused.value).lower()
+    assert "passphrase of four or more unrelated words" in str(refused.value)
+
+
+def test_a_long_passphrase_passes_the_policy() -> None:
+    from shequ.services.accounts.passwords import check_password_strength
+
+    check_password_strength("quiet lantern orbit meadow", ("worker_dfx",))
+    with pytest.raises(ValidationError, match="shorter than 8"):
+        check_password_strength("Zq7#", ())
+
+
 def test_short_password_is_rejected() -> None:
     with pytest.raises(ValidationError, match="shorter than 8"):
         hash_password("short")
