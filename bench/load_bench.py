@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import random
 import statistics
@@ -44,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from sqlalchemy import create_engine, select, text
@@ -203,24 +205,25 @@ def sign_in(base: str, fixture: Fixture) -> None:
 
 # -- the workload --------------------------------------------------------------------
 
-Request = tuple[str, str, str, dict[str, Any]]  # kind, method, path, httpx keywords
+# kind, method, target (path and query), headers, JSON body
+Request = tuple[str, str, str, dict[str, str], Any]
 
 
 def anonymous(rng: random.Random, f: Fixture) -> Request:
     """One anonymous read, each kind equally often."""
     lon, lat = rng.choice(f.points)
     township, community = rng.choice(f.townships), rng.choice(f.communities)
+    near = urlencode({"lon": lon, "lat": lat, "radius": 1500})
+    hsds = urlencode({"latitude": lat, "longitude": lon, "radius": 1500})
     choices: list[Request] = [
-        ("division", "GET", f"/api/v1/divisions/{community}", {}),
-        ("children", "GET", f"/api/v1/divisions/{township}/children", {}),
-        ("facilities", "GET", "/api/v1/facilities", {"params": {"division": township[:9]}}),
-        ("near", "GET", "/api/v1/facilities/near", {"params": {
-            "lon": lon, "lat": lat, "radius": 1500}}),
-        ("hsds", "GET", "/hsds/services", {"params": {
-            "latitude": lat, "longitude": lon, "radius": 1500}}),
-        ("open311", "GET", "/open311/v2/requests.json", {}),
-        ("boards", "GET", "/api/v1/indicators/short-boards", {"params": {
-            "ou": f.county, "limit": 20}}),
+        ("division", "GET", f"/api/v1/divisions/{community}", {}, None),
+        ("children", "GET", f"/api/v1/divisions/{township}/children", {}, None),
+        ("facilities", "GET", f"/api/v1/facilities?division={township[:9]}", {}, None),
+        ("near", "GET", f"/api/v1/facilities/near?{near}", {}, None),
+        ("hsds", "GET", f"/hsds/services?{hsds}", {}, None),
+        ("open311", "GET", "/open311/v2/requests.json", {}, None),
+        ("boards", "GET", f"/api/v1/indicators/short-boards?ou={f.county}&limit=20", {},
+         None),
     ]
     return rng.choice(choices)
 
@@ -231,66 +234,123 @@ def signed_in(rng: random.Random, f: Fixture) -> Request:
     headers = {"Authorization": f"Bearer {rng.choice(f.tokens)}"}
     roll = rng.random()
     if roll < 0.45:
-        return "me", "GET", "/api/v1/auth/me", {"headers": headers}
+        return "me", "GET", "/api/v1/auth/me", headers, None
     if roll < 0.90:
-        return "queue", "GET", "/api/v1/service-requests", {
-            "headers": headers, "params": {"queue": "true", "limit": 20}}
+        return "queue", "GET", "/api/v1/service-requests?queue=true&limit=20", headers, None
     if roll < 0.92:
-        return "submit", "POST", "/api/v1/service-requests", {"headers": headers, "json": {
+        return "submit", "POST", "/api/v1/service-requests", headers, {
             "service_code": "public_repair", "division_code": f.worker_community,
-            "description": "路灯不亮", "attributes": {"fixture": "streetlight"}}}
+            "description": "路灯不亮", "attributes": {"fixture": "streetlight"}}
     start = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(
         minute=0, second=0, microsecond=0, tzinfo=None)
         + dt.timedelta(hours=rng.randrange(2, 24 * 55)))
-    return "booking", "POST", "/api/v1/bookings", {"headers": headers, "json": {
+    return "booking", "POST", "/api/v1/bookings", headers, {
         "resource_id": rng.choice(f.rooms), "starts_at": start.isoformat(),
-        "ends_at": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "居民议事会"}}
+        "ends_at": (start + dt.timedelta(hours=1)).isoformat(), "purpose": "居民议事会"}
 
 
-async def _one(http: httpx.AsyncClient, request: Request, due: float) -> Outcome:
-    kind, method, path, keywords = request
-    try:
-        answer = await http.request(method, path, **keywords)
-        status = answer.status_code
-    except httpx.HTTPError:
-        status = 0
-    return Outcome(kind, status, time.perf_counter() - due)
+class Connection:
+    """One keep-alive HTTP/1.1 connection, reading just enough of each answer.
+
+    An ``httpx.AsyncClient`` spends milliseconds of CPU per request once thousands wait
+    for its pool, which made the generator the bottleneck (as in ``services_bench``);
+    a fixed set of these costs tens of microseconds a request.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def send(self, request: Request) -> int:
+        """The status of the answer to ``request``."""
+        _, method, target, headers, document = request
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        body = json.dumps(document).encode() if document is not None else b""
+        head = f"{method} {target} HTTP/1.1\r\nHost: {self.host}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        if document is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        writer.write(head.encode() + b"\r\n" + body)
+        await writer.drain()
+        header = await reader.readuntil(b"\r\n\r\n")
+        length, chunked = 0, False
+        for line in header.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+        if chunked:
+            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                await reader.readexactly(size + 2)
+            await reader.readexactly(2)
+        else:
+            await reader.readexactly(length)
+        return int(header[9:12])
+
+    async def timed(self, request: Request, due: float) -> Outcome:
+        """Send ``request``; its latency counts from ``due``.  No answer within
+        :data:`TIMEOUT_S` (or a broken connection) is status 0, and a new connection."""
+        try:
+            status = await asyncio.wait_for(self.send(request), TIMEOUT_S)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+            status = 0
+            if self.streams is not None:
+                self.streams[1].close()
+            self.streams = None
+        return Outcome(request[0], status, time.perf_counter() - due)
 
 
-async def open_loop(base: str, f: Fixture, rate: float, seconds: float, seed: int
-                    ) -> tuple[list[Outcome], float]:
-    """``rate`` requests a second for ``seconds``, half anonymous, half signed in."""
+def _address(base: str) -> tuple[str, int]:
+    url = urlsplit(base)
+    return url.hostname or "127.0.0.1", url.port or 80
+
+
+async def open_loop(base: str, f: Fixture, rate: float, seconds: float, seed: int,
+                    connections: int = 64) -> tuple[list[Outcome], float]:
+    """``rate`` requests a second for ``seconds``, half anonymous, half signed in, over
+    ``connections`` keep-alive connections; request i is due at t0 + i/rate."""
     rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT_S, limits=limits) as http:
-        tasks = []
-        start = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            request = (anonymous if i % 2 == 0 else signed_in)(rng, f)
-            tasks.append(asyncio.create_task(_one(http, request, due)))
-        outcomes = await asyncio.gather(*tasks)
-        return list(outcomes), time.perf_counter() - start
+    n = int(rate * seconds)
+    requests = [(anonymous if i % 2 == 0 else signed_in)(rng, f) for i in range(n)]
+    outcomes: list[Outcome | None] = [None] * n
+    next_index = 0
+    t0 = time.perf_counter() + 0.05
+
+    async def connection_worker() -> None:
+        nonlocal next_index
+        connection = Connection(*_address(base))
+        while next_index < n:
+            i = next_index
+            next_index += 1
+            due = t0 + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            outcomes[i] = await connection.timed(requests[i], due)
+
+    await asyncio.gather(*(connection_worker() for _ in range(connections)))
+    return [o for o in outcomes if o is not None], time.perf_counter() - t0
 
 
 async def burst(base: str, f: Fixture, n: int) -> tuple[list[Outcome], list[Outcome]]:
-    """``n`` signed-in reads at once; the region probe every 100 ms until all answer."""
+    """``n`` signed-in reads at once, each on its own connection; the region probe every
+    100 ms on one more until all are answered."""
     rng = random.Random(7)
-    limits = httpx.Limits(max_connections=n + 8, max_keepalive_connections=n + 8)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
-        now = time.perf_counter()
-        requests = [signed_in(rng, f) for _ in range(n * 2)]
-        reads = [r for r in requests if r[1] == "GET"][:n]
-        flood = asyncio.gather(*(_one(http, r, now) for r in reads))
-        probes = []
-        while not flood.done():
-            probes.append(await _one(http, ("probe", "GET", "/api/v1/region", {}),
-                                     time.perf_counter()))
-            await asyncio.sleep(0.1)
-        return list(await flood), probes
+    reads: list[Request] = []
+    while len(reads) < n:
+        request = signed_in(rng, f)
+        if request[1] == "GET":
+            reads.append(request)
+    started = time.perf_counter()
+    flood = asyncio.gather(*(Connection(*_address(base)).timed(r, started) for r in reads))
+    probe = Connection(*_address(base))
+    probes = []
+    while not flood.done():
+        probes.append(await probe.timed(("probe", "GET", "/api/v1/region", {}, None),
+                                        time.perf_counter()))
+        await asyncio.sleep(0.1)
+    return list(await flood), probes
 
 
 # -- reporting -----------------------------------------------------------------------
