@@ -285,6 +285,7 @@ def test_demo_refuses_production_before_writing_anything(tmp_path: Path) -> None
 
 def test_nobody_confirms_their_own_hours_or_approves_their_own_booking(
         sessions: sessionmaker[Session]) -> None:
+    from shequ.registry.columns import CHINA_TZ
     from shequ.services.bookings import service as bookings
     from shequ.services.bookings.models import BookingStatus
     from shequ.services.bookings.rules import Booker
@@ -295,7 +296,8 @@ def test_nobody_confirms_their_own_hours_or_approves_their_own_booking(
         seeded = seed(session)
         worker, other = seeded.users["worker_dfx"], seeded.users["officer_dhm"]
         community = "110101001001"
-        now = dt.datetime(2026, 3, 2, 9, 0)  # China local time, as the services keep it
+        # China local time without a zone, as the services keep it.
+        now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ).replace(tzinfo=None)
         volunteers.register(session, user_id=worker, division_code=community,
                             display_name="worker as volunteer", now=now)
         act = volunteers.publish(
