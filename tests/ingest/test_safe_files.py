@@ -9,6 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +41,13 @@ def test_neutralising_is_undone_exactly_by_restoring(value: str) -> None:
     assert restore(written) == value
     # only what a spreadsheet would run gets the quote
     assert (written != value) == (value.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r"))
+
+
+@given(st.text(alphabet=st.sampled_from("'=+-@\t\rab甲 "), max_size=8))
+def test_any_text_comes_back_from_a_csv_cell_unchanged(value: str) -> None:
+    written = neutralise(value)
+    assert restore(written) == value
+    assert not written.startswith(("=", "+", "-", "@", "\t", "\r"))
 
 
 def test_numbers_are_never_neutralised() -> None:
