@@ -311,7 +311,11 @@ def _address(base: str) -> tuple[str, int]:
 async def open_loop(base: str, f: Fixture, rate: float, seconds: float, seed: int,
                     connections: int = 64) -> tuple[list[Outcome], float]:
     """``rate`` requests a second for ``seconds``, half anonymous, half signed in, over
-    ``connections`` keep-alive connections; request i is due at t0 + i/rate."""
+    ``connections`` keep-alive connections; request i is due at t0 + i/rate.
+
+    Bounded in time: a request not sent by :data:`TIMEOUT_S` after the last one was due
+    is never sent and counts as an error (the server did not keep up with the rate).
+    """
     rng = random.Random(seed)
     n = int(rate * seconds)
     requests = [(anonymous if i % 2 == 0 else signed_in)(rng, f) for i in range(n)]
@@ -319,10 +323,12 @@ async def open_loop(base: str, f: Fixture, rate: float, seconds: float, seed: in
     next_index = 0
     t0 = time.perf_counter() + 0.05
 
+    stop = t0 + seconds + TIMEOUT_S
+
     async def connection_worker() -> None:
         nonlocal next_index
         connection = Connection(*_address(base))
-        while next_index < n:
+        while next_index < n and time.perf_counter() < stop:
             i = next_index
             next_index += 1
             due = t0 + i / rate
@@ -330,7 +336,9 @@ async def open_loop(base: str, f: Fixture, rate: float, seconds: float, seed: in
             outcomes[i] = await connection.timed(requests[i], due)
 
     await asyncio.gather(*(connection_worker() for _ in range(connections)))
-    return [o for o in outcomes if o is not None], time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    return [o or Outcome(r[0], -1, float("nan")) for o, r in zip(outcomes, requests,
+                                                                    strict=True)], elapsed
 
 
 async def burst(base: str, f: Fixture, n: int) -> tuple[list[Outcome], list[Outcome]]:
@@ -364,11 +372,13 @@ def _ms(values: list[float], q: float) -> float:
 
 
 def summary(outcomes: list[Outcome], elapsed: float) -> dict[str, Any]:
-    """Throughput, p50/p99 of answered requests, errors (5xx, none) and refusals (4xx)."""
+    """Throughput and p50/p99 of answered requests; errors: 5xx, no answer in time (0) and
+    never sent (-1, the server fell behind); refusals (4xx) apart."""
     answered = [o.seconds for o in outcomes if 0 < o.status < 500]
-    return {"sent": len(outcomes), "rps": len(answered) / elapsed,
+    return {"offered": len(outcomes), "rps": len(answered) / elapsed,
             "p50": _ms(answered, 0.50), "p99": _ms(answered, 0.99),
-            "errors": sum(1 for o in outcomes if o.status == 0 or o.status >= 500),
+            "errors": sum(1 for o in outcomes if o.status <= 0 or o.status >= 500),
+            "unsent": sum(1 for o in outcomes if o.status < 0),
             "refused": sum(1 for o in outcomes if 400 <= o.status < 500)}
 
 
@@ -416,13 +426,14 @@ def main(argv: list[str] | None = None) -> None:
                         "probe_max_ms": _ms([o.seconds for o in probes], 1.0)}
                     rows.append((backend, workers, result, burst_result))
                     medians = {kind: 1000 * statistics.median(
-                        o.seconds for o in outcomes if o.kind == kind)
-                        for kind in sorted({o.kind for o in outcomes})}
+                        o.seconds for o in outcomes if o.kind == kind and o.status > 0)
+                        for kind in sorted({o.kind for o in outcomes if o.status > 0})}
                     by_kind[(backend, workers)] = ", ".join(
                         f"{kind} {ms:.0f}" for kind, ms in medians.items())
                     print(f"  {backend} × {workers}: {result['rps']:.0f} req/s, p50 "
                           f"{result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, errors "
-                          f"{result['errors']}, refused {result['refused']}; burst "
+                          f"{result['errors']} ({result['unsent']} never sent), refused "
+                          f"{result['refused']}; burst "
                           f"{burst_result['ok']}/{burst_result['n']} in "
                           f"{burst_result['seconds']:.1f} s, probes "
                           f"{burst_result['probes_ok']}/{burst_result['probes']} (max "
@@ -430,12 +441,14 @@ def main(argv: list[str] | None = None) -> None:
                           flush=True)
     print(f"\nOpen loop: {args.rate:g} requests/s for {args.seconds:g} s, half signed in; "
           f"burst: {args.burst} signed-in requests at once, probe every 100 ms.\n")
-    print("| back-end | workers | req/s | p50 ms | p99 ms | errors | refused (4xx) | "
-          "burst answered | burst s | probes answered | probe max ms | load avg |")
+    print("| back-end | workers | answered/s | p50 ms | p99 ms | errors (never sent) | "
+          "refused (4xx) | burst answered | burst s | probes answered | probe max ms | "
+          "load avg |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for backend, workers, r, b in rows:
         print(f"| {backend} | {workers} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
-              f"{r['errors']} | {r['refused']} | {b['ok']}/{b['n']} | {b['seconds']:.1f} | "
+              f"{r['errors']} ({r['unsent']}) | {r['refused']} | {b['ok']}/{b['n']} | "
+              f"{b['seconds']:.1f} | "
               f"{b['probes_ok']}/{b['probes']} | {b['probe_max_ms']:.0f} | {r['load']:.2f} |")
     print()
     for (backend, workers), detail in by_kind.items():
