@@ -92,11 +92,13 @@ def apply(session: Session, rules: PriorityRules, *, facility_id: int, applicant
         raise ValidationError(problems, summary="the application cannot be accepted")
     groups = parse_groups(rules, priority_groups) | (frozenset(resident_groups)
                                                      & frozenset(rules.groups))
-    duplicate = session.scalar(select(CareApplication.id).where(
+    # Name and birth date are encrypted with fresh nonces, so they are compared here, among
+    # the facility's open applications, not in SQL.
+    duplicate = next((a.id for a in session.scalars(select(CareApplication).where(
         CareApplication.facility_id == facility_id,
-        CareApplication.beneficiary_name == beneficiary_name.strip(),
-        CareApplication.beneficiary_birth_date == beneficiary_birth_date,
         CareApplication.status.in_(OPEN_STATUSES)))
+        if a.beneficiary_name == beneficiary_name.strip()
+        and a.beneficiary_birth_date == beneficiary_birth_date), None)
     if duplicate is not None:
         raise ConflictError(f"{beneficiary_name} already has open application {duplicate} "
                             f"at facility {facility_id}")
