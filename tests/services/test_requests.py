@@ -10,7 +10,7 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.errors import AccessDenied, ConflictError, ValidationError
