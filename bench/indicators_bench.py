@@ -25,7 +25,8 @@ import polars as pl
 
 from shequ.indicators.definitions import load_indicator_catalog
 from shequ.indicators.engine import MeasureTables, compute_indicators
-from shequ.ingest.national import derive_hierarchy, read_address_tree, read_published_codes
+from shequ.ingest.national import derive_hierarchy, read_address_tree
+from shequ.registry.published import read_published_codes
 
 AS_OF = dt.date(2024, 12, 31)
 PERIOD = 2024

@@ -13,10 +13,10 @@ from shequ.ingest.national import (
     derive_hierarchy,
     load_national,
     read_address_tree,
-    read_published_codes,
 )
 from shequ.registry import queries
 from shequ.registry.models import Division
+from shequ.registry.published import read_published_codes
 
 
 @pytest.fixture(scope="module")

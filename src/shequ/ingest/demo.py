@@ -39,7 +39,6 @@ from shequ.ingest.national import (
     DivisionRecord,
     derive_hierarchy,
     read_address_tree,
-    read_published_codes,
     source_label,
 )
 from shequ.registry.models import (
@@ -54,6 +53,7 @@ from shequ.registry.models import (
     Workforce,
     WorkforceRole,
 )
+from shequ.registry.published import read_published_codes
 
 DEFAULT_COUNTY = "130123000000"  # 正定县, Hebei: 2 streets, 3 towns, 5 townships, 187 units
 DEFAULT_SEED = 20220101
