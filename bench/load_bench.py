@@ -379,6 +379,7 @@ def summary(outcomes: list[Outcome], elapsed: float) -> dict[str, Any]:
             "p50": _ms(answered, 0.50), "p99": _ms(answered, 0.99),
             "errors": sum(1 for o in outcomes if o.status <= 0 or o.status >= 500),
             "unsent": sum(1 for o in outcomes if o.status < 0),
+            "5xx": sum(1 for o in outcomes if o.status >= 500),
             "refused": sum(1 for o in outcomes if 400 <= o.status < 500)}
 
 
@@ -432,7 +433,8 @@ def main(argv: list[str] | None = None) -> None:
                         f"{kind} {ms:.0f}" for kind, ms in medians.items())
                     print(f"  {backend} × {workers}: {result['rps']:.0f} req/s, p50 "
                           f"{result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, errors "
-                          f"{result['errors']} ({result['unsent']} never sent), refused "
+                          f"{result['errors']} ({result['unsent']} never sent, "
+                          f"{result['5xx']} 5xx), refused "
                           f"{result['refused']}; burst "
                           f"{burst_result['ok']}/{burst_result['n']} in "
                           f"{burst_result['seconds']:.1f} s, probes "
