@@ -1,32 +1,64 @@
-"""The access API and page on the demo county (a real migrated SQLite file)."""
+"""The access API and page on the demo county (a real migrated SQLite file, then a
+PostgreSQL database made for the module)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from shequ.access.store import compute_region_access
 from shequ.api.app import create_app
 from shequ.context import Context
 from shequ.settings import Settings
+from tests.conftest import POSTGRES_ADMIN_URL, _postgres_reachable
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, TestClient]]:
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[Context, TestClient]]:
     from shequ.ingest.build import build_demo
 
     folder = tmp_path_factory.mktemp("access-api")
-    ctx = Context.open(Settings(data_dir=folder / "data",
-                                database_url=f"sqlite:///{folder}/shequ.sqlite3",
-                                environment="test"))
-    build_demo(ctx)
-    with TestClient(create_app(ctx)) as client:
-        yield ctx, client
-    ctx.close()
+    with _database(request.param, folder) as url:
+        ctx = Context.open(Settings(data_dir=folder / "data", database_url=url,
+                                    environment="test"))
+        build_demo(ctx)
+        with TestClient(create_app(ctx)) as client:
+            yield ctx, client
+        ctx.close()
+
+
+@contextmanager
+def _database(backend: str, folder: Path) -> Iterator[str]:
+    """A SQLite file in ``folder``, or a PostgreSQL database made for the module (the
+    demo county is built once for all its tests, so it cannot share the session's)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder}/shequ.sqlite3"
+        return
+    reason = _postgres_reachable()
+    if reason:
+        pytest.skip(reason)
+    name = f"shequ_access_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :n"), {"n": name})
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 def planner(ctx: Context, username: str, county: str) -> dict[str, str]:
