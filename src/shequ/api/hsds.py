@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.api.problems import error_responses
@@ -209,10 +210,21 @@ async def directory_in_step(request: Request) -> None:
         return
     ctx: Context = request.app.state.ctx
     if state.stamp is None:
-        await run_in_threadpool(ensure_in_step, ctx.sessions, state)  # first: wait for it
+        await run_in_threadpool(_bring_in_step, ctx.sessions, state)  # first: wait for it
     else:
         # Later checks run beside the request instead of in front of it.
-        asyncio.get_running_loop().run_in_executor(None, ensure_in_step, ctx.sessions, state)
+        asyncio.get_running_loop().run_in_executor(None, _bring_in_step, ctx.sessions, state)
+
+
+def _bring_in_step(sessions: sessionmaker[Session], state: DirectoryState) -> None:
+    """:func:`ensure_in_step`, once more when another server process added the same new
+    facilities' entries first (each worker of ``uvicorn --workers`` syncs on its own;
+    the loser's insert hits the winner's keys, and the second pass finds them written)."""
+    try:
+        ensure_in_step(sessions, state)
+    except IntegrityError:
+        state.checked_at = float("-inf")
+        ensure_in_step(sessions, state)
 
 
 router = APIRouter(tags=["hsds"], dependencies=[Depends(directory_in_step)])
