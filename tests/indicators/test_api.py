@@ -108,15 +108,21 @@ def test_indicator_page_renders(client: TestClient) -> None:
 def test_assessment_counts_residents_reviews(client: TestClient) -> None:
     from sqlalchemy import insert
 
+    from shequ.services.accounts import create_user
     from shequ.services.reviews.models import Review
 
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
     now = dt.datetime(2024, 6, 1)  # noqa: DTZ001 (the review table stores naive UTC)
     with ctx.sessions() as session, session.begin():
+        # A review names its resident (a key of the user table): sixty of them.
+        reviewers = [create_user(session, username=f"reviewer{i}", role="resident",
+                                 password_hash="$argon2id$v=19$m=65536,t=3,p=4$unused").id
+                     for i in range(60)]
         session.execute(insert(Review), [
-            {"user_id": i, "subject_kind": "facility", "subject_id": "1",
+            {"user_id": user_id, "subject_kind": "facility", "subject_id": "1",
              "division_code": f.C1, "period": 2024, "score": 4 if i % 2 else 5,
-             "comment_status": "none", "created_at": now} for i in range(60)])
+             "comment_status": "none", "created_at": now}
+            for i, user_id in enumerate(reviewers)])
     scores = {s["division_code"]: s for s in client.get(
         "/api/v1/indicators/assessment", params={"level": 4}).json()}
     reviews = next(p for p in scores[f.STREET]["components"] if p["part"] == "reviews")
