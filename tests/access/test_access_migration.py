@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, column, insert, inspect, table, text
 
 import shequ.models  # noqa: F401  (registers every table)
+from shequ.errors import ConflictError
 from shequ.registry.db import alembic_config, make_engine, upgrade
 from shequ.registry.models import Base
 
@@ -47,7 +49,14 @@ def test_rows_stored_before_years_existed_get_the_year_they_were_computed_in(
             "INSERT INTO community_access (division_code, facility_type, distance_m, "
             "covered_share, period, computed_at) VALUES ('130123001001', 'x', 300, 0.75, "
             "2026, '2026-11-29 00:00:00')"))
-    command.downgrade(alembic_config(engine), "0003")
+    # 0003a's downgrade keeps one year a key, so it loses rows: refused unless allowed.
+    with pytest.raises(ConflictError, match="community_access"):
+        command.downgrade(alembic_config(engine), "0003")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM community_access")).scalar() == 3
+    config = alembic_config(engine)
+    config.attributes["allow_data_loss"] = True
+    command.downgrade(config, "0003")
     with engine.connect() as connection:
         rows = connection.execute(text(
             "SELECT division_code, covered_share FROM community_access ORDER BY 1"))
