@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 
 from shequ.api.auth import OptionalUser, RateLimit
 from shequ.api.deps import SessionDep
+from shequ.api.problems import error_responses
 from shequ.context import Context
 from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
 from shequ.registry.models import Division
@@ -130,9 +131,11 @@ def _xml_doc(description: str) -> dict[int | str, dict[str, Any]]:
               "content": {"application/json": {"schema": {"type": "array", "items": {
                   "$ref": "#/components/schemas/Open311Error"}}},
                           "application/xml": {"schema": {"type": "string"}}}}
+    # 422: a parameter Shequ refuses before the route runs (a NUL character, say), in
+    # Shequ's error body or FastAPI's, as on every other router.
     return {200: {"description": description,
                   "content": {"application/xml": {"schema": {"type": "string"}}}},
-            400: errors, 403: errors, 404: errors}
+            400: errors, 403: errors, 404: errors, **error_responses(422)}
 
 
 async def _catalog(request: Request) -> RequestCatalog:
