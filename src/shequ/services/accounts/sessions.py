@@ -108,7 +108,7 @@ def resolve_session(session: Session, secret_key: str, token: str, *, kind: Sess
                AccountSession.kind == kind.value)).first()
     if found is None:
         return None
-    row, user = found.tuple()
+    row, user = found
     if (not holds(row, policy, moment) or not user.active or user.id != claims.user_id
             or refused_in_environment(user.username, policy.environment)):
         return None

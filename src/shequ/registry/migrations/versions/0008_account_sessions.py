@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shequ.registry.backup import refuse_data_loss
+
 revision: str = "0008"
 down_revision: str | Sequence[str] | None = "0005c"
 branch_labels: str | Sequence[str] | None = None
@@ -59,6 +61,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping live sessions signs everyone out; refused unless -x allow_data_loss=true.
+    # (Rate counters only expire, so losing them loses nothing a user made.)
+    refuse_data_loss("account_session")
     with op.batch_alter_table("rate_counter", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rate_counter_expires_at"))
     op.drop_table("rate_counter")
