@@ -3,7 +3,6 @@ PostgreSQL database made for the module)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +11,12 @@ from typing import Any
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from shequ.access.store import compute_region_access
 from shequ.api.app import create_app
 from shequ.context import Context
 from shequ.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_reachable
+from tests.conftest import scratch_postgres_database
 
 
 @pytest.fixture(scope="module",
@@ -44,21 +42,8 @@ def _database(backend: str, folder: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{folder}/shequ.sqlite3"
         return
-    reason = _postgres_reachable()
-    if reason:
-        pytest.skip(reason)
-    name = f"shequ_access_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :n"), {"n": name})
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with scratch_postgres_database("shequ_access") as url:
+        yield url
 
 
 def planner(ctx: Context, username: str, county: str) -> dict[str, str]:

@@ -4,20 +4,19 @@ newer schema and a target holding rows; a downgrade refuses to drop tables with 
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from shequ.errors import ConflictError
 from shequ.registry.backup import backup, current_revisions, inspect_backup, restore
 from shequ.registry.db import alembic_config, make_engine, session_factory, upgrade
 from shequ.services.requests import service as rs
 from shequ.services.requests.definitions import load_request_catalog
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import scratch_postgres_database
 from tests.registry.previous_release import as_utc, counts, differences, snapshot
 from tests.services.conftest import seed
 
@@ -28,17 +27,8 @@ def empty_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
         return
-    name = f"shequ_restore_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-        ), {"n": name})
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with scratch_postgres_database("shequ_restore") as url:
+        yield url
 
 
 def _populate(engine: Engine) -> None:

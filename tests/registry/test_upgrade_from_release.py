@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 from shequ.registry.db import alembic_config, make_engine, session_factory, upgrade
 from shequ.services.bookings.models import Booking, BookingSlot
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import scratch_postgres_database
 
 from .previous_release import (
     FIXTURE,
@@ -58,19 +57,9 @@ def release_url(request: pytest.FixtureRequest, fixture_file: Path) -> Iterator[
     if request.param == "sqlite":
         yield f"sqlite:///{fixture_file}"
         return
-    name = f"shequ_release_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    release_postgres(url, fixture_file)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-        ), {"n": name})
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with scratch_postgres_database("shequ_release") as url:
+        release_postgres(url, fixture_file)
+        yield url
 
 
 def _versions(url: str) -> set[str]:
