@@ -516,8 +516,8 @@ def book_form(request: Request, session: SessionDep, user: CurrentUser, *,
                     attendees=attendees)
         entity, entity_id = "booking", b.id
     audit(session, user=user, action="create", entity=entity, entity_id=entity_id)
-    return back("/bookings", message="part2.booked_pending" if res.approval_required
-                else "part2.booked_approved")
+    return back("/bookings", message="resident_services.booked_pending" if res.approval_required
+                else "resident_services.booked_approved")
 
 
 @pages.post("/bookings/{booking_id}/cancel-form")
@@ -528,7 +528,7 @@ def cancel_form(session: SessionDep, user: CurrentUser, booking_id: IdPath) -> R
     _owned_or_handled(session, user, b)
     bs.cancel(session, booking_id)
     audit(session, user=user, action="cancel", entity="booking", entity_id=booking_id)
-    return back("/bookings", message="part2.cancelled")
+    return back("/bookings", message="resident_services.cancelled")
 
 
 @pages.get("/bookings/manage", response_class=HTMLResponse)
@@ -563,7 +563,7 @@ def decide_form(session: SessionDep, user: CurrentUser, booking_id: IdPath,
     bs.decide(session, booking_id, approve=decision == "approve", decided_by=user.id,
               note=note or None)
     audit(session, user=user, action=decision, entity="booking", entity_id=booking_id)
-    return back("/bookings/manage", message=f"part2.{decision}d")
+    return back("/bookings/manage", message=f"resident_services.{decision}d")
 
 
 @pages.post("/bookings/resources-form")
@@ -584,4 +584,4 @@ def resource_form(session: SessionDep, user: CurrentUser, *,
                              slot_minutes=slot_minutes, approval_required=approval_required,
                              allow_series=allow_series)
     audit(session, user=user, action="create", entity="booking_resource", entity_id=res.id)
-    return back("/bookings/manage", message="part2.resource_created")
+    return back("/bookings/manage", message="resident_services.resource_created")

@@ -342,8 +342,8 @@ def apply_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: Curr
                          beneficiary_birth_date=beneficiary_birth_date,
                          priority_groups=priority_groups or [])
     app = _submit(ctx, session, rules, user, body)
-    return back("/care", message="part2.offered_now" if app.status == "offered"
-                else "part2.applied")
+    return back("/care", message="resident_services.offered_now" if app.status == "offered"
+                else "resident_services.applied")
 
 
 @pages.post("/care/applications/{application_id}/answer")
@@ -364,7 +364,7 @@ def answer_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: Cur
           entity_id=application_id)
     if answer != "accept":
         _settle_after(ctx, session, rules, app.facility_id)
-    return back("/care", message=f"part2.answer_{answer}")
+    return back("/care", message=f"resident_services.answer_{answer}")
 
 
 @pages.get("/care/manage", response_class=HTMLResponse)
@@ -398,7 +398,8 @@ def settle_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: Cur
     cs.expire_offers(session, rules)
     audit(session, user=user, action="settle", entity="care_facility", entity_id=facility_id)
     offered = _settle_after(ctx, session, rules, facility_id)
-    return back("/care/manage", message="part2.offers_made" if offered else "part2.no_offers")
+    return back("/care/manage", message="resident_services.offers_made" if offered
+                else "resident_services.no_offers")
 
 
 @pages.post("/care/applications/{application_id}/end-form")
@@ -412,5 +413,5 @@ def end_form(ctx: ContextDep, session: SessionDep, rules: RulesDep, user: Curren
     audit(session, user=user, action="end", entity="care_application",
           entity_id=application_id)
     _settle_after(ctx, session, rules, app.facility_id)
-    return back("/care/manage", message="part2.enrolment_ended")
+    return back("/care/manage", message="resident_services.enrolment_ended")
 

@@ -223,7 +223,7 @@ def submit_form(session: SessionDep, user: CurrentUser, *,
                                        hint=f"one of {', '.join(SubjectKind)}")])
     _submit(session, user, ReviewIn(subject_kind=SubjectKind(kind), subject_id=subject_id,
                                     score=score, comment=comment or None))
-    return back("/reviews", message="part2.reviewed")
+    return back("/reviews", message="resident_services.reviewed")
 
 
 @pages.get("/reviews/manage", response_class=HTMLResponse)
@@ -250,4 +250,4 @@ def moderate_form(session: SessionDep, user: CurrentUser, *, review_id: IdPath,
     """Publish or hide a comment from the worker's page."""
     _moderate(session, user, review_id, ModerationIn(approve=decision == "approve",
                                                      note=note or None))
-    return back("/reviews/manage", message=f"part2.comment_{decision}")
+    return back("/reviews/manage", message=f"resident_services.comment_{decision}")

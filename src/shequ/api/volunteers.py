@@ -332,7 +332,7 @@ def register_form(session: SessionDep, user: CurrentUser, *,
                   skills: Annotated[str, Form(max_length=300)] = "") -> Response:
     """Register from the page."""
     _register(session, user, display_name, skills)
-    return back("/volunteers", message="part2.registered")
+    return back("/volunteers", message="resident_services.registered")
 
 
 @pages.post("/volunteers/activities/{activity_id}/signup-form")
@@ -341,7 +341,7 @@ def signup_form(session: SessionDep, user: CurrentUser, *, activity_id: IdPath) 
     """Sign up from the page."""
     s = vs.sign_up(session, activity_id=activity_id, user_id=user.id)
     audit(session, user=user, action="create", entity="volunteer_signup", entity_id=s.id)
-    return back("/volunteers", message="part2.signed_up")
+    return back("/volunteers", message="resident_services.signed_up")
 
 
 @pages.post("/volunteers/signups/{signup_id}/hours-form")
@@ -352,7 +352,7 @@ def hours_form(session: SessionDep, user: CurrentUser, *, signup_id: IdPath,
     _own_signup(session, user, signup_id)
     vs.record_hours(session, signup_id, minutes=minutes, recorded_by=user.id)
     audit(session, user=user, action="record", entity="volunteer_hours", entity_id=signup_id)
-    return back("/volunteers", message="part2.hours_recorded")
+    return back("/volunteers", message="resident_services.hours_recorded")
 
 
 @pages.get("/volunteers/manage", response_class=HTMLResponse)
@@ -387,7 +387,7 @@ def publish_form(session: SessionDep, user: CurrentUser, *,
                       title=title, starts_at=starts_at, ends_at=ends_at, places=places,
                       description=description)
     _publish(session, user, body)
-    return back("/volunteers/manage", message="part2.published")
+    return back("/volunteers/manage", message="resident_services.published")
 
 
 @pages.post("/volunteers/signups/{signup_id}/confirm-form")
@@ -398,4 +398,4 @@ def confirm_form(session: SessionDep, user: CurrentUser, *, signup_id: IdPath,
     """Confirm or reject hours from the worker's page."""
     _confirm(session, user, signup_id, ConfirmIn(approve=decision == "confirm",
                                                  minutes=minutes))
-    return back("/volunteers/manage", message=f"part2.hours_{decision}ed")
+    return back("/volunteers/manage", message=f"resident_services.hours_{decision}ed")

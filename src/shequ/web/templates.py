@@ -18,7 +18,7 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 NAVIGATION: list[tuple[str, str]] = [
     ("/", "common.home"),
     ("/indicators", "indicators.nav"),
-    ("/bookings", "part2.bookings"),
+    ("/bookings", "resident_services.bookings"),
     ("/services", "services.nav"),
     ("/plan", "plan.nav"),
     ("/access", "access.nav"),
