@@ -30,6 +30,9 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Shequ 社区 API", version=__version__, description=API_DESCRIPTION,
                   docs_url=None, redoc_url=None)
     app.state.ctx = ctx
+    from shequ.indicators.views import ShortBoardCache
+
+    app.state.short_boards = ShortBoardCache()  # per process: boards of stored runs
     install_error_handlers(app)
 
     # Routers are imported here, not at module level, so that importing the app factory

@@ -34,12 +34,12 @@ from shequ.indicators.store import (
     load_values,
 )
 from shequ.indicators.views import (
+    ShortBoardCache,
     analytics,
     dashboard,
     latest_period,
     parse_selection,
     place_of,
-    unit_short_boards,
     with_direction,
 )
 from shequ.registry.codes import LEVEL_DIGITS
@@ -53,6 +53,12 @@ pages = APIRouter(include_in_schema=False)
 
 def _catalog(ctx: ContextDep) -> IndicatorCatalog:
     return load_indicator_catalog(ctx.settings.catalog_dir)
+
+
+def _board_cache(request: Request) -> ShortBoardCache:
+    """The app's short-board cache (made with the app; see ``create_app``)."""
+    cache: ShortBoardCache = request.app.state.short_boards
+    return cache
 
 
 def _dimensions(dx: str | None, ou: str | None, pe: str | None,
@@ -170,9 +176,9 @@ def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
     indicators = [c for c in (dx or "").split(";") if c] or None
     for code in indicators or []:
         catalog.indicator(code)
-    board = unit_short_boards(session, catalog, place, run=run, period=latest_period(run),
-                              lang=request_language(request), indicators=indicators,
-                              limit=limit)
+    board = _board_cache(request).short_boards(
+        session, catalog, place, run=run, period=latest_period(run),
+        lang=request_language(request), indicators=indicators, limit=limit)
     if format == "csv":
         return Response(board.write_csv(), media_type="text/csv; charset=utf-8")
     if format == "xlsx":

@@ -7,11 +7,14 @@ show the same figures.  Everything reads the newest stored run unless told other
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
-from sqlalchemy import func, inspect, select
+from sqlalchemy import BigInteger, cast, func, inspect, select
 from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import column
@@ -206,6 +209,86 @@ def unit_short_boards(session: Session, catalog: IndicatorCatalog, place: Place,
                         lang=lang, levels=(5,), indicators=indicators, limit=limit)
 
 
+def short_boards_marker(session: Session, place: Place, *, run: IndicatorRun,
+                        period: int) -> tuple[object, ...]:
+    """What the short boards of ``place`` read besides the stored run, in two aggregates.
+
+    The population rows of ``period`` under the place (count, sums and id-weighted sums of
+    the person measures, so an edit of one row or a swap between rows changes it) and the
+    community-level divisions in force on the run's date (count and sum of ids: a new
+    version of a division is a new row).
+    """
+    prefix = _prefix(place)
+    measures = [cast(getattr(Population, c), BigInteger) for c in PERSON_MEASURES]
+    people = select(func.count(), *(func.coalesce(func.sum(m), 0) for m in measures),
+                    *(func.coalesce(func.sum(m * Population.id), 0) for m in measures)
+                    ).where(Population.period == period)
+    units = select(func.count(), func.coalesce(func.sum(Division.id), 0)).where(
+        queries.valid_on(run.as_of), Division.level == 5)
+    if prefix:
+        people = people.where(Population.division_code.startswith(prefix))
+        units = units.where(Division.code.startswith(prefix))
+    return (*session.execute(people).one(), *session.execute(units).one())
+
+
+@dataclass(frozen=True, slots=True)
+class _Board:
+    catalog: IndicatorCatalog
+    marker: tuple[object, ...]
+    expires: float
+    frame: pl.DataFrame
+
+
+class ShortBoardCache:
+    """Short boards of stored runs, held by the app so each is computed once.
+
+    A board is a pure function of the run, the place, the period, the indicators, the
+    limit, the language and the catalog, plus the population rows and divisions it reads.
+    Entries are keyed by the first, and each carries :func:`short_boards_marker` of the
+    second, checked on every read (two aggregate queries, far cheaper than loading the
+    run's values), so a new run or an edited population row is seen at once.  The
+    registry keeps no change stamp of its own, so an entry also lives at most ``ttl``
+    seconds (30 by default): an edit the marker cannot see (a division renamed in place)
+    shows within that.  At most ``size`` boards are kept, the least recently read dropped
+    first.  Safe to share between the server's threads.
+    """
+
+    def __init__(self, *, size: int = 256, ttl: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.size = size
+        self.ttl = ttl
+        self.clock = clock
+        self._boards: OrderedDict[tuple[object, ...], _Board] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._boards)
+
+    def short_boards(self, session: Session, catalog: IndicatorCatalog, place: Place, *,
+                     run: IndicatorRun, period: int, lang: str = "zh-CN",
+                     indicators: Sequence[str] | None = None, limit: int | None = None
+                     ) -> pl.DataFrame:
+        """The same frame as :func:`unit_short_boards`, from the cache when still valid."""
+        key = (run.id, place.code, period, lang, limit,
+               None if indicators is None else tuple(indicators))
+        marker = short_boards_marker(session, place, run=run, period=period)
+        now = self.clock()
+        with self._lock:
+            board = self._boards.get(key)
+            if board is not None and board.catalog is catalog and board.marker == marker \
+                    and board.expires > now:
+                self._boards.move_to_end(key)
+                return board.frame.clone()
+        frame = unit_short_boards(session, catalog, place, run=run, period=period,
+                                  lang=lang, indicators=indicators, limit=limit)
+        with self._lock:
+            self._boards[key] = _Board(catalog, marker, now + self.ttl, frame)
+            self._boards.move_to_end(key)
+            while len(self._boards) > self.size:
+                self._boards.popitem(last=False)
+        return frame.clone()
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """An analytics request: indicators × divisions × periods."""
@@ -314,6 +397,7 @@ __all__ = [
     "IndicatorLine",
     "Place",
     "Selection",
+    "ShortBoardCache",
     "analytics",
     "dashboard",
     "latest_period",
@@ -321,6 +405,7 @@ __all__ = [
     "people_of_units",
     "place_of",
     "places_in",
+    "short_boards_marker",
     "unit_short_boards",
     "with_direction",
 ]
