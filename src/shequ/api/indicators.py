@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -168,7 +168,7 @@ def get_dashboard(code: str, request: Request, ctx: ContextDep, session: Session
 @router.get("/indicators/short-boards", response_model=None)
 def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
                      ou: str = "nation", dx: str | None = None, limit: int = 100,
-                     format: str = "json") -> Response | list[dict[str, Any]]:
+                     format: str = "json") -> Response:
     """Community-level units under ``ou`` that fail a target, worst first (JSON, CSV, XLSX)."""
     catalog = _catalog(ctx)
     run = latest_run(session)
@@ -192,7 +192,9 @@ def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
     if format != "json":
         raise ValidationError([Problem("format", f"unknown format {format!r}",
                                        hint="json, csv or xlsx")])
-    return board.to_dicts()
+    # Plain str, int, float and None: JSONResponse encodes them as FastAPI would, without
+    # walking every value through jsonable_encoder first.
+    return JSONResponse(board.to_dicts())
 
 
 @router.get("/indicators/assessment")
