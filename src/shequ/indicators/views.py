@@ -260,9 +260,20 @@ class ShortBoardCache:
         self.clock = clock
         self._boards: OrderedDict[tuple[object, ...], _Board] = OrderedDict()
         self._lock = threading.Lock()
+        self._filling = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._boards)
+
+    def _valid(self, key: tuple[object, ...], catalog: IndicatorCatalog,
+               marker: tuple[object, ...], now: float) -> pl.DataFrame | None:
+        with self._lock:
+            board = self._boards.get(key)
+            if board is None or board.catalog is not catalog or board.marker != marker \
+                    or board.expires <= now:
+                return None
+            self._boards.move_to_end(key)
+            return board.frame.clone()
 
     def short_boards(self, session: Session, catalog: IndicatorCatalog, place: Place, *,
                      run: IndicatorRun, period: int, lang: str = "zh-CN",
@@ -273,19 +284,22 @@ class ShortBoardCache:
                None if indicators is None else tuple(indicators))
         marker = short_boards_marker(session, place, run=run, period=period)
         now = self.clock()
-        with self._lock:
-            board = self._boards.get(key)
-            if board is not None and board.catalog is catalog and board.marker == marker \
-                    and board.expires > now:
+        cached = self._valid(key, catalog, marker, now)
+        if cached is not None:
+            return cached
+        # One filling at a time: requests that missed together wait for the first one's
+        # board instead of each loading the run's values (misses are rare and short).
+        with self._filling:
+            cached = self._valid(key, catalog, marker, now)
+            if cached is not None:
+                return cached
+            frame = unit_short_boards(session, catalog, place, run=run, period=period,
+                                      lang=lang, indicators=indicators, limit=limit)
+            with self._lock:
+                self._boards[key] = _Board(catalog, marker, now + self.ttl, frame)
                 self._boards.move_to_end(key)
-                return board.frame.clone()
-        frame = unit_short_boards(session, catalog, place, run=run, period=period,
-                                  lang=lang, indicators=indicators, limit=limit)
-        with self._lock:
-            self._boards[key] = _Board(catalog, marker, now + self.ttl, frame)
-            self._boards.move_to_end(key)
-            while len(self._boards) > self.size:
-                self._boards.popitem(last=False)
+                while len(self._boards) > self.size:
+                    self._boards.popitem(last=False)
         return frame.clone()
 
 
