@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n auto  # pytest-xdist: one worker per core
 
-.PHONY: demo test install install-test browser lint typecheck unit bench clean
+.PHONY: demo test install install-test browser lint typecheck unit bench clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(PYTHON) frontend/vendor.py --check
+
+# ECharts and axe-core from npm at frontend/package-lock.json's versions, copied with their
+# licences into src/shequ/web/static/vendor (committed: the demo needs no npm).
+vendor:
+	$(PYTHON) frontend/vendor.py
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
