@@ -71,8 +71,9 @@ def create_app(ctx: Context) -> FastAPI:
 
     app.include_router(access_api.router, prefix="/api/v1")
     app.include_router(access_api.pages)
-    from shequ.web import api_docs, work
+    from shequ.web import api_docs, assets, work
 
+    app.include_router(assets.router)  # /favicon.ico
     app.include_router(work.router)
     app.include_router(api_docs.router)
     app.include_router(pages.router)
