@@ -6,6 +6,7 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -113,3 +114,26 @@ class ServiceRequestEvent(Base):
 # Routing a request to the nearest community asks for level-5 divisions in a small box;
 # the index lives with the query that needs it (migration 0005b).
 Index("ix_division_level_lon", Division.level, Division.longitude)
+
+
+class ServiceRequestPhoto(Base):
+    """A photo of a request, stored re-encoded (no metadata, upright) under the data folder
+    as ``media/requests/<request_id>/<token>.jpg`` with a thumbnail beside it; ``token`` is
+    unguessable and names it in URLs (see :mod:`shequ.services.requests.media`)."""
+
+    __tablename__ = "service_request_photo"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_request.id", ondelete="CASCADE"), index=True)
+    token: Mapped[str] = mapped_column(String(48), unique=True)
+    # Of the stored file (always JPEG now), with its size in bytes and its pixels.
+    content_type: Mapped[str] = mapped_column(String(32))
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    # The sender asked to keep the photo's GPS position (everything else is dropped).
+    kept_location: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"))
