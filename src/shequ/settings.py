@@ -18,6 +18,8 @@
                         sign-in is checked or the body is read whole.
 ``SHEQU_MAX_UPLOAD_BYTES`` largest body of a file upload (imports, ``/upkeep/import``;
                         default 50 MiB).
+``SHEQU_MAX_PHOTO_BYTES`` largest photo of a service request (default 8 MiB); a request's
+                        photos upload with the file-upload limit above.
 ``SHEQU_REDIS_URL``     Redis of the rate limits shared by every worker (e.g.
                         ``redis://127.0.0.1:6379/0``); unset: a table of the database.
 ``SHEQU_SESSION_IDLE_MINUTES`` a sign-in unused this long ends (default 60).
@@ -65,6 +67,7 @@ class Settings:
     db_pool_timeout: float = 5.0
     max_body_bytes: int = 1 << 20
     max_upload_bytes: int = 50 << 20
+    max_photo_bytes: int = 8 << 20
     redis_url: str | None = None
     session_idle_minutes: int = 60
     session_max_hours: int = 8
@@ -143,6 +146,7 @@ class Settings:
             ("db_pool_timeout", "SHEQU_DB_POOL_TIMEOUT", float),
             ("max_body_bytes", "SHEQU_MAX_BODY_BYTES", int),
             ("max_upload_bytes", "SHEQU_MAX_UPLOAD_BYTES", int),
+            ("max_photo_bytes", "SHEQU_MAX_PHOTO_BYTES", int),
             ("session_idle_minutes", "SHEQU_SESSION_IDLE_MINUTES", int),
             ("session_max_hours", "SHEQU_SESSION_MAX_HOURS", int),
             ("token_max_hours", "SHEQU_TOKEN_MAX_HOURS", int)) if variable in env}
