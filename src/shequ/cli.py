@@ -188,6 +188,10 @@ def demo(
     from shequ.ingest.build import analyse_demo, build_demo
     from shequ.registry import queries
     from shequ.services.accounts.demo import DEMO_PASSWORD, ensure_demo_accounts
+    from shequ.services.bookings.clock import local_now
+    from shequ.services.care.rules import load_priority_rules
+    from shequ.services.demo_activity import populate_demo_activity
+    from shequ.services.requests import load_request_catalog
 
     settings = load_settings(data_dir)
     if settings.environment == "production":
@@ -215,6 +219,15 @@ def demo(
                                             county_code=built.county_code,
                                             environment=settings.environment)
             session.commit()
+            # Once per build: a second run finds this build's activity and adds nothing.
+            activity = populate_demo_activity(
+                session, county_code=built.county_code, seed=built.seed, now=local_now(),
+                request_catalog=load_request_catalog(settings.catalog_dir),
+                care_rules=load_priority_rules(settings.catalog_dir))
+            session.commit()
+        if any(activity.values()):
+            console.print("Synthetic activity: " + ", ".join(
+                f"{value:,} {key}" for key, value in activity.items() if value) + ".")
     except ShequError as exc:
         raise fail(exc) from exc
     table = Table(title=f"{built.county_name} {built.county_code} "
