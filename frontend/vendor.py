@@ -42,19 +42,19 @@ class Copied:
 
 
 # Per served folder, its files.  ECharts' bundle includes ZRender and tslib's helpers, so
-# their licences travel with it.
+# their licences travel with it.  Licences are saved as .txt so they are served as text.
 VENDORED: dict[str, tuple[Copied, ...]] = {
     "echarts": (
         Copied("echarts", "dist/echarts.min.js", "echarts.min.js"),
-        Copied("echarts", "LICENSE", "LICENSE"),
-        Copied("echarts", "NOTICE", "NOTICE"),
-        Copied("echarts", "licenses/LICENSE-d3", "LICENSE-d3"),
-        Copied("zrender", "LICENSE", "LICENSE-zrender"),
-        Copied("tslib", "LICENSE.txt", "LICENSE-tslib"),
+        Copied("echarts", "LICENSE", "LICENSE.txt"),
+        Copied("echarts", "NOTICE", "NOTICE.txt"),
+        Copied("echarts", "licenses/LICENSE-d3", "LICENSE-d3.txt"),
+        Copied("zrender", "LICENSE", "LICENSE-zrender.txt"),
+        Copied("tslib", "LICENSE.txt", "LICENSE-tslib.txt"),
     ),
     "axe-core": (
         Copied("axe-core", "axe.min.js", "axe.min.js"),
-        Copied("axe-core", "LICENSE", "LICENSE"),
+        Copied("axe-core", "LICENSE", "LICENSE.txt"),
         Copied("axe-core", "LICENSE-3RD-PARTY.txt", "LICENSE-3RD-PARTY.txt"),
     ),
 }
