@@ -12,7 +12,10 @@ that every page has something on it and every staff workbench has work waiting:
   nursery with offers;
 - reviews of facilities, bookings, activities, care places and requests, some waiting
   for moderation;
-- service requests in every state of the workflow, some overdue, with their history.
+- service requests in every state of the workflow, some overdue, with their history;
+- a day-care centre just handed over in the worker's community, recorded by the worker
+  before its floor area and opening hours are known: a gap in the records that the
+  worker, the street, the county planner and the administrator all see.
 
 Everything goes through the services' own functions, so every rule holds (booking
 notice and slots, eligibility, the waitlist order, workflow transitions, jurisdiction):
@@ -37,6 +40,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from shequ.catalog import Catalog, load_catalog
 from shequ.errors import NotFoundError
 from shequ.registry import queries
 from shequ.registry.models import Division, Facility, FacilityStatus
@@ -56,6 +60,7 @@ from shequ.services.requests.definitions import RequestCatalog, load_request_cat
 from shequ.services.requests.models import ServiceRequest
 from shequ.services.reviews import service as reviews
 from shequ.services.reviews.models import Review, SubjectKind
+from shequ.services.upkeep import create_facility
 from shequ.services.volunteers import service as volunteers
 from shequ.services.volunteers.models import (
     OrganiserKind,
@@ -80,7 +85,7 @@ SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"
 ELDER_GIVEN = ("桂芳", "淑兰", "玉珍", "秀兰", "凤英", "德福", "长顺", "振华", "国庆", "文斌")
 CHILD_GIVEN = ("子涵", "一诺", "浩然", "欣怡", "梓轩")
 # What counts are returned for, in this order.
-KINDS = ("residents", "resources", "bookings", "care_applications", "volunteers",
+KINDS = ("residents", "facilities", "resources", "bookings", "care_applications", "volunteers",
          "activities", "signups", "requests", "request_events", "reviews")
 # A separate stream of the demo's seed, so that the county's own draws stay as they are.
 _STREAM = 2
@@ -152,7 +157,8 @@ class _Demo:
 
 
 def populate_demo_activity(session: Session, *, county_code: str, seed: int,
-                           now: dt.datetime, request_catalog: RequestCatalog | None = None,
+                           now: dt.datetime, catalog: Catalog | None = None,
+                           request_catalog: RequestCatalog | None = None,
                            care_rules: PriorityRules | None = None) -> dict[str, int]:
     """Make the demo county's resident services lived-in; rows added, by kind.
 
@@ -190,6 +196,7 @@ def populate_demo_activity(session: Session, *, county_code: str, seed: int,
     past_activities = _volunteering(demo)
     closed_requests = _requests(demo, request_catalog or load_request_catalog())
     _reviews(demo, rooms, care_facilities, past_activities, closed_requests)
+    _handed_over_centre(demo, catalog or load_catalog(), seed=seed)
     session.flush()
     queries.set_meta(session, activity_for=marker, activity_seed=str(seed),
                      activity_source=f"synthetic: shequ demo activity, seed {seed}",
@@ -254,6 +261,26 @@ def _synthetic_residents(demo: _Demo) -> list[_Person]:
         people.append(_Person(user, record))
         demo.counts["residents"] += 1
     return people
+
+
+def _handed_over_centre(demo: _Demo, catalog: Catalog, *, seed: int) -> None:
+    """The demo worker records a day-care centre of their community handed over five
+    days ago: its place and capacity are known, its floor area and opening hours not yet
+    (:func:`~shequ.services.upkeep.completeness` counts both as gaps)."""
+    unit = demo.community
+    short = unit.name.removesuffix("居民委员会").removesuffix("村民委员会")
+    facility = create_facility(demo.session, catalog, demo.worker, {
+        "external_id": f"demo-{seed}-life-0001", "type_code": "elderly_day_care",
+        "division_code": unit.code, "name": f"{short}新建老年人日间照料中心",
+        "address": f"{unit.name}（合成地址 synthetic）", "status": "accepted",
+        "accepted_on": demo.at(days=-5).date(), "capacity": 30,
+        "longitude": (unit.longitude or 0.0) + 0.0008,
+        "latitude": (unit.latitude or 0.0) - 0.0006})
+    # The editor's service leaves provenance to imports; like every row of the demo, this
+    # one is made up and says so.
+    facility.synthetic = True
+    facility.source = f"synthetic: shequ demo activity, seed {seed}"
+    demo.counts["facilities"] += 1
 
 
 # -- bookings ---------------------------------------------------------------------------
