@@ -222,7 +222,7 @@ def demo(
             # Once per build: a second run finds this build's activity and adds nothing.
             activity = populate_demo_activity(
                 session, county_code=built.county_code, seed=built.seed, now=local_now(),
-                request_catalog=load_request_catalog(settings.catalog_dir),
+                catalog=ctx.catalog, request_catalog=load_request_catalog(settings.catalog_dir),
                 care_rules=load_priority_rules(settings.catalog_dir))
             session.commit()
         if any(activity.values()):
