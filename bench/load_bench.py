@@ -2,7 +2,7 @@
 
 The demo county is built (``shequ demo --no-serve``) into a data folder on SQLite and
 into a fresh PostgreSQL database made for the run (dropped afterwards); the server is
-``uvicorn --factory shequ.api.app:app_from_env`` in a subprocess on 127.0.0.1 with 1, 2
+``uvicorn --factory shequ.app:app_from_env`` in a subprocess on 127.0.0.1 with 1, 2
 or 4 workers.
 
 Open loop (``--rate`` requests/s for ``--seconds``, arrivals on a fixed schedule, latency
@@ -168,7 +168,7 @@ def build(data_dir: Path, url: str | None) -> Fixture:
 def server(data_dir: Path, url: str | None, workers: int, port: int) -> Iterator[str]:
     """``uvicorn`` with ``workers`` processes serving the deployment; yields its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "shequ.api.app:app_from_env",
+        [sys.executable, "-m", "uvicorn", "--factory", "shequ.app:app_from_env",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning", "--no-access-log"], env=_env(data_dir, url))
     base = f"http://127.0.0.1:{port}"

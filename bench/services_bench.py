@@ -114,7 +114,7 @@ def build(url: str, n_services: int, seed: int = 42) -> list[str]:
 
 def app_factory() -> object:
     """The app over ``SHEQU_BENCH_URL`` (one per uvicorn worker process)."""
-    from shequ.api.app import create_app
+    from shequ.app import create_app
     from shequ.context import Context
     from shequ.settings import Settings
 

@@ -170,7 +170,7 @@ def running_server(ctx: Context) -> Iterator[str]:
 
     import uvicorn
 
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -57,7 +57,7 @@ def serve(data_dir: DataDir = None,
     """Serve the API and the pages over HTTP."""
     import uvicorn
 
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     settings = load_settings(data_dir)
     try:

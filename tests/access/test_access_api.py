@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shequ.access.store import compute_region_access
-from shequ.api.app import create_app
+from shequ.app import create_app
 from shequ.context import Context
 from shequ.settings import Settings
 from tests.conftest import scratch_postgres_database

@@ -27,7 +27,7 @@ def success_schema_conformance(ctx: Any, response: Any, case: Any) -> bool | Non
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from shequ.api.app import create_app
+    from shequ.app import create_app
     from shequ.ingest.build import build_demo
 
     folder = tmp_path_factory.mktemp("access-fuzz")

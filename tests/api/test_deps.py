@@ -8,8 +8,8 @@ from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from shequ.api.app import create_app
-from shequ.api.deps import SessionDep
+from shequ.app import create_app
+from shequ.http.deps import SessionDep
 from shequ.context import Context
 from shequ.settings import Settings
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from shequ.api.app import create_app
-from shequ.api.limits import MAX_JSON_DEPTH, json_problem
+from shequ.app import create_app
+from shequ.http.limits import MAX_JSON_DEPTH, json_problem
 from shequ.context import Context
 from shequ.errors import ValidationError
 from shequ.registry.models import Division

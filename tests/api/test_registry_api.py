@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from shequ.api.app import create_app
+from shequ.app import create_app
 from shequ.context import Context
 from shequ.registry.geodesy import great_circle_m as haversine_m
 from shequ.registry.models import Facility

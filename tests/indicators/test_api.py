@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.api.app import create_app
+from shequ.app import create_app
 from shequ.context import Context
 from shequ.indicators.store import compute_for_registry
 from shequ.settings import Settings

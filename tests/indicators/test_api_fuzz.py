@@ -15,7 +15,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import openapi
 from schemathesis.generation import GenerationMode
 
-from shequ.api.app import create_app
+from shequ.app import create_app
 from shequ.context import Context
 from shequ.indicators.store import compute_for_registry
 from shequ.settings import Settings

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from shequ.api.app import create_app
+from shequ.app import create_app
 from shequ.context import Context
 from shequ.indicators.definitions import load_indicator_catalog
 from shequ.indicators.store import compute_for_registry, latest_run

@@ -116,7 +116,7 @@ def test_an_unknown_facility_type_names_where_the_types_are_listed(
     from fastapi.testclient import TestClient
 
     import shequ.catalog
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     path = write(tmp_path / "pool.csv", FACILITY_HEADER
                  + "f9,swimming_pool,130123001001,泳池,114.58,38.15,100,,24/7,in_service\n")

@@ -24,7 +24,7 @@ SECRET = "plan-test-secret-0123456789-0123456789-abcdef"
 
 @pytest.fixture
 def client_and_tokens(settings: Settings) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     ctx = Context.open(settings.with_(secret_key=SECRET))
     seed_county(ctx.sessions)

@@ -204,7 +204,7 @@ def ctx(seeded_url: str, tmp_path: Path) -> Iterator[Context]:
 @pytest.fixture
 def client(ctx: Context) -> Iterator[TestClient]:
     """An HTTP client of the app on the seeded copy."""
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     with TestClient(create_app(ctx)) as test_client:
         yield test_client
@@ -241,7 +241,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
     """The app served by uvicorn on a free localhost port, over a seeded SQLite copy."""
     import uvicorn
 
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     folder = tmp_path_factory.mktemp("live")
     path = folder / "live.sqlite3"

@@ -47,7 +47,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Context, S
     with session_factory(engine)() as session:
         seeded = seed(session)
     engine.dispose()
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     ctx = Context.open(services_settings(db_url, tmp_path / "data"), migrate=False)
     with TestClient(create_app(ctx)) as client:
@@ -117,7 +117,7 @@ def uvicorn_server(database_url: str, data_dir: Path, *, pool_size: int) -> Iter
            "SHEQU_ENV": "test", "SHEQU_SECRET_KEY": SECRET,
            "SHEQU_DB_POOL_SIZE": str(pool_size)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "shequ.api.app:app_from_env",
+        [sys.executable, "-m", "uvicorn", "--factory", "shequ.app:app_from_env",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:

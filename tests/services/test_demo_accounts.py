@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from shequ.api.app import create_app
+from shequ.app import create_app
 from shequ.context import Context
 from shequ.errors import ConfigurationError
 from shequ.registry.models import Division

@@ -68,7 +68,7 @@ def test_lockout_backs_off_and_says_when_to_retry(engine: Engine) -> None:
 
 @pytest.fixture
 def client(db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Seeded]]:
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     ctx = Context.open(services_settings(db_url, tmp_path / "data"), migrate=False)
     with ctx.sessions() as session:
@@ -145,7 +145,7 @@ def _serve(workers: int, database: Path, secret: str, redis_url: str | None
     if redis_url:
         env["SHEQU_REDIS_URL"] = redis_url
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "shequ.api.app:app_from_env",
+        [sys.executable, "-m", "uvicorn", "--factory", "shequ.app:app_from_env",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from starlette.responses import HTMLResponse
 
-from shequ.api.app import create_app
+from shequ.app import create_app
 from shequ.context import Context
 from shequ.registry.db import make_engine, session_factory
 from shequ.registry.queries import set_meta

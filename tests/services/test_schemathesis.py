@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 def api_schema(tmp_path_factory: pytest.TempPathFactory,
                seeded_template: tuple[Path, Seeded]) -> Iterator[Any]:
     """The OpenAPI schema of an app over a seeded SQLite copy (shared by all examples)."""
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     folder = tmp_path_factory.mktemp("fuzz")
     path = folder / "fuzz.sqlite3"

@@ -39,7 +39,7 @@ T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
 def served(db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Context, Seeded]]:
     """The app over the seeded region, on SQLite and on PostgreSQL, with the default
     session policy (60 min idle, 8 h page, 12 h token)."""
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     ctx = Context.open(services_settings(db_url, tmp_path / "data").with_(
         session_idle_minutes=60, token_max_hours=12), migrate=False)

@@ -29,7 +29,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
     with session_factory(engine)() as session:
         seeded = seed(session)
     engine.dispose()
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     def auth(username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {seeded.tokens[username]}"}

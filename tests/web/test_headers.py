@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shequ.api.headers import SecurityHeaders
+from shequ.http.headers import SecurityHeaders
 from shequ.context import Context
 from shequ.settings import Settings
 
@@ -42,7 +42,7 @@ def parse_policy(value: str) -> dict[str, list[str]]:
 @pytest.fixture(params=["test", "production"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     """The app over an empty migrated SQLite registry, in test and production mode."""
-    from shequ.api.app import create_app
+    from shequ.app import create_app
 
     settings = Settings(data_dir=tmp_path / "data", environment="test")
     ctx = Context.open(settings)
@@ -65,7 +65,7 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
     ("/static/vendor/swagger-ui/swagger-ui-bundle.js", 200, False),
     ("/static/vendor/swagger-ui/LICENSE", 200, False),
     ("/api/v1/divisions/999999999999", 404, False),
-    ("/no-such-page", 404, False),
+    ("/no-such-page", 404, True),  # the "no such page" page
     ("/services/requests", 303, False),  # the redirect to the sign-in page
 ])
 def test_every_response_carries_the_headers(client: TestClient, path: str, status: int,

@@ -30,8 +30,8 @@ from shequ.access.store import (
     load_region,
     store_community_access,
 )
-from shequ.api.auth import Planner
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.http.caller import Planner
+from shequ.http.deps import ContextDep, SessionDep
 from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry import queries

@@ -1,6 +1,6 @@
 """Venue booking over HTTP: JSON under ``/api/v1/bookings`` and the pages ``/bookings``.
 
-Every route takes the caller from :mod:`shequ.api.auth` and leaves the access decision to
+Every route takes the caller from :mod:`shequ.http.caller` and leaves the access decision to
 :mod:`shequ.services.accounts.policy` (``require_handler`` for approvals, resource set-up
 and calendars; ``jurisdiction_prefix`` to filter lists); residents act on their own
 bookings only.  This module also holds the few helpers the other part-2 routers share
@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import CurrentUser, OptionalUser, csrf_for
-from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
+from shequ.http.caller import CurrentUser, OptionalUser, csrf_for
+from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
 from shequ.registry.columns import CHINA_TZ
 from shequ.registry.models import Facility

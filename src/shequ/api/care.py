@@ -17,14 +17,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import CurrentUser, OptionalUser
+from shequ.http.caller import CurrentUser, OptionalUser
 from shequ.api.bookings import (
     ERRORS,
     acting_division,
     page_context,
     visible_prefix,
 )
-from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
+from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import NotFoundError
 from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
 from shequ.services.accounts.models import Resident

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.api.problems import error_responses
+from shequ.http.problems import error_responses
 from shequ.catalog import FacilityType
 from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
@@ -50,7 +50,7 @@ from shequ.services.directory import (
 from shequ.services.directory.ids import TAXONOMY_ID
 from shequ.services.directory.spatial import PointIndex
 from shequ.services.directory.sync import check_due
-from shequ.web.i18n import normalise_language
+from shequ.i18n import normalise_language
 
 HSDS_VERSION = "3.0"
 PROFILE_PATH = "/hsds/profile"

@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import Planner
-from shequ.api.deps import ContextDep, SessionDep
+from shequ.http.caller import Planner
+from shequ.http.deps import ContextDep, SessionDep
 from shequ.context import Context
 from shequ.errors import Problem, ValidationError
 from shequ.indicators.assessment import assess, load_scheme

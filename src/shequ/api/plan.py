@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import CurrentUser, OptionalUser, Planner
-from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
+from shequ.http.caller import CurrentUser, OptionalUser, Planner
+from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import AccessDenied, Problem, ValidationError
 from shequ.plan.models import PlanScenario
 from shequ.services.accounts import Role, User, audit

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
+from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import Problem, ValidationError
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code

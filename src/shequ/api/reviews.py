@@ -16,14 +16,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import CurrentUser, OptionalUser
+from shequ.http.caller import CurrentUser, OptionalUser
 from shequ.api.bookings import (
     ERRORS,
     acting_division,
     page_context,
     visible_prefix,
 )
-from shequ.api.deps import ContextDep, IdPath, SessionDep
+from shequ.http.deps import ContextDep, IdPath, SessionDep
 from shequ.errors import Problem, ValidationError
 from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.accounts import (

@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from shequ.api.auth import CurrentUser, OptionalUser
+from shequ.http.caller import CurrentUser, OptionalUser
 from shequ.api.bookings import page_context
-from shequ.api.deps import ContextDep, IdPath, SessionDep
+from shequ.http.deps import ContextDep, IdPath, SessionDep
 from shequ.api.registry import ERRORS, FacilityOut
 from shequ.errors import Problem, ValidationError
 from shequ.ingest.coordinates import GCJ02, WGS84

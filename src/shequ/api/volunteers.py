@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import CurrentUser, OptionalUser
+from shequ.http.caller import CurrentUser, OptionalUser
 from shequ.api.bookings import (
     EARLIEST,
     ERRORS,
@@ -26,7 +26,7 @@ from shequ.api.bookings import (
     page_context,
     visible_prefix,
 )
-from shequ.api.deps import MAX_ID, ContextDep, IdPath, SessionDep
+from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.registry.codes import normalise_code
 from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role

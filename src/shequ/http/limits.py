@@ -3,7 +3,8 @@
 - **Body size.**  A ``Content-Length`` over the limit is refused at once (413); a body
   without one is counted as it streams and refused when it passes the limit — before
   sign-in is checked and before it is read whole.  File uploads (``/api/v1/imports/…``,
-  ``/upkeep/import``) have their own, larger limit.  Settings: ``max_body_bytes``,
+  ``/upkeep/import``, and photos of requests sent as multipart bodies) have their own,
+  larger limit.  Settings: ``max_body_bytes``,
   ``max_upload_bytes``.
 - **Odd text.**  A NUL character or a lone UTF-16 surrogate in the path, a query
   parameter, a form field or a JSON string is a 422 naming the field; so is JSON nested
@@ -21,12 +22,13 @@
   wait on the pool.
 
 Every refusal is a :class:`~shequ.errors.ShequError` answered by
-:func:`shequ.api.errors.error_response`.
+:func:`shequ.http.problems.error_answer`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -36,12 +38,15 @@ from anyio.lowlevel import RunVar
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shequ.api.errors import busy, error_response, too_large
 from shequ.errors import Problem, ShequError, ValidationError
+from shequ.http.problems import busy, error_answer, too_large
 from shequ.registry.db import unstorable_text
 from shequ.settings import Settings
 
 UPLOAD_PATHS = ("/api/v1/imports/", "/upkeep/import")
+# Multipart bodies carrying photos of a request (each up to ``max_photo_bytes``, several at
+# once): a request's own upload, and Open311 submissions with ``media``.
+PHOTO_UPLOADS = re.compile(r"/api/v1/service-requests/\d+/photos|/open311/v2/requests\.(json|xml)")
 UNCHECKED_PATHS = ("/static/",)  # files on disk: no database, no body
 MAX_JSON_DEPTH = 32
 # Threads beyond the admitted requests: static files and the first directory sync.
@@ -116,11 +121,13 @@ class RequestLimits:
         try:
             await self._bounded(scope, receive, send)
         except ShequError as exc:
-            await error_response(exc)(scope, receive, send)
+            await error_answer(exc, scope)(scope, receive, send)
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
-        limit = (self.upload_limit if scope["path"].startswith(UPLOAD_PATHS)
+        photos = (headers.get("content-type", "").lower().startswith("multipart/form-data")
+                  and PHOTO_UPLOADS.fullmatch(scope["path"]) is not None)
+        limit = (self.upload_limit if photos or scope["path"].startswith(UPLOAD_PATHS)
                  else self.body_limit)
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -221,7 +228,7 @@ async def _counted(app: ASGIApp, limit: int, scope: Scope, receive: Receive, sen
         if not exceeded or started:
             raise
     if exceeded and not started:
-        await error_response(too_large(limit))(scope, receive, send)
+        await error_answer(too_large(limit), scope)(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import ColumnElement, ColumnExpressionArgument, func, literal_column, select
 
-from shequ.api.deps import ContextDep, SessionDep
 from shequ.api.registry import summarise_region
+from shequ.http.deps import ContextDep, SessionDep
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix
 from shequ.registry.models import Facility, Population

@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
-from shequ.api.auth import OptionalUser, csrf_for
-from shequ.api.deps import ContextDep, IdPath, SessionDep
 from shequ.errors import NotFoundError, ShequError
+from shequ.http.caller import OptionalUser, csrf_for
+from shequ.http.deps import ContextDep, IdPath, SessionDep
 from shequ.registry.models import Division, Facility
 from shequ.services.accounts import HANDLER_ROLES, Role, User, can_handle
 from shequ.services.requests import ServiceRequest, load_request_catalog

@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from shequ.api.auth import CurrentUser, OptionalUser
 from shequ.api.bookings import page_context
-from shequ.api.deps import ContextDep, SessionDep
 from shequ.errors import NotFoundError
+from shequ.http.caller import CurrentUser, OptionalUser
+from shequ.http.deps import ContextDep, SessionDep
 from shequ.registry import queries
 from shequ.services import upkeep
 from shequ.services.accounts import (

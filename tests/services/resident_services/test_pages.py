@@ -12,18 +12,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shequ.context import Context
+from shequ.i18n import message_domains
 from shequ.registry.models import Facility
 from shequ.services.bookings import service as bs
 from shequ.services.bookings.clock import local_now
 from shequ.services.bookings.models import Booking
-from shequ.web.i18n import I18N_DIR
 
 PASSWORD = "password-123"
 RESIDENT_PAGES = ["/bookings", "/care", "/volunteers", "/reviews"]
 WORKER_PAGES = ["/bookings/manage", "/care/manage", "/volunteers/manage", "/reviews/manage"]
 # A message key shown raw (``domain.key``, the domain a translation file): a missing message.
 RAW_KEY = re.compile(r"(?<![\w/.-])(?:"
-                     + "|".join(sorted(p.stem for p in (I18N_DIR / "zh-CN").glob("*.toml")))
+                     + "|".join(sorted(message_domains()))
                      + r")\.[a-z_][a-z_0-9]*\b")
 
 

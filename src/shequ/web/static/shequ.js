@@ -22,7 +22,44 @@
     return box;
   }
 
-  window.Shequ = { text: text, lines: lines };
+  // Feedback on actions slower than ~300 ms: the element is marked busy (aria-busy) and,
+  // if the work is still going after 300 ms, a line in the page's language says so.
+  // The words come from <body data-busy-label>, which the layout fills.
+  function busy(element, work) {
+    const label = document.body.dataset.busyLabel || "…";
+    element.setAttribute("aria-busy", "true");
+    let note = null;
+    const timer = window.setTimeout(() => {
+      note = text("span", label, "busy-indicator");
+      note.setAttribute("role", "status");
+      element.after(note);
+    }, 300);
+    const done = () => {
+      window.clearTimeout(timer);
+      element.removeAttribute("aria-busy");
+      if (note) note.remove();
+    };
+    return Promise.resolve(work).then((value) => { done(); return value; },
+                                      (error) => { done(); throw error; });
+  }
+
+  window.Shequ = { text: text, lines: lines, busy: busy };
+
+  // Every form shows that it is being sent, and cannot be sent twice meanwhile.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
+    const button = form.querySelector("button[type=submit], button:not([type])");
+    if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+    form.setAttribute("aria-busy", "true");
+    if (button) {
+      window.setTimeout(() => {
+        const note = text("span", document.body.dataset.busyLabel || "…", "busy-indicator");
+        note.setAttribute("role", "status");
+        button.after(note);
+      }, 300);
+    }
+  });
 
   // <select data-autosubmit> sends its form when changed (instead of inline onchange=).
   document.addEventListener("change", (event) => {
