@@ -5,8 +5,8 @@ the module).
 
 The expected numbers follow from the plan written in ``shequ.services.demo_activity`` for
 the demo's default seed, where the demo worker's community (诸福屯社区) has three
-bookable venues, its street (诸福屯街道) two of its own and one sports field, and the
-street's smallest day-care centre (罗家庄社区, 26 places) is the one taken to the last place.
+bookable venues and its street (诸福屯街道) two of its own and one sports field; the
+community's day-care centre, which the demo worker records, has 20 places.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ from tests.conftest import scratch_postgres_database
 NOW = dt.datetime(2025, 6, 18, 10, 0)  # noqa: DTZ001
 COUNTY = "130123000000"
 COMMUNITY = "130123001001"  # the demo worker's
-PLACES = 26  # of 罗家庄社区老年人日间照料中心, the street's smallest day-care centre
+PLACES = 20  # of the community's day-care centre
 
 # 4 venues need approval (two rooms of the community, the street's meeting room, the
 # sports field), 2 do not: per venue 2 past bookings, then 4 (or 3) in the next days;
-# the demo resident adds 3.  Care: 26 + 6 + 1 day-care applications and 3 for a nursery.
+# the demo resident adds 3.  Care: 20 + 6 + 1 day-care applications and 3 for a nursery.
 MADE = {"residents": 12, "facilities": 1, "resources": 6, "bookings": 6 * 2 + 4 * 4 + 2 * 3 + 3,
         "care_applications": PLACES + 7 + 3, "volunteers": 9, "activities": 7,
         "signups": 5 + 4 + 5 + 3 + 4 + 3 + 2, "requests": 13,
@@ -118,7 +118,7 @@ def test_every_state_of_every_service_is_there(
         assert _by(session, Booking.status) == {"approved": 13 + 4 + 4 + 1, "pending": 4 + 1,
                                                 "rejected": 4, "cancelled": 4 + 2}
         day_care = session.scalars(select(Facility).where(
-            Facility.name == "罗家庄社区老年人日间照料中心")).one()
+            Facility.name == "诸福屯社区老年人日间照料中心")).one()
         assert day_care.capacity == PLACES
         assert _by(session, CareApplication.status) == {
             "accepted": PLACES - 1 + 1, "ended": 1, "declined": 1 + 1, "withdrawn": 1,
@@ -206,23 +206,22 @@ def test_every_staff_workbench_has_work_waiting(
         officer = _workbench(client, "demo_officer")
         admin = _workbench(client, "demo_admin")
         planner = _workbench(client, "demo_planner")
-    # The worker's community has no day-care centre or nursery of its own (its residents
-    # apply in the street's), so its care count is the one that stays at zero.  Of the
-    # eight comments waiting, five are about the community: two of its venues' reviews,
-    # the demo resident's, one of a booking of its rooms and one of its clean-up day.
-    # Records: communities with gaps, the worker's at least (its new day-care centre has
-    # no floor area or opening hours yet); the others depend on the year the test runs in
-    # (figures older than last year count as gaps), so they are at least that one.
+    # Of the eight comments waiting, six are about the community: two of its venues'
+    # reviews, the demo resident's, one of a booking of its rooms, one of its clean-up day
+    # and one of a place in its day-care centre.  Records: communities with gaps, the
+    # worker's (its day-care centre has no floor area or opening hours yet); the others
+    # depend on the year the test runs in (figures older than last year count as gaps),
+    # so they are at least that one.
     assert worker.pop("records") == 1
     for counts in (officer, admin, planner):
         assert counts.pop("records") >= 1
     assert planner == {}  # a planner plans: the records are their only task
-    assert worker == {"requests": 7, "bookings": 3, "care": 0, "hours": 4, "reviews": 5}
+    assert worker == {"requests": 7, "bookings": 3, "care": 4, "hours": 4, "reviews": 6}
     assert officer == {"requests": 10, "bookings": 5, "care": 4, "hours": 7, "reviews": 8}
     assert admin == officer  # the demo has nothing outside the demo officer's street
 
 
-def test_the_worker_recorded_a_centre_handed_over_before_its_details_are_known(
+def test_the_worker_recorded_the_day_care_centre_without_all_its_details(
         lived_in: tuple[Context, dict[str, int]]) -> None:
     from shequ.services.upkeep import completeness
 
@@ -230,8 +229,9 @@ def test_the_worker_recorded_a_centre_handed_over_before_its_details_are_known(
     with ctx.sessions() as session:
         centre = session.scalars(select(Facility).where(
             Facility.external_id == "demo-20220101-life-0001")).one()
-        assert (centre.name, centre.division_code, centre.status, centre.accepted_on) == (
-            "诸福屯社区新建老年人日间照料中心", COMMUNITY, "accepted", dt.date(2025, 6, 13))
+        assert (centre.name, centre.division_code, centre.status, centre.opened_on,
+                centre.capacity) == ("诸福屯社区老年人日间照料中心", COMMUNITY, "in_service",
+                                     dt.date(2025, 2, 18), PLACES)
         assert centre.synthetic and centre.source.startswith("synthetic: shequ demo activity")
         (row,) = completeness(session, ctx.catalog, COMMUNITY)
         assert (row.without_floor_area, row.without_hours, row.without_location) == (1, 1, 0)
@@ -320,4 +320,5 @@ def test_the_worker_community_is_the_one_described(
                      for _, f in bookings.resources_in(session, division_prefix=COMMUNITY))
         assert own == ["comprehensive_service_facility", "cultural_activity_station",
                        "volunteer_service_station"]
-        assert care.care_facilities(session, division_prefix=COMMUNITY) == []
+        assert [f.external_id for f in care.care_facilities(
+            session, division_prefix=COMMUNITY)] == ["demo-20220101-life-0001"]

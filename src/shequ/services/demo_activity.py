@@ -8,14 +8,14 @@ that every page has something on it and every staff workbench has work waiting:
   in the past and in the next days (with free slots left);
 - volunteer activities held and to come, with sign-ups, hours awaiting the organiser's
   confirmation and hours confirmed;
-- a fully taken elderly day-care centre with a waiting list, offers, enrolments, and a
-  nursery with offers;
+- that day-care centre taken to the last place, with a waiting list, offers and
+  enrolments, and a nursery of the street with offers;
 - reviews of facilities, bookings, activities, care places and requests, some waiting
   for moderation;
 - service requests in every state of the workflow, some overdue, with their history;
-- a day-care centre just handed over in the worker's community, recorded by the worker
-  before its floor area and opening hours are known: a gap in the records that the
-  worker, the street, the county planner and the administrator all see.
+- a day-care centre of the worker's community, recorded by the worker without its floor
+  area and opening hours: a gap in the records that the worker, the street, the county
+  planner and the administrator all see.
 
 Everything goes through the services' own functions, so every rule holds (booking
 notice and slots, eligibility, the waitlist order, workflow transitions, jurisdiction):
@@ -27,6 +27,7 @@ registry's meta table records the seed and source (``activity_*`` keys).
 
 Running it again for the same built demo adds nothing; after the demo is rebuilt (new
 facility rows) the previous activity of the demo's accounts is removed and made again.
+The day-care centre and the rooms' bookings belong to the build and go with it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ RESIDENT_NAMES = ("王秀英", "李建国", "张桂兰", "刘志强", "陈淑珍
                   "黄伟东", "周玉兰", "吴海涛", "徐静怡", "孙德胜")
 USERNAME = "demo_resident_{:02d}"
 IN_WORKER_COMMUNITY = 8
+# Places of the day-care centre the demo worker's community opened.
+DAY_CARE_PLACES = 20
 # Beneficiaries of care places: surname × given name, unique for the first 160.
 SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡",
             "朱", "高", "林")
@@ -168,7 +171,7 @@ def populate_demo_activity(session: Session, *, county_code: str, seed: int,
     activity of this build is already there.  Flushes; the caller commits.
     """
     info = queries.meta(session)
-    marker = f"{info.get('built_at', '')} seed {seed}"
+    marker = info.get("built_at", "")  # a rebuild (another seed too) gives a new one
     if info.get("activity_for") == marker:
         return dict.fromkeys(KINDS, 0)
     worker, officer, demo_resident = (_account(session, name) for name in (
@@ -191,12 +194,12 @@ def populate_demo_activity(session: Session, *, county_code: str, seed: int,
                  community=queries.division(session, worker.jurisdiction_code),
                  township=officer.jurisdiction_code)
     demo.people = _synthetic_residents(demo)
+    _day_care_centre(demo, catalog or load_catalog(), seed=seed)
     rooms = _bookings(demo)
     care_facilities = _care(demo, care_rules or load_priority_rules())
     past_activities = _volunteering(demo)
     closed_requests = _requests(demo, request_catalog or load_request_catalog())
     _reviews(demo, rooms, care_facilities, past_activities, closed_requests)
-    _handed_over_centre(demo, catalog or load_catalog(), seed=seed)
     session.flush()
     queries.set_meta(session, activity_for=marker, activity_seed=str(seed),
                      activity_source=f"synthetic: shequ demo activity, seed {seed}",
@@ -263,17 +266,18 @@ def _synthetic_residents(demo: _Demo) -> list[_Person]:
     return people
 
 
-def _handed_over_centre(demo: _Demo, catalog: Catalog, *, seed: int) -> None:
-    """The demo worker records a day-care centre of their community handed over five
-    days ago: its place and capacity are known, its floor area and opening hours not yet
+def _day_care_centre(demo: _Demo, catalog: Catalog, *, seed: int) -> Facility:
+    """The day-care centre the demo worker's community opened four months ago, recorded by
+    the worker with its place and capacity but not yet its floor area or opening hours
     (:func:`~shequ.services.upkeep.completeness` counts both as gaps)."""
     unit = demo.community
     short = unit.name.removesuffix("居民委员会").removesuffix("村民委员会")
     facility = create_facility(demo.session, catalog, demo.worker, {
         "external_id": f"demo-{seed}-life-0001", "type_code": "elderly_day_care",
-        "division_code": unit.code, "name": f"{short}新建老年人日间照料中心",
-        "address": f"{unit.name}（合成地址 synthetic）", "status": "accepted",
-        "accepted_on": demo.at(days=-5).date(), "capacity": 30,
+        "division_code": unit.code, "name": f"{short}老年人日间照料中心",
+        "address": f"{unit.name}（合成地址 synthetic）",
+        "opened_on": demo.at(days=-120).date(), "capacity": DAY_CARE_PLACES,
+        "operator_kind": "government",
         "longitude": (unit.longitude or 0.0) + 0.0008,
         "latitude": (unit.latitude or 0.0) - 0.0006})
     # The editor's service leaves provenance to imports; like every row of the demo, this
@@ -281,6 +285,7 @@ def _handed_over_centre(demo: _Demo, catalog: Catalog, *, seed: int) -> None:
     facility.synthetic = True
     facility.source = f"synthetic: shequ demo activity, seed {seed}"
     demo.counts["facilities"] += 1
+    return facility
 
 
 # -- bookings ---------------------------------------------------------------------------
