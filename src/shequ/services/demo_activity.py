@@ -4,6 +4,9 @@
 module fills the resident services around the demo worker's community and street, so
 that every page has something on it and every staff workbench has work waiting:
 
+- a day-care centre of the worker's community, recorded by the worker without its floor
+  area and opening hours: a gap in the records that the worker, the street, the county
+  planner and the administrator all see;
 - bookable rooms and fields with bookings requested, approved, rejected and cancelled,
   in the past and in the next days (with free slots left);
 - volunteer activities held and to come, with sign-ups, hours awaiting the organiser's
@@ -12,10 +15,7 @@ that every page has something on it and every staff workbench has work waiting:
   enrolments, and a nursery of the street with offers;
 - reviews of facilities, bookings, activities, care places and requests, some waiting
   for moderation;
-- service requests in every state of the workflow, some overdue, with their history;
-- a day-care centre of the worker's community, recorded by the worker without its floor
-  area and opening hours: a gap in the records that the worker, the street, the county
-  planner and the administrator all see.
+- service requests in every state of the workflow, some overdue, with their history.
 
 Everything goes through the services' own functions, so every rule holds (booking
 notice and slots, eligibility, the waitlist order, workflow transitions, jurisdiction):
