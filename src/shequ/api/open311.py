@@ -4,9 +4,13 @@
 form-encoded with ``api_key``), ``requests/{id}.{fmt}``, ``tokens/{token}.{fmt}``; ``fmt`` is
 ``xml`` (the standard's mandatory format) or ``json``.  Errors are 400/403/404 with
 ``[{"code", "description"}]``.  Extensions: ``division_code`` on POST (route to a division
-instead of a point), ``lang`` (zh-CN default, en).  Requests of non-public kinds (help for
-an elderly resident, health referrals) are listed only to their submitter and to staff
-over their division; contact data is never part of a GeoReport response.
+instead of a point), photos uploaded on POST as ``multipart/form-data`` files ``media``
+(and ``keep_location=true`` to keep their GPS position; see
+:mod:`shequ.services.requests.media`), ``lang`` (zh-CN default, en).  A request's
+``media_url`` is the absolute URL of its first photo, else the URL its client gave.
+Requests of non-public kinds (help for an elderly resident, health referrals) are listed
+only to their submitter and to staff over their division; contact data is never part of
+a GeoReport response.
 """
 
 from __future__ import annotations
@@ -20,20 +24,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
-from shequ.api.auth import OptionalUser, RateLimit
-from shequ.api.deps import SessionDep
-from shequ.api.problems import error_responses
+from shequ.api.media import photo_url
 from shequ.context import Context
 from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
+from shequ.http.caller import OptionalUser, RateLimit
+from shequ.http.deps import SessionDep
+from shequ.http.problems import error_responses
+from shequ.i18n import normalise_language
 from shequ.registry.models import Division
 from shequ.services.accounts import User, resolve_api_key
-from shequ.services.requests import ServiceRequest, load_request_catalog
+from shequ.services.requests import ServiceRequest, load_request_catalog, media
 from shequ.services.requests import open311 as shapes
 from shequ.services.requests import service as requests_service
 from shequ.services.requests.definitions import RequestCatalog
-from shequ.web.i18n import normalise_language
 
 Format = Literal["json", "xml"]
 MAX_REQUESTS = 1000
@@ -165,6 +170,30 @@ def _error(fmt: str, exc: ShequError) -> Response:
                     item="error", status=status)
 
 
+def _first_photos(http: Request, session: Session, requests: list[ServiceRequest]
+                  ) -> dict[int, str]:
+    """The absolute URL of each request's first photo (GeoReport has one ``media_url``)."""
+    photos = media.photos_of(session, [r.id for r in requests])
+    return {rid: photo_url(http, found[0].token) for rid, found in photos.items()}
+
+
+def _records(http: Request, session: Session, catalog: RequestCatalog,
+             requests: list[ServiceRequest], language: str) -> list[dict[str, Any]]:
+    """The GeoReport records of ``requests`` (visible to the caller), agency and photo
+    included."""
+    agencies = _agencies(session, requests)
+    photos = _first_photos(http, session, requests)
+    records = []
+    for r in requests:
+        if r.service_code not in catalog.services:
+            continue
+        record = shapes.request_record(r, catalog.service(r.service_code), language,
+                                       agency=agencies.get(r.responsible_code))
+        record["media_url"] = photos.get(r.id) or record["media_url"]
+        records.append(record)
+    return records
+
+
 def _agencies(session: Session, requests: list[ServiceRequest]) -> dict[str, str]:
     codes = sorted({r.responsible_code for r in requests})
     if not codes:
@@ -213,7 +242,8 @@ def _parse_time(value: str | None, name: str) -> dt.datetime | None:
 @router.get("/requests.{fmt}", response_model=list[RequestOut],
             responses=_xml_doc("service requests"))
 def list_requests(
-    fmt: Format, session: SessionDep, catalog: CatalogDep, user: OptionalUser, *,
+    fmt: Format, http: Request, session: SessionDep, catalog: CatalogDep, user: OptionalUser,
+    *,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
     service_code: Annotated[str | None, Query(max_length=500)] = None,
     start_date: Annotated[str | None, Query(max_length=40)] = None,
@@ -249,16 +279,13 @@ def list_requests(
                                     .limit(MAX_REQUESTS)))
     except ShequError as exc:
         return _error(fmt, exc)
-    agencies = _agencies(session, rows)
-    body = [shapes.request_record(r, catalog.service(r.service_code), language,
-                                  agency=agencies.get(r.responsible_code))
-            for r in rows if r.service_code in catalog.services]
-    return _respond(fmt, body, root="service_requests", item="request")
+    return _respond(fmt, _records(http, session, catalog, rows, language),
+                    root="service_requests", item="request")
 
 
 @router.get("/requests/{service_request_id}.{fmt}", response_model=list[RequestOut],
             responses=_xml_doc("one service request"))
-def get_request(service_request_id: str, fmt: Format, *, session: SessionDep,
+def get_request(service_request_id: str, fmt: Format, http: Request, *, session: SessionDep,
                 catalog: CatalogDep, user: OptionalUser, lang: Lang = None,
                 jurisdiction_id: Annotated[str | None, Query(max_length=64)] = None
                 ) -> Response:
@@ -271,10 +298,8 @@ def get_request(service_request_id: str, fmt: Format, *, session: SessionDep,
         requests_service.require_view(user, request, definition)
     except ShequError as exc:
         return _error(fmt, exc)
-    agencies = _agencies(session, [request])
-    body = [shapes.request_record(request, definition, normalise_language(lang),
-                                  agency=agencies.get(request.responsible_code))]
-    return _respond(fmt, body, root="service_requests", item="request")
+    return _respond(fmt, _records(http, session, catalog, [request], normalise_language(lang)),
+                    root="service_requests", item="request")
 
 
 @router.get("/tokens/{token}.{fmt}", response_model=list[TokenOut],
@@ -313,6 +338,7 @@ class RequestForm(BaseModel):
     phone: str | None = Field(default=None, max_length=30)
     description: str | None = Field(default=None, max_length=4000)
     media_url: str | None = Field(default=None, max_length=500)
+    keep_location: bool = False  # of the photos in ``media``
 
 
 def read_request_form(form: FormData) -> tuple[RequestForm, dict[str, str]]:
@@ -337,15 +363,23 @@ def read_request_form(form: FormData) -> tuple[RequestForm, dict[str, str]]:
 
 
 _PUBLIC_WRITES = RateLimit("open311-post", 600, 60)
+_FORM_SCHEMA = RequestForm.model_json_schema()
 _FORM_BODY = {"requestBody": {"required": True, "content": {
-    "application/x-www-form-urlencoded": {"schema": RequestForm.model_json_schema()}}}}
+    "application/x-www-form-urlencoded": {"schema": _FORM_SCHEMA},
+    # Shequ's extension: the same fields with photos as files ``media``.
+    "multipart/form-data": {"schema": {**_FORM_SCHEMA, "properties": {
+        **_FORM_SCHEMA["properties"],
+        "media": {"type": "array", "maxItems": media.MAX_PHOTOS_PER_REQUEST,
+                  "items": {"type": "string", "format": "binary"},
+                  "description": "JPEG or PNG photos of the problem"}}}}}}}
 
 
 def _store(ctx: Context, catalog: RequestCatalog, form: RequestForm,
-           attributes: dict[str, str]) -> requests_service.StoredRequest | ShequError:
-    """Check the key, then store the request in one transaction (retried when SQLite
-    refuses a write); a ShequError is returned, not raised, to be answered in GeoReport
-    form."""
+           attributes: dict[str, str], photos: list[media.PreparedPhoto]
+           ) -> requests_service.StoredRequest | ShequError:
+    """Check the key, then store the request and its photos in one transaction (retried
+    when SQLite refuses a write); a ShequError is returned, not raised, to be answered in
+    GeoReport form."""
     name = " ".join(p for p in (form.last_name, form.first_name) if p) or None
     with ctx.sessions() as session:
 
@@ -365,6 +399,9 @@ def _store(ctx: Context, catalog: RequestCatalog, form: RequestForm,
                 stored = requests_service.store_request(
                     session, catalog, draft, submitter=submitter,
                     api_key_id=key.id)
+                if photos:
+                    media.add_photos(session, media.PhotoStore.of(ctx.settings), stored.id,
+                                     photos, created_by=submitter)
             except ShequError as exc:
                 session.rollback()
                 return exc
@@ -374,17 +411,28 @@ def _store(ctx: Context, catalog: RequestCatalog, form: RequestForm,
         return requests_service.retry_when_busy(session, submit)
 
 
-async def _submission(request: Request) -> tuple[RequestForm, dict[str, str]] | ShequError:
-    """The submission form and its answers, read without blocking the event loop and
-    checked (no database work); a ShequError is returned, to be answered in GeoReport
-    form."""
+FormParts = tuple[RequestForm, dict[str, str], list[media.PhotoUpload]]
+
+
+async def _submission(request: Request) -> FormParts | ShequError:
+    """The submission form, its answers and its photos (files ``media``), read without
+    blocking the event loop and checked (no database work); a ShequError is returned, to
+    be answered in GeoReport form."""
+    ctx: Context = request.app.state.ctx
     try:
-        return read_request_form(await request.form())
+        form = await request.form()
+        checked, answers = read_request_form(form)
     except ShequError as exc:
         return exc
+    # One byte past the limit is enough for the photo to be refused as too large.
+    limit = ctx.settings.max_photo_bytes + 1
+    photos = [media.PhotoUpload(content=await f.read(limit), filename=f.filename,
+                                content_type=f.content_type)
+              for f in form.getlist("media") if isinstance(f, UploadFile)]
+    return checked, answers, photos
 
 
-Submission = Annotated[tuple[RequestForm, dict[str, str]] | ShequError, Depends(_submission)]
+Submission = Annotated[FormParts | ShequError, Depends(_submission)]
 
 
 @router.post("/requests.{fmt}", response_model=list[CreatedOut], openapi_extra=_FORM_BODY,
@@ -400,9 +448,21 @@ def create_request(fmt: Format, request: Request, submission: Submission,
     # event loop.
     if isinstance(submission, ShequError):
         return _error(fmt, submission)
-    form, attributes = submission
+    form, attributes, uploads = submission
     ctx: Context = request.app.state.ctx
-    result = _store(ctx, load_request_catalog(ctx.settings.catalog_dir), form, attributes)
+    if uploads:
+        # Photos cost work to check: only a client with a valid key gets that far.
+        with ctx.sessions() as session:
+            if resolve_api_key(session, form.api_key) is None:
+                return _error(fmt, AccessDenied("api_key is missing or not valid; ask the "
+                                                "administrator for a key"))
+    try:
+        photos = media.prepare_photos(uploads, max_bytes=ctx.settings.max_photo_bytes,
+                                      keep_location=form.keep_location) if uploads else []
+    except ShequError as exc:
+        return _error(fmt, exc)
+    result = _store(ctx, load_request_catalog(ctx.settings.catalog_dir), form, attributes,
+                    photos)
     if isinstance(result, ShequError):
         return _error(fmt, result)
     language = normalise_language(lang)

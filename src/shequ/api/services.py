@@ -2,24 +2,26 @@
 service requests (submit, follow, queue, act, rate, escalate), residents' records
 (masked unless the policy allows, every read audited), assignable workers, audit log.
 
-Every route takes the caller from :mod:`shequ.api.auth` and hands the decision to
+Every route takes the caller from :mod:`shequ.http.caller` and hands the decision to
 :mod:`shequ.services.accounts.policy` through the service functions; no route compares
 codes itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from shequ.api.auth import CurrentUser, RateLimit, require_roles
-from shequ.api.deps import ContextDep, IdPath, SessionDep
-from shequ.api.problems import error_responses
+from shequ.api.media import PhotoOut, photo_out
 from shequ.context import Context
 from shequ.errors import AccessDenied
+from shequ.http.caller import CurrentUser, RateLimit, require_roles
+from shequ.http.deps import ContextDep, IdPath, SessionDep
+from shequ.http.problems import error_responses
 from shequ.registry.codes import code_prefix, level_of, normalise_code
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -39,7 +41,7 @@ from shequ.services.accounts import (
 )
 from shequ.services.accounts.models import AuditLog
 from shequ.services.accounts.policy import STAFF_ROLES
-from shequ.services.requests import ServiceRequest, load_request_catalog
+from shequ.services.requests import ServiceRequest, load_request_catalog, media
 from shequ.services.requests import service as rs
 from shequ.services.requests.definitions import RequestCatalog
 from shequ.services.requests.open311 import attributes_of, w3c
@@ -112,6 +114,7 @@ class RequestOut(BaseModel):
     token: str | None = None
     events: list[EventOut] = Field(default_factory=list)
     possible_duplicate_ids: list[int] = Field(default_factory=list)
+    photos: list[PhotoOut] = Field(default_factory=list)
 
 
 class ActionIn(BaseModel):
@@ -186,7 +189,8 @@ class AuditOut(BaseModel):
 
 def _request_out(ctx: ContextDep, session: SessionDep, catalog: RequestCatalog,
                  request: ServiceRequest, user: User, *, detail: bool = False,
-                 duplicates: list[int] | None = None) -> RequestOut:
+                 duplicates: list[int] | None = None,
+                 photos: Sequence[PhotoOut] = ()) -> RequestOut:
     definition = catalog.service(request.service_code)
     mine = request.submitter_id is not None and request.submitter_id == user.id
     out = RequestOut(
@@ -204,7 +208,7 @@ def _request_out(ctx: ContextDep, session: SessionDep, catalog: RequestCatalog,
         attributes=attributes_of(request), mine=mine,
         can_handle=can_handle(user, request.responsible_code),
         token=request.token if mine else None,
-        possible_duplicate_ids=duplicates or [])
+        possible_duplicate_ids=duplicates or [], photos=list(photos))
     if detail:
         out.contact_phone = rs.contact_phone(request, user=user, session=session)
         out.description = rs.whole_description(request, user=user, session=session)
@@ -212,6 +216,13 @@ def _request_out(ctx: ContextDep, session: SessionDep, catalog: RequestCatalog,
                                to_status=e.to_status, note=e.note)
                       for e in rs.events(session, request)]
     return out
+
+
+def _photos(http: Request, session: SessionDep, request_ids: Sequence[int]
+            ) -> dict[int, list[PhotoOut]]:
+    # The requests are visible to the caller: so are their photos.
+    return {rid: [photo_out(http, p) for p in photos]
+            for rid, photos in media.photos_of(session, request_ids).items()}
 
 
 def _visible(session: SessionDep, catalog: RequestCatalog, user: User,
@@ -239,7 +250,7 @@ def submit(body: RequestIn, *, ctx: ContextDep, session: SessionDep, catalog: Ca
 
 
 @router.get("/service-requests", response_model=list[RequestOut], responses=ERRORS)
-def list_requests(ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
+def list_requests(http: Request, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
                   user: CurrentUser, *,
                   queue: Annotated[bool, Query(description="only requests I answer for, "
                                                "unclosed, earliest deadline first")] = False,
@@ -257,9 +268,11 @@ def list_requests(ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
             query = query.where(ServiceRequest.submitter_id == user.id)
     if status:
         query = query.where(ServiceRequest.status == status)
-    rows = session.scalars(query.offset(offset).limit(limit)).all()
-    return [_request_out(ctx, session, catalog, r, user) for r in rows
+    rows = [r for r in session.scalars(query.offset(offset).limit(limit))
             if r.service_code in catalog.services]
+    photos = _photos(http, session, [r.id for r in rows])
+    return [_request_out(ctx, session, catalog, r, user, photos=photos.get(r.id, ()))
+            for r in rows]
 
 
 @router.get("/service-requests/duplicates", response_model=list[DuplicateOut],
@@ -289,17 +302,19 @@ def escalate(session: SessionDep, catalog: CatalogDep,
 
 
 @router.get("/service-requests/{request_id}", response_model=RequestOut, responses=ERRORS)
-def get_request(request_id: IdPath, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
-                user: CurrentUser) -> RequestOut:
-    """One request with its history (contact phone masked unless allowed; audited)."""
+def get_request(request_id: IdPath, http: Request, *, ctx: ContextDep, session: SessionDep,
+                catalog: CatalogDep, user: CurrentUser) -> RequestOut:
+    """One request with its history and photos (contact phone masked unless allowed;
+    audited)."""
     request = _visible(session, catalog, user, request_id)
-    return _request_out(ctx, session, catalog, request, user, detail=True)
+    return _request_out(ctx, session, catalog, request, user, detail=True,
+                        photos=_photos(http, session, [request.id]).get(request.id, ()))
 
 
 @router.post("/service-requests/{request_id}/actions", response_model=RequestOut,
              responses=ERRORS)
-def act(request_id: IdPath, body: ActionIn, *, ctx: ContextDep, session: SessionDep,
-        catalog: CatalogDep, user: CurrentUser) -> RequestOut:
+def act(request_id: IdPath, body: ActionIn, http: Request, *, ctx: ContextDep,
+        session: SessionDep, catalog: CatalogDep, user: CurrentUser) -> RequestOut:
     """A workflow step: accept, assign, start, update, resolve, close, or reopen."""
     def work() -> ServiceRequest:
         request = _visible(session, catalog, user, request_id)
@@ -309,13 +324,14 @@ def act(request_id: IdPath, body: ActionIn, *, ctx: ContextDep, session: Session
         return request
 
     request = rs.retry_when_busy(session, work)
-    return _request_out(ctx, session, catalog, request, user, detail=True)
+    return _request_out(ctx, session, catalog, request, user, detail=True,
+                        photos=_photos(http, session, [request.id]).get(request.id, ()))
 
 
 @router.post("/service-requests/{request_id}/rating", response_model=RequestOut,
              responses=ERRORS)
-def rate(request_id: IdPath, body: RatingIn, *, ctx: ContextDep, session: SessionDep,
-         catalog: CatalogDep, user: CurrentUser) -> RequestOut:
+def rate(request_id: IdPath, body: RatingIn, http: Request, *, ctx: ContextDep,
+         session: SessionDep, catalog: CatalogDep, user: CurrentUser) -> RequestOut:
     """The submitter rates a closed request (once)."""
     def work() -> ServiceRequest:
         request = _visible(session, catalog, user, request_id)
@@ -324,7 +340,40 @@ def rate(request_id: IdPath, body: RatingIn, *, ctx: ContextDep, session: Sessio
         return request
 
     request = rs.retry_when_busy(session, work)
-    return _request_out(ctx, session, catalog, request, user, detail=True)
+    return _request_out(ctx, session, catalog, request, user, detail=True,
+                        photos=_photos(http, session, [request.id]).get(request.id, ()))
+
+
+def _read_photo(upload: UploadFile, limit: int) -> media.PhotoUpload:
+    # One byte past the limit is enough for the service to say the photo is too large.
+    return media.PhotoUpload(content=upload.file.read(limit + 1), filename=upload.filename,
+                             content_type=upload.content_type)
+
+
+@router.post("/service-requests/{request_id}/photos", response_model=RequestOut,
+             status_code=201, responses=ERRORS,
+             dependencies=[Depends(RateLimit("service-request-photos", 30, 60))])
+def attach_photos(request_id: IdPath, http: Request,
+                  photos: Annotated[list[UploadFile], File(description=(
+                      f"JPEG or PNG photos, at most {media.MAX_PHOTOS_PER_REQUEST} a request"))],
+                  *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
+                  user: CurrentUser,
+                  keep_location: Annotated[bool, Form(description=(
+                      "keep the photos' GPS position (stripped otherwise, with every other "
+                      "metadata)"))] = False) -> RequestOut:
+    """Add photos to a request (its reporter, or staff handling it, until it is closed):
+    each re-encoded upright without metadata, with a thumbnail."""
+    store = media.PhotoStore.of(ctx.settings)
+    uploads = [_read_photo(p, store.max_bytes) for p in photos]
+
+    def work() -> ServiceRequest:
+        media.attach_photos(session, user, request_id, uploads, keep_location,
+                            catalog=catalog, store=store)
+        return rs.get_request(session, request_id)
+
+    request = rs.retry_when_busy(session, work)
+    return _request_out(ctx, session, catalog, request, user, detail=True,
+                        photos=_photos(http, session, [request.id]).get(request.id, ()))
 
 
 @router.get("/service-requests/{request_id}/assignees", response_model=list[WorkerOut],

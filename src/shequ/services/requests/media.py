@@ -38,7 +38,13 @@ from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, Va
 from shequ.services.accounts import User, audit, can_handle
 from shequ.services.requests.definitions import RequestCatalog
 from shequ.services.requests.models import RequestStatus, ServiceRequest, ServiceRequestPhoto
-from shequ.services.requests.service import aware, can_view, get_request, utcnow
+from shequ.services.requests.service import (
+    aware,
+    can_view,
+    get_request,
+    require_view,
+    utcnow,
+)
 from shequ.settings import Settings
 
 MAX_PHOTOS_PER_REQUEST = 4
@@ -54,6 +60,7 @@ ACCEPTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG"}
 TOKEN_BYTES = 24  # 32 URL-safe characters
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{32}$"  # noqa: S105 (the shape of a photo token, not a secret)
 _FORMAT_HINT = "send a JPEG or PNG photo (the file name's extension is not enough)"
+_PIXELS_HINT = f"send a photo of at most {MAX_PIXELS // 1_000_000} megapixels"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,41 +133,46 @@ def prepare_photo(upload: PhotoUpload, *, max_bytes: int, keep_location: bool = 
     send a photo that is accepted.
     """
     where = _where(upload, number)
+    named = {"photo": upload.filename or f"#{number}"}
 
-    def refuse(reason: str, hint: str) -> ValidationError:
-        return ValidationError([Problem(where, reason, column="photo", hint=hint)],
+    def refuse(code: str, reason: str, hint: str, **params: object) -> ValidationError:
+        return ValidationError([Problem(where, reason, column="photo", hint=hint,
+                                        code=f"photo_{code}", params={**named, **params})],
                                summary="photo rejected")
 
     data = upload.content
     if not data:
-        raise refuse("is empty", _FORMAT_HINT)
+        raise refuse("empty", "is empty", _FORMAT_HINT)
     if len(data) > max_bytes:
-        raise refuse(f"is larger than {_megabytes(max_bytes)}, the most a photo may have",
+        raise refuse("too_large",
+                     f"is larger than {_megabytes(max_bytes)}, the most a photo may have",
                      f"send a photo of at most {_megabytes(max_bytes)} (a phone's "
-                     "'large' or 'medium' size is enough)")
+                     "'large' or 'medium' size is enough)",
+                     limit_mb=f"{max_bytes / (1 << 20):g}")
     try:
         # Only the header is read here: the pixels are decoded by load(), after the check.
         image = Image.open(io.BytesIO(data), formats=("JPEG", "PNG"))
     except UnidentifiedImageError:
-        raise refuse("is not a JPEG or PNG image", _FORMAT_HINT) from None
+        raise refuse("not_jpeg_or_png", "is not a JPEG or PNG image", _FORMAT_HINT) from None
     except Image.DecompressionBombError:
-        raise refuse(f"would decode into more than {MAX_PIXELS:,} pixels",
-                     "send a photo of at most 50 megapixels") from None
+        raise refuse("too_many_pixels", f"would decode into more than {MAX_PIXELS:,} pixels",
+                     _PIXELS_HINT, max_megapixels=MAX_PIXELS // 1_000_000) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise refuse(f"cannot be read as an image ({exc})", _FORMAT_HINT) from None
+        raise refuse("damaged", f"cannot be read as an image ({exc})", _FORMAT_HINT) from None
     with image:
         source_format = ACCEPTED_FORMATS.get(image.format or "")
         if source_format is None:
-            raise refuse("is not a JPEG or PNG image", _FORMAT_HINT)
+            raise refuse("not_jpeg_or_png", "is not a JPEG or PNG image", _FORMAT_HINT)
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise refuse(f"is {width} × {height} pixels, more than the {MAX_PIXELS:,} "
-                         "accepted", "send a photo of at most 50 megapixels")
+            raise refuse("too_many_pixels", f"is {width} × {height} pixels, more than the "
+                         f"{MAX_PIXELS:,} accepted", _PIXELS_HINT,
+                         max_megapixels=MAX_PIXELS // 1_000_000)
         try:
             image.load()
             return _reencode(image, source_format, keep_location=keep_location)
         except (OSError, SyntaxError, ValueError) as exc:
-            raise refuse(f"is damaged or incomplete ({exc})",
+            raise refuse("damaged", f"is damaged or incomplete ({exc})",
                          "send the photo again, as the camera saved it") from None
 
 
@@ -213,14 +225,17 @@ def prepare_photos(uploads: Sequence[PhotoUpload], *, max_bytes: int,
     if not uploads:
         raise ValidationError([Problem("photos", "no photo was sent", column="photo",
                                        hint="attach JPEG or PNG files in the field "
-                                       "'photos'")], summary="photo rejected")
+                                       "'photos'", code="photo_none")],
+                              summary="photo rejected")
     if already + len(uploads) > MAX_PHOTOS_PER_REQUEST:
         room = max(0, MAX_PHOTOS_PER_REQUEST - already)
         raise ValidationError([Problem(
             "photos", f"a request has at most {MAX_PHOTOS_PER_REQUEST} photos; it has "
             f"{already} and {len(uploads)} more were sent", column="photo",
             hint=f"send at most {room} more" if room else "it has all the photos it may "
-            "have")], summary="photo rejected")
+            "have", code="photo_too_many", params={
+                "max": MAX_PHOTOS_PER_REQUEST, "existing": already, "sent": len(uploads)})],
+            summary="photo rejected")
     prepared: list[PreparedPhoto] = []
     problems: list[Problem] = []
     for number, upload in enumerate(uploads, start=1):
@@ -330,14 +345,14 @@ def attach_photos(session: Session, user: User, request_id: int,
     """
     request = get_request(session, request_id)
     definition = catalog.service(request.service_code)
-    if not can_view(user, request, definition):
-        raise NotFoundError(f"no service request {request_id}")
+    require_view(user, request, definition)
     reporter = request.submitter_id is not None and request.submitter_id == user.id
     if not reporter and not can_handle(user, request.responsible_code):
         raise AccessDenied("only the resident who reported a request and the staff "
-                           "handling it may add photos to it")
+                           "handling it may add photos to it", code="photo_not_allowed")
     if request.status == RequestStatus.CLOSED.value:
-        raise ConflictError(f"request {request_id} is closed; reopen it to add photos")
+        raise ConflictError(f"request {request_id} is closed; reopen it to add photos",
+                            code="photo_request_closed", params={"request_id": request_id})
     prepared = prepare_photos(files, max_bytes=store.max_bytes, keep_location=keep_location,
                               already=photo_count(session, request_id))
     photos = add_photos(session, store, request_id, prepared, created_by=user, now=now)
@@ -373,7 +388,7 @@ def photo_file(session: Session, user: User | None, token: str, *,
     and for unknown tokens, NotFoundError — the same answer, so a token reveals
     nothing.  A view of a photo of a non-public request is audited.
     """
-    missing = NotFoundError("no such photo")
+    missing = NotFoundError("no such photo", code="photo_not_found")
     row = session.scalar(select(ServiceRequestPhoto)
                          .where(ServiceRequestPhoto.token == token))
     if row is None:
