@@ -51,7 +51,8 @@ def test_service_lists_validate(client: TestClient, query: str) -> None:
 def test_bad_service_queries_are_422_naming_the_parameter(client: TestClient) -> None:
     response = client.get("/hsds/services?latitude=39.9&longitude=116.4&radius=0&per_page=x")
     assert response.status_code == 422
-    problems = {tuple(d["loc"]): d["msg"] for d in response.json()["detail"]}
+    assert response.headers["content-type"] == "application/problem+json"
+    problems = {(d["source"], d["column"]): d["reason"] for d in response.json()["problems"]}
     assert set(problems) == {("query", "radius"), ("query", "per_page")}
     assert problems[("query", "radius")] == "Input should be greater than 0"
     assert "valid integer" in problems[("query", "per_page")]
