@@ -8,6 +8,7 @@ only the page's rows are loaded as objects.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -175,4 +176,44 @@ def services_near(session: Session, f: ServiceFilter, *, longitude: float, latit
     # "open now" is evaluated for every candidate only when it filters; else for the page.
     hits = [Hit(*loaded[fid], distance_m=d, open_now=open_at(hours))
             for d, fid, hours in chosen if fid in loaded]
+    return hits, len(found)
+
+
+def services_by_distance(session: Session, f: ServiceFilter, *, longitude: float,
+                         latitude: float, page: int = 1, per_page: int = 20,
+                         open_now: bool = False, when: dt.datetime | None = None
+                         ) -> tuple[list[Hit], int]:
+    """A page of every matching service, nearest the point first (no radius: those
+    without a location come last, by id), and the total.
+
+    The directory of a county is a few thousand rows: their points are read once and
+    the distances sorted here, as :func:`services_near` does inside its box.
+    """
+    problems = []
+    if not -180 <= longitude <= 180:
+        problems.append(Problem("longitude", f"{longitude} is outside -180…180",
+                                column="lon", code="out_of_range",
+                                params={"low": -180, "high": 180, "value": longitude}))
+    if not -90 <= latitude <= 90:
+        problems.append(Problem("latitude", f"{latitude} is outside -90…90",
+                                column="lat", code="out_of_range",
+                                params={"low": -90, "high": 90, "value": latitude}))
+    if problems:
+        raise ValidationError(problems, summary="bad distance order")
+    open_at = _open_at(when or dt.datetime.now(dt.UTC))
+    query = (select(Facility.id, Facility.longitude, Facility.latitude, Facility.opening_hours)
+             .join(DirectoryEntry, DirectoryEntry.facility_id == Facility.id)
+             .where(*_conditions(f)))  # type: ignore[arg-type]
+    found: list[tuple[float, int, float | None, str | None]] = []
+    for fid, lon, lat, hours in session.execute(query):
+        if open_now and not open_at(hours):
+            continue
+        distance = (great_circle_m(longitude, latitude, lon, lat)
+                    if lon is not None and lat is not None else None)
+        found.append((distance if distance is not None else math.inf, fid, distance, hours))
+    found.sort(key=lambda item: (item[0], item[1]))
+    chosen = found[(page - 1) * per_page: page * per_page]
+    loaded = _load(session, [fid for _, fid, _, _ in chosen])
+    hits = [Hit(*loaded[fid], distance_m=distance, open_now=open_at(hours))
+            for _, fid, distance, hours in chosen if fid in loaded]
     return hits, len(found)

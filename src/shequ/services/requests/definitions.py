@@ -82,27 +82,32 @@ class ServiceDefinition:
             if code not in known and value.strip():
                 problems.append(Problem(f"attribute[{code}]", f"service {self.code} has no "
                                         "such question",
-                                        hint=f"known: {', '.join(sorted(known)) or 'none'}"))
+                                        hint=f"known: {', '.join(sorted(known)) or 'none'}",
+                                        code="services.unknown_question"))
         for attribute in self.attributes:
             value = answers.get(attribute.code, "").strip()
             where = f"attribute[{attribute.code}]"
             if not value:
                 if attribute.required:
-                    problems.append(Problem(where, "is required"))
+                    problems.append(Problem(where, "is required", column=attribute.code,
+                                            code="required"))
                 continue
             if attribute.datatype == "singlevaluelist" and value not in {
                     v.key for v in attribute.values}:
                 problems.append(Problem(where, f"{value!r} is not an allowed answer",
-                                        hint=", ".join(v.key for v in attribute.values)))
+                                        hint=", ".join(v.key for v in attribute.values),
+                                        column=attribute.code, code="not_a_choice"))
             if attribute.datatype == "multivaluelist":
                 allowed = {v.key for v in attribute.values}
-                problems.extend(Problem(where, f"{v!r} is not an allowed answer")
+                problems.extend(Problem(where, f"{v!r} is not an allowed answer",
+                                        column=attribute.code, code="not_a_choice")
                                 for v in value.split(",") if v not in allowed)
             if attribute.datatype == "number":
                 try:
                     float(value)
                 except ValueError:
-                    problems.append(Problem(where, f"{value!r} is not a number"))
+                    problems.append(Problem(where, f"{value!r} is not a number",
+                                            column=attribute.code, code="not_a_number"))
         if problems:
             raise ValidationError(problems, summary=f"answers to {self.code} rejected")
         return {k: v.strip() for k, v in answers.items() if v.strip()}
@@ -121,7 +126,9 @@ class RequestCatalog:
             return self.services[code]
         except KeyError:
             raise ValidationError([Problem("service_code", f"unknown service {code!r}",
-                                           hint=", ".join(sorted(self.services)))]) from None
+                                           hint=", ".join(sorted(self.services)),
+                                           column="service_code", code="not_a_choice")]
+                                  ) from None
 
 
 def _attribute(entry: dict[str, object], where: str) -> Attribute:

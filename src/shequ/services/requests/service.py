@@ -118,7 +118,8 @@ def nearest_community_code(connection: Connection, lon: float, lat: float, *,
                                                                r.latitude), r.code)).code)
     raise ValidationError([Problem("lat/long", f"no community lies near ({lon}, {lat})",
                                    hint="give a point inside the served region, or a "
-                                   "division_code")])
+                                   "division_code", column="location",
+                                   code="services.no_community_near")])
 
 
 # Built once with bound parameters and run on the session's connection: building
@@ -189,6 +190,80 @@ def _route(session: Session, division_code: str | None, facility: Facility | Non
 
 
 @dataclass(frozen=True, slots=True)
+class Handling:
+    """Who will answer a request before it is sent, why, and by when.
+
+    ``reason`` says how the request finds its place: ``division`` (the code given),
+    ``facility`` (the chosen facility's community) or ``point`` (the community nearest the
+    pin).  The office is that place's division at the kind's ``responsible_level``; if the
+    request is not resolved by ``deadline_at`` it goes up to ``escalates_to``.
+    """
+
+    service_code: str
+    reason: str
+    place_code: str
+    place_name: str
+    office_code: str
+    office_name: str
+    office_level: int
+    deadline_hours: float
+    deadline_at: dt.datetime
+    facility_name: str | None = None
+    escalates_to_code: str | None = None
+    escalates_to_name: str | None = None
+
+
+def handling_for(session: Session, catalog: RequestCatalog, service_code: str, *,
+                 facility_id: int | None = None, longitude: float | None = None,
+                 latitude: float | None = None, division_code: str | None = None,
+                 now: dt.datetime | None = None) -> Handling:
+    """Who would answer a request of ``service_code`` placed so, and by when: the same
+    routing and deadline :func:`store_request` applies, with nothing written."""
+    definition = catalog.service(service_code)
+    if (longitude is None) != (latitude is None):
+        raise ValidationError([Problem("lat/long", "give both latitude and longitude, or "
+                                       "neither", column="location",
+                                       code="services.half_a_point")])
+    if longitude is None and not division_code and facility_id is None:
+        raise ValidationError([Problem("location", "a request needs lat/long, a "
+                                       "division_code or a facility", column="location",
+                                       code="services.no_location")])
+    facility = None
+    if facility_id is not None:
+        facility = session.get(Facility, facility_id)
+        if facility is None:
+            raise NotFoundError(f"no facility with id {facility_id}",
+                                code="services.facility_not_found", params={"id": facility_id})
+    if division_code:
+        reason = "division"
+    elif facility is not None:
+        reason = "facility"
+    else:
+        reason = "point"
+    place = _route(session, division_code, facility, longitude, latitude)
+    office = responsible_for(place, definition.responsible_level)
+    level = level_of(office)
+    up = parent_of(office, level)
+    when = now or utcnow()
+    return Handling(
+        service_code=definition.code, reason=reason, place_code=place,
+        place_name=_division_name(session, place), office_code=office,
+        office_name=_division_name(session, office), office_level=level,
+        deadline_hours=definition.deadline_hours,
+        deadline_at=workflow.deadline(when, definition.deadline_hours),
+        facility_name=facility.name if facility is not None else None,
+        escalates_to_code=up,
+        escalates_to_name=_division_name(session, up) if up else None)
+
+
+def _division_name(session: Session, code: str) -> str:
+    try:
+        return queries.division(session, code).name
+    except NotFoundError:
+        return code  # a code the registry does not hold (a level above the region)
+
+
+@dataclass(frozen=True, slots=True)
 class Submission:
     """A stored request and the open requests nearby that may be the same problem."""
 
@@ -253,16 +328,24 @@ def store_request(session: Session, catalog: RequestCatalog,
                                                draft.facility_id)
     problems: list[Problem] = []
     if (longitude is None) != (latitude is None):
-        problems.append(Problem("lat/long", "give both latitude and longitude, or neither"))
+        problems.append(Problem("lat/long", "give both latitude and longitude, or neither",
+                                column="location", code="services.half_a_point"))
     if longitude is not None and not -180 <= longitude <= 180:
-        problems.append(Problem("long", f"{longitude} is outside -180…180"))
+        problems.append(Problem("long", f"{longitude} is outside -180…180", column="longitude",
+                                code="out_of_range",
+                                params={"low": -180, "high": 180, "value": longitude}))
     if latitude is not None and not -90 <= latitude <= 90:
-        problems.append(Problem("lat", f"{latitude} is outside -90…90"))
+        problems.append(Problem("lat", f"{latitude} is outside -90…90", column="latitude",
+                                code="out_of_range",
+                                params={"low": -90, "high": 90, "value": latitude}))
     if longitude is None and not division_code and facility_id is None:
         problems.append(Problem("location", "a request needs lat/long, a division_code or a "
-                                "facility", hint="Open311: send lat and long"))
+                                "facility", hint="Open311: send lat and long",
+                                column="location", code="services.no_location"))
     if description is not None and len(description) > 4000:
-        problems.append(Problem("description", "is longer than 4000 characters"))
+        problems.append(Problem("description", "is longer than 4000 characters",
+                                column="description", code="too_long",
+                                params={"limit": 4000}))
     if problems:
         raise ValidationError(problems, summary="request rejected")
     facility = None
@@ -386,15 +469,20 @@ def _load_requests(session: Session, ids: list[int]) -> list[ServiceRequest]:
 
 def get_request(session: Session, request_id: int) -> ServiceRequest:
     """The request with ``request_id``."""
-    return get_or_not_found(session, ServiceRequest, request_id, what="service request",
-                            hint="GET /api/v1/service-requests lists those you may see")
+    found = session.get(ServiceRequest, request_id)
+    if found is None:
+        raise NotFoundError(f"no service request with id {request_id}; GET "
+                            "/api/v1/service-requests lists those you may see",
+                            code="services.request_not_found", params={"id": request_id})
+    return found
 
 
 def request_by_token(session: Session, token: str) -> ServiceRequest:
     """The request a submission token belongs to."""
     found = session.scalar(select(ServiceRequest).where(ServiceRequest.token == token))
     if found is None:
-        raise NotFoundError(f"no service request with token {token!r}")
+        raise NotFoundError(f"no service request with token {token!r}",
+                            code="services.token_not_found")
     return found
 
 
@@ -414,7 +502,8 @@ def require_view(user: Principal | None, request: ServiceRequest,
                  definition: ServiceDefinition) -> None:
     """Raise NotFoundError (not 403: the request's existence is itself private)."""
     if not can_view(user, request, definition):
-        raise NotFoundError(f"no service request {request.id}")
+        raise NotFoundError(f"no service request {request.id}",
+                            code="services.request_not_found", params={"id": request.id})
 
 
 def visible_query(user: Principal | None, catalog: RequestCatalog) -> Select[ServiceRequest]:
@@ -455,22 +544,29 @@ def act(session: Session, catalog: RequestCatalog, request: ServiceRequest, *, u
     own = request.submitter_id is not None and request.submitter_id == user.id
     if action == "reopen" and own and not can_handle(user, request.responsible_code):
         if before != RequestStatus.CLOSED.value:
-            raise ConflictError("only a closed request can be reopened by its submitter")
+            raise ConflictError("only a closed request can be reopened by its submitter",
+                                code="services.reopen_only_closed")
     else:
         require_handler(user, request.responsible_code)
     after = workflow.next_status(before, action)
     if action == "reopen" and before == RequestStatus.CLOSED.value and not workflow.may_reopen(
             aware(request.closed_at) if request.closed_at else None, when, catalog.reopen_days):
         raise ConflictError(f"request {request.id} was closed more than "
-                            f"{catalog.reopen_days:g} days ago; submit a new request")
+                            f"{catalog.reopen_days:g} days ago; submit a new request",
+                            code="services.reopen_too_late",
+                            params={"days": f"{catalog.reopen_days:g}"})
     if action == "assign":
         if assignee_id is None:
-            raise ValidationError([Problem("assignee_id", "assign needs the worker's user id")])
+            raise ValidationError([Problem("assignee_id", "assign needs the worker's user id",
+                                           column="assignee_id",
+                                           code="services.assignee_missing")])
         assignee = session.get(User, assignee_id)
         if assignee is None or not can_handle(assignee, request.responsible_code):
             raise ValidationError([Problem("assignee_id", f"user {assignee_id} cannot handle "
                                            f"requests of {request.responsible_code}",
-                                           hint="choose a worker of that community or street")])
+                                           hint="choose a worker of that community or street",
+                                           column="assignee_id",
+                                           code="services.assignee_elsewhere")])
         request.assigned_to_id = assignee.id
     if action == "close":
         request.closed_at = when
@@ -498,13 +594,18 @@ def rate(session: Session, request: ServiceRequest, *, user: User, rating: int,
          comment: str | None = None, now: dt.datetime | None = None) -> ServiceRequest:
     """The submitter's satisfaction rating (1–5) of a closed request, given once."""
     if request.submitter_id is None or request.submitter_id != user.id:
-        raise AccessDenied("only the resident who submitted a request may rate it")
+        raise AccessDenied("only the resident who submitted a request may rate it",
+                           code="services.rate_not_yours")
     if request.status != RequestStatus.CLOSED.value:
-        raise ConflictError("a request can be rated once it is closed")
+        raise ConflictError("a request can be rated once it is closed",
+                            code="services.rate_not_closed")
     if request.rating is not None:
-        raise ConflictError("this request has already been rated")
+        raise ConflictError("this request has already been rated",
+                            code="services.rated_already")
     if not 1 <= rating <= 5:
-        raise ValidationError([Problem("rating", f"{rating} is not 1–5")])
+        raise ValidationError([Problem("rating", f"{rating} is not 1–5", column="rating",
+                                       code="out_of_range",
+                                       params={"low": 1, "high": 5, "value": rating})])
     request.rating = rating
     request.rating_comment, request.rating_comment_enc = split_free_text(comment)
     request.updated_at = now or utcnow()

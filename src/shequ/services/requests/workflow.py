@@ -33,13 +33,16 @@ ACTIONS = tuple(TRANSITIONS)
 def next_status(current: str, action: str) -> S:
     """The state ``action`` leads to from ``current``; ConflictError when not allowed."""
     if action not in TRANSITIONS:
-        raise ConflictError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        raise ConflictError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}",
+                            code="services.unknown_action")
     moves = TRANSITIONS[action]
     state = S(current)
     if state not in moves:
         allowed = ", ".join(a for a, m in TRANSITIONS.items() if state in m)
         raise ConflictError(f"a {state.value} request cannot be '{action}'; from "
-                            f"{state.value} you may: {allowed}")
+                            f"{state.value} you may: {allowed}",
+                            code="services.action_not_allowed",
+                            params={"status": state.value, "action": action})
     return moves[state]
 
 
