@@ -20,3 +20,16 @@ def local_now() -> dt.datetime:
 def to_utc(local: dt.datetime) -> dt.datetime:
     """A naive China Standard Time datetime as an aware UTC datetime."""
     return local.replace(tzinfo=CHINA_TZ).astimezone(dt.UTC)
+
+
+def as_local(value: dt.datetime) -> dt.datetime:
+    """A datetime as naive China Standard Time, to the second (aware input is converted)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(CHINA_TZ).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+def as_aware(local: dt.datetime) -> dt.datetime:
+    """A naive China Standard Time datetime marked as such (what the page formats take:
+    they read a naive value as UTC)."""
+    return local.replace(tzinfo=CHINA_TZ) if local.tzinfo is None else local

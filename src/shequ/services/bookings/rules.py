@@ -59,11 +59,13 @@ def booking_problems(resource: BookableResource, *, facility_division: str, book
     where = f"resource {resource.id} ({resource.name})"
     problems: list[Problem] = []
     if not resource.active:
-        problems.append(Problem(where, "the resource is not open for booking"))
+        problems.append(Problem(where, "the resource is not open for booking",
+                                code="bookings.resource_closed"))
     roles = allowed_roles(resource)
     if booker.role not in roles:
         problems.append(Problem(where, f"accounts of role {booker.role!r} may not book it",
-                                hint="allowed: " + ", ".join(roles)))
+                                hint="allowed: " + ", ".join(roles),
+                                code="bookings.role_not_allowed"))
     scope = BookerScope(resource.booker_scope)
     if scope != BookerScope.ANYONE:
         digits = SCOPE_DIGITS[scope]
@@ -71,26 +73,34 @@ def booking_problems(resource: BookableResource, *, facility_division: str, book
         if booker.division_code is None or not booker.division_code.startswith(prefix):
             problems.append(Problem(
                 where, f"only residents of its {scope.value} ({prefix.ljust(12, '0')}) may "
-                "book it", hint="choose a venue of your own community or township"))
+                "book it", hint="choose a venue of your own community or township",
+                code=f"bookings.outside_{scope.value}"))
     earliest = now + dt.timedelta(minutes=resource.min_notice_minutes)
     if starts_at < earliest:
         problems.append(Problem(
             where, f"bookings must be made {resource.min_notice_minutes} minutes ahead",
-            column="starts_at", hint=f"start at {earliest:%Y-%m-%d %H:%M} or later"))
+            column="starts_at", hint=f"start at {earliest:%Y-%m-%d %H:%M} or later",
+            code="bookings.too_soon", params={"minutes": resource.min_notice_minutes,
+                                              "earliest": f"{earliest:%Y-%m-%d %H:%M}"}))
     latest = now + dt.timedelta(days=resource.max_advance_days)
     if not series and starts_at > latest:
         problems.append(Problem(
             where, f"bookings open {resource.max_advance_days} days ahead",
-            column="starts_at", hint=f"start by {latest:%Y-%m-%d %H:%M} at the latest"))
+            column="starts_at", hint=f"start by {latest:%Y-%m-%d %H:%M} at the latest",
+            code="bookings.too_far", params={"days": resource.max_advance_days,
+                                             "latest": f"{latest:%Y-%m-%d %H:%M}"}))
     minutes = (ends_at - starts_at).total_seconds() / 60
     if minutes > resource.max_duration_minutes:
         problems.append(Problem(
             where, f"{minutes:.0f} minutes is longer than the {resource.max_duration_minutes}"
-            "-minute maximum", column="ends_at"))
+            "-minute maximum", column="ends_at", code="bookings.too_long",
+            params={"minutes": f"{minutes:.0f}", "limit": resource.max_duration_minutes}))
     if attendees < 1:
-        problems.append(Problem(where, "attendees must be at least 1", column="attendees"))
+        problems.append(Problem(where, "attendees must be at least 1", column="attendees",
+                                code="bookings.no_attendees"))
     if resource.capacity is not None and attendees > resource.capacity:
         problems.append(Problem(
             where, f"{attendees} attendees exceed the capacity of {resource.capacity}",
-            column="attendees"))
+            column="attendees", code="bookings.over_capacity",
+            params={"value": attendees, "capacity": resource.capacity}))
     return problems

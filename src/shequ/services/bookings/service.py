@@ -12,7 +12,7 @@ work (the API commits one booking per request).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.codes import LEVEL_DIGITS
-from shequ.registry.columns import get_or_not_found
 from shequ.registry.models import Facility, FacilityStatus
-from shequ.services.bookings.clock import local_now
+from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
+from shequ.services.accounts.acting import acting_division, visible_prefix
+from shequ.services.bookings.clock import as_local, local_now
 from shequ.services.bookings.ical import EVENT_STATUS, CalendarEvent, calendar
 from shequ.services.bookings.models import (
     ACTIVE_BOOKING_STATUSES,
@@ -47,15 +48,30 @@ from shequ.services.bookings.slots import (
 
 def resource(session: Session, resource_id: int) -> BookableResource:
     """The resource with ``resource_id``; NotFoundError when there is none."""
-    return get_or_not_found(session, BookableResource, resource_id, what="bookable resource",
-                            hint="GET /api/v1/bookings/resources lists them")
+    row = session.get(BookableResource, resource_id)
+    if row is None:
+        raise NotFoundError(f"no bookable resource with id {resource_id}; GET "
+                            "/api/v1/bookings/resources lists them",
+                            code="bookings.no_resource", params={"id": resource_id})
+    return row
 
 
 def resource_facility(session: Session, res: BookableResource) -> Facility:
     """The registry facility the resource belongs to."""
     facility = session.get(Facility, res.facility_id)
     if facility is None:  # the foreign key cascades, so only a dangling id gets here
-        raise NotFoundError(f"facility {res.facility_id} of resource {res.id} does not exist")
+        raise NotFoundError(f"facility {res.facility_id} of resource {res.id} does not exist",
+                            code="bookings.no_facility", params={"id": res.facility_id})
+    return facility
+
+
+def bookable_facility(session: Session, facility_id: int) -> Facility:
+    """The registry facility ``facility_id``; NotFoundError when there is none."""
+    facility = session.get(Facility, facility_id)
+    if facility is None:
+        raise NotFoundError(f"no facility with id {facility_id}; GET "
+                            "/api/v1/facilities?division=… lists them",
+                            code="bookings.no_facility", params={"id": facility_id})
     return facility
 
 
@@ -65,7 +81,8 @@ def effective_hours(res: BookableResource, facility: Facility) -> str:
     if not hours:
         raise ValidationError([Problem(
             f"resource {res.id} ({res.name})", "has no opening hours", column="opening_hours",
-            hint="set the facility's opening_hours (OSM syntax) or the resource's own")])
+            hint="set the facility's opening_hours (OSM syntax) or the resource's own",
+            code="bookings.no_opening_hours")])
     return hours
 
 
@@ -84,24 +101,28 @@ def create_resource(session: Session, *, facility_id: int, name: str,
     centres, sports fields and venues) and in service; the opening hours (the resource's
     or else the facility's) must parse.
     """
-    facility = get_or_not_found(session, Facility, facility_id, what="facility",
-                                hint="GET /api/v1/facilities?division=… lists them")
+    facility = bookable_facility(session, facility_id)
     where = f"facility {facility_id}"
     problems: list[Problem] = []
     if facility.type_code not in BOOKABLE_FACILITY_TYPES:
         problems.append(Problem(where, f"type {facility.type_code!r} has no bookable rooms",
-                                hint="bookable: " + ", ".join(sorted(BOOKABLE_FACILITY_TYPES))))
+                                hint="bookable: " + ", ".join(sorted(BOOKABLE_FACILITY_TYPES)),
+                                column="facility_id", code="bookings.type_not_bookable"))
     if facility.status != FacilityStatus.IN_SERVICE.value:
-        problems.append(Problem(where, f"is {facility.status}, not in service"))
+        problems.append(Problem(where, f"is {facility.status}, not in service",
+                                column="facility_id", code="bookings.facility_not_in_service"))
     hours = opening_hours or facility.opening_hours
     if not hours:
         problems.append(Problem(where, "has no opening hours", column="opening_hours",
-                                hint="give the resource opening_hours in OSM syntax"))
+                                hint="give the resource opening_hours in OSM syntax",
+                                code="bookings.no_opening_hours"))
     if not 5 <= slot_minutes <= 1440:
-        problems.append(Problem(where, "slot_minutes must be 5 to 1440", column="slot_minutes"))
+        problems.append(Problem(where, "slot_minutes must be 5 to 1440", column="slot_minutes",
+                                code="out_of_range", params={"low": 5, "high": 1440}))
     if max_duration_minutes < slot_minutes:
         problems.append(Problem(where, "max_duration_minutes is shorter than one slot",
-                                column="max_duration_minutes"))
+                                column="max_duration_minutes",
+                                code="bookings.duration_below_slot"))
     if problems:
         raise ValidationError(problems)
     if hours:
@@ -134,7 +155,8 @@ def update_resource(session: Session, resource_id: int, **changes: object) -> Bo
     unknown = sorted(set(changes) - set(RULE_FIELDS))
     if unknown:
         raise ValidationError([Problem(f"resource {resource_id}", f"{k!r} is not a rule",
-                                       hint="rules: " + ", ".join(RULE_FIELDS))
+                                       hint="rules: " + ", ".join(RULE_FIELDS),
+                                       code="bookings.unknown_rule", params={"value": k})
                                for k in unknown])
     for key, given in changes.items():
         value = given
@@ -145,7 +167,8 @@ def update_resource(session: Session, resource_id: int, **changes: object) -> Bo
         setattr(res, key, value)
     if res.max_duration_minutes < res.slot_minutes:
         raise ValidationError([Problem(f"resource {resource_id}", "max_duration_minutes is "
-                                       "shorter than one slot", column="max_duration_minutes")])
+                                       "shorter than one slot", column="max_duration_minutes",
+                                       code="bookings.duration_below_slot")])
     if res.opening_hours:
         parse_opening_hours(res.opening_hours)
     session.flush()
@@ -208,7 +231,9 @@ def _insert(session: Session, bookings: Sequence[tuple[Booking, list[Slot]]]) ->
         first = bookings[0][0]
         raise ConflictError(
             f"the slot at {first.starts_at:%Y-%m-%d %H:%M} of resource {first.resource_id} "
-            "was just booked by someone else; choose another slot") from exc
+            "was just booked by someone else; choose another slot",
+            code="bookings.slot_just_taken",
+            params={"time": f"{first.starts_at:%Y-%m-%d %H:%M}"}) from exc
 
 
 def book(session: Session, *, resource_id: int, booker: Booker, starts_at: dt.datetime,
@@ -226,9 +251,10 @@ def book(session: Session, *, resource_id: int, booker: Booker, starts_at: dt.da
                              ends_at=ends_at, attendees=attendees, now=now)
     taken = _taken(session, resource_id, [s.start for s in slots])
     if taken:
-        raise ConflictError(f"resource {resource_id} is already booked at "
-                            + ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in taken)
-                            + "; choose a free slot")
+        times = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in taken)
+        raise ConflictError(f"resource {resource_id} is already booked at {times}; "
+                            "choose a free slot", code="bookings.slots_taken",
+                            params={"times": times})
     status = BookingStatus.PENDING if res.approval_required else BookingStatus.APPROVED
     booking = Booking(resource_id=resource_id, user_id=booker.user_id,
                       division_code=booker.division_code, starts_at=starts_at, ends_at=ends_at,
@@ -251,14 +277,16 @@ def book_series(session: Session, *, resource_id: int, booker: Booker,
     res = resource(session, resource_id)
     where = f"resource {resource_id} ({res.name})"
     if not res.allow_series:
-        raise ValidationError([Problem(where, "does not take recurring bookings")])
+        raise ValidationError([Problem(where, "does not take recurring bookings",
+                                       column="occurrences", code="bookings.no_series")])
     if not 1 <= occurrences <= res.max_series_occurrences:
         raise ValidationError([Problem(
             where, f"a series has 1 to {res.max_series_occurrences} occurrences, not "
-            f"{occurrences}", column="occurrences")])
+            f"{occurrences}", column="occurrences", code="bookings.series_length",
+            params={"limit": res.max_series_occurrences, "value": occurrences})])
     if interval_weeks < 1:
         raise ValidationError([Problem(where, "interval_weeks must be at least 1",
-                                       column="interval_weeks")])
+                                       column="interval_weeks", code="bookings.interval")])
     duration = dt.timedelta(minutes=duration_minutes)
     step = dt.timedelta(weeks=interval_weeks)
     planned: list[tuple[dt.datetime, list[Slot]]] = []
@@ -271,12 +299,15 @@ def book_series(session: Session, *, resource_id: int, booker: Booker,
                                      series=True)
         except ValidationError as exc:
             problems += [Problem(f"occurrence {k + 1} ({start:%Y-%m-%d})", p.reason,
-                                 column=p.column, hint=p.hint) for p in exc.problems]
+                                 column=p.column, hint=p.hint, code=p.code,
+                                 params=p.params) for p in exc.problems]
             continue
         taken = _taken(session, resource_id, [s.start for s in slots])
         if taken:
             problems.append(Problem(f"occurrence {k + 1} ({start:%Y-%m-%d})",
-                                    "already booked", hint="move the series or skip the date"))
+                                    "already booked", hint="move the series or skip the date",
+                                    code="bookings.occurrence_taken",
+                                    params={"n": k + 1, "date": f"{start:%Y-%m-%d}"}))
         planned.append((start, slots))
     if problems:
         raise ValidationError(problems, summary="the series cannot be booked")
@@ -298,9 +329,12 @@ def book_series(session: Session, *, resource_id: int, booker: Booker,
 
 def booking(session: Session, booking_id: int) -> Booking:
     """The booking with ``booking_id``; NotFoundError when there is none."""
-    return get_or_not_found(session, Booking, booking_id, what="booking",
-                            hint="GET /api/v1/bookings/mine lists yours, "
-                                 "/api/v1/bookings/pending those awaiting a decision")
+    row = session.get(Booking, booking_id)
+    if row is None:
+        raise NotFoundError(f"no booking with id {booking_id}; GET /api/v1/bookings/mine "
+                            "lists yours, /api/v1/bookings/pending those awaiting a decision",
+                            code="bookings.no_booking", params={"id": booking_id})
+    return row
 
 
 def _release(session: Session, booking_id: int) -> None:
@@ -313,12 +347,14 @@ def decide(session: Session, booking_id: int, *, approve: bool, decided_by: int,
     b = booking(session, booking_id)
     if b.status != BookingStatus.PENDING.value:
         raise ConflictError(f"booking {booking_id} is {b.status}; only a pending booking "
-                            "can be approved or rejected")
+                            "can be approved or rejected", code="bookings.not_pending",
+                            params={"id": booking_id})
     if approve and b.user_id == decided_by:
         # Nobody approves their own booking: the approval is a second pair of eyes.
         raise AccessDenied(f"booking {booking_id} is your own; another community worker, "
                            "street officer or administrator whose jurisdiction covers the "
-                           "venue can approve it")
+                           "venue can approve it", code="bookings.own_booking",
+                           params={"id": booking_id})
     b.status = (BookingStatus.APPROVED if approve else BookingStatus.REJECTED).value
     b.decided_by = decided_by
     b.decided_at = now or local_now()
@@ -334,10 +370,13 @@ def cancel(session: Session, booking_id: int, *, now: dt.datetime | None = None)
     now = now or local_now()
     b = booking(session, booking_id)
     if b.status not in ACTIVE_BOOKING_STATUSES:
-        raise ConflictError(f"booking {booking_id} is already {b.status}")
+        raise ConflictError(f"booking {booking_id} is already {b.status}",
+                            code="bookings.already_closed", params={"id": booking_id})
     if b.starts_at <= now:
         raise ConflictError(f"booking {booking_id} started at {b.starts_at:%Y-%m-%d %H:%M}; "
-                            "a booking can be cancelled only before it starts")
+                            "a booking can be cancelled only before it starts",
+                            code="bookings.already_started",
+                            params={"id": booking_id, "time": f"{b.starts_at:%Y-%m-%d %H:%M}"})
     b.status = BookingStatus.CANCELLED.value
     b.cancelled_at = now
     _release(session, booking_id)
@@ -483,3 +522,185 @@ def utilisation_by_division(session: Session, *, start: dt.datetime, end: dt.dat
             .select("division_code", "period_start", "period_end", "facilities", "open_hours",
                     "booked_hours", "utilisation")
             .sort("division_code"))
+
+
+# ---- use cases: whether the caller may, the act and its audit row (API and pages) --------
+
+EARLIEST = dt.datetime(2000, 1, 1)  # noqa: DTZ001 (naive China Standard Time)
+LATEST = dt.datetime(2100, 1, 1)  # noqa: DTZ001
+
+
+def booker_of(session: Session, user: User) -> Booker:
+    """The rules' view of the caller: their id, role and the division they act in."""
+    return Booker(user_id=user.id, role=user.role, division_code=acting_division(session, user))
+
+
+def open_resource(session: Session, user: User, *, facility_id: int, name: str,
+                  capacity: int | None = None, opening_hours: str | None = None,
+                  slot_minutes: int = 60, approval_required: bool = True,
+                  min_notice_minutes: int = 60, max_advance_days: int = 30,
+                  max_duration_minutes: int = 240,
+                  allowed_roles: Sequence[str] = ("resident", "community_worker"),
+                  booker_scope: BookerScope = BookerScope.TOWNSHIP,
+                  allow_series: bool = False, max_series_occurrences: int = 12
+                  ) -> BookableResource:
+    """A handler opens a room or field of a facility in their jurisdiction, audited."""
+    facility = bookable_facility(session, facility_id)
+    require_handler(user, facility.division_code)
+    res = create_resource(
+        session, facility_id=facility_id, name=name, capacity=capacity,
+        opening_hours=opening_hours, slot_minutes=slot_minutes,
+        approval_required=approval_required, min_notice_minutes=min_notice_minutes,
+        max_advance_days=max_advance_days, max_duration_minutes=max_duration_minutes,
+        allowed_roles=allowed_roles, booker_scope=booker_scope, allow_series=allow_series,
+        max_series_occurrences=max_series_occurrences)
+    audit(session, user=user, action="create", entity="booking_resource", entity_id=res.id)
+    return res
+
+
+def change_resource(session: Session, user: User, resource_id: int,
+                    changes: Mapping[str, object]) -> BookableResource:
+    """A handler of the venue's jurisdiction changes its rules (see :data:`RULE_FIELDS`)."""
+    res = resource(session, resource_id)
+    require_handler(user, resource_facility(session, res).division_code)
+    update_resource(session, resource_id, **changes)
+    audit(session, user=user, action="update", entity="booking_resource",
+          entity_id=resource_id, detail={"changed": sorted(changes)})
+    return res
+
+
+def book_as(session: Session, user: User, *, resource_id: int, starts_at: dt.datetime,
+            ends_at: dt.datetime, purpose: str, attendees: int = 1) -> Booking:
+    """The caller books ``[starts_at, ends_at)`` (see :func:`book`), audited."""
+    b = book(session, resource_id=resource_id, booker=booker_of(session, user),
+             starts_at=starts_at, ends_at=ends_at, purpose=purpose, attendees=attendees)
+    audit(session, user=user, action="create", entity="booking", entity_id=b.id)
+    return b
+
+
+def book_series_as(session: Session, user: User, *, resource_id: int,
+                   first_starts_at: dt.datetime, duration_minutes: int, occurrences: int,
+                   purpose: str, interval_weeks: int = 1, attendees: int = 1) -> BookingSeries:
+    """The caller books a weekly series (see :func:`book_series`), audited."""
+    series = book_series(session, resource_id=resource_id, booker=booker_of(session, user),
+                         first_starts_at=first_starts_at, duration_minutes=duration_minutes,
+                         occurrences=occurrences, interval_weeks=interval_weeks,
+                         purpose=purpose, attendees=attendees)
+    audit(session, user=user, action="create", entity="booking_series", entity_id=series.id)
+    return series
+
+
+def book_slots(session: Session, user: User, *, resource_id: int, starts_at: dt.datetime,
+               slots: int, weeks: int, purpose: str, attendees: int
+               ) -> Booking | BookingSeries:
+    """The slot grid's booking: ``slots`` consecutive slots from ``starts_at``, once or on
+    ``weeks`` weeks running (a series)."""
+    res = resource(session, resource_id)
+    start = as_local(starts_at)
+    if not EARLIEST <= start <= LATEST:
+        raise ValidationError([Problem("starts_at", f"{start:%Y-%m-%d} is not between 2000 "
+                                       "and 2100", column="starts_at",
+                                       hint="pick a day on the slot page",
+                                       code="bookings.outside_years")])
+    minutes = res.slot_minutes * slots
+    if weeks > 1:
+        return book_series_as(session, user, resource_id=resource_id, first_starts_at=start,
+                              duration_minutes=minutes, occurrences=weeks, purpose=purpose,
+                              attendees=attendees)
+    return book_as(session, user, resource_id=resource_id, starts_at=start,
+                   ends_at=start + dt.timedelta(minutes=minutes), purpose=purpose,
+                   attendees=attendees)
+
+
+def _facility_of_booking(session: Session, b: Booking) -> Facility:
+    return resource_facility(session, resource(session, b.resource_id))
+
+
+def booking_for(session: Session, user: User, booking_id: int) -> Booking:
+    """A booking its owner, or a handler of the venue's jurisdiction, may see."""
+    b = booking(session, booking_id)
+    if b.user_id != user.id:
+        require_handler(user, _facility_of_booking(session, b).division_code)
+    return b
+
+
+def decide_as(session: Session, user: User, booking_id: int, *, approve: bool,
+              note: str | None = None) -> Booking:
+    """A handler of the venue's jurisdiction approves or rejects a booking, audited."""
+    b = booking(session, booking_id)
+    require_handler(user, _facility_of_booking(session, b).division_code)
+    decide(session, booking_id, approve=approve, decided_by=user.id, note=note)
+    audit(session, user=user, action="approve" if approve else "reject", entity="booking",
+          entity_id=booking_id)
+    return b
+
+
+def cancel_as(session: Session, user: User, booking_id: int) -> Booking:
+    """The owner (or a handler of the venue's jurisdiction) cancels a booking, audited."""
+    b = booking_for(session, user, booking_id)
+    cancel(session, booking_id)
+    audit(session, user=user, action="cancel", entity="booking", entity_id=booking_id)
+    return b
+
+
+def resource_calendar(session: Session, user: User, resource_id: int) -> str:
+    """A venue's bookings as iCalendar text, for handlers of its jurisdiction."""
+    res = resource(session, resource_id)
+    require_handler(user, resource_facility(session, res).division_code)
+    return export_ical(session, resource_id=resource_id)
+
+
+def pending_for(session: Session, user: User
+                ) -> list[tuple[Booking, BookableResource, Facility]]:
+    """Bookings waiting for a decision in a handler's jurisdiction."""
+    require_role(user, *HANDLER_ROLES)
+    return bookings_in(session, division_prefix=visible_prefix(user),
+                       statuses=[BookingStatus.PENDING.value])
+
+
+def utilisation_for(session: Session, user: User, *, start: dt.date, end: dt.date,
+                    division: str | None = None) -> pl.DataFrame:
+    """:func:`utilisation` in ``[start, end)`` inside the caller's jurisdiction (or the
+    division under it they name)."""
+    prefix = visible_prefix(user)
+    if division and division.startswith(prefix):
+        prefix = division
+    if not (EARLIEST.date() <= start < end <= LATEST.date() and (end - start).days <= 366):
+        raise ValidationError([Problem("start", "the period is not start < end within one "
+                                       "year between 2000 and 2100", column="start",
+                                       hint="e.g. start=2026-01-01&end=2026-02-01",
+                                       code="bookings.bad_period")])
+    return utilisation(session, start=dt.datetime.combine(start, dt.time()),
+                       end=dt.datetime.combine(end, dt.time()), division_prefix=prefix)
+
+
+def venues_near(session: Session, user: User) -> list[tuple[BookableResource, Facility]]:
+    """Venues a resident sees first: those of the county they act in (all when unknown)."""
+    return resources_in(session, division_prefix=(acting_division(session, user) or "")[:6])
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """A handler's view of the bookings of their jurisdiction."""
+
+    pending: list[tuple[Booking, BookableResource, Facility]]
+    upcoming: list[tuple[Booking, BookableResource, Facility]]
+    resources: list[tuple[BookableResource, Facility]]
+    facilities: list[Facility]
+
+
+def desk(session: Session, user: User) -> Desk:
+    """Bookings to decide, approved bookings, venues and the facilities that could have
+    venues, in a handler's jurisdiction."""
+    require_role(user, *HANDLER_ROLES)
+    prefix = visible_prefix(user)
+    facilities = list(session.scalars(select(Facility).where(
+        Facility.division_code.startswith(prefix),
+        Facility.type_code.in_(sorted(BOOKABLE_FACILITY_TYPES)),
+        Facility.status == FacilityStatus.IN_SERVICE.value).order_by(Facility.name)))
+    return Desk(
+        pending=bookings_in(session, division_prefix=prefix,
+                            statuses=[BookingStatus.PENDING.value]),
+        upcoming=bookings_in(session, division_prefix=prefix,
+                             statuses=[BookingStatus.APPROVED.value]),
+        resources=resources_in(session, division_prefix=prefix), facilities=facilities)

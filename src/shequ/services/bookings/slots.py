@@ -36,6 +36,8 @@ def parse_opening_hours(expression: str) -> opening_hours.OpeningHours:
         raise ValidationError([Problem(
             "opening_hours", f"{expression!r} is not a valid OSM opening_hours expression: "
             f"{exc}", hint="e.g. 'Mo-Fr 08:00-12:00,14:00-18:00; Sa 09:00-17:00'",
+            column="opening_hours", code="bookings.bad_opening_hours",
+            params={"value": expression},
         )]) from exc
 
 
@@ -97,7 +99,7 @@ def covering_slots(expression: str, start: dt.datetime, end: dt.datetime, *,
     """
     if end <= start:
         raise ValidationError([Problem("booking", "the end is not after the start",
-                                       column="ends_at")])
+                                       column="ends_at", code="bookings.end_before_start")])
     step = dt.timedelta(minutes=slot_minutes)
     day0 = dt.datetime.combine(start.date(), dt.time())
     day1 = dt.datetime.combine(end.date(), dt.time()) + dt.timedelta(days=1)
@@ -108,7 +110,8 @@ def covering_slots(expression: str, start: dt.datetime, end: dt.datetime, *,
             raise ValidationError([Problem(
                 "booking", f"the resource closes at {b:%Y-%m-%d %H:%M}, before the "
                 f"requested end {end:%H:%M}", column="ends_at",
-                hint=f"end at {b:%H:%M} at the latest (opening hours: {expression})")])
+                hint=f"end at {b:%H:%M} at the latest (opening hours: {expression})",
+                code="bookings.closes_before_end", params={"closes": f"{b:%H:%M}"})])
         slots = [s for s in _slots_of_interval(a, b, step) if start <= s.start < end]
         if not slots or slots[0].start != start or slots[-1].end != end:
             offset = (start - a) % step
@@ -116,8 +119,40 @@ def covering_slots(expression: str, start: dt.datetime, end: dt.datetime, *,
                 "booking", f"{start:%H:%M}–{end:%H:%M} is not made of whole "
                 f"{slot_minutes}-minute slots", column="starts_at",
                 hint=f"slots start at {a:%H:%M} and every {slot_minutes} minutes; e.g. "
-                f"{(start - offset):%H:%M}")])
+                f"{(start - offset):%H:%M}", code="bookings.not_whole_slots",
+                params={"minutes": slot_minutes, "first": f"{a:%H:%M}"})])
         return slots
     raise ValidationError([Problem(
         "booking", f"the resource is closed at {start:%Y-%m-%d %H:%M}", column="starts_at",
-        hint=f"opening hours: {expression}")])
+        hint=f"opening hours: {expression}", code="bookings.closed_then",
+        params={"time": f"{start:%Y-%m-%d %H:%M}"})])
+
+
+@dataclass(frozen=True, slots=True)
+class DaysOpen:
+    """Days of the week (0 = Monday … 6 = Sunday, ``first`` to ``last``) sharing the same
+    open times (``"HH:MM"`` pairs; a day open to midnight ends at ``"24:00"``)."""
+
+    first: int
+    last: int
+    times: tuple[tuple[str, str], ...]
+
+
+def weekly_hours(expression: str, week_of: dt.date) -> list[DaysOpen]:
+    """The open times of each day of the week holding ``week_of``, runs of days with the
+    same times joined (what a notice board says instead of the OSM expression); closed
+    days are left out."""
+    monday = dt.datetime.combine(week_of - dt.timedelta(days=week_of.weekday()), dt.time())
+    runs: list[DaysOpen] = []
+    for day in range(7):
+        start = monday + dt.timedelta(days=day)
+        end = start + dt.timedelta(days=1)
+        times = tuple((f"{a:%H:%M}", "24:00" if b == end else f"{b:%H:%M}")
+                      for a, b in open_intervals(expression, start, end))
+        if not times:
+            continue
+        if runs and runs[-1].last == day - 1 and runs[-1].times == times:
+            runs[-1] = DaysOpen(runs[-1].first, day, times)
+        else:
+            runs.append(DaysOpen(day, day, times))
+    return runs

@@ -85,7 +85,8 @@ def load_priority_rules(catalog_dir: Path | None = None) -> PriorityRules:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CatalogError(f"{path}: cannot read the care priority rules: {exc}") from exc
+        raise CatalogError(f"{path}: cannot read the care priority rules: {exc}",
+                           code="care.rules_unreadable", params={"path": str(path)}) from exc
     rules: list[PriorityRule] = []
     for index, entry in enumerate(data.get("rule", []), start=1):
         try:
@@ -97,14 +98,19 @@ def load_priority_rules(catalog_dir: Path | None = None) -> PriorityRules:
                 facility_types=tuple(str(t) for t in entry.get("facility_types", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogError(f"{path}: rule {index} is malformed ({exc}); each rule needs "
-                               "key and points, and a group or a min_age") from exc
+                               "key and points, and a group or a min_age",
+                               code="care.rule_malformed",
+                               params={"path": str(path), "n": index}) from exc
         if rule.group is None and rule.min_age is None:
             raise CatalogError(f"{path}: rule {index} ({rule.key}) has neither group nor "
-                               "min_age, so it would apply to no one")
+                               "min_age, so it would apply to no one",
+                               code="care.rule_for_no_one",
+                               params={"path": str(path), "n": index})
         rules.append(rule)
     offer_days = data.get("offer_days", 7)
     if not isinstance(offer_days, int) or offer_days < 1:
-        raise CatalogError(f"{path}: offer_days must be a whole number of days ≥ 1")
+        raise CatalogError(f"{path}: offer_days must be a whole number of days ≥ 1",
+                           code="care.offer_days", params={"path": str(path)})
     eligibility = {
         str(kind): Eligibility(min_age_years=value.get("min_age_years"),
                                max_age_months=value.get("max_age_months"))
@@ -128,15 +134,18 @@ def eligibility_problems(rules: PriorityRules, *, facility_type: str, birth: dt.
     """Why a beneficiary born on ``birth`` cannot have a place of ``facility_type``."""
     where = "beneficiary_birth_date"
     if birth > on:
-        return [Problem(where, f"{birth.isoformat()} is in the future")]
+        return [Problem(where, f"{birth.isoformat()} is in the future", column=where,
+                        code="care.born_in_future")]
     rule = rules.eligibility.get(facility_type, Eligibility())
     problems = []
     if rule.min_age_years is not None and age_in_years(birth, on) < rule.min_age_years:
         problems.append(Problem(where, f"a {facility_type} place is for people aged "
-                                f"{rule.min_age_years} or over"))
+                                f"{rule.min_age_years} or over", column=where,
+                                code="care.too_young", params={"years": rule.min_age_years}))
     if rule.max_age_months is not None and age_in_months(birth, on) >= rule.max_age_months:
         problems.append(Problem(where, f"a {facility_type} place is for children under "
-                                f"{rule.max_age_months} months"))
+                                f"{rule.max_age_months} months", column=where,
+                                code="care.too_old", params={"months": rule.max_age_months}))
     return problems
 
 
@@ -184,6 +193,8 @@ def parse_groups(rules: PriorityRules, groups: Sequence[str]) -> frozenset[str]:
     unknown = sorted(set(groups) - known)
     if unknown:
         raise ValidationError([Problem("priority_groups", f"unknown group {g!r}",
-                                       hint="known: " + ", ".join(sorted(known)))
+                                       hint="known: " + ", ".join(sorted(known)),
+                                       column="priority_groups", code="care.unknown_group",
+                                       params={"value": g})
                                for g in unknown])
     return frozenset(groups)

@@ -27,10 +27,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.errors import ConflictError, Problem, ValidationError
-from shequ.registry.columns import get_or_not_found
+from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.models import Facility, FacilityStatus
+from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
+from shequ.services.accounts.acting import acting_division, visible_prefix
 from shequ.services.accounts.crypto import mask_name
+from shequ.services.accounts.models import Resident
 from shequ.services.bookings.clock import local_now
 from shequ.services.care.models import (
     HOLDING_STATUSES,
@@ -53,20 +55,28 @@ OPEN_STATUSES = (ApplicationStatus.WAITING.value, *HOLDING_STATUSES)
 
 def care_facility(session: Session, facility_id: int) -> Facility:
     """The day-care centre or nursery ``facility_id``; errors say why it takes no places."""
-    facility = get_or_not_found(session, Facility, facility_id, what="facility",
-                                hint="GET /api/v1/care/facilities lists the care centres")
+    facility = session.get(Facility, facility_id)
+    if facility is None:
+        raise NotFoundError(f"no facility with id {facility_id}; GET /api/v1/care/facilities "
+                            "lists the care centres", code="care.no_facility",
+                            params={"id": facility_id})
     if facility.type_code not in CARE_FACILITY_TYPES:
         raise ValidationError([Problem(
             f"facility {facility_id}", f"type {facility.type_code!r} has no care places",
-            hint="places are for " + " and ".join(CARE_FACILITY_TYPES))])
+            hint="places are for " + " and ".join(CARE_FACILITY_TYPES),
+            column="facility_id", code="care.not_a_care_facility")])
     return facility
 
 
 def application(session: Session, application_id: int) -> CareApplication:
     """The application ``application_id``; NotFoundError when there is none."""
-    return get_or_not_found(session, CareApplication, application_id, what="care application",
-                            hint="GET /api/v1/care/applications/mine lists yours, "
-                                 "/api/v1/care/facilities/{id}/waitlist a centre's")
+    row = session.get(CareApplication, application_id)
+    if row is None:
+        raise NotFoundError(f"no care application with id {application_id}; GET "
+                            "/api/v1/care/applications/mine lists yours, "
+                            "/api/v1/care/facilities/{id}/waitlist a centre's",
+                            code="care.no_application", params={"id": application_id})
+    return row
 
 
 def apply(session: Session, rules: PriorityRules, *, facility_id: int, applicant_user_id: int,
@@ -85,9 +95,11 @@ def apply(session: Session, rules: PriorityRules, *, facility_id: int, applicant
                                     birth=beneficiary_birth_date, on=now.date())
     if facility.status != FacilityStatus.IN_SERVICE.value:
         problems.append(Problem(f"facility {facility_id}", f"is {facility.status}, "
-                                "not in service"))
+                                "not in service", column="facility_id",
+                                code="care.facility_not_in_service"))
     if not beneficiary_name.strip():
-        problems.append(Problem("beneficiary_name", "is empty"))
+        problems.append(Problem("beneficiary_name", "is empty", column="beneficiary_name",
+                                code="required"))
     if problems:
         raise ValidationError(problems, summary="the application cannot be accepted")
     groups = parse_groups(rules, priority_groups) | (frozenset(resident_groups)
@@ -101,7 +113,8 @@ def apply(session: Session, rules: PriorityRules, *, facility_id: int, applicant
         and a.beneficiary_birth_date == beneficiary_birth_date), None)
     if duplicate is not None:
         raise ConflictError(f"{beneficiary_name} already has open application {duplicate} "
-                            f"at facility {facility_id}")
+                            f"at facility {facility_id}", code="care.duplicate",
+                            params={"name": beneficiary_name.strip(), "id": duplicate})
     app = CareApplication(
         facility_id=facility_id, applicant_user_id=applicant_user_id, resident_id=resident_id,
         beneficiary_name=beneficiary_name.strip(),
@@ -172,10 +185,12 @@ def offer_place(session: Session, rules: PriorityRules, application_id: int, *,
     now = now or local_now()
     app = application(session, application_id)
     if app.status != ApplicationStatus.WAITING.value:
-        raise ConflictError(f"application {application_id} is {app.status}, not waiting")
+        raise ConflictError(f"application {application_id} is {app.status}, not waiting",
+                            code="care.not_waiting", params={"id": application_id})
     free = free_places(session, app.facility_id)
     if not free:
-        raise ConflictError(f"facility {app.facility_id} has no free place")
+        raise ConflictError(f"facility {app.facility_id} has no free place",
+                            code="care.no_free_place")
     try:
         session.add(CarePlaceHold(facility_id=app.facility_id, place_no=free[0],
                                   application_id=app.id, held_since=now))
@@ -183,7 +198,8 @@ def offer_place(session: Session, rules: PriorityRules, application_id: int, *,
     except IntegrityError as exc:
         session.rollback()
         raise ConflictError(f"place {free[0]} of facility {app.facility_id} was just given "
-                            "to another applicant; the waitlist moves on") from exc
+                            "to another applicant; the waitlist moves on",
+                            code="care.place_just_taken", params={"place": free[0]}) from exc
     app.status = ApplicationStatus.OFFERED.value
     app.offered_at = now
     app.offer_deadline = now + dt.timedelta(days=rules.offer_days)
@@ -234,10 +250,13 @@ def accept(session: Session, rules: PriorityRules, application_id: int, *,
     app = application(session, application_id)
     if app.status != ApplicationStatus.OFFERED.value:
         raise ConflictError(f"application {application_id} is {app.status}; only an "
-                            "offered place can be accepted")
+                            "offered place can be accepted", code="care.not_offered",
+                            params={"id": application_id})
     if app.offer_deadline is not None and now > app.offer_deadline:
         raise ConflictError(f"the offer of application {application_id} lapsed at "
-                            f"{app.offer_deadline:%Y-%m-%d %H:%M}; run expire_offers")
+                            f"{app.offer_deadline:%Y-%m-%d %H:%M}; run expire_offers",
+                            code="care.offer_lapsed",
+                            params={"deadline": f"{app.offer_deadline:%Y-%m-%d %H:%M}"})
     app.status = ApplicationStatus.ACCEPTED.value
     app.decided_at = now
     session.flush()
@@ -260,7 +279,8 @@ def decline(session: Session, rules: PriorityRules, application_id: int, *,
     now = now or local_now()
     app = application(session, application_id)
     if app.status != ApplicationStatus.OFFERED.value:
-        raise ConflictError(f"application {application_id} is {app.status}, not offered")
+        raise ConflictError(f"application {application_id} is {app.status}, not offered",
+                            code="care.not_offered", params={"id": application_id})
     _close(session, app, ApplicationStatus.DECLINED.value, now)
     return app
 
@@ -274,7 +294,8 @@ def withdraw(session: Session, rules: PriorityRules, application_id: int, *,
         return decline(session, rules, application_id, now=now)
     if app.status != ApplicationStatus.WAITING.value:
         raise ConflictError(f"application {application_id} is {app.status}; only a "
-                            "waiting or offered application can be withdrawn")
+                            "waiting or offered application can be withdrawn",
+                            code="care.not_open", params={"id": application_id})
     app.status = ApplicationStatus.WITHDRAWN.value
     app.decided_at = now
     session.flush()
@@ -287,7 +308,8 @@ def end_enrolment(session: Session, rules: PriorityRules, application_id: int, *
     now = now or local_now()
     app = application(session, application_id)
     if app.status != ApplicationStatus.ACCEPTED.value:
-        raise ConflictError(f"application {application_id} is {app.status}, not enrolled")
+        raise ConflictError(f"application {application_id} is {app.status}, not enrolled",
+                            code="care.not_enrolled", params={"id": application_id})
     _close(session, app, ApplicationStatus.ENDED.value, now)
     return app
 
@@ -378,3 +400,152 @@ def care_indicators(session: Session, *, on: dt.datetime | None = None,
         "capacity": pl.Int64, "enrolled": pl.Int64, "offers_open": pl.Int64,
         "waiting": pl.Int64, "occupancy": pl.Float64, "mean_wait_days": pl.Float64,
         "median_wait_days": pl.Float64})
+
+
+# ---- use cases: whether the caller may, the act and its audit row (API and pages) --------
+
+ANSWERS = ("accept", "decline", "withdraw")
+
+
+def settle_after(session: Session, sessions: sessionmaker[Session], rules: PriorityRules,
+                 facility_id: int) -> list[int]:
+    """Commit ``session``'s change, then refill the facility's places (:func:`settle`).
+
+    The refill runs in its own transaction, so ``session`` forgets what it loaded
+    (``expire_all``) and reads the new offers afresh; ids of the new offers.
+    """
+    session.commit()
+    offered = settle(sessions, rules, facility_id)
+    session.expire_all()
+    return offered
+
+
+def own_application(session: Session, user: User, application_id: int) -> CareApplication:
+    """The caller's own application (another's is not found: its existence is private)."""
+    app = application(session, application_id)
+    if app.applicant_user_id != user.id:
+        raise NotFoundError(f"you have no care application with id {application_id}",
+                            code="care.not_yours", params={"id": application_id})
+    return app
+
+
+def apply_as(session: Session, sessions: sessionmaker[Session], rules: PriorityRules,
+             user: User, *, facility_id: int, beneficiary_name: str,
+             beneficiary_birth_date: dt.date, priority_groups: Sequence[str] = ()
+             ) -> CareApplication:
+    """The caller applies for a place (groups on their resident record count too), audited
+    and committed; any free place is then offered by the rules."""
+    resident = session.get(Resident, user.resident_id) if user.resident_id else None
+    division = acting_division(session, user) or care_facility(session, facility_id
+                                                               ).division_code
+    app = apply(session, rules, facility_id=facility_id, applicant_user_id=user.id,
+                beneficiary_name=beneficiary_name,
+                beneficiary_birth_date=beneficiary_birth_date, division_code=division,
+                priority_groups=priority_groups,
+                resident_groups=resident.priority_group_list if resident else (),
+                resident_id=user.resident_id)
+    audit(session, user=user, action="create", entity="care_application", entity_id=app.id)
+    settle_after(session, sessions, rules, facility_id)
+    return app
+
+
+def answer_as(session: Session, sessions: sessionmaker[Session], rules: PriorityRules,
+              user: User, application_id: int, *, answer: str) -> CareApplication:
+    """The applicant accepts or declines their offer, or withdraws the application,
+    audited; a place given up goes to the next applicant."""
+    if answer not in ANSWERS:
+        raise ValidationError([Problem("answer", f"{answer!r} is not one of "
+                                       + ", ".join(ANSWERS), column="answer",
+                                       code="not_a_choice", params={"value": answer})])
+    own_application(session, user, application_id)
+    verb = {"accept": accept, "decline": decline, "withdraw": withdraw}[answer]
+    app = verb(session, rules, application_id)
+    audit(session, user=user, action=answer, entity="care_application",
+          entity_id=application_id)
+    if answer != "accept":
+        settle_after(session, sessions, rules, app.facility_id)
+    return app
+
+
+def _handled(session: Session, user: User, facility_id: int) -> Facility:
+    facility = care_facility(session, facility_id)
+    require_handler(user, facility.division_code)
+    return facility
+
+
+def end_enrolment_as(session: Session, sessions: sessionmaker[Session], rules: PriorityRules,
+                     user: User, application_id: int) -> CareApplication:
+    """A handler of the facility's jurisdiction ends an enrolment, audited; the place is
+    offered on."""
+    app = application(session, application_id)
+    _handled(session, user, app.facility_id)
+    end_enrolment(session, rules, application_id)
+    audit(session, user=user, action="end", entity="care_application",
+          entity_id=application_id)
+    settle_after(session, sessions, rules, app.facility_id)
+    return app
+
+
+def settle_as(session: Session, sessions: sessionmaker[Session], rules: PriorityRules,
+              user: User, facility_id: int) -> tuple[list[int], list[int]]:
+    """A handler's "offer free places": lapse overdue offers, then offer every free place
+    of the facility by the rules, audited; (lapsed ids of this facility, new offer ids)."""
+    _handled(session, user, facility_id)
+    lapsed = [a.id for a in expire_offers(session, rules) if a.facility_id == facility_id]
+    audit(session, user=user, action="settle", entity="care_facility", entity_id=facility_id,
+          detail={"lapsed": lapsed})
+    return lapsed, settle_after(session, sessions, rules, facility_id)
+
+
+def waitlist_for(session: Session, rules: PriorityRules, user: User, facility_id: int
+                 ) -> list[QueueEntry]:
+    """The waitlist, for a handler of the facility's jurisdiction (the reading is audited:
+    it names people)."""
+    _handled(session, user, facility_id)
+    audit(session, user=user, action="read", entity="care_waitlist", entity_id=facility_id)
+    return waitlist(session, rules, facility_id)
+
+
+def indicators_for(session: Session, user: User, division: str | None = None) -> pl.DataFrame:
+    """:func:`care_indicators` inside the caller's jurisdiction (or a division under it)."""
+    prefix = visible_prefix(user)
+    if division and division.startswith(prefix):
+        prefix = division
+    return care_indicators(session, division_prefix=prefix)
+
+
+def facilities_near(session: Session, user: User) -> list[Facility]:
+    """Care facilities a resident sees: those of the county they act in."""
+    return care_facilities(session, division_prefix=(acting_division(session, user) or "")[:6])
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityDesk:
+    """One facility on a handler's page: its queue, the places offered or taken, the
+    number free."""
+
+    facility: Facility
+    queue: list[QueueEntry]
+    holding: list[CareApplication]
+    free: int
+
+
+def desk(session: Session, rules: PriorityRules, user: User) -> list[FacilityDesk]:
+    """The care facilities of a handler's jurisdiction with their queues and places (the
+    reading is audited, as for :func:`waitlist_for`)."""
+    require_role(user, *HANDLER_ROLES)
+    prefix = visible_prefix(user)
+    facilities = care_facilities(session, division_prefix=prefix)
+    holding = applications_of(session, division_prefix=prefix,
+                              statuses=[ApplicationStatus.OFFERED.value,
+                                        ApplicationStatus.ACCEPTED.value])
+    desks = []
+    for facility in facilities:
+        audit(session, user=user, action="read", entity="care_waitlist",
+              entity_id=facility.id)
+        desks.append(FacilityDesk(
+            facility=facility, queue=waitlist(session, rules, facility.id),
+            holding=sorted((a for a, f in holding if f.id == facility.id),
+                           key=lambda a: (a.place_no or 0, a.id)),
+            free=len(free_places(session, facility.id))))
+    return desks
