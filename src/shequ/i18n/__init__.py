@@ -177,8 +177,10 @@ def describe_problem(problem: Problem, lang: str) -> str:
         text = translate(lang, f"problems.{problem.code}", **values)
     elif lang == "en":
         return problem.reason + (f" ({problem.hint})" if problem.hint else "")
-    else:
+    elif problem.column:
         text = translate(lang, "problems.invalid_value", **values)
+    else:
+        text = translate(lang, "errors.kind.validation.detail")
     return text
 
 
