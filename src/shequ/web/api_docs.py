@@ -10,11 +10,11 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from swagger_ui_bundle import swagger_ui_path
 
-from shequ.web.templates import render
+from shequ.web.page import PageDep, render
 
 SWAGGER_UI_PACKAGE = "swagger-ui-bundle-v2"
 SWAGGER_UI_DIR = Path(swagger_ui_path)
@@ -24,10 +24,10 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/docs", response_class=HTMLResponse)
-def docs(request: Request) -> HTMLResponse:
-    """Swagger UI on this server's OpenAPI document."""
-    return render(request, "api_docs.html", {
-        "openapi_url": request.app.openapi_url, "swagger_ui_url": SWAGGER_UI_URL})
+def docs(page: PageDep) -> HTMLResponse:
+    """Swagger UI on this server's OpenAPI document, in the layout."""
+    return render(page, "api_docs.html", {
+        "openapi_url": page.request.app.openapi_url, "swagger_ui_url": SWAGGER_UI_URL})
 
 
 @router.get(f"{SWAGGER_UI_URL}/LICENSE", response_class=PlainTextResponse)
