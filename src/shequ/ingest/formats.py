@@ -49,7 +49,9 @@ class FileFormat(StrEnum):
             return cls(suffix)
         except ValueError:
             raise ValidationError([Problem(str(path), f"unknown file type '.{suffix}'",
-                                           hint="use .csv, .xlsx or .geojson")]) from None
+                                           hint="use .csv, .xlsx or .geojson",
+                                           code="upkeep.unknown_file_type",
+                                           params={"value": f".{suffix}"})]) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ def read_rows(path: Path, table: Table, *, limits: XlsxLimits = XLSX_LIMITS
     """Header and rows of ``path`` as text; the row number is the file's own (header = 1)."""
     fmt = FileFormat.of(path)
     if not path.is_file():
-        raise ValidationError([Problem(str(path), "file not found")])
+        raise ValidationError([Problem(str(path), "file not found", code="upkeep.file_not_found")])
     if fmt is FileFormat.CSV:
         return _read_csv(path)
     if fmt is FileFormat.XLSX:
@@ -128,13 +130,14 @@ def _read_csv(path: Path) -> tuple[list[str], list[RawRow]]:
         raise ValidationError([Problem(str(path), f"not readable as CSV ({exc})",
                                        row=reader.line_num,
                                        hint="save it again from the spreadsheet as CSV "
-                                            "UTF-8")]) from None
+                                            "UTF-8", code="upkeep.unreadable_csv")]) from None
     return header, rows
 
 
 def _unreadable_xlsx(path: Path, reason: str, *, row: int | None = None,
                      column: str | None = None, hint: str) -> ValidationError:
-    return ValidationError([Problem(str(path), reason, row=row, column=column, hint=hint)],
+    return ValidationError([Problem(str(path), reason, row=row, column=column, hint=hint,
+                                    code="upkeep.unreadable_xlsx")],
                            summary=f"{path.name}: refused; nothing was written")
 
 
@@ -208,20 +211,23 @@ def _read_geojson(path: Path) -> tuple[list[str], list[RawRow]]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise ValidationError([Problem(str(path), "is not UTF-8 text",
-                                       hint="GeoJSON is always UTF-8; save it as UTF-8")]
+                                       hint="GeoJSON is always UTF-8; save it as UTF-8",
+                                       code="upkeep.not_utf8")]
                               ) from None
     except json.JSONDecodeError as exc:
         raise ValidationError([Problem(str(path), f"not valid JSON: {exc.msg}",
-                                       row=exc.lineno)]) from None
+                                       row=exc.lineno, code="upkeep.unreadable_json")]) from None
     except RecursionError:
         raise ValidationError([Problem(str(path), "is nested too deeply to read",
                                        hint="a FeatureCollection needs a few levels: "
                                             "features, properties and point coordinates; "
-                                            "export it again from the GIS")]) from None
+                                            "export it again from the GIS",
+                                       code="upkeep.nested_too_deep")]) from None
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list):
         raise ValidationError([Problem(str(path), "not a GeoJSON FeatureCollection",
-                                       hint='the file must have a "features" list')])
+                                       hint='the file must have a "features" list',
+                                       code="upkeep.not_feature_collection")])
     columns: list[str] = []
     features_rows = []
     for index, feature in enumerate(features, start=1):
@@ -232,14 +238,16 @@ def _read_geojson(path: Path) -> tuple[list[str], list[RawRow]]:
             raise ValidationError([Problem(str(path), "is not a GeoJSON Feature with "
                                            "properties", row=index,
                                            hint="each feature is an object with "
-                                                '"properties" and "geometry" objects')])
+                                                '"properties" and "geometry" objects',
+                                           code="upkeep.not_a_feature")])
         try:
             props = {k: cell_text(v) for k, v in (properties or {}).items()}
         except RecursionError:
             raise ValidationError([Problem(str(path), "a property is nested too deeply to "
                                            "read", row=index,
                                            hint="properties are plain values: text, "
-                                                "numbers, true/false")]) from None
+                                                "numbers, true/false",
+                                           code="upkeep.nested_too_deep")]) from None
         if geometry.get("type") == "Point":
             coordinates = geometry.get("coordinates")
             if isinstance(coordinates, list) and len(coordinates) >= 2:
@@ -263,7 +271,8 @@ def _csv_text(path: Path) -> str:
     best = charset_normalizer.from_bytes(data, cp_isolation=["utf_8", "gb18030"]).best()
     if best is None:
         raise ValidationError([Problem(str(path), "is neither UTF-8 nor GB18030 (GBK) text",
-                                       hint="save it as CSV UTF-8")])
+                                       hint="save it as CSV UTF-8",
+                                       code="upkeep.unknown_encoding")])
     return str(best)
 
 

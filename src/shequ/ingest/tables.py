@@ -69,12 +69,16 @@ def _parse(path: Path, table: Table, header: Sequence[str], rows: Sequence[RawRo
     if missing:
         problems.append(Problem(source, f"missing required column(s) {', '.join(missing)}",
                                 row=1, hint=f"the {table.value} columns are "
-                                f"{', '.join(c.name for c in columns)}"))
+                                f"{', '.join(c.name for c in columns)}",
+                                code="upkeep.missing_columns",
+                                params={"columns": ", ".join(missing)}))
     unknown = [h for h in header if h and h not in known]
     if unknown:
         problems.append(Problem(source, f"unknown column(s) {', '.join(unknown)}", row=1,
                                 hint=f"the {table.value} columns are "
-                                f"{', '.join(c.name for c in columns)}"))
+                                f"{', '.join(c.name for c in columns)}",
+                                code="upkeep.unknown_columns",
+                                params={"columns": ", ".join(unknown)}))
     if problems:
         return [], problems
     parsed = []
@@ -104,7 +108,9 @@ def _validate_divisions(session: Session, source: str, rows: list[ParsedRow],
             continue
         if code in seen:
             problems.append(Problem(source, f"code {code} appears twice (first in row "
-                                    f"{seen[code]})", row=row.number, column="code"))
+                                    f"{seen[code]})", row=row.number, column="code",
+                                    code="upkeep.given_twice",
+                                    params={"value": code, "first": seen[code]}))
         seen[code] = row.number
         level = level_of(code)
         implied = parent_of(code, level)
@@ -113,11 +119,14 @@ def _validate_divisions(session: Session, source: str, rows: list[ParsedRow],
         if parent != implied:
             problems.append(Problem(source, f"parent {parent} does not own code {code}",
                                     row=row.number, column="parent_code",
-                                    hint=f"a level-{level} code's parent is {implied}"))
+                                    hint=f"a level-{level} code's parent is {implied}",
+                                    code="upkeep.parent_not_owner",
+                                    params={"value": parent, "code": code}))
         elif parent is not None and parent not in stored and parent not in in_file:
             problems.append(Problem(source, f"unknown parent {parent}", row=row.number,
                                     column="parent_code",
-                                    hint="import the parent first or in the same file"))
+                                    hint="import the parent first or in the same file",
+                                    code="upkeep.unknown_parent", params={"value": parent}))
         kind = row.values.get("kind")
         if kind is not None:
             from shequ.registry.codes import expected_level
@@ -125,7 +134,8 @@ def _validate_divisions(session: Session, source: str, rows: list[ParsedRow],
             if expected_level(DivisionKind(kind)) != level:
                 problems.append(Problem(source, f"kind {kind} is not a level-{level} kind "
                                         f"(code {code} is level {level})", row=row.number,
-                                        column="kind"))
+                                        column="kind", code="upkeep.kind_level",
+                                        params={"value": kind, "level": level}))
         _check_coordinates(source, row, code, problems)
 
 
@@ -141,7 +151,10 @@ def _validate_facilities(session: Session, catalog: Catalog, source: str,
             if external in ids_in_file:
                 problems.append(Problem(source, f"external_id {external!r} appears twice "
                                         f"(first in row {ids_in_file[external]})",
-                                        row=row.number, column="external_id"))
+                                        row=row.number, column="external_id",
+                                        code="upkeep.given_twice",
+                                        params={"value": external,
+                                                "first": ids_in_file[external]}))
             ids_in_file[external] = row.number
     stored_ids = set(stored_facilities(session, [r.values["parent_external_id"] for r in rows
                                                  if "parent_external_id" in r.values]))
@@ -154,10 +167,12 @@ def _validate_facilities(session: Session, catalog: Catalog, source: str,
         parent = values.get("parent_external_id")
         if parent is not None and parent not in ids_in_file and parent not in stored_ids:
             problems.append(Problem(source, f"unknown parent facility {parent!r}",
-                                    row=row.number, column="parent_external_id"))
+                                    row=row.number, column="parent_external_id",
+                                    code="upkeep.unknown_parent", params={"value": parent}))
         if parent is not None and parent == values.get("external_id"):
             problems.append(Problem(source, "a facility cannot be its own parent",
-                                    row=row.number, column="parent_external_id"))
+                                    row=row.number, column="parent_external_id",
+                                    code="upkeep.own_parent"))
 
 
 def _validate_counts(session: Session, table: Table, source: str, rows: list[ParsedRow],
@@ -173,7 +188,9 @@ def _validate_counts(session: Session, table: Table, source: str, rows: list[Par
         if code not in stored:
             problems.append(Problem(source, f"no division {code} in force on "
                                     f"{as_of.isoformat()}", row=row.number,
-                                    column="division_code", hint="import the division first"))
+                                    column="division_code", hint="import the division first",
+                                    code="upkeep.no_division",
+                                    params={"value": code, "date": as_of.isoformat()}))
         if table is Table.POPULATION:
             key: tuple[Any, ...] = (code, values.get("period"))
             problems += population_problems(values, stored.get(code), source=source,
@@ -183,7 +200,8 @@ def _validate_counts(session: Session, table: Table, source: str, rows: list[Par
             key = (code, values.get("period"), values.get("role"), values["certification"])
         if key in seen:
             problems.append(Problem(source, f"{key} appears twice (first in row {seen[key]})",
-                                    row=row.number))
+                                    row=row.number, code="upkeep.row_twice",
+                                    params={"first": seen[key]}))
         seen[key] = row.number
 
 

@@ -61,43 +61,60 @@ class Column:
     required: bool = False
 
 
+class CellError(ValueError):
+    """A cell a column's parser refuses: the English reason, and the problem's ``code``
+    and ``params`` for the reader's language (:mod:`shequ.i18n`)."""
+
+    def __init__(self, reason: str, code: str, **params: object) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.params = params
+
+
 def _text(value: str) -> str:
     return value.strip()
 
 
+def _number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise CellError(f"{value.strip()!r} is not a number", "not_a_number") from None
+    if math.isnan(number):
+        raise CellError("not a number", "not_a_number")
+    return number
+
+
 def _int(value: str) -> int:
-    number = float(value)
+    number = _number(value)
     if not number.is_integer():
-        raise ValueError(f"{value!r} is not a whole number")
+        raise CellError(f"{value!r} is not a whole number", "upkeep.not_whole")
     return int(number)
 
 
 def _non_negative_int(value: str) -> int:
     number = _int(value)
     if number < 0:
-        raise ValueError(f"{number} is negative")
+        raise CellError(f"{number} is negative", "negative")
     return number
 
 
 def _non_negative_float(value: str) -> float:
-    number = float(value)
-    if math.isnan(number) or number < 0:
-        raise ValueError(f"{value!r} is negative or not a number")
+    number = _number(value)
+    if number < 0:
+        raise CellError(f"{value!r} is negative", "negative")
     return number
 
 
 def _float(value: str) -> float:
-    number = float(value)
-    if math.isnan(number):
-        raise ValueError("not a number")
-    return number
+    return _number(value)
 
 
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value.strip()[:10])
     except ValueError:
-        raise ValueError(f"{value!r} is not a date; write YYYY-MM-DD") from None
+        raise CellError(f"{value!r} is not a date; write YYYY-MM-DD", "not_a_date") from None
 
 
 def _bool(value: str) -> bool:
@@ -106,7 +123,7 @@ def _bool(value: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "n", "否", "f"):
         return False
-    raise ValueError(f"{value!r} is not true/false")
+    raise CellError(f"{value!r} is not true/false", "upkeep.not_yes_no")
 
 
 def _code(value: str) -> str:
@@ -114,8 +131,8 @@ def _code(value: str) -> str:
     if text.endswith(".0"):  # spreadsheets turn long codes into floats
         text = text[:-2]
     if not text.isdigit() or len(text) not in (2, 4, 6, 9, 12):
-        raise ValueError(f"{value!r} is not a division code (12 digits, or a 2/4/6/9-digit "
-                         "prefix)")
+        raise CellError(f"{value!r} is not a division code (12 digits, or a 2/4/6/9-digit "
+                        "prefix)", "upkeep.not_a_code")
     return normalise_code(text)
 
 
@@ -125,7 +142,7 @@ def _enum(enum: type[StrEnum]) -> Parser:
     def parse(value: str) -> str:
         text = value.strip()
         if text not in allowed:
-            raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
+            raise CellError(f"{text!r} is not one of {', '.join(allowed)}", "not_a_choice")
         return text
 
     return parse
@@ -134,8 +151,8 @@ def _enum(enum: type[StrEnum]) -> Parser:
 def _urban_rural(value: str) -> str:
     text = value.strip()
     if text not in ("111", "112", "121", "122", "123", "210", "220"):
-        raise ValueError(f"{text!r} is not an urban–rural class code (111, 112, 121, 122, "
-                         "123, 210, 220)")
+        raise CellError(f"{text!r} is not an urban–rural class code (111, 112, 121, 122, "
+                        "123, 210, 220)", "not_a_choice")
     return text
 
 
@@ -145,8 +162,9 @@ def _opening_hours(value: str) -> str:
         opening_hours.OpeningHours(text)
     except opening_hours.ParserError as exc:  # type: ignore[attr-defined]
         first = str(exc).splitlines()[0]
-        raise ValueError(f"{text!r} is not OpenStreetMap opening_hours syntax ({first}); "
-                         "e.g. 'Mo-Fr 08:30-17:30; Sa 09:00-12:00'") from None
+        raise CellError(f"{text!r} is not OpenStreetMap opening_hours syntax ({first}); "
+                        "e.g. 'Mo-Fr 08:30-17:30; Sa 09:00-12:00'",
+                        "upkeep.not_opening_hours") from None
     return text
 
 
@@ -269,7 +287,8 @@ def parse_cells(table: Table, cells: Mapping[str, str], *, source: str, row: int
         if (reason := text_problem(text)) is not None:
             problems.append(Problem(source, reason, row=row, column=name,
                                     hint="remove the character; copying from another "
-                                         "program sometimes brings it along"))
+                                         "program sometimes brings it along",
+                                    code="bad_characters"))
     if problems:
         return values, problems
     for column in COLUMNS[table]:
@@ -279,7 +298,7 @@ def parse_cells(table: Table, cells: Mapping[str, str], *, source: str, row: int
         if text == "":
             if column.required:
                 problems.append(Problem(source, "is empty but required", row=row,
-                                        column=column.name))
+                                        column=column.name, code="required"))
             continue
         limit = max_length(table, column.name)
         # Codes are checked by their parser (a spreadsheet's "….0" is longer than 12).
@@ -287,7 +306,8 @@ def parse_cells(table: Table, cells: Mapping[str, str], *, source: str, row: int
             problems.append(Problem(source, f"is {len(text.strip())} characters long; the "
                                     f"registry keeps at most {limit}", row=row,
                                     column=column.name, hint=f"shorten it to {limit} "
-                                    "characters or fewer"))
+                                    "characters or fewer", code="too_long",
+                                    params={"limit": limit}))
             continue
         try:
             values[column.name] = column.parse(text)
@@ -295,7 +315,13 @@ def parse_cells(table: Table, cells: Mapping[str, str], *, source: str, row: int
             reason = str(exc)
             if len(reason) > 2 * _SHOWN:
                 reason = f"{reason[:_SHOWN]}…{reason[-_SHOWN:]}"
-            problems.append(Problem(source, reason, row=row, column=column.name))
+            shown = text.strip()
+            if len(shown) > _SHOWN:
+                shown = shown[:_SHOWN] + "…"
+            code = exc.code if isinstance(exc, CellError) else "invalid_value"
+            extra = exc.params if isinstance(exc, CellError) else {}
+            problems.append(Problem(source, reason, row=row, column=column.name, code=code,
+                                    params={"value": shown, **extra}))
     return values, problems
 
 
@@ -307,7 +333,7 @@ def coordinate_problems(values: Mapping[str, Any], code: str, *, source: str,
     if (lon is None) != (lat is None):
         problems.append(Problem(source, "longitude and latitude must be given together",
                                 row=row, column="latitude" if lat is None else
-                                "longitude"))
+                                "longitude", code="upkeep.coordinates_together"))
         return problems
     if lon is None or lat is None:
         return problems
@@ -319,7 +345,9 @@ def coordinate_problems(values: Mapping[str, Any], code: str, *, source: str,
             source, f"({lon}, {lat}) lies outside province {code[:2]} (lon {box[0]:.1f}–"
             f"{box[2]:.1f}, lat {box[1]:.1f}–{box[3]:.1f})", row=row, column="longitude",
             hint="check the order (longitude first), the sign, and whether the source uses "
-                 "GCJ-02 (then convert it to WGS84, or import with --crs gcj02)"))
+                 "GCJ-02 (then convert it to WGS84, or import with --crs gcj02)",
+            code="upkeep.outside_province",
+            params={"longitude": lon, "latitude": lat, "province": code[:2]}))
     return problems
 
 
@@ -345,24 +373,30 @@ def facility_problems(catalog: Catalog, values: Mapping[str, Any], division: Div
         problems.append(Problem(source, f"unknown facility type {type_code!r}",
                                 row=row, column="type_code",
                                 hint="use a code of the catalog's facility_types.toml, listed by "
-                                     "GET /api/v1/facility-types"))
+                                     "GET /api/v1/facility-types",
+                                code="upkeep.unknown_type", params={"value": type_code}))
     code = values.get("division_code")
     if code is not None:
         if division is None:
             problems.append(Problem(source, f"no division {code} in force on "
                                     f"{as_of.isoformat()}", row=row, column="division_code",
-                                    hint="import the division first"))
+                                    hint="import the division first",
+                                    code="upkeep.no_division",
+                                    params={"value": code, "date": as_of.isoformat()}))
         problems += coordinate_problems(values, code, source=source, row=row)
     floor, activity = values.get("floor_area_m2"), values.get("activity_area_m2")
     if floor is not None and activity is not None and activity > floor:
         problems.append(Problem(source, f"activity area {activity:g} m² exceeds the floor "
                                 f"area {floor:g} m²", row=row, column="activity_area_m2",
                                 hint="the activity area is the part of the floor area "
-                                     "residents use"))
+                                     "residents use", code="upkeep.activity_exceeds_floor",
+                                params={"activity": f"{activity:g}", "floor": f"{floor:g}"}))
     opened, closed = values.get("opened_on"), values.get("closed_on")
     if opened and closed and closed < opened:
         problems.append(Problem(source, f"closed_on {closed} is before opened_on {opened}",
-                                row=row, column="closed_on"))
+                                row=row, column="closed_on", code="upkeep.closed_before_opened",
+                                params={"closed": closed.isoformat(),
+                                        "opened": opened.isoformat()}))
     return problems
 
 
@@ -374,20 +408,28 @@ def population_problems(values: Mapping[str, Any], division: Division | None, *,
     if division is not None and division.level != 5:
         problems.append(Problem(source, f"{division.code} is a level-{division.level} unit; "
                                 "population is recorded per community or village",
-                                row=row, column="division_code"))
+                                row=row, column="division_code",
+                                code="upkeep.not_a_community",
+                                params={"value": division.code, "level": division.level}))
     residents = values.get("residents")
     for name in ("age_0_2", "age_3_5", "age_6_14", "age_60_plus", "disabled"):
         if residents is not None and values.get(name, 0) > residents:
             problems.append(Problem(source, f"{name} ({values[name]}) exceeds residents "
-                                    f"({residents})", row=row, column=name))
+                                    f"({residents})", row=row, column=name,
+                                    code="upkeep.exceeds_residents",
+                                    params={"value": values[name], "residents": residents}))
     if values.get("age_80_plus", 0) > values.get("age_60_plus", 0):
         problems.append(Problem(source, "age_80_plus exceeds age_60_plus",
-                                row=row, column="age_80_plus"))
+                                row=row, column="age_80_plus", code="upkeep.over_80_exceeds_60",
+                                params={"value": values.get("age_80_plus", 0),
+                                        "over_60": values.get("age_60_plus", 0)}))
     households = values.get("households")
     if residents is not None and households is not None and households > residents:
         problems.append(Problem(source, f"households ({households}) exceed residents "
                                 f"({residents})", row=row, column="households",
-                                hint="a household has at least one resident"))
+                                hint="a household has at least one resident",
+                                code="upkeep.households_exceed_residents",
+                                params={"value": households, "residents": residents}))
     return problems
 
 

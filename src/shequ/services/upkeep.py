@@ -73,7 +73,9 @@ def _cells(fields: Mapping[str, object], allowed: tuple[str, ...], source: str
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
         raise ValidationError([Problem(source, f"unknown field(s) {', '.join(unknown)}",
-                                       hint=f"the fields are {', '.join(allowed)}")])
+                                       hint=f"the fields are {', '.join(allowed)}",
+                                       code="upkeep.unknown_fields",
+                                       params={"value": ", ".join(unknown)})])
     texts = {k: cell_text(v).strip() for k, v in fields.items() if v is not None}
     return {k: v for k, v in texts.items() if v}
 
@@ -104,7 +106,7 @@ def create_facility(session: Session, catalog: Catalog, user: User,
     cells = _cells(fields, FACILITY_FIELDS, source)
     values, problems = parse_cells(Table.FACILITIES, cells, source=source, row=None,
                                    partial=True)
-    problems += [Problem(source, "is required", column=name)
+    problems += [Problem(source, "is required", column=name, code="required")
                  for name in _REQUIRED_ON_CREATE if name not in cells]
     code = values.get("division_code")
     if code is not None:
@@ -137,7 +139,7 @@ def update_facility(session: Session, catalog: Catalog, user: User, facility_id:
                 if not Facility.__table__.columns[name].nullable}
     cleared = {k for k, v in changes.items() if v is None or cell_text(v).strip() == ""}
     problems += [Problem(source, "cannot be emptied", column=name,
-                         hint="give a new value instead")
+                         hint="give a new value instead", code="upkeep.cannot_empty")
                  for name in sorted(cleared & required)]
     if "division_code" in values and values["division_code"] != facility.division_code:
         require_in_jurisdiction(user, values["division_code"])
@@ -171,7 +173,9 @@ def _external_id_problems(session: Session, external_id: str | None, own_id: int
     if holder is None or holder == own_id:
         return []
     return [Problem(source, f"external_id {external_id!r} already names facility {holder}",
-                    column="external_id", hint="each facility has its own external id")]
+                    column="external_id", hint="each facility has its own external id",
+                    code="upkeep.external_id_taken",
+                    params={"value": external_id, "holder": holder})]
 
 
 def _period_problems(period: int, source: str) -> list[Problem]:
@@ -179,7 +183,8 @@ def _period_problems(period: int, source: str) -> list[Problem]:
     if MIN_PERIOD <= period <= this_year + 1:
         return []
     return [Problem(source, f"year {period} is outside {MIN_PERIOD}–{this_year + 1}",
-                    column="period")]
+                    column="period", code="out_of_range",
+                    params={"value": period, "low": MIN_PERIOD, "high": this_year + 1})]
 
 
 def population_of(session: Session, division_code: str) -> list[Population]:
@@ -200,7 +205,9 @@ def record_population(session: Session, user: User, division_code: str, period: 
     division = _division(session, division_code, queries.today())
     if division is None:
         problems.append(Problem(source, f"no division {division_code} in force today",
-                                column="division_code"))
+                                column="division_code", code="upkeep.no_division",
+                                params={"value": division_code,
+                                        "date": queries.today().isoformat()}))
     record = session.scalars(select(Population).where(
         Population.division_code == division_code, Population.period == period)).first()
     # Figures not given keep their stored value (zero for a new year, as in an import).
@@ -241,7 +248,9 @@ def record_workforce(session: Session, user: User, division_code: str, period: i
     problems = _period_problems(period, source)
     if _division(session, division_code, queries.today()) is None:
         problems.append(Problem(source, f"no division {division_code} in force today",
-                                column="division_code"))
+                                column="division_code", code="upkeep.no_division",
+                                params={"value": division_code,
+                                        "date": queries.today().isoformat()}))
     lines: dict[tuple[str, str], int] = {}
     for number, line in enumerate(headcounts, start=1):
         cells = {"division_code": division_code, "period": str(period),
@@ -254,7 +263,8 @@ def record_workforce(session: Session, user: User, division_code: str, period: i
         if key in lines:
             problems.append(Problem(source, f"role {key[0]} with certification {key[1]} "
                                     "is given twice", row=number, column="role",
-                                    hint="give each role and certification once"))
+                                    hint="give each role and certification once",
+                                    code="upkeep.line_twice"))
         lines[key] = values["headcount"]
     _raise(problems, f"workforce of {division_code} in {period}")
     stored = session.scalars(select(Workforce).where(
@@ -289,9 +299,11 @@ def import_upload(session: Session, catalog: Catalog, user: User, table: Table, 
     problems: list[Problem] = []
     if len(content) > MAX_UPLOAD_BYTES:
         problems.append(Problem(name, f"the file has {len(content):,} bytes, more than "
-                                f"{MAX_UPLOAD_BYTES:,}", hint="split it into smaller files"))
+                                f"{MAX_UPLOAD_BYTES:,}", hint="split it into smaller files",
+                                code="upkeep.file_too_large",
+                                params={"size": len(content), "limit": MAX_UPLOAD_BYTES}))
     if not content:
-        problems.append(Problem(name, "the file is empty"))
+        problems.append(Problem(name, "the file is empty", code="upkeep.file_empty"))
     if problems:
         raise ValidationError(problems)
     FileFormat.of(Path(name))  # an unknown suffix is refused before anything is saved
@@ -310,7 +322,8 @@ def import_upload(session: Session, catalog: Catalog, user: User, table: Table, 
                 outside.items(), key=lambda item: item[1])[:5])
             raise AccessDenied(f"{name}: {len(outside)} division(s) lie outside the "
                                f"jurisdiction of user {user.id} ({user.role}), e.g. {shown}; "
-                               "nothing was written")
+                               "nothing was written", code="upkeep.outside_jurisdiction",
+                               params={"count": len(outside), "shown": shown})
 
     with tempfile.TemporaryDirectory(prefix="shequ-upload-") as folder:
         path = Path(folder) / name
@@ -322,7 +335,8 @@ def import_upload(session: Session, catalog: Catalog, user: User, table: Table, 
         except ValidationError as exc:
             # Name the file as the uploader knows it, not by the temporary folder.
             raise ValidationError([Problem(name if p.source == str(path) else p.source,
-                                           p.reason, p.row, p.column, p.hint)
+                                           p.reason, p.row, p.column, p.hint, p.code,
+                                           p.params)
                                    for p in exc.problems],
                                   summary=str(exc).split("\n", 1)[0]) from None
     audit(session, user=user, action="import", entity=table.value, entity_id=name,
