@@ -54,8 +54,12 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "assets",
     "api_docs",
     "work",
-    "pages",
+    "registry",
+    "indicators",
+    "access",
     "services_pages",
+    "volunteers",
+    "reviews",
 )
 
 

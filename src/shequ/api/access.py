@@ -1,5 +1,5 @@
-"""Walking accessibility over HTTP: the point query, per-community results, isochrones,
-and the planner's map of covered and uncovered residents.
+"""Walking accessibility over HTTP: the point query, per-community results, isochrones
+and their recomputation (the planner's map is the page of :mod:`shequ.web.access`).
 
 ``GET /api/v1/access/point?lon=…&lat=…`` answers "what is within 15 (10, 5) minutes of
 here, and what is missing"; ``GET /api/v1/access/communities`` gives every community's
@@ -15,32 +15,23 @@ from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shequ.access.lifecircle import tiers_from_access
-from shequ.access.models import CommunityAccess
+from shequ.access.coverage import community_tiers
 from shequ.access.network import StreetNetwork
 from shequ.access.point import answer_as_json, point_query
-from shequ.access.store import (
-    compute_region_access,
-    load_community_access,
-    load_region,
-    store_community_access,
-)
-from shequ.http.caller import Planner
-from shequ.http.deps import ContextDep, SessionDep
+from shequ.access.store import compute_region_access, load_region, store_community_access
 from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.http.caller import Planner
+from shequ.http.deps import ContextDep, SessionDep
+from shequ.http.language import data_language
 from shequ.registry import queries
-from shequ.registry.models import MAX_PERIOD, MIN_PERIOD, Division
+from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
 from shequ.services.accounts import User, audit, jurisdiction_prefix
-from shequ.web.templates import render, request_language
 
 router = APIRouter(prefix="/access", tags=["access"])
-pages = APIRouter(include_in_schema=False)
 
 
 def _network(request: Request, session: Session) -> StreetNetwork:
@@ -123,7 +114,7 @@ def point(request: Request, ctx: ContextDep, session: SessionDep,
     facilities = load_region(session).facilities
     answer = point_query(network, lon=lon, lat=lat, facilities=facilities,
                          catalog=ctx.catalog, tiers=tier, max_snap_m=max_snap_m)
-    return answer_as_json(answer, ctx.catalog, lang=request_language(request))
+    return answer_as_json(answer, ctx.catalog, lang=data_language(request))
 
 
 class CommunityTierOut(BaseModel):
@@ -153,34 +144,6 @@ class CommunitiesOut(BaseModel):
     communities: list[CommunityTierOut]
 
 
-def community_tiers(ctx: Context, session: Session, *, prefix: str = "",
-                    tier: str | None = None, period: int | None = None
-                    ) -> tuple[pl.DataFrame, bool, dt.datetime | None, int]:
-    """Per community and tier, for ``period`` (default: the latest year stored): stored
-    rows if any, else computed now (not stored).  Returns the table, whether it was
-    stored, when it was computed and the year."""
-    if tier is not None and tier not in ctx.catalog.tiers:
-        raise ValidationError([Problem("tier", f"unknown tier {tier!r}",
-                                       hint=f"known: {', '.join(ctx.catalog.tiers)}")])
-    region = load_region(session, prefix=prefix)
-    access = load_community_access(session, prefix=prefix, period=period)
-    stored = access.height > 0
-    computed_at = access["computed_at"].max() if stored else None
-    if stored:
-        year = int(access["period"][0])
-    else:
-        result = compute_region_access(ctx, prefix=prefix, period=period)
-        access, year = result.community_access, int(result.meta["period"])
-    table = tiers_from_access(access, region.communities, ctx.catalog,
-                              tiers=[tier] if tier else None)
-    rows = session.execute(select(Division.code, Division.name).where(
-        Division.level == 5, Division.code.startswith(prefix)))
-    names: dict[str, str] = {row.code: row.name for row in rows}
-    table = table.with_columns(pl.col("division_code").replace_strict(
-        names, default=None, return_dtype=pl.String).alias("name"))
-    return table, stored, computed_at, year  # type: ignore[return-value]
-
-
 Period = Annotated[int | None, Query(ge=MIN_PERIOD, le=MAX_PERIOD,
                                      description="year whose facilities count")]
 
@@ -191,10 +154,9 @@ def communities(ctx: ContextDep, session: SessionDep,
                 tier: str | None = None, period: Period = None) -> dict[str, Any]:
     """Every community's tiers: reached and missing types, residents covered (stored
     rows of ``period``, default the latest year stored)."""
-    table, stored, computed_at, year = community_tiers(ctx, session, prefix=prefix,
-                                                       tier=tier, period=period)
-    return {"stored": stored, "period": year, "computed_at": computed_at,
-            "communities": table.to_dicts()}
+    found = community_tiers(ctx, session, prefix=prefix, tier=tier, period=period)
+    return {"stored": found.stored, "period": found.period, "computed_at": found.computed_at,
+            "communities": found.table.to_dicts()}
 
 
 class ComputeOut(BaseModel):
@@ -276,49 +238,4 @@ def isochrones(request: Request, session: SessionDep,
                               distances_m=distances)
 
 
-def stored_years(session: Session) -> list[int]:
-    """The years with stored ``community_access`` rows, newest first."""
-    return sorted(session.scalars(select(CommunityAccess.period).distinct()), reverse=True)
-
-
-@pages.get("/access", response_class=HTMLResponse)
-def access_page(request: Request, ctx: ContextDep, session: SessionDep,
-                tier: str = "15min", period: str = "") -> HTMLResponse:
-    """Map of covered and uncovered residents for a tier and year, the gaps, and a point
-    query."""
-    lang = request_language(request)
-    if tier not in ctx.catalog.tiers:
-        tier = "15min"
-    info = queries.meta(session)
-    years = stored_years(session)
-    year = int(period) if period.isdigit() and int(period) in years else None
-    try:
-        table, stored, computed_at, year = community_tiers(ctx, session, tier=tier,
-                                                           period=year)
-    except NotFoundError as exc:
-        return render(request, "access.html", {"error": str(exc), "tiers": [],
-                                               "tier": tier}, status_code=404)
-    points = [{"code": r["division_code"], "name": r["name"], "lon": r["longitude"],
-               "lat": r["latitude"], "share": r["covered_share"],
-               "residents": r["residents"], "missing": r["missing"]}
-              for r in table.iter_rows(named=True) if r["longitude"] is not None]
-    uncovered = table.filter(pl.col("covered_share") < 1.0).with_columns(
-        (pl.col("residents") - pl.col("residents_covered")).alias("gap")).sort(
-        "gap", descending=True)
-    type_names = {c: t.name(lang) for c, t in ctx.catalog.facility_types.items()}
-    residents = float(table["residents"].sum()) if table.height else 0.0
-    covered = float(table["residents_covered"].sum()) if table.height else 0.0
-    return render(request, "access.html", {
-        "error": None, "tier": tier,
-        "tiers": [(code, t.name(lang), t.distance_m) for code, t in ctx.catalog.tiers.items()],
-        "points": points, "uncovered": uncovered.head(50).to_dicts(),
-        "uncovered_count": uncovered.height, "communities": table.height,
-        "residents": residents, "covered": covered, "stored": stored,
-        "computed_at": computed_at, "type_names": type_names, "period": year,
-        "years": years,
-        "synthetic": info.get("synthetic") == "true",
-        "region_name": info.get("region_name", ""),
-    })
-
-
-__all__ = ["pages", "router"]
+__all__ = ["router"]

@@ -1,5 +1,5 @@
 """Indicators over HTTP: catalog, DHIS2-shaped analytics and dataValueSets, dashboards,
-short boards, assessment, and the planner's page.
+short boards, assessment and runs (the planner's page is :mod:`shequ.web.indicators`).
 
 ``GET /api/v1/analytics?dx=N1;N2&ou=130123000000;LEVEL-5&pe=2024`` answers like DHIS2's
 analytics resource (``dimension=dx:…&dimension=ou:…&dimension=pe:…`` works too);
@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from shequ.http.caller import Planner
-from shequ.http.deps import ContextDep, SessionDep
 from shequ.context import Context
 from shequ.errors import Problem, ValidationError
+from shequ.http.caller import Planner
+from shequ.http.deps import ContextDep, SessionDep
+from shequ.http.language import data_language
 from shequ.indicators.assessment import assess, load_scheme
 from shequ.indicators.definitions import IndicatorCatalog, load_indicator_catalog
 from shequ.indicators.export import data_value_sets, write_xlsx
@@ -45,10 +46,8 @@ from shequ.indicators.views import (
 from shequ.registry.codes import LEVEL_DIGITS
 from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
 from shequ.services.accounts import User, audit
-from shequ.web.templates import render, request_language
 
 router = APIRouter(tags=["indicators"])
-pages = APIRouter(include_in_schema=False)
 
 
 def _catalog(ctx: ContextDep) -> IndicatorCatalog:
@@ -98,7 +97,7 @@ class IndicatorOut(BaseModel):
 @router.get("/indicators", response_model=list[IndicatorOut])
 def list_indicators(request: Request, ctx: ContextDep) -> list[IndicatorOut]:
     """Every indicator in the catalog in force (national, service, life-circle, local)."""
-    lang = request_language(request)
+    lang = data_language(request)
     return [IndicatorOut(
         code=i.code, name=i.name(lang), group=i.group, unit=i.unit, direction=i.direction,
         numerator=i.numerator_text, denominator=i.denominator_text,
@@ -121,7 +120,7 @@ def get_analytics(request: Request, ctx: ContextDep, session: SessionDep,
     dx, ou, pe = _dimensions(dx, ou, pe, dimension)
     run = latest_run(session)
     selection = parse_selection(session, catalog, dx=dx, ou=ou, pe=pe, run=run)
-    return analytics(session, catalog, selection, run=run, lang=request_language(request))
+    return analytics(session, catalog, selection, run=run, lang=data_language(request))
 
 
 @router.get("/dataValueSets")
@@ -144,7 +143,7 @@ def get_dashboard(code: str, request: Request, ctx: ContextDep, session: Session
                   indicator: str | None = None) -> dict[str, Any]:
     """A division's indicators against targets, its children and its short boards."""
     board = dashboard(session, _catalog(ctx), code, indicator=indicator,
-                      lang=request_language(request))
+                      lang=data_language(request))
     return {
         "division": {"code": board.place.code, "name": board.place.name,
                      "level": board.place.level,
@@ -178,7 +177,7 @@ def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
         catalog.indicator(code)
     board = _board_cache(request).short_boards(
         session, catalog, place, run=run, period=latest_period(run),
-        lang=request_language(request), indicators=indicators, limit=limit)
+        lang=data_language(request), indicators=indicators, limit=limit)
     if format == "csv":
         return Response(board.write_csv(), media_type="text/csv; charset=utf-8")
     if format == "xlsx":
@@ -255,80 +254,4 @@ def post_run(ctx: ContextDep, session: SessionDep, body: RunRequest,
             "periods": list(result.periods), "rows": result.results.height}
 
 
-# --- the planner's page ------------------------------------------------------------------
-
-
-STATUS_COLOURS = {"met": "#1a9850", "on_track": "#91cf60", "at_risk": "#fc8d59",
-                  "behind": "#d73027", "no_target": "#999999", "no_data": "#cccccc"}
-
-
-@pages.get("/indicators", response_class=HTMLResponse)
-def indicators_page(request: Request, ctx: ContextDep, session: SessionDep,
-                    division: str | None = None, indicator: str | None = None) -> HTMLResponse:
-    """Indicators vs targets for a division, drill-down to its children, map, short boards."""
-    from shequ.registry import queries
-
-    catalog = _catalog(ctx)
-    lang = request_language(request)
-    code = division
-    if code is None:
-        region = queries.meta(session).get("region_code")
-        code = region or "nation"
-    board = dashboard(session, catalog, code, indicator=indicator, lang=lang)
-    chosen = catalog.indicator(board.indicator)
-    points = [{"code": c.place.code, "name": c.place.name, "lon": c.place.longitude,
-               "lat": c.place.latitude, "value": c.value, "status": c.status or "no_data",
-               "colour": STATUS_COLOURS.get(c.status or "no_data", "#cccccc")}
-              for c in board.children if c.place.longitude is not None]
-    values = [c.value for c in board.children if c.value is not None]
-    line = next((item for item in board.lines if item.code == chosen.code), None)
-    chart = trend_chart(board.trend, target=None if line is None else line.target,
-                        target_year=chosen.target_year,
-                        projected=None if line is None else line.projected)
-    synthetic = board.place.synthetic or any(c.place.synthetic for c in board.children)
-    return render(request, "indicators.html", {
-        "board": board, "chosen": chosen, "points": points,
-        "value_range": (min(values), max(values)) if values else (0.0, 0.0),
-        "colours": STATUS_COLOURS, "synthetic": synthetic,
-        "boards": board.short_boards.head(20).to_dicts() if board.short_boards.height else [],
-        "chart": chart,
-    })
-
-
-def trend_chart(trend: tuple[tuple[int, float | None], ...], *, target: float | None,
-                target_year: int, projected: float | None, width: int = 420,
-                height: int = 160) -> dict[str, Any] | None:
-    """SVG coordinates of a division's values by year, its target and the projection."""
-    points = [(year, value) for year, value in trend if value is not None]
-    if not points:
-        return None
-    years = [y for y, _ in points] + [target_year]
-    values = [v for _, v in points] + [x for x in (target, projected) if x is not None]
-    low_year, high_year = min(years), max(years)
-    low, high = min(0.0, *values), max(values) * 1.1
-    if high <= low:
-        high = low + 1.0
-    pad = 30
-
-    def x(year: int) -> float:
-        return pad + (width - 2 * pad) * (year - low_year) / max(1, high_year - low_year)
-
-    def y(value: float) -> float:
-        return height - pad + (2 * pad - height) * (value - low) / (high - low)
-
-    last_year, last_value = points[-1]
-    return {
-        "width": width, "height": height,
-        "line": " ".join(f"{x(yr):.1f},{y(v):.1f}" for yr, v in points),
-        "dots": [{"x": x(yr), "y": y(v), "year": yr, "value": v} for yr, v in points],
-        "target_y": None if target is None else y(target),
-        "projection": None if projected is None else {
-            "x1": x(last_year), "y1": y(last_value), "x2": x(target_year),
-            "y2": y(projected)},
-        "x_labels": [{"x": x(yr), "year": yr} for yr in sorted(set(years))],
-        "low": low, "high": high, "pad": pad,
-    }
-
-
-__all__ = ["pages", "router"]
-
+__all__ = ["router", "run_indicators"]

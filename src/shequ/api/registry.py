@@ -8,14 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import Problem, ValidationError
+from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.models import Division, Facility, FacilityStatus
+from shequ.registry.summary import summarise_region
 
 
 class ErrorOut(BaseModel):
@@ -111,6 +110,8 @@ class FacilityTypeOut(BaseModel):
 
 class RegionSummary(BaseModel):
     """What the registry holds: divisions per level and facilities per type."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     region_code: str | None
     region_name: str | None
@@ -253,24 +254,4 @@ def get_facility(facility_id: IdPath, session: SessionDep) -> FacilityOut:
 @router.get("/region", response_model=RegionSummary)
 def region_summary(session: SessionDep) -> RegionSummary:
     """The loaded region: its divisions per level and facilities per type."""
-    return summarise_region(session)
-
-
-def summarise_region(session: Session) -> RegionSummary:
-    """Counts for the region recorded in the registry's meta data (or everything)."""
-    info = queries.meta(session)
-    code = info.get("region_code")
-    prefix = ""
-    name = None
-    if code:
-        unit = queries.division(session, code)
-        prefix = code_prefix(unit.code, unit.level)
-        name = unit.name
-    by_level = queries.count_by_level(session, prefix=prefix)
-    fac_query = select(Facility.type_code, func.count()).group_by(Facility.type_code)
-    if prefix:
-        fac_query = fac_query.where(Facility.division_code.startswith(prefix))
-    by_type = {t: int(n) for t, n in session.execute(fac_query).all()}
-    return RegionSummary(region_code=code, region_name=name,
-                         synthetic=info.get("synthetic") == "true",
-                         divisions_by_level=by_level, facilities_by_type=by_type)
+    return RegionSummary.model_validate(summarise_region(session))

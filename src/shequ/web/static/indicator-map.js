@@ -1,10 +1,13 @@
 // The indicator map of /indicators: a circle at each child division's representative point,
 // colour = status, area ∝ value; a click drills down.  Points come from the page's
-// #indicator-points block; names reach the page only as text nodes.
+// #indicator-points block (statuses already in the page's language); names reach the page
+// only as text nodes.
 (function () {
   "use strict";
   const el = document.getElementById("indicator-map");
   const points = JSON.parse(document.getElementById("indicator-points").textContent);
+  const numbers = new Intl.NumberFormat(el.dataset.lang || "zh-CN",
+                                        { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const map = L.map(el, { attributionControl: false });
   const low = Number(el.dataset.low), high = Number(el.dataset.high);
   const layer = L.featureGroup().addTo(map);
@@ -14,10 +17,10 @@
       radius: 6 + 14 * Math.sqrt(Math.max(share, 0)), color: "#333", weight: 1,
       fillColor: p.colour, fillOpacity: 0.8,
     }).addTo(layer);
-    circle.bindTooltip(() => Shequ.lines([`${p.name} ${p.value === null ? "—" : p.value.toFixed(2)}`]));
+    circle.bindTooltip(() => Shequ.lines([
+      `${p.name} ${p.value === null ? "—" : numbers.format(p.value)}`, p.status]));
     circle.on("click", () => {
-      const query = new URLSearchParams({ division: p.code, indicator: el.dataset.indicator,
-        lang: el.dataset.lang });
+      const query = new URLSearchParams({ division: p.code, indicator: el.dataset.indicator });
       window.location = `/indicators?${query}`;
     });
   });

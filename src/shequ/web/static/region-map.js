@@ -1,23 +1,31 @@
 // The region's facilities and communities on a Leaflet map with no tile layer: the pages
 // must work without internet, so the map draws Shequ's own data on a plain background.
-// Names come from the database, so popups and tooltips are built from text nodes.
+// Names come from the database, so popups and tooltips are built from text nodes; the
+// words of statuses come from the page's #region-data block, in the page's language.
 (function () {
   "use strict";
   const el = document.getElementById("map");
   if (!el) return;
   const region = encodeURIComponent(el.dataset.region);
   const lang = el.dataset.lang || "zh-CN";
+  const words = JSON.parse(document.getElementById("region-data").textContent);
   const map = L.map(el, { attributionControl: false });
   const palette = {
     comprehensive: "#b42318", elderly: "#d97706", childcare: "#db2777", education: "#7c3aed",
     health: "#059669", culture: "#2563eb", sports: "#0891b2", convenience: "#6b7280",
     administration: "#111827",
   };
-  Promise.all([
-    fetch(`/api/v1/facility-types`).then((r) => r.json()),
-    fetch(`/api/v1/facilities?division=${region}&limit=5000`).then((r) => r.json()),
-    fetch(`/api/v1/divisions/${region}/tree?depth=2`).then((r) => r.json()),
-  ]).then(([types, facilities, tree]) => {
+  const json = (url) => fetch(url, { headers: { "Accept-Language": lang } }).then((r) => {
+    if (!r.ok) throw new Error(String(r.status));
+    return r.json();
+  });
+  const loading = Promise.all([
+    json("/api/v1/facility-types"),
+    json(`/api/v1/facilities?division=${region}&limit=5000`),
+    json(`/api/v1/divisions/${region}/tree?depth=2`),
+  ]);
+  // About a thousand facilities and two hundred communities: worth saying it is loading.
+  Shequ.busy(el, loading).then(([types, facilities, tree]) => {
     const typeInfo = Object.fromEntries(types.map((t) => [t.code, t]));
     const bounds = [];
     const communities = L.layerGroup().addTo(map);
@@ -38,12 +46,16 @@
       const name = lang === "en" ? info.name_en : info.name_zh;
       L.circleMarker([f.latitude, f.longitude], {
         radius: 5, color: palette[info.service_area] || "#444", weight: 1, fillOpacity: 0.8,
-      }).bindPopup(() => Shequ.lines([Shequ.text("b", f.name), name || f.type_code, f.status]))
+      }).bindPopup(() => Shequ.lines([Shequ.text("b", f.name), name || "", words.statuses[f.status] || ""]))
         .addTo(layer);
       bounds.push([f.latitude, f.longitude]);
     }
     if (bounds.length) map.fitBounds(bounds, { padding: [10, 10] });
     else map.setView([35, 105], 4);
     el.dataset.loaded = String(facilities.length);
+  }, () => {
+    map.setView([35, 105], 4);
+    el.after(Shequ.text("p", words.failed, "notice"));
+    el.dataset.failed = "true";
   });
 })();

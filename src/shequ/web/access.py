@@ -1,0 +1,79 @@
+"""The life-circle page (/access): for a division, a tier and a year, its communities'
+residents covered and not covered on a map, the gaps by community, and what a point on
+the map reaches on foot (asked of ``GET /api/v1/access/point`` by static/access-map.js).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from shequ.access.coverage import community_tiers, stored_years
+from shequ.errors import NotFoundError
+from shequ.http.deps import ContextDep, SessionDep
+from shequ.registry import queries
+from shequ.registry.codes import code_prefix
+from shequ.web.divisions import division_of, hierarchy_crumbs, trail_of
+from shequ.web.page import PageDep, render
+
+router = APIRouter(include_in_schema=False)
+
+DEFAULT_TIER = "15min"
+
+
+@router.get("/access", response_class=HTMLResponse)
+def access_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
+                division: str | None = None, tier: str = DEFAULT_TIER,
+                period: str = "") -> HTMLResponse:
+    """Map of covered and uncovered residents for a division, a tier and a year, the
+    gaps, and a point query."""
+    info = queries.meta(session)
+    if tier not in ctx.catalog.tiers:
+        tier = DEFAULT_TIER
+    unit = division_of(session, division if division is not None else info.get("region_code"),
+                       error_code="access.unknown_division")
+    prefix = "" if unit is None else code_prefix(unit.code, unit.level)
+    name = page.t("common.nation") if unit is None else unit.name
+    years = stored_years(session, prefix=prefix)
+    chosen_year = int(period) if period.isdigit() and int(period) in years else None
+    crumbs = hierarchy_crumbs(page, trail_of(session, unit), "/access", tier=tier,
+                              period=chosen_year)
+    tiers = [(code, page.t("access.tier_option", name=t.name(page.lang),
+                           distance=page.t("access.distance", metres=int(t.distance_m))))
+             for code, t in ctx.catalog.tiers.items()]
+    base: dict[str, Any] = {
+        "breadcrumbs": crumbs, "place_name": name, "unit": unit, "tier": tier,
+        "tiers": tiers, "synthetic": info.get("synthetic") == "true",
+        "children": queries.children(session, None if unit is None else unit.code)
+        if unit is None or unit.level < 5 else [],
+    }
+    try:
+        found = community_tiers(ctx, session, prefix=prefix, tier=tier, period=chosen_year)
+    except NotFoundError:  # no street network or no community with a point yet
+        return render(page, "access.html", {**base, "unavailable": True})
+    table = found.table
+    points = [{"code": r["division_code"], "name": r["name"], "lon": r["longitude"],
+               "lat": r["latitude"], "share": r["covered_share"],
+               "residents": r["residents"], "missing": r["missing"]}
+              for r in table.iter_rows(named=True) if r["longitude"] is not None]
+    uncovered = table.filter(pl.col("covered_share") < 1.0).with_columns(
+        (pl.col("residents") - pl.col("residents_covered")).alias("gap")).sort(
+        "gap", descending=True)
+    residents = float(table["residents"].sum()) if table.height else 0.0
+    covered = float(table["residents_covered"].sum()) if table.height else 0.0
+    return render(page, "access.html", {
+        **base, "unavailable": False,
+        "points": points, "uncovered": uncovered.head(50).to_dicts(),
+        "uncovered_count": uncovered.height, "communities": table.height,
+        "residents": residents, "covered": covered,
+        "share": covered / residents if residents else None,
+        "stored": found.stored, "computed_at": found.computed_at, "period": found.period,
+        "years": years,
+        "type_names": {c: t.name(page.lang) for c, t in ctx.catalog.facility_types.items()},
+    })
+
+
+__all__ = ["router"]
