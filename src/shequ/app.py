@@ -38,6 +38,7 @@ API_ROUTERS: tuple[tuple[str, str], ...] = (
     ("registry", "/api/v1"),
     ("auth", "/api/v1"),
     ("services", "/api/v1"),
+    ("request_handling", "/api/v1"),
     ("media", ""),
     ("bookings", "/api/v1"),
     ("care", "/api/v1"),
@@ -57,9 +58,13 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "registry",
     "indicators",
     "access",
-    "services_pages",
+    "directory",
+    "requests",
+    "bookings",
+    "care",
     "volunteers",
     "reviews",
+    "upkeep",
 )
 
 

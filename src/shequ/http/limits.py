@@ -45,8 +45,9 @@ from shequ.settings import Settings
 
 UPLOAD_PATHS = ("/api/v1/imports/", "/upkeep/import")
 # Multipart bodies carrying photos of a request (each up to ``max_photo_bytes``, several at
-# once): a request's own upload, and Open311 submissions with ``media``.
-PHOTO_UPLOADS = re.compile(r"/api/v1/service-requests/\d+/photos|/open311/v2/requests\.(json|xml)")
+# once): a request's own upload, Open311 submissions with ``media``, and the report form.
+PHOTO_UPLOADS = re.compile(r"/api/v1/service-requests/\d+/photos|/open311/v2/requests\.(json|xml)"
+                           r"|/services/requests")
 UNCHECKED_PATHS = ("/static/",)  # files on disk: no database, no body
 MAX_JSON_DEPTH = 32
 # Threads beyond the admitted requests: static files and the first directory sync.
