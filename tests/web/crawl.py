@@ -1,0 +1,684 @@
+"""The whole-product crawl: a reader of one role and one language walks every page that
+links reach from the home page and the workbench, and each page and form is checked.
+
+:func:`crawl` drives one Playwright browser context (one reader) breadth first over the
+same-origin links of the layout and the pages, and checks every page it opens:
+
+- the answer is below 500, an HTML document (never JSON on a page route), in the reader's
+  language (``<html lang>``), and a link does not lead to a 4xx page;
+- nothing is fetched from a host other than the server's (127.0.0.1);
+- axe-core finds no serious or critical accessibility violation;
+- the visible words are in the page's language: on zh-CN pages no Latin-script word
+  outside :data:`LATIN_ALLOWED`, on English pages no Han character or CJK punctuation;
+  nowhere a snake_case code, an untranslated message key or a Python/JS null.  Words
+  the database holds (names of divisions, facilities, people, and what users typed) are
+  taken out first: they are the data, not the interface (:class:`DataWords`);
+- the language switch keeps the page's path and query and only swaps ``lang``;
+- no script error and no Content-Security-Policy refusal in the console.
+
+Every POST form met (once per action and set of fields) is sent once with a value that
+is certainly wrong in one field (a word in a number or date field, a blank required
+field, text over its maxlength) and the browser's own validation turned off: the answer
+must show the problem (role=alert, a field error or the error page) in the page's
+language, and the form again with everything else that was typed.
+
+Failures are collected, not raised, so that one run lists all of them
+(:meth:`CrawlReport.describe`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests.web.axe import axe_violations
+
+LANGS = ("zh-CN", "en")
+# Links not to follow: the way out, files and assets, and the machine surfaces (JSON).
+SKIPPED_PREFIXES = ("/logout", "/static", "/media", "/api", "/hsds", "/open311",
+                    "/openapi.json", "/favicon", "/docs/")
+SKIPPED_SUFFIXES = (".csv", ".xlsx", ".json", ".geojson", ".txt", ".ico", ".svg", ".png",
+                    ".jpg", ".jpeg", ".pdf", ".zip", ".js", ".css")
+# Pages that are not Shequ's own frame: their words are a third party's (Swagger UI).
+FOREIGN_TEXT_PAGES = ("/docs",)
+
+# Latin-script words a zh-CN page may show: names of standards, formats and units.
+LATIN_ALLOWED = frozenset({
+    "m²", "km²", "km", "m", "min", "h", "kg", "HSDS", "Open311", "API", "Shequ", "CSV",
+    "XLSX", "GeoJSON", "JSON", "OSM", "OpenStreetMap", "Leaflet", "ECharts", "GB", "T",
+    "UTC", "UTF", "WGS84", "GCJ", "iCalendar",
+})
+# Reference codes of the plan's indicators and the like (N1, S7, L4): names, not words.
+REFERENCE_CODE = re.compile(r"[A-Z]{1,2}\d{1,3}")
+CATALOG_DOMAINS = ("access", "account", "charts", "common", "errors", "indicators",
+                   "photos", "plan", "problems", "registry", "resident_services",
+                   "services", "upkeep", "work", "fields")
+
+HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_PUNCT = r"\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+HAN_RUN = re.compile(f"[{HAN}]+")
+CJK_PUNCT_RUN = re.compile(f"[{CJK_PUNCT}]+")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9²³_]*")
+SNAKE_CASE = re.compile(r"(?<![\w./-])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![\w/-])")
+CATALOG_KEY = re.compile(r"(?<![\w./])(?:" + "|".join(CATALOG_DOMAINS)
+                         + r")\.[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*(?![\w/])")
+NULLISH = re.compile(r"(?<![\w.])(?:None|nan|NaN|undefined|null|NaT|Infinity)(?![\w.])")
+ID_SEGMENT = re.compile(r"^(?:\d+|[0-9a-f]{16,}|[A-Za-z0-9_-]{22,})$")
+
+# In the page: the texts a reader meets (text nodes shown, labels read aloud, the title),
+# each as its own string; closed <details> are opened first.
+VISIBLE_TEXTS_JS = """
+(skipSelector) => {
+  for (const d of document.querySelectorAll("details:not([open])")) d.open = true;
+  const parts = [];
+  const page = document.documentElement.lang;
+  // Words marked as another language (the switch's own name, say) are rightly so.
+  const foreign = (el) => {
+    const tagged = el.closest("[lang]");
+    return tagged && tagged.lang !== page;
+  };
+  const shown = (el) => {
+    const box = el.closest("option, optgroup") ? el.closest("select") : el;
+    return box && box.checkVisibility({visibilityProperty: true});
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest(skipSelector) || foreign(el) || !shown(el)) continue;
+    const text = node.nodeValue.trim();
+    if (text) parts.push(text);
+  }
+  const labelled = "[aria-label], [placeholder], [title], img[alt], "
+                 + "input[type=submit][value], input[type=button][value]";
+  for (const el of document.body.querySelectorAll(labelled)) {
+    if (el.closest(skipSelector) || foreign(el)) continue;
+    for (const name of ["aria-label", "placeholder", "title", "alt"]) {
+      const value = el.getAttribute(name);
+      if (value && value.trim()) parts.push(value.trim());
+    }
+    if (el.matches("input[type=submit], input[type=button]")) parts.push(el.value);
+  }
+  if (document.title) parts.push(document.title);
+  return parts;
+}
+"""
+TEXT_SKIP = "script, style, noscript, template, [translate=no], [data-proper-name], #swagger-ui"
+
+# In the page: the POST forms and their fields, as the crawl needs them.
+FORMS_JS = """
+() => Array.from(document.forms).map((form, index) => ({
+  index,
+  method: (form.getAttribute("method") || "get").toLowerCase(),
+  action: form.action,
+  fields: Array.from(form.elements).filter((el) => el.name).map((el) => ({
+    name: el.name,
+    tag: el.tagName.toLowerCase(),
+    type: (el.getAttribute("type") || (el.tagName === "TEXTAREA" ? "textarea" : "text"))
+          .toLowerCase(),
+    required: el.required,
+    maxlength: el.maxLength > 0 ? el.maxLength : null,
+    visible: el.type !== "hidden" && el.checkVisibility({visibilityProperty: true}),
+    readonly: el.readOnly || el.disabled,
+    value: el.value,
+  })),
+}))
+"""
+
+# In the page: give form ``index`` the values ``fill`` (field name → value; a field
+# named in ``bad`` becomes a plain text field first, so that the browser keeps any
+# word), turn off the browser's checks and send it as a user would.
+SUBMIT_JS = """
+([index, fill, bad]) => {
+  const form = document.forms[index];
+  form.noValidate = true;
+  for (const [name, value] of Object.entries(fill)) {
+    const el = form.elements.namedItem(name);
+    const target = el instanceof RadioNodeList ? el[0] : el;
+    if (name === bad && target.tagName === "INPUT") {
+      target.removeAttribute("maxlength");
+      target.removeAttribute("min");
+      target.removeAttribute("max");
+      target.removeAttribute("pattern");
+      target.type = "text";
+    }
+    if (name === bad && target.tagName === "TEXTAREA") target.removeAttribute("maxlength");
+    target.value = value;
+  }
+  form.requestSubmit();
+}
+"""
+
+# In the page: what the form posted to ``action`` shows in field ``name`` (the value
+# the server wrote into the page, not what the browser kept).
+DRAWN_VALUE_JS = """
+([action, name]) => {
+  const forms = Array.from(document.forms);
+  const form = forms.find((f) => f.action === action && f.elements.namedItem(name))
+            || forms.find((f) => f.elements.namedItem(name));
+  if (!form) return null;
+  let el = form.elements.namedItem(name);
+  if (el instanceof RadioNodeList) el = el[0];
+  if (el.tagName === "TEXTAREA") return el.defaultValue;
+  if (el.tagName === "INPUT") return el.getAttribute("value") || "";
+  return el.value;
+}
+"""
+
+TEXTUAL_TYPES = frozenset({"text", "search", "number", "email", "tel", "url", "textarea",
+                           "date", "time", "datetime-local", "month", "password"})
+KEEPABLE_TYPES = TEXTUAL_TYPES - {"password"}
+KEPT_FILLER = "77"
+
+
+class DataWords:
+    """Words that come from the database, found in a text so that they are not taken for
+    words of the interface.
+
+    ``names`` are whole strings (names, addresses, what users typed); long free texts
+    are also split at punctuation and spaces, and each piece's beginnings kept, so that
+    a text shown cut short is still recognised.
+    """
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.texts = tuple(texts)
+        words: set[str] = set()
+        splitter = re.compile(r"[\s，。；：、,.;:!?！？（）()\"“”'‘’/]+")
+        for raw in self.texts:
+            text = raw.strip()
+            if not text:
+                continue
+            words.add(text)
+            for line in text.splitlines():
+                if line.strip():
+                    words.add(line.strip())
+            for piece in splitter.split(text):
+                if len(piece) >= 2:
+                    words.update(piece[:end] for end in range(2, len(piece) + 1))
+        self.words = frozenset(words)
+        self.longest: dict[str, int] = {}
+        for word in self.words:
+            first = word[0]
+            self.longest[first] = max(self.longest.get(first, 0), len(word))
+        self.longest_any = max(self.longest.values(), default=0)
+
+    def plus(self, texts: Iterable[str]) -> DataWords:
+        """These words and ``texts``."""
+        return DataWords((*self.texts, *texts))
+
+    def covered(self, text: str, start: int, end: int) -> bool:
+        """Whether every character of ``text[start:end]`` lies in a database word."""
+        cover = [False] * (end - start)
+        for begin in range(max(0, start - self.longest_any), end):
+            most = self.longest.get(text[begin], 0)
+            if not most or begin + most <= start:
+                continue
+            for stop in range(min(len(text), begin + most), max(begin, start), -1):
+                if text[begin:stop] in self.words:
+                    for i in range(max(begin, start), min(stop, end)):
+                        cover[i - start] = True
+                    break
+        return all(cover)
+
+
+def language_problems(texts: Iterable[str], lang: str, data: DataWords) -> list[str]:
+    """What in ``texts`` (the visible strings of one page) is not in ``lang``."""
+    found: list[str] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(kind: str, word: str, text: str) -> None:
+        if (kind, word) in seen:
+            return
+        seen.add((kind, word))
+        context = text if len(text) <= 90 else text[:87] + "…"
+        found.append(f"{kind} {word!r} in {context!r}")
+
+    for text in texts:
+        for match in SNAKE_CASE.finditer(text):
+            if not data.covered(text, match.start(), match.end()):
+                add("code", match.group(), text)
+        for match in CATALOG_KEY.finditer(text):
+            add("message key", match.group(), text)
+        for match in NULLISH.finditer(text):
+            if not data.covered(text, match.start(), match.end()):
+                add("empty value", match.group(), text)
+        if lang == "zh-CN":
+            for match in LATIN_WORD.finditer(text):
+                word = match.group()
+                if (word in LATIN_ALLOWED or SNAKE_CASE.fullmatch(word)
+                        or REFERENCE_CODE.fullmatch(word)):
+                    continue
+                if not data.covered(text, match.start(), match.end()):
+                    add("Latin word", word, text)
+        else:
+            for match in HAN_RUN.finditer(text):
+                if not data.covered(text, match.start(), match.end()):
+                    add("Han", match.group(), text)
+            for match in CJK_PUNCT_RUN.finditer(text):
+                if not data.covered(text, match.start(), match.end()):
+                    add("CJK punctuation", match.group(), text)
+    return found
+
+
+def page_key(url: str) -> str:
+    """A page's identity in the crawl: path and query, without ``lang`` and ``msg``."""
+    parts = urlsplit(url)
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if k not in {"lang", "msg"})
+    return parts.path + ("?" + urlencode(query) if query else "")
+
+
+def page_shape(url: str) -> str:
+    """A page's kind: its path with ids replaced and the names of its query."""
+    parts = urlsplit(url)
+    path = "/".join("{id}" if ID_SEGMENT.match(s) else s for s in parts.path.split("/"))
+    keys = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True)
+                   if k not in {"lang", "msg"}})
+    return path + ("?" + "&".join(keys) if keys else "")
+
+
+def followable(url: str, origin: str) -> bool:
+    """Whether the crawl opens ``url`` (a same-origin page, not a file or JSON)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or f"{parts.scheme}://{parts.netloc}" != origin:
+        return False
+    path = parts.path or "/"
+    if path == "/docs":
+        return True
+    return not (path.startswith(SKIPPED_PREFIXES) or path.lower().endswith(SKIPPED_SUFFIXES))
+
+
+def switch_problem(href: str | None, here: str, lang: str) -> str | None:
+    """What is wrong with the language switch ``href`` on the page at ``here``."""
+    if not href:
+        return "no language switch"
+    other = "en" if lang == "zh-CN" else "zh-CN"
+    target, current = urlsplit(href), urlsplit(here)
+    asked = [v for k, v in parse_qsl(target.query, keep_blank_values=True) if k == "lang"]
+    kept = sorted((k, v) for k, v in parse_qsl(target.query, keep_blank_values=True)
+                  if k != "lang")
+    before = sorted((k, v) for k, v in parse_qsl(current.query, keep_blank_values=True)
+                    if k not in {"lang", "msg"})
+    if (target.path or "/") != (current.path or "/") or kept != before or asked != [other]:
+        return f"language switch {href!r} is not this page ({page_key(here)!r}) in {other}"
+    return None
+
+
+@dataclass
+class Failure:
+    """One thing wrong: where, for whom, what."""
+
+    url: str
+    what: str
+
+    def line(self, role: str, lang: str) -> str:
+        return f"{self.url} [{role}, {lang}]: {self.what}"
+
+
+@dataclass
+class CrawlReport:
+    """What one reader's crawl found."""
+
+    role: str
+    lang: str
+    pages: list[str] = field(default_factory=list)
+    forms: list[str] = field(default_factory=list)
+    unexercised_forms: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def fail(self, url: str, what: str) -> None:
+        self.failures.append(Failure(page_key(url) if url.startswith("http") else url, what))
+
+    def describe(self) -> str:
+        """The failures, each thing wrong once with the pages it was found on."""
+        head = (f"{len(self.failures)} failures for {self.role} in {self.lang} "
+                f"({len(self.pages)} pages, {len(self.forms)} forms sent, "
+                f"{self.seconds:.0f} s):")
+        where: dict[str, list[str]] = {}
+        for failure in self.failures:
+            where.setdefault(failure.what, [])
+            if failure.url not in where[failure.what]:
+                where[failure.what].append(failure.url)
+        lines = [head]
+        for what, urls in where.items():
+            shown = ", ".join(urls[:4]) + (f" and {len(urls) - 4} more" if len(urls) > 4
+                                           else "")
+            lines.append(f"- [{self.role}, {self.lang}] {what}\n    on {shown}")
+        return "\n".join(lines)
+
+
+def _bad_value(spec: Mapping[str, Any]) -> str | None:
+    """A value certainly refused in the field ``spec``, or None when none is certain."""
+    kind = spec["type"]
+    if kind in {"number", "date", "time", "datetime-local", "month"}:
+        return "abc"
+    if spec["required"]:
+        return ""
+    if spec["maxlength"]:
+        return "x" * (int(spec["maxlength"]) + 1)
+    return None
+
+
+@dataclass
+class Crawler:
+    """One reader (a browser context) crawling from ``starts``."""
+
+    context: Any
+    origin: str
+    lang: str
+    data: DataWords
+    report: CrawlReport
+    cap: int = 60
+    per_shape: int = 2
+    form_cap: int = 20
+    deadline: float = float("inf")
+    outside: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.page.on("request", self._request)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.console.append(f"script error: {error}"))
+
+    def _request(self, request: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in {"data", "blob", "about"}:
+            return
+        if parts.hostname != "127.0.0.1":
+            self.outside.append(request.url)
+
+    def _console(self, message: Any) -> None:
+        # A page's own 4xx answer is logged as a failed load: the checks judge it instead.
+        own = message.location.get("url", "").split("#")[0] == self.page.url.split("#")[0]
+        if message.type == "error" and not (own and message.text.startswith(
+                "Failed to load resource")):
+            self.console.append(f"console error: {message.text}")
+
+    def _drain(self, url: str) -> None:
+        """Report the outside requests and console errors since the last call."""
+        for address in dict.fromkeys(self.outside):
+            self.report.fail(url, f"request to another host: {address}")
+        for line in dict.fromkeys(self.console):
+            self.report.fail(url, line[:300])
+        self.outside.clear()
+        self.console.clear()
+
+    def open(self, url: str) -> tuple[Any, str | None]:
+        """Go to ``url``; the response, or None with why not (a download is no page)."""
+        try:
+            return self.page.goto(url, wait_until="load"), None
+        except Exception as exc:  # Playwright's Error: a download, a timeout, a crash
+            text = str(exc).splitlines()[0]
+            if "Download is starting" in text:
+                return None, "download"
+            return None, text
+
+    def check_page(self, url: str, response: Any, *, via_link: bool) -> bool:
+        """The checks of one page; whether it is an HTML page."""
+        here = self.page.url
+        status = response.status if response is not None else 0
+        if status >= 500:
+            self.report.fail(here, f"answered {status}")
+        elif via_link and status >= 400:
+            code = self.page.evaluate(
+                "() => document.querySelector('[data-testid=error-page]')?.dataset.code || ''")
+            self.report.fail(url, f"a link leads to a {status} page {code}".rstrip())
+        content_type = (response.headers.get("content-type", "") if response else "")
+        if not content_type.startswith("text/html"):
+            self.report.fail(here, f"not an HTML page: {content_type or 'no content type'}")
+            self._drain(here)
+            return False
+        lang = self.page.evaluate("() => document.documentElement.lang")
+        if lang != self.lang:
+            self.report.fail(here, f"<html lang={lang!r}>, the reader asked for {self.lang}")
+        path = urlsplit(here).path
+        for violation in axe_violations(self.page):
+            targets = ", ".join(" ".join(map(str, n["target"])) for n in violation["nodes"][:3])
+            self.report.fail(here, f"axe {violation['id']} ({violation['impact']}): "
+                                   f"{violation['help']} — {targets}")
+        if path not in FOREIGN_TEXT_PAGES:
+            texts = self.page.evaluate(VISIBLE_TEXTS_JS, TEXT_SKIP)
+            for wrong in language_problems(texts, self.lang, self.data):
+                self.report.fail(here, wrong)
+            switch = self.page.evaluate(
+                "() => document.querySelector('[data-testid=language-switch]')"
+                "?.getAttribute('href') ?? null")
+            problem = switch_problem(switch, here, self.lang)
+            if problem:
+                self.report.fail(here, problem)
+        self._drain(here)
+        return True
+
+    def links(self) -> list[str]:
+        hrefs: list[str] = self.page.evaluate(
+            "() => Array.from(document.querySelectorAll('a[href]:not([download])'),"
+            " (a) => a.href.split('#')[0])")
+        return [h for h in dict.fromkeys(hrefs) if followable(h, self.origin)]
+
+    def forms(self) -> list[dict[str, Any]]:
+        forms: list[dict[str, Any]] = self.page.evaluate(FORMS_JS)
+        return [f for f in forms if f["method"] == "post"
+                and followable(f["action"], self.origin)
+                and not urlsplit(f["action"]).path.startswith("/logout")]
+
+    def send_bad_form(self, url: str, form: dict[str, Any]) -> None:
+        """Send ``form`` (on the page at ``url``, open now) with one certainly bad value."""
+        fields = [f for f in form["fields"] if f["visible"] and not f["readonly"]
+                  and f["type"] in TEXTUAL_TYPES]
+        bad_field, bad = None, None
+        for spec in fields:
+            bad = _bad_value(spec)
+            if bad is not None:
+                bad_field = spec
+                break
+        action = page_key(form["action"])
+        if bad_field is None:
+            self.report.unexercised_forms.append(f"{action} on {page_key(url)}")
+            return
+        fill: dict[str, str] = {}
+        for spec in fields:
+            if spec is bad_field:
+                fill[spec["name"]] = bad or ""
+            elif spec["type"] in {"text", "search", "textarea", "number", "tel"} \
+                    and not spec["value"]:
+                fill[spec["name"]] = KEPT_FILLER
+        kept = {spec["name"]: fill.get(spec["name"], spec["value"]) for spec in fields
+                if spec["type"] in KEEPABLE_TYPES and spec is not bad_field}
+        label = f"form {action} (bad {bad_field['name']}={bad[:8] if bad else bad!r})"
+        self.report.forms.append(f"{action} on {page_key(url)}")
+        try:
+            with self.page.expect_navigation(wait_until="load", timeout=15_000) as sent:
+                self.page.evaluate(SUBMIT_JS, [form["index"], fill, bad_field["name"]])
+            response = sent.value
+        except Exception as exc:
+            self.report.fail(url, f"{label}: no answer page ({str(exc).splitlines()[0]})")
+            self._drain(url)
+            return
+        here = self.page.url
+        status = response.status if response is not None else 0
+        if urlsplit(here).query and "msg=" in urlsplit(here).query:
+            self.report.fail(url, f"{label}: accepted (redirected to {page_key(here)})")
+            self._drain(url)
+            return
+        if not self.check_page(here, response, via_link=False):
+            self.report.fail(url, f"{label}: answered {status} without a page")
+            return
+        problem = self.page.evaluate("""() => {
+          const shown = Array.from(document.querySelectorAll(
+            "[role=alert], [data-testid=field-error], [data-testid=error-page]"))
+            .filter((el) => el.checkVisibility());
+          return shown.map((el) => el.innerText.trim()).join(" | ");
+        }""")
+        if not problem:
+            self.report.fail(url, f"{label}: answered {status} showing no problem")
+        else:
+            wrong = language_problems([problem], self.lang, self.data)
+            if self.lang == "zh-CN" and not HAN_RUN.search(problem):
+                wrong.append(f"no Chinese in {problem[:80]!r}")
+            for text in wrong:
+                self.report.fail(url, f"{label}: its problem is not in {self.lang}: {text}")
+        error_page = self.page.locator("[data-testid=error-page]").count() > 0
+        if error_page:
+            self.report.fail(url, f"{label}: answered with the error page ({status}), "
+                                  "not the form with what was typed")
+            return
+        for name, value in kept.items():
+            drawn = self.page.evaluate(DRAWN_VALUE_JS, [form["action"], name])
+            if drawn is None:
+                self.report.fail(url, f"{label}: field {name} is gone from the answer")
+            elif drawn != value:
+                self.report.fail(url, f"{label}: field {name} shows {drawn[:40]!r}, "
+                                      f"typed {value[:40]!r}")
+
+    def run(self, starts: list[str]) -> CrawlReport:
+        began = time.monotonic()
+        queue: deque[tuple[str, bool]] = deque((self.origin + s, False) for s in starts)
+        seen: set[str] = set()
+        shapes: dict[str, int] = {}
+        sent_forms: set[tuple[str, tuple[str, ...]]] = set()
+        while queue and len(self.report.pages) < self.cap:
+            if time.monotonic() > self.deadline:
+                self.report.fail("(crawl)", f"time budget spent after "
+                                            f"{len(self.report.pages)} pages")
+                break
+            url, via_link = queue.popleft()
+            key, shape = page_key(url), page_shape(url)
+            if key in seen or shapes.get(shape, 0) >= self.per_shape:
+                continue
+            seen.add(key)
+            shapes[shape] = shapes.get(shape, 0) + 1
+            response, why = self.open(url)
+            if why == "download":
+                continue
+            self.report.pages.append(key)
+            if response is None:
+                self.report.fail(url, f"did not open: {why}")
+                self._drain(url)
+                continue
+            if not self.check_page(url, response, via_link=via_link) \
+                    or not 200 <= response.status < 400:
+                continue
+            # A redirect (to sign in, say) lands on a page that counts as seen too.
+            seen.add(page_key(self.page.url))
+            for link in self.links():
+                if page_key(link) not in seen:
+                    queue.append((link, True))
+            here, fresh = self.page.url, True
+            for form in self.forms():
+                signature = (page_shape(form["action"]),
+                             tuple(sorted(f["name"] for f in form["fields"])))
+                if signature in sent_forms or len(sent_forms) >= self.form_cap:
+                    continue
+                sent_forms.add(signature)
+                if not fresh:  # the page again, as it was, for its next form
+                    self.open(here)
+                    self._drain(here)
+                self.send_bad_form(here, form)
+                fresh = False
+        self.report.seconds = time.monotonic() - began
+        return self.report
+
+
+# The database's own words: names of places and people, and what users typed.
+DATA_COLUMNS: dict[str, tuple[str, ...]] = {
+    "division": ("name",),
+    # Not opening hours: stored in OpenStreetMap's syntax ("Mo-Fr 08:00-17:00"), they are
+    # a code the pages must put in words.
+    "facility": ("name", "address", "operator_name", "phone"),
+    "resident": ("name_masked",),
+    "app_user": ("username", "display_name"),
+    "audit_log": ("username",),
+    "booking_resource": ("name",),
+    "booking": ("purpose", "decision_note"),
+    "booking_series": ("purpose",),
+    "care_application": ("beneficiary_name_masked",),
+    "volunteer": ("display_name", "skills"),
+    "volunteer_activity": ("organiser_name", "title", "description"),
+    "review": ("comment", "moderation_note"),
+    "service_request": ("description", "address", "status_notes", "rating_comment"),
+    "service_request_event": ("note",),
+    "plan_scenario": ("name", "description"),
+    "plan_scenario_change": ("name",),
+    "indicator_run": ("note",),
+    "account_session": ("user_agent", "source_address"),
+    "division_change": ("note",),
+    "api_key": ("name",),
+}
+
+
+# Encrypted columns, read through the models (which decrypt them): (module, class, attrs).
+ENCRYPTED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("shequ.services.care.models", "CareApplication", ("beneficiary_name",)),
+    ("shequ.services.requests.models", "ServiceRequest",
+     ("description_enc", "contact_name_enc", "status_notes_enc", "rating_comment_enc")),
+    ("shequ.services.requests.models", "ServiceRequestEvent", ("note_enc",)),
+    ("shequ.services.reviews.models", "Review", ("comment_enc",)),
+)
+
+
+def database_words(ctx: Any) -> DataWords:
+    """The words of :data:`DATA_COLUMNS` and :data:`ENCRYPTED_COLUMNS` held in the
+    database of the context ``ctx``."""
+    import importlib
+
+    from sqlalchemy import inspect, select, text
+
+    inspector = inspect(ctx.engine)
+    tables = {name: {c["name"] for c in inspector.get_columns(name)}
+              for name in inspector.get_table_names()}
+    texts: list[str] = []
+    with ctx.sessions() as session:
+        for table, columns in DATA_COLUMNS.items():
+            for column in columns:
+                if column in tables.get(table, set()):
+                    texts.extend(str(v) for v in session.scalars(text(
+                        f'SELECT DISTINCT "{column}" FROM "{table}" '
+                        f'WHERE "{column}" IS NOT NULL')))
+        for module, name, attributes in ENCRYPTED_COLUMNS:
+            model = getattr(importlib.import_module(module), name)
+            for attribute in attributes:
+                texts.extend(str(v) for v in session.scalars(select(getattr(model, attribute)))
+                             if v)
+    return DataWords(texts)
+
+
+def sign_in(context: Any, origin: str, username: str, password: str, lang: str) -> None:
+    """Sign ``username`` in through the sign-in page, in ``lang`` (remembered by cookie)."""
+    page = context.new_page()
+    page.goto(f"{origin}/login?lang={lang}")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("[data-testid=login-form] button[type=submit]")
+    assert "/login" not in urlsplit(page.url).path, f"{username} could not sign in"
+    page.close()
+
+
+def crawl(browser: Any, origin: str, *, username: str | None, password: str, lang: str,
+          data: DataWords, staff: bool, cap: int = 60, seconds: float = 150) -> CrawlReport:
+    """Crawl as ``username`` (None: anonymous) in ``lang``; the report of what failed."""
+    context = browser.new_context(locale=lang, viewport={"width": 1280, "height": 900})
+    try:
+        if username:
+            sign_in(context, origin, username, password, lang)
+        else:
+            opener = context.new_page()
+            opener.goto(f"{origin}/?lang={lang}")  # the language, kept by its cookie
+            opener.close()
+        report = CrawlReport(role=username or "anonymous", lang=lang)
+        # The sessions page shows the browser's own description, as it was sent.
+        probe = context.new_page()
+        data = data.plus([probe.evaluate("navigator.userAgent")])
+        probe.close()
+        crawler = Crawler(context, origin, lang, data, report, cap=cap,
+                          deadline=time.monotonic() + seconds)
+        return crawler.run(["/", "/work"] if staff else ["/"])
+    finally:
+        context.close()
