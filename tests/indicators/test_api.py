@@ -95,16 +95,6 @@ def test_assessment_endpoint_ranks_townships(client: TestClient) -> None:
     assert {"N1", "N2", "reviews", "penalty:undersized_accepted"} <= parts
 
 
-def test_indicator_page_renders(client: TestClient) -> None:
-    page = client.get("/indicators", params={"division": f.COUNTY, "indicator": "N1"})
-    assert page.status_code == 200
-    assert "长安区" in page.text and "城市社区综合服务设施覆盖率" in page.text
-    assert f'data-code="{f.STREET}"' in page.text
-    # the trend chart: a point for 2022 and 2024, the target line and the projection
-    assert page.text.count('<circle cx=') == 2
-    assert 'stroke-dasharray="4 3"' in page.text and 'stroke-dasharray="2 3"' in page.text
-
-
 def test_assessment_counts_residents_reviews(client: TestClient) -> None:
     from sqlalchemy import insert
 
