@@ -1,8 +1,10 @@
-"""Residents' reviews over HTTP: JSON under ``/api/v1/reviews`` and the pages ``/reviews``.
+"""Residents' reviews over HTTP: JSON under ``/api/v1/reviews`` (the pages are
+:mod:`shequ.web.reviews`).
 
 Residents rate items they may review (the service checks ownership and state); the
-community responsible moderates comments (``require_handler`` on the review's division);
-staff read the scores of their jurisdiction, the input of the assessment.
+community responsible moderates comments; staff read the scores of their jurisdiction,
+the input of the assessment.  Who may do what is decided, and audited, by the use cases
+of :mod:`shequ.services.reviews.service`.
 """
 
 from __future__ import annotations
@@ -10,40 +12,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from shequ.http.caller import CurrentUser, OptionalUser
-from shequ.api.bookings import (
-    ERRORS,
-    acting_division,
-    page_context,
-    visible_prefix,
-)
-from shequ.http.deps import ContextDep, IdPath, SessionDep
-from shequ.errors import Problem, ValidationError
-from shequ.registry.models import Facility, FacilityStatus
-from shequ.services.accounts import (
-    HANDLER_ROLES,
-    Role,
-    User,
-    audit,
-    require_handler,
-    require_role,
-)
-from shequ.services.bookings.clock import local_now
-from shequ.services.bookings.models import Booking
-from shequ.services.care.models import CareApplication
+from shequ.http.caller import CurrentUser
+from shequ.http.deps import IdPath, SessionDep
+from shequ.http.problems import error_responses
 from shequ.services.reviews import service as rv
 from shequ.services.reviews.models import CommentStatus, Review, SubjectKind
-from shequ.web.forms import back, errors_back_to, login_redirect
-from shequ.web.templates import render
 
 router = APIRouter(tags=["reviews"])
-pages = APIRouter(include_in_schema=False)
+ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 class ReviewIn(BaseModel):
@@ -108,30 +87,12 @@ def _out(r: Review) -> ReviewOut:
                      created_at=r.created_at)
 
 
-def _submit(session: Session, user: User, body: ReviewIn) -> Review:
-    # Residents rate; staff do not score the services they are assessed on.
-    require_role(user, Role.RESIDENT)
-    r = rv.submit(session, user_id=user.id, subject_kind=body.subject_kind.value,
-                  subject_id=body.subject_id, score=body.score, comment=body.comment)
-    audit(session, user=user, action="create", entity="review", entity_id=r.id)
-    return r
-
-
-def _moderate(session: Session, user: User, review_id: int, body: ModerationIn) -> Review:
-    r = rv.review(session, review_id)
-    require_handler(user, r.division_code)
-    rv.moderate(session, review_id, approve=body.approve, moderated_by=user.id, note=body.note)
-    audit(session, user=user, action="approve" if body.approve else "hide", entity="review",
-          entity_id=review_id)
-    return r
-
-
-# ---- JSON API --------------------------------------------------------------------------------
-
 @router.post("/reviews", response_model=ReviewOut, status_code=201, responses=ERRORS)
 def submit(body: ReviewIn, user: CurrentUser, session: SessionDep) -> ReviewOut:
     """Rate an item once per period as a resident (409 for a second: revise the first)."""
-    return _out(_submit(session, user, body))
+    return _out(rv.submit_review(session, user, subject_kind=body.subject_kind.value,
+                                 subject_id=body.subject_id, score=body.score,
+                                 comment=body.comment))
 
 
 @router.get("/reviews/mine", response_model=list[ReviewOut], responses=ERRORS)
@@ -144,9 +105,8 @@ def mine(user: CurrentUser, session: SessionDep) -> list[ReviewOut]:
 def revise(review_id: IdPath, body: RevisionIn, user: CurrentUser,
            session: SessionDep) -> ReviewOut:
     """Change your review (a changed comment is moderated again)."""
-    r = rv.revise(session, review_id, user_id=user.id, score=body.score, comment=body.comment)
-    audit(session, user=user, action="update", entity="review", entity_id=review_id)
-    return _out(r)
+    return _out(rv.revise_review(session, user, review_id, score=body.score,
+                                 comment=body.comment))
 
 
 @router.get("/reviews/items/{subject_kind}/{subject_id}", response_model=ItemScoreOut)
@@ -165,15 +125,15 @@ def item(subject_kind: SubjectKind,
 @router.get("/reviews/moderation", response_model=list[ReviewOut], responses=ERRORS)
 def moderation_queue(user: CurrentUser, session: SessionDep) -> list[ReviewOut]:
     """Comments waiting for moderation in your jurisdiction."""
-    require_role(user, *HANDLER_ROLES)
-    return [_out(r) for r in rv.to_moderate(session, division_prefix=visible_prefix(user))]
+    return [_out(r) for r in rv.moderation_queue_for(session, user)]
 
 
 @router.post("/reviews/{review_id}/moderate", response_model=ReviewOut, responses=ERRORS)
 def moderate(review_id: IdPath, body: ModerationIn, user: CurrentUser,
              session: SessionDep) -> ReviewOut:
     """Publish or hide a comment of your community (the score always counts)."""
-    return _out(_moderate(session, user, review_id, body))
+    return _out(rv.moderate_review(session, user, review_id, approve=body.approve,
+                                   note=body.note))
 
 
 @router.get("/reviews/scores", response_model=list[ScoreOut], responses=ERRORS)
@@ -181,73 +141,6 @@ def scores(user: CurrentUser, session: SessionDep,
            period: Annotated[int, Query(ge=2000, le=2100)],
            level: Annotated[int, Query(ge=1, le=5)] = 5) -> list[ScoreOut]:
     """Mean score and count per division (at ``level``) inside your jurisdiction."""
-    prefix = visible_prefix(user)
-    table = rv.review_scores(session, period=period, level=level, division_prefix=prefix)
+    table = rv.scores_for(session, user, period=period, level=level)
     return [ScoreOut(division_code=code, mean_score=mean, count=n)
             for code, (mean, n) in sorted(table.items())]
-
-
-# ---- pages -----------------------------------------------------------------------------------
-
-@pages.get("/reviews", response_class=HTMLResponse)
-def reviews_page(request: Request, ctx: ContextDep, session: SessionDep,
-                 user: OptionalUser) -> Response:
-    """Residents: rate a facility, a past booking or a care place; see one's reviews."""
-    if user is None:
-        return login_redirect(request)
-    division = acting_division(session, user) or ""
-    now = local_now()
-    facilities = list(session.scalars(select(Facility).where(
-        Facility.division_code.startswith(division[:9]),
-        Facility.status == FacilityStatus.IN_SERVICE.value).order_by(Facility.name)))
-    past = list(session.scalars(select(Booking).where(
-        Booking.user_id == user.id, Booking.status == "approved", Booking.ends_at <= now)))
-    places = list(session.scalars(select(CareApplication).where(
-        CareApplication.applicant_user_id == user.id,
-        CareApplication.status.in_(["accepted", "ended"]))))
-    return render(request, "reviews.html", {
-        **page_context(request, ctx, user), "facilities": facilities, "past": past,
-        "places": places, "mine": rv.reviews_of(session, user_id=user.id)})
-
-
-@pages.post("/reviews/submit-form")
-@errors_back_to("/reviews")
-def submit_form(session: SessionDep, user: CurrentUser, *,
-                subject: Annotated[str, Form(pattern=r"^[a-z_]+:[0-9A-Za-z-]{1,64}$")],
-                score: Annotated[int, Form(ge=1, le=5)],
-                comment: Annotated[str, Form(max_length=rv.MAX_COMMENT)] = "") -> Response:
-    """Rate from the page (``subject`` is ``kind:id``)."""
-    kind, subject_id = subject.split(":", 1)
-    if kind not in {k.value for k in SubjectKind}:
-        raise ValidationError([Problem("subject", f"{kind!r} is not something to rate",
-                                       hint=f"one of {', '.join(SubjectKind)}")])
-    _submit(session, user, ReviewIn(subject_kind=SubjectKind(kind), subject_id=subject_id,
-                                    score=score, comment=comment or None))
-    return back("/reviews", message="resident_services.reviewed")
-
-
-@pages.get("/reviews/manage", response_class=HTMLResponse)
-def reviews_manage_page(request: Request, ctx: ContextDep, session: SessionDep,
-                        user: OptionalUser) -> Response:
-    """Community workers: comments to moderate and the scores of the jurisdiction."""
-    if user is None:
-        return login_redirect(request)
-    require_role(user, *HANDLER_ROLES)
-    prefix = visible_prefix(user)
-    year = local_now().year
-    return render(request, "reviews_manage.html", {
-        **page_context(request, ctx, user),
-        "pending": rv.to_moderate(session, division_prefix=prefix), "year": year,
-        "scores": sorted(rv.review_scores(session, period=year,
-                                          division_prefix=prefix).items())})
-
-
-@pages.post("/reviews/{review_id}/moderate-form")
-@errors_back_to("/reviews/manage")
-def moderate_form(session: SessionDep, user: CurrentUser, *, review_id: IdPath,
-                  decision: Annotated[str, Form(pattern="^(approve|hide)$")],
-                  note: Annotated[str, Form(max_length=500)] = "") -> Response:
-    """Publish or hide a comment from the worker's page."""
-    _moderate(session, user, review_id, ModerationIn(approve=decision == "approve",
-                                                     note=note or None))
-    return back("/reviews/manage", message=f"resident_services.comment_{decision}")

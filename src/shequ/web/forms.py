@@ -101,6 +101,7 @@ _PYDANTIC_CODES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("greater_than", "less_than"), "out_of_bounds"),
     (("string_too_long", "too_long"), "too_long"),
     (("enum", "literal_error"), "not_a_choice"),
+    (("datetime", "time_"), "not_a_time"),
     (("date",), "not_a_date"),
 )
 

@@ -5,6 +5,10 @@ facility in service; their own approved booking that has ended; their own care p
 an activity they signed up for; their own closed service request; a directory service)
 and returns the community responsible for it.  :func:`review_scores` gives the
 assessment of local governments its input: mean score and count per division.
+
+The use cases at the end (:func:`submit_review`, :func:`revise_review`,
+:func:`moderate_review` and the staff lists) check who may act, act and write the audit
+row; the JSON API and the pages call them alike.
 """
 
 from __future__ import annotations
@@ -12,20 +16,35 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shequ.errors import ConflictError, NotFoundError, Problem, ValidationError
+from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.codes import LEVEL_DIGITS
-from shequ.registry.columns import get_or_not_found
 from shequ.registry.models import Facility, FacilityStatus
+from shequ.services.accounts import (
+    HANDLER_ROLES,
+    Role,
+    User,
+    audit,
+    jurisdiction_prefix,
+    require_handler,
+    require_role,
+)
+from shequ.services.accounts.policy import role_of
 from shequ.services.bookings.clock import local_now
 from shequ.services.privacy import split_free_text
 from shequ.services.reviews.models import CommentStatus, Review, SubjectKind
 
+if TYPE_CHECKING:
+    from shequ.services.bookings.models import Booking
+    from shequ.services.care.models import CareApplication
+
 MAX_COMMENT = 2000
+MAX_ID = 2_147_483_647  # record ids are 32-bit in every back-end
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,21 +58,31 @@ class Subject:
 
 
 def _int_id(kind: SubjectKind, subject_id: str) -> int:
-    if not subject_id.isdigit():
-        raise ValidationError([Problem("subject_id", f"{subject_id!r} is not a {kind.value} id")])
+    if not subject_id.isdigit() or len(subject_id) > 10 or int(subject_id) > MAX_ID:
+        raise ValidationError([Problem("review", f"{subject_id!r} is not a {kind.value} id",
+                                       column="subject_id", code="reviews.not_an_id",
+                                       params={"value": subject_id})])
     return int(subject_id)
 
 
-def _not_reviewable(kind: SubjectKind, subject_id: str, why: str) -> ValidationError:
-    return ValidationError([Problem(f"{kind.value} {subject_id}", why)])
+def _not_reviewable(kind: SubjectKind, subject_id: str, why: str, code: str
+                    ) -> ValidationError:
+    return ValidationError([Problem(f"{kind.value} {subject_id}", why, column="subject_id",
+                                    code=f"reviews.{code}", params={"id": subject_id})])
+
+
+def _not_found(what: str, subject_id: str, code: str) -> NotFoundError:
+    return NotFoundError(f"{what} {subject_id}", code=f"reviews.{code}",
+                         params={"id": subject_id})
 
 
 def _facility(session: Session, subject_id: str, user_id: int, now: dt.datetime) -> Subject:
     facility = session.get(Facility, _int_id(SubjectKind.FACILITY, subject_id))
     if facility is None:
-        raise NotFoundError(f"no facility with id {subject_id}")
+        raise _not_found("no facility with id", subject_id, "facility_not_found")
     if facility.status != FacilityStatus.IN_SERVICE.value:
-        raise _not_reviewable(SubjectKind.FACILITY, subject_id, "is not in service")
+        raise _not_reviewable(SubjectKind.FACILITY, subject_id, "is not in service",
+                              "facility_not_in_service")
     return Subject(SubjectKind.FACILITY, subject_id, facility.name, facility.division_code)
 
 
@@ -62,14 +91,15 @@ def _booking(session: Session, subject_id: str, user_id: int, now: dt.datetime) 
 
     row = session.get(Booking, _int_id(SubjectKind.BOOKING, subject_id))
     if row is None or row.user_id != user_id:
-        raise NotFoundError(f"you have no booking with id {subject_id}")
+        raise _not_found("you have no booking with id", subject_id, "booking_not_found")
     if row.status != "approved" or row.ends_at > now:
         raise _not_reviewable(SubjectKind.BOOKING, subject_id,
-                              "can be rated once the approved booking has ended")
+                              "can be rated once the approved booking has ended",
+                              "booking_not_ended")
     res = session.get(BookableResource, row.resource_id)
     facility = session.get(Facility, res.facility_id) if res else None
     if res is None or facility is None:
-        raise NotFoundError(f"the venue of booking {subject_id} no longer exists")
+        raise _not_found("the venue no longer exists of booking", subject_id, "subject_gone")
     return Subject(SubjectKind.BOOKING, subject_id, f"{facility.name} · {res.name}",
                    facility.division_code)
 
@@ -79,13 +109,16 @@ def _care_place(session: Session, subject_id: str, user_id: int, now: dt.datetim
 
     row = session.get(CareApplication, _int_id(SubjectKind.CARE_PLACE, subject_id))
     if row is None or row.applicant_user_id != user_id:
-        raise NotFoundError(f"you have no care application with id {subject_id}")
+        raise _not_found("you have no care application with id", subject_id,
+                         "care_place_not_found")
     if row.status not in ("accepted", "ended"):
         raise _not_reviewable(SubjectKind.CARE_PLACE, subject_id,
-                              "can be rated once the place has been taken up")
+                              "can be rated once the place has been taken up",
+                              "place_not_taken")
     facility = session.get(Facility, row.facility_id)
     if facility is None:
-        raise NotFoundError(f"the facility of application {subject_id} no longer exists")
+        raise _not_found("the facility no longer exists of application", subject_id,
+                         "subject_gone")
     return Subject(SubjectKind.CARE_PLACE, subject_id, facility.name, facility.division_code)
 
 
@@ -94,14 +127,15 @@ def _activity(session: Session, subject_id: str, user_id: int, now: dt.datetime)
 
     act = session.get(VolunteerActivity, _int_id(SubjectKind.VOLUNTEER_ACTIVITY, subject_id))
     if act is None:
-        raise NotFoundError(f"no volunteer activity with id {subject_id}")
+        raise _not_found("no volunteer activity with id", subject_id, "activity_not_found")
     took_part = session.scalar(select(VolunteerSignup.id).join(
         Volunteer, VolunteerSignup.volunteer_id == Volunteer.id).where(
         VolunteerSignup.activity_id == act.id, Volunteer.user_id == user_id,
         VolunteerSignup.status == "signed_up"))
     if took_part is None or act.starts_at > now:
         raise _not_reviewable(SubjectKind.VOLUNTEER_ACTIVITY, subject_id,
-                              "can be rated by its volunteers once it has begun")
+                              "can be rated by its volunteers once it has begun",
+                              "activity_not_joined")
     return Subject(SubjectKind.VOLUNTEER_ACTIVITY, subject_id, act.title, act.division_code)
 
 
@@ -110,10 +144,11 @@ def _request(session: Session, subject_id: str, user_id: int, now: dt.datetime) 
 
     row = session.get(ServiceRequest, _int_id(SubjectKind.REQUEST, subject_id))
     if row is None or row.submitter_id != user_id:
-        raise NotFoundError(f"you have no service request with id {subject_id}")
+        raise _not_found("you have no service request with id", subject_id,
+                         "request_not_found")
     if row.status != RequestStatus.CLOSED.value:
         raise _not_reviewable(SubjectKind.REQUEST, subject_id,
-                              "can be rated once the request is closed")
+                              "can be rated once the request is closed", "request_not_closed")
     return Subject(SubjectKind.REQUEST, subject_id, row.service_code, row.division_code)
 
 
@@ -123,7 +158,7 @@ def _service(session: Session, subject_id: str, user_id: int, now: dt.datetime) 
     entry = session.scalar(select(DirectoryEntry).where(DirectoryEntry.service_uuid == subject_id))
     facility = session.get(Facility, entry.facility_id) if entry else None
     if facility is None:
-        raise NotFoundError(f"no directory service with id {subject_id}")
+        raise _not_found("no directory service with id", subject_id, "service_not_found")
     return Subject(SubjectKind.SERVICE, subject_id, facility.name, facility.division_code)
 
 
@@ -144,18 +179,23 @@ def resolve_subject(session: Session, kind: str, subject_id: str, *, user_id: in
     try:
         subject_kind = SubjectKind(kind)
     except ValueError:
-        raise ValidationError([Problem("subject_kind", f"{kind!r} cannot be reviewed",
-                                       hint="one of " + ", ".join(k.value for k in SubjectKind))
-                               ]) from None
+        raise ValidationError([Problem("review", f"{kind!r} cannot be reviewed",
+                                       hint="one of " + ", ".join(k.value for k in SubjectKind),
+                                       column="subject_kind", code="not_a_choice",
+                                       params={"value": kind})]) from None
     return RESOLVERS[subject_kind](session, subject_id, user_id, now or local_now())
 
 
 def _check(score: int, comment: str | None) -> list[Problem]:
     problems = []
     if not 1 <= score <= 5:
-        problems.append(Problem("score", f"{score} is not between 1 and 5"))
+        problems.append(Problem("review", f"{score} is not between 1 and 5", column="score",
+                                code="out_of_range", params={"value": score, "low": 1,
+                                                             "high": 5}))
     if comment is not None and len(comment) > MAX_COMMENT:
-        problems.append(Problem("comment", f"is longer than {MAX_COMMENT} characters"))
+        problems.append(Problem("review", f"is longer than {MAX_COMMENT} characters",
+                                column="comment", code="too_long",
+                                params={"limit": MAX_COMMENT}))
     return problems
 
 
@@ -188,15 +228,20 @@ def submit(session: Session, *, user_id: int, subject_kind: str, subject_id: str
     except IntegrityError as exc:
         session.rollback()
         raise ConflictError(f"you already reviewed {subject.kind.value} {subject.subject_id} "
-                            f"in {review.period}; change that review instead") from exc
+                            f"in {review.period}; change that review instead",
+                            code="reviews.already_reviewed",
+                            params={"period": review.period}) from exc
     return review
 
 
 def review(session: Session, review_id: int) -> Review:
     """The review ``review_id``; NotFoundError when there is none."""
-    return get_or_not_found(session, Review, review_id, what="review",
-                            hint="GET /api/v1/reviews/mine lists yours, "
-                                 "/api/v1/reviews/moderation those to moderate")
+    found = session.get(Review, review_id)
+    if found is None:
+        raise NotFoundError(f"no review with id {review_id}; GET /api/v1/reviews/mine lists "
+                            "yours, /api/v1/reviews/moderation those to moderate",
+                            code="reviews.review_not_found", params={"id": review_id})
+    return found
 
 
 def revise(session: Session, review_id: int, *, user_id: int, score: int,
@@ -204,7 +249,8 @@ def revise(session: Session, review_id: int, *, user_id: int, score: int,
     """The author changes their score or comment (a new comment is moderated again)."""
     row = review(session, review_id)
     if row.user_id != user_id:
-        raise NotFoundError(f"you have no review with id {review_id}")
+        raise NotFoundError(f"you have no review with id {review_id}",
+                            code="reviews.review_not_found", params={"id": review_id})
     problems = _check(score, comment)
     if problems:
         raise ValidationError(problems)
@@ -223,7 +269,8 @@ def moderate(session: Session, review_id: int, *, approve: bool, moderated_by: i
     """Publish or hide a review's comment; the score is never removed."""
     row = review(session, review_id)
     if row.comment_status == CommentStatus.NONE.value:
-        raise ConflictError(f"review {review_id} has no comment to moderate")
+        raise ConflictError(f"review {review_id} has no comment to moderate",
+                            code="reviews.nothing_to_moderate", params={"id": review_id})
     row.comment_status = (CommentStatus.APPROVED if approve else CommentStatus.HIDDEN).value
     row.moderated_by = moderated_by
     row.moderated_at = now or local_now()
@@ -281,3 +328,136 @@ def item_score(session: Session, subject_kind: str, subject_id: str, *,
         query = query.where(Review.period == period)
     mean, n = session.execute(query).one()
     return (float(mean) if mean is not None else None, int(n))
+
+
+# ---- use cases: who may act, the act, the audit row ----------------------------------------
+
+def submit_review(session: Session, user: User, *, subject_kind: str, subject_id: str,
+                  score: int, comment: str | None = None) -> Review:
+    """A resident rates an item (staff do not score the services they are assessed on)."""
+    if role_of(user) is not Role.RESIDENT:
+        raise AccessDenied(f"only residents rate; user {user.id} is {user.role}",
+                           code="reviews.residents_only")
+    row = submit(session, user_id=user.id, subject_kind=subject_kind, subject_id=subject_id,
+                 score=score, comment=comment)
+    audit(session, user=user, action="create", entity="review", entity_id=row.id)
+    return row
+
+
+def revise_review(session: Session, user: User, review_id: int, *, score: int,
+                  comment: str | None = None) -> Review:
+    """The author changes their review (a changed comment is moderated again)."""
+    row = revise(session, review_id, user_id=user.id, score=score, comment=comment)
+    audit(session, user=user, action="update", entity="review", entity_id=review_id)
+    return row
+
+
+def moderate_review(session: Session, user: User, review_id: int, *, approve: bool,
+                    note: str | None = None) -> Review:
+    """Publish or hide a comment of a community in ``user``'s jurisdiction."""
+    row = review(session, review_id)
+    require_handler(user, row.division_code)
+    moderate(session, review_id, approve=approve, moderated_by=user.id, note=note)
+    audit(session, user=user, action="approve" if approve else "hide", entity="review",
+          entity_id=review_id)
+    return row
+
+
+def staff_prefix(user: User) -> str:
+    """The division prefix whose reviews a staff member reads; residents are refused."""
+    prefix = jurisdiction_prefix(user)
+    if prefix is None:
+        raise AccessDenied(f"user {user.id} ({user.role}) has no jurisdiction to list",
+                           code="reviews.staff_only")
+    return prefix
+
+
+def moderation_queue_for(session: Session, user: User) -> list[Review]:
+    """Comments waiting for ``user``'s moderation (case workers only)."""
+    require_role(user, *HANDLER_ROLES)
+    return to_moderate(session, division_prefix=staff_prefix(user))
+
+
+def scores_for(session: Session, user: User, *, period: int, level: int = 5
+               ) -> dict[str, tuple[float, int]]:
+    """:func:`review_scores` inside ``user``'s jurisdiction."""
+    return review_scores(session, period=period, level=level,
+                         division_prefix=staff_prefix(user))
+
+
+def subject_titles(session: Session, reviews: list[Review]) -> dict[tuple[str, str], str]:
+    """What each reviewed item is called (a facility's or activity's name, a booking's
+    venue); items without a name (service requests, removed records) are left out."""
+    from shequ.services.bookings.models import BookableResource, Booking
+    from shequ.services.care.models import CareApplication
+    from shequ.services.directory.models import DirectoryEntry
+    from shequ.services.volunteers.models import VolunteerActivity
+
+    titles: dict[tuple[str, str], str] = {}
+    for r in reviews:
+        key = (r.subject_kind, r.subject_id)
+        if key in titles:
+            continue
+        name: str | None = None
+        number = int(r.subject_id) if r.subject_id.isdigit() and len(r.subject_id) <= 10 \
+            else None
+        if r.subject_kind == SubjectKind.FACILITY.value and number is not None:
+            facility = session.get(Facility, number)
+            name = facility.name if facility else None
+        elif r.subject_kind == SubjectKind.BOOKING.value and number is not None:
+            booking = session.get(Booking, number)
+            res = session.get(BookableResource, booking.resource_id) if booking else None
+            facility = session.get(Facility, res.facility_id) if res else None
+            name = f"{facility.name} · {res.name}" if facility and res else None
+        elif r.subject_kind == SubjectKind.CARE_PLACE.value and number is not None:
+            application = session.get(CareApplication, number)
+            facility = session.get(Facility, application.facility_id) if application else None
+            name = facility.name if facility else None
+        elif r.subject_kind == SubjectKind.VOLUNTEER_ACTIVITY.value and number is not None:
+            act = session.get(VolunteerActivity, number)
+            name = act.title if act else None
+        elif r.subject_kind == SubjectKind.SERVICE.value:
+            entry = session.scalar(select(DirectoryEntry).where(
+                DirectoryEntry.service_uuid == r.subject_id))
+            facility = session.get(Facility, entry.facility_id) if entry else None
+            name = facility.name if facility else None
+        if name is not None:
+            titles[key] = name
+    return titles
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """What a resident may rate from the page: facilities of their township in service,
+    their approved bookings that have ended, their care places taken up."""
+
+    facilities: list[Facility]
+    bookings: list[tuple[Booking, str]]
+    care_places: list[tuple[CareApplication, str]]
+
+
+def choices_for(session: Session, user: User, division: str,
+                now: dt.datetime | None = None) -> Choices:
+    """The items ``user`` may rate from the page (``division``: their community)."""
+    from shequ.services.bookings.models import BookableResource, Booking
+    from shequ.services.care.models import CareApplication
+
+    now = now or local_now()
+    facilities = list(session.scalars(select(Facility).where(
+        Facility.division_code.startswith(division[:9]),
+        Facility.status == FacilityStatus.IN_SERVICE.value).order_by(Facility.name)))
+    bookings = [(b, f"{facility_name} · {resource_name}") for b, resource_name, facility_name
+                in session.execute(
+                    select(Booking, BookableResource.name, Facility.name)
+                    .join(BookableResource, Booking.resource_id == BookableResource.id)
+                    .join(Facility, BookableResource.facility_id == Facility.id)
+                    .where(Booking.user_id == user.id, Booking.status == "approved",
+                           Booking.ends_at <= now)
+                    .order_by(Booking.starts_at.desc()))]
+    places = [(a, facility_name) for a, facility_name in session.execute(
+        select(CareApplication, Facility.name)
+        .join(Facility, CareApplication.facility_id == Facility.id)
+        .where(CareApplication.applicant_user_id == user.id,
+               CareApplication.status.in_(["accepted", "ended"]))
+        .order_by(CareApplication.id))]
+    return Choices(facilities, bookings, places)
