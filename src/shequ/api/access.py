@@ -21,15 +21,14 @@ from sqlalchemy.orm import Session
 from shequ.access.coverage import community_tiers
 from shequ.access.network import StreetNetwork
 from shequ.access.point import answer_as_json, point_query
-from shequ.access.store import compute_region_access, load_region, store_community_access
-from shequ.context import Context
+from shequ.access.store import load_region
 from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.http.caller import Planner
 from shequ.http.deps import ContextDep, SessionDep
 from shequ.http.language import data_language
 from shequ.registry import queries
 from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
-from shequ.services.accounts import User, audit, jurisdiction_prefix
+from shequ.services.analyses import recompute_life_circles
 
 router = APIRouter(prefix="/access", tags=["access"])
 
@@ -183,26 +182,6 @@ def compute(ctx: ContextDep, session: SessionDep, user: Planner,
     jurisdiction's border count as they do for residents.
     """
     return recompute_life_circles(ctx, session, user, period=period)
-
-
-def recompute_life_circles(ctx: Context, session: Session, user: User, *,
-                           period: int | None = None) -> dict[str, Any]:
-    """Recompute and store the life circles of ``user``'s jurisdiction for ``period``
-    (default this year), audited; what :func:`compute` answers."""
-    prefix = jurisdiction_prefix(user) or ""
-    result = compute_region_access(ctx, period=period)
-    mine = pl.col("division_code").str.starts_with(prefix)
-    rows = result.community_access.filter(mine)
-    store_community_access(session, rows, period=result.meta["period"])
-    audit(session, user=user, action="compute", entity="community_access",
-          entity_id=result.meta["period"], detail={"prefix": prefix, "rows": rows.height})
-    return {"period": result.meta["period"],
-            "communities": rows["division_code"].n_unique(),
-            "rows": rows.height,
-            "uncovered_community_tiers": result.uncovered().filter(mine).height,
-            "unsnapped_communities": result.unsnapped_residences.filter(mine)[
-                "division_code"].to_list(),
-            "unsnapped_facilities": result.unsnapped_facilities.height}
 
 
 @router.get("/isochrones")

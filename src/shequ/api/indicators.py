@@ -16,9 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from shequ.context import Context
 from shequ.errors import Problem, ValidationError
 from shequ.http.caller import Planner
 from shequ.http.deps import ContextDep, SessionDep
@@ -27,8 +25,6 @@ from shequ.indicators.assessment import assess, load_scheme
 from shequ.indicators.definitions import IndicatorCatalog, load_indicator_catalog
 from shequ.indicators.export import data_value_sets, write_xlsx
 from shequ.indicators.store import (
-    RunResult,
-    compute_for_registry,
     latest_run,
     load_divisions,
     load_measure_tables,
@@ -45,7 +41,7 @@ from shequ.indicators.views import (
 )
 from shequ.registry.codes import LEVEL_DIGITS
 from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
-from shequ.services.accounts import User, audit
+from shequ.services.analyses import run_indicators
 
 router = APIRouter(tags=["indicators"])
 
@@ -233,16 +229,6 @@ class RunRequest(BaseModel):
     as_of: dt.date | None = None
     periods: list[Annotated[int, Field(ge=MIN_PERIOD, le=MAX_PERIOD)]] | None = Field(
         default=None, max_length=MAX_PERIOD - MIN_PERIOD + 1)
-
-
-def run_indicators(ctx: Context, session: Session, user: User, *,
-                   as_of: dt.date | None = None, periods: list[int] | None = None
-                   ) -> RunResult:
-    """Compute every indicator from the registry as committed, store the run, audit it."""
-    result = compute_for_registry(ctx, as_of=as_of, periods=periods)
-    audit(session, user=user, action="compute", entity="indicator_run",
-          entity_id=result.run_id, detail={"periods": list(result.periods)})
-    return result
 
 
 @router.post("/indicators/runs", status_code=201)

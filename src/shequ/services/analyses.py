@@ -1,0 +1,51 @@
+"""Re-running the analyses from the registry as staff have left it: the life circles of
+a jurisdiction and every indicator, audited.  The JSON API (``POST /api/v1/access/compute``,
+``POST /api/v1/indicators/runs``) and the planner's workbench both call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from shequ.access.store import compute_region_access, store_community_access
+from shequ.context import Context
+from shequ.indicators.store import RunResult, compute_for_registry
+from shequ.services.accounts import User, audit, jurisdiction_prefix
+
+
+def recompute_life_circles(ctx: Context, session: Session, user: User, *,
+                           period: int | None = None) -> dict[str, Any]:
+    """Recompute and store the life circles of ``user``'s jurisdiction for ``period``
+    (default this year), audited: the year, the communities and rows stored, the
+    community tiers left uncovered and what could not be placed on the network.
+
+    The walk runs over the whole region, so that facilities just across the
+    jurisdiction's border count as they do for residents.
+    """
+    prefix = jurisdiction_prefix(user) or ""
+    result = compute_region_access(ctx, period=period)
+    mine = pl.col("division_code").str.starts_with(prefix)
+    rows = result.community_access.filter(mine)
+    store_community_access(session, rows, period=result.meta["period"])
+    audit(session, user=user, action="compute", entity="community_access",
+          entity_id=result.meta["period"], detail={"prefix": prefix, "rows": rows.height})
+    return {"period": result.meta["period"],
+            "communities": rows["division_code"].n_unique(),
+            "rows": rows.height,
+            "uncovered_community_tiers": result.uncovered().filter(mine).height,
+            "unsnapped_communities": result.unsnapped_residences.filter(mine)[
+                "division_code"].to_list(),
+            "unsnapped_facilities": result.unsnapped_facilities.height}
+
+
+def run_indicators(ctx: Context, session: Session, user: User, *,
+                   as_of: dt.date | None = None, periods: list[int] | None = None
+                   ) -> RunResult:
+    """Compute every indicator from the registry as committed, store the run, audit it."""
+    result = compute_for_registry(ctx, as_of=as_of, periods=periods)
+    audit(session, user=user, action="compute", entity="indicator_run",
+          entity_id=result.run_id, detail={"periods": list(result.periods)})
+    return result
