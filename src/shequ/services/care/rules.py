@@ -66,6 +66,17 @@ class PriorityRules:
     offer_days: int
     rules: tuple[PriorityRule, ...]
     eligibility: dict[str, Eligibility]
+    source_zh: str = ""
+    source_en: str = ""
+
+    def source_label(self, lang: str) -> str:
+        """Where the rules come from, in ``lang`` (zh-CN or en; ``source`` when the file
+        gives no text in that language)."""
+        return (self.source_en if lang == "en" else self.source_zh) or self.source
+
+    def rule_label(self, key: str, lang: str) -> str:
+        """The name of the rule ``key`` in ``lang`` (the key itself when unknown)."""
+        return next((r.label(lang) for r in self.rules if r.key == key), key)
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -116,7 +127,9 @@ def load_priority_rules(catalog_dir: Path | None = None) -> PriorityRules:
                                max_age_months=value.get("max_age_months"))
         for kind, value in data.get("eligibility", {}).items()}
     return PriorityRules(source=str(data.get("source", path.name)), offer_days=offer_days,
-                         rules=tuple(rules), eligibility=eligibility)
+                         rules=tuple(rules), eligibility=eligibility,
+                         source_zh=str(data.get("source_zh", "")),
+                         source_en=str(data.get("source_en", "")))
 
 
 def age_in_years(birth: dt.date, on: dt.date) -> int:
