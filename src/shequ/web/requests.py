@@ -226,6 +226,9 @@ def submit_request(page: SignedInPage, ctx: ContextDep, session: SessionDep,
             if value is not None and _number(value) is None:
                 problems.append(Problem(name, f"{value!r} is not a number", column="location",
                                         code="not_a_number", params={"value": value}))
+        if (lat is None or lon is None) and facility_id is None:
+            problems.append(Problem("location", "a request needs a place on the map or a "
+                                    "facility", column="location", code="services.no_location"))
         if problems:
             raise ValidationError(problems, summary="request rejected")
         draft = rs.RequestDraft(
