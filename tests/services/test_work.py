@@ -41,7 +41,8 @@ def test_a_worker_lands_on_the_workbench_with_what_waits(
     page = client.get("/work")
     assert page.status_code == 200
     assert "辖区：多福巷社区（110101001001）" in page.text
-    assert 'href="/indicators?division=110101001001&lang=zh-CN"' in page.text
+    assert 'href="/indicators?division=110101001001&amp;lang=zh-CN"' in page.text
+    assert "社区工作者" in page.text  # the role, in words
     assert _count(page.text, "requests") == 1
     assert _count(page.text, "bookings") == 0
     # 多福巷 has no population figures yet: one community with gaps, and urgent.
@@ -57,6 +58,8 @@ def test_planners_see_records_and_planning_residents_go_to_services(
     assert 'data-testid="task-requests"' not in page.text
     assert _count(page.text, "records") == 3  # the three communities of 东城区
     assert "规划与监测" in page.text and 'href="/plan?lang=zh-CN"' in page.text
+    assert _count(page.text, "scenarios") == 0  # no draft scenario yet
+    assert "指标尚未计算过。" in page.text
     client.cookies.clear()  # a new visitor
     assert _sign_in(client, "resident1") == "/services"
     assert client.get("/work").status_code == 403
@@ -82,8 +85,10 @@ def test_an_officer_finds_a_community_by_name_or_code(client: TestClient) -> Non
     assert '<small class="muted">110101002001</small>' in by_code  # 隆福寺
     outside = client.get("/upkeep", params={"q": "西交民巷"}).text  # in 西城区
     assert "没有名称含“西交民巷”" in outside
-    assert client.get("/upkeep", params={"code": "110102001001"}).text.count(
-        "110102001001") == 0  # a code outside the jurisdiction is not shown
+    elsewhere = client.get("/upkeep", params={"code": "110102001001"}).text
+    # A code outside the jurisdiction is not shown (only the language switch repeats
+    # the address asked for).
+    assert elsewhere.count("110102001001") == elsewhere.count("code=110102001001") == 1
 
 
 def test_past_a_thousand_communities_the_gap_count_is_a_floor(
@@ -97,3 +102,15 @@ def test_past_a_thousand_communities_the_gap_count_is_a_floor(
     _sign_in(client, "planner_dc")  # 东城区: 3 + 999 communities, none with figures
     page = client.get("/work").text
     assert re.search(r'≥ <span data-testid="count-records">1000<', page)
+
+
+def test_the_administrator_sees_cases_records_and_planning_in_english(
+        client: TestClient) -> None:
+    assert _sign_in(client, "admin") == "/work"
+    page = client.get("/work", params={"lang": "en"}).text
+    for key in ("requests", "bookings", "care", "hours", "reviews", "records", "scenarios"):
+        assert f'data-testid="task-{key}"' in page, key
+    assert "Scenarios not yet adopted" in page and "Workbench" in page
+    assert "Planning and monitoring" in page
+    assert not re.search(r"[\u4e00-\u9fff]", re.sub(r'data-testid="hello">[^<]*', "", page)
+                         .split('<main id="main">')[1].split("</main>")[0])

@@ -1,4 +1,5 @@
-"""Keeping the registry current over HTTP: JSON under ``/api/v1`` and the page ``/upkeep``.
+"""Keeping the registry current over HTTP: JSON under ``/api/v1`` (the page ``/upkeep`` is
+:mod:`shequ.web.upkeep`'s).
 
 Staff add and correct the facilities of their jurisdiction and record each year's
 population of its communities and villages (:mod:`shequ.services.upkeep`); the reads
@@ -10,36 +11,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Body, File, Path, Query, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from shequ.http.caller import CurrentUser, OptionalUser
-from shequ.api.bookings import page_context
-from shequ.http.deps import ContextDep, IdPath, SessionDep
 from shequ.api.registry import ERRORS, FacilityOut
-from shequ.errors import Problem, ValidationError
+from shequ.http.caller import CurrentUser
+from shequ.http.deps import ContextDep, IdPath, SessionDep
 from shequ.ingest.coordinates import GCJ02, WGS84
 from shequ.ingest.formats import FileFormat
 from shequ.registry import queries
-from shequ.registry.codes import code_prefix, normalise_code
+from shequ.registry.codes import code_prefix
 from shequ.registry.models import (
     MAX_PERIOD,
     MIN_PERIOD,
     Certification,
-    Facility,
     FacilityStatus,
     WorkforceRole,
 )
 from shequ.registry.rules import Table
 from shequ.services import upkeep
-from shequ.services.accounts import STAFF_ROLES, jurisdiction_prefix, require_role
-from shequ.web.forms import back, errors_back_to, login_redirect
-from shequ.web.templates import render
 
 router = APIRouter(tags=["registry"], responses=ERRORS)
-pages = APIRouter(include_in_schema=False)
 
 CodePath = Annotated[str, Path(pattern=r"^\d{12}$", description="12-digit division code")]
 Year = Annotated[int, Path(ge=MIN_PERIOD, le=MAX_PERIOD,
@@ -286,157 +279,3 @@ def export(table: Table, session: SessionDep,
     name, content = upkeep.export_download(session, table, division, fmt)
     return Response(content, media_type=upkeep.MEDIA_TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="{name}"'})
-
-
-# ---- the page ---------------------------------------------------------------------------------
-
-@pages.get("/upkeep", response_class=HTMLResponse)
-def upkeep_page(request: Request, ctx: ContextDep, session: SessionDep, user: OptionalUser,
-                code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
-                q: Annotated[str | None, Query(max_length=50)] = None) -> Response:
-    """One community's facilities and population, for staff to keep current."""
-    if user is None:
-        return login_redirect(request)
-    require_role(user, *STAFF_ROLES)
-    prefix = jurisdiction_prefix(user) or ""
-    communities = list(queries.communities_under(session, prefix, limit=1000,
-                                                 text=(q or "").strip() or None))
-    chosen = None
-    if code:
-        chosen = next((c for c in communities if c.code == code), None) or next(
-            iter(queries.communities_under(session, prefix, text=code, limit=1)), None)
-        if chosen is not None and chosen not in communities:
-            communities.insert(0, chosen)
-    if chosen is None and communities:
-        chosen = communities[0]
-    facilities = list(session.scalars(select(Facility).where(
-        Facility.division_code == chosen.code).order_by(Facility.id))) if chosen else []
-    years = upkeep.population_of(session, chosen.code) if chosen else []
-    staffing = upkeep.workforce_of(session, chosen.code) if chosen else []
-    staff_year = staffing[0].period if staffing else queries.today().year
-    headcount = {(w.role, w.certification): w.headcount for w in staffing
-                 if w.period == staff_year}
-    types = sorted(ctx.catalog.facility_types.values(), key=lambda t: t.code)
-    counts = [request.query_params.get(k, "") for k in ("rows", "inserted", "updated")]
-    imported = dict(zip(("rows", "inserted", "updated"), map(int, counts), strict=True)) \
-        if all(c.isdigit() for c in counts) else None
-    return render(request, "upkeep.html", {
-        **page_context(request, ctx, user), "communities": communities, "chosen": chosen,
-        "q": q or "",
-        "facilities": facilities, "years": years, "types": types,
-        "type_names": {t.code: t for t in types}, "statuses": [s.value for s in FacilityStatus],
-        "this_year": queries.today().year, "latest": years[0] if years else None,
-        "roles": [r.value for r in WorkforceRole],
-        "certifications": [c.value for c in Certification],
-        "staff_year": staff_year, "headcount": headcount, "imported": imported,
-        "completeness": upkeep.completeness(session, ctx.catalog, prefix)[:30],
-        "download_scopes": [c for c in (chosen.code if chosen else None,
-                                        user.jurisdiction_code) if c],
-        "last_year": queries.today().year - 1,
-        "import_tables": [Table.FACILITIES.value, Table.POPULATION.value,
-                          Table.WORKFORCE.value]})
-
-
-@pages.post("/upkeep/facilities/{facility_id}")
-@errors_back_to("/upkeep?code={code}")
-def update_facility_form(facility_id: IdPath, ctx: ContextDep,
-                         session: SessionDep, user: CurrentUser, *,
-                         code: Annotated[str, Form(pattern=r"^\d{12}$")],
-                         name: Annotated[str, Form(max_length=200)],
-                         status: Annotated[str, Form(max_length=24)],
-                         floor_area_m2: Annotated[str, Form(max_length=20)] = "",
-                         activity_area_m2: Annotated[str, Form(max_length=20)] = "",
-                         capacity: Annotated[str, Form(max_length=20)] = "",
-                         opening_hours: Annotated[str, Form(max_length=500)] = "",
-                         phone: Annotated[str, Form(max_length=40)] = "") -> Response:
-    """Save one row of the facility table (an empty box clears that field)."""
-    upkeep.update_facility(session, ctx.catalog, user, facility_id, {
-        "name": name, "status": status, "floor_area_m2": floor_area_m2,
-        "activity_area_m2": activity_area_m2, "capacity": capacity,
-        "opening_hours": opening_hours, "phone": phone}, source="form")
-    return back(f"/upkeep?code={code}", message="upkeep.facility_saved")
-
-
-@pages.post("/upkeep/facilities")
-@errors_back_to("/upkeep?code={code}")
-def create_facility_form(ctx: ContextDep, session: SessionDep,
-                         user: CurrentUser, *,
-                         code: Annotated[str, Form(pattern=r"^\d{12}$")],
-                         type_code: Annotated[str, Form(max_length=48)],
-                         name: Annotated[str, Form(max_length=200)],
-                         status: Annotated[str, Form(max_length=24)] = "",
-                         address: Annotated[str, Form(max_length=300)] = "",
-                         longitude: Annotated[str, Form(max_length=20)] = "",
-                         latitude: Annotated[str, Form(max_length=20)] = "",
-                         floor_area_m2: Annotated[str, Form(max_length=20)] = "",
-                         activity_area_m2: Annotated[str, Form(max_length=20)] = "",
-                         capacity: Annotated[str, Form(max_length=20)] = "",
-                         opening_hours: Annotated[str, Form(max_length=500)] = "") -> Response:
-    """Add a facility to the chosen community from the page."""
-    upkeep.create_facility(session, ctx.catalog, user, {
-        "division_code": normalise_code(code), "type_code": type_code, "name": name,
-        "status": status, "address": address, "longitude": longitude, "latitude": latitude,
-        "floor_area_m2": floor_area_m2, "activity_area_m2": activity_area_m2,
-        "capacity": capacity, "opening_hours": opening_hours}, source="form")
-    return back(f"/upkeep?code={code}", message="upkeep.facility_added")
-
-
-@pages.post("/upkeep/population")
-@errors_back_to("/upkeep?code={code}")
-def record_population_form(session: SessionDep, user: CurrentUser, *,
-                           code: Annotated[str, Form(pattern=r"^\d{12}$")],
-                           period: Annotated[int, Form(ge=MIN_PERIOD, le=MAX_PERIOD)],
-                           residents: Annotated[str, Form(max_length=12)],
-                           households: Annotated[str, Form(max_length=12)],
-                           age_0_2: Annotated[str, Form(max_length=12)] = "",
-                           age_3_5: Annotated[str, Form(max_length=12)] = "",
-                           age_6_14: Annotated[str, Form(max_length=12)] = "",
-                           age_60_plus: Annotated[str, Form(max_length=12)] = "",
-                           age_80_plus: Annotated[str, Form(max_length=12)] = "",
-                           disabled: Annotated[str, Form(max_length=12)] = "",
-                           assisted_households: Annotated[str, Form(max_length=12)] = ""
-                           ) -> Response:
-    """Record a year's population from the page."""
-    upkeep.record_population(session, user, code, period, {
-        "residents": residents, "households": households, "age_0_2": age_0_2,
-        "age_3_5": age_3_5, "age_6_14": age_6_14, "age_60_plus": age_60_plus,
-        "age_80_plus": age_80_plus, "disabled": disabled,
-        "assisted_households": assisted_households}, source="form")
-    return back(f"/upkeep?code={code}", message="upkeep.population_saved")
-
-
-@pages.post("/upkeep/workforce")
-@errors_back_to("/upkeep?code={code}")
-def record_workforce_form(session: SessionDep, user: CurrentUser, *,
-                          code: Annotated[str, Form(pattern=r"^\d{12}$")],
-                          period: Annotated[int, Form(ge=MIN_PERIOD, le=MAX_PERIOD)],
-                          line: Annotated[list[str], Form(max_length=50)],
-                          headcount: Annotated[list[str], Form(max_length=50)]) -> Response:
-    """Record a year's staffing from the page's grid: ``line`` names each box's role and
-    certification ("role/certification"), ``headcount`` holds the boxes in the same order."""
-    if len(line) != len(headcount):
-        raise ValidationError([Problem("form", f"{len(headcount)} headcounts for {len(line)} "
-                                       "lines", column="headcount",
-                                       hint="fill every box (0 for none)")])
-    lines = []
-    for key, value in zip(line, headcount, strict=True):
-        role, _, certification = key.partition("/")
-        if value.strip():
-            lines.append({"role": role, "certification": certification, "headcount": value})
-    upkeep.record_workforce(session, user, code, period, lines, source="form")
-    return back(f"/upkeep?code={code}", message="upkeep.workforce_saved")
-
-
-@pages.post("/upkeep/import")
-@errors_back_to("/upkeep?code={code}")
-def import_form(ctx: ContextDep, session: SessionDep, user: CurrentUser, *,
-                code: Annotated[str, Form(pattern=r"^\d{12}$")],
-                table: Annotated[Table, Form()],
-                crs: Annotated[Literal["wgs84", "gcj02"], Form()] = "wgs84",
-                file: Annotated[UploadFile, File()]) -> Response:
-    """Import a file from the page; the report is shown as the message."""
-    report = upkeep.import_upload(session, ctx.catalog, user, table,
-                                  filename=file.filename or "upload.csv", content=_read(file),
-                                  crs=GCJ02 if crs == "gcj02" else WGS84)
-    return back(f"/upkeep?code={code}&rows={report.rows}&inserted={report.inserted}"
-                f"&updated={report.updated}", message="upkeep.imported")

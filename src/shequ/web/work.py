@@ -1,20 +1,25 @@
 """The workbench (工作台): what is waiting for a signed-in staff member, with a link to
-the page where each kind of work is done.  Staff land here after signing in."""
+the page where each kind of work is done.  Staff land here after signing in.
+
+Case handlers (community workers, street officers) see their queues; planners see the
+records their communities still lack, their draft scenarios and when the indicators
+were last computed, and may recompute them; administrators see both."""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+import pydantic
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from shequ.api.bookings import page_context
-from shequ.errors import NotFoundError
-from shequ.http.caller import CurrentUser, OptionalUser
+from shequ.errors import AccessDenied, NotFoundError, ShequError
 from shequ.http.deps import ContextDep, SessionDep
+from shequ.indicators.store import latest_run
+from shequ.plan.models import PlanScenario
 from shequ.registry import queries
 from shequ.services import upkeep
 from shequ.services.accounts import (
@@ -23,8 +28,8 @@ from shequ.services.accounts import (
     STAFF_ROLES,
     Role,
     jurisdiction_prefix,
-    require_role,
 )
+from shequ.services.analyses import recompute_life_circles, run_indicators
 from shequ.services.bookings import service as bookings
 from shequ.services.bookings.models import BookingStatus
 from shequ.services.care import service as care
@@ -33,8 +38,8 @@ from shequ.services.requests import service as requests
 from shequ.services.requests.models import ServiceRequest
 from shequ.services.reviews import service as reviews
 from shequ.services.volunteers import service as volunteers
-from shequ.web.forms import back, errors_back_to, login_redirect
-from shequ.web.templates import render
+from shequ.web.forms import FormState, back, failed
+from shequ.web.page import Crumb, Page, SignedInPage, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,13 +60,9 @@ def _count(session: Session, query: Select[ServiceRequest]) -> int:
         query.order_by(None).subquery())) or 0)
 
 
-@router.get("/work", response_class=HTMLResponse)
-def workbench(request: Request, ctx: ContextDep, session: SessionDep,
-              user: OptionalUser) -> Response:
-    """The signed-in staff member's open work in their jurisdiction."""
-    if user is None:
-        return login_redirect(request)
-    require_role(user, *STAFF_ROLES)
+def _draw(page: Page, ctx: ContextDep, session: Session, *, form: FormState | None = None,
+          status_code: int = 200) -> HTMLResponse:
+    user = page.require(*STAFF_ROLES)
     prefix = jurisdiction_prefix(user) or ""
     role = Role(user.role)
     tasks: list[Task] = []
@@ -89,26 +90,47 @@ def workbench(request: Request, ctx: ContextDep, session: SessionDep,
     tasks.append(Task("work.records", len(gaps), "/upkeep",
                       urgent=sum(1 for c in gaps if c.population_year is None),
                       at_least=more))
-    scope = user.jurisdiction_code
-    if scope:
+    planner = role in PLANNER_ROLES
+    last_run = None
+    if planner:
+        drafts = list(session.scalars(select(PlanScenario).where(
+            PlanScenario.division_code.startswith(prefix), PlanScenario.status == "draft")))
+        tasks.append(Task("work.scenarios", len(drafts), "/plan",
+                          urgent=sum(1 for s in drafts if not s.evaluation)))
+        with contextlib.suppress(NotFoundError):
+            last_run = latest_run(session)
+    scope = None
+    if user.jurisdiction_code:
+        scope = user.jurisdiction_code
         with contextlib.suppress(NotFoundError):  # a unit merged away keeps its code shown
-            scope = f"{queries.division(session, scope).name}（{scope}）"
-    return render(request, "work.html", {
-        **page_context(request, ctx, user), "tasks": tasks, "scope": scope,
-        "planner": role in PLANNER_ROLES})
+            scope = page.t("work.scope", name=queries.division(session, scope).name,
+                           code=scope)
+    return render(page, "work.html", {
+        "tasks": tasks, "scope": scope, "planner": planner, "last_run": last_run,
+        "waiting": sum(t.count for t in tasks), "form": form,
+        "breadcrumbs": [Crumb(page.t("common.home"), "/"), Crumb(page.t("work.title"))],
+    }, status_code=status_code)
 
 
-@router.post("/work/refresh")
-@errors_back_to("/work")
-def refresh(ctx: ContextDep, session: SessionDep, user: CurrentUser) -> Response:
+@router.get("/work", response_class=HTMLResponse)
+def workbench(page: SignedInPage, ctx: ContextDep, session: SessionDep) -> HTMLResponse:
+    """The signed-in staff member's open work in their jurisdiction."""
+    return _draw(page, ctx, session)
+
+
+@router.post("/work/refresh", response_class=HTMLResponse)
+def refresh(page: SignedInPage, ctx: ContextDep, session: SessionDep) -> Response:
     """Planners: recompute this year's life circles of the jurisdiction, then every
     indicator, from the registry as staff have left it."""
-    from shequ.api.access import recompute_life_circles
-    from shequ.api.indicators import run_indicators
-
-    require_role(user, *PLANNER_ROLES)
-    recompute_life_circles(ctx, session, user)
-    # The indicators read the new coverage through sessions of their own.
-    session.commit()
-    run_indicators(ctx, session, user)
+    user = page.require(*PLANNER_ROLES)
+    try:
+        recompute_life_circles(ctx, session, user)
+        # The indicators read the new coverage through sessions of their own.
+        session.commit()
+        run_indicators(ctx, session, user)
+    except (ShequError, pydantic.ValidationError) as exc:
+        if isinstance(exc, AccessDenied):
+            raise
+        return _draw(page, ctx, session, form=failed(FormState(), exc, page.lang,
+                                                     session=session), status_code=422)
     return back("/work", message="work.refreshed")
