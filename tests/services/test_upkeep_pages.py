@@ -42,9 +42,10 @@ def _save_row(client: TestClient, fid: int, lang: str, **changes: str) -> Respon
     token = _csrf(client.get("/upkeep", params={"lang": lang}).text)
     fields = {"name": "多福巷社区综合服务站", "status": "in_service", "floor_area_m2": "",
               "activity_area_m2": "", "capacity": "", "opening_hours": "", "phone": ""}
-    return client.post(f"/upkeep/facilities/{fid}", data={
+    answer: Response = client.post(f"/upkeep/facilities/{fid}", data={
         "csrf_token": token, "code": "110101001001", **fields, **changes},
         follow_redirects=False)
+    return answer
 
 
 def test_a_negative_floor_area_is_shown_beside_its_box_in_chinese_and_english(
