@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from shequ.registry import queries
 from shequ.registry.models import Facility, Workforce
+from tests.web.axe import assert_no_serious_axe_violations
 
 from .conftest import LiveServer
 from .test_browser import _context, _login
@@ -48,17 +49,26 @@ def test_a_worker_keeps_the_community_current(browser: Any, live_server: LiveSer
     fid = live_server.seeded.facilities["多福巷社区综合服务站"]
     page.fill(f"[data-testid=floor-{fid}]", "420")
     page.fill(f"[data-testid=activity-{fid}]", "500")
-    with page.expect_navigation(url="**/upkeep?*"):
+    with page.expect_navigation(url=f"**/upkeep/facilities/{fid}") as refused:
         page.click(f"[data-testid=save-{fid}]")
-    assert "activity area 500 m² exceeds the floor area 420 m²" in page.get_by_test_id(
-        "error").inner_text()
-    assert page.input_value(f"[data-testid=floor-{fid}]") == ""  # nothing was stored
+    assert refused.value is not None and refused.value.status == 422
+    # The reason, in Chinese, beside the activity area; what was typed is still there.
+    assert page.locator(f"#f{fid}-activity_area_m2-error").inner_text() == (
+        "活动用房面积 500 m² 大于建筑面积 420 m²（活动用房是建筑面积中供居民活动的部分）")
+    assert page.get_attribute(f"#f{fid}-activity_area_m2", "aria-invalid") == "true"
+    assert page.input_value(f"[data-testid=floor-{fid}]") == "420"
+    assert page.input_value(f"[data-testid=activity-{fid}]") == "500"
+    assert_no_serious_axe_violations(page)
+    with live_server.ctx.sessions() as session:  # nothing was stored
+        refused_row = session.get(Facility, fid)
+        assert refused_row is not None and refused_row.floor_area_m2 is None
     # The boxes are labelled, as a screen reader reads them.
     page.get_by_label("多福巷社区综合服务站 · 建筑面积（m²）").fill("420")
     page.get_by_label("多福巷社区综合服务站 · 活动用房面积（m²）").fill("300")
     with page.expect_navigation(url="**/upkeep?*"):
         page.click(f"[data-testid=save-{fid}]")
     assert page.get_by_test_id("message").inner_text() == "设施信息已保存。"
+    assert page.locator("[data-testid=field-error]").count() == 0
     assert page.input_value(f"[data-testid=floor-{fid}]") == "420"
 
     page.select_option("[data-testid=new-type]", "community_canteen")
@@ -104,6 +114,11 @@ def test_residents_may_not_open_the_page(browser: Any, live_server: LiveServer) 
     context = _context(browser, live_server, [])
     page = context.new_page()
     _login(page, live_server, "resident1", "/services")
-    response = page.goto(f"{live_server.url}/upkeep")
-    assert response is not None and response.status == 403
+    for path in ("/upkeep", "/work"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response is not None and response.status == 403
+        # The refusal is a page in the reader's language, with a way on.
+        assert page.get_by_test_id("error-page").is_visible()
+        assert page.locator("h1").inner_text() == "没有权限"
+        assert page.get_by_test_id("ways-on").is_visible()
     context.close()
