@@ -17,6 +17,7 @@ from shequ.services.bookings import service as bookings
 from shequ.services.bookings.clock import local_now
 from shequ.services.volunteers import service as volunteers
 from shequ.services.volunteers.models import OrganiserKind, VolunteerActivity
+from tests.web.axe import assert_no_serious_axe_violations
 
 pytestmark = pytest.mark.browser
 PASSWORD = "password-123"
@@ -55,8 +56,19 @@ def test_resident_books_a_room_and_worker_approves(live_server: Any, browser: An
     resident = browser.new_context(locale="zh-CN").new_page()
     login(resident, base, "resident1", "/bookings")
     resident.click(f"[data-testid=open-venue-{room}]")
+    assert_no_serious_axe_violations(resident)
     resident.goto(f"{base}/bookings/resources/{room}?day={day.isoformat()}")
+    assert_no_serious_axe_violations(resident)
     resident.fill("[data-testid=purpose]", "老年书法班")
+    resident.fill("[data-testid=attendees]", "25")  # more than the room holds
+    with resident.expect_navigation(url="**/bookings/book"):
+        resident.click(f"[data-testid=slot-{day.strftime('%Y%m%d')}1430]")
+    assert resident.inner_text("[data-testid=field-error][data-field=attendees]") == (
+        "25 人超过场地容量 20 人")
+    assert resident.input_value("[data-testid=purpose]") == "老年书法班"
+    assert resident.get_attribute("#attendees", "aria-invalid") == "true"
+    assert_no_serious_axe_violations(resident)
+    resident.fill("[data-testid=attendees]", "12")
     with resident.expect_navigation(url="**/bookings?msg=*"):
         resident.click(f"[data-testid=slot-{day.strftime('%Y%m%d')}1430]")
     assert "等待社区审批" in resident.inner_text("[data-testid=message]")
@@ -70,6 +82,7 @@ def test_resident_books_a_room_and_worker_approves(live_server: Any, browser: An
     with worker.expect_navigation(url="**/bookings/manage?msg=*"):
         worker.click(f"[data-testid=approve-{booking_id}]")
     assert worker.inner_text("[data-testid=message]") == "已批准。"
+    assert_no_serious_axe_violations(worker)
     assert "老年书法班" in worker.inner_text("[data-testid=upcoming]")
 
     resident.goto(f"{base}/bookings")
@@ -88,6 +101,7 @@ def test_resident_applies_for_day_care_and_receives_an_offer(live_server: Any,
         centre = s.scalar(select(Facility.id).where(Facility.name == "多福巷老年人日间照料中心"))
         s.execute(update(Facility).where(Facility.id == centre).values(capacity=1))
     login(page, base, "resident1", "/care")
+    assert_no_serious_axe_violations(page)
     page.select_option("[data-testid=care-facility]", str(centre))
     page.fill("[data-testid=beneficiary]", "张三")
     page.fill("[data-testid=birth-date]", "1949-12-31")
@@ -105,6 +119,14 @@ def test_resident_applies_for_day_care_and_receives_an_offer(live_server: Any,
     assert row.get_attribute("data-status") == "accepted"
     page.goto(f"{base}/care?lang=en")
     assert "Place 1" in page.inner_text("[data-testid=my-applications]")
+    page.fill("[data-testid=beneficiary]", "张小明")
+    page.fill("[data-testid=birth-date]", "2001-02-03")
+    with page.expect_navigation(url="**/care/apply"):
+        page.click("[data-testid=apply]")
+    assert page.inner_text("[data-testid=field-error][data-field=beneficiary_birth_date]") == (
+        "day-care places are for people aged 60 or over")
+    assert page.input_value("[data-testid=beneficiary]") == "张小明"
+    assert_no_serious_axe_violations(page)
 
 
 def test_volunteer_signs_up_and_worker_confirms_hours(live_server: Any, browser: Any) -> None:
