@@ -1,4 +1,5 @@
-"""The planner's life-circle page in a real browser: coloured residents, the point query."""
+"""The planner's life-circle page in a real browser: coloured residents, the point query
+and the wait for its first answer, the division's breadcrumbs and those below it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,33 @@ from typing import Any
 
 import pytest
 
+from tests.web.axe import assert_no_serious_axe_violations
+
 pytestmark = pytest.mark.browser
+
+COUNTY = "130123000000"  # the demo county (正定县)
+
+# Every text the point panel shows and every time it is marked busy, in order.
+WATCH_PANEL = """
+window.__panel = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("point-result");
+  if (!box) return;
+  new MutationObserver(() => window.__panel.push(
+    [box.getAttribute("aria-busy"), box.innerText])).observe(
+    box, {attributes: true, childList: true, subtree: true, characterData: true});
+});
+"""
 
 
 def test_map_shows_communities_and_answers_a_click(chromium: Any, demo_server: str) -> None:
     page = chromium.new_page()
+    page.add_init_script(WATCH_PANEL)
     failed: list[str] = []
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.goto(demo_server + "/access?tier=15min&lang=en")
+    assert page.get_by_test_id("breadcrumbs").locator("li").all_inner_texts() == [
+        "China", "河北省", "石家庄市", "正定县"]
     page.wait_for_selector("#access-map[data-loaded]")
     loaded = int(page.locator("#access-map").get_attribute("data-loaded") or 0)
     rows = page.locator("[data-testid=uncovered-table] tbody tr").count()
@@ -27,10 +47,18 @@ def test_map_shows_communities_and_answers_a_click(chromium: Any, demo_server: s
     # click a community: the panel lists the 15-minute tier's reached and missing types
     page.locator("#access-map").scroll_into_view_if_needed()
     page.locator("#access-map path.leaflet-interactive").first.click(force=True)
-    page.wait_for_selector("#point-result[data-answered]", timeout=15_000)
+    page.wait_for_selector("#point-result[data-answered]", timeout=60_000)
     text = page.locator("#point-result").inner_text()
     assert "15-minute life circle (1000 m)" in text
     assert "✓" in text or "✗" in text
+    # while the answer was coming the panel said so at once and was marked busy
+    seen = page.evaluate("window.__panel")
+    asking = ("Finding what is within a walk of this point… the first question loads the "
+              "street network and takes a few seconds.")
+    assert [None, asking] in seen or ["true", asking] in seen
+    assert any(busy == "true" for busy, _ in seen)
+    assert page.locator("#point-result").get_attribute("aria-busy") is None
+    assert_no_serious_axe_violations(page)
     assert failed == []  # nothing is fetched from outside
     page.close()
 
@@ -70,4 +98,36 @@ def test_the_year_list_shows_each_years_coverage(chromium: Any, two_years_server
         return float(text.rsplit("(", 1)[1].split("%", maxsplit=1)[0])
 
     assert share(covered_2019) < share(page.get_by_test_id("summary").inner_text())
+    page.close()
+
+
+def test_a_township_below_shows_its_own_communities_in_chinese(chromium: Any,
+                                                                demo_server: str) -> None:
+    page = chromium.new_page()
+    page.goto(demo_server + f"/access?division={COUNTY}&tier=village&lang=zh-CN")
+    link = page.get_by_test_id("children").get_by_role("link", name="镇").first  # has villages
+    town, code = link.inner_text(), link.get_attribute("data-code") or ""
+    link.click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("division-name").get_attribute("data-code") == code
+    assert page.get_by_test_id("breadcrumbs").locator("li").all_inner_texts() == [
+        "全国", "河北省", "石家庄市", "正定县", town]
+    assert page.locator("[data-testid=tier-select] option:checked").inner_text() == (
+        "村/组层级（1200 米）")
+    codes = page.locator("[data-testid=uncovered-table] tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.code)")
+    assert codes and all(c.startswith(code[:9]) for c in codes)
+    page.wait_for_selector("#access-map[data-loaded]")
+    text = page.locator("body").inner_text()
+    for raw in ("15min", "10min", "village", "township", "level_", "_"):
+        assert raw not in text
+    page.close()
+
+
+def test_an_unknown_division_is_the_not_found_page(chromium: Any, demo_server: str) -> None:
+    page = chromium.new_page()
+    answer = page.goto(demo_server + "/access?division=130123999999&lang=en")
+    assert answer is not None and answer.status == 404
+    assert page.get_by_test_id("error-detail").inner_text().startswith(
+        "There is no division in force with the code 130123999999.")
     page.close()

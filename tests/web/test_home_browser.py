@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.web.axe import assert_no_serious_axe_violations
+
 pytestmark = pytest.mark.browser
 
 
@@ -20,6 +22,12 @@ def test_home_page_shows_the_demo_county_and_its_map(chromium: Any, demo_server:
     markers = page.locator("#map path.leaflet-interactive").count()
     loaded = int(page.locator("#map").get_attribute("data-loaded") or 0)
     assert loaded >= 1000 and markers >= loaded
+    # a facility's popup names its status in the page's language, never its code
+    page.locator("#map path.leaflet-interactive[stroke='#b42318']").first.click(force=True)
+    popup = page.locator(".leaflet-popup-content").inner_text()
+    assert popup.splitlines()[-1] in {"规划中", "在建", "已验收", "在用", "已关闭"}
+    assert page.locator("#map").get_attribute("aria-busy") is None
+    assert_no_serious_axe_violations(page)
     assert failed == []  # nothing is fetched from outside: it all comes from Shequ
     page.close()
 
