@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -76,11 +77,11 @@ def visible(html: str) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-def data_block(html: str, block_id: str) -> dict[str, object]:
+def data_block(html: str, block_id: str) -> dict[str, Any]:
     found = re.search(rf'<script type="application/json" id="{block_id}">(.*?)</script>',
                       html, re.S)
     assert found is not None, block_id
-    loaded: dict[str, object] = json.loads(found.group(1))
+    loaded: dict[str, Any] = json.loads(found.group(1))
     return loaded
 
 
@@ -94,7 +95,7 @@ def test_the_trend_and_the_ranking_carry_the_worked_figures(client: TestClient) 
     assert page.status_code == 200
     trend = data_block(page.text, "indicator-trend-data")
     assert trend["categories"] == ["2022", "2024", "2025"]
-    values, projection = trend["series"]  # type: ignore[misc]
+    values, projection = trend["series"]
     assert values["name"] == "历年数值"
     assert values["values"][:2] == pytest.approx([100 / 3, 200 / 3])
     assert values["values"][2] is None
