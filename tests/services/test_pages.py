@@ -71,8 +71,8 @@ def test_pages_need_sign_in_and_speak_both_languages(client: TestClient) -> None
     response = client.get("/services/requests/new", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/services/requests/new"
-    assert "附近的服务" in client.get("/services").text
-    assert "Services near me" in client.get("/services?lang=en").text
+    assert "<h1>找服务</h1>" in client.get("/services").text
+    assert "<h1>Find a service</h1>" in client.get("/services?lang=en").text
 
 
 def test_home_page_counts_the_region(client: TestClient) -> None:
@@ -98,7 +98,9 @@ def test_worker_assigns_from_the_queue_and_sees_refusals(
         f'queue-row-{created["id"]}')[1].split("</tr>")[0]
     refused = client.post(f"/services/requests/{created['id']}/act", data={
         "action": "resolve", "csrf_token": _csrf(queue.text), "back": "queue"})
-    assert "cannot be &#39;resolve&#39;" in refused.text or "cannot be 'resolve'" in refused.text
+    # Drawn again with the refusal in the reader's language, nothing changed.
+    assert refused.status_code == 409
+    assert "该诉求当前的状态不允许这一操作。" in refused.text
     assigned = client.post(f"/services/requests/{created['id']}/act", data={
         "action": "assign", "assignee_id": str(seeded.users["worker_dfx"]),
         "csrf_token": _csrf(queue.text)}, follow_redirects=False)
@@ -114,12 +116,13 @@ def test_request_form_stores_the_request(client: TestClient) -> None:
     form = client.get("/services/requests/new")
     posted = client.post("/services/requests", data={
         "csrf_token": _csrf(form.text), "service_code": "public_repair",
-        "division_code": "110101001001", "description": "路灯不亮",
+        "latitude": "39.9152", "longitude": "116.4052", "description": "路灯不亮",
         "attr.public_repair.fixture": "streetlight"}, follow_redirects=False)
     assert posted.status_code == 303, posted.text
     request_id = int(posted.headers["location"].split("/")[-1].split("?")[0])
     followed = client.get(f"/services/requests/{request_id}")
     assert followed.status_code == 200 and "路灯不亮" in followed.text
+    assert 'data-testid="responsible">多福巷社区</span>' in followed.text
 
 
 def _page_paths(client: TestClient) -> list[str]:
