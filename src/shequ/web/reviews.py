@@ -32,7 +32,8 @@ from shequ.web.volunteers import Posted, filled, problem_status, time_helpers
 router = APIRouter(include_in_schema=False)
 
 # Where the problems of the review form's values are shown: the item, the score, the text.
-REVIEW_FIELDS = {"subject_id": "subject", "subject_kind": "subject"}
+REVIEW_FIELDS = {"subject_id": "subject", "subject_kind": "subject", "subject": "subject",
+                 "score": "score"}
 
 
 class ReviewForm(pydantic.BaseModel):
@@ -93,7 +94,7 @@ def _division_names(session: Session, codes: list[str]) -> dict[str, str]:
         return {}
     rows = session.execute(select(Division.code, Division.name).where(
         Division.code.in_(codes), valid_on(today())))
-    return {str(code): str(name) for code, name in rows.tuples()}
+    return {str(row[0]): str(row[1]) for row in rows}
 
 
 def _organiser_page(page: Page, session: Session, *, form: FormState | None = None,
