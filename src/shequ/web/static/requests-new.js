@@ -46,7 +46,7 @@
 
   function nearbyFacilities(latitude, longitude) {
     const params = new URLSearchParams({ latitude: latitude, longitude: longitude,
-      radius: 2000, per_page: 10, lang: lang });
+      radius: 2000, per_page: 10, lang: lang, full: "true" });
     return fetch(`/hsds/services?${params}`).then((r) => (r.ok ? r.json() : null)).then((page) => {
       if (!page) return;
       const chosen = facility.value;
