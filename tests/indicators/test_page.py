@@ -180,7 +180,7 @@ def test_the_chinese_page_shows_no_codes(client: TestClient) -> None:
         assert page.status_code == 200, indicator
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", visible(page.text)))
         # the language switch, the footer's time zone, and two file formats by name
-        assert words <= {"English", "UTC", "CSV", "Excel"}, (indicator, words)
+        assert words <= {"English", "UTC", "CSV", "XLSX"}, (indicator, words)
         assert "县级" in visible(page.text)
 
 
