@@ -24,7 +24,12 @@ from shequ.http.deps import MAX_ID, IdPath, SessionDep
 from shequ.services.accounts import HANDLER_ROLES
 from shequ.services.bookings import service as bs
 from shequ.services.bookings.clock import as_aware, local_now
-from shequ.services.bookings.models import ACTIVE_BOOKING_STATUSES, BookingStatus
+from shequ.services.bookings.models import (
+    ACTIVE_BOOKING_STATUSES,
+    BookableResource,
+    BookingStatus,
+)
+from shequ.services.bookings.rules import allowed_roles
 from shequ.services.bookings.service import EARLIEST, LATEST
 from shequ.services.bookings.slots import weekly_hours
 from shequ.web.forms import FormState, back, failed, typed
@@ -95,6 +100,14 @@ def hours_text(page: Page, expression: str | None, week_of: dt.date) -> str:
     return page.t("resident_services.run_separator").join(parts)
 
 
+def who_may_book(page: Page, res: BookableResource) -> str:
+    """The venue's roles and booker scope in the reader's words."""
+    separator = page.t("resident_services.list_separator")
+    roles = separator.join(page.t(f"common.role_{role}") for role in allowed_roles(res))
+    return page.t("resident_services.who_may_book", roles=roles,
+                  scope=page.t(f"resident_services.scope_{res.booker_scope}"))
+
+
 def _crumbs(page: Page, *tail: Crumb) -> list[Crumb]:
     return [Crumb(page.t("common.home"), "/"),
             Crumb(page.t("resident_services.bookings"), "/bookings"), *tail]
@@ -144,6 +157,7 @@ def _resource_page(page: Page, session: SessionDep, resource_id: int, day: dt.da
         "prev": first - dt.timedelta(days=7), "next": first + dt.timedelta(days=7),
         "earliest": local_now() + dt.timedelta(minutes=res.min_notice_minutes),
         "hours": hours_text(page, res.opening_hours or facility.opening_hours, first),
+        "who": who_may_book(page, res),
         "form": form, **local_formats(page),
         "breadcrumbs": _crumbs(page, Crumb(f"{facility.name} · {res.name}"))},
         status_code=status_code)
@@ -229,6 +243,7 @@ def _manage_page(page: Page, session: SessionDep, form: FormState | None = None,
     return render(page, "bookings_manage.html", {
         "desk": desk, "form": form, "decided_id": decided_id, "resource_form": resource_form,
         "facility_options": [(f.id, f.name) for f in desk.facilities], **local_formats(page),
+        "who": {res.id: who_may_book(page, res) for res, _ in desk.resources},
         "breadcrumbs": _crumbs(page, Crumb(page.t("resident_services.approvals")))},
         status_code=status_code)
 

@@ -110,6 +110,12 @@ def test_a_booking_over_capacity_is_shown_beside_the_attendees(
     sign_in(client, "resident1")
     grid = client.get(f"/bookings/resources/{room}?day={day.isoformat()}&lang={lang}")
     assert grid.status_code == 200
+    who = re.search(r'data-testid="who-may-book">([^<]*)<', grid.text)
+    assert who and unescape(who.group(1)) == (
+        "可预约：居民、社区工作者（限场地所在街道（乡镇））" if lang == "zh-CN" else
+        "Who may book: resident, community worker (of the venue's street or township)")
+    # Mo-Fr 08:30-17:30 of the service station, in the reader's words.
+    assert ("周一至周五 08:30–17:30" if lang == "zh-CN" else "Mon to Fri 08:30–17:30") in grid.text
     form = {"csrf_token": csrf_of(grid.text), "resource_id": str(room),
             "starts_at": f"{day.isoformat()}T09:30", "slots": "2", "purpose": "老年书法班"}
 
@@ -325,3 +331,33 @@ def test_the_words_are_the_pages_language(served: tuple[TestClient, Context, See
                 assert latin == set(), (path, latin)
             else:
                 assert HAN.findall(text) == [], (path, text)
+
+
+@pytest.mark.parametrize(("lang", "taken", "capacity"), [
+    ("zh-CN", "以下时段已被预约：{day} 10:30。请另选空闲时段。", "41 人超过场地容量 40 人"),
+    ("en", "The venue is already booked at {day} 10:30; choose a free slot.",
+     "41 people exceed the venue's capacity of 40"),
+])
+def test_the_api_says_booking_problems_in_the_asked_language(
+        served: tuple[TestClient, Context, Seeded], lang: str, taken: str,
+        capacity: str) -> None:
+    client, ctx, seeded = served
+    room = make_room(ctx, seeded, capacity=40)
+    day = next_weekday()
+    headers = {"Authorization": f"Bearer {seeded.tokens['resident1']}",
+               "Accept-Language": lang}
+    booking = {"resource_id": room, "starts_at": f"{day.isoformat()}T09:30:00",
+               "ends_at": f"{day.isoformat()}T11:30:00", "purpose": "书法班", "attendees": 12}
+    assert client.post("/api/v1/bookings", headers=headers, json=booking).status_code == 201
+    clash = client.post("/api/v1/bookings", headers=headers, json={
+        **booking, "starts_at": f"{day.isoformat()}T10:30:00",
+        "ends_at": f"{day.isoformat()}T11:30:00"})
+    assert clash.status_code == 409
+    assert (clash.json()["code"], clash.json()["detail"]) == (
+        "bookings.slots_taken", taken.format(day=day.isoformat()))
+    crowd = client.post("/api/v1/bookings", headers=headers, json={
+        **booking, "starts_at": f"{day.isoformat()}T13:30:00",
+        "ends_at": f"{day.isoformat()}T14:30:00", "attendees": 41})
+    assert crowd.status_code == 422
+    assert [(p["code"], p["detail"]) for p in crowd.json()["problems"]] == [
+        ("bookings.over_capacity", capacity)]

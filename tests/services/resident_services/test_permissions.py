@@ -206,3 +206,19 @@ def test_lists_hold_only_the_jurisdiction(client: TestClient, ctx: Context, seed
         assert ([b["id"] for b in pending] == [booking]) is sees, user
         queue = client.get("/api/v1/reviews/moderation", headers=auth(user)).json()
         assert ([r["id"] for r in queue] == [review]) is sees, user
+
+
+@pytest.mark.parametrize("path", ["/bookings/manage", "/care/manage"])
+def test_handlers_pages_by_role(path: str, client: TestClient, auth: Auth) -> None:
+    """A handler's page: handlers see it, every other role gets the HTML 403 page, an
+    anonymous reader is sent to sign in."""
+    got, want = {}, {}
+    for user in ROLES:
+        response = client.get(path, headers=auth(user) if user else {},
+                              follow_redirects=False)
+        kind = response.headers.get("content-type", "").split(";")[0]
+        got[user] = (response.status_code, kind if response.status_code != 303 else
+                     response.headers["location"])
+        want[user] = ((303, f"/login?next={path}") if user is None else
+                      (200, "text/html") if user in HANDLERS else (403, "text/html"))
+    assert got == want
