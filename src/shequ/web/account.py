@@ -181,10 +181,8 @@ def password_page_change(ctx: ContextDep, session: SessionDep, page: SignedInPag
     except ValidationError as exc:
         session.rollback()
         reasons = [i18n.describe_problem(p, page.lang) for p in exc.problems]
-        text = page.t("account.password_weak", reason="；".join(reasons)
-                      if page.lang == "zh-CN" else "; ".join(reasons))
-        form.errors["new_password"] = [text]
-        form.summary.append(("new_password", text))
+        form.errors["new_password"] = reasons
+        form.summary.extend(("new_password", text) for text in reasons)
         return _sessions_page(page, ctx, session, form, status_code=422)
     response = RedirectResponse("/login?next=/account/sessions", status_code=303)
     response.delete_cookie(SESSION_COOKIE)

@@ -31,10 +31,12 @@ def change_password(session: Session, user: User, *, current: str, new: str) -> 
     """The user's own change: the current password must match; every session of the
     user ends (sign in again with the new one).  The number of sessions ended."""
     if not verify_password(user.password_hash, current):
-        raise AccessDenied("the current password is wrong; nothing was changed")
+        raise AccessDenied("the current password is wrong; nothing was changed",
+                           code="accounts.current_password_wrong")
     if new == current:
         raise ValidationError([Problem("new_password", "is the current password",
-                                       hint="choose a different one")])
+                                       hint="choose a different one",
+                                       code="accounts.password_unchanged")])
     _new_password(user, new)
     audit(session, user=user, action="change_password", entity="user", entity_id=user.id)
     return end_user_sessions(session, user.id)
@@ -43,7 +45,8 @@ def change_password(session: Session, user: User, *, current: str, new: str) -> 
 def _not_self(user: User, actor: Principal | None, what: str) -> None:
     # An administrator who locks themselves out may leave nobody able to undo it.
     if actor is not None and actor.id == user.id:
-        raise ConflictError(f"you cannot {what} your own account; ask another administrator")
+        raise ConflictError(f"you cannot {what} your own account; ask another administrator",
+                            code="accounts.not_on_oneself")
 
 
 def reset_password(session: Session, user: User, *, new: str,

@@ -25,21 +25,27 @@ def check_password_strength(password: str, user_inputs: Sequence[str] = ()) -> N
     and how to choose a better one); ``user_inputs`` are the user's name and the like."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError([Problem("password", f"is shorter than {MIN_PASSWORD_LENGTH} "
-                                       "characters", hint=HOW_TO_CHOOSE)])
+                                       "characters", hint=HOW_TO_CHOOSE,
+                                       code="accounts.password_short",
+                                       params={"minimum": MIN_PASSWORD_LENGTH})])
     result = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
     if int(result["score"]) < MIN_PASSWORD_SCORE:
         feedback = result["feedback"]
         why = str(feedback.get("warning") or "") or " ".join(feedback.get("suggestions", []))
         raise ValidationError([Problem(
             "password", f"is too easy to guess (strength {result['score']} of 4, "
-            f"{MIN_PASSWORD_SCORE} needed){': ' + why if why else ''}", hint=HOW_TO_CHOOSE)])
+            f"{MIN_PASSWORD_SCORE} needed){': ' + why if why else ''}", hint=HOW_TO_CHOOSE,
+            code="accounts.password_guessable",
+            params={"score": int(result["score"]), "needed": MIN_PASSWORD_SCORE})])
 
 
 def hash_password(password: str) -> str:
     """An Argon2id hash of ``password`` (salted; the string carries its parameters)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError([Problem("password", f"is shorter than {MIN_PASSWORD_LENGTH} "
-                                       "characters", hint="choose a longer passphrase")])
+                                       "characters", hint="choose a longer passphrase",
+                                       code="accounts.password_short",
+                                       params={"minimum": MIN_PASSWORD_LENGTH})])
     return _HASHER.hash(password)
 
 

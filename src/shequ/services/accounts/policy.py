@@ -78,7 +78,7 @@ def jurisdiction_prefix(user: Principal) -> str | None:
     if not user.jurisdiction_code:
         # A staff account without a jurisdiction may act nowhere (fail closed).
         raise AccessDenied(f"user {user.id} ({role.value}) has no jurisdiction; an "
-                           "administrator must set one")
+                           "administrator must set one", code="accounts.no_jurisdiction")
     level = ROLE_LEVEL[role]
     assert level is not None  # every staff role but the nationwide ones has a level
     return code_prefix(user.jurisdiction_code, level)
@@ -95,15 +95,15 @@ def require_in_jurisdiction(user: Principal, division_code: str) -> None:
     if not in_jurisdiction(user, division_code):
         raise AccessDenied(
             f"division {division_code} is outside the jurisdiction of user {user.id} "
-            f"({user.role}, {user.jurisdiction_code or 'no jurisdiction'})"
-        )
+            f"({user.role}, {user.jurisdiction_code or 'no jurisdiction'})",
+            code="accounts.outside_jurisdiction", params={"division": division_code})
 
 
 def require_role(user: Principal, *roles: Role) -> None:
     """Raise AccessDenied unless ``user`` has one of ``roles``."""
     if role_of(user) not in roles:
         raise AccessDenied(f"this needs one of the roles {', '.join(r.value for r in roles)}; "
-                           f"user {user.id} is {user.role}")
+                           f"user {user.id} is {user.role}", code="accounts.role_needed")
 
 
 def can_handle(user: Principal, division_code: str) -> bool:

@@ -150,5 +150,6 @@ def own_session(session: Session, user_id: int, session_id: int) -> AccountSessi
     row = session.get(AccountSession, session_id)
     if row is None or row.user_id != user_id:
         raise NotFoundError(f"you have no session {session_id}; GET /api/v1/auth/sessions "
-                            "lists yours")
+                            "lists yours", code="accounts.no_such_session",
+                            params={"id": session_id})
     return row

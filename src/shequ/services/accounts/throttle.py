@@ -158,7 +158,8 @@ class Throttle:
         retry = max(1, int(reset - time.time()) + 1)
         raise TooManyRequests(f"too many requests to {name} (at most {limit} in {per_seconds} "
                               f"s); retry in {retry} s, after {_clock(reset)}",
-                              retry_after=retry)
+                              retry_after=retry, code="accounts.too_many",
+                              params={"seconds": retry})
 
     def _key(self, kind: str, username: str) -> str:
         # One bucket however the name is cased or padded.
@@ -174,7 +175,8 @@ class Throttle:
             raise TooManyRequests(
                 f"account {username!r} is locked after repeated failed sign-ins; retry in "
                 f"{retry} s, after {_clock(until)} (each further failure doubles the wait, "
-                "up to an hour; an administrator can reset the password)", retry_after=retry)
+                "up to an hour; an administrator can reset the password)", retry_after=retry,
+                code="accounts.locked", params={"seconds": retry})
         self.hit("sign-in to one account", SIGN_IN_PER_ACCOUNT, 60,
                  "account:" + username.strip().lower())
 
