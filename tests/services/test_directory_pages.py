@@ -21,6 +21,7 @@ from shequ.services.bookings.service import create_resource
 from shequ.services.directory.opening import WeeklyHours, weekly_hours
 
 from .conftest import FACILITIES, Seeded, seed, services_settings
+from .visible import latin_words, raw_keys
 
 
 @pytest.fixture
@@ -189,3 +190,14 @@ def test_weekly_hours_of_other_shapes() -> None:
     assert weekly_hours("off", week_of=week) == []
     assert weekly_hours("not hours", week_of=week) is None
     assert weekly_hours(None, week_of=week) is None
+
+
+def test_chinese_directory_pages_show_no_latin_words_or_keys(
+        served: tuple[TestClient, Seeded]) -> None:
+    client, seeded = served
+    pages = [client.get("/services?per_page=2").text,
+             client.get("/services?lat=39.93&lon=116.41&open_now=true").text,
+             *[client.get(f"/services/{fid}").text for fid in seeded.facilities.values()]]
+    for html in pages:
+        assert latin_words(html) == []
+        assert raw_keys(html) == []

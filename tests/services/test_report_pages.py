@@ -23,6 +23,7 @@ from shequ.registry.db import make_engine, session_factory
 from shequ.services.requests.models import ServiceRequest, ServiceRequestPhoto
 
 from .conftest import PASSWORD, Seeded, seed, services_settings
+from .visible import latin_words, raw_keys
 
 # 多福巷社区综合服务站's point: 多福巷社区 (110101001001) is the nearest community.
 PIN = {"latitude": "39.9152", "longitude": "116.4052"}
@@ -212,3 +213,29 @@ def test_workers_see_refusals_on_the_page_in_their_language(
     assert missing.status_code == 422
     assert "派单时请选择承办人。" in missing.text
     assert f'data-testid="request-id">{created["id"]}</span>' in missing.text
+
+
+def test_chinese_pages_show_no_latin_words_or_keys(
+        served: tuple[TestClient, Context, Seeded]) -> None:
+    client, _, seeded = served
+    _login(client, "resident1")
+    token = _csrf(client.get("/services/requests/new?lang=zh-CN").text)
+    posted = client.post("/services/requests", data={
+        "csrf_token": token, "service_code": "public_repair", "description": "路灯不亮",
+        "attr.public_repair.fixture": "streetlight", **PIN},
+        files=[("photos", ("lamp.png", png(), "image/png"))], follow_redirects=False)
+    request_id = int(posted.headers["location"].split("/")[-1].split("?")[0])
+    failed = client.post("/services/requests", data={"csrf_token": token,
+                                                     "service_code": "public_repair"})
+    pages = {"form": client.get(f"/services/requests/new?facility="
+                                f"{seeded.facilities['隆福寺图书分馆']}").text,
+             "failed form": failed.text,
+             "request": client.get(posted.headers["location"]).text,
+             "mine": client.get("/services/requests").text}
+    _login(client, "worker_dfx")
+    pages["queue"] = client.get("/services/queue").text
+    pages["worker's request"] = client.get(f"/services/requests/{request_id}").text
+    names = frozenset({"resident1", "worker_dfx", "officer_dhm"})
+    for name, html in pages.items():
+        assert latin_words(html, names=names) == [], name
+        assert raw_keys(html) == [], name
