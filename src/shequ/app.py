@@ -46,7 +46,7 @@ API_ROUTERS: tuple[tuple[str, str], ...] = (
     ("reviews", "/api/v1"),
     ("upkeep", "/api/v1"),
     ("indicators", "/api/v1"),
-    ("plan", ""),  # its router carries /api/v1/plan/… (moving: see PAGE_ROUTERS)
+    ("plan", "/api/v1"),
     ("access", "/api/v1"),
 )
 # The pages: each module of shequ.web with a ``router``, by domain.
@@ -65,6 +65,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "volunteers",
     "reviews",
     "upkeep",
+    "plan",
 )
 
 

@@ -4,6 +4,8 @@ and the two pages."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -89,6 +91,7 @@ def test_solve_evaluate_map_export_adopt_over_http(
     assert compared[0]["indicator"] == "cost_cny"
     page = client.get(f"/plan?scenario={scenario_id}&lang=en", headers=auth["planner"])
     assert page.status_code == 200 and "http plan" in page.text and "leaflet.js" in page.text
+    _check_scenario_pages(client, auth, scenario_id)
     adopted = client.post(f"/api/v1/plan/scenarios/{scenario_id}/adopt",
                           headers=auth["planner"])
     assert len(adopted.json()["planned_facility_ids"]) == 8
@@ -149,4 +152,69 @@ def test_estate_review_over_http_and_on_its_page(
         "service_floor_area_m2": 250, "activity_area_m2": 150, "longitude": 120.0,
         "latitude": 30.0})
     assert page.status_code == 200
-    assert "FAIL" in page.text and "short by 50.0 m²" in page.text
+    assert '<span class="badge bad">Fail</span>' in page.text
+    assert "50.0 m² short" in page.text
+    assert ("250 m² of community service floor area for 1,000 households; the standard asks "
+            "at least 30 m² per 100 households, i.e. 300 m²") in page.text
+    zh = client.get("/plan/estate", params={
+        "lang": "zh-CN", "name": "短缺小区", "households": 1000, "residents": 2600,
+        "total_floor_area_m2": 100000, "commercial_floor_area_m2": 9000,
+        "service_floor_area_m2": 250, "activity_area_m2": 150, "longitude": 120.0,
+        "latitude": 30.0})
+    assert zh.status_code == 200
+    text = _visible(zh.text)
+    assert "差 50.0 平方米" in text
+    assert ("1,000 户配建社区综合服务设施 250 平方米；标准为每百户不少于 30 平方米，即 300 平方米"
+            in text)
+    assert "十分钟生活圈" in text or "十五分钟生活圈" in text  # tiers in words
+    assert "缺少：" in text
+    # No code of the review (service_area_per_100_households, tier:10min, sports_field …)
+    # and no English word reaches the Chinese page.
+    assert re.findall(r"[a-z]+_[a-z_0-9]+|tier:|\b[A-Za-z]{3,}\b", text) == []
+
+
+def test_the_estate_form_keeps_what_was_typed_and_says_what_is_wrong(
+        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, _ = client_and_tokens
+    page = client.get("/plan/estate", params={
+        "lang": "zh-CN", "households": "很多", "residents": "-5", "total_floor_area_m2": "",
+        "longitude": "120", "latitude": "30"})
+    assert page.status_code == 422
+    assert 'id="households-error"' in page.text and "户数应为数字，收到“很多”" in page.text
+    assert "常住人口不能为负数，收到“-5”" in page.text
+    assert "总建筑面积不能为空" in page.text
+    assert 'id="households" name="households" type="text" value="很多"' in page.text
+    en = client.get("/plan/estate", params={"lang": "en", "households": "many"})
+    assert en.status_code == 422 and "Households must be a number, not “many”" in en.text
+
+
+def _visible(page: str) -> str:
+    """The text a reader sees in the page's main part (no tags, scripts or attributes)."""
+    main = page.split('<main id="main">', 1)[1].split("</main>", 1)[0]
+    main = re.sub(r"<script.*?</script>", " ", main, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", main))
+
+
+def _check_scenario_pages(client: TestClient, auth: dict[str, dict[str, str]],
+                          scenario_id: int) -> None:
+    """The evaluated scenario in Chinese: funding, headlines, levels and tiers in words,
+    the before/after chart and the comparison of scenarios."""
+    page = client.get("/plan", params={"scenario": scenario_id, "lang": "zh-CN"},
+                      headers=auth["planner"])
+    assert page.status_code == 200
+    text = _visible(page.text)
+    assert "地方政府专项债券" in text  # special_bonds, the solver's funding source
+    assert "新建 2 处；利用现有空间 6 处" in text
+    headlines = re.search(r'data-testid="headlines">(.*?)</ul>', page.text, re.S)
+    assert headlines is not None and "→" in headlines.group(1)
+    assert 'data-chart="comparison"' in page.text  # before and after, drawn by ECharts
+    assert "县级" in text or "乡镇级" in text or "区县" in text
+    assert re.findall(r"[a-z]+_[a-z_0-9]+|\b(?!CSV|XLSX|GeoJSON)[A-Za-z]{3,}\b",
+                      re.sub(r"http plan|Test (county|province|city)|Town \d", "", text)) == []
+    listing = client.get("/plan", params={"lang": "en"}, headers=auth["planner"])
+    assert 'id="scenario-comparison"' in listing.text
+    assert "The change each scenario makes to the indicators" in listing.text
+    assert client.get("/plan", params={"scenario": scenario_id},
+                      headers=auth["stranger"]).status_code == 403
+    assert client.get("/plan", params={"scenario": 999999},
+                      headers=auth["planner"]).status_code == 404

@@ -1,4 +1,4 @@
-"""Planning endpoints (``/api/v1/plan/…``) and pages (``/plan``, ``/plan/estate``).
+"""Planning endpoints (``/api/v1/plan/…``); the pages are :mod:`shequ.web.plan`'s.
 
 Scenarios are planners' work: reading them needs a staff account whose jurisdiction
 holds the scenario's division; changing them (solve and save, create, evaluate, adopt,
@@ -11,22 +11,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shequ.http.caller import CurrentUser, OptionalUser, Planner
-from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.errors import AccessDenied, Problem, ValidationError
+from shequ.http.caller import CurrentUser, Planner
+from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.plan.models import PlanScenario
 from shequ.services.accounts import Role, User, audit
 from shequ.services.accounts.policy import STAFF_ROLES, require_in_jurisdiction
-from shequ.web.templates import render, request_language
 
-api = APIRouter(prefix="/plan", tags=["plan"])
-pages = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/plan", tags=["plan"])
 
 
 def _staff(user: User) -> None:
@@ -136,7 +133,7 @@ def _readable(session: Session, user: User, scenario_id: int) -> PlanScenario:
 
 # ------------------------------------------------------------------------------ routes
 
-@api.get("/scenarios", response_model=list[ScenarioOut])
+@router.get("/scenarios", response_model=list[ScenarioOut])
 def list_scenarios(session: SessionDep, user: CurrentUser) -> list[ScenarioOut]:
     """Scenarios in the caller's jurisdiction, newest first."""
     from shequ.plan.scenarios import list_scenarios as stored
@@ -146,7 +143,7 @@ def list_scenarios(session: SessionDep, user: CurrentUser) -> list[ScenarioOut]:
     return [_scenario_out(s) for s in stored(session, prefix=jurisdiction_prefix(user) or "")]
 
 
-@api.post("/scenarios", response_model=ScenarioOut, status_code=201)
+@router.post("/scenarios", response_model=ScenarioOut, status_code=201)
 def create_scenario(body: ScenarioIn, ctx: ContextDep, session: SessionDep,
                     user: Planner) -> ScenarioOut:
     """Store a scenario of hand-made changes."""
@@ -163,13 +160,13 @@ def create_scenario(body: ScenarioIn, ctx: ContextDep, session: SessionDep,
     return _scenario_out(scenario)
 
 
-@api.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
+@router.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
 def get_scenario(scenario_id: IdPath, session: SessionDep, user: CurrentUser) -> ScenarioOut:
     """One scenario with its changes, cost and last evaluation."""
     return _scenario_out(_readable(session, user, scenario_id))
 
 
-@api.delete("/scenarios/{scenario_id}", status_code=204)
+@router.delete("/scenarios/{scenario_id}", status_code=204)
 def delete_scenario(scenario_id: IdPath, session: SessionDep, user: Planner) -> Response:
     """Delete a draft scenario."""
     from shequ.plan.scenarios import delete_scenario as delete
@@ -180,7 +177,7 @@ def delete_scenario(scenario_id: IdPath, session: SessionDep, user: Planner) -> 
     return Response(status_code=204)
 
 
-@api.post("/scenarios/{scenario_id}/evaluate")
+@router.post("/scenarios/{scenario_id}/evaluate")
 def evaluate(scenario_id: IdPath, ctx: ContextDep, session: SessionDep, user: Planner,
              life_circles: bool = True, period: int | None = None) -> dict[str, Any]:
     """Life circles and indicators before and after the scenario, at every level."""
@@ -192,7 +189,7 @@ def evaluate(scenario_id: IdPath, ctx: ContextDep, session: SessionDep, user: Pl
                              period=period).to_json()
 
 
-@api.post("/scenarios/{scenario_id}/adopt")
+@router.post("/scenarios/{scenario_id}/adopt")
 def adopt(scenario_id: IdPath, session: SessionDep, user: Planner) -> dict[str, Any]:
     """Write the scenario's new and reused facilities into the registry as planned."""
     from shequ.plan.scenarios import adopt_scenario
@@ -208,7 +205,7 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+js
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-@api.get("/scenarios/{scenario_id}/export")
+@router.get("/scenarios/{scenario_id}/export")
 def export(scenario_id: IdPath, session: SessionDep, user: CurrentUser,
            fmt: Annotated[Literal["csv", "xlsx", "geojson"], Query(alias="format")] = "csv"
            ) -> Response:
@@ -222,7 +219,7 @@ def export(scenario_id: IdPath, session: SessionDep, user: CurrentUser,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@api.get("/scenarios/{scenario_id}/map")
+@router.get("/scenarios/{scenario_id}/map")
 def scenario_map(scenario_id: IdPath, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """GeoJSON for the planner's map: proposed sites, and every unit covered before/after.
 
@@ -277,7 +274,7 @@ def scenario_map(scenario_id: IdPath, session: SessionDep, user: CurrentUser) ->
             "units": {"type": "FeatureCollection", "features": units}}
 
 
-@api.get("/compare")
+@router.get("/compare")
 def compare(session: SessionDep, user: CurrentUser,
             ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]],
                            Query(description="scenario ids", max_length=50)]
@@ -290,7 +287,7 @@ def compare(session: SessionDep, user: CurrentUser,
     return compare_scenarios(session, ids).to_dicts()
 
 
-@api.post("/solve", response_model=SolveOut)
+@router.post("/solve", response_model=SolveOut)
 def solve(body: SolveIn, ctx: ContextDep, session: SessionDep, user: Planner) -> SolveOut:
     """Solve a location model for a division's gaps (and store it as a scenario)."""
     from shequ.plan.exact import solve_lscp, solve_mclp, solve_pmedian
@@ -370,64 +367,7 @@ def _review(body: dict[str, Any], ctx: ContextDep, session: Session) -> dict[str
             "findings": [asdict(f) for f in review.findings], "notes": list(review.notes)}
 
 
-@api.post("/estate-review")
+@router.post("/estate-review")
 def estate_review(body: EstateIn, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
     """Check a new estate against the standards: pass/fail, every reason, shortfalls."""
     return _review(body.model_dump(), ctx, session)
-
-
-# ------------------------------------------------------------------------------ pages
-
-@pages.get("/plan", response_class=HTMLResponse)
-def plan_page(request: Request, session: SessionDep, user: OptionalUser) -> HTMLResponse:
-    """The planner's page: scenarios, their sites on a map, covered units, indicator deltas."""
-    from shequ.plan.scenarios import cost_summary, list_scenarios
-    from shequ.services.accounts.policy import jurisdiction_prefix
-
-    scenarios: list[dict[str, Any]] = []
-    if user is not None and Role(user.role) in STAFF_ROLES:
-        for s in list_scenarios(session, prefix=jurisdiction_prefix(user) or ""):
-            scenarios.append({"id": s.id, "name": s.name, "division_code": s.division_code,
-                              "status": s.status, "changes": len(s.changes),
-                              "cost": cost_summary(s)["total_cny"],
-                              "evaluated": bool(s.evaluation)})
-    chosen = request.query_params.get("scenario")
-    return render(request, "plan.html", {"user": user, "scenarios": scenarios,
-                                         "chosen": chosen,
-                                         "lang_code": request_language(request)})
-
-
-@pages.get("/plan/estate", response_class=HTMLResponse)
-def estate_page(request: Request, ctx: ContextDep, session: SessionDep) -> HTMLResponse:
-    """A form for the estate review; the result shows below it (GET: nothing is stored)."""
-    query = request.query_params
-    result = None
-    error = None
-    form = {key: query.get(key, "") for key in (
-        "name", "households", "residents", "total_floor_area_m2", "commercial_floor_area_m2",
-        "longitude", "latitude", "service_floor_area_m2", "activity_area_m2")}
-    planned = query.getlist("types")
-    if query.get("households"):
-        facilities = [{"type_code": "comprehensive_service_facility",
-                       "floor_area_m2": query.get("service_floor_area_m2") or 0,
-                       "activity_area_m2": query.get("activity_area_m2") or 0}]
-        facilities += [{"type_code": t} for t in planned
-                       if t != "comprehensive_service_facility"]
-        body: dict[str, Any] = {k: v for k, v in form.items() if v != ""} | {
-            "facilities": facilities, "area": "urban"}
-        try:
-            result = _review(body, ctx, session)
-        except ValidationError as exc:
-            error = exc
-    lang = request_language(request)
-    types = sorted({code for tier in ctx.catalog.tiers.values() if tier.area == "urban"
-                    for code in tier.required})
-    names = {code: ctx.catalog.facility_type(code).name(lang) for code in types}
-    return render(request, "plan_estate.html", {"form": form, "result": result,
-                                                "error": error, "types": types,
-                                                "names": names, "planned": planned})
-
-
-router = APIRouter()
-router.include_router(api, prefix="/api/v1")
-router.include_router(pages)

@@ -113,49 +113,56 @@ class EstatePlan:
             value = data.get(key)
             if value is None:
                 if required:
-                    problems.append(Problem(source, "is missing", column=key))
+                    problems.append(Problem(source, "is missing", column=key,
+                                            code="required"))
                 return 0.0
             try:
                 parsed = float(value)
             except (TypeError, ValueError):
-                problems.append(Problem(source, f"{value!r} is not a number", column=key))
+                problems.append(Problem(source, f"{value!r} is not a number", column=key,
+                                        code="not_a_number", params={"value": value}))
                 return 0.0
             if not math.isfinite(parsed) or parsed < 0:
-                problems.append(Problem(source, f"{value!r} must be ≥ 0", column=key))
+                problems.append(Problem(source, f"{value!r} must be ≥ 0", column=key,
+                                        code="negative", params={"value": value}))
             if integer and parsed != int(parsed):
                 problems.append(Problem(source, f"{value!r} must be a whole number",
-                                        column=key))
+                                        column=key, code="plan.not_whole",
+                                        params={"value": value}))
             return parsed
 
         facilities = []
         for row, item in enumerate(data.get("facilities", []) or [], start=1):
             if not isinstance(item, Mapping) or "type_code" not in item:
                 problems.append(Problem(source, "needs a type_code", row=row,
-                                        column="facilities"))
+                                        column="facilities", code="plan.facility_type_missing"))
                 continue
             try:
                 floor = float(item.get("floor_area_m2") or 0.0)
                 activity = float(item.get("activity_area_m2") or 0.0)
             except (TypeError, ValueError):
                 problems.append(Problem(source, "floor areas must be numbers", row=row,
-                                        column="facilities"))
+                                        column="facilities", code="plan.areas_not_numbers"))
                 continue
             if activity > floor:
                 problems.append(Problem(source, f"activity area {activity:g} m² exceeds the "
                                         f"floor area {floor:g} m²", row=row,
-                                        column="facilities"))
+                                        column="facilities", code="plan.activity_exceeds_floor",
+                                        params={"activity": f"{activity:g}",
+                                                "floor": f"{floor:g}"}))
             facilities.append(PlannedFacility(str(item["type_code"]), floor, activity))
         lon, lat = number("longitude"), number("latitude")
         if not -180 <= lon <= 180 or not -90 <= lat <= 90:
             problems.append(Problem(source, "longitude/latitude are outside WGS84 ranges",
-                                    column="longitude"))
+                                    column="longitude", code="plan.outside_wgs84"))
         plan = cls(str(data.get("name") or "estate"), int(number("households", integer=True)),
                    int(number("residents", integer=True)), number("total_floor_area_m2"),
                    number("commercial_floor_area_m2", required=False), lon, lat,
                    tuple(facilities), str(data.get("area") or "urban"))
         if plan.area not in ("urban", "rural"):
             problems.append(Problem(source, f"area {plan.area!r} is not urban or rural",
-                                    column="area"))
+                                    column="area", code="not_a_choice",
+                                    params={"value": plan.area}))
         if problems:
             raise ValidationError(problems, summary="the estate plan is incomplete")
         return plan
@@ -175,6 +182,8 @@ class Finding:
     source: str
     tier: str | None = None
     missing_types: tuple[str, ...] = ()
+    # The figures of ``message``, for saying it in the reader's language.
+    params: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,13 +220,16 @@ def review_estate(plan: EstatePlan, *, standards: EstateStandards, catalog: Cata
         rule, need, service_area,
         f"comprehensive service floor area {service_area:,.0f} m² for {plan.households:,} "
         f"households; the standard asks {rule.minimum:g} m² per 100 households = "
-        f"{need:,.0f} m²"))
+        f"{need:,.0f} m²", {"area": service_area, "households": plan.households,
+                            "minimum": rule.minimum, "need": need}))
     rule = rules["activity_share"]
     need = rule.minimum * service_area
     findings.append(_area_finding(
         rule, need, activity_area,
         f"residents' activity space {activity_area:,.0f} m² of {service_area:,.0f} m² "
-        f"({_percent(activity_area, service_area)}); the standard asks ≥ {rule.minimum:.0%}"))
+        f"({_percent(activity_area, service_area)}); the standard asks ≥ {rule.minimum:.0%}",
+        {"area": activity_area, "of": service_area, "minimum": rule.minimum,
+         **({"share": activity_area / service_area} if service_area > 0 else {})}))
     rule = rules["commercial_service_share"]
     need = rule.minimum * plan.total_floor_area_m2
     actual = plan.commercial_floor_area_m2 + service_area
@@ -225,7 +237,10 @@ def review_estate(plan: EstatePlan, *, standards: EstateStandards, catalog: Cata
         rule, need, actual,
         f"commercial + service floor area {actual:,.0f} m² of {plan.total_floor_area_m2:,.0f}"
         f" m² total ({_percent(actual, plan.total_floor_area_m2)}); the standard asks ≥ "
-        f"{rule.minimum:.0%}"))
+        f"{rule.minimum:.0%}", {"area": actual, "of": plan.total_floor_area_m2,
+                               "minimum": rule.minimum,
+                               **({"share": actual / plan.total_floor_area_m2}
+                                  if plan.total_floor_area_m2 > 0 else {})}))
 
     planned = {f.type_code for f in plan.facilities}
     for tier in catalog.tiers.values():
@@ -240,7 +255,9 @@ def review_estate(plan: EstatePlan, *, standards: EstateStandards, catalog: Cata
             text += "; missing " + ", ".join(missing)
         findings.append(Finding(f"tier:{tier.code}", not missing, float(len(tier.required)),
                                 float(present), float(len(missing)), "types", text,
-                                tier.source, tier.code, missing))
+                                tier.source, tier.code, missing,
+                                {"present": present, "required": len(tier.required),
+                                 "distance": tier.distance_m}))
     findings.sort(key=lambda f: f.passed)
     notes = ("distances to existing facilities are straight-line (a lower bound on walking "
              "distance)",)
@@ -251,12 +268,13 @@ def _percent(part: float, whole: float) -> str:
     return f"{part / whole:.1%}" if whole > 0 else "n/a"
 
 
-def _area_finding(rule: EstateRule, need: float, actual: float, message: str) -> Finding:
+def _area_finding(rule: EstateRule, need: float, actual: float, message: str,
+                  params: dict[str, float]) -> Finding:
     shortfall = max(0.0, need - actual)
     if shortfall > 0:
         message += f"; short by {shortfall:,.1f} m²"
     return Finding(rule.code, shortfall <= 1e-9, need, actual, shortfall, "m2", message,
-                   rule.source)
+                   rule.source, params=params)
 
 
 def nearest_existing(session: Session, plan: EstatePlan, catalog: Catalog,
@@ -287,7 +305,8 @@ def review_estate_in_registry(session: Session, plan: EstatePlan, *, catalog: Ca
     if unknown:
         raise ValidationError([Problem("facilities", f"unknown facility type {code!r}",
                                        column="type_code",
-                                       hint="use a code from the facility type catalog")
+                                       hint="use a code from the facility type catalog",
+                                       code="plan.unknown_type", params={"value": code})
                                for code in unknown])
     return review_estate(plan, standards=load_estate_standards(catalog_dir), catalog=catalog,
                          nearest_existing_m=nearest_existing(session, plan, catalog))

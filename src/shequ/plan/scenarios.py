@@ -120,7 +120,8 @@ def get_scenario(session: Session, scenario_id: int) -> PlanScenario:
     """The scenario with ``scenario_id``."""
     found = session.get(PlanScenario, scenario_id)
     if found is None:
-        raise NotFoundError(f"no scenario with id {scenario_id}; `shequ plan list` shows them")
+        raise NotFoundError(f"no scenario with id {scenario_id}; `shequ plan list` shows them",
+                            code="plan.no_scenario", params={"id": scenario_id})
     return found
 
 
@@ -136,7 +137,8 @@ def delete_scenario(session: Session, scenario_id: int) -> None:
     """Delete a draft scenario (an adopted one stays as the record of the decision)."""
     scenario = get_scenario(session, scenario_id)
     if scenario.status == ScenarioStatus.ADOPTED.value:
-        raise ConflictError(f"scenario {scenario.name!r} was adopted; it cannot be deleted")
+        raise ConflictError(f"scenario {scenario.name!r} was adopted; it cannot be deleted",
+                            code="plan.adopted_kept", params={"name": scenario.name})
     session.delete(scenario)
 
 
@@ -306,7 +308,8 @@ def evaluate_scenario(  # noqa: PLR0915 (before/after pipeline, read top to bott
             if not years:
                 raise ValidationError([Problem(
                     "population", "no population figures are stored",
-                    hint="load the registry (e.g. `shequ demo`) before evaluating")])
+                    hint="load the registry (e.g. `shequ demo`) before evaluating",
+                    code="plan.no_population")])
             period = years[-1]
         tables = load_measure_tables(session, as_of=when, period=period)
         facilities = registry_facilities(session)
@@ -515,7 +518,8 @@ def adopt_scenario(session: Session, scenario_id: int, *, on: dt.date | None = N
     """
     scenario = get_scenario(session, scenario_id)
     if scenario.status == ScenarioStatus.ADOPTED.value:
-        raise ConflictError(f"scenario {scenario.name!r} was adopted already")
+        raise ConflictError(f"scenario {scenario.name!r} was adopted already",
+                            code="plan.adopted_already", params={"name": scenario.name})
     when = on or today()
     created = []
     for change in scenario.changes:

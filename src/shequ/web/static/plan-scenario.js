@@ -1,20 +1,25 @@
 // One siting scenario on /plan: its map (communities covered before, newly covered, not
-// covered; the sites), counts, cost by funding source, indicator and life-circle deltas.
+// covered; the sites) and the counts under it.  Everything else on the page is drawn by
+// the server in the reader's language; the words here come from the page (#plan-labels).
 // Scenario, site and division names come from the database: they reach the page only as
-// text nodes (table cells, tooltips built by Shequ.lines).
+// text nodes (Shequ.text, tooltips built by Shequ.lines).
 (function () {
   "use strict";
   const section = document.getElementById("scenario");
   const id = encodeURIComponent(section.dataset.id);
-  const lang = section.dataset.lang;
+  const lang = document.documentElement.lang || "zh-CN";
   const labels = JSON.parse(document.getElementById("plan-labels").textContent);
+  const status = document.getElementById("map-status");
   const fmt = (v, d) => (v === null || v === undefined) ? "—"
     : Number(v).toLocaleString(lang, { maximumFractionDigits: d });
-  const cell = (row, text, cls) => {
-    const td = row.insertCell(); td.textContent = text; if (cls) td.className = cls;
-  };
-  const map = L.map("map", { attributionControl: false, zoomSnap: 0.25 });
-  fetch(`/api/v1/plan/scenarios/${id}/map`).then((r) => r.json()).then((data) => {
+  const mapElement = document.getElementById("map");
+  const map = L.map(mapElement, { attributionControl: false, zoomSnap: 0.25 });
+  map.setView([35, 110], 4);
+  status.textContent = labels.loading;
+  const work = fetch(`/api/v1/plan/scenarios/${id}/map`, { credentials: "same-origin" })
+    .then((r) => { if (!r.ok) throw new Error(String(r.status)); return r.json(); });
+  Shequ.busy(mapElement, work).then((data) => {
+    status.textContent = "";
     const units = data.units.features;
     let covered = 0, newly = 0, uncovered = 0;
     const people = [0, 0, 0];
@@ -31,10 +36,13 @@
     square.style.cssText = "width:10px;height:10px;background:#b42318;border:1px solid #fff";
     L.geoJSON(data.sites, { pointToLayer: (f, latlng) => {
       const p = f.properties;
-      return L.marker(latlng, { icon: L.divIcon({ className: "", html: square.cloneNode() }) })
-        .bindTooltip(() => Shequ.lines([`${p.action}: ${p.name} · ${fmt(p.cost_cny, 0)} CNY`]));
+      const action = labels.actions[p.action] || p.action;
+      return L.marker(latlng, { icon: L.divIcon({ className: "", html: square.cloneNode() }),
+                                keyboard: false })
+        .bindTooltip(() => Shequ.lines([`${action}${lang === "en" ? ": " : "："}${p.name}`,
+                                        `${fmt(p.cost_cny, 0)} ${labels.cny}`]));
     } }).addTo(map);
-    if (units.length) map.fitBounds(layer.getBounds(), { padding: [10, 10] }); else map.setView([35, 110], 4);
+    if (units.length) map.fitBounds(layer.getBounds(), { padding: [10, 10] });
     const counts = document.getElementById("counts");
     [[labels.covered, covered, people[0]], [labels.newly, newly, people[1]],
      [labels.uncovered, uncovered, people[2]]].forEach(([label, n, r]) => {
@@ -43,29 +51,5 @@
                  Shequ.text("div", `${label} · ${labels.residents} ${fmt(r, 0)}`, "label"));
       counts.appendChild(div);
     });
-  });
-  fetch(`/api/v1/plan/scenarios/${id}`).then((r) => r.json()).then((s) => {
-    document.getElementById("scenario-title").textContent = `${s.name} (${s.division_code})`;
-    const cost = document.querySelector("#cost tbody");
-    Object.entries(s.cost.by_funding_source).forEach(([k, v]) => {
-      const row = cost.insertRow(); cell(row, k); cell(row, fmt(v, 0), "num");
-    });
-    const ev = s.evaluation; if (!ev) return;
-    const list = document.getElementById("headlines"); list.replaceChildren();
-    ev.headlines.forEach((h) => list.appendChild(Shequ.text("li", h)));
-    const body = document.querySelector("#deltas tbody");
-    ev.indicator_deltas.filter((d) => d.level <= 4 && d.delta).forEach((d) => {
-      const row = body.insertRow();
-      cell(row, `${d.indicator} ${lang === "en" ? d.indicator_name_en : d.indicator_name_zh}`);
-      cell(row, `${d.name} ${d.division_code}`); cell(row, d.level);
-      cell(row, fmt(d.before, 1), "num"); cell(row, fmt(d.after, 1), "num"); cell(row, fmt(d.delta, 1), "num");
-    });
-    const circles = document.querySelector("#circles tbody");
-    (ev.life_circle_deltas || []).filter((d) => d.division_code === s.division_code).forEach((d) => {
-      const row = circles.insertRow(); cell(row, d.division_code); cell(row, d.tier);
-      cell(row, fmt(100 * (d.share_before || 0), 1) + "%", "num");
-      cell(row, fmt(100 * (d.share_after || 0), 1) + "%", "num");
-      cell(row, fmt(d.complete_before, 0), "num"); cell(row, fmt(d.complete_after, 0), "num");
-    });
-  });
+  }, () => { status.textContent = labels.failed; });
 })();
