@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ READERS: tuple[tuple[str | None, bool], ...] = (
     ("demo_admin", True),
 )
 PAGES_PER_READER = 60
-SECONDS_PER_READER = 150.0
+# A safety net for a machine far too busy (the crawl stops and warns), not a pace.
+SECONDS_PER_READER = 300.0
 
 
 @pytest.fixture(scope="session")
@@ -104,5 +106,8 @@ def test_every_page_and_form_a_reader_reaches(
             + "\n\nforms sent:\n" + "\n".join(report.forms)
             + "\n\nforms without a certainly bad value:\n"
             + "\n".join(report.unexercised_forms) + "\n", encoding="utf-8")
+    if report.cut_short:
+        warnings.warn(f"the crawl as {report.role} in {lang} ran out of time; not opened: "
+                      f"{', '.join(report.cut_short)}", stacklevel=1)
     assert len(report.pages) >= 5, report.describe()
     assert not report.failures, report.describe()
