@@ -22,9 +22,9 @@ from shequ.http.deps import IdPath, SessionDep
 from shequ.registry.models import Division
 from shequ.registry.queries import today, valid_on
 from shequ.services.accounts import HANDLER_ROLES, Role
+from shequ.services.accounts.acting import acting_division
 from shequ.services.bookings.clock import local_now
 from shequ.services.reviews import service as rv
-from shequ.services.volunteers.service import home_division
 from shequ.web.forms import FormState, back, failed
 from shequ.web.page import Crumb, Page, SignedInPage, render
 from shequ.web.volunteers import Posted, filled, problem_status, time_helpers
@@ -56,7 +56,7 @@ def _resident_page(page: Page, session: Session, *, form: FormState | None = Non
     user = page.require()
     mine = rv.reviews_of(session, user_id=user.id)
     return render(page, "reviews.html", {
-        "choices": rv.choices_for(session, user, home_division(session, user) or ""),
+        "choices": rv.choices_for(session, user, acting_division(session, user) or ""),
         "mine": mine, "titles": rv.subject_titles(session, mine), "form": form,
         "may_rate": page.role is Role.RESIDENT, **time_helpers(page),
         "breadcrumbs": [Crumb(page.t("common.home"), "/"),

@@ -25,15 +25,8 @@ from sqlalchemy.orm import Session
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.codes import LEVEL_DIGITS
 from shequ.registry.models import Facility, FacilityStatus
-from shequ.services.accounts import (
-    HANDLER_ROLES,
-    Role,
-    User,
-    audit,
-    jurisdiction_prefix,
-    require_handler,
-    require_role,
-)
+from shequ.services.accounts import HANDLER_ROLES, Role, User, audit, require_handler, require_role
+from shequ.services.accounts.acting import visible_prefix
 from shequ.services.accounts.policy import role_of
 from shequ.services.bookings.clock import local_now
 from shequ.services.privacy import split_free_text
@@ -363,26 +356,17 @@ def moderate_review(session: Session, user: User, review_id: int, *, approve: bo
     return row
 
 
-def staff_prefix(user: User) -> str:
-    """The division prefix whose reviews a staff member reads; residents are refused."""
-    prefix = jurisdiction_prefix(user)
-    if prefix is None:
-        raise AccessDenied(f"user {user.id} ({user.role}) has no jurisdiction to list",
-                           code="reviews.staff_only")
-    return prefix
-
-
 def moderation_queue_for(session: Session, user: User) -> list[Review]:
     """Comments waiting for ``user``'s moderation (case workers only)."""
     require_role(user, *HANDLER_ROLES)
-    return to_moderate(session, division_prefix=staff_prefix(user))
+    return to_moderate(session, division_prefix=visible_prefix(user))
 
 
 def scores_for(session: Session, user: User, *, period: int, level: int = 5
                ) -> dict[str, tuple[float, int]]:
     """:func:`review_scores` inside ``user``'s jurisdiction."""
     return review_scores(session, period=period, level=level,
-                         division_prefix=staff_prefix(user))
+                         division_prefix=visible_prefix(user))
 
 
 def subject_titles(session: Session, reviews: list[Review]) -> dict[tuple[str, str], str]:

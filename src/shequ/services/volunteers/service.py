@@ -26,15 +26,8 @@ from sqlalchemy.orm import Session
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry.models import Facility, FacilityStatus
-from shequ.services.accounts import (
-    HANDLER_ROLES,
-    Resident,
-    User,
-    audit,
-    jurisdiction_prefix,
-    require_handler,
-    require_role,
-)
+from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
+from shequ.services.accounts.acting import acting_division, visible_prefix
 from shequ.services.bookings.clock import as_local, local_now
 from shequ.services.volunteers.models import (
     ActivityStatus,
@@ -432,29 +425,10 @@ class ActivityDraft(BaseModel):
         return local
 
 
-
-def home_division(session: Session, user: User) -> str | None:
-    """The community a user volunteers in: a resident's own, else the staff jurisdiction."""
-    if user.resident_id is not None:
-        resident = session.get(Resident, user.resident_id)
-        if resident is not None:
-            return resident.division_code
-    return user.jurisdiction_code
-
-
-def staff_prefix(user: User) -> str:
-    """The division prefix whose lists a staff member reads; residents are refused."""
-    prefix = jurisdiction_prefix(user)
-    if prefix is None:
-        raise AccessDenied(f"user {user.id} ({user.role}) has no jurisdiction to list",
-                           code="volunteers.staff_only")
-    return prefix
-
-
 def register_volunteer(session: Session, user: User, *, display_name: str,
                        skills: str = "") -> Volunteer:
     """Register ``user`` as a volunteer of their community."""
-    division = home_division(session, user)
+    division = acting_division(session, user)
     if division is None:
         raise ValidationError([Problem("division", "your account has no community",
                                        hint="ask your community to link your resident record",
@@ -531,14 +505,14 @@ def hours_pending_for(session: Session, user: User
                       ) -> list[tuple[VolunteerSignup, VolunteerActivity, Volunteer]]:
     """Recorded hours waiting for ``user``'s confirmation (case workers only)."""
     require_role(user, *HANDLER_ROLES)
-    return hours_to_confirm(session, division_prefix=staff_prefix(user))
+    return hours_to_confirm(session, division_prefix=visible_prefix(user))
 
 
 def totals_for(session: Session, user: User, *, period: int, division: str | None = None
                ) -> pl.DataFrame:
     """:func:`volunteer_totals` inside ``user``'s jurisdiction (narrowed to ``division``
     when it lies inside)."""
-    prefix = staff_prefix(user)
+    prefix = visible_prefix(user)
     if division and division.startswith(prefix):
         prefix = division
     return volunteer_totals(session, period=period, division_prefix=prefix)
@@ -558,7 +532,7 @@ class ResidentView:
 def resident_view(session: Session, user: User) -> ResidentView:
     """``user``'s record and the activities of their township that have not begun."""
     now = local_now()
-    division = home_division(session, user) or ""
+    division = acting_division(session, user) or ""
     record = record_of(session, user.id)
     signed = ({s.activity_id for s, _ in record.entries
                if s.status == SignupStatus.SIGNED_UP.value} if record else set())
@@ -579,5 +553,5 @@ class OrganiserView:
 def organiser_view(session: Session, user: User) -> OrganiserView:
     """Hours to confirm and the published activities of ``user``'s jurisdiction."""
     pending = hours_pending_for(session, user)
-    prefix = staff_prefix(user)
+    prefix = visible_prefix(user)
     return OrganiserView(pending, activities_in(session, division_prefix=prefix), prefix)
