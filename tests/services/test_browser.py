@@ -178,14 +178,14 @@ def test_the_directory_orders_by_a_click_and_filters_in_english(
     page = context.new_page()
     page.goto(f"{live_server.url}/services?lang=en")
     assert page.locator("h1").inner_text() == "Find a service"
-    page.wait_for_selector("#directory-map[data-loaded]")
-    assert page.locator("#directory-map").get_attribute("data-loaded") == "5"
+    page.wait_for_selector("#services-map[data-loaded]")
+    assert page.locator("#services-map").get_attribute("data-loaded") == "5"
     assert page.get_by_test_id("result-count").inner_text() == "1–5 of 5"
     assert_no_serious_axe_violations(page)
 
     # A click on the map orders the list from there: distances appear, nearest first.
     with page.expect_navigation(url="**/services?*lat=*"):
-        page.click("#directory-map")
+        page.click("#services-map")
     distances = page.locator("[data-testid=distance]").all_inner_texts()
     assert len(distances) == 5
     metres = [float(re.sub(r"[^\d.]", "", d)) * (1000 if "km" in d else 1) for d in distances]

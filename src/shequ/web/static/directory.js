@@ -4,7 +4,7 @@
 // does the same from the browser's position.  Names reach the map only as text nodes.
 (function () {
   "use strict";
-  const el = document.getElementById("directory-map");
+  const el = document.getElementById("services-map");
   const source = document.getElementById("directory-map-data");
   if (!el || !source) return;
   const data = JSON.parse(source.textContent);
