@@ -15,7 +15,7 @@ from xstatic.pkg import leaflet
 from shequ import __version__
 from shequ.context import Context
 from shequ.http.headers import SecurityHeaders
-from shequ.http.problems import install_error_handlers
+from shequ.http.problems import document_problems, install_error_handlers
 
 API_DESCRIPTION = """\
 Shequ (社区) — the urban and rural community service system.
@@ -83,6 +83,7 @@ def create_app(ctx: Context) -> FastAPI:
     app.state.ctx = ctx
     app.state.short_boards = ShortBoardCache()  # per process: boards of stored runs
     install_error_handlers(app, error_page)
+    document_problems(app)
     # Routers are imported here, not at module level, so that importing the app factory
     # stays cheap for the CLI.
     for name, prefix in API_ROUTERS:

@@ -236,8 +236,7 @@ class ProblemOut(BaseModel):
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for ``codes``, each a problem document."""
-    return {code: {"model": ProblemOut, "description": translate("en", key),
-                   "content": {PROBLEM_TYPE: {}}}
+    return {code: {"description": translate("en", key)}
             for code, key in ((c, _KIND_OF_STATUS.get(c, "errors.kind.error")) for c in codes)}
 
 
@@ -246,3 +245,34 @@ _KIND_OF_STATUS = {400: "errors.kind.error", 401: "errors.kind.not_authenticated
                    409: "errors.kind.conflict", 413: "errors.kind.payload_too_large",
                    422: "errors.kind.validation", 429: "errors.kind.too_many_requests",
                    503: "errors.kind.service_busy"}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Describe every error answer of every operation in the OpenAPI document as the
+    problem document it is (``application/problem+json``), including FastAPI's own 422
+    and a ``default`` for the refusals any operation may meet (401, 403, 413, 429, 503)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = plain()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ProblemOut"] = ProblemOut.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        for nested in components["ProblemOut"].pop("$defs", {}).items():
+            components.setdefault(*nested)
+        content = {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemOut"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    if status.isdigit() and int(status) >= 400:
+                        # beside what a surface documents of its own (Open311's errors)
+                        response.setdefault("content", {}).update(content)
+                responses.setdefault("default", {"description": "a problem document",
+                                                  "content": dict(content)})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
