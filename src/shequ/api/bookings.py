@@ -11,16 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
-from shequ.http.caller import CurrentUser, csrf_for
-from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
+from shequ.http.caller import CurrentUser
+from shequ.http.deps import MAX_ID, IdPath, SessionDep
 from shequ.registry.models import Facility
-from shequ.services.accounts import HANDLER_ROLES, Role, User
-from shequ.services.accounts.acting import acting_division, visible_prefix
+from shequ.services.accounts import Role
 from shequ.services.bookings import service as bs
 from shequ.services.bookings.clock import as_local, local_now
 from shequ.services.bookings.models import (
@@ -29,7 +28,7 @@ from shequ.services.bookings.models import (
     Booking,
     BookingStatus,
 )
-from shequ.services.bookings.service import EARLIEST, LATEST, booker_of
+from shequ.services.bookings.service import EARLIEST, LATEST
 
 router = APIRouter(tags=["bookings"])
 
@@ -39,19 +38,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such record"},
     409: {"description": "taken, or not allowed in this state"},
     422: {"description": "invalid input or a broken booking rule"}}
-
-# Moved to the services; named here still for the routers that import them from this
-# module (volunteers, reviews), until they import them from their new homes.
-__all__ = ["ERRORS", "acting_division", "as_local", "booker_of", "page_context", "router",
-           "visible_prefix"]
-
-
-def page_context(request: Request, ctx: ContextDep, user: User) -> dict[str, Any]:
-    """What the pages not yet on the frame (:mod:`shequ.web.page`) need: the user, the
-    CSRF token, the message or error."""
-    return {"user": user, "csrf": csrf_for(request, ctx.settings.secret_key),
-            "msg": request.query_params.get("msg"), "error": request.query_params.get("error"),
-            "is_staff": Role(user.role) in HANDLER_ROLES}
 
 
 # ---- schemas ---------------------------------------------------------------------------------
