@@ -121,6 +121,7 @@ def test_a_township_below_shows_its_own_communities_in_chinese(chromium: Any,
     text = page.locator("body").inner_text()
     for raw in ("15min", "10min", "village", "township", "level_", "_"):
         assert raw not in text
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "放大"
     page.close()
 
 

@@ -184,4 +184,8 @@ def test_the_chinese_page_shows_no_raw_codes(
         text = page.locator("body").inner_text()
         assert RAW_CODES.findall(text) == [], query
         assert "县级" in text or "division=nation" in query
+    page.goto(f"{url}/indicators?division={COUNTY}&lang=zh-CN")
+    page.wait_for_selector("#indicator-map[data-ready]")
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "放大"
+    assert page.locator(".leaflet-control-zoom-out").get_attribute("aria-label") == "缩小"
     page.close()

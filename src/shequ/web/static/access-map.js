@@ -9,7 +9,10 @@
   const points = data.points;
   const text = data.text;
   const numbers = new Intl.NumberFormat(data.lang, { maximumFractionDigits: 0 });
-  const map = L.map("access-map", { attributionControl: false });
+  const el = document.getElementById("access-map");
+  const map = L.map(el, { attributionControl: false, zoomControl: false });
+  // Leaflet's own zoom buttons are titled in English: these speak the page's language.
+  L.control.zoom({ zoomInTitle: el.dataset.zoomIn, zoomOutTitle: el.dataset.zoomOut }).addTo(map);
   const layer = L.featureGroup().addTo(map);
   const maxResidents = Math.max(1, ...points.map((p) => p.residents || 0));
   for (const p of points) {
