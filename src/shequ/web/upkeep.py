@@ -52,7 +52,9 @@ IMPORT_TABLES = (Table.FACILITIES, Table.POPULATION, Table.WORKFORCE)
 
 
 async def _form(request: Request) -> FormData:
-    """The posted form (read once, off the handler's thread; the CSRF check reads it too)."""
+    """The posted form (read once, off the handler's thread; the CSRF check reads it too).
+    Handlers take it first, so that a body over the limits is refused (413) before
+    anything else, as it is on the API."""
     return await request.form()
 
 
@@ -183,8 +185,8 @@ def upkeep_page(page: SignedInPage, ctx: ContextDep, session: SessionDep,
 
 
 @router.post("/upkeep/facilities/{facility_id}", response_class=HTMLResponse)
-def update_facility_form(facility_id: IdPath, page: SignedInPage, ctx: ContextDep,
-                         session: SessionDep, form: Posted) -> Response:
+def update_facility_form(facility_id: IdPath, form: Posted, page: SignedInPage,
+                         ctx: ContextDep, session: SessionDep) -> Response:
     """Save one row of the facility table (an empty box clears that field)."""
     user = page.require(*STAFF_ROLES)
     code = _code(form)
@@ -204,8 +206,8 @@ def update_facility_form(facility_id: IdPath, page: SignedInPage, ctx: ContextDe
 
 
 @router.post("/upkeep/facilities", response_class=HTMLResponse)
-def create_facility_form(page: SignedInPage, ctx: ContextDep, session: SessionDep,
-                         form: Posted) -> Response:
+def create_facility_form(form: Posted, page: SignedInPage, ctx: ContextDep,
+                         session: SessionDep) -> Response:
     """Add a facility to the chosen community from the page."""
     user = page.require(*STAFF_ROLES)
     code = _code(form)
@@ -227,8 +229,8 @@ def create_facility_form(page: SignedInPage, ctx: ContextDep, session: SessionDe
 
 
 @router.post("/upkeep/population", response_class=HTMLResponse)
-def record_population_form(page: SignedInPage, ctx: ContextDep, session: SessionDep,
-                           form: Posted) -> Response:
+def record_population_form(form: Posted, page: SignedInPage, ctx: ContextDep,
+                           session: SessionDep) -> Response:
     """Record a year's population from the page."""
     user = page.require(*STAFF_ROLES)
     code = _code(form)
@@ -282,8 +284,8 @@ def _grid_failed(state: FormState, exc: ShequError | pydantic.ValidationError, l
 
 
 @router.post("/upkeep/workforce", response_class=HTMLResponse)
-def record_workforce_form(page: SignedInPage, ctx: ContextDep, session: SessionDep,
-                          form: Posted) -> Response:
+def record_workforce_form(form: Posted, page: SignedInPage, ctx: ContextDep,
+                          session: SessionDep) -> Response:
     """Record a year's staffing from the page's grid: ``line`` names each box's role and
     certification ("role/certification"), ``headcount`` holds the boxes in the same
     order; an empty box records nobody."""
@@ -317,8 +319,8 @@ def record_workforce_form(page: SignedInPage, ctx: ContextDep, session: SessionD
 
 
 @router.post("/upkeep/import", response_class=HTMLResponse)
-def import_form(page: SignedInPage, ctx: ContextDep, session: SessionDep,
-                form: Posted) -> Response:
+def import_form(form: Posted, page: SignedInPage, ctx: ContextDep,
+                session: SessionDep) -> Response:
     """Import a file from the page; the report is shown with the message."""
     user = page.require(*STAFF_ROLES)
     code = _code(form)
