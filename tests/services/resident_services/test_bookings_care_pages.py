@@ -147,6 +147,11 @@ def test_a_booking_over_capacity_is_shown_beside_the_attendees(
             12)
         audited = s.scalars(select(AuditLog).where(AuditLog.entity == "booking")).one()
         assert (audited.action, audited.entity_id) == ("create", str(booking.id))
+    # The times the resident chose, as China time (not read as UTC and moved 8 hours).
+    mine = client.get("/bookings").text
+    shown = (f"{day.year}/{day.month}/{day.day} 09:30–11:30" if lang == "zh-CN"
+             else f"{day:%d/%m/%Y}, 09:30–11:30")
+    assert shown in mine
 
 
 @pytest.mark.parametrize(("lang", "missing", "too_young"), [
