@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from tests.web.axe import axe_violations
+from tests.web.axe import AXE_JS, axe_violations
 
 LANGS = ("zh-CN", "en")
 # Links not to follow: the way out, files and assets, and the machine surfaces (JSON).
@@ -697,6 +697,8 @@ def crawl(browser: Any, origin: str, *, username: str | None, password: str, lan
           data: DataWords, staff: bool, cap: int = 60, seconds: float = 150) -> CrawlReport:
     """Crawl as ``username`` (None: anonymous) in ``lang``; the report of what failed."""
     context = browser.new_context(locale=lang, viewport={"width": 1280, "height": 900})
+    # axe-core in every page from the start (cheaper than evaluating it into each page).
+    context.add_init_script(path=str(AXE_JS))
     try:
         if username:
             sign_in(context, origin, username, password, lang)

@@ -9,6 +9,7 @@ server, so that a form that wrongly accepts a bad value cannot change another cr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import warnings
@@ -106,6 +107,11 @@ def test_every_page_and_form_a_reader_reaches(
             + "\n\nforms sent:\n" + "\n".join(report.forms)
             + "\n\nforms without a certainly bad value:\n"
             + "\n".join(report.unexercised_forms) + "\n", encoding="utf-8")
+        Path(keep, f"{username or 'anonymous'}-{lang}.json").write_text(json.dumps(
+            {"role": report.role, "lang": lang, "pages": report.pages, "forms": report.forms,
+             "unexercised_forms": report.unexercised_forms, "timings": report.timings,
+             "failures": [[f.url, f.what] for f in report.failures]},
+            ensure_ascii=False, indent=1), encoding="utf-8")
     if report.cut_short:
         warnings.warn(f"the crawl as {report.role} in {lang} ran out of time; not opened: "
                       f"{', '.join(report.cut_short)}", stacklevel=1)
