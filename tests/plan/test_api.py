@@ -108,6 +108,7 @@ def test_solve_evaluate_map_export_adopt_over_http(
             select(AuditLog).where(AuditLog.entity == "plan_scenario").order_by(AuditLog.id))]
     ctx.close()
     assert logged == [("planner", "create", str(scenario_id)),
+                      ("planner", "evaluate", str(scenario_id)),  # from its page
                       ("planner", "adopt", str(scenario_id))]
 
 
@@ -218,3 +219,10 @@ def _check_scenario_pages(client: TestClient, auth: dict[str, dict[str, str]],
                       headers=auth["stranger"]).status_code == 403
     assert client.get("/plan", params={"scenario": 999999},
                       headers=auth["planner"]).status_code == 404
+    # Evaluating from the page: back to the scenario with the message; planners only.
+    assert client.post(f"/plan/scenarios/{scenario_id}/evaluate",
+                       headers=auth["resident"]).status_code == 403
+    done = client.post(f"/plan/scenarios/{scenario_id}/evaluate", headers=auth["planner"],
+                       follow_redirects=False)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/plan?scenario={scenario_id}&msg=plan.evaluated_done"
