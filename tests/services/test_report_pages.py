@@ -22,8 +22,8 @@ from shequ.context import Context
 from shequ.registry.db import make_engine, session_factory
 from shequ.services.requests.models import ServiceRequest, ServiceRequestPhoto
 
-from .conftest import PASSWORD, Seeded, seed, services_settings
-from .visible import latin_words, raw_keys
+from .conftest import DIVISIONS, FACILITIES, PASSWORD, Seeded, seed, services_settings
+from .visible import han_outside, latin_words, raw_keys
 
 # 多福巷社区综合服务站's point: 多福巷社区 (110101001001) is the nearest community.
 PIN = {"latitude": "39.9152", "longitude": "116.4052"}
@@ -238,4 +238,30 @@ def test_chinese_pages_show_no_latin_words_or_keys(
     names = frozenset({"resident1", "worker_dfx", "officer_dhm"})
     for name, html in pages.items():
         assert latin_words(html, names=names) == [], name
+        assert raw_keys(html) == [], name
+
+
+def test_english_pages_show_chinese_only_in_names(
+        served: tuple[TestClient, Context, Seeded]) -> None:
+    client, _, seeded = served
+    names = {row[0] for row in FACILITIES} | {row[3] for row in DIVISIONS} | {
+        f"{row[0]}门口" for row in FACILITIES} | {"路灯不亮"}
+    _login(client, "resident1")
+    token = _csrf(client.get("/services/requests/new?lang=en").text)
+    posted = client.post("/services/requests", data={
+        "csrf_token": token, "service_code": "public_repair", "description": "路灯不亮",
+        "attr.public_repair.fixture": "streetlight", **PIN},
+        files=[("photos", ("lamp.png", png(), "image/png"))], follow_redirects=False)
+    pages = {"form": client.get(f"/services/requests/new?facility="
+                                f"{seeded.facilities['隆福寺图书分馆']}").text,
+             "failed form": client.post("/services/requests", data={
+                 "csrf_token": token, "service_code": "public_repair"}).text,
+             "request": client.get(posted.headers["location"]).text,
+             "mine": client.get("/services/requests").text,
+             "directory": client.get("/services?lat=39.92&lon=116.41").text,
+             "service": client.get(f"/services/{seeded.facilities['银闸社区卫生服务站']}").text}
+    _login(client, "worker_dfx")
+    pages["queue"] = client.get("/services/queue?lang=en").text
+    for name, html in pages.items():
+        assert han_outside(html, names) == [], name
         assert raw_keys(html) == [], name

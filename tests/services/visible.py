@@ -29,3 +29,12 @@ def raw_keys(html: str) -> list[str]:
     """Message keys shown as they are (a missing message)."""
     domains = "|".join(sorted(message_domains()))
     return re.findall(rf"(?<![\w/.-])(?:{domains})\.[a-z0-9_.]+", main_text(html))
+
+
+def han_outside(html: str, names: set[str] | frozenset[str]) -> list[str]:
+    """Runs of Chinese characters in the main text once ``names`` (of places, facilities,
+    people, and what users typed) are taken out: an English page shows none."""
+    text = main_text(html)
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    return re.findall(r"[\u3400-\u9fff]+", text)
