@@ -21,8 +21,8 @@ from .conftest import PASSWORD, LiveServer
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _context(browser: Any, server: LiveServer, outside: list[str]) -> Any:
-    context = browser.new_context(locale="zh-CN")
+def _context(browser: Any, server: LiveServer, outside: list[str], **options: Any) -> Any:
+    context = browser.new_context(locale="zh-CN", **options)
 
     def guard(route: Any) -> None:
         if route.request.url.startswith(server.url):
@@ -203,5 +203,29 @@ def test_the_directory_orders_by_a_click_and_filters_in_english(
     # 西交民巷's station is open round the clock; 多福巷's only on weekdays by day.
     assert "西交民巷社区综合服务站" in names
     assert "lat=" in page.url
+    context.close()
+    assert outside == []
+
+
+def test_use_my_location_orders_the_directory_and_places_the_report(
+        browser: Any, live_server: LiveServer) -> None:
+    outside: list[str] = []
+    context = _context(browser, live_server, outside, permissions=["geolocation"],
+                       geolocation={"latitude": 39.9301, "longitude": 116.4121})
+    page = context.new_page()
+    # The browser stands at 隆福寺图书分馆: it comes first, 0 m away.
+    page.goto(f"{live_server.url}/services")
+    with page.expect_navigation(url="**/services?*lat=39.93010*"):
+        page.click("[data-testid=use-my-location]")
+    assert page.locator("[data-testid=result-name]").first.inner_text() == "隆福寺图书分馆"
+    assert page.locator("[data-testid=distance]").first.inner_text() == "· 0 米"
+
+    # On the report form the same button drops the pin there: 隆福寺社区 handles it.
+    _login(page, live_server, "resident1", "/services/requests/new")
+    page.select_option("[data-testid=kind]", "public_repair")
+    page.click("[data-testid=use-my-location]")
+    page.wait_for_selector("#handling[data-loaded]")
+    assert page.get_by_test_id("latitude").input_value() == "39.930100"
+    assert page.locator("#handling-lines").inner_text().startswith("标注的位置离隆福寺社区最近")
     context.close()
     assert outside == []
