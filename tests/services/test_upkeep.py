@@ -176,7 +176,8 @@ def test_a_year_of_staffing_is_replaced_whole(served: Served) -> None:
     assert twice.json()["problems"][0] == {
         "source": "body", "row": 2, "column": "role",
         "reason": "role volunteer with certification none is given twice",
-        "hint": "give each role and certification once"}
+        "hint": "give each role and certification once", "code": "upkeep.line_twice",
+        "detail": "The same role and certificate are given twice"}
     assert client.put(url, headers=auth("worker_xjmx"), json=[]).status_code == 403
     with ctx.sessions() as session:
         entries = session.scalars(select(AuditLog).where(

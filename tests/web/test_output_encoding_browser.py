@@ -265,7 +265,7 @@ def test_public_pages_show_markup_as_text(chromium: Any, hostile: Hostile) -> No
                         "total_floor_area_m2": 30000, "service_floor_area_m2": 500,
                         "activity_area_m2": 200, "longitude": 116.41, "latitude": 39.92})
     text = _visit(page, f"{hostile.url}/plan/estate?{estate}")
-    assert page.locator("#verdict").inner_text().startswith(f"{IMG}:")
+    assert page.locator("#verdict").inner_text().startswith(f"{IMG}：")  # zh colon
     assert page.locator("input[name=name]").input_value() == IMG
     _clean(page, watch)
     context.close()
