@@ -14,25 +14,24 @@ directory holds no personal data.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.http.problems import error_responses
 from shequ.catalog import FacilityType
 from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.http.directory import directory_in_step
+from shequ.http.problems import error_responses
+from shequ.i18n import normalise_language
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, level_of, normalise_code
 from shequ.registry.columns import CHINA_TZ
@@ -42,15 +41,12 @@ from shequ.services.directory import (
     DirectoryState,
     Hit,
     ServiceFilter,
-    ensure_in_step,
     hsds,
     search_services,
     services_near,
 )
 from shequ.services.directory.ids import TAXONOMY_ID
 from shequ.services.directory.spatial import PointIndex
-from shequ.services.directory.sync import check_due
-from shequ.i18n import normalise_language
 
 HSDS_VERSION = "3.0"
 PROFILE_PATH = "/hsds/profile"
@@ -198,33 +194,6 @@ def _read_session(request: Request) -> Iterator[Session]:
 
 ContextDep = Annotated[Context, Depends(_context)]
 SessionDep = Annotated[Session, Depends(_read_session)]
-
-
-async def directory_in_step(request: Request) -> None:
-    """Bring the directory's id map in step with the registry (at most once a second);
-    the due check runs on the event loop, the database work in the thread pool."""
-    state = getattr(request.app.state, "directory_state", None)
-    if state is None:
-        state = request.app.state.directory_state = DirectoryState()
-    if not check_due(state):
-        return
-    ctx: Context = request.app.state.ctx
-    if state.stamp is None:
-        await run_in_threadpool(_bring_in_step, ctx.sessions, state)  # first: wait for it
-    else:
-        # Later checks run beside the request instead of in front of it.
-        asyncio.get_running_loop().run_in_executor(None, _bring_in_step, ctx.sessions, state)
-
-
-def _bring_in_step(sessions: sessionmaker[Session], state: DirectoryState) -> None:
-    """:func:`ensure_in_step`, once more when another server process added the same new
-    facilities' entries first (each worker of ``uvicorn --workers`` syncs on its own;
-    the loser's insert hits the winner's keys, and the second pass finds them written)."""
-    try:
-        ensure_in_step(sessions, state)
-    except IntegrityError:
-        state.checked_at = float("-inf")
-        ensure_in_step(sessions, state)
 
 
 router = APIRouter(tags=["hsds"], dependencies=[Depends(directory_in_step)])

@@ -20,6 +20,7 @@ from shequ.context import Context
 from shequ.http.caller import OptionalUser
 from shequ.http.deps import ContextDep, SessionDep
 from shequ.http.problems import error_responses
+from shequ.http.urls import photo_url
 from shequ.services.requests import load_request_catalog, media
 from shequ.services.requests.definitions import RequestCatalog
 from shequ.services.requests.open311 import w3c
@@ -48,12 +49,6 @@ class PhotoOut(BaseModel):
     height: int
     kept_location: bool
     created_at: str
-
-
-def photo_url(http: Request, token: str, *, thumbnail: bool = False) -> str:
-    """The absolute URL of a photo (or of its thumbnail), as this server is reached."""
-    return str(http.url_for("request_photo_thumbnail" if thumbnail else "request_photo",
-                            token=token))
 
 
 def photo_out(http: Request, photo: media.Photo) -> PhotoOut:

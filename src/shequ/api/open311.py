@@ -26,12 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from shequ.api.media import photo_url
 from shequ.context import Context
 from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
 from shequ.http.caller import OptionalUser, RateLimit
 from shequ.http.deps import SessionDep
 from shequ.http.problems import error_responses
+from shequ.http.urls import photo_url
 from shequ.i18n import normalise_language
 from shequ.registry.models import Division
 from shequ.services.accounts import User, resolve_api_key

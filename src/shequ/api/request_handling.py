@@ -22,15 +22,12 @@ from shequ.http.problems import error_responses
 from shequ.services.requests import load_request_catalog
 from shequ.services.requests import service as rs
 from shequ.services.requests.definitions import RequestCatalog
+from shequ.services.requests.handling import describe_handling
 from shequ.services.requests.open311 import w3c
 
 router = APIRouter(tags=["services"])
 
 # The division levels an office can be at, by their catalog key.
-LEVEL_KEYS = {1: "services.level_1", 2: "services.level_2", 3: "services.level_3",
-              4: "services.level_4", 5: "services.level_5"}
-
-
 class HandlingOut(BaseModel):
     """Who would answer a request placed so, why, and by when."""
 
@@ -47,25 +44,6 @@ class HandlingOut(BaseModel):
     escalates_to_code: str | None
     escalates_to_name: str | None
     summary: list[str]
-
-
-def describe_handling(handling: rs.Handling, catalog: RequestCatalog, lang: str) -> list[str]:
-    """The handling in two sentences of the reader's language: which office and why, and
-    the time limit with where an overdue request goes."""
-    t = i18n.translate
-    kind = catalog.service(handling.service_code).name(lang)
-    why = t(lang, f"services.handling_why_{handling.reason}", place=handling.place_name,
-            facility=handling.facility_name or "")
-    who = t(lang, "services.handling_who", kind=kind, office=handling.office_name,
-            level=t(lang, LEVEL_KEYS.get(handling.office_level, "services.level_5")))
-    hours = i18n.number(handling.deadline_hours, lang)
-    when = i18n.datetime_text(handling.deadline_at, lang, form="short")
-    if handling.escalates_to_name:
-        due = t(lang, "services.handling_due_up", hours=hours, deadline=when,
-                up=handling.escalates_to_name)
-    else:
-        due = t(lang, "services.handling_due", hours=hours, deadline=when)
-    return [why + who, due]
 
 
 def handling_out(handling: rs.Handling, catalog: RequestCatalog, lang: str) -> HandlingOut:

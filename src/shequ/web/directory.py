@@ -19,9 +19,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shequ.api.hsds import directory_in_step
 from shequ.errors import NotFoundError
 from shequ.http.deps import ContextDep, SessionDep
+from shequ.http.directory import directory_in_step
 from shequ.i18n import china_time
 from shequ.registry.levels import FacilityStatus
 from shequ.registry.models import Facility

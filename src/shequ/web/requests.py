@@ -22,11 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from shequ.api.media import photo_url
-from shequ.api.request_handling import describe_handling
 from shequ.context import Context
 from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
 from shequ.http.deps import ContextDep, IdPath, SessionDep
+from shequ.http.urls import photo_url
 from shequ.registry.models import Division, Facility
 from shequ.services.accounts import HANDLER_ROLES, Role, User, can_handle
 from shequ.services.directory import ServiceFilter
@@ -34,6 +33,7 @@ from shequ.services.directory.search import services_by_distance
 from shequ.services.requests import ServiceRequest, load_request_catalog, media
 from shequ.services.requests import service as rs
 from shequ.services.requests.definitions import RequestCatalog, ServiceDefinition
+from shequ.services.requests.handling import describe_handling
 from shequ.services.requests.open311 import attributes_of
 from shequ.services.requests.workflow import TRANSITIONS, is_overdue, may_reopen
 from shequ.web.directory import directory_centre
