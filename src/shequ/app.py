@@ -89,8 +89,6 @@ def create_app(ctx: Context) -> FastAPI:
     for name, prefix in API_ROUTERS:
         module = importlib.import_module(f"shequ.api.{name}")
         app.include_router(module.router, prefix=prefix)
-        if hasattr(module, "pages"):  # pages still kept beside their API, until moved to web
-            app.include_router(module.pages)
     for name in PAGE_ROUTERS:
         app.include_router(importlib.import_module(f"shequ.web.{name}").router)
 

@@ -16,20 +16,17 @@ form goes to the summary only.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ParamSpec
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pydantic
-from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from shequ import i18n
-from shequ.errors import AccessDenied, Problem, ShequError, ValidationError
+from shequ.errors import Problem, ShequError, ValidationError
 
 SECRET_FIELDS = frozenset({"csrf_token", "password", "current_password", "new_password"})
 
@@ -157,32 +154,3 @@ def _params(item: Mapping[str, object]) -> dict[str, object]:
         params["limit"] = params["max_length"]
     params.setdefault("value", item.get("input", ""))
     return params
-
-
-# ---- the older rule, for pages not yet drawing their forms again ---------------------
-P = ParamSpec("P")
-
-
-def login_redirect(request: Request) -> RedirectResponse:
-    """Send an anonymous visitor of a page to the sign-in form, and back afterwards."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/login?next=" + quote(target), status_code=303)
-
-
-def errors_back_to(path: str) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
-    """Decorate a form handler: an error the user can act on sends them back to ``path``
-    with the error in the page's language, after rolling back what the handler wrote."""
-    def decorate(handler: Callable[P, Response]) -> Callable[P, Response]:
-        @functools.wraps(handler)
-        def run(*args: P.args, **kwargs: P.kwargs) -> Response:
-            try:
-                return handler(*args, **kwargs)
-            except AccessDenied:
-                raise
-            except (ShequError, pydantic.ValidationError) as exc:
-                session = kwargs.get("session")
-                if isinstance(session, Session):
-                    session.rollback()
-                return back(path.format_map(kwargs), error=str(exc))
-        return run
-    return decorate
