@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from shequ.app import create_app
-from shequ.http.deps import SessionDep
 from shequ.context import Context
+from shequ.http.deps import SessionDep
 from shequ.settings import Settings
 
 

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shequ.app import create_app
-from shequ.http.limits import MAX_JSON_DEPTH, json_problem
 from shequ.context import Context
 from shequ.errors import ValidationError
+from shequ.http.limits import MAX_JSON_DEPTH, json_problem
 from shequ.registry.models import Division
 from shequ.settings import Settings
 

@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shequ.http.headers import SecurityHeaders
 from shequ.context import Context
+from shequ.http.headers import SecurityHeaders
 from shequ.settings import Settings
 
 PAGE_POLICY = {
