@@ -186,8 +186,21 @@ def test_residents_get_the_refusal_page_not_json(client: TestClient) -> None:
             assert words in answer.text
             assert 'data-status="403" data-code="page_roles"' in answer.text
     token = _csrf(client.get("/upkeep").text)  # the sign-out form's token
+    unknown = client.post("/upkeep/facilities/987654", data={"csrf_token": token},
+                          follow_redirects=False)
+    assert unknown.status_code == 403  # a resident is refused before the id is looked up
     refused = client.post("/upkeep/population", data={
         "csrf_token": token, "code": "110101001001", "period": "2025",
         "residents": "1", "households": "1"}, follow_redirects=False)
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("text/html")
+
+
+def test_an_unknown_facility_is_the_not_found_page(client: TestClient) -> None:
+    _sign_in(client, "worker_dfx")
+    token = _csrf(client.get("/upkeep").text)
+    answer = client.post("/upkeep/facilities/987654", data={
+        "csrf_token": token, "code": "110101001001", "name": "x", "status": "in_service"},
+        follow_redirects=False)
+    assert answer.status_code == 404
+    assert 'data-testid="error-page" data-status="404"' in answer.text

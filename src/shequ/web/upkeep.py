@@ -21,7 +21,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from shequ import i18n
 from shequ.context import Context
-from shequ.errors import AccessDenied, Problem, ShequError, ValidationError
+from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
 from shequ.http.deps import ContextDep, IdPath, SessionDep
 from shequ.ingest.coordinates import GCJ02, WGS84
 from shequ.registry import queries
@@ -172,8 +172,9 @@ def _show(page: Page, ctx: Context, session: Session, code: str | None, q: str |
 
 
 def _refused(exc: Exception) -> bool:
-    """Whether ``exc`` is a refusal (the 403 page), not a problem of the form."""
-    return isinstance(exc, AccessDenied)
+    """Whether ``exc`` is a refusal or an unknown record (the 403 or 404 page), not a
+    problem of the form."""
+    return isinstance(exc, AccessDenied | NotFoundError)
 
 
 @router.get("/upkeep", response_class=HTMLResponse)
