@@ -120,22 +120,27 @@ TEXT_SKIP = ("script, style, noscript, template, [translate=no], [data-proper-na
 
 # In the page: the POST forms and their fields, as the crawl needs them.
 FORMS_JS = """
-() => Array.from(document.forms).map((form, index) => ({
-  index,
-  method: (form.getAttribute("method") || "get").toLowerCase(),
-  action: form.action,
-  fields: Array.from(form.elements).filter((el) => el.name).map((el) => ({
-    name: el.name,
-    tag: el.tagName.toLowerCase(),
-    type: (el.getAttribute("type") || (el.tagName === "TEXTAREA" ? "textarea" : "text"))
-          .toLowerCase(),
-    required: el.required,
-    maxlength: el.maxLength > 0 ? el.maxLength : null,
-    visible: el.type !== "hidden" && el.checkVisibility({visibilityProperty: true}),
-    readonly: el.readOnly || el.disabled,
-    value: el.value,
-  })),
-}))
+() => Array.from(document.forms).map((form, index) => {
+  const named = Array.from(form.elements).filter((el) => el.name);
+  return {
+    index,
+    method: (form.getAttribute("method") || "get").toLowerCase(),
+    action: form.action,
+    fields: named.map((el) => ({
+      name: el.name,
+      // the how-manieth field of this name (a table of inputs shares one name)
+      nth: named.filter((other) => other.name === el.name).indexOf(el),
+      tag: el.tagName.toLowerCase(),
+      type: (el.getAttribute("type") || (el.tagName === "TEXTAREA" ? "textarea" : "text"))
+            .toLowerCase(),
+      required: el.required,
+      maxlength: el.maxLength > 0 ? el.maxLength : null,
+      visible: el.type !== "hidden" && el.checkVisibility({visibilityProperty: true}),
+      readonly: el.readOnly || el.disabled,
+      value: el.value,
+    })),
+  };
+})
 """
 
 # In the page: give form ``index`` the values ``fill`` (field name → value; a field
@@ -145,17 +150,15 @@ SUBMIT_JS = """
 ([index, fill, bad]) => {
   const form = document.forms[index];
   form.noValidate = true;
-  for (const [name, value] of Object.entries(fill)) {
-    const el = form.elements.namedItem(name);
-    const target = el instanceof RadioNodeList ? el[0] : el;
-    if (name === bad && target.tagName === "INPUT") {
-      target.removeAttribute("maxlength");
-      target.removeAttribute("min");
-      target.removeAttribute("max");
-      target.removeAttribute("pattern");
+  for (const [key, value] of fill) {
+    const [name, nth] = key;
+    const target = Array.from(form.elements).filter((el) => el.name === name)[nth];
+    const isBad = bad[0] === name && bad[1] === nth;
+    if (isBad && target.tagName === "INPUT") {
+      for (const limit of ["maxlength", "min", "max", "pattern"]) target.removeAttribute(limit);
       target.type = "text";
     }
-    if (name === bad && target.tagName === "TEXTAREA") target.removeAttribute("maxlength");
+    if (isBad && target.tagName === "TEXTAREA") target.removeAttribute("maxlength");
     target.value = value;
   }
   form.requestSubmit();
@@ -165,13 +168,15 @@ SUBMIT_JS = """
 # In the page: what the form posted to ``action`` shows in field ``name`` (the value
 # the server wrote into the page, not what the browser kept).
 DRAWN_VALUE_JS = """
-([action, name]) => {
+([action, position, name, nth]) => {
   const forms = Array.from(document.forms);
-  const form = forms.find((f) => f.action === action && f.elements.namedItem(name))
-            || forms.find((f) => f.elements.namedItem(name));
+  const same = forms.filter((f) => f.action === action);
+  // the form that failed shows its problems; else the same one by position
+  const form = same.find((f) => f.querySelector("[aria-invalid=true], [data-testid=field-error]"))
+            || same[position] || same[0];
   if (!form) return null;
-  let el = form.elements.namedItem(name);
-  if (el instanceof RadioNodeList) el = el[0];
+  const el = Array.from(form.elements).filter((e) => e.name === name)[nth];
+  if (!el) return null;
   if (el.tagName === "TEXTAREA") return el.defaultValue;
   if (el.tagName === "INPUT") return el.getAttribute("value") || "";
   return el.value;
@@ -487,13 +492,21 @@ class Crawler:
         return True
 
     def links(self) -> list[str]:
+        # Not the language switch (checked, not followed: it would change the reader's
+        # language), nor any other link into the other language.
         hrefs: list[str] = self.page.evaluate(
-            "() => Array.from(document.querySelectorAll('a[href]:not([download])'),"
+            "() => Array.from(document.querySelectorAll("
+            "'a[href]:not([download]):not([hreflang]):not([data-testid=language-switch])'),"
             " (a) => a.href.split('#')[0])")
-        return [h for h in dict.fromkeys(hrefs) if followable(h, self.origin)]
+        return [h for h in dict.fromkeys(hrefs) if followable(h, self.origin)
+                and dict(parse_qsl(urlsplit(h).query)).get("lang", self.lang) == self.lang]
 
     def forms(self) -> list[dict[str, Any]]:
         forms: list[dict[str, Any]] = self.page.evaluate(FORMS_JS)
+        for form in forms:
+            # which of the forms posting to the same address it is
+            form["position"] = sum(1 for f in forms[:form["index"]]
+                                   if f["action"] == form["action"])
         return [f for f in forms if f["method"] == "post"
                 and followable(f["action"], self.origin)
                 and not urlsplit(f["action"]).path.startswith("/logout")]
@@ -512,21 +525,25 @@ class Crawler:
         if bad_field is None:
             self.report.unexercised_forms.append(f"{action} on {page_key(url)}")
             return
-        fill: dict[str, str] = {}
+        fill: list[tuple[tuple[str, int], str]] = []
         for spec in fields:
             if spec is bad_field:
-                fill[spec["name"]] = bad or ""
+                fill.append(((spec["name"], spec["nth"]), bad or ""))
             elif spec["type"] in {"text", "search", "textarea", "number", "tel"} \
                     and not spec["value"]:
-                fill[spec["name"]] = KEPT_FILLER
-        kept = {spec["name"]: fill.get(spec["name"], spec["value"]) for spec in fields
+                fill.append(((spec["name"], spec["nth"]), KEPT_FILLER))
+        filled = dict(fill)
+        kept = {(spec["name"], spec["nth"]): filled.get((spec["name"], spec["nth"]),
+                                                        spec["value"])
+                for spec in fields
                 if spec["type"] in KEEPABLE_TYPES and spec is not bad_field}
         label = f"form {action} (bad {bad_field['name']}={bad[:8] if bad else bad!r})"
         self.report.forms.append(f"{action} on {page_key(url)}")
         try:
             with self.report.timed("sending forms"), \
                     self.page.expect_navigation(wait_until="load", timeout=15_000) as sent:
-                self.page.evaluate(SUBMIT_JS, [form["index"], fill, bad_field["name"]])
+                self.page.evaluate(SUBMIT_JS, [form["index"], fill,
+                                               [bad_field["name"], bad_field["nth"]]])
             response = sent.value
         except Exception as exc:
             self.report.fail(url, f"{label}: no answer page ({str(exc).splitlines()[0]})")
@@ -560,12 +577,14 @@ class Crawler:
             self.report.fail(url, f"{label}: answered with the error page ({status}), "
                                   "not the form with what was typed")
             return
-        for name, value in kept.items():
-            drawn = self.page.evaluate(DRAWN_VALUE_JS, [form["action"], name])
+        for (name, nth), value in kept.items():
+            drawn = self.page.evaluate(DRAWN_VALUE_JS, [form["action"], form["position"],
+                                                        name, nth])
+            field_name = name if nth == 0 else f"{name} (number {nth + 1})"
             if drawn is None:
-                self.report.fail(url, f"{label}: field {name} is gone from the answer")
+                self.report.fail(url, f"{label}: field {field_name} is gone from the answer")
             elif drawn != value:
-                self.report.fail(url, f"{label}: field {name} shows {drawn[:40]!r}, "
+                self.report.fail(url, f"{label}: field {field_name} shows {drawn[:40]!r}, "
                                       f"typed {value[:40]!r}")
 
     def run(self, starts: list[str]) -> CrawlReport:

@@ -22,9 +22,16 @@ import pytest
 from shequ.context import Context
 from shequ.settings import Settings
 from tests.conftest import running_server
-from tests.web.crawl import LANGS, DataWords, crawl, database_words
-
-pytestmark = pytest.mark.browser
+from tests.web.crawl import (
+    LANGS,
+    DataWords,
+    crawl,
+    database_words,
+    language_problems,
+    page_key,
+    page_shape,
+    switch_problem,
+)
 
 # Who crawls: the anonymous reader and the demo accounts; whether the workbench is a start.
 READERS: tuple[tuple[str | None, bool], ...] = (
@@ -89,6 +96,7 @@ def crawled_server(tmp_path: Path, lived_in_demo: tuple[Path, DataWords]) -> Ite
         ctx.close()
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize(("username", "staff"), READERS,
                          ids=[name or "anonymous" for name, _ in READERS])
@@ -117,3 +125,150 @@ def test_every_page_and_form_a_reader_reaches(
                       f"{', '.join(report.cut_short)}", stacklevel=1)
     assert len(report.pages) >= 5, report.describe()
     assert not report.failures, report.describe()
+
+
+# The crawl's own checks, on texts and pages made to fail them.
+
+def test_chinese_pages_may_hold_only_allowed_latin_words_codes_never() -> None:
+    names = DataWords(["演示规划人员（正定县）", "demo_worker"])
+    assert language_problems(["每百户 30 m²，见 API 与 HSDS", "N1 指标"], "zh-CN", names) == []
+    assert language_problems(["放大 Zoom in"], "zh-CN", names) == [
+        "Latin word 'Zoom' in '放大 Zoom in'", "Latin word 'in' in '放大 Zoom in'"]
+    assert language_problems(["类型 outdoor_fitness_area"], "zh-CN", names) == [
+        "code 'outdoor_fitness_area' in '类型 outdoor_fitness_area'"]
+    # a user's name is data, even when it looks like a code
+    assert language_problems(["用户 demo_worker"], "zh-CN", names) == []
+    assert language_problems(["common.home"], "zh-CN", names) == [
+        "message key 'common.home' in 'common.home'", "Latin word 'common' in 'common.home'",
+        "Latin word 'home' in 'common.home'"]
+    # opening hours are typed in OpenStreetMap's syntax only where records are kept
+    assert language_problems(["Mo-Fr 08:00-17:00"], "zh-CN", names, "/upkeep/facilities") == []
+    assert language_problems(["Mo-Fr 08:00-17:00"], "zh-CN", names, "/bookings") == [
+        "Latin word 'Mo' in 'Mo-Fr 08:00-17:00'", "Latin word 'Fr' in 'Mo-Fr 08:00-17:00'"]
+
+
+def test_english_pages_hold_han_only_in_names_from_the_database() -> None:
+    names = DataWords(["演示规划人员（正定县）", "诸福屯社区居民委员会"])
+    assert language_problems(["Signed in: 演示规划人员（正定县）"], "en", names) == []
+    # a name cut short on the page is still a name
+    assert language_problems(["诸福屯社区…"], "en", names) == []
+    assert language_problems(["Population 人/万人"], "en", names) == [
+        "Han '人' in 'Population 人/万人'", "Han '万人' in 'Population 人/万人'"]
+    assert language_problems(["Name（required）"], "en", names) == [
+        "CJK punctuation '（' in 'Name（required）'", "CJK punctuation '）' in 'Name（required）'"]
+    assert language_problems(["Status: None"], "en", names) == [
+        "empty value 'None' in 'Status: None'"]
+
+
+def test_pages_are_told_apart_by_path_and_query_but_not_language() -> None:
+    assert page_key("http://127.0.0.1:1/a?b=2&lang=en&a=1&msg=x.y") == "/a?a=1&b=2"
+    assert page_shape("http://127.0.0.1:1/services/requests/12?page=2&lang=en") == \
+        "/services/requests/{id}?page"
+    assert page_shape("http://127.0.0.1:1/upkeep?code=130123001001") == "/upkeep?code"
+
+
+def test_the_language_switch_must_keep_path_and_query() -> None:
+    here = "http://127.0.0.1:1/indicators?division=130123000000&indicator=N1&msg=a.b"
+    assert switch_problem("/indicators?division=130123000000&indicator=N1&lang=en",
+                          here, "zh-CN") is None
+    assert switch_problem("/indicators?lang=en", here, "zh-CN") == (
+        "language switch '/indicators?lang=en' is not this page "
+        "('/indicators?division=130123000000&indicator=N1') in en")
+    assert switch_problem("/indicators?division=130123000000&indicator=N1&lang=zh-CN",
+                          here, "zh-CN") is not None
+    assert switch_problem(None, here, "en") == "no language switch"
+
+
+BAD_PAGE = """<!doctype html><html lang="{lang}"><head><title>{title}</title></head><body>
+<main><h1>{title}</h1>
+<a data-testid="language-switch" href="{switch}" lang="en">English</a>
+<p>{words}</p>
+<a href="/data">数据</a> <a href="/gone">不存在</a> <a href="/fine?x=1">好的</a>
+<a href="/logout">退出</a> <a href="/static/app.css">样式</a>
+{more}
+</main></body></html>"""
+
+
+def _bad_site() -> Any:
+    """A site with one of each fault the crawl looks for."""
+    from fastapi import FastAPI, Form
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    app = FastAPI()
+    form = ('<form method="post" action="/send"><label for="n">人数</label>'
+            '<input id="n" name="n" type="number"><label for="note">备注</label>'
+            '<input id="note" name="note"><button type="submit">提交</button></form>')
+
+    @app.get("/", response_class=HTMLResponse)
+    def home() -> str:
+        return BAD_PAGE.format(
+            lang="zh-CN", title="首页", switch="/?lang=en", words="按钮 Zoom in",
+            more=form + '<input name="unlabelled">'
+                        '<img src="http://127.0.0.2:49151/x.png" alt="图">')
+
+    @app.get("/fine", response_class=HTMLResponse)
+    def fine() -> str:
+        return BAD_PAGE.format(lang="zh-CN", title="好的", switch="/fine?lang=en",
+                               words="正常", more="")
+
+    @app.get("/data")
+    def data() -> JSONResponse:
+        return JSONResponse({"a": 1})
+
+    @app.get("/gone", response_class=HTMLResponse)
+    def gone() -> HTMLResponse:
+        return HTMLResponse(BAD_PAGE.format(lang="zh-CN", title="没有", switch="/gone?lang=en",
+                                            words="没有这一页", more=""), status_code=404)
+
+    @app.post("/send", response_class=HTMLResponse)
+    def send(n: str = Form(""), note: str = Form("")) -> str:
+        # takes the bad number without a word, and forgets the note
+        return BAD_PAGE.format(lang="zh-CN", title="已收到", switch="/send?lang=en",
+                               words="已收到", more=form)
+
+    return app
+
+
+@pytest.fixture
+def bad_site() -> Iterator[str]:
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(_bad_site(), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.browser
+def test_the_crawl_finds_each_fault_of_a_bad_site(chromium: Any, bad_site: str) -> None:
+    report = crawl(chromium, bad_site, username=None, password="", lang="zh-CN",
+                   data=DataWords([]), staff=False)
+    assert report.pages == ["/", "/data", "/gone", "/fine?x=1"]
+    assert report.forms == ["/send on /"]
+    found = [(f.url, f.what) for f in report.failures]
+    assert found == [
+        ("/", "axe label (critical): Form elements must have labels — "
+              "input[name=\"unlabelled\"]"),
+        ("/", "Latin word 'Zoom' in '按钮 Zoom in'"),
+        ("/", "Latin word 'in' in '按钮 Zoom in'"),
+        ("/", "request to another host: http://127.0.0.2:49151/x.png"),
+        ("/", "console error: Failed to load resource: net::ERR_CONNECTION_REFUSED"),
+        ("/", "form /send (bad n='abc'): answered 200 showing no problem"),
+        ("/", "form /send (bad n='abc'): field note shows '', typed '77'"),
+        ("/data", "not an HTML page: application/json"),
+        ("/gone", "a link leads to a 404 page"),
+        ("/fine?x=1", "language switch '/fine?lang=en' is not this page ('/fine?x=1') in en"),
+    ], report.describe()
