@@ -211,3 +211,24 @@ def test_pydantic_refusals_become_problems_by_their_fields() -> None:
         Booking(seats="abc")  # type: ignore[arg-type]
     form = failed(typed({"seats": "abc"}), caught.value, "en")
     assert form.errors == {"seats": ["seats must be a number, not “abc”"]}
+
+
+def test_the_account_forms_keep_what_was_typed_and_name_each_field(
+        client: TestClient) -> None:
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    too_long = client.post("/login", data={"username": "x" * 300, "password": "",
+                                          "csrf_token": token.group(1)})
+    assert too_long.status_code == 422
+    assert "用户名最多 64 个字符" in too_long.text and "密码不能为空" in too_long.text
+    assert 'value="' + "x" * 300 + '"' in too_long.text  # the username is kept
+    sign_in(client, "ada")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"',
+                     client.get("/account/sessions?lang=en").text)
+    assert csrf
+    refused = client.post("/account/password", data={
+        "csrf_token": csrf.group(1), "current_password": PASSWORD, "new_password": "y" * 201})
+    assert refused.status_code == 422
+    assert 'id="new_password-error"' in refused.text
+    assert "new password takes at most 200 characters" in refused.text

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shequ import i18n
-from shequ.errors import AccessDenied, TooManyRequests, ValidationError
+from shequ.errors import AccessDenied, Problem, TooManyRequests, ValidationError
 from shequ.http.caller import (
     SESSION_COOKIE,
     SIGN_IN_LIMIT,
@@ -37,6 +37,8 @@ from shequ.web.forms import FormState
 from shequ.web.page import Crumb, Page, PageDep, SignedInPage, render, request_language
 
 router = APIRouter(include_in_schema=False)
+USERNAME_MAX = 64  # the column's length
+PASSWORD_MAX = 200  # characters: longer is refused before hashing (Argon2 takes any length)
 
 
 def safe_next(target: str | None) -> str:
@@ -45,6 +47,23 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return ""
+
+
+def _check_filled(form: FormState, lang: str,
+                  fields: tuple[tuple[str, str, int], ...]) -> None:
+    """Each (name, value, longest) that is empty or too long, as a problem beside its
+    field: checked here rather than by FastAPI, so the form is drawn again, not refused."""
+    for name, value, limit in fields:
+        if not value:
+            problem = Problem("form", "is required", column=name, code="required")
+        elif len(value) > limit:
+            problem = Problem("form", f"is longer than {limit} characters", column=name,
+                              code="too_long", params={"limit": limit})
+        else:
+            continue
+        text = i18n.describe_problem(problem, lang)
+        form.errors.setdefault(name, []).append(text)
+        form.summary.append((name, text))
 
 
 def landing_page(user: User) -> str:
@@ -76,8 +95,8 @@ def login_page(request: Request, ctx: ContextDep, page: PageDep,
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[Depends(SIGN_IN_LIMIT)])
 def login_submit(request: Request, ctx: ContextDep, session: SessionDep, *,
-                 username: Annotated[str, Form(max_length=64)],
-                 password: Annotated[str, Form(max_length=200)],
+                 username: Annotated[str, Form()] = "",
+                 password: Annotated[str, Form()] = "",
                  csrf_token: Annotated[str, Form()] = "",
                  next: Annotated[str, Form()] = "") -> Response:
     """Check the credentials and start a page session; a refusal keeps the username.
@@ -90,6 +109,10 @@ def login_submit(request: Request, ctx: ContextDep, session: SessionDep, *,
         raise AccessDenied("missing or wrong CSRF token; reload the login page",
                            code="csrf_login")
     form = FormState(values={"username": username})
+    _check_filled(form, page.lang, (("username", username, USERNAME_MAX),
+                                    ("password", password, PASSWORD_MAX)))
+    if form.has_errors():
+        return _login_form(page, csrf_token, safe_next(next), form, status_code=422)
     try:
         signed_in = sign_in(request, ctx, session, username=username, password=password,
                             kind=SessionKind.PAGE)
@@ -163,12 +186,16 @@ def sessions_page_end(request: Request, session_id: IdPath, session: SessionDep,
 @router.post("/account/password", response_class=HTMLResponse,
              dependencies=[Depends(RateLimit("password change", 10, 60))])
 def password_page_change(ctx: ContextDep, session: SessionDep, page: SignedInPage, *,
-                         current_password: Annotated[str, Form(max_length=200)],
-                         new_password: Annotated[str, Form(max_length=200)]) -> Response:
+                         current_password: Annotated[str, Form()] = "",
+                         new_password: Annotated[str, Form()] = "") -> Response:
     """Change one's password from the sessions page; every session ends, so sign in anew.
     A refused password is explained beside its field in the page's language."""
     user = page.require()
     form = FormState()
+    _check_filled(form, page.lang, (("current_password", current_password, PASSWORD_MAX),
+                                    ("new_password", new_password, PASSWORD_MAX)))
+    if form.has_errors():
+        return _sessions_page(page, ctx, session, form, status_code=422)
     try:
         accounts_admin.change_password(session, user, current=current_password,
                                        new=new_password)
