@@ -131,8 +131,8 @@ FORMS_JS = """
       // the how-manieth field of this name (a table of inputs shares one name)
       nth: named.filter((other) => other.name === el.name).indexOf(el),
       tag: el.tagName.toLowerCase(),
-      type: (el.getAttribute("type") || (el.tagName === "TEXTAREA" ? "textarea" : "text"))
-            .toLowerCase(),
+      type: {SELECT: "select", TEXTAREA: "textarea", BUTTON: "button"}[el.tagName]
+            || (el.getAttribute("type") || "text").toLowerCase(),
       required: el.required,
       maxlength: el.maxLength > 0 ? el.maxLength : null,
       visible: el.type !== "hidden" && el.checkVisibility({visibilityProperty: true}),
