@@ -407,14 +407,17 @@ class Crawler:
     form_cap: int = 20
     deadline: float = float("inf")
     outside: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
+    console: list[tuple[str, str]] = field(default_factory=list)  # (text, its source)
+    documents: set[str] = field(default_factory=set)  # the pages' own addresses
 
     def __post_init__(self) -> None:
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.page.on("request", self._request)
         self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.console.append(f"script error: {error}"))
+        self.page.on("response", self._response)
+        self.page.on("pageerror",
+                     lambda error: self.console.append((f"script error: {error}", "")))
 
     def _request(self, request: Any) -> None:
         parts = urlsplit(request.url)
@@ -424,18 +427,25 @@ class Crawler:
             self.outside.append(request.url)
 
     def _console(self, message: Any) -> None:
-        # A page's own 4xx answer is logged as a failed load: the checks judge it instead.
-        own = message.location.get("url", "").split("#")[0] == self.page.url.split("#")[0]
-        if message.type == "error" and not (own and message.text.startswith(
-                "Failed to load resource")):
-            self.console.append(f"console error: {message.text}")
+        if message.type == "error":
+            self.console.append((message.text, message.location.get("url", "")))
+
+    def _response(self, response: Any) -> None:
+        if response.request.resource_type == "document":
+            self.documents.add(response.url.split("#")[0])
 
     def _drain(self, url: str) -> None:
         """Report the outside requests and console errors since the last call."""
         for address in dict.fromkeys(self.outside):
             self.report.fail(url, f"request to another host: {address}")
-        for line in dict.fromkeys(self.console):
-            self.report.fail(url, line[:300])
+        for text, source in dict.fromkeys(self.console):
+            # A page's own 4xx answer is logged as a failed load: the checks judge it.
+            if text.startswith("Failed to load resource") and source in self.documents:
+                continue
+            where = page_key(source) if source.startswith(self.origin) else source
+            said = text if text.startswith("script error") else f"console error: {text}" + (
+                f" ({where})" if where else "")
+            self.report.fail(url, said[:300])
         self.outside.clear()
         self.console.clear()
 

@@ -179,7 +179,8 @@ def test_the_language_switch_must_keep_path_and_query() -> None:
     assert switch_problem(None, here, "en") == "no language switch"
 
 
-BAD_PAGE = """<!doctype html><html lang="{lang}"><head><title>{title}</title></head><body>
+BAD_PAGE = """<!doctype html><html lang="{lang}"><head><title>{title}</title>
+<link rel="icon" href="data:,"></head><body>
 <main><h1>{title}</h1>
 <a data-testid="language-switch" href="{switch}" lang="en">English</a>
 <p>{words}</p>
@@ -192,12 +193,15 @@ BAD_PAGE = """<!doctype html><html lang="{lang}"><head><title>{title}</title></h
 def _bad_site() -> Any:
     """A site with one of each fault the crawl looks for."""
     from fastapi import FastAPI, Form
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     app = FastAPI()
-    form = ('<form method="post" action="/send"><label for="n">人数</label>'
-            '<input id="n" name="n" type="number"><label for="note">备注</label>'
-            '<input id="note" name="note"><button type="submit">提交</button></form>')
+    # A required choice first: a select is not where a bad value is typed.
+    form = ('<form method="post" action="/send"><label for="k">种类</label>'
+            '<select id="k" name="k" required><option value="a">甲</option></select>'
+            '<label for="n">人数</label><input id="n" name="n" type="number">'
+            '<label for="note">备注</label><input id="note" name="note">'
+            '<button type="submit">提交</button></form>')
 
     @app.get("/", response_class=HTMLResponse)
     def home() -> str:
@@ -205,6 +209,10 @@ def _bad_site() -> Any:
             lang="zh-CN", title="首页", switch="/?lang=en", words="按钮 Zoom in",
             more=form + '<input name="unlabelled">'
                         '<img src="http://127.0.0.2:49151/x.png" alt="图">')
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/fine", response_class=HTMLResponse)
     def fine() -> str:
@@ -221,7 +229,7 @@ def _bad_site() -> Any:
                                             words="没有这一页", more=""), status_code=404)
 
     @app.post("/send", response_class=HTMLResponse)
-    def send(n: str = Form(""), note: str = Form("")) -> str:
+    def send(k: str = Form(""), n: str = Form(""), note: str = Form("")) -> str:
         # takes the bad number without a word, and forgets the note
         return BAD_PAGE.format(lang="zh-CN", title="已收到", switch="/send?lang=en",
                                words="已收到", more=form)
@@ -265,7 +273,8 @@ def test_the_crawl_finds_each_fault_of_a_bad_site(chromium: Any, bad_site: str) 
         ("/", "Latin word 'Zoom' in '按钮 Zoom in'"),
         ("/", "Latin word 'in' in '按钮 Zoom in'"),
         ("/", "request to another host: http://127.0.0.2:49151/x.png"),
-        ("/", "console error: Failed to load resource: net::ERR_CONNECTION_REFUSED"),
+        ("/", "console error: Failed to load resource: net::ERR_CONNECTION_REFUSED "
+              "(http://127.0.0.2:49151/x.png)"),
         ("/", "form /send (bad n='abc'): answered 200 showing no problem"),
         ("/", "form /send (bad n='abc'): field note shows '', typed '77'"),
         ("/data", "not an HTML page: application/json"),
