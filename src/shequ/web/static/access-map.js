@@ -10,9 +10,7 @@
   const text = data.text;
   const numbers = new Intl.NumberFormat(data.lang, { maximumFractionDigits: 0 });
   const el = document.getElementById("access-map");
-  const map = L.map(el, { attributionControl: false, zoomControl: false });
-  // Leaflet's own zoom buttons are titled in English: these speak the page's language.
-  L.control.zoom({ zoomInTitle: el.dataset.zoomIn, zoomOutTitle: el.dataset.zoomOut }).addTo(map);
+  const map = Shequ.map(el);  // zoom buttons titled in the page's language
   const layer = L.featureGroup().addTo(map);
   const maxResidents = Math.max(1, ...points.map((p) => p.residents || 0));
   for (const p of points) {

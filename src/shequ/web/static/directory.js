@@ -8,7 +8,7 @@
   const source = document.getElementById("directory-map-data");
   if (!el || !source) return;
   const data = JSON.parse(source.textContent);
-  const map = L.map(el, { attributionControl: false });
+  const map = Shequ.map(el);
   const points = [];
   for (const m of data.markers) {
     const marker = L.circleMarker([m.lat, m.lon], { radius: 7, weight: 2,

@@ -8,9 +8,7 @@
   const points = JSON.parse(document.getElementById("indicator-points").textContent);
   const numbers = new Intl.NumberFormat(el.dataset.lang || "zh-CN",
                                         { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  const map = L.map(el, { attributionControl: false, zoomControl: false });
-  // Leaflet's own zoom buttons are titled in English: these speak the page's language.
-  L.control.zoom({ zoomInTitle: el.dataset.zoomIn, zoomOutTitle: el.dataset.zoomOut }).addTo(map);
+  const map = Shequ.map(el);  // zoom buttons titled in the page's language
   const low = Number(el.dataset.low), high = Number(el.dataset.high);
   const layer = L.featureGroup().addTo(map);
   points.forEach((p) => {

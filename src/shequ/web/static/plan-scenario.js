@@ -13,7 +13,7 @@
   const fmt = (v, d) => (v === null || v === undefined) ? "—"
     : Number(v).toLocaleString(lang, { maximumFractionDigits: d });
   const mapElement = document.getElementById("map");
-  const map = L.map(mapElement, { attributionControl: false, zoomSnap: 0.25 });
+  const map = Shequ.map(mapElement, { zoomSnap: 0.25 });
   map.setView([35, 110], 4);
   status.textContent = labels.loading;
   const work = fetch(`/api/v1/plan/scenarios/${id}/map`, { credentials: "same-origin" })

@@ -9,9 +9,7 @@
   const region = encodeURIComponent(el.dataset.region);
   const lang = el.dataset.lang || "zh-CN";
   const words = JSON.parse(document.getElementById("region-data").textContent);
-  const map = L.map(el, { attributionControl: false, zoomControl: false });
-  // Leaflet's own zoom buttons are titled in English: these speak the page's language.
-  L.control.zoom({ zoomInTitle: el.dataset.zoomIn, zoomOutTitle: el.dataset.zoomOut }).addTo(map);
+  const map = Shequ.map(el);  // zoom buttons titled in the page's language
   const palette = {
     comprehensive: "#b42318", elderly: "#d97706", childcare: "#db2777", education: "#7c3aed",
     health: "#059669", culture: "#2563eb", sports: "#0891b2", convenience: "#6b7280",

@@ -65,7 +65,7 @@
   }
 
   const data = JSON.parse(document.getElementById("report-map-data").textContent);
-  const map = L.map("report-map", { attributionControl: false }).setView(data.centre, 16);
+  const map = Shequ.map("report-map").setView(data.centre, 16);
   let pin = null;
   function place(latitude, longitude) {
     lat.value = latitude.toFixed(6);

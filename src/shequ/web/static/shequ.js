@@ -43,7 +43,17 @@
                                       (error) => { done(); throw error; });
   }
 
-  window.Shequ = { text: text, lines: lines, busy: busy };
+  // A Leaflet map with its zoom buttons titled in the page's language (the layout puts
+  // the words on <body data-zoom-in data-zoom-out>); Leaflet's own titles are English.
+  function map(element, options) {
+    const made = L.map(element, Object.assign({ attributionControl: false }, options || {},
+                                             { zoomControl: false }));
+    L.control.zoom({ zoomInTitle: document.body.dataset.zoomIn || "+",
+                     zoomOutTitle: document.body.dataset.zoomOut || "−" }).addTo(made);
+    return made;
+  }
+
+  window.Shequ = { text: text, lines: lines, busy: busy, map: map };
 
   // Every form shows that it is being sent, and cannot be sent twice meanwhile.
   document.addEventListener("submit", (event) => {
