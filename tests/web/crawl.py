@@ -428,7 +428,8 @@ class Crawler:
 
     def _console(self, message: Any) -> None:
         if message.type == "error":
-            self.console.append((message.text, message.location.get("url", "")))
+            self.console.append((message.text,
+                                 message.location.get("url", "").split("#")[0]))
 
     def _response(self, response: Any) -> None:
         if response.request.resource_type == "document":

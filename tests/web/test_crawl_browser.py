@@ -197,7 +197,7 @@ def _bad_site() -> Any:
 
     app = FastAPI()
     # A required choice first: a select is not where a bad value is typed.
-    form = ('<form method="post" action="/send"><label for="k">种类</label>'
+    form = ('<form method="post" action="/send#form"><label for="k">种类</label>'
             '<select id="k" name="k" required><option value="a">甲</option></select>'
             '<label for="n">人数</label><input id="n" name="n" type="number">'
             '<label for="note">备注</label><input id="note" name="note">'
@@ -229,10 +229,10 @@ def _bad_site() -> Any:
                                             words="没有这一页", more=""), status_code=404)
 
     @app.post("/send", response_class=HTMLResponse)
-    def send(k: str = Form(""), n: str = Form(""), note: str = Form("")) -> str:
-        # takes the bad number without a word, and forgets the note
-        return BAD_PAGE.format(lang="zh-CN", title="已收到", switch="/send?lang=en",
-                               words="已收到", more=form)
+    def send(k: str = Form(""), n: str = Form(""), note: str = Form("")) -> HTMLResponse:
+        # refuses the bad number without a word, and forgets the note
+        return HTMLResponse(BAD_PAGE.format(lang="zh-CN", title="再填", switch="/send?lang=en",
+                                            words="再填一次", more=form), status_code=422)
 
     return app
 
@@ -275,7 +275,7 @@ def test_the_crawl_finds_each_fault_of_a_bad_site(chromium: Any, bad_site: str) 
         ("/", "request to another host: http://127.0.0.2:49151/x.png"),
         ("/", "console error: Failed to load resource: net::ERR_CONNECTION_REFUSED "
               "(http://127.0.0.2:49151/x.png)"),
-        ("/", "form /send (bad n='abc'): answered 200 showing no problem"),
+        ("/", "form /send (bad n='abc'): answered 422 showing no problem"),
         ("/", "form /send (bad n='abc'): field note shows '', typed '77'"),
         ("/data", "not an HTML page: application/json"),
         ("/gone", "a link leads to a 404 page"),
