@@ -2,10 +2,11 @@
 links reach from the home page and the workbench, and each page and form is checked.
 
 :func:`crawl` drives one Playwright browser context (one reader) breadth first over the
-same-origin links of the layout and the pages, and checks every page it opens:
+same-origin links of the layout and the pages (and the pages its search and filter forms
+lead to as they stand), and checks every page it opens:
 
 - the answer is below 500, an HTML document (never JSON on a page route), in the reader's
-  language (``<html lang>``), and a link does not lead to a 4xx page;
+  language (``<html lang>``), and a link or a search form does not lead to a 4xx page;
 - nothing is fetched from a host other than the server's (127.0.0.1);
 - axe-core finds no serious or critical accessibility violation;
 - the visible words are in the page's language: on zh-CN pages no Latin-script word
@@ -461,17 +462,18 @@ class Crawler:
                 return None, "download"
             return None, text
 
-    def check_page(self, url: str, response: Any, *, via_link: bool, axe: bool = True
+    def check_page(self, url: str, response: Any, *, via: str | None, axe: bool = True
                    ) -> bool:
-        """The checks of one page; whether it is an HTML page."""
+        """The checks of one page reached by ``via`` ("link", "search form"; None: its
+        4xx is judged by the caller); whether it is an HTML page."""
         here = self.page.url
         status = response.status if response is not None else 0
         if status >= 500:
             self.report.fail(here, f"answered {status}")
-        elif via_link and status >= 400:
+        elif via and status >= 400:
             code = self.page.evaluate(
                 "() => document.querySelector('[data-testid=error-page]')?.dataset.code || ''")
-            self.report.fail(url, f"a link leads to a {status} page {code}".rstrip())
+            self.report.fail(url, f"a {via} leads to a {status} page {code}".rstrip())
         content_type = (response.headers.get("content-type", "") if response else "")
         if not content_type.startswith("text/html"):
             self.report.fail(here, f"not an HTML page: {content_type or 'no content type'}")
@@ -511,6 +513,18 @@ class Crawler:
             " (a) => a.href.split('#')[0])")
         return [h for h in dict.fromkeys(hrefs) if followable(h, self.origin)
                 and dict(parse_qsl(urlsplit(h).query)).get("lang", self.lang) == self.lang]
+
+    def searches(self) -> list[str]:
+        """The pages the GET forms (searches, filters) lead to as they are filled in."""
+        urls: list[str] = self.page.evaluate("""() => Array.from(document.forms)
+          .filter((f) => (f.getAttribute("method") || "get").toLowerCase() === "get")
+          .map((f) => {
+            const target = new URL(f.action);
+            target.search = new URLSearchParams(new FormData(f)).toString();
+            return target.href.split("#")[0];
+          })""")
+        return [u for u in dict.fromkeys(urls) if followable(u, self.origin)
+                and dict(parse_qsl(urlsplit(u).query)).get("lang", self.lang) == self.lang]
 
     def forms(self) -> list[dict[str, Any]]:
         forms: list[dict[str, Any]] = self.page.evaluate(FORMS_JS)
@@ -566,7 +580,7 @@ class Crawler:
             self.report.fail(url, f"{label}: accepted (redirected to {page_key(here)})")
             self._drain(url)
             return
-        if not self.check_page(here, response, via_link=False):
+        if not self.check_page(here, response, via=None):
             self.report.fail(url, f"{label}: answered {status} without a page")
             return
         problem = self.page.evaluate("""() => {
@@ -600,7 +614,7 @@ class Crawler:
 
     def run(self, starts: list[str]) -> CrawlReport:
         began = time.monotonic()
-        queue: deque[tuple[str, bool]] = deque((self.origin + s, False) for s in starts)
+        queue: deque[tuple[str, str | None]] = deque((self.origin + s, None) for s in starts)
         seen: set[str] = set()
         shapes: dict[str, int] = {}
         sent_forms: set[tuple[str, tuple[str, ...]]] = set()
@@ -608,7 +622,7 @@ class Crawler:
             if time.monotonic() > self.deadline:  # a machine far too busy: say so, stop
                 self.report.cut_short = [page_key(u) for u, _ in queue]
                 break
-            url, via_link = queue.popleft()
+            url, via = queue.popleft()
             key, shape = page_key(url), page_shape(url)
             if key in seen or shapes.get(shape, 0) >= self.per_shape:
                 continue
@@ -623,15 +637,17 @@ class Crawler:
                 self._drain(url)
                 continue
             # axe on the first page of each kind: the second is the same template.
-            if not self.check_page(url, response, via_link=via_link,
-                                   axe=shapes[shape] == 1) \
+            if not self.check_page(url, response, via=via, axe=shapes[shape] == 1) \
                     or not 200 <= response.status < 400:
                 continue
             # A redirect (to sign in, say) lands on a page that counts as seen too.
             seen.add(page_key(self.page.url))
             for link in self.links():
                 if page_key(link) not in seen:
-                    queue.append((link, True))
+                    queue.append((link, "link"))
+            for search in self.searches():
+                if page_key(search) not in seen:
+                    queue.append((search, "search form"))
             here, fresh = self.page.url, True
             for form in self.forms():
                 signature = (page_shape(form["action"]),

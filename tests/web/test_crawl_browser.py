@@ -208,7 +208,9 @@ def _bad_site() -> Any:
         return BAD_PAGE.format(
             lang="zh-CN", title="首页", switch="/?lang=en", words="按钮 Zoom in",
             more=form + '<input name="unlabelled">'
-                        '<img src="http://127.0.0.2:49151/x.png" alt="图">')
+                        '<img src="http://127.0.0.2:49151/x.png" alt="图">'
+                        '<form method="get" action="/find"><label for="q">搜索</label>'
+                        '<input id="q" name="q"><button type="submit">找</button></form>')
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
@@ -218,6 +220,13 @@ def _bad_site() -> Any:
     def fine() -> str:
         return BAD_PAGE.format(lang="zh-CN", title="好的", switch="/fine?lang=en",
                                words="正常", more="")
+
+    @app.get("/find", response_class=HTMLResponse)
+    def find(q: str = "") -> HTMLResponse:
+        # a search that refuses to be sent as it stands
+        return HTMLResponse(BAD_PAGE.format(lang="zh-CN", title="搜索", switch="/find?q=&lang=en",
+                                            words="请输入", more=""),
+                            status_code=200 if q else 422)
 
     @app.get("/data")
     def data() -> JSONResponse:
@@ -264,7 +273,7 @@ def bad_site() -> Iterator[str]:
 def test_the_crawl_finds_each_fault_of_a_bad_site(chromium: Any, bad_site: str) -> None:
     report = crawl(chromium, bad_site, username=None, password="", lang="zh-CN",
                    data=DataWords([]), staff=False)
-    assert report.pages == ["/", "/data", "/gone", "/fine?x=1"]
+    assert report.pages == ["/", "/data", "/gone", "/fine?x=1", "/find?q="]
     assert report.forms == ["/send on /"]
     found = [(f.url, f.what) for f in report.failures]
     assert found == [
@@ -280,4 +289,5 @@ def test_the_crawl_finds_each_fault_of_a_bad_site(chromium: Any, bad_site: str) 
         ("/data", "not an HTML page: application/json"),
         ("/gone", "a link leads to a 404 page"),
         ("/fine?x=1", "language switch '/fine?lang=en' is not this page ('/fine?x=1') in en"),
+        ("/find?q=", "a search form leads to a 422 page"),
     ], report.describe()
