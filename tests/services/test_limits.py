@@ -108,7 +108,7 @@ def test_without_headers_the_same_200_attempts_are_limited_alike(
                                data={"username": "admin", "password": PASSWORD})
     assert refused.status_code == 429  # the right password too, from this address
     assert 1 <= int(refused.headers["retry-after"]) <= 61
-    assert "retry in" in refused.json()["detail"]
+    assert "try again in" in refused.json()["detail"]
 
 
 def test_an_account_locks_after_five_failures_and_the_page_says_until_when(
