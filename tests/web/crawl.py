@@ -472,8 +472,11 @@ class Crawler:
             self.report.fail(here, f"answered {status}")
         elif via and status >= 400:
             code = self.page.evaluate(
-                "() => document.querySelector('[data-testid=error-page]')?.dataset.code || ''")
-            self.report.fail(url, f"a {via} leads to a {status} page {code}".rstrip())
+                "() => document.querySelector('[data-testid=error-page]')?.dataset.code ?? null")
+            # A search refused as it stands may draw itself again with its problems (422);
+            # the error page instead loses it.
+            if via != "search form" or code is not None:
+                self.report.fail(url, f"a {via} leads to a {status} page {code or ''}".rstrip())
         content_type = (response.headers.get("content-type", "") if response else "")
         if not content_type.startswith("text/html"):
             self.report.fail(here, f"not an HTML page: {content_type or 'no content type'}")

@@ -224,8 +224,9 @@ def _bad_site() -> Any:
     @app.get("/find", response_class=HTMLResponse)
     def find(q: str = "") -> HTMLResponse:
         # a search that refuses to be sent as it stands
+        refusal = '<section data-testid="error-page" data-code="validation">请输入</section>'
         return HTMLResponse(BAD_PAGE.format(lang="zh-CN", title="搜索", switch="/find?q=&lang=en",
-                                            words="请输入", more=""),
+                                            words="搜索", more="" if q else refusal),
                             status_code=200 if q else 422)
 
     @app.get("/data")
@@ -289,5 +290,5 @@ def test_the_crawl_finds_each_fault_of_a_bad_site(chromium: Any, bad_site: str) 
         ("/data", "not an HTML page: application/json"),
         ("/gone", "a link leads to a 404 page"),
         ("/fine?x=1", "language switch '/fine?lang=en' is not this page ('/fine?x=1') in en"),
-        ("/find?q=", "a search form leads to a 422 page"),
+        ("/find?q=", "a search form leads to a 422 page validation"),
     ], report.describe()
