@@ -120,12 +120,21 @@ def _today() -> dt.date:
     return china_time(dt.datetime.now(dt.UTC)).date()
 
 
+def _degrees(text: str | None, limit: float) -> float | None:
+    """``text`` as degrees within ±``limit``, else None."""
+    try:
+        value = float(text) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and abs(value) <= limit else None
+
+
 @router.get("/services", response_class=HTMLResponse)
 def find(page: PageDep, ctx: ContextDep, session: SessionDep, *,
          q: Annotated[str | None, Query(max_length=100)] = None,
          type: Annotated[str | None, Query(max_length=64)] = None,
-         lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
-         lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+         lat: Annotated[str | None, Query(max_length=40)] = None,
+         lon: Annotated[str | None, Query(max_length=40)] = None,
          open_now: bool = False,
          number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
          per_page: Annotated[int, Query(ge=1, le=100)] = PER_PAGE) -> HTMLResponse:
@@ -136,12 +145,15 @@ def find(page: PageDep, ctx: ContextDep, session: SessionDep, *,
     chosen_type = type if type in kinds else None
     f = ServiceFilter(text=text, type_codes=(chosen_type,) if chosen_type else (),
                       statuses=LISTED_STATUSES)
-    point = lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon)
+    # The search form's point fields are filled by the map or the reader's location; empty
+    # or unreadable ones mean "no point" (the search goes on without it), not an error.
+    latitude, longitude = _degrees(lat, 90), _degrees(lon, 180)
+    point = latitude is not None and longitude is not None
     if point:
-        assert lat is not None and lon is not None
-        hits, total = services_by_distance(session, f, longitude=lon, latitude=lat,
+        assert latitude is not None and longitude is not None
+        hits, total = services_by_distance(session, f, longitude=longitude, latitude=latitude,
                                            page=number, per_page=per_page, open_now=open_now)
-        centre = (lat, lon)
+        centre = (latitude, longitude)
     else:
         hits, total = search_services(session, f, page=number, per_page=per_page,
                                       open_now=open_now)
@@ -154,8 +166,8 @@ def find(page: PageDep, ctx: ContextDep, session: SessionDep, *,
               for hit in hits]
     pages = max(1, math.ceil(total / per_page))
     query: dict[str, Any] = {"q": text, "type": chosen_type, "open_now": "true" if open_now
-                             else None, "lat": f"{lat:.5f}" if point and lat is not None
-                             else None, "lon": f"{lon:.5f}" if point and lon is not None
+                             else None, "lat": f"{latitude:.5f}" if point and latitude is not None
+                             else None, "lon": f"{longitude:.5f}" if point and longitude is not None
                              else None, "per_page": per_page if per_page != PER_PAGE else None}
     markers = [{"id": item.hit.facility.id, "name": item.hit.facility.name,
                 "lat": item.hit.facility.latitude, "lon": item.hit.facility.longitude,
@@ -168,7 +180,7 @@ def find(page: PageDep, ctx: ContextDep, session: SessionDep, *,
         "query": query, "q": text or "", "chosen_type": chosen_type,
         "types": [(code, _type_name(ctx, code, page.lang)) for code in kinds],
         "open_now": open_now, "point": point, "centre": centre,
-        "map": {"centre": list(centre), "point": [lat, lon] if point else None,
+        "map": {"centre": list(centre), "point": [latitude, longitude] if point else None,
                 "markers": markers},
         "breadcrumbs": [Crumb(page.t("common.home"), "/"), Crumb(page.t("services.nav"))]})
 
