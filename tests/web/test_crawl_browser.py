@@ -5,6 +5,9 @@ both languages, each page and each form checked as :mod:`tests.web.crawl` descri
 The demo county is built once per test process with its analysis, demo accounts and
 synthetic activity (what ``shequ demo`` serves); each crawl gets its own copy and
 server, so that a form that wrongly accepts a bad value cannot change another crawl.
+
+The crawl's own checks are tried first on texts worked out by hand and on a small site
+made with one of each fault, so that a crawl that passes has looked.
 """
 
 from __future__ import annotations
