@@ -405,7 +405,7 @@ class Crawler:
     report: CrawlReport
     cap: int = 60
     per_shape: int = 2
-    form_cap: int = 20
+    form_cap: int = 40
     deadline: float = float("inf")
     outside: list[str] = field(default_factory=list)
     console: list[tuple[str, str]] = field(default_factory=list)  # (text, its source)
