@@ -126,7 +126,8 @@ FORMS_JS = """
   return {
     index,
     method: (form.getAttribute("method") || "get").toLowerCase(),
-    action: form.action,
+    // the attribute, not form.action: a field named "action" hides that property
+    action: new URL(form.getAttribute("action") || "", document.baseURI).href,
     fields: named.map((el) => ({
       name: el.name,
       // the how-manieth field of this name (a table of inputs shares one name)
@@ -171,7 +172,8 @@ SUBMIT_JS = """
 DRAWN_VALUE_JS = """
 ([action, position, name, nth]) => {
   const forms = Array.from(document.forms);
-  const same = forms.filter((f) => f.action === action);
+  const same = forms.filter(
+    (f) => new URL(f.getAttribute("action") || "", document.baseURI).href === action);
   // the form that failed shows its problems; else the same one by position
   const form = same.find((f) => f.querySelector("[aria-invalid=true], [data-testid=field-error]"))
             || same[position] || same[0];
@@ -522,7 +524,7 @@ class Crawler:
         urls: list[str] = self.page.evaluate("""() => Array.from(document.forms)
           .filter((f) => (f.getAttribute("method") || "get").toLowerCase() === "get")
           .map((f) => {
-            const target = new URL(f.action);
+            const target = new URL(f.getAttribute("action") || "", document.baseURI);
             target.search = new URLSearchParams(new FormData(f)).toString();
             return target.href.split("#")[0];
           })""")

@@ -199,9 +199,12 @@ def _bad_site() -> Any:
     from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     app = FastAPI()
-    # A required choice first: a select is not where a bad value is typed.
+    # A required choice first: a select is not where a bad value is typed; and a field
+    # named "action", which hides the form's own action property in the DOM.
     form = ('<form method="post" action="/send#form"><label for="k">种类</label>'
             '<select id="k" name="k" required><option value="a">甲</option></select>'
+            '<label for="a">做什么</label>'
+            '<select id="a" name="action"><option value="x">办理</option></select>'
             '<label for="n">人数</label><input id="n" name="n" type="number">'
             '<label for="note">备注</label><input id="note" name="note">'
             '<button type="submit">提交</button></form>')
@@ -242,7 +245,8 @@ def _bad_site() -> Any:
                                             words="没有这一页", more=""), status_code=404)
 
     @app.post("/send", response_class=HTMLResponse)
-    def send(k: str = Form(""), n: str = Form(""), note: str = Form("")) -> HTMLResponse:
+    def send(k: str = Form(""), action: str = Form(""), n: str = Form(""),
+             note: str = Form("")) -> HTMLResponse:
         # refuses the bad number without a word, and forgets the note
         return HTMLResponse(BAD_PAGE.format(lang="zh-CN", title="再填", switch="/send?lang=en",
                                             words="再填一次", more=form), status_code=422)
