@@ -71,6 +71,14 @@ def _code(form: FormData) -> str | None:
     return code if CODE.match(code) else None
 
 
+def _require_community(code: str | None) -> str:
+    """The chosen community; a ValidationError naming its box when none is chosen."""
+    if code is None:
+        raise ValidationError([Problem("form", "no community chosen",
+                                       column="division_code", code="required")])
+    return code
+
+
 def _period(form: FormData, name: str) -> int:
     """The year typed in ``name``; a ValidationError naming the box when it is none."""
     text = _text(form, name).strip()
@@ -214,9 +222,7 @@ def create_facility_form(form: Posted, page: SignedInPage, ctx: ContextDep,
     code = _code(form)
     state = typed(form)
     try:
-        if code is None:
-            raise ValidationError([Problem("form", "no community chosen",
-                                           column="division_code", code="required")])
+        _require_community(code)
         upkeep.create_facility(session, ctx.catalog, user, {
             "division_code": code, **{name: _text(form, name) for name in ADD_FIELDS}},
             source="form")
@@ -237,10 +243,8 @@ def record_population_form(form: Posted, page: SignedInPage, ctx: ContextDep,
     code = _code(form)
     state = typed(form)
     try:
-        if code is None:
-            raise ValidationError([Problem("form", "no community chosen",
-                                           column="division_code", code="required")])
-        upkeep.record_population(session, user, code, _period(form, "period"), {
+        upkeep.record_population(session, user, _require_community(code),
+                                 _period(form, "period"), {
             name: _text(form, name) for name in POPULATION_FIELDS}, source="form")
     except (ShequError, pydantic.ValidationError) as exc:
         if _refused(exc):
@@ -298,9 +302,7 @@ def record_workforce_form(form: Posted, page: SignedInPage, ctx: ContextDep,
     # Each line given to the service, by its number there (1, 2 …) → the grid's box.
     boxes: dict[int, str] = {}
     try:
-        if code is None:
-            raise ValidationError([Problem("form", "no community chosen",
-                                           column="division_code", code="required")])
+        community = _require_community(code)
         period = _period(form, "staff_period")
         given = []
         for key, value in zip(lines, counts, strict=False):
@@ -309,7 +311,7 @@ def record_workforce_form(form: Posted, page: SignedInPage, ctx: ContextDep,
                 given.append({"role": role, "certification": certification,
                               "headcount": value})
                 boxes[len(given)] = box_id(key)
-        upkeep.record_workforce(session, user, code, period, given, source="form")
+        upkeep.record_workforce(session, user, community, period, given, source="form")
     except (ShequError, pydantic.ValidationError) as exc:
         if _refused(exc):
             raise
