@@ -57,6 +57,17 @@ VENDORED: dict[str, tuple[Copied, ...]] = {
         Copied("axe-core", "LICENSE", "LICENSE.txt"),
         Copied("axe-core", "LICENSE-3RD-PARTY.txt", "LICENSE-3RD-PARTY.txt"),
     ),
+    # The service worker (static/sw.js) loads these with importScripts: each attaches its
+    # module to ``self.workbox``, core first.  One licence: the four share it.
+    "workbox": (
+        Copied("workbox-core", "build/workbox-core.prod.js", "workbox-core.prod.js"),
+        Copied("workbox-routing", "build/workbox-routing.prod.js", "workbox-routing.prod.js"),
+        Copied("workbox-strategies", "build/workbox-strategies.prod.js",
+               "workbox-strategies.prod.js"),
+        Copied("workbox-precaching", "build/workbox-precaching.prod.js",
+               "workbox-precaching.prod.js"),
+        Copied("workbox-core", "LICENSE", "LICENSE.txt"),
+    ),
 }
 
 
