@@ -72,3 +72,31 @@ ACTIVE_STATUSES = (FacilityStatus.IN_SERVICE.value, FacilityStatus.ACCEPTED.valu
 
 
 __all__ = ["ACTIVE_STATUSES", "DivisionKind", "DivisionLevel", "FacilityStatus"]
+
+
+class PlacedBy(StrEnum):
+    """Which rule put a located record (a facility, a request) in its division."""
+
+    BOUNDARY = "boundary"  # the division's boundary polygon holds the point
+    NEAREST_POINT = "nearest_point"  # no boundary holds it: the nearest representative point
+    CODE = "code"  # the record named its division's code
+
+
+class BoundaryScale(StrEnum):
+    """A stored copy of a boundary: the imported shape, or one simplified for maps."""
+
+    FULL = "full"
+    FINE = "fine"  # streets and villages on screen
+    MEDIUM = "medium"  # a county's townships
+    COARSE = "coarse"  # a province's counties
+
+
+# Douglas–Peucker tolerance of each simplified copy, in metres.
+SCALE_TOLERANCE_M = {BoundaryScale.FINE: 5.0, BoundaryScale.MEDIUM: 25.0,
+                     BoundaryScale.COARSE: 100.0}
+
+
+def code_authority(code_source: str) -> str:
+    """``official`` when a division's code was published or given by its importer,
+    ``derived`` when Shequ made it from the NBS digit ranges or its parent's code."""
+    return "derived" if code_source in {"nbs-range", "derived"} else "official"

@@ -25,13 +25,16 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
     func,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from shequ.registry.columns import division_code_column, enum_check
 
@@ -41,6 +44,7 @@ from shequ.registry.levels import ACTIVE_STATUSES as ACTIVE_STATUSES  # noqa: PL
 from shequ.registry.levels import DivisionKind as DivisionKind  # noqa: PLC0414
 from shequ.registry.levels import DivisionLevel as DivisionLevel  # noqa: PLC0414
 from shequ.registry.levels import FacilityStatus as FacilityStatus  # noqa: PLC0414
+from shequ.registry.levels import BoundaryScale, PlacedBy
 
 # Stable constraint names so that migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -158,6 +162,9 @@ class DivisionChange(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+_PLACED_BY = ", ".join(f"'{p.value}'" for p in PlacedBy)
+
+
 class Facility(Base):
     """A service facility: a building, a room, a field or a terminal."""
 
@@ -169,6 +176,8 @@ class Facility(Base):
         ),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         enum_check("status", FacilityStatus, name="status_value"),
+        CheckConstraint(f"placed_by IS NULL OR placed_by IN ({_PLACED_BY})",
+                        name="placed_by_value"),
         Index("ix_facility_division_type", "division_code", "type_code"),
         Index("ix_facility_lon_lat", "longitude", "latitude"),
     )
@@ -207,6 +216,8 @@ class Facility(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+    # How the facility found its division (PlacedBy); NULL for rows stored before 0013.
+    placed_by: Mapped[str | None] = mapped_column(String(16))
 
     parent: Mapped[Facility | None] = relationship(remote_side="Facility.id")
 
@@ -273,3 +284,64 @@ class RegistryMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class _PostGISMultiPolygon(UserDefinedType[bytes]):
+    """PostGIS's ``geometry(MultiPolygon,4326)``."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: object) -> str:
+        return "geometry(MultiPolygon,4326)"
+
+
+class BoundaryShape(TypeDecorator[bytes]):
+    """A multipolygon in WGS84, given and read as (E)WKB bytes.
+
+    PostgreSQL keeps it as a PostGIS ``geometry(MultiPolygon,4326)`` (spatial queries
+    and a GiST index in the database; the bytes must carry SRID 4326), SQLite as a blob
+    (spatial queries in process, :mod:`shequ.registry.boundaries`).
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[bytes]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(_PostGISMultiPolygon())
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_result_value(self, value: object, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # PostGIS hands geometry out as hex EWKB
+            return bytes.fromhex(value)
+        return bytes(value)  # type: ignore[call-overload]
+
+
+class DivisionBoundary(Base):
+    """The boundary of one division version, as imported or simplified for one map scale.
+
+    The bounding box columns let SQLite narrow a point's candidates before the exact test;
+    PostgreSQL uses the GiST index on ``shape`` instead (created by migration 0013 only
+    there).
+    """
+
+    __tablename__ = "division_boundary"
+    __table_args__ = (
+        UniqueConstraint("division_id", "scale", name="uq_division_boundary_version_scale"),
+        enum_check("scale", BoundaryScale, name="scale_value"),
+        Index("ix_division_boundary_scale_box", "scale", "min_lon", "max_lon"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division_id: Mapped[int] = mapped_column(ForeignKey("division.id", ondelete="CASCADE"))
+    code: Mapped[str] = division_code_column(index=True)
+    scale: Mapped[str] = mapped_column(String(8))
+    shape: Mapped[bytes] = mapped_column(BoundaryShape())
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(200), default="import")

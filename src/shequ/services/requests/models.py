@@ -59,6 +59,8 @@ class ServiceRequest(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     # The community (or other unit) the request is about, from the point or given code.
     division_code: Mapped[str] = division_code_column(index=True)
+    # Which rule chose it (shequ.registry.levels.PlacedBy); NULL before migration 0013.
+    placed_by: Mapped[str | None] = mapped_column(String(16))
     # The unit answering now: the community, or a unit above it after escalation.
     responsible_code: Mapped[str] = division_code_column()
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
