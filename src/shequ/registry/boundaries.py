@@ -10,16 +10,27 @@ spatial index visits them in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely import STRtree
+from shapely import MultiPolygon, STRtree
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, Select, delete, insert, select, text
+from sqlalchemy.orm import Session
+
+from shequ.registry.levels import SCALE_TOLERANCE_M, BoundaryScale, code_authority
+from shequ.registry.models import Division, DivisionBoundary
+from shequ.registry.queries import today, valid_on
 
 # The index ``assign_points`` gives a point that no polygon holds.
 OUTSIDE = -1
+# Metres in a degree of latitude (the simplification tolerances are given in metres).
+METRES_PER_DEGREE = 111_320.0
+SRID = 4326
 
 
 def assign_points(xs: npt.ArrayLike, ys: npt.ArrayLike,
@@ -61,3 +72,207 @@ def assign_points(xs: npt.ArrayLike, ys: npt.ArrayLike,
     out[point_rows[first]] = polygon_rows[first]
     out[~finite] = OUTSIDE
     return out
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def as_multipolygon(geometry: BaseGeometry) -> MultiPolygon:
+    """A polygon or multipolygon as a multipolygon (what the boundary column holds)."""
+    if isinstance(geometry, MultiPolygon):
+        return geometry
+    parts = [p for p in shapely.get_parts(geometry) if p.geom_type == "Polygon"]
+    return MultiPolygon(parts)
+
+
+def simplified(shapes: Sequence[MultiPolygon], tolerance_m: float) -> list[MultiPolygon]:
+    """``shapes`` simplified for a map, keeping shared edges shared when they tile.
+
+    Neighbours simplified one by one open gaps and overlaps along their common edges, so
+    the shapes are first simplified together as a coverage (GEOS coverage simplification);
+    shapes that do not tile (overlapping imports) fall back to one by one, topology kept.
+    """
+    if not shapes:
+        return []
+    tolerance = tolerance_m / METRES_PER_DEGREE
+    array = np.asarray(shapes, dtype=object)
+    try:
+        if not shapely.coverage_is_valid(array):
+            raise shapely.errors.GEOSException("not a coverage")
+        result = shapely.coverage_simplify(array, tolerance)
+    except shapely.errors.GEOSException:
+        result = shapely.simplify(array, tolerance, preserve_topology=True)
+    out = []
+    for original, thin in zip(shapes, result, strict=True):
+        shape = as_multipolygon(thin) if thin is not None and not thin.is_empty else original
+        out.append(shape if shape.is_valid else original)
+    return out
+
+
+def _ewkb(shape: MultiPolygon) -> bytes:
+    return bytes(shapely.to_wkb(shapely.set_srid(shape, SRID), include_srid=True))
+
+
+def _shape(blob: bytes) -> MultiPolygon:
+    return as_multipolygon(shapely.from_wkb(blob))
+
+
+# ---------------------------------------------------------------- storing
+
+
+@dataclass(frozen=True, slots=True)
+class BoundaryRecord:
+    """One stored boundary with its division's identity (for maps and exports)."""
+
+    code: str
+    name: str
+    level: int
+    parent_code: str | None
+    code_source: str
+    synthetic: bool
+    source: str
+    shape: MultiPolygon
+
+    @property
+    def authority(self) -> str:
+        """``official`` or ``derived`` (:func:`shequ.registry.levels.code_authority`)."""
+        return code_authority(self.code_source)
+
+
+def store_boundaries(session: Session, shapes: Iterable[tuple[Division, MultiPolygon]], *,
+                     source: str, synthetic: bool = False) -> int:
+    """Store each division version's boundary and its simplified copies, replacing what
+    it held; return how many boundaries were stored.  Writes in the caller's transaction.
+    """
+    pairs = list(shapes)
+    if not pairs:
+        return 0
+    ids = [division.id for division, _ in pairs]
+    for start in range(0, len(ids), 5000):
+        session.execute(delete(DivisionBoundary).where(
+            DivisionBoundary.division_id.in_(ids[start:start + 5000])))
+    copies: dict[BoundaryScale, list[MultiPolygon]] = {
+        BoundaryScale.FULL: [shape for _, shape in pairs]}
+    # Simplified per level, so that siblings (one level) form a coverage.
+    levels = np.asarray([division.level for division, _ in pairs])
+    for scale, tolerance in SCALE_TOLERANCE_M.items():
+        copy: list[MultiPolygon] = [MultiPolygon()] * len(pairs)
+        for level in np.unique(levels):
+            rows = np.flatnonzero(levels == level)
+            for row, shape in zip(rows, simplified([pairs[i][1] for i in rows], tolerance),
+                                  strict=True):
+                copy[row] = shape
+        copies[scale] = copy
+    values = []
+    for scale, shapes_at_scale in copies.items():
+        for (division, _), shape in zip(pairs, shapes_at_scale, strict=True):
+            min_lon, min_lat, max_lon, max_lat = shape.bounds
+            values.append({"division_id": division.id, "code": division.code,
+                           "scale": scale.value, "shape": _ewkb(shape),
+                           "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon,
+                           "max_lat": max_lat, "synthetic": synthetic, "source": source})
+    session.execute(insert(DivisionBoundary), values)
+    return len(pairs)
+
+
+def _records_query(as_of: dt.date, scale: BoundaryScale
+                   ) -> Select[str, str, int, str | None, str, bool, str, bytes]:
+    return (select(Division.code, Division.name, Division.level, Division.parent_code,
+                   Division.code_source, DivisionBoundary.synthetic, DivisionBoundary.source,
+                   DivisionBoundary.shape)
+            .join(DivisionBoundary, DivisionBoundary.division_id == Division.id)
+            .where(valid_on(as_of), DivisionBoundary.scale == scale.value)
+            .order_by(Division.code))
+
+
+def boundary_records(session: Session, *, codes: Sequence[str] | None = None,
+                     parent_code: str | None = None, level: int | None = None,
+                     prefix: str = "", as_of: dt.date | None = None,
+                     scale: BoundaryScale = BoundaryScale.FULL) -> list[BoundaryRecord]:
+    """The boundaries of the division versions in force on ``as_of`` (default today)
+    that match: given codes, children of ``parent_code``, a level, a code prefix."""
+    query = _records_query(as_of or today(), scale)
+    if codes is not None:
+        query = query.where(Division.code.in_(list(codes)))
+    if parent_code is not None:
+        query = query.where(Division.parent_code == parent_code)
+    if level is not None:
+        query = query.where(Division.level == level)
+    if prefix:
+        query = query.where(Division.code.startswith(prefix))
+    return [BoundaryRecord(r.code, r.name, r.level, r.parent_code, r.code_source,
+                           r.synthetic, r.source, _shape(r.shape))
+            for r in session.execute(query)]
+
+
+def has_boundaries(connection: Connection, *, level: int = 5,
+                   as_of: dt.date | None = None) -> bool:
+    """Whether any division of ``level`` in force holds a boundary."""
+    when = as_of or today()
+    query = (select(DivisionBoundary.id)
+             .join(Division, DivisionBoundary.division_id == Division.id)
+             .where(valid_on(when), Division.level == level,
+                    DivisionBoundary.scale == BoundaryScale.FULL.value).limit(1))
+    return connection.execute(query).first() is not None
+
+
+# ---------------------------------------------------------------- locating points
+
+_LOCATE_POSTGIS = text("""
+SELECT p.i AS i, hit.code AS code
+FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, i)
+CROSS JOIN LATERAL (
+    SELECT d.code FROM division_boundary b JOIN division d ON d.id = b.division_id
+    WHERE b.scale = 'full' AND d.level = :level AND d.valid_from <= :when
+      AND (d.valid_to IS NULL OR d.valid_to > :when)
+      AND ST_Covers(b.shape, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326))
+    ORDER BY d.code LIMIT 1) AS hit
+""")
+
+
+def locate_points(connection: Connection, xs: npt.ArrayLike, ys: npt.ArrayLike, *,
+                  level: int = 5, as_of: dt.date | None = None) -> list[str | None]:
+    """The code of the division of ``level`` in force whose boundary holds each point,
+    or None; on a shared edge the lowest code.
+
+    PostgreSQL asks PostGIS (the GiST index on the boundaries); SQLite loads the
+    boundaries whose box meets the points' box and asks :func:`assign_points`.
+    """
+    x = np.asarray(xs, dtype=np.float64)
+    y = np.asarray(ys, dtype=np.float64)
+    when = as_of or today()
+    found: list[str | None] = [None] * x.size
+    if x.size == 0:
+        return found
+    if connection.dialect.name == "postgresql":
+        for row in connection.execute(_LOCATE_POSTGIS, {
+                "xs": x.tolist(), "ys": y.tolist(), "level": level, "when": when}):
+            found[int(row.i) - 1] = str(row.code)
+        return found
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.any():
+        return found
+    query = (select(Division.code, DivisionBoundary.shape)
+             .join(Division, DivisionBoundary.division_id == Division.id)
+             .where(valid_on(when), Division.level == level,
+                    DivisionBoundary.scale == BoundaryScale.FULL.value,
+                    DivisionBoundary.min_lon <= float(x[finite].max()),
+                    DivisionBoundary.max_lon >= float(x[finite].min()),
+                    DivisionBoundary.min_lat <= float(y[finite].max()),
+                    DivisionBoundary.max_lat >= float(y[finite].min()))
+             .order_by(Division.code))
+    rows = connection.execute(query).all()
+    if not rows:
+        return found
+    codes = [str(r.code) for r in rows]
+    shapes = shapely.from_wkb([r.shape for r in rows])
+    for i, index in enumerate(assign_points(x, y, shapes)):
+        if index != OUTSIDE:
+            found[i] = codes[index]
+    return found
+
+
+def locate_point(connection: Connection, lon: float, lat: float, *, level: int = 5,
+                 as_of: dt.date | None = None) -> str | None:
+    """The code of the division of ``level`` whose boundary holds (lon, lat), or None."""
+    return locate_points(connection, [lon], [lat], level=level, as_of=as_of)[0]
