@@ -82,6 +82,9 @@ def create_app(ctx: Context) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     app.state.short_boards = ShortBoardCache()  # per process: boards of stored runs
+    from shequ.services.jobs.runner import sweep_interrupted
+
+    sweep_interrupted(ctx)  # jobs a stopped server left running are marked interrupted
     install_error_handlers(app, error_page)
     document_problems(app)
     # Routers are imported here, not at module level, so that importing the app factory

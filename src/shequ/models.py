@@ -17,6 +17,7 @@ from shequ.services.bookings import models as bookings_models
 from shequ.services.care import models as care_models
 from shequ.services.reviews import models as reviews_models
 from shequ.services.volunteers import models as volunteers_models
+from shequ.services.jobs import models as jobs_models
 from shequ.services.reporting import models as reporting_models
 from shequ.services.notify import models as notify_models
 
@@ -27,6 +28,7 @@ __all__ = [
     "care_models",
     "directory_models",
     "indicators_models",
+    "jobs_models",
     "notify_models",
     "plan_models",
     "registry_models",

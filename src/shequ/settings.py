@@ -25,6 +25,9 @@
 ``SHEQU_SESSION_IDLE_MINUTES`` a sign-in unused this long ends (default 60).
 ``SHEQU_SESSION_MAX_HOURS``    a page sign-in ends this long after it began (default 8).
 ``SHEQU_TOKEN_MAX_HOURS``      a bearer token ends this long after it was issued (default 12).
+``SHEQU_DASK_SCHEDULER`` address of a Dask distributed scheduler (``tcp://host:8786``) that
+                        runs the jobs (solving, evaluating, life circles); unset: the
+                        server's own worker pool runs them.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class Settings:
     session_idle_minutes: int = 60
     session_max_hours: int = 8
     token_max_hours: int = 12
+    dask_scheduler: str | None = None
 
     @property
     def effective_pool_size(self) -> int:
@@ -162,6 +166,7 @@ class Settings:
             host=env.get("SHEQU_HOST", "127.0.0.1"),
             port=int(port_text),
             redis_url=env.get("SHEQU_REDIS_URL") or None,
+            dask_scheduler=env.get("SHEQU_DASK_SCHEDULER") or None,
             **limits,  # type: ignore[arg-type]
         ).check()
 

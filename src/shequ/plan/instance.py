@@ -7,14 +7,21 @@ representative point and, where the unit has a facility that can lend space (a r
 the village clinic or cultural station, ``reuse_hosts`` in ``plan_costs.toml``), the
 reuse of that space at a lower cost ("space for services").
 
-Two objectives:
+Three objectives:
 
 * ``units``: weight 1 per unit, and a unit is covered only by a facility in the unit
   itself — the plan's coverage indicators (e.g. N2, rural villages with a comprehensive
   service facility) count exactly that;
 * ``residents``: weight = residents, covered by a site within the tier's distance
   (straight-line distance between representative points; the life-circle evaluation of
-  the scenario then measures it on the street network).
+  the scenario then measures it on the street network);
+* ``places``: weight = places needed (the type's demand group, e.g. residents aged 60+,
+  times ``demand_rate`` of ``plan_costs.toml``), covered within the tier's distance by a
+  site with room: every site carries its capacity (an existing facility's from the
+  registry, a new or reused one the catalog's ``capacity``) for the capacitated model.
+
+Candidates may be narrowed to new builds or reuse only, single candidates dropped by
+their site id, and points added (each a new build in the unit nearest to it).
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ from shequ.registry.queries import division, today, valid_on
 COSTS_FILE = "plan_costs.toml"
 ACTIVE = (FacilityStatus.IN_SERVICE.value, FacilityStatus.ACCEPTED.value)
 Area = Literal["rural", "urban", "all"]
-Objective = Literal["units", "residents"]
+Objective = Literal["units", "residents", "places"]
+Candidates = Literal["both", "new", "reuse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,9 @@ class CostNorm:
     reuse_hosts: tuple[str, ...]
     activity_share: float
     source: str
+    capacity: float = 0.0
+    demand_group: str = "residents"
+    demand_rate: float = 1.0
 
     @property
     def new_cost(self) -> float:
@@ -86,7 +97,9 @@ def load_cost_norm(type_code: str, catalog_dir: Path | None = None) -> CostNorm:
         float(entry.get("new_build_cny_per_m2", new_rate)),
         float(entry.get("reuse_cny_per_m2", reuse_rate)),
         tuple(entry.get("reuse_hosts", ())), float(entry.get("activity_share", 0.6)),
-        str(entry.get("source", defaults.get("source", ""))))
+        str(entry.get("source", defaults.get("source", ""))),
+        float(entry.get("capacity", 0.0)), str(entry.get("demand_group", "residents")),
+        float(entry.get("demand_rate", 1.0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +113,15 @@ class Site:
     latitude: float
     cost: float
     facility_id: int | None = None
+    capacity: float = 0.0
+    placed: bool = False  # a point added by hand on the map
+
+    @property
+    def key(self) -> str:
+        """The site's id in the problem (and for dropping it from the candidates)."""
+        if self.placed:
+            return f"{self.kind}:{self.division_code}:@{self.longitude:.6f},{self.latitude:.6f}"
+        return f"{self.kind}:{self.division_code}:{self.facility_id or ''}"
 
 
 @dataclass(frozen=True)
@@ -151,11 +173,13 @@ def default_radius(catalog: Catalog, type_code: str, area: Area) -> float:
     return catalog.tiers[ftype.tier].distance_m if ftype.tier in catalog.tiers else 1000.0
 
 
-def build_instance(  # noqa: PLR0915 (one pass from registry rows to the problem)
+def build_instance(  # noqa: PLR0912, PLR0915 (one pass from registry rows to the problem)
         session: Session, division_code: str, type_code: str, *,
                    catalog: Catalog, objective: Objective = "units", area: Area = "rural",
                    radius: float | None = None, as_of: dt.date | None = None,
-                   catalog_dir: Path | None = None) -> RegistryInstance:
+                   catalog_dir: Path | None = None, candidates: Candidates = "both",
+                   drop: frozenset[str] = frozenset(),
+                   extra: tuple[tuple[float, float], ...] = ()) -> RegistryInstance:
     """Turn the gaps of ``division_code`` for ``type_code`` into a siting problem."""
     when = as_of or today()
     root = division(session, division_code, as_of=when)
@@ -177,8 +201,12 @@ def build_instance(  # noqa: PLR0915 (one pass from registry rows to the problem
     latest = (select(Population.division_code, func.max(Population.period).label("p"))
               .where(Population.division_code.startswith(prefix))
               .group_by(Population.division_code).subquery())
+    group = norm.demand_group if objective == "places" else "residents"
+    if group not in Population.__table__.c:
+        raise CatalogError(f"{COSTS_FILE}: demand_group {group!r} of {type_code} is not a "
+                           "population column")
     people: dict[str, int] = {row[0]: row[1] for row in session.execute(
-        select(Population.division_code, Population.residents).join(
+        select(Population.division_code, getattr(Population, group)).join(
             latest, (Population.division_code == latest.c.division_code)
             & (Population.period == latest.c.p)))}
     facilities = session.scalars(
@@ -193,7 +221,8 @@ def build_instance(  # noqa: PLR0915 (one pass from registry rows to the problem
             lon = f.longitude if f.longitude is not None else unit.longitude
             lat = f.latitude if f.latitude is not None else unit.latitude
             assert lon is not None and lat is not None  # units without points were rejected
-            sites.append(Site("existing", f.division_code, f.name, lon, lat, 0.0, f.id))
+            sites.append(Site("existing", f.division_code, f.name, lon, lat, 0.0, f.id,
+                              float(f.capacity if f.capacity is not None else norm.capacity)))
             have.add(f.division_code)
     hosts: dict[str, Facility] = {}
     for f in facilities:
@@ -206,13 +235,23 @@ def build_instance(  # noqa: PLR0915 (one pass from registry rows to the problem
         if u.code in have:
             continue
         assert u.longitude is not None and u.latitude is not None
-        sites.append(Site("new", u.code, f"{u.name}{ftype.name_zh}（新建）", u.longitude,
-                          u.latitude, norm.new_cost))
+        if candidates != "reuse":
+            sites.append(Site("new", u.code, f"{u.name}{ftype.name_zh}（新建）", u.longitude,
+                              u.latitude, norm.new_cost, capacity=norm.capacity))
         host = hosts.get(u.code)
-        if host is not None:
+        if host is not None and candidates != "new":
             assert host.longitude is not None and host.latitude is not None
             sites.append(Site("reuse", u.code, f"{u.name}{ftype.name_zh}（利用{host.name}）",
-                              host.longitude, host.latitude, norm.reuse_cost, host.id))
+                              host.longitude, host.latitude, norm.reuse_cost, host.id,
+                              norm.capacity))
+    if extra:
+        tree = cKDTree(np.array([(u.longitude, u.latitude) for u in units], np.float64))
+        for lon, lat in extra:
+            unit = units[int(tree.query((lon, lat))[1])]
+            sites.append(Site("new", unit.code, f"{unit.name}{ftype.name_zh}（新选址）",
+                              float(lon), float(lat), norm.new_cost, capacity=norm.capacity,
+                              placed=True))
+    sites = [s for s in sites if s.kind == "existing" or s.key not in drop]
     reach = radius if radius is not None else default_radius(catalog, type_code, area)
     site_division = np.array([index[s.division_code] for s in sites], np.int64)
     if objective == "units":
@@ -233,11 +272,14 @@ def build_instance(  # noqa: PLR0915 (one pass from registry rows to the problem
         dist = np.hypot(*(unit_xy[demand_idx] - site_xy[site_idx]).T) if demand_idx.size \
             else np.zeros(0)
         weights = np.array([people.get(u.code, 0) for u in units], np.float64)
+        if objective == "places":
+            weights = np.ceil(weights * norm.demand_rate - 1e-9)
     problem = SitingProblem.from_table(
         demand_idx, site_idx, dist, weights=weights,
         site_cost=[s.cost for s in sites], existing=[s.kind == "existing" for s in sites],
+        capacity=[s.capacity for s in sites] if objective == "places" else None,
         n_demand=len(units), n_sites=len(sites), demand_ids=tuple(u.code for u in units),
-        site_ids=tuple(f"{s.kind}:{s.division_code}:{s.facility_id or ''}" for s in sites),
+        site_ids=tuple(s.key for s in sites),
         site_kind=tuple(s.kind for s in sites))
     return RegistryInstance(
         problem, reach, type_code, root.code, root.name, objective, area,
@@ -282,6 +324,7 @@ def scenario_from_solution(session: Session, instance: RegistryInstance,
             division_code=site.division_code, name=site.name, longitude=site.longitude,
             latitude=site.latitude, floor_area_m2=norm.floor_area_m2,
             activity_area_m2=round(norm.floor_area_m2 * norm.activity_share, 1),
+            capacity=int(site.capacity) if site.capacity else None,
             cost_cny=site.cost, funding_source=funding_source,
             space_for_services=site.kind == "reuse"))
     session.add(scenario)

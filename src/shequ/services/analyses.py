@@ -49,3 +49,51 @@ def run_indicators(ctx: Context, session: Session, user: User, *,
     audit(session, user=user, action="compute", entity="indicator_run",
           entity_id=result.run_id, detail={"periods": list(result.periods)})
     return result
+
+
+def start_life_circles(ctx: Context, user: User, *, period: int | None = None) -> Any:
+    """Recompute the life circles of ``user``'s jurisdiction as a job."""
+    from shequ.services.jobs.service import submit
+
+    return submit(ctx, user, kind="access.life_circles",
+                  division_code=_jurisdiction_code(user),
+                  parameters={"period": period, "user_id": user.id})
+
+
+def start_indicators(ctx: Context, user: User, *, periods: list[int] | None = None) -> Any:
+    """Compute every indicator as a job (one per jurisdiction at a time)."""
+    from shequ.services.jobs.service import submit
+
+    return submit(ctx, user, kind="indicators.run", division_code=_jurisdiction_code(user),
+                  parameters={"periods": periods, "user_id": user.id})
+
+
+def _jurisdiction_code(user: User) -> str:
+    prefix = jurisdiction_prefix(user)
+    if prefix is None:
+        from shequ.errors import AccessDenied
+
+        raise AccessDenied("analyses are staff work", code="accounts.role_needed")
+    return prefix.ljust(12, "0")
+
+
+def life_circles_job(ctx: Context, parameters: dict[str, Any], progress: Any
+                     ) -> dict[str, Any]:
+    """The work of an ``access.life_circles`` job."""
+    with ctx.sessions.begin() as session:
+        user = session.get(User, parameters["user_id"])
+        if user is None:
+            raise LookupError(f"user {parameters['user_id']} is gone")
+        progress(0.1, "life_circles")
+        return recompute_life_circles(ctx, session, user, period=parameters.get("period"))
+
+
+def indicators_job(ctx: Context, parameters: dict[str, Any], progress: Any) -> dict[str, Any]:
+    """The work of an ``indicators.run`` job."""
+    with ctx.sessions.begin() as session:
+        user = session.get(User, parameters["user_id"])
+        if user is None:
+            raise LookupError(f"user {parameters['user_id']} is gone")
+        progress(0.1, "indicators")
+        result = run_indicators(ctx, session, user, periods=parameters.get("periods"))
+        return {"run_id": result.run_id, "periods": list(result.periods)}
