@@ -45,6 +45,7 @@ API_ROUTERS: tuple[tuple[str, str], ...] = (
     ("volunteers", "/api/v1"),
     ("reviews", "/api/v1"),
     ("upkeep", "/api/v1"),
+    ("reporting", "/api/v1"),
     ("indicators", "/api/v1"),
     ("plan", "/api/v1"),
     ("access", "/api/v1"),
