@@ -296,6 +296,13 @@ def _write_divisions(session: Session, rows: list[ParsedRow], when: dt.date, lab
             updated += 1
             continue
         existing.valid_to = values["valid_from"]
+        # a new version (a rename) keeps the unit's place unless the file gives another,
+        # so planning still finds its representative point
+        for key, value in geography.items():
+            if value is None:
+                values[key] = getattr(existing, key)
+        if all(value is None for value in geography.values()):
+            values["synthetic_geography"] = existing.synthetic_geography
         session.flush()
         session.add(Division(level=level_of(code), **values))
         versioned += 1

@@ -145,13 +145,43 @@ class Division(Base):
         return self.urban_rural.startswith("1")
 
 
+# What can happen to a division (registry.changes); the links and events name them.
+CHANGE_KINDS = ("merge", "split", "rename", "recode", "reparent", "abolish", "create")
+
+
+class DivisionChangeEvent(Base):
+    """One division change as it was decided: its kind, effective date, the codes before
+    and after, a split's shares, who recorded it and when (the links below point to it)."""
+
+    __tablename__ = "division_change_event"
+    __table_args__ = (
+        CheckConstraint("kind IN ('merge', 'split', 'rename', 'recode', 'reparent', "
+                        "'abolish', 'create')", name="kind_value"),
+        Index("ix_division_change_event_effective_on", "effective_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    effective_on: Mapped[dt.date] = mapped_column(Date)
+    # JSON lists: ["130123102204", …]; shares {"130123102220": 0.6, …} for a split.
+    old_codes: Mapped[str] = mapped_column(Text)
+    new_codes: Mapped[str] = mapped_column(Text)
+    shares: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Where it came from: "cli", "api", or "file: name.xlsx row 4".
+    source: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class DivisionChange(Base):
-    """A predecessor → successor link created by a merge, split, rename or recode."""
+    """A predecessor → successor link created by a change (``share``: the part of the
+    predecessor's people that went to this successor; 1 unless split)."""
 
     __tablename__ = "division_change"
     __table_args__ = (
-        CheckConstraint("event IN ('merge', 'split', 'rename', 'recode', 'abolish')",
-                        name="event_kind"),
+        CheckConstraint("event IN ('merge', 'split', 'rename', 'recode', 'reparent', "
+                        "'abolish', 'create')", name="event_kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -160,6 +190,9 @@ class DivisionChange(Base):
     predecessor_code: Mapped[str] = division_code_column(index=True)
     successor_code: Mapped[str | None] = division_code_column(index=True)
     note: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("division_change_event.id", ondelete="CASCADE"), index=True)
+    share: Mapped[float | None] = mapped_column(Float)
 
 
 _PLACED_BY = ", ".join(f"'{p.value}'" for p in PlacedBy)

@@ -1,0 +1,1118 @@
+"""Division changes as events, and the data they carry to the successors.
+
+A change is one of :data:`KINDS`, each with an effective date:
+
+rename     one unit keeps its code and gets a new name
+recode     one unit gets a new code under the same parent (its subtree follows)
+reparent   one unit moves under another parent and gets a code there (its subtree follows)
+merge      several units of one level become one (which may continue one of their codes)
+split      one unit becomes several, with the share of its people each takes
+abolish    one unit ends; refused while anything still lies in it
+create     a new unit starts
+
+:func:`check_changes` plays a whole batch against the hierarchy in memory, in date order,
+and names every problem with the row it came from; :func:`apply_changes` writes the batch
+only when there is none (the caller's transaction rolls back on any error, so a refused
+batch writes nothing).  Each change closes the predecessors' versions the day it takes
+effect, opens the successors', records the event (:class:`DivisionChangeEvent`) and one
+link per predecessor → successor with the share that went there.
+
+What each table carries (:func:`apply_changes`):
+
+facilities        every facility of a predecessor goes to its successor; in a split, to
+                  the successor it is listed for, else the one whose representative point
+                  is nearest its location, else the successor continuing the old code;
+population,       the rows of the years the change is in force for (year ≥ the effective
+workforce         date's year) go to the successor: a merge sums them, a split shares them
+                  out by the given shares (whole numbers, largest remainders, totals kept);
+                  earlier years stay on the old codes, where they belong, and the
+                  indicators map them to any later hierarchy through the links;
+other tables      given by the caller (:class:`Carried`: open requests, bookings' venues,
+                  residents, staff jurisdictions …) follow like facilities; a row a change
+                  would leave without a division (an abolished unit, a split with no rule
+                  for it) refuses the whole batch, naming the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from shequ.errors import Problem, ValidationError
+from shequ.registry.codes import (
+    LEVEL_DIGITS,
+    TOWNSHIP_RANGES,
+    VILLAGE_RANGES,
+    code_prefix,
+    level_of,
+    normalise_code,
+    parent_of,
+)
+from shequ.registry.geodesy import great_circle_m
+from shequ.registry.models import (
+    CHANGE_KINDS,
+    Division,
+    DivisionChange,
+    DivisionChangeEvent,
+    Facility,
+    Population,
+    Workforce,
+)
+
+KINDS = CHANGE_KINDS
+DIVISION = cast(Table, Division.__table__)
+FACILITY = cast(Table, Facility.__table__)
+POPULATION = cast(Table, Population.__table__)
+WORKFORCE = cast(Table, Workforce.__table__)
+LINK = cast(Table, DivisionChange.__table__)
+ONE_DAY = dt.timedelta(days=1)
+SHARE_TOLERANCE = 1e-6
+POPULATION_COUNTS = ("residents", "households", "age_0_2", "age_3_5", "age_6_14",
+                     "age_60_plus", "age_80_plus", "disabled", "assisted_households")
+
+
+@dataclass(frozen=True, slots=True)
+class NewUnit:
+    """A successor: its code (None: the next free code under ``parent``), name and, for a
+    split, its share of the people and what is listed to go to it."""
+
+    code: str | None
+    name: str | None = None
+    share: float | None = None
+    parent: str | None = None
+    longitude: float | None = None
+    latitude: float | None = None
+    kind: str | None = None
+    urban_rural: str | None = None
+    facilities: tuple[str, ...] = ()  # facility ids or external ids (a split's list)
+    people: tuple[int, ...] = ()  # resident ids (a split's list)
+    units: tuple[str, ...] = ()  # codes of the units under a split unit that go to it
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One change: its kind, effective date, predecessors and successors.
+
+    ``rows`` are the file rows it was read from (aligned with ``old`` for a merge, with
+    ``new`` for a split, one row otherwise); ``old_names`` the names the file gave the
+    predecessors, checked against the registry.
+    """
+
+    kind: str
+    on: dt.date
+    old: tuple[str, ...] = ()
+    new: tuple[NewUnit, ...] = ()
+    rows: tuple[int, ...] = ()
+    old_names: tuple[str | None, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """Another table whose rows name a division and follow it through changes.
+
+    ``where`` limits the rows that follow (open requests only); ``people`` marks the
+    table whose rows a split lists by id; ``notice`` asks for a notice per moved row
+    (staff jurisdictions); longitude/latitude columns place rows in a split.
+    """
+
+    label: str
+    table: Table
+    column: str
+    where: ColumnElement[bool] | None = None
+    people: bool = False
+    notice: bool = False
+    longitude: str | None = None
+    latitude: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A row of a :class:`Carried` table with ``notice`` that moved (e.g. an account whose
+    jurisdiction was re-pointed)."""
+
+    label: str
+    row_id: int
+    old_code: str
+    new_code: str
+    event_id: int
+
+
+@dataclass
+class ChangeReport:
+    """What a batch did: events, versions opened and closed, rows moved per table."""
+
+    events: list[int] = field(default_factory=list)
+    opened: int = 0
+    closed: int = 0
+    moved: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    notices: list[Notice] = field(default_factory=list)
+
+
+# --- the hierarchy in memory -----------------------------------------------------------
+
+
+@dataclass
+class _Version:
+    code: str
+    level: int
+    parent_code: str | None
+    name: str
+    kind: str
+    urban_rural: str | None
+    valid_from: dt.date
+    valid_to: dt.date | None
+    longitude: float | None
+    latitude: float | None
+    area_km2: float | None
+    synthetic_geography: bool
+    code_source: str
+    source: str
+    db_id: int | None = None
+    closed: bool = False  # valid_to set by this batch
+
+    def in_force(self, on: dt.date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or self.valid_to > on)
+
+
+_COLUMNS = ("code", "level", "parent_code", "name", "kind", "urban_rural", "valid_from",
+            "valid_to", "longitude", "latitude", "area_km2", "synthetic_geography",
+            "code_source", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """One predecessor → successors step of the carrying, in order."""
+
+    event: int  # index into the batch
+    kind: str
+    on: dt.date
+    old: tuple[str, ...]
+    targets: tuple[tuple[str, float], ...]  # (successor code, share)
+    parts: tuple[NewUnit, ...] = ()
+    points: tuple[tuple[float | None, float | None], ...] = ()
+    continuing: str | None = None
+
+
+class _Hierarchy:
+    """The versions of the codes a batch touches, loaded on demand and changed in memory."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.versions: dict[str, list[_Version]] = {}
+        self.children: dict[str, set[str]] = defaultdict(set)
+        self.loaded_prefixes: set[str] = set()
+        self.new: list[_Version] = []
+        self.ids: set[int] = set()
+
+    def _add(self, version: _Version) -> None:
+        if version.db_id is not None:
+            self.ids.add(version.db_id)
+        self.versions.setdefault(version.code, []).append(version)
+        if version.parent_code:
+            self.children[version.parent_code].add(version.code)
+
+    def load(self, codes: Iterable[str]) -> None:
+        missing = sorted({c for c in codes if c not in self.versions})
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            for code in chunk:
+                self.versions.setdefault(code, [])
+            rows = self.session.execute(
+                select(Division.id, *(getattr(Division, c) for c in _COLUMNS))
+                .where(Division.code.in_(chunk))).all()
+            for row in rows:
+                self._add(_Version(*row[1:], db_id=row[0]))  # type: ignore[misc]
+
+    def load_under(self, code: str, level: int) -> None:
+        """Every version under ``code`` (its subtree), once."""
+        prefix = code_prefix(code, level)
+        if level >= 5 or prefix in self.loaded_prefixes:
+            return
+        self.loaded_prefixes.add(prefix)
+        rows = self.session.execute(
+            select(Division.id, *(getattr(Division, c) for c in _COLUMNS))
+            .where(Division.code.startswith(prefix), Division.level > level)).all()
+        for row in rows:
+            if row[0] in self.ids:
+                continue
+            self.versions.setdefault(row[1], [])
+            self._add(_Version(*row[1:], db_id=row[0]))  # type: ignore[misc]
+
+    def at(self, code: str, on: dt.date) -> _Version | None:
+        for version in self.versions.get(code, []):
+            if version.in_force(on):
+                return version
+        return None
+
+    def kids(self, code: str, on: dt.date) -> list[_Version]:
+        found = (self.at(child, on) for child in sorted(self.children.get(code, ())))
+        return [v for v in found if v is not None and v.parent_code == code]
+
+    def ever(self, code: str) -> list[_Version]:
+        return sorted(self.versions.get(code, []), key=lambda v: v.valid_from)
+
+    def close(self, version: _Version, on: dt.date) -> None:
+        version.valid_to = on
+        version.closed = True
+
+    def open(self, template: _Version, *, code: str, on: dt.date, name: str | None = None,
+             **changes: Any) -> _Version:
+        level = level_of(code)
+        version = replace(template, code=code, level=level,
+                          parent_code=parent_of(code, level), name=name or template.name,
+                          valid_from=on, valid_to=None, db_id=None, closed=False,
+                          **changes)
+        self._add(version)
+        self.new.append(version)
+        return version
+
+    def used(self, prefix: str, level: int) -> set[int]:
+        """The numbers ever used at ``level`` under the parent prefix (database and batch)."""
+        digits = LEVEL_DIGITS[level]
+        start = len(prefix)
+        rows = self.session.scalars(select(Division.code).where(
+            Division.code.startswith(prefix), Division.level == level).distinct()).all()
+        taken = {int(code[start:digits]) for code in rows}
+        taken |= {int(code[start:digits]) for code in self.versions
+                  if code.startswith(prefix) and level_of(code) == level}
+        return taken
+
+
+def _free_code(state: _Hierarchy, parent: str, level: int, wanted_suffix: str,
+               taken_cache: dict[tuple[str, int], set[int]]) -> str | None:
+    """``parent``'s prefix + ``wanted_suffix`` when free at ``level``, else the next free
+    number in the same NBS range (the range tells the unit's kind)."""
+    prefix = code_prefix(parent, level - 1)
+    key = (prefix, level)
+    if key not in taken_cache:
+        taken_cache[key] = state.used(prefix, level)
+    taken = taken_cache[key]
+    digits = LEVEL_DIGITS[level] - len(prefix)
+    number = int(wanted_suffix)
+    ranges = (TOWNSHIP_RANGES if level == 4 else VILLAGE_RANGES if level == 5 else {})
+    low, high = 1, 10 ** digits - 1
+    for lo, hi in ranges.values():
+        if lo <= number <= hi:
+            low, high = lo, hi
+    candidates = [number] if number not in taken else []
+    candidates += [n for n in range(low, high + 1) if n not in taken]
+    if not candidates:
+        return None
+    chosen = candidates[0]
+    taken.add(chosen)
+    return (prefix + str(chosen).zfill(digits)).ljust(12, "0")
+
+
+# --- checking -------------------------------------------------------------------------
+
+
+@dataclass
+class _Checker:
+    state: _Hierarchy
+    source: str
+    problems: list[Problem] = field(default_factory=list)
+    moves: list[_Move] = field(default_factory=list)
+    taken: dict[tuple[str, int], set[int]] = field(default_factory=dict)
+
+    def problem(self, event: ChangeEvent, key: str, reason: str, *, row: int | None = None,
+                column: str | None = None, hint: str | None = None, **params: object) -> None:
+        where = row if row is not None else (event.rows[0] if event.rows else None)
+        self.problems.append(Problem(self.source, reason, row=where, column=column, hint=hint,
+                                     code=f"changes.{key}", params=params))
+
+    def row_of(self, event: ChangeEvent, index: int) -> int | None:
+        if not event.rows:
+            return None
+        return event.rows[min(index, len(event.rows) - 1)]
+
+    def predecessor(self, event: ChangeEvent, index: int, raw: str) -> _Version | None:
+        row = self.row_of(event, index) if event.kind == "merge" else None
+        try:
+            code = normalise_code(raw)
+        except ValidationError:
+            self.problem(event, "bad_code", f"{raw!r} is not a division code", row=row,
+                         column="old_code", hint="12 digits, e.g. 130123102204", code=raw)
+            return None
+        day_before = event.on - ONE_DAY
+        found = self.state.at(code, day_before)
+        ever = self.state.ever(code)
+        if found is None:
+            if not ever:
+                self.problem(event, "unknown_code", f"no division has code {code}", row=row,
+                             column="old_code", hint="check the code against the registry",
+                             code=code)
+            elif ever[0].valid_from >= event.on:
+                self.problem(event, "before_existence",
+                             f"the change on {event.on} is before {code} "
+                             f"({ever[0].name}) existed: it starts on {ever[0].valid_from}",
+                             row=row, column="date", code=code, on=str(event.on),
+                             start=str(ever[0].valid_from))
+            else:
+                self.problem(event, "not_in_force",
+                             f"{code} is not in force on {day_before} (it ended on "
+                             f"{ever[-1].valid_to})", row=row, column="old_code", code=code,
+                             on=str(day_before), end=str(ever[-1].valid_to))
+            return None
+        if found.valid_to is not None and not found.closed:
+            self.problem(event, "later_version",
+                         f"{code} already changes on {found.valid_to}; apply changes in "
+                         "date order", row=row, column="date", code=code,
+                         later=str(found.valid_to))
+            return None
+        names = event.old_names
+        given = names[index] if index < len(names) else None
+        if given and given.strip() and given.strip() != found.name:
+            self.problem(event, "old_name", f"{code} is {found.name}, not {given.strip()}",
+                         row=row, column="old_name", code=code, name=found.name,
+                         given=given.strip())
+            return None
+        return found
+
+    def new_code(self, event: ChangeEvent, index: int, part: NewUnit) -> str | None:
+        row = self.row_of(event, index) if event.kind == "split" else None
+        if part.code is None:
+            return None
+        try:
+            return normalise_code(part.code)
+        except ValidationError:
+            self.problem(event, "bad_code", f"{part.code!r} is not a division code", row=row,
+                         column="new_code", hint="12 digits, e.g. 130123102220",
+                         code=part.code)
+            return None
+
+    def parent_ok(self, event: ChangeEvent, code: str, row: int | None) -> bool:
+        level = level_of(code)
+        parent = parent_of(code, level)
+        if parent is None:
+            return True
+        if self.state.at(parent, event.on) is None:
+            self.problem(event, "no_parent", f"{code}'s parent {parent} is not in force on "
+                         f"{event.on}", row=row, column="new_code", code=code, parent=parent)
+            return False
+        return True
+
+    def free(self, event: ChangeEvent, code: str, row: int | None,
+             allowed: Sequence[str] = ()) -> bool:
+        if code in allowed:
+            return True
+        taken = self.state.at(code, event.on)
+        if taken is not None:
+            self.problem(event, "code_in_use", f"{code} is already in force on {event.on} "
+                         f"({taken.name})", row=row, column="new_code", code=code,
+                         name=taken.name)
+            return False
+        return True
+
+    # each kind -------------------------------------------------------------------------
+
+    def check(self, index: int, event: ChangeEvent) -> None:
+        if event.kind not in KINDS:
+            self.problem(event, "unknown_kind", f"unknown change type {event.kind!r}",
+                         column="kind", hint=f"use one of {', '.join(KINDS)}",
+                         kind=event.kind)
+            return
+        shape = {"rename": (1, 1), "recode": (1, 1), "reparent": (1, 1), "merge": (2, 1),
+                 "split": (1, 2), "abolish": (1, 0), "create": (0, 1)}[event.kind]
+        exact_old = event.kind != "merge"
+        exact_new = event.kind != "split"
+        if (len(event.old) < shape[0] or (exact_old and len(event.old) != shape[0])
+                or len(event.new) < shape[1] or (exact_new and len(event.new) != shape[1])):
+            self.problem(event, "shape", f"a {event.kind} takes "
+                         f"{shape[0]}{'' if exact_old else ' or more'} old unit(s) and "
+                         f"{shape[1]}{'' if exact_new else ' or more'} new unit(s); this one "
+                         f"has {len(event.old)} and {len(event.new)}", kind=event.kind,
+                         old=len(event.old), new=len(event.new))
+            return
+        olds = [self.predecessor(event, i, c) for i, c in enumerate(event.old)]
+        if any(v is None for v in olds):
+            return
+        found = [v for v in olds if v is not None]
+        getattr(self, f"_{event.kind}")(index, event, found)
+
+    def _rename(self, index: int, event: ChangeEvent, olds: list[_Version]) -> None:
+        old = olds[0]
+        part = event.new[0]
+        code = self.new_code(event, 0, part)
+        if code is not None and code != old.code:
+            self.problem(event, "rename_code", f"a rename keeps the code {old.code}; "
+                         f"{code} is a recode", column="new_code", code=code)
+            return
+        if not part.name or part.name == old.name:
+            self.problem(event, "rename_name", f"a rename of {old.code} needs a new name "
+                         f"(it is {old.name})", column="new_name", code=old.code)
+            return
+        self.state.close(old, event.on)
+        self.state.open(old, code=old.code, on=event.on, name=part.name,
+                        **_described(part, old))
+        self.moves.append(_Move(index, "rename", event.on, (old.code,), ((old.code, 1.0),)))
+
+    def _relocate(self, index: int, event: ChangeEvent, old: _Version, code: str,
+                  *, name: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        """Close ``old`` and its subtree, open them again under ``code``'s prefix."""
+        self.state.load_under(old.code, old.level)
+        subtree = self._subtree(old, event.on)
+        self.state.close(old, event.on)
+        self.state.open(old, code=code, on=event.on, name=name, **(extra or {}))
+        self.moves.append(_Move(index, event.kind, event.on, (old.code,), ((code, 1.0),)))
+        self._carry_subtree(index, event, subtree, old.code, code)
+
+    def _subtree(self, unit: _Version, on: dt.date) -> list[_Version]:
+        out: list[_Version] = []
+        for kid in self.state.kids(unit.code, on):
+            out.append(kid)
+            out.extend(self._subtree(kid, on))
+        return out
+
+    def _carry_subtree(self, index: int, event: ChangeEvent, subtree: list[_Version],
+                       old_root: str, new_root: str) -> None:
+        if not subtree:
+            return
+        root_level = level_of(old_root)
+        old_prefix = code_prefix(old_root, root_level)
+        new_prefix = code_prefix(new_root, root_level)
+        for unit in subtree:
+            code = new_prefix + unit.code[len(old_prefix):]
+            if self.state.at(code, event.on) is not None:
+                self.problem(event, "code_in_use", f"{unit.code} would become {code}, which "
+                             f"is in force on {event.on}", code=code, name=unit.name)
+                continue
+            self.state.close(unit, event.on)
+            self.state.open(unit, code=code, on=event.on)
+            self.moves.append(_Move(index, event.kind, event.on, (unit.code,),
+                                    ((code, 1.0),)))
+
+    def _recode(self, index: int, event: ChangeEvent, olds: list[_Version]) -> None:
+        old = olds[0]
+        code = self.new_code(event, 0, event.new[0])
+        if code is None:
+            self.problem(event, "recode_code", f"a recode of {old.code} needs the new code",
+                         column="new_code", code=old.code)
+            return
+        if code == old.code or level_of(code) != old.level:
+            self.problem(event, "recode_code", f"{code} is not a new code of level "
+                         f"{old.level} for {old.code}", column="new_code", code=code)
+            return
+        if parent_of(code, old.level) != old.parent_code:
+            self.problem(event, "recode_parent", f"{code} lies under another parent than "
+                         f"{old.code}; that is a re-parent", column="change_type",
+                         code=code)
+            return
+        if self.parent_ok(event, code, None) and self.free(event, code, None):
+            self._relocate(index, event, old, code, name=event.new[0].name,
+                           extra=_described(event.new[0], old))
+
+    def _reparent(self, index: int, event: ChangeEvent, olds: list[_Version]) -> None:  # noqa: PLR0911 (one refusal per rule)
+        old = olds[0]
+        part = event.new[0]
+        code = self.new_code(event, 0, part)
+        parent_raw = part.parent or (parent_of(code, level_of(code)) if code else None)
+        if parent_raw is None:
+            self.problem(event, "reparent_parent", f"a re-parent of {old.code} needs the new "
+                         "code or the new parent", column="new_code", code=old.code)
+            return
+        try:
+            parent = normalise_code(parent_raw)
+        except ValidationError:
+            self.problem(event, "bad_code", f"{parent_raw!r} is not a division code",
+                         column="new_parent", code=parent_raw)
+            return
+        old_prefix = code_prefix(old.code, old.level)
+        chain = parent
+        self.state.load([parent])
+        while chain:
+            if chain == old.code or chain.startswith(old_prefix):
+                self.problem(event, "cycle", f"re-parenting {old.code} ({old.name}) under "
+                             f"{parent} would make it its own ancestor",
+                             column="new_parent", code=old.code, parent=parent)
+                return
+            above = self.state.at(chain, event.on)
+            chain = (above.parent_code or "") if above is not None else ""
+        target = self.state.at(parent, event.on)
+        if target is None:
+            self.problem(event, "no_parent", f"the new parent {parent} is not in force on "
+                         f"{event.on}", column="new_parent", code=old.code, parent=parent)
+            return
+        if target.level != old.level - 1:
+            self.problem(event, "reparent_level", f"{parent} is level {target.level}; "
+                         f"{old.code} (level {old.level}) needs a parent of level "
+                         f"{old.level - 1}", column="new_parent", code=old.code,
+                         parent=parent)
+            return
+        if parent == old.parent_code:
+            self.problem(event, "reparent_same", f"{old.code} is already under {parent}",
+                         column="new_parent", code=old.code, parent=parent)
+            return
+        if code is None:
+            code = _free_code(self.state, parent, old.level,
+                              old.code[LEVEL_DIGITS[old.level - 1]:LEVEL_DIGITS[old.level]],
+                              self.taken)
+            if code is None:
+                self.problem(event, "no_free_code", f"no free code under {parent}",
+                             code=old.code, parent=parent)
+                return
+        elif level_of(code) != old.level or parent_of(code, old.level) != parent:
+            self.problem(event, "reparent_code", f"{code} is not a level-{old.level} code "
+                         f"under {parent}", column="new_code", code=code, parent=parent)
+            return
+        if self.free(event, code, None):
+            self._relocate(index, event, old, code, name=part.name,
+                           extra=_described(part, old))
+
+    def _merge(self, index: int, event: ChangeEvent, olds: list[_Version]) -> None:
+        part = event.new[0]
+        code = self.new_code(event, 0, part)
+        levels = {v.level for v in olds}
+        codes = [v.code for v in olds]
+        if len(set(codes)) != len(codes):
+            self.problem(event, "duplicate", "a merge names a unit twice", codes=codes)
+            return
+        if len(levels) != 1:
+            self.problem(event, "merge_levels", f"the merged units are of levels "
+                         f"{sorted(levels)}; merge units of one level", codes=codes)
+            return
+        if code is None or level_of(code) != olds[0].level:
+            self.problem(event, "merge_code", f"the merged unit needs a code of level "
+                         f"{olds[0].level}", column="new_code", code=str(part.code))
+            return
+        if not (self.parent_ok(event, code, None) and self.free(event, code, None, codes)):
+            return
+        continuing = code if code in codes else None
+        template = next((v for v in olds if v.code == code), olds[0])
+        for unit in olds:
+            self.state.close(unit, event.on)
+        points = [(v.longitude, v.latitude) for v in olds if v.longitude is not None]
+        lon = part.longitude if part.longitude is not None else (
+            template.longitude if continuing or not points
+            else sum(p[0] for p in points if p[0] is not None) / len(points))
+        lat = part.latitude if part.latitude is not None else (
+            template.latitude if continuing or not points
+            else sum(p[1] for p in points if p[1] is not None) / len(points))
+        areas = [v.area_km2 for v in olds]
+        area = sum(a for a in areas if a is not None) if all(
+            a is not None for a in areas) else None
+        self.state.open(template, code=code, on=event.on, name=part.name or template.name,
+                        longitude=lon, latitude=lat, area_km2=area,
+                        kind=part.kind or template.kind,
+                        urban_rural=part.urban_rural or template.urban_rural,
+                        code_source=template.code_source if continuing else "import")
+        self.moves.append(_Move(index, "merge", event.on, tuple(codes), ((code, 1.0),),
+                                continuing=continuing))
+        for unit in olds:
+            if unit.code == code:
+                continue
+            # the units under a merged-away unit move under the successor
+            self.state.load_under(unit.code, unit.level)
+            for kid in self.state.kids(unit.code, event.on):
+                kid_code = _free_code(self.state, code, kid.level,
+                                      kid.code[LEVEL_DIGITS[unit.level]:LEVEL_DIGITS[kid.level]],
+                                      self.taken)
+                if kid_code is None:
+                    self.problem(event, "no_free_code", f"no free code under {code} for "
+                                 f"{kid.code}", code=kid.code, parent=code)
+                    continue
+                self._relocate(index, replace(event, kind="reparent"), kid, kid_code)
+
+    def _split(self, index: int, event: ChangeEvent, olds: list[_Version]) -> None:  # noqa: PLR0912, PLR0915
+        old = olds[0]
+        codes: list[str] = []
+        ok = True
+        for i, part in enumerate(event.new):
+            code = self.new_code(event, i, part)
+            row = self.row_of(event, i)
+            if code is None:
+                ok = False
+                if part.code is None:
+                    self.problem(event, "split_code", "each part of a split needs its code",
+                                 row=row, column="new_code")
+                continue
+            if level_of(code) != old.level:
+                self.problem(event, "split_level", f"{code} is not of level {old.level} like "
+                             f"{old.code}", row=row, column="new_code", code=code)
+                ok = False
+                continue
+            if not (self.parent_ok(event, code, row) and self.free(event, code, row,
+                                                                  [old.code])):
+                ok = False
+            codes.append(code)
+        if len(set(codes)) != len(codes):
+            self.problem(event, "duplicate", f"a split of {old.code} names a part twice",
+                         code=old.code)
+            ok = False
+        shares = [part.share for part in event.new]
+        if any(s is None or not math.isfinite(s) or s <= 0 or s > 1 for s in shares):
+            self.problem(event, "split_shares", f"each part of the split of {old.code} "
+                         "needs a share above 0 and at most 1", column="share",
+                         code=old.code, shares=str(shares))
+            ok = False
+        elif abs(sum(s for s in shares if s is not None) - 1.0) > SHARE_TOLERANCE:
+            total = sum(s for s in shares if s is not None)
+            self.problem(event, "split_sum", f"the shares of the split of {old.code} add up "
+                         f"to {total:g}, not 1 ({', '.join(f'{s:g}' for s in shares if s)})",
+                         column="share", code=old.code, total=f"{total:g}")
+            ok = False
+        if old.level < 5:
+            self.state.load_under(old.code, old.level)
+        kids = self.state.kids(old.code, event.on) if old.level < 5 else []
+        listed = {normalise_code(u) if u.isdigit() else u: i
+                  for i, part in enumerate(event.new) for u in part.units}
+        continuing = old.code if old.code in codes else None
+        homeless = [k.code for k in kids if k.code not in listed and continuing is None]
+        if homeless:
+            self.problem(event, "split_units", f"{len(homeless)} unit(s) under {old.code} "
+                         f"are given no part: {', '.join(homeless[:20])}", code=old.code,
+                         units=", ".join(homeless))
+            ok = False
+        if not ok:
+            return
+        self.state.close(old, event.on)
+        opened = []
+        for part, code in zip(event.new, codes, strict=True):
+            share = part.share or 0.0
+            opened.append(self.state.open(
+                old, code=code, on=event.on, name=part.name or old.name,
+                longitude=part.longitude if part.longitude is not None else old.longitude,
+                latitude=part.latitude if part.latitude is not None else old.latitude,
+                area_km2=None if old.area_km2 is None else old.area_km2 * share,
+                kind=part.kind or old.kind, urban_rural=part.urban_rural or old.urban_rural,
+                code_source=old.code_source if code == old.code else "import"))
+        self.moves.append(_Move(
+            index, "split", event.on, (old.code,),
+            tuple((code, part.share or 0.0) for code, part in zip(codes, event.new,
+                                                                    strict=True)),
+            parts=event.new, points=tuple((v.longitude, v.latitude) for v in opened),
+            continuing=continuing))
+        for kid in kids:
+            target = codes[listed[kid.code]] if kid.code in listed else continuing
+            if target is None or target == old.code:
+                continue
+            kid_code = _free_code(self.state, target, kid.level,
+                                  kid.code[LEVEL_DIGITS[old.level]:LEVEL_DIGITS[kid.level]],
+                                  self.taken)
+            if kid_code is None:
+                self.problem(event, "no_free_code", f"no free code under {target}",
+                             code=kid.code, parent=target)
+                continue
+            self._relocate(index, replace(event, kind="reparent"), kid, kid_code)
+
+    def _abolish(self, index: int, event: ChangeEvent, olds: list[_Version]) -> None:
+        old = olds[0]
+        if old.level < 5:
+            self.state.load_under(old.code, old.level)
+        kids = self.state.kids(old.code, event.on)
+        if kids:
+            self.problem(event, "abolish_children", f"{old.code} ({old.name}) still has "
+                         f"{len(kids)} unit(s) under it, e.g. {kids[0].code}",
+                         hint="merge or re-parent them first", code=old.code,
+                         count=len(kids))
+            return
+        self.state.close(old, event.on)
+        self.moves.append(_Move(index, "abolish", event.on, (old.code,), ()))
+
+    def _create(self, index: int, event: ChangeEvent, _olds: list[_Version]) -> None:
+        part = event.new[0]
+        code = self.new_code(event, 0, part)
+        if code is None:
+            self.problem(event, "create_code", "a new unit needs its code",
+                         column="new_code")
+            return
+        if not part.name:
+            self.problem(event, "create_name", f"the new unit {code} needs a name",
+                         column="new_name", code=code)
+            return
+        level = level_of(code)
+        parent = parent_of(code, level)
+        if parent is not None:
+            self.state.load([parent])
+        if not (self.parent_ok(event, code, None) and self.free(event, code, None)):
+            return
+        above = self.state.at(parent, event.on) if parent else None
+        template = _Version(
+            code=code, level=level, parent_code=parent, name=part.name,
+            kind=part.kind or _kind_for(code, level), urban_rural=part.urban_rural,
+            valid_from=event.on, valid_to=None,
+            longitude=part.longitude if part.longitude is not None else (
+                above.longitude if above else None),
+            latitude=part.latitude if part.latitude is not None else (
+                above.latitude if above else None),
+            area_km2=None, synthetic_geography=bool(above and above.synthetic_geography
+                                                    and part.longitude is None),
+            code_source="import", source="change: create")
+        self.state.open(template, code=code, on=event.on, name=part.name)
+
+
+def _kind_for(code: str, level: int) -> str:
+    number = int(code[LEVEL_DIGITS[level - 1]:LEVEL_DIGITS[level]]) if level > 1 else 0
+    ranges = TOWNSHIP_RANGES if level == 4 else VILLAGE_RANGES if level == 5 else {}
+    for kind, (low, high) in ranges.items():
+        if low <= number <= high:
+            return str(kind.value)
+    return {1: "province", 2: "prefecture_city", 3: "county"}.get(level, "township_like")
+
+
+def _described(part: NewUnit, old: _Version) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if part.kind:
+        out["kind"] = part.kind
+    if part.urban_rural:
+        out["urban_rural"] = part.urban_rural
+    if part.longitude is not None and part.latitude is not None:
+        out["longitude"], out["latitude"] = part.longitude, part.latitude
+    del old
+    return out
+
+
+def _referenced(events: Sequence[ChangeEvent]) -> set[str]:
+    codes: set[str] = set()
+    for event in events:
+        for raw in (*event.old, *(p.code for p in event.new if p.code),
+                    *(p.parent for p in event.new if p.parent)):
+            try:
+                code = normalise_code(raw)
+            except ValidationError:
+                continue
+            codes.add(code)
+            level = level_of(code)
+            parent = parent_of(code, level)
+            while parent is not None:
+                codes.add(parent)
+                level -= 1
+                parent = parent_of(parent, level)
+    return codes
+
+
+def check_changes(session: Session, events: Sequence[ChangeEvent], *,
+                  source: str = "change") -> tuple[_Checker, list[ChangeEvent]]:
+    """Play ``events`` in date order on the hierarchy in memory; the checker holds every
+    problem (none: the batch may be written) and the ordered events."""
+    ordered = sorted(events, key=lambda e: e.on)
+    state = _Hierarchy(session)
+    state.load(_referenced(ordered))
+    checker = _Checker(state, source)
+    for index, event in enumerate(ordered):
+        checker.check(index, event)
+    return checker, ordered
+
+
+# --- carrying -------------------------------------------------------------------------
+
+
+def _shares_to_whole(total: int, shares: Sequence[float]) -> list[int]:
+    """``total`` shared out in whole numbers by ``shares`` (largest remainders, sum kept)."""
+    raw = [total * s for s in shares]
+    whole = [math.floor(r) for r in raw]
+    left = total - sum(whole)
+    order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - whole[i]), i))
+    for i in order[:left]:
+        whole[i] += 1
+    return whole
+
+
+def _split_population(row: dict[str, Any], shares: Sequence[float]) -> list[dict[str, Any]]:
+    parts = [dict(row) for _ in shares]
+    for column in POPULATION_COUNTS:
+        for part, value in zip(parts, _shares_to_whole(int(row[column]), shares),
+                               strict=True):
+            part[column] = value
+    # keep 80+ within 60+ in every part (the totals of both stay as they were)
+    for part in parts:
+        excess = part["age_80_plus"] - part["age_60_plus"]
+        if excess <= 0:
+            continue
+        for other in parts:
+            room = other["age_60_plus"] - other["age_80_plus"]
+            step = min(room, excess)
+            if other is part or step <= 0:
+                continue
+            other["age_80_plus"] += step
+            part["age_80_plus"] -= step
+            excess -= step
+            if excess == 0:
+                break
+    return parts
+
+
+@dataclass
+class _Carrier:
+    session: Session
+    carried: Sequence[Carried]
+    report: ChangeReport
+    problems: list[Problem]
+    source: str
+    event_ids: list[int]
+    events: Sequence[ChangeEvent]
+
+    def problem(self, move: _Move, reason: str, key: str, **params: object) -> None:
+        event = self.events[move.event]
+        self.problems.append(Problem(self.source, reason,
+                                     row=event.rows[0] if event.rows else None,
+                                     code=f"changes.{key}", params=params))
+
+    def move(self, move: _Move) -> None:
+        if move.kind == "rename":
+            return
+        if move.kind == "abolish":
+            self._abolish(move)
+            return
+        if move.kind == "split":
+            self._split(move)
+            return
+        target = move.targets[0][0]
+        year = move.on.year
+        self._yearly_merge(move, target, year)
+        self._update(FACILITY, "division_code", move.old, target, "facility",
+                     move=move)
+        for spec in self.carried:
+            self._update(spec.table, spec.column, move.old, target, spec.label,
+                         where=spec.where, notice=spec.notice, move=move)
+
+    def _update(self, table: Table, column: str, old: Sequence[str], new: str, label: str,
+                *, where: ColumnElement[bool] | None = None, notice: bool = False,
+                move: _Move) -> None:
+        col = table.c[column]
+        condition: ColumnElement[bool] = col.in_([c for c in old if c != new])
+        if where is not None:
+            condition = condition & where
+        if notice:
+            for row_id, code in self.session.execute(
+                    select(table.c.id, col).where(condition)).all():
+                self.report.notices.append(Notice(label, int(row_id), str(code), new,
+                                                  self.event_ids[move.event]))
+        result = self.session.execute(update(table).where(condition).values({column: new})
+                                      .execution_options(synchronize_session=False))
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            self.report.moved[label] += count
+
+    def _yearly_merge(self, move: _Move, target: str, year: int) -> None:
+        """Population and workforce of the years ≥ ``year`` summed onto ``target``."""
+        olds = list(move.old)
+        if olds == [target]:
+            return
+        for model, key in ((Population, ("period",)),
+                           (Workforce, ("period", "role", "certification"))):
+            table = POPULATION if model is Population else WORKFORCE
+            rows = [dict(r._mapping) for r in self.session.execute(
+                select(table).where(table.c.division_code.in_([*olds, target]),
+                                    table.c.period >= year)).all()]
+            if not rows or all(r["division_code"] == target for r in rows):
+                continue
+            self.session.execute(delete(table).where(
+                table.c.division_code.in_([*olds, target]), table.c.period >= year))
+            summed: dict[tuple[Any, ...], dict[str, Any]] = {}
+            counts = POPULATION_COUNTS if model is Population else ("headcount",)
+            for row in rows:
+                k = tuple(row[c] for c in key)
+                if k not in summed:
+                    summed[k] = {**{c: v for c, v in row.items() if c != "id"},
+                                 "division_code": target}
+                else:
+                    for c in counts:
+                        summed[k][c] += row[c]
+                    summed[k]["synthetic"] = summed[k]["synthetic"] and row["synthetic"]
+            self.session.execute(insert(table), list(summed.values()))
+            label = "population" if model is Population else "workforce"
+            self.report.moved[label] += sum(1 for r in rows if r["division_code"] != target)
+
+    def _split(self, move: _Move) -> None:  # noqa: PLR0912
+        old = move.old[0]
+        codes = [t[0] for t in move.targets]
+        shares = [t[1] for t in move.targets]
+        year = move.on.year
+        # population and workforce by the shares
+        for model in (Population, Workforce):
+            table = POPULATION if model is Population else WORKFORCE
+            rows = [dict(r._mapping) for r in self.session.execute(
+                select(table).where(table.c.division_code == old,
+                                    table.c.period >= year)).all()]
+            if not rows:
+                continue
+            self.session.execute(delete(table).where(table.c.division_code == old,
+                                                     table.c.period >= year))
+            new_rows: list[dict[str, Any]] = []
+            for row in rows:
+                base = {c: v for c, v in row.items() if c != "id"}
+                if model is Population:
+                    parts = _split_population(base, shares)
+                else:
+                    parts = [{**base, "headcount": n}
+                             for n in _shares_to_whole(int(row["headcount"]), shares)]
+                for part, code in zip(parts, codes, strict=True):
+                    new_rows.append({**part, "division_code": code})
+            self.session.execute(insert(table), new_rows)
+            self.report.moved["population" if model is Population else "workforce"] += len(rows)
+        # facilities: listed, else nearest successor point, else the continuing successor
+        facilities = self.session.execute(
+            select(Facility.id, Facility.external_id, Facility.name, Facility.longitude,
+                   Facility.latitude).where(Facility.division_code == old)).all()
+        listed: dict[str, str] = {}
+        for unit, code in zip(move.parts, codes, strict=True):
+            for key in unit.facilities:
+                listed[str(key)] = code
+        assignments: dict[str, list[int]] = defaultdict(list)
+        have_points = [p for p in move.points if p[0] is not None and p[1] is not None]
+        distinct_points = len(set(have_points)) == len(move.points)
+        for fid, external, name, lon, lat in facilities:
+            target = listed.get(str(fid)) or (listed.get(external) if external else None)
+            if target is None and lon is not None and lat is not None and distinct_points:
+                distance = [great_circle_m(lon, lat, p[0], p[1]) for p in move.points
+                            if p[0] is not None and p[1] is not None]
+                target = codes[min(range(len(distance)), key=distance.__getitem__)]
+            if target is None:
+                target = move.continuing
+            if target is None:
+                self.problem(move, f"facility {fid} ({name}) in {old} is not listed for a part "
+                             "of the split and has no location to place it by", "homeless_row",
+                             table="facility", id=fid, name=name, code=old)
+                continue
+            assignments[target].append(int(fid))
+        for target, ids in assignments.items():
+            if target == old:
+                continue
+            self.session.execute(update(FACILITY)
+                                 .where(FACILITY.c.id.in_(ids))
+                                 .values(division_code=target))
+            self.report.moved["facility"] += len(ids)
+        # other tables: listed people, else location, else the continuing successor
+        people: dict[int, str] = {}
+        for unit, code in zip(move.parts, codes, strict=True):
+            for person in unit.people:
+                people[int(person)] = code
+        for spec in self.carried:
+            self._split_carried(move, spec, codes, people)
+
+    def _split_carried(self, move: _Move, spec: Carried, codes: Sequence[str],
+                       people: dict[int, str]) -> None:
+        old = move.old[0]
+        table = spec.table
+        condition = table.c[spec.column] == old
+        if spec.where is not None:
+            condition = condition & spec.where
+        columns = [table.c.id]
+        if spec.longitude and spec.latitude:
+            columns += [table.c[spec.longitude], table.c[spec.latitude]]
+        moved: dict[str, list[int]] = defaultdict(list)
+        for row in self.session.execute(select(*columns).where(condition)).all():
+            row_id = int(row[0])
+            target = people.get(row_id) if spec.people else None
+            if target is None and len(row) == 3 and row[1] is not None and row[2] is not None:
+                distance = [great_circle_m(row[1], row[2], p[0], p[1])
+                            for p in move.points if p[0] is not None and p[1] is not None]
+                if len(distance) == len(codes) and len(set(move.points)) == len(codes):
+                    target = codes[min(range(len(distance)), key=distance.__getitem__)]
+            target = target or move.continuing
+            if target is None:
+                self.problem(move, f"{spec.label} {row_id} in {old} is given no part of the "
+                             "split", "homeless_row", table=spec.label, id=row_id, code=old)
+                continue
+            moved[target].append(row_id)
+        for target, ids in moved.items():
+            if target == old:
+                continue
+            if spec.notice:
+                self.report.notices.extend(Notice(spec.label, i, old, target,
+                                                  self.event_ids[move.event]) for i in ids)
+            self.session.execute(update(table).where(table.c.id.in_(ids))
+                                 .values({spec.column: target}))
+            self.report.moved[spec.label] += len(ids)
+
+    def _abolish(self, move: _Move) -> None:
+        old = move.old[0]
+        year = move.on.year
+        checks: list[tuple[str, Table, ColumnElement[bool]]] = [
+            ("facility", FACILITY, FACILITY.c.division_code == old),
+            ("population", POPULATION,
+             (POPULATION.c.division_code == old)
+             & (POPULATION.c.period >= year)),
+            ("workforce", WORKFORCE,
+             (WORKFORCE.c.division_code == old)
+             & (WORKFORCE.c.period >= year)),
+        ]
+        for spec in self.carried:
+            condition = spec.table.c[spec.column] == old
+            if spec.where is not None:
+                condition = condition & spec.where
+            checks.append((spec.label, spec.table, condition))
+        for label, table, condition in checks:
+            ids = self.session.scalars(select(table.c.id).where(condition).limit(21)).all()
+            if ids:
+                shown = ", ".join(str(i) for i in ids[:20])
+                self.problem(move, f"abolishing {old} would leave {label} rows without a "
+                             f"division: {shown}{' …' if len(ids) > 20 else ''}",
+                             "homeless_rows", table=label, ids=shown, code=old)
+
+
+def apply_changes(session: Session, events: Sequence[ChangeEvent], *,
+                  source: str = "change", recorded_by: str | None = None,
+                  carried: Sequence[Carried] = ()) -> ChangeReport:
+    """Check and write a batch of changes with what they carry; any problem raises
+    :class:`ValidationError` naming every one (the caller's transaction then rolls back)."""
+    checker, ordered = check_changes(session, events, source=source)
+    if checker.problems:
+        raise ValidationError(checker.problems, summary=f"{len(checker.problems)} problem(s) "
+                              "in the division changes; nothing was written")
+    state = checker.state
+    report = ChangeReport()
+    now = dt.datetime.now(dt.UTC)
+    # the events first, for their ids
+    event_rows = [DivisionChangeEvent(
+        kind=e.kind, effective_on=e.on, old_codes=json.dumps(list(e.old)),
+        new_codes=json.dumps([p.code for p in e.new]),
+        shares=json.dumps({str(p.code): p.share for p in e.new}) if e.kind == "split" else None,
+        recorded_by=recorded_by, recorded_at=now,
+        source=(f"{source} row {e.rows[0]}" if e.rows else source)[:200], note=e.note)
+        for e in ordered]
+    session.add_all(event_rows)
+    session.flush()
+    ids = [int(row.id) for row in event_rows]
+    report.events = ids
+    # division versions: close the stored ones, insert the new ones
+    closures = [{"b_id": v.db_id, "b_to": v.valid_to}
+                for vs in state.versions.values() for v in vs if v.closed and v.db_id]
+    if closures:
+        table = DIVISION
+        session.execute(update(table).where(table.c.id == bindparam("b_id"))
+                        .values(valid_to=bindparam("b_to"))
+                        .execution_options(synchronize_session=False), closures)
+    if state.new:
+        session.execute(insert(DIVISION),
+                        [{c: getattr(v, c) for c in _COLUMNS} for v in state.new])
+    report.closed, report.opened = len(closures), len(state.new)
+    # links
+    links = []
+    for move in checker.moves:
+        targets: Sequence[tuple[str | None, float | None]] = move.targets or ((None, None),)
+        for old in move.old:
+            for code, share in targets:
+                links.append({"effective_on": move.on, "event": move.kind,
+                              "predecessor_code": old, "successor_code": code,
+                              "note": ordered[move.event].note, "event_id": ids[move.event],
+                              "share": share})
+    if links:
+        session.execute(insert(LINK), links)
+    problems: list[Problem] = []
+    carrier = _Carrier(session, carried, report, problems, source, ids, ordered)
+    for move in checker.moves:
+        carrier.move(move)
+    if problems:
+        raise ValidationError(problems, summary=f"{len(problems)} problem(s) in carrying the "
+                              "data to the successors; nothing was written")
+    session.flush()
+    return report
+
+
+def change_count(session: Session) -> int:
+    """How many change events are recorded."""
+    return int(session.scalar(select(func.count()).select_from(DivisionChangeEvent)) or 0)
+
+
+__all__ = ["KINDS", "Carried", "ChangeEvent", "ChangeReport", "NewUnit", "Notice",
+           "apply_changes", "change_count", "check_changes"]
