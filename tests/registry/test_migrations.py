@@ -9,7 +9,6 @@ from sqlalchemy import Engine
 import shequ.models  # noqa: F401  (every table on Base.metadata)
 from shequ.registry.models import Base
 
-
 # Not Shequ's models: PostGIS's own table (made by CREATE EXTENSION) and the GiST index
 # on boundaries, which migration 0013 makes on PostgreSQL only (SQLite has no GiST).
 POSTGIS_ONLY = {("table", "spatial_ref_sys"), ("index", "ix_division_boundary_shape")}

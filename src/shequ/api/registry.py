@@ -7,12 +7,13 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from shequ.errors import Problem, ValidationError
 from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
+from shequ.registry.levels import code_authority
 from shequ.registry.models import Division, Facility, FacilityStatus
 from shequ.registry.summary import summarise_region
 
@@ -53,6 +54,13 @@ class DivisionOut(BaseModel):
     longitude: float | None
     latitude: float | None
     synthetic_geography: bool
+
+    @computed_field(description="official (published or imported) or derived (made from "  # type: ignore[prop-decorator]
+                    "the NBS digit ranges)")
+    @property
+    def code_authority(self) -> str:
+        """Whether the code is official or derived."""
+        return code_authority(self.code_source)
 
 
 class DivisionTree(DivisionOut):
