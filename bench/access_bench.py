@@ -41,9 +41,10 @@ from scipy.sparse.csgraph import dijkstra
 
 from shequ.access.fca import fca_from_costs, two_step_fca
 from shequ.access.kernels import UNREACHED, catchments, nearest_distances
-from shequ.access.network import StreetNetwork, grid_network
+from shequ.access.network import CM_PER_M, StreetNetwork, grid_network
 
 CAP = 1000
+CAP_CM = CAP * CM_PER_M  # the graphs' weights and Shequ's distances are centimetres
 TYPES = 12
 SHARE = 0.005
 SIZES = {"100k": (316, 316), "1M": (1000, 1000), "4M": (2000, 2000)}
@@ -160,7 +161,8 @@ def bench_nearest(label: str, net: StreetNetwork, *, full: bool, peers: set[str]
 
     graph = net.to_scipy()
     scipy_t, scipy_m, scipy_rows = measure(lambda: [
-        dijkstra(graph, directed=False, indices=s, min_only=True, limit=CAP) for s in sources],
+        dijkstra(graph, directed=False, indices=s, min_only=True, limit=CAP_CM)
+        for s in sources],
         repeat=1 if net.node_count > 150_000 else 3)
     same = all(np.array_equal(as_float(ours[t]), scipy_rows[t]) for t in range(TYPES))
     results["scipy"] = scipy_t
@@ -193,7 +195,7 @@ def bench_nearest(label: str, net: StreetNetwork, *, full: bool, peers: set[str]
                 source=list(range(n, n + TYPES)), target=list(range(n)), weights="w"),
                 repeat=1)
             table = np.asarray(rows, dtype=np.float64)
-            table[table > CAP] = np.inf
+            table[table > CAP_CM] = np.inf
             same = np.array_equal(table, as_float(ours))
             results["igraph"] = query_t
             row("igraph (12 super-sources)", query_t, ours_t, query_m,
@@ -214,7 +216,7 @@ def bench_nearest(label: str, net: StreetNetwork, *, full: bool, peers: set[str]
             build_t, _, g = measure(nx_build, repeat=1)
             count = TYPES if full else 1
             query_t, query_m, found = measure(lambda: [
-                nx.multi_source_dijkstra_path_length(g, sources[t].tolist(), cutoff=CAP)
+                nx.multi_source_dijkstra_path_length(g, sources[t].tolist(), cutoff=CAP_CM)
                 for t in range(count)], repeat=1)
             table = np.full(net.node_count, np.inf)
             for node, value in found[0].items():
@@ -249,8 +251,9 @@ def bench_nearest(label: str, net: StreetNetwork, *, full: bool, peers: set[str]
             def pandana_query() -> list[Any]:
                 out = []
                 for t, s in enumerate(sources):
-                    pnet.set_pois(f"t{t}", CAP, 1, pd.Series(net.lon[s]), pd.Series(net.lat[s]))
-                    out.append(pnet.nearest_pois(CAP, f"t{t}", num_pois=1, max_distance=-1))
+                    pnet.set_pois(f"t{t}", CAP_CM, 1, pd.Series(net.lon[s]),
+                                  pd.Series(net.lat[s]))
+                    out.append(pnet.nearest_pois(CAP_CM, f"t{t}", num_pois=1, max_distance=-1))
                 return out
 
             query_t, query_m, frames = measure(pandana_query, repeat=1)
@@ -258,7 +261,8 @@ def bench_nearest(label: str, net: StreetNetwork, *, full: bool, peers: set[str]
             values = np.where(values < 0, np.inf, values)
             reference = as_float(ours[0])
             both = np.isfinite(values) & np.isfinite(reference)
-            worst = float(np.max(np.abs(values[both] - reference[both]))) if both.any() else 0.0
+            worst = float(np.max(np.abs(values[both] - reference[both]))) / CM_PER_M if (
+                both.any()) else 0.0
             agree = np.isfinite(values) == np.isfinite(reference)
             results["pandana"] = query_t
             row("pandana (12 categories)", query_t, ours_t, query_m,
@@ -288,7 +292,8 @@ def bench_layout(net: StreetNetwork) -> None:
             graph = StreetNetwork.from_edges(
                 node_ids=net.node_ids[permutation], lon=net.lon[permutation],
                 lat=net.lat[permutation], edge_u=inverse[coo.row[upper]],
-                edge_v=inverse[coo.col[upper]], length_m=coo.data[upper], reorder=False)
+                edge_v=inverse[coo.col[upper]], length_m=coo.data[upper] / CM_PER_M,
+                reorder=False)
         ids = facilities(net, seed=1)
         sources = (list(ids) if permutation is None else
                    [graph.positions_of(net.node_ids[s]) for s in ids])
@@ -313,7 +318,7 @@ def bench_fca(net: StreetNetwork) -> None:
     supply_nodes = rng.choice(net.node_count, round(SHARE * net.node_count), replace=False)
     supply = rng.integers(10, 200, supply_nodes.size).astype(np.float64)
     source, node, dist = catchments(net, supply_nodes, radius_m=CAP)
-    costs = pd.DataFrame({"origin": node, "dest": source, "cost": dist.astype(np.float64)})
+    costs = pd.DataFrame({"origin": node, "dest": source, "cost": dist / CM_PER_M})
     print(f"\n== 2SFCA / E2SFCA: {demand_nodes.size:,} demand nodes, {supply_nodes.size:,} "
           f"facilities, {CAP} m, {len(costs):,} (facility, node) pairs ==")
     for label, decay, weight in (("2SFCA", "none", None),

@@ -41,7 +41,7 @@ def test_network_then_nearest_on_the_real_test_extract(tmp_path: Path) -> None:
     graph = net.to_scipy()
     for column, rows in (("clinic", [0, 1]), ("shop", [2, 3, 4]), ("park", [5])):
         expected = dijkstra(graph, directed=False, indices=picks[rows], min_only=True,
-                            limit=1000)
+                            limit=1000 * 100) / 100  # the graph's centimetres as metres
         got = table[column].cast(pl.Float64).fill_null(np.inf).to_numpy()
         assert np.array_equal(got, expected), column
 

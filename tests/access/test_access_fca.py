@@ -63,7 +63,8 @@ def test_negative_capacity_is_rejected(line: StreetNetwork) -> None:
 def _dense_oracle(net: StreetNetwork, demand_nodes: np.ndarray, demand: np.ndarray,
                   supply_nodes: np.ndarray, supply: np.ndarray, radius: float,
                   sigma: float | None) -> np.ndarray:
-    d = dijkstra(net.to_scipy(), directed=False, indices=supply_nodes, limit=radius)
+    # the network's weights are centimetres: the oracle works in metres
+    d = dijkstra(net.to_scipy(), directed=False, indices=supply_nodes, limit=radius * 100) / 100
     d = d[:, demand_nodes]  # facilities × demand points
     inside = np.isfinite(d)
     w = np.where(inside, 1.0 if sigma is None else np.exp(-np.where(inside, d, 0) ** 2
@@ -99,7 +100,8 @@ def test_fca_equals_pysal_access(helsinki: StreetNetwork) -> None:
     demand = rng.integers(1, 500, demand_nodes.size).astype(float)
     supply_nodes = rng.choice(helsinki.node_count, 20, replace=False)
     supply = rng.integers(5, 80, supply_nodes.size).astype(float)
-    d = dijkstra(helsinki.to_scipy(), directed=False, indices=supply_nodes, limit=1000)
+    d = dijkstra(helsinki.to_scipy(), directed=False, indices=supply_nodes,
+                 limit=1000 * 100) / 100  # centimetre weights, metre costs
     j, i = np.nonzero(np.isfinite(d[:, demand_nodes]))
     costs = pd.DataFrame({"origin": i, "dest": j, "cost": d[j, demand_nodes[i]]})
     model = access.Access(

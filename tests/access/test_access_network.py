@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shequ.access.network import StreetNetwork, integer_metres
+from shequ.access.network import StreetNetwork, integer_centimetres
 from shequ.errors import NetworkError
 from shequ.registry.geodesy import EARTH_RADIUS_M
 
@@ -33,17 +33,18 @@ def _weight(net: StreetNetwork, a: int, b: int) -> int:
     return int(net.weights[row][found[0]])
 
 
-def test_integer_metres_round_and_never_zero() -> None:
-    assert integer_metres([0.0, 0.4, 0.6, 1.5, 2.5, 86.4]).tolist() == [1, 1, 1, 2, 2, 86]
+def test_integer_centimetres_round_and_never_zero() -> None:
+    assert integer_centimetres([0.0, 0.004, 0.006, 0.015, 0.025, 86.4]).tolist() == [
+        1, 1, 1, 2, 2, 8640]
 
 
 def test_from_edges_keeps_shortest_parallel_edge_and_drops_self_loops() -> None:
     net = _square()
     assert net.node_count == 5
     assert net.edge_count == 5  # 0-1 (twice → once), 1-2, 2-3, 3-0, 0-2
-    assert _weight(net, 10, 20) == 80
-    assert _weight(net, 20, 10) == 80
-    assert _weight(net, 10, 30) == 140
+    assert _weight(net, 10, 20) == 8020  # centimetres
+    assert _weight(net, 20, 10) == 8020
+    assert _weight(net, 10, 30) == 14000
     assert net.report["self_loops_dropped"] == 1
     assert net.report["components"] == 2
 
@@ -129,11 +130,11 @@ def test_from_osm_reads_real_extract_with_osm_ids(test_extract: StreetNetwork) -
     assert set(test_extract.node_ids.tolist()) <= set(nodes["id"].tolist())
     assert test_extract.report["input_nodes"] == len(nodes)
     assert test_extract.report["input_edges"] == len(edges)
-    # every edge of the largest component is there with its length in whole metres
+    # every edge of the largest component is there with its length in whole centimetres
     kept = set(test_extract.node_ids.tolist())
     row = edges[edges["u"].isin(kept) & edges["v"].isin(kept)].iloc[0]
     assert _weight(test_extract, int(row["u"]), int(row["v"])) <= max(
-        1, round(float(row["length"])))
+        1, round(float(row["length"]) * 100))
     assert test_extract.source == "osm:test.osm.pbf"
     assert test_extract.report["components"] >= 1
 

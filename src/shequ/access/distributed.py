@@ -27,7 +27,7 @@ from shequ.access.lifecircle import (
     roll_up,
     tier_distance,
 )
-from shequ.access.network import StreetNetwork
+from shequ.access.network import CM_PER_M, StreetNetwork
 from shequ.access.store import load_region, region_network, today_year
 from shequ.catalog import Catalog
 from shequ.errors import ConfigurationError, NotFoundError
@@ -57,7 +57,7 @@ def sub_network(network: StreetNetwork, *, west: float, south: float, east: floa
     return StreetNetwork.from_edges(
         node_ids=network.node_ids[keep], lon=network.lon[keep], lat=network.lat[keep],
         edge_u=position[row[edge]], edge_v=position[col[edge]],
-        length_m=network.weights[edge].astype(np.float64), synthetic=network.synthetic,
+        length_m=network.weights[edge] / CM_PER_M, synthetic=network.synthetic,
         source=network.source, reorder=False)
 
 

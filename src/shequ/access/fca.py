@@ -39,7 +39,7 @@ import polars as pl
 from numba import njit
 
 from shequ.access.kernels import catchments, prefetch
-from shequ.access.network import StreetNetwork
+from shequ.access.network import CM_PER_M, StreetNetwork
 from shequ.catalog import Catalog
 from shequ.errors import Problem, ValidationError
 
@@ -115,8 +115,10 @@ def two_step_fca(network: StreetNetwork, *, demand_nodes: npt.ArrayLike,
     n = network.node_count
     population = np.bincount(d_nodes, weights=p, minlength=n).astype(np.float64)
     source, node, dist = catchments(network, s_nodes, radius_m=radius_m)
+    # the catchments' costs are centimetres: the cap and the width in centimetres too
     result = fca_from_costs(origin=node, dest=source, cost=dist, demand=population, supply=s,
-                            max_cost=radius_m, decay=kind, sigma=sigma)
+                            max_cost=radius_m * CM_PER_M, decay=kind,
+                            sigma=sigma * CM_PER_M)
     return FcaResult(result.access[d_nodes], result.ratio, result.reached_demand)
 
 

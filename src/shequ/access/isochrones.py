@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shequ.access.kernels import UNREACHED, nearest_distances
-from shequ.access.network import StreetNetwork
+from shequ.access.network import CM_PER_M, StreetNetwork
 from shequ.registry.geodesy import LocalProjection, local_projection
 
 
@@ -27,15 +27,18 @@ def _projection(network: StreetNetwork) -> LocalProjection:
 
 def reachable_segments(network: StreetNetwork, dist: npt.NDArray[np.int32], limit_m: float
                        ) -> npt.NDArray[np.float64]:
-    """Segments (x0, y0, x1, y1) in local metres walkable within ``limit_m`` given ``dist``."""
+    """Segments (x0, y0, x1, y1) in local metres walkable within ``limit_m`` given ``dist``.
+
+    ``dist`` is the kernels' centimetres per node.
+    """
     n = network.node_count
     row = np.repeat(np.arange(n), np.diff(network.indptr))
     col = network.indices.astype(np.int64)
-    w = network.weights.astype(np.float64)
-    du = dist[row].astype(np.float64)
+    w = network.weights / CM_PER_M
+    du = dist[row] / CM_PER_M
     reached_u = dist[row] != UNREACHED
     du = np.where(reached_u, du, np.inf)
-    dv = np.where(dist[col] != UNREACHED, dist[col].astype(np.float64), np.inf)
+    dv = np.where(dist[col] != UNREACHED, dist[col] / CM_PER_M, np.inf)
     # each undirected edge once for whole edges (u < v), both directions for partial ones
     whole = reached_u & (dv <= limit_m) & (du <= limit_m) & (row < col)
     partial = reached_u & (du <= limit_m) & (du + w > limit_m) & ~(dv <= limit_m)
@@ -58,8 +61,8 @@ def reachable_segments(network: StreetNetwork, dist: npt.NDArray[np.int32], limi
 def isochrone_geometry(network: StreetNetwork, sources: npt.ArrayLike, *, distance_m: float,
                        buffer_m: float = 40.0, simplify_m: float = 5.0) -> dict[str, Any] | None:
     """GeoJSON geometry of everything within ``distance_m`` of the source nodes (or None)."""
-    import shapely  # type: ignore[import-untyped]
-    from shapely.geometry import mapping  # type: ignore[import-untyped]
+    import shapely  # type: ignore[import-untyped, unused-ignore]
+    from shapely.geometry import mapping  # type: ignore[import-untyped, unused-ignore]
 
     src = np.asarray(sources, dtype=np.int64).ravel()
     if src.size == 0:
@@ -68,9 +71,11 @@ def isochrone_geometry(network: StreetNetwork, sources: npt.ArrayLike, *, distan
     segments = reachable_segments(network, dist, distance_m)
     projection = _projection(network)
     points = np.column_stack(projection.to_metres(network.lon[src], network.lat[src]))
-    parts = [shapely.points(points).tolist()]
+    # arrays of geometries (shapely gives a lone geometry for one row: not the case here)
+    parts: list[list[Any]] = [list(np.asarray(shapely.points(points), dtype=object))]
     if segments.size:
-        parts.append(shapely.linestrings(segments.reshape(-1, 2, 2)).tolist())
+        parts.append(list(np.asarray(shapely.linestrings(segments.reshape(-1, 2, 2)),
+                                     dtype=object)))
     shape = shapely.union_all(shapely.buffer([g for p in parts for g in p], buffer_m,
                                              quad_segs=4))
     shape = shapely.simplify(shape, simplify_m)

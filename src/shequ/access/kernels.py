@@ -1,15 +1,24 @@
-"""Bounded shortest-path kernels on integer-metre CSR graphs, compiled with Numba.
+"""Bounded shortest-path kernels on integer-centimetre CSR graphs, compiled with Numba.
 
-Algorithm: Dial's bucket queue.  Edge weights are whole metres ≥ 1 and every search has a
-cap (the walking distance of a life circle), so a queue of ``cap + 1`` buckets (chains of
-64-node blocks, lazy deletion) gives O(1) insert and pop-min; the search ends when the
-bucket index passes the cap.  Popped blocks are reused first, so the queue stays in a few
+Algorithm: Dial's bucket queue with one-metre buckets over centimetre distances.  Every
+search has a cap (the walking distance of a life circle), so a queue of ``cap / 1 m + 1``
+buckets (chains of 64-node blocks, lazy deletion) gives O(1) insert and pop-min; the
+search ends when the bucket index passes the cap.  A bucket holds distances within one
+metre of each other, so an edge shorter than a metre can improve a node of the bucket
+being scanned: such a node goes back into the same bucket and the bucket is scanned
+again until it stays empty (label correcting inside a bucket, Dial's order between
+buckets).  The result is exact — the distances SciPy's Dijkstra gives on the same integer
+centimetre weights — and costs what whole-metre Dial cost, because edges under a metre
+are few (one bucket per centimetre would need 100 times the buckets and blocks).
+Popped blocks are reused first, so the queue stays in a few
 hot cache lines: a pool with one slot per push, linked node by node, made every pop a
 cache miss once the graph outgrew the cache (measured: 25–30% slower at 1 M and 4 M
 nodes).  Each bucket is gathered into a contiguous list
 and the next nodes' rows are prefetched, because a multi-source frontier is scattered
-over the whole graph and cache misses, not arithmetic, set the speed.  Distances are exact
-integers, the same SciPy's Dijkstra gives on the same integer weights.
+over the whole graph and cache misses, not arithmetic, set the speed.
+
+Units: caps and offsets are given in metres; distances come back as int32
+**centimetres** (divide by :data:`~shequ.access.network.CM_PER_M` to show metres).
 
 * :func:`nearest_distances` — multi-source search per facility type: every node's
   distance to the nearest facility of each type (``UNREACHED`` beyond the cap).  Types run
@@ -24,8 +33,11 @@ graphs, but an OpenMP barrier on a busy shared machine costs tens of millisecond
 (a 5,000-node query took 50 ms instead of 3 ms); small jobs run on the calling thread.
 Thread count: ``NUMBA_NUM_THREADS`` (default: the number of cores).
 
-Why not a binary heap: with integer metres and caps of 300–2400 m the bucket scan costs
-nothing and each queue operation is a few array writes, where a heap pays log n.
+Why not a binary heap: with caps of 300–2400 m the bucket scan costs nothing and each
+queue operation is a few array writes, where a heap pays log n.
+
+Compilation: every kernel is ``cache=True``; :mod:`shequ.warm` compiles them into the
+install's cache at install and demo time, so no user waits for it.
 """
 
 from __future__ import annotations
@@ -41,11 +53,13 @@ from llvmlite import ir  # type: ignore[import-untyped]
 from numba import extending, njit, types
 from numba.core import cgutils
 
-from shequ.access.network import StreetNetwork
+from shequ.access.network import CM_PER_M, StreetNetwork
 from shequ.errors import NetworkError
 
 UNREACHED = np.iinfo(np.int32).max
 MAX_CAP_M = 1_000_000  # 1000 km: far beyond any walk; keeps bucket arrays small
+# Centimetres per bucket: one metre, so a search has as many buckets as metres in its cap.
+_WIDTH = CM_PER_M
 
 Int32Array = npt.NDArray[np.int32]
 Int64Array = npt.NDArray[np.int64]
@@ -108,23 +122,25 @@ _GROUP = 256
 
 @njit(cache=True, nogil=True)
 def _queue(n_entries: int, cap: int) -> tuple[Int32Array, Int32Array, Int32Array, Int32Array,
-                                              Int32Array, Int32Array, Int32Array]:
+                                              Int32Array, Int32Array, Int32Array]:  # cap: cm
     """Scratch for :func:`_dial`: bucket lists made of recycled blocks of ``_BLOCK`` nodes.
 
     Returns (blocks, block_next, free, head, tail, fill, counters).  A bucket is a chain
     of blocks from ``head`` to ``tail`` (``fill`` nodes in its last block); a popped
     bucket's blocks go on the ``free`` stack and are taken again first, so the queue
     lives in a few hot blocks however many pushes a search makes.  ``counters`` holds
-    (free blocks, blocks ever used).  Room for ``n_entries`` pushes at once.
+    (free blocks, blocks ever used, 1 if the pool ran out).  Room for ``n_entries``
+    pushes at once, twice over: a node improved inside its bucket is pushed again.
     """
-    count = n_entries // _BLOCK + cap + 2
+    buckets = cap // _WIDTH + 1
+    count = 2 * (n_entries // _BLOCK) + buckets + 2
     blocks = np.empty(count * _BLOCK, dtype=np.int32)
     block_next = np.empty(count, dtype=np.int32)
     free = np.empty(count, dtype=np.int32)
-    head = np.full(cap + 1, -1, dtype=np.int32)
-    tail = np.full(cap + 1, -1, dtype=np.int32)
-    fill = np.zeros(cap + 1, dtype=np.int32)
-    counters = np.zeros(2, dtype=np.int32)
+    head = np.full(buckets, -1, dtype=np.int32)
+    tail = np.full(buckets, -1, dtype=np.int32)
+    fill = np.zeros(buckets, dtype=np.int32)
+    counters = np.zeros(3, dtype=np.int32)
     return blocks, block_next, free, head, tail, fill, counters
 
 
@@ -136,12 +152,15 @@ def _push(  # noqa: PLR0917 (numba kernels take positional arrays)
     """Append ``node`` to bucket ``d``; returns the new (free blocks, blocks used).
 
     Used to seed the sources; :func:`_dial`'s inner loop has the same steps written out.
+    ``used`` comes back −1 when the pool has no block left (nothing is written then).
     """
     t = tail[d]
     if t == -1 or fill[d] == _BLOCK:
         if n_free > 0:
             n_free -= 1
             block = free[n_free]
+        elif used >= block_next.shape[0]:
+            return n_free, -1
         else:
             block = used
             used += 1
@@ -164,79 +183,94 @@ def _dial(  # noqa: PLR0912, PLR0915, PLR0917 (positional arrays; the push writt
         cap: int, dist: Int32Array, blocks: Int32Array, block_next: Int32Array,
         free: Int32Array, head: Int32Array, tail: Int32Array, fill: Int32Array,
         counters: Int32Array, bucket_nodes: Int32Array, settled: Int32Array) -> int:
-    """Bounded multi-source Dial search; writes ``dist``, returns the number of nodes reached.
+    """Bounded multi-source search; writes ``dist`` (cm), returns the number of nodes reached.
 
-    ``adjacency`` interleaves (neighbour, metres) per directed edge.  ``dist`` must hold
-    UNREACHED everywhere on entry; the queue arrays come from :func:`_queue` and are
-    empty again on exit.  Lazy deletion: a node is pushed again when its distance
-    improves and stale entries are skipped when popped.  ``settled[:k]`` lists the nodes
-    reached, in distance order.
+    ``adjacency`` interleaves (neighbour, centimetres) per directed edge; ``cap`` and
+    ``offsets`` are centimetres.  ``dist`` must hold UNREACHED or an earlier search's
+    distances on entry; the queue arrays come from :func:`_queue` and are empty again on
+    exit.  Lazy deletion: a node is pushed again when its distance improves and entries
+    of another bucket are skipped when popped.  ``settled[:k]`` lists the nodes first
+    reached by this search (each once).  Returns −1 if the queue's pool ran out
+    (``counters[2]`` is set; the caller reports it).
     """
     n_free = counters[0]
     used = counters[1]
+    count = 0
     for k in range(sources.shape[0]):
         s = sources[k]
         d0 = offsets[k]
         if d0 <= cap and d0 < dist[s]:
+            if dist[s] == 2147483647:
+                settled[count] = s
+                count += 1
             dist[s] = d0
-            n_free, used = _push(s, d0, blocks, block_next, free, head, tail, fill, n_free,
-                                 used)
-    count = 0
-    for b in range(cap + 1):
-        block = head[b]
-        if block == -1:
-            continue
-        # gather the bucket into a contiguous list, prefetching each node's row, and
-        # give its blocks back
-        last = tail[b]
-        m = 0
-        while block != -1:
-            upto = fill[b] if block == last else _BLOCK
-            base = block * _BLOCK
-            for q in range(upto):
-                x = blocks[base + q]
-                bucket_nodes[m] = x
-                m += 1
-                prefetch(dist, x)
-                prefetch(indptr, x)
-            free[n_free] = block
-            n_free += 1
-            block = block_next[block]
-        head[b] = -1
-        tail[b] = -1
-        fill[b] = 0
-        for j in range(m):
-            if j + _AHEAD < m:
-                prefetch(adjacency, 2 * indptr[bucket_nodes[j + _AHEAD]])
-            x = bucket_nodes[j]
-            if dist[x] != b:
-                continue  # a stale entry: x was reached by a shorter path
-            settled[count] = x
-            count += 1
-            for e in range(indptr[x], indptr[x + 1]):
-                y = adjacency[2 * e]
-                nd = b + adjacency[2 * e + 1]
-                if nd <= cap and nd < dist[y]:
-                    dist[y] = nd
-                    # _push written out: through the helper this loop measured 25% slower
-                    t = tail[nd]
-                    if t == -1 or fill[nd] == _BLOCK:
-                        if n_free > 0:
-                            n_free -= 1
-                            block = free[n_free]
-                        else:
-                            block = used
-                            used += 1
-                        block_next[block] = -1
-                        if t == -1:
-                            head[nd] = block
-                        else:
-                            block_next[t] = block
-                        tail[nd] = block
-                        fill[nd] = 0
-                        t = block
-                    blocks[t * _BLOCK + fill[nd]] = y
-                    fill[nd] += 1
+            n_free, used = _push(s, d0 // _WIDTH, blocks, block_next, free, head, tail, fill,
+                                 n_free, used)
+            if used < 0:
+                counters[2] = 1
+                return -1
+    limit = block_next.shape[0]
+    for b in range(cap // _WIDTH + 1):
+        # a bucket can fill again while it is scanned (edges under one bucket's width)
+        while head[b] != -1:
+            # gather the bucket into a contiguous list, prefetching each node's row, and
+            # give its blocks back
+            block = head[b]
+            last = tail[b]
+            m = 0
+            while block != -1:
+                upto = fill[b] if block == last else _BLOCK
+                base = block * _BLOCK
+                for q in range(upto):
+                    x = blocks[base + q]
+                    bucket_nodes[m] = x
+                    m += 1
+                    prefetch(dist, x)
+                    prefetch(indptr, x)
+                free[n_free] = block
+                n_free += 1
+                block = block_next[block]
+            head[b] = -1
+            tail[b] = -1
+            fill[b] = 0
+            for j in range(m):
+                if j + _AHEAD < m:
+                    prefetch(adjacency, 2 * indptr[bucket_nodes[j + _AHEAD]])
+                x = bucket_nodes[j]
+                dx = dist[x]
+                if dx // _WIDTH != b:
+                    continue  # a stale entry: x was reached by a shorter path
+                for e in range(indptr[x], indptr[x + 1]):
+                    y = adjacency[2 * e]
+                    nd = dx + adjacency[2 * e + 1]
+                    if nd <= cap and nd < dist[y]:
+                        if dist[y] == 2147483647:
+                            settled[count] = y
+                            count += 1
+                        dist[y] = nd
+                        nb = nd // _WIDTH
+                        # _push written out: through the helper this loop measured 25% slower
+                        t = tail[nb]
+                        if t == -1 or fill[nb] == _BLOCK:
+                            if n_free > 0:
+                                n_free -= 1
+                                block = free[n_free]
+                            elif used >= limit:
+                                counters[2] = 1
+                                return -1
+                            else:
+                                block = used
+                                used += 1
+                            block_next[block] = -1
+                            if t == -1:
+                                head[nb] = block
+                            else:
+                                block_next[t] = block
+                            tail[nb] = block
+                            fill[nb] = 0
+                            t = block
+                        blocks[t * _BLOCK + fill[nb]] = y
+                        fill[nb] += 1
     counters[0] = n_free
     counters[1] = used
     return count
@@ -258,13 +292,15 @@ def _nearest_types(  # noqa: PLR0917 (numba kernels take positional arrays)
         most = max(most, type_ptr[t + 1] - type_ptr[t])
     blocks, block_next, free, head, tail, fill, counters = _queue(
         adjacency.shape[0] // 2 + most, cap)
-    bucket_nodes = np.empty(n, dtype=np.int32)
+    bucket_nodes = np.empty(blocks.shape[0], dtype=np.int32)
     settled = np.empty(n, dtype=np.int32)
     for t in types:
         for lo in range(type_ptr[t], type_ptr[t + 1], _GROUP):
             hi = min(lo + _GROUP, type_ptr[t + 1])
-            _dial(indptr, adjacency, sources[lo:hi], offsets[lo:hi], cap, out[t], blocks,
-                  block_next, free, head, tail, fill, counters, bucket_nodes, settled)
+            if _dial(indptr, adjacency, sources[lo:hi], offsets[lo:hi], cap, out[t], blocks,
+                     block_next, free, head, tail, fill, counters, bucket_nodes,
+                     settled) < 0:
+                raise RuntimeError("the search queue ran out of blocks")
 
 
 @njit(cache=True, nogil=True)
@@ -281,7 +317,7 @@ def _catchments_serial(  # noqa: PLR0917 (numba kernels take positional arrays)
     dist = np.full(n, 2147483647, dtype=np.int32)
     blocks, block_next, free, head, tail, fill, counters = _queue(
         adjacency.shape[0] // 2 + 1, cap)
-    bucket_nodes = np.empty(n, dtype=np.int32)
+    bucket_nodes = np.empty(blocks.shape[0], dtype=np.int32)
     settled = np.empty(n, dtype=np.int32)
     size = 1024
     out_source = np.empty(size, dtype=np.int32)
@@ -291,6 +327,8 @@ def _catchments_serial(  # noqa: PLR0917 (numba kernels take positional arrays)
     for k in range(sources.shape[0]):
         m = _dial(indptr, adjacency, sources[k:k + 1], offsets[k:k + 1], cap, dist, blocks,
                   block_next, free, head, tail, fill, counters, bucket_nodes, settled)
+        if m < 0:
+            raise RuntimeError("the search queue ran out of blocks")
         if count + m > size:
             while count + m > size:
                 size *= 2
@@ -329,11 +367,18 @@ def _workers(tasks: int, work: int) -> int:
 
 
 def _check_cap(cap_m: float) -> int:
+    """The cap in whole centimetres (a cap of 299.999 m reaches 299.99 m, not 300 m)."""
     if not np.isfinite(cap_m) or cap_m < 0 or cap_m > MAX_CAP_M:
         raise NetworkError(
             f"search cap {cap_m!r} m is not a distance between 0 and {MAX_CAP_M} m"
         )
-    return int(cap_m)
+    return int(np.floor(float(cap_m) * CM_PER_M + 1e-6))
+
+
+def _centimetres(metres: npt.ArrayLike) -> Int32Array:
+    """Start offsets given in metres as whole centimetres (−1 where negative: refused)."""
+    values = np.asarray(metres, dtype=np.float64).ravel()
+    return np.where(values < 0, -1, np.rint(values * CM_PER_M)).astype(np.int32)
 
 
 def _check_nodes(network: StreetNetwork, nodes: npt.ArrayLike, what: str) -> Int64Array:
@@ -351,9 +396,9 @@ def nearest_distances(network: StreetNetwork, sources_by_type: Sequence[npt.Arra
                       ) -> Int32Array:
     """Distance from every node to the nearest source of each type, capped.
 
-    Returns an int32 array of shape (types, nodes) in metres; nodes farther than
+    Returns an int32 array of shape (types, nodes) in **centimetres**; nodes farther than
     ``cap_m`` from every source of a type hold ``UNREACHED``.  ``offsets_by_type`` adds a
-    start distance per source (e.g. its snap distance); default 0.
+    start distance in metres per source (e.g. its snap distance); default 0.
     """
     cap = _check_cap(cap_m)
     sources = [_check_nodes(network, s, f"sources of type #{i}")
@@ -365,7 +410,7 @@ def nearest_distances(network: StreetNetwork, sources_by_type: Sequence[npt.Arra
         offsets = np.zeros(flat.size, dtype=np.int32)
     else:
         offsets = np.concatenate(
-            [np.asarray(o, dtype=np.int32).ravel() for o in offsets_by_type]
+            [_centimetres(o) for o in offsets_by_type]
         ) if offsets_by_type else np.zeros(0, dtype=np.int32)
         if offsets.shape != flat.shape or (offsets.size and offsets.min() < 0):
             raise NetworkError("offsets_by_type must give one non-negative metre per source")
@@ -403,16 +448,17 @@ def nearest_by_type(network: StreetNetwork, sources: Mapping[str, npt.ArrayLike]
 def catchments(network: StreetNetwork, sources: npt.ArrayLike, *, radius_m: float,
                offsets: npt.ArrayLike | None = None, chunks: int | None = None
                ) -> tuple[Int32Array, Int32Array, Int32Array]:
-    """Every node within ``radius_m`` of each source: sparse (source, node, distance).
+    """Every node within ``radius_m`` of each source: sparse (source, node, centimetres).
 
-    ``source`` holds positions into ``sources``; rows are grouped by source.  Each source
+    ``source`` holds positions into ``sources``; rows are grouped by source (within a
+    source, in the order the search reached them).  ``offsets`` are metres.  Each source
     is its own single-source search (not a multi-source one), so a node appears once per
     source that reaches it — what floating-catchment measures need.
     """
     cap = _check_cap(radius_m)
     src = _check_nodes(network, sources, "catchment sources")
     off = (np.zeros(src.size, dtype=np.int32) if offsets is None
-           else np.asarray(offsets, dtype=np.int32).ravel())
+           else _centimetres(offsets))
     if off.shape != src.shape or (off.size and off.min() < 0):
         raise NetworkError("offsets must give one non-negative metre per source")
     if src.size == 0:
@@ -438,7 +484,7 @@ def catchments(network: StreetNetwork, sources: npt.ArrayLike, *, radius_m: floa
 
 def single_source(network: StreetNetwork, node: int, *, radius_m: float
                   ) -> tuple[Int32Array, Int32Array]:
-    """Nodes within ``radius_m`` of one node and their distances (for point queries)."""
+    """Nodes within ``radius_m`` of one node and their distances in centimetres."""
     _, nodes, dist = catchments(network, np.array([node]), radius_m=radius_m, chunks=1)
     return nodes, dist
 

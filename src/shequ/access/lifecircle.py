@@ -42,7 +42,7 @@ import numpy.typing as npt
 import polars as pl
 
 from shequ.access.kernels import UNREACHED, nearest_distances
-from shequ.access.network import SnapResult, StreetNetwork
+from shequ.access.network import CM_PER_M, SnapResult, StreetNetwork
 from shequ.catalog import Catalog, LifeCircleTier
 from shequ.errors import Problem, ValidationError
 from shequ.registry.codes import LEVEL_DIGITS
@@ -85,7 +85,7 @@ class LifeCircleResult:
     unsnapped_residences: pl.DataFrame
     unsnapped_facilities: pl.DataFrame
     types: tuple[str, ...]
-    node_distances: npt.NDArray[np.int32]
+    node_distances: npt.NDArray[np.int32]  # centimetres (UNREACHED beyond cap_m)
     cap_m: int
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -253,7 +253,7 @@ def _tier_records(prepared: pl.DataFrame, chosen: Sequence[LifeCircleTier], *,
         required = [code for code in tier.required if code in type_index]
         complete = np.ones(points.group.size, dtype=bool)
         for code in required:
-            complete &= point_d[type_index[code]] <= distance
+            complete &= point_d[type_index[code]] <= distance * CM_PER_M
         complete_share = np.divide(
             np.bincount(points.group, weights=points.weight * complete, minlength=n_comm),
             points.denominator, out=np.zeros(n_comm), where=points.denominator > 0)
@@ -314,7 +314,7 @@ def evaluate_life_circles(
     points = _residence_points(network, prepared, residences, max_snap_m=max_snap_m)
     group, point_w, denominator = points.group, points.weight, points.denominator
     n_comm = prepared.height
-    # distance of every point to every type (UNREACHED when unsnapped)
+    # distance of every point to every type in centimetres (UNREACHED when unsnapped)
     point_d = np.full((len(types), group.size), UNREACHED, dtype=np.int64)
     ok = ~points.snapped.unsnapped
     point_d[:, ok] = table[:, points.snapped.node[ok]]
@@ -332,9 +332,10 @@ def evaluate_life_circles(
     for t_index, type_code in enumerate(types):
         d = point_d[t_index]
         median = _weighted_median(group, d, point_w, n_comm)
-        nearest = np.where(median == UNREACHED, np.nan, median.astype(np.float64))
+        nearest = np.where(median == UNREACHED, np.nan, median / CM_PER_M)
         for distance in all_distances:
-            covered = np.bincount(group, weights=point_w * (d <= distance), minlength=n_comm)
+            covered = np.bincount(group, weights=point_w * (d <= distance * CM_PER_M),
+                                  minlength=n_comm)
             share = np.divide(covered, denominator, out=np.zeros(n_comm),
                               where=denominator > 0)
             share_at[(t_index, distance)] = share
@@ -393,12 +394,16 @@ def roll_up(per_community: pl.DataFrame) -> pl.DataFrame:
 
 def node_table(network: StreetNetwork, types: Sequence[str],
                distances: npt.NDArray[np.int32]) -> pl.DataFrame:
-    """Per node: id, lon, lat and the distance to each type (null beyond the cap)."""
+    """Per node: id, lon, lat and the metres to each type (null beyond the cap).
+
+    ``distances`` are the kernels' centimetres; the table shows metres to the centimetre.
+    """
     columns: dict[str, Any] = {"id": network.node_ids, "lon": network.lon, "lat": network.lat}
     for index, code in enumerate(types):
         row = distances[index]
-        columns[code] = pl.Series(code, row, dtype=pl.Int32).set(
-            pl.Series(row == UNREACHED), None) if (row == UNREACHED).any() else row
+        metres = pl.Series(code, row / CM_PER_M, dtype=pl.Float64)
+        columns[code] = metres.set(pl.Series(row == UNREACHED), None) if (
+            row == UNREACHED).any() else metres
     return pl.DataFrame(columns)
 
 

@@ -17,7 +17,7 @@ import polars as pl
 
 from shequ.access.kernels import single_source
 from shequ.access.lifecircle import DEFAULT_MAX_SNAP_M, snap_facilities, tier_distance
-from shequ.access.network import StreetNetwork
+from shequ.access.network import CM_PER_M, StreetNetwork
 from shequ.catalog import Catalog
 from shequ.errors import Problem, ValidationError
 
@@ -75,7 +75,7 @@ def point_query(network: StreetNetwork, *, lon: float, lat: float, facilities: p
     origin = int(snap.node[0])
     nodes, dist = single_source(network, origin, radius_m=radius)
     walk = np.full(network.node_count, np.inf)
-    walk[nodes] = dist
+    walk[nodes] = dist / CM_PER_M
     located = snap_facilities(network, facilities, max_snap_m=max_snap_m)
     rows: list[int] = []
     metres: list[float] = []
