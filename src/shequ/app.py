@@ -49,6 +49,7 @@ API_ROUTERS: tuple[tuple[str, str], ...] = (
     ("reporting", "/api/v1"),
     ("indicators", "/api/v1"),
     ("plan", "/api/v1"),
+    ("jobs", "/api/v1"),
     ("access", "/api/v1"),
 )
 # The pages: each module of shequ.web with a ``router``, by domain.
@@ -68,6 +69,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "reviews",
     "upkeep",
     "plan",
+    "jobs",
 )
 
 

@@ -53,6 +53,17 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
 
 @app.command()
+def warm() -> None:
+    """Compile the street-search and planning kernels into the install's cache (once)."""
+    from shequ.plan.warm import warm as warm_kernels
+
+    with console.status("Compiling the street-search and planning kernels …"):
+        report = warm_kernels()
+    console.print(f"Kernels ready in {report.total_seconds:.1f} s: {report.compiled} "
+                  f"compiled, {report.loaded} loaded from the cache.")
+
+
+@app.command()
 def serve(data_dir: DataDir = None,
           host: Annotated[str | None, typer.Option(help="address to bind")] = None,
           port: Annotated[int | None, typer.Option(help="TCP port")] = None) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -86,12 +87,21 @@ def test_solve_evaluate_map_export_adopt_over_http(
     geo = client.get(f"/api/v1/plan/scenarios/{scenario_id}/export",
                      params={"format": "geojson"}, headers=auth["planner"])
     assert geo.headers["content-type"].startswith("application/geo+json")
-    compared = client.get("/api/v1/plan/compare", params={"ids": [scenario_id]},
-                          headers=auth["planner"]).json()
-    assert compared[0]["indicator"] == "cost_cny"
+    other = client.post("/api/v1/plan/solve", headers=auth["planner"], json={
+        "division_code": COUNTY, "p": 2, "save_as": "http plan 2"}).json()
+    assert other["objective"] == 22 and len(other["sites"]) == 2
+    assert client.get("/api/v1/plan/compare", params={"ids": [scenario_id]},
+                      headers=auth["planner"]).status_code == 422
+    compared = client.get("/api/v1/plan/compare", headers=auth["planner"],
+                          params={"ids": [scenario_id, other["scenario_id"]]}).json()
+    assert [c["name"] for c in compared] == ["http plan", "http plan 2"]
+    assert [c["units_with_site_after"] for c in compared] == [28, 22]
+    assert compared[0]["evaluated"] and not compared[1]["evaluated"]
+    assert compared[0]["indicators"]["N2"]["after"] == pytest.approx(100 * 28 / 30)
+    assert compared[0]["cost_cny"] > compared[1]["cost_cny"] > 0
     page = client.get(f"/plan?scenario={scenario_id}&lang=en", headers=auth["planner"])
     assert page.status_code == 200 and "http plan" in page.text and "leaflet.js" in page.text
-    _check_scenario_pages(client, auth, scenario_id)
+    evaluated = _check_scenario_pages(client, auth, scenario_id)
     adopted = client.post(f"/api/v1/plan/scenarios/{scenario_id}/adopt",
                           headers=auth["planner"])
     assert len(adopted.json()["planned_facility_ids"]) == 8
@@ -107,9 +117,14 @@ def test_solve_evaluate_map_export_adopt_over_http(
         logged = [(r.username, r.action, r.entity_id) for r in session.scalars(
             select(AuditLog).where(AuditLog.entity == "plan_scenario").order_by(AuditLog.id))]
     ctx.close()
+    second = str(other["scenario_id"])
     assert logged == [("planner", "create", str(scenario_id)),
-                      ("planner", "evaluate", str(scenario_id)),  # from its page
+                      ("planner", "export", str(scenario_id)),
+                      ("planner", "create", second),
+                      ("planner", "compare", f"{scenario_id},{second}"),
+                      ("planner", "evaluate", str(scenario_id)),  # from its page, a job
                       ("planner", "adopt", str(scenario_id))]
+    assert evaluated.username == "planner" and evaluated.status == "done"
 
 
 def test_hand_made_scenario_is_checked_and_scoped(
@@ -197,7 +212,7 @@ def _visible(page: str) -> str:
 
 
 def _check_scenario_pages(client: TestClient, auth: dict[str, dict[str, str]],
-                          scenario_id: int) -> None:
+                          scenario_id: int) -> Any:
     """The evaluated scenario in Chinese: funding, headlines, levels and tiers in words,
     the before/after chart and the comparison of scenarios."""
     page = client.get("/plan", params={"scenario": scenario_id, "lang": "zh-CN"},
@@ -225,4 +240,10 @@ def _check_scenario_pages(client: TestClient, auth: dict[str, dict[str, str]],
     done = client.post(f"/plan/scenarios/{scenario_id}/evaluate", headers=auth["planner"],
                        follow_redirects=False)
     assert done.status_code == 303
-    assert done.headers["location"] == f"/plan?scenario={scenario_id}&msg=plan.evaluated_done"
+    found = re.fullmatch(rf"/plan\?scenario={scenario_id}&job=(\d+)", done.headers["location"])
+    assert found is not None, done.headers["location"]
+    job = client.get(f"/api/v1/jobs/{found.group(1)}", headers=auth["planner"]).json()
+    assert job["kind"] == "plan.evaluate" and job["status"] in ("queued", "running", "done")
+    from shequ.services.jobs.service import wait
+
+    return wait(client.app.state.ctx, int(found.group(1)), timeout=120)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shequ.errors import AccessDenied, Problem, ValidationError
+from shequ.errors import AccessDenied
 from shequ.http.caller import CurrentUser, Planner
 from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
 from shequ.plan.models import PlanScenario
@@ -80,17 +80,42 @@ class SolveIn(BaseModel):
 
     division_code: str = Field(min_length=2, max_length=12)
     type_code: str = "comprehensive_service_facility"
-    model: Literal["mclp", "lscp", "pmedian"] = "mclp"
+    model: Literal["mclp", "lscp", "pmedian", "capacitated"] = "mclp"
     p: int | None = Field(default=None, ge=0)
     budget: float | None = Field(default=None, ge=0)
     target: float | None = Field(default=None, gt=0, le=1,
                                  description="budget = reaching this share by new builds")
     objective: Literal["units", "residents"] = "units"
     area: Literal["rural", "urban", "all"] = "rural"
+    candidates: Literal["both", "new", "reuse"] = Field(
+        default="both", description="reuse of public space, new builds, or both")
+    drop_sites: list[Annotated[str, Field(max_length=80)]] = Field(
+        default_factory=list, max_length=2000, description="candidate site ids left out")
+    extra_sites: list[tuple[Annotated[float, Field(ge=-180, le=180)],
+                            Annotated[float, Field(ge=-90, le=90)]]] = Field(
+        default_factory=list, max_length=500,
+        description="points (longitude, latitude) added as new-build candidates")
+    unserved_distance: float | None = Field(
+        default=None, gt=0, le=100_000, description="p-median: metres at which a resident "
+        "counts as unserved (default three times the tier's walking distance)")
     heuristic: bool = False
     time_limit_s: float = Field(default=30.0, gt=0, le=600)
     save_as: str | None = Field(default=None, max_length=120)
     funding_source: str = "special_bonds"
+    indicator: str | None = Field(default=None, max_length=20,
+                                  description="the short board the plan starts from")
+
+    def to_request(self) -> Any:
+        """The planning service's request."""
+        from shequ.services.planning import PlanRequest
+
+        return PlanRequest(
+            division_code=self.division_code, type_code=self.type_code, model=self.model,
+            p=self.p, budget=self.budget, target=self.target, objective=self.objective,
+            area=self.area, candidates=self.candidates, drop_sites=tuple(self.drop_sites),
+            extra_sites=tuple(self.extra_sites), unserved_distance=self.unserved_distance,
+            heuristic=self.heuristic, time_limit=self.time_limit_s, name=self.save_as,
+            funding_source=self.funding_source, indicator=self.indicator)
 
 
 class SolveOut(BaseModel):
@@ -105,9 +130,13 @@ class SolveOut(BaseModel):
     cost: float
     seconds: float
     budget: float | None
+    unserved_distance: float | None = None
     units: int
     units_covered_before: int
+    units_with_site_after: int
     sites: list[dict[str, Any]]
+    served: list[dict[str, Any]] = Field(
+        default_factory=list, description="capacitated: each open site's capacity and load")
     scenario_id: int | None
 
 
@@ -189,15 +218,26 @@ def evaluate(scenario_id: IdPath, ctx: ContextDep, session: SessionDep, user: Pl
                              period=period).to_json()
 
 
+@router.post("/scenarios/{scenario_id}/evaluation-jobs", status_code=202)
+def evaluate_as_job(scenario_id: IdPath, ctx: ContextDep, session: SessionDep, user: Planner,
+                    life_circles: bool = True, period: int | None = None) -> dict[str, Any]:
+    """Evaluate the scenario as a job; follow it at ``/api/v1/jobs/{id}``."""
+    from shequ.services.jobs.service import job_json
+    from shequ.services.planning import start_evaluate
+
+    _readable(session, user, scenario_id)
+    session.rollback()
+    return job_json(start_evaluate(ctx, user, scenario_id, life_circles=life_circles,
+                                   period=period))
+
+
 @router.post("/scenarios/{scenario_id}/adopt")
 def adopt(scenario_id: IdPath, session: SessionDep, user: Planner) -> dict[str, Any]:
     """Write the scenario's new and reused facilities into the registry as planned."""
-    from shequ.plan.scenarios import adopt_scenario
+    from shequ.services.planning import adopt as adopt_it
 
     _readable(session, user, scenario_id)
-    created = adopt_scenario(session, scenario_id)
-    audit(session, user=user, action="adopt", entity="plan_scenario", entity_id=scenario_id,
-          detail={"planned_facility_ids": [f.id for f in created]})
+    created = adopt_it(session, user, scenario_id)
     return {"scenario_id": scenario_id, "planned_facility_ids": [f.id for f in created]}
 
 
@@ -210,10 +250,10 @@ def export(scenario_id: IdPath, session: SessionDep, user: CurrentUser,
            fmt: Annotated[Literal["csv", "xlsx", "geojson"], Query(alias="format")] = "csv"
            ) -> Response:
     """The scenario as CSV (changes), XLSX (changes, deltas, cost) or GeoJSON (sites)."""
-    from shequ.plan.scenarios import export_scenario
+    from shequ.services.planning import export as export_it
 
     scenario = _readable(session, user, scenario_id)
-    body = export_scenario(session, scenario_id, fmt)
+    body = export_it(session, user, scenario_id, fmt)
     filename = f"scenario-{scenario.id}.{fmt}"
     return Response(body, media_type=EXPORT_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -277,60 +317,36 @@ def scenario_map(scenario_id: IdPath, session: SessionDep, user: CurrentUser) ->
 @router.get("/compare")
 def compare(session: SessionDep, user: CurrentUser,
             ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]],
-                           Query(description="scenario ids", max_length=50)]
+                           Query(description="scenario ids (2 to 4)", max_length=4)]
             ) -> list[dict[str, Any]]:
-    """Evaluated scenarios side by side: cost and indicators at their division."""
-    from shequ.plan.scenarios import compare_scenarios
+    """Two to four scenarios side by side: cost, changes, coverage of their solution and,
+    once evaluated, every indicator at their division."""
+    from shequ.services.planning import compare as compare_them
 
-    for scenario_id in ids:
-        _readable(session, user, scenario_id)
-    return compare_scenarios(session, ids).to_dicts()
+    return compare_them(session, user, list(ids))
 
 
 @router.post("/solve", response_model=SolveOut)
 def solve(body: SolveIn, ctx: ContextDep, session: SessionDep, user: Planner) -> SolveOut:
-    """Solve a location model for a division's gaps (and store it as a scenario)."""
-    from shequ.plan.exact import solve_lscp, solve_mclp, solve_pmedian
-    from shequ.plan.heuristic import greedy_lscp, greedy_mclp, greedy_pmedian
-    from shequ.plan.instance import build_instance, scenario_from_solution, target_budget
-    from shequ.registry.codes import normalise_code
+    """Solve a location model for a division's gaps now (and store it as a scenario);
+    ``POST /plan/solve-jobs`` does the same as a job."""
+    from shequ.services.planning import solve_now
 
-    code = normalise_code(body.division_code, where="division_code")
-    require_in_jurisdiction(user, code)
-    inst = build_instance(session, code, body.type_code, catalog=ctx.catalog,
-                          objective=body.objective, area=body.area)
-    budget = target_budget(inst, body.target) if body.target is not None else body.budget
-    if body.model == "mclp" and body.p is None and budget is None:
-        raise ValidationError([Problem("body", "maximal covering needs p, budget or target")])
-    problem, radius, limit = inst.problem, inst.radius, body.time_limit_s
-    if body.model == "mclp":
-        solution = (greedy_mclp(problem, radius, p=body.p, budget=budget, time_limit=limit)
-                    if body.heuristic else
-                    solve_mclp(problem, radius, p=body.p, budget=budget, time_limit=limit))
-    elif body.model == "lscp":
-        solution = (greedy_lscp(problem, radius) if body.heuristic
-                    else solve_lscp(problem, radius, time_limit=limit))
-    else:
-        solution = (greedy_pmedian(problem, p=body.p, budget=budget, time_limit=limit)
-                    if body.heuristic else
-                    solve_pmedian(problem, p=body.p, budget=budget, time_limit=limit))
-    scenario_id = None
-    if body.save_as:
-        scenario_id = scenario_from_solution(
-            session, inst, solution, name=body.save_as, funding_source=body.funding_source,
-            parameters=body.model_dump_json()).id
-        audit(session, user=user, action="create", entity="plan_scenario",
-              entity_id=scenario_id, detail={"division_code": code, "model": body.model})
-    sites = [{"kind": inst.sites[j].kind, "division_code": inst.sites[j].division_code,
-              "name": inst.sites[j].name, "longitude": inst.sites[j].longitude,
-              "latitude": inst.sites[j].latitude, "cost_cny": inst.sites[j].cost,
-              "facility_id": inst.sites[j].facility_id}
-             for j in solution.open_sites.tolist() if inst.sites[j].kind != "existing"]
-    return SolveOut(model=solution.model, solver=solution.solver, status=solution.status,
-                    objective=solution.objective, bound=solution.bound, gap=solution.gap,
-                    cost=solution.cost, seconds=solution.seconds, budget=budget,
-                    units=len(inst.units), units_covered_before=inst.covered_units_now,
-                    sites=sites, scenario_id=scenario_id)
+    session.rollback()  # the solve opens its own sessions
+    summary = solve_now(ctx, user, body.to_request(), save=bool(body.save_as))
+    return SolveOut.model_validate(summary)
+
+
+@router.post("/solve-jobs", status_code=202)
+def solve_as_job(body: SolveIn, ctx: ContextDep, session: SessionDep, user: Planner
+                 ) -> dict[str, Any]:
+    """Solve as a job (the scenario is stored when it is done); follow it at
+    ``/api/v1/jobs/{id}``, whose result names the scenario."""
+    from shequ.services.jobs.service import job_json
+    from shequ.services.planning import start_solve
+
+    session.rollback()
+    return job_json(start_solve(ctx, user, body.to_request()))
 
 
 class FacilityPlanIn(BaseModel):

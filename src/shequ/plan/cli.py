@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from shequ.cli_support import DataDir, console, fail, open_context
 from shequ.errors import Problem, ShequError, ValidationError
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(help="Short-board planning: where to build or reuse facilities, as scenarios.",
                   no_args_is_help=True)
@@ -25,7 +22,7 @@ def solve(
     division: Annotated[str, typer.Argument(help="division code (e.g. a county, 130123)")],
     type_code: Annotated[str, typer.Option("--type", help="facility type code")] =
     "comprehensive_service_facility",
-    model: Annotated[str, typer.Option(help="mclp, lscp or pmedian")] = "mclp",
+    model: Annotated[str, typer.Option(help="mclp, lscp, pmedian or capacitated")] = "mclp",
     p: Annotated[int | None, typer.Option(help="number of new sites")] = None,
     budget: Annotated[float | None, typer.Option(help="money available (CNY)")] = None,
     target: Annotated[float | None, typer.Option(
@@ -33,6 +30,11 @@ def solve(
     objective: Annotated[str, typer.Option(help="units (coverage indicator) or residents "
                                            "(within the tier's distance)")] = "units",
     area: Annotated[str, typer.Option(help="rural, urban or all")] = "rural",
+    candidates: Annotated[str, typer.Option(help="both, new (builds) or reuse (of public "
+                                            "space)")] = "both",
+    unserved_distance: Annotated[float | None, typer.Option(
+        help="p-median: metres at which a resident counts as unserved (default three "
+             "times the tier's walking distance)")] = None,
     heuristic: Annotated[bool, typer.Option(help="lazy greedy + swaps instead of the MIP")]
     = False,
     time_limit: Annotated[float, typer.Option(help="seconds for the solver")] = 60.0,
@@ -43,66 +45,51 @@ def solve(
     data_dir: DataDir = None,
 ) -> None:
     """Solve a location model for a division's gaps and print (or save) the sites."""
-    from shequ.plan.exact import solve_lscp, solve_mclp, solve_pmedian
-    from shequ.plan.heuristic import greedy_lscp, greedy_mclp, greedy_pmedian
-    from shequ.plan.instance import build_instance, scenario_from_solution, target_budget
+    from shequ.services.planning import PlanRequest, solve_now
 
-    if model not in ("mclp", "lscp", "pmedian") or objective not in ("units", "residents") \
-            or area not in ("rural", "urban", "all"):
-        raise fail(ValidationError([Problem("options", f"model={model}, objective="
-                                             f"{objective}, area={area} not understood",
-                                             hint="see `shequ plan solve --help`")]))
     ctx = open_context(data_dir)
     try:
-        with ctx.sessions() as session:
-            inst = build_instance(session, division, type_code, catalog=ctx.catalog,
-                                  objective=objective, area=area)  # type: ignore[arg-type]
-        if target is not None:
-            budget = target_budget(inst, target)
-            console.print(f"Budget to reach {target:.0%} by new builds: {budget:,.0f} CNY")
-        problem, radius = inst.problem, inst.radius
-        if model == "mclp":
-            solution = (greedy_mclp(problem, radius, p=p, budget=budget, time_limit=time_limit)
-                        if heuristic else
-                        solve_mclp(problem, radius, p=p, budget=budget, time_limit=time_limit))
-        elif model == "lscp":
-            solution = (greedy_lscp(problem, radius) if heuristic
-                        else solve_lscp(problem, radius, time_limit=time_limit))
-        else:
-            solution = (greedy_pmedian(problem, p=p, budget=budget, time_limit=time_limit)
-                        if heuristic else
-                        solve_pmedian(problem, p=p, budget=budget, time_limit=time_limit))
-        table = Table(title=f"{inst.division_name} {inst.division_code}: {model} for "
-                      f"{type_code} ({solution.solver}, {solution.status})")
-        for column in ("kind", "division", "site", "cost (CNY)"):
-            table.add_column(column)
-        for j in solution.open_sites.tolist():
-            site = inst.sites[j]
-            if site.kind != "existing":
-                table.add_row(site.kind, site.division_code, site.name, f"{site.cost:,.0f}")
-        console.print(table)
-        units = len(inst.units)
-        console.print(f"objective {solution.objective:,.2f} (bound {solution.bound:,.2f}, gap "
-                      f"{solution.gap:.2%}); cost {solution.cost:,.0f} CNY; "
-                      f"{solution.seconds:.2f} s")
-        if objective == "units" and model == "mclp":
-            console.print(f"units with the facility: {inst.covered_units_now}/{units} "
-                          f"({inst.covered_units_now / units:.1%}) → "
-                          f"{solution.objective:.0f}/{units} ({solution.objective / units:.1%})")
-        if save:
-            parameters = json.dumps({"type": type_code, "model": model, "p": p,
-                                     "budget": budget, "objective": objective, "area": area,
-                                     "heuristic": heuristic, "gap": solution.gap})
-            with ctx.sessions.begin() as session:
-                scenario = scenario_from_solution(session, inst, solution, name=save,
-                                                  funding_source=funding,
-                                                  parameters=parameters)
-                console.print(f"Saved scenario {scenario.id} {save!r} with "
-                              f"{len(scenario.changes)} changes")
+        request = PlanRequest(
+            division_code=division, type_code=type_code, model=model, p=p, budget=budget,
+            target=target, objective=objective, area=area, candidates=candidates,
+            unserved_distance=unserved_distance, heuristic=heuristic, time_limit=time_limit,
+            name=save, funding_source=funding)
+        summary = solve_now(ctx, None, request, save=bool(save))
     except ShequError as exc:
         raise fail(exc) from exc
     finally:
         ctx.close()
+    _print_solution(summary, request)
+
+
+def _print_solution(summary: dict[str, Any], request: Any) -> None:
+    if request.target is not None and summary["budget"] is not None:
+        console.print(f"Budget to reach {request.target:.0%} by new builds: "
+                      f"{summary['budget']:,.0f} CNY")
+    table = Table(title=f"{request.division_code}: {request.model} for {request.type_code} "
+                  f"({summary['solver']}, {summary['status']})")
+    for column in ("kind", "division", "site", "cost (CNY)"):
+        table.add_column(column)
+    for site in summary["sites"]:
+        table.add_row(site["kind"], site["division_code"], site["name"],
+                      f"{site['cost_cny']:,.0f}")
+    console.print(table)
+    units = summary["units"]
+    console.print(f"objective {summary['objective']:,.2f} (bound {summary['bound']:,.2f}, gap "
+                  f"{summary['gap']:.2%}); cost {summary['cost']:,.0f} CNY; "
+                  f"{summary['seconds']:.2f} s")
+    if summary["unserved_distance"] is not None:
+        console.print(f"unserved distance {summary['unserved_distance']:,.0f} m")
+    if request.objective == "units" and request.model == "mclp":
+        before = summary["units_covered_before"]
+        console.print(f"units with the facility: {before}/{units} ({before / units:.1%}) → "
+                      f"{summary['objective']:.0f}/{units} "
+                      f"({summary['objective'] / units:.1%})")
+    for row in summary["served"]:
+        console.print(f"  {row['name']}: {row['load']:,.1f} of {row['capacity']:,.0f} places")
+    if summary.get("scenario_id") is not None:
+        console.print(f"Saved scenario {summary['scenario_id']} "
+                      f"{summary['scenario_name']!r} with {len(summary['sites'])} changes")
 
 
 @app.command("list")
@@ -215,12 +202,12 @@ def export(scenario_id: Annotated[int, typer.Argument(help="scenario id")],
 def adopt(scenario_id: Annotated[int, typer.Argument(help="scenario id")],
           data_dir: DataDir = None) -> None:
     """Adopt a scenario: its new and reused facilities enter the registry as planned."""
-    from shequ.plan.scenarios import adopt_scenario
+    from shequ.services.planning import adopt as adopt_it
 
     ctx = open_context(data_dir)
     try:
         with ctx.sessions.begin() as session:
-            created = adopt_scenario(session, scenario_id)
+            created = adopt_it(session, None, scenario_id)
             console.print(f"Adopted: {len(created)} planned facilities added to the registry")
     except ShequError as exc:
         raise fail(exc) from exc

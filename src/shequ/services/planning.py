@@ -55,6 +55,12 @@ UNSERVED_TIMES_TIER = 3.0
 MAX_COMPARED = 4
 
 
+def _bad(name: str, reason: str, *, code: str, params: dict[str, object] | None = None
+         ) -> Problem:
+    """A problem of the request's field ``name`` (the form's field of the same name)."""
+    return Problem("plan", reason, column=name, code=code, params=params or {})
+
+
 @dataclass(frozen=True)
 class PlanRequest:
     """What a planner asks to be solved (the page's form, the API's body, the CLI's options)."""
@@ -103,36 +109,36 @@ class PlanRequest:
         except ValidationError as exc:
             problems.extend(exc.problems)
         if self.type_code not in catalog.facility_types:
-            problems.append(Problem("type_code", f"unknown facility type {self.type_code!r}",
+            problems.append(_bad("type_code", f"unknown facility type {self.type_code!r}",
                                     code="plan.unknown_type"))
         for name, value, allowed in (("model", self.model, MODELS),
                                      ("area", self.area, AREAS),
                                      ("candidates", self.candidates, CANDIDATES),
                                      ("objective", self.objective, OBJECTIVES)):
             if value not in allowed:
-                problems.append(Problem(name, f"{value!r} is not one of {', '.join(allowed)}",
+                problems.append(_bad(name, f"{value!r} is not one of {', '.join(allowed)}",
                                         code="plan.not_one_of",
                                         params={"allowed": ", ".join(allowed)}))
         if self.model in ("mclp", "capacitated") and self.p is None and self.budget is None \
                 and self.target is None:
-            problems.append(Problem("budget", "this model needs p, a budget or a target",
+            problems.append(_bad("budget", "this model needs p, a budget or a target",
                                     code="plan.needs_limit"))
         if self.p is not None and self.p < 0:
-            problems.append(Problem("p", "is negative", code="plan.negative"))
+            problems.append(_bad("p", "is negative", code="plan.negative"))
         if self.budget is not None and self.budget < 0:
-            problems.append(Problem("budget", "is negative", code="plan.negative"))
+            problems.append(_bad("budget", "is negative", code="plan.negative"))
         if self.target is not None and not 0 < self.target <= 1:
-            problems.append(Problem("target", f"{self.target} is not a share in (0, 1]",
+            problems.append(_bad("target", f"{self.target} is not a share in (0, 1]",
                                     code="plan.bad_target"))
         if self.unserved_distance is not None and self.unserved_distance <= 0:
-            problems.append(Problem("unserved_distance", "must be more than 0 m",
+            problems.append(_bad("unserved_distance", "must be more than 0 m",
                                     code="plan.negative"))
         if self.model == "capacitated" and self.type_code in catalog.facility_types \
                 and catalog.facility_type(self.type_code).capacity_unit == "none":
-            problems.append(Problem("type_code", f"{self.type_code} has no capacity unit "
+            problems.append(_bad("type_code", f"{self.type_code} has no capacity unit "
                                     "(places, beds, seats)", code="plan.no_capacity"))
         if not 0 < self.time_limit <= 600:
-            problems.append(Problem("time_limit", "must be in (0, 600] s",
+            problems.append(_bad("time_limit", "must be in (0, 600] s",
                                     code="plan.bad_time_limit"))
         if problems:
             raise ValidationError(problems, summary="the plan cannot be solved as asked")
@@ -469,3 +475,22 @@ def export(session: Session, user: User | None, scenario_id: int, fmt: str) -> b
     audit(session, user=user, action="export", entity="plan_scenario", entity_id=scenario_id,
           detail={"format": fmt})
     return body
+
+
+def solve_now(ctx: Context, user: User | None, request: PlanRequest, *, save: bool = False,
+              progress: ProgressReporter = no_progress) -> dict[str, Any]:
+    """Solve in this process (the API's quick answer, the command line): the planner's
+    right checked (``user`` None: the command line), the scenario saved when asked."""
+    checked = request.check(ctx.catalog)
+    if user is not None:
+        _require_planner(user, checked.division_code)
+    with ctx.sessions() as session:
+        outcome = solve_request(session, ctx.catalog, checked,
+                                catalog_dir=ctx.settings.catalog_dir, progress=progress)
+    summary = outcome.summary()
+    summary["scenario_id"] = None
+    if save:
+        with ctx.sessions.begin() as session:
+            scenario = save_solution(session, outcome, user)
+            summary["scenario_id"], summary["scenario_name"] = scenario.id, scenario.name
+    return summary

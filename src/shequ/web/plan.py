@@ -15,9 +15,10 @@ import re
 from typing import Annotated, Any
 
 import pydantic
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from shequ.context import Context
 from shequ.errors import AccessDenied, ShequError, ValidationError
@@ -26,15 +27,14 @@ from shequ.plan.estate import EstatePlan, EstateReview, Finding, review_estate_i
 from shequ.plan.models import PlanScenario
 from shequ.plan.scenarios import (
     cost_summary,
-    evaluate_scenario,
     get_scenario,
     list_scenarios,
 )
 from shequ.registry import queries
 from shequ.registry.models import FundingSource
-from shequ.services.accounts import PLANNER_ROLES, STAFF_ROLES, audit, jurisdiction_prefix
+from shequ.services.accounts import PLANNER_ROLES, STAFF_ROLES, jurisdiction_prefix
 from shequ.services.accounts.policy import require_in_jurisdiction
-from shequ.web.forms import FormState, back, failed
+from shequ.web.forms import FormState, back, failed, typed
 from shequ.web.indicators import unit_text
 from shequ.web.page import Crumb, Page, PageDep, SignedInPage, render
 
@@ -144,9 +144,16 @@ def _readable(page: Page, session: Session, scenario_id: int) -> PlanScenario:
 
 
 def _plan_page(page: Page, ctx: Context, session: Session, chosen_id: int | None, *,
-               form: FormState | None = None, status_code: int = 200) -> HTMLResponse:
+               form: FormState | None = None, status_code: int = 200,
+               solve_form: FormState | None = None, adopt_form: FormState | None = None,
+               start: dict[str, Any] | None = None) -> HTMLResponse:
+    from shequ.web.plan_work import compared, job_panel, solve_form_context
+
     user = page.user
     staff = page.is_staff
+    job = job_panel(page, session) if user is not None and staff else None
+    if chosen_id is None and job is not None and job.get("scenario_id"):
+        chosen_id = int(job["scenario_id"])
     scenarios: list[PlanScenario] = []
     rows: list[dict[str, Any]] = []
     names: dict[str, str] = {}
@@ -177,6 +184,7 @@ def _plan_page(page: Page, ctx: Context, session: Session, chosen_id: int | None
                         sorted(cost["changes"].items())],
             "evaluation": _evaluation(page, ctx, chosen),
             "may_evaluate": page.role in PLANNER_ROLES and chosen.status == "draft",
+            "may_adopt": page.role in PLANNER_ROLES and chosen.status == "draft",
         }
         crumbs.append(Crumb(chosen.name))
     labels = {"covered": page.t("plan.count_covered"), "newly": page.t("plan.count_newly"),
@@ -185,9 +193,14 @@ def _plan_page(page: Page, ctx: Context, session: Session, chosen_id: int | None
               "cny": page.t("plan.cny"),
               "actions": {a: page.t(f"plan.action_{a}")
                           for a in ("new", "reuse", "close", "enlarge")}}
+    planner = page.role in PLANNER_ROLES
     return render(page, "plan.html", {
         "scenarios": rows, "chosen": detail, "staff": staff, "comparison":
         _comparison(page, scenarios) if staff else None, "labels": labels, "form": form,
+        "planner": planner, "job": job, "adopt_form": adopt_form,
+        "solve": solve_form_context(page, ctx, session, solve_form, start)
+        if planner and chosen is None else None,
+        "compared": compared(page, session) if staff else None,
         "breadcrumbs": crumbs if chosen is not None else [
             crumbs[0], Crumb(page.t("plan.title"))],
     }, status_code=status_code)
@@ -201,25 +214,88 @@ def plan_page(page: PageDep, ctx: ContextDep, session: SessionDep,
     changes, and the evaluated ones compared."""
     if scenario is not None:
         page.require(*STAFF_ROLES)
-    return _plan_page(page, ctx, session, scenario)
+    start = None
+    query = page.request.query_params
+    if query.get("indicator") and page.role in PLANNER_ROLES:
+        from shequ.web.plan_work import short_board_start
+
+        start = short_board_start(page, ctx, session, query.get("indicator", "")[:20],
+                                  query.get("division", "")[:12])
+    return _plan_page(page, ctx, session, scenario, start=start)
+
+
+async def _posted(request: Request) -> FormData:
+    """The posted form (read once, off the handler's thread)."""
+    return await request.form()
+
+
+Posted = Annotated[FormData, Depends(_posted)]
 
 
 @router.post("/plan/scenarios/{scenario_id}/evaluate", response_class=HTMLResponse)
 def evaluate_form(scenario_id: IdPath, page: SignedInPage, ctx: ContextDep,
                   session: SessionDep) -> Response:
-    """Evaluate a scenario from its page: life circles and indicators before and after."""
+    """Evaluate a scenario from its page, as a job whose progress the page shows."""
+    from shequ.services.planning import start_evaluate
+
     user = page.require(*PLANNER_ROLES)
     _readable(page, session, scenario_id)
-    session.rollback()  # evaluation opens its own sessions; release this one's snapshot
+    session.rollback()  # the job opens its own sessions; release this one's snapshot
     try:
-        evaluate_scenario(ctx, scenario_id)
+        job = start_evaluate(ctx, user, scenario_id)
     except (ShequError, pydantic.ValidationError) as exc:
         if isinstance(exc, AccessDenied):
             raise
         form = failed(FormState(), exc, page.lang, session=session)
         return _plan_page(page, ctx, session, scenario_id, form=form, status_code=422)
-    audit(session, user=user, action="evaluate", entity="plan_scenario", entity_id=scenario_id)
-    return back("/plan", scenario=scenario_id, message="plan.evaluated_done")
+    return back("/plan", scenario=scenario_id, job=job.id)
+
+
+@router.post("/plan/solve", response_class=HTMLResponse)
+def solve_form(form: Posted, page: SignedInPage, ctx: ContextDep,
+               session: SessionDep) -> Response:
+    """Solve the plan of the form as a job; the page then follows its progress."""
+    from shequ.services.planning import start_solve
+    from shequ.web.plan_work import SOLVE_FIELDS, request_of
+
+    user = page.require(*PLANNER_ROLES)
+    state = typed(form)
+    session.rollback()
+    try:
+        job = start_solve(ctx, user, request_of(form))
+    except (ShequError, pydantic.ValidationError) as exc:
+        if isinstance(exc, AccessDenied):
+            raise
+        state = failed(state, exc, page.lang, session=session,
+                       fields={name: name for name in SOLVE_FIELDS} | {
+                           "division_code": "division_code", "division": "division_code"})
+        return _plan_page(page, ctx, session, None, solve_form=state, status_code=422)
+    return back("/plan", job=job.id)
+
+
+@router.post("/plan/scenarios/{scenario_id}/adopt", response_class=HTMLResponse)
+def adopt_form(scenario_id: IdPath, form: Posted, page: SignedInPage, ctx: ContextDep,
+               session: SessionDep) -> Response:
+    """Adopt a scenario after its confirmation box is ticked: its facilities enter the
+    registry as planned."""
+    from shequ.errors import Problem
+    from shequ.services.planning import adopt
+
+    user = page.require(*PLANNER_ROLES)
+    _readable(page, session, scenario_id)
+    state = typed(form)
+    try:
+        if form.get("confirm") != "1":
+            raise ValidationError([Problem("form", "tick the box to confirm",
+                                           column="confirm", code="plan.confirm_adopt")])
+        created = adopt(session, user, scenario_id)
+    except (ShequError, pydantic.ValidationError) as exc:
+        if isinstance(exc, AccessDenied):
+            raise
+        state = failed(state, exc, page.lang, session=session, fields={"confirm": "confirm"})
+        return _plan_page(page, ctx, session, scenario_id, adopt_form=state, status_code=422)
+    return back("/plan", scenario=scenario_id, message="plan.adopted_done",
+                planned=len(created))
 
 
 # ---------------------------------------------------------------------------- estate review

@@ -1,7 +1,9 @@
 """Service requests in the database: submit, route, act, rate, escalate, list, find duplicates.
 
-Routing: a request is about the community nearest its point (by the communities'
-representative points, great-circle distance) or the division code given; it is answered
+Routing: a request is about the community whose boundary holds its point, else (no
+boundary holds it) the community nearest it (by the communities' representative points,
+great-circle distance), or the division code given — the request records which rule
+placed it (``placed_by``); it is answered
 by that division's ancestor at the category's ``responsible_level`` and escalates one
 level up each time its deadline passes unresolved.
 """
@@ -36,9 +38,11 @@ from sqlalchemy.orm.util import identity_key
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.registry import queries
+from shequ.registry.boundaries import locate_point
 from shequ.registry.codes import code_prefix, level_of, normalise_code, parent_of
 from shequ.registry.columns import get_or_not_found
 from shequ.registry.geodesy import degree_box, great_circle_m
+from shequ.registry.levels import PlacedBy
 from shequ.registry.models import Division, Facility
 from shequ.services.accounts import (
     HANDLER_ROLES,
@@ -122,6 +126,17 @@ def nearest_community_code(connection: Connection, lon: float, lat: float, *,
                                    code="services.no_community_near")])
 
 
+def community_at(connection: Connection, lon: float, lat: float, *,
+                 as_of: dt.date | None = None) -> tuple[str, PlacedBy]:
+    """The community a point lies in and the rule that found it: the level-5 boundary
+    holding the point, else (no boundaries, or none holds it) the nearest community."""
+    when = as_of or queries.today()
+    code = locate_point(connection, lon, lat, level=5, as_of=when)
+    if code is not None:
+        return code, PlacedBy.BOUNDARY
+    return nearest_community_code(connection, lon, lat, as_of=when), PlacedBy.NEAREST_POINT
+
+
 # Built once with bound parameters and run on the session's connection: building
 # statements and the ORM's per-statement work were most of a submission's database time.
 _DIVISION = Division.__table__
@@ -177,16 +192,17 @@ def responsible_for(division_code: str, level: int) -> str:
 
 
 def _route(session: Session, division_code: str | None, facility: Facility | None,
-           longitude: float | None, latitude: float | None) -> str:
-    """The division a new request is about: the code given, the facility's, or the
-    community nearest its point."""
+           longitude: float | None, latitude: float | None) -> tuple[str, PlacedBy]:
+    """The division a new request is about and the rule that chose it: the code given,
+    the facility's, or the community at its point (:func:`community_at`)."""
     if division_code:
         return queries.division(session, normalise_code(division_code,
-                                                        where="division_code")).code
+                                                        where="division_code")).code, \
+            PlacedBy.CODE
     if facility is not None:
-        return facility.division_code
+        return facility.division_code, PlacedBy.CODE
     assert longitude is not None and latitude is not None  # checked by the caller
-    return nearest_community_code(session.connection(), longitude, latitude)
+    return community_at(session.connection(), longitude, latitude)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +210,10 @@ class Handling:
     """Who will answer a request before it is sent, why, and by when.
 
     ``reason`` says how the request finds its place: ``division`` (the code given),
-    ``facility`` (the chosen facility's community) or ``point`` (the community nearest the
-    pin).  The office is that place's division at the kind's ``responsible_level``; if the
-    request is not resolved by ``deadline_at`` it goes up to ``escalates_to``.
+    ``facility`` (the chosen facility's community) or ``point`` (the community whose
+    boundary holds the pin, else the nearest; ``placed_by`` says which).  The office is
+    that place's division at the kind's ``responsible_level``; if the request is not
+    resolved by ``deadline_at`` it goes up to ``escalates_to``.
     """
 
     service_code: str
@@ -211,6 +228,7 @@ class Handling:
     facility_name: str | None = None
     escalates_to_code: str | None = None
     escalates_to_name: str | None = None
+    placed_by: str = PlacedBy.CODE.value
 
 
 def handling_for(session: Session, catalog: RequestCatalog, service_code: str, *,
@@ -240,7 +258,7 @@ def handling_for(session: Session, catalog: RequestCatalog, service_code: str, *
         reason = "facility"
     else:
         reason = "point"
-    place = _route(session, division_code, facility, longitude, latitude)
+    place, placed_by = _route(session, division_code, facility, longitude, latitude)
     office = responsible_for(place, definition.responsible_level)
     level = level_of(office)
     up = parent_of(office, level)
@@ -253,7 +271,8 @@ def handling_for(session: Session, catalog: RequestCatalog, service_code: str, *
         deadline_at=workflow.deadline(when, definition.deadline_hours),
         facility_name=facility.name if facility is not None else None,
         escalates_to_code=up,
-        escalates_to_name=_division_name(session, up) if up else None)
+        escalates_to_name=_division_name(session, up) if up else None,
+        placed_by=placed_by.value)
 
 
 def _division_name(session: Session, code: str) -> str:
@@ -356,7 +375,7 @@ def store_request(session: Session, catalog: RequestCatalog,
             longitude, latitude = facility.longitude, facility.latitude
     session.flush()  # earlier ORM work first: the Core statements below bypass autoflush
     connection = session.connection()
-    code = _route(session, division_code, facility, longitude, latitude)
+    code, placed_by = _route(session, division_code, facility, longitude, latitude)
     when = now or utcnow()
     submitter_id = submitter.id if submitter else None
     shown, whole = split_free_text(description)
@@ -365,7 +384,7 @@ def store_request(session: Session, catalog: RequestCatalog,
         "status": RequestStatus.SUBMITTED.value, "description": shown,
         "description_enc": whole,
         "longitude": longitude, "latitude": latitude, "address": draft.address,
-        "division_code": code,
+        "division_code": code, "placed_by": placed_by.value,
         "responsible_code": responsible_for(code, definition.responsible_level),
         "escalation_level": 0, "facility_id": facility_id, "submitter_id": submitter_id,
         "api_key_id": api_key_id,
