@@ -16,6 +16,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	$(PYTHON) frontend/vendor.py --check
+	$(BIN)/shequ warm  # the Numba kernels compiled now, so no user waits for them
 
 # ECharts and axe-core from npm at frontend/package-lock.json's versions, copied with their
 # licences into src/shequ/web/static/vendor (committed: the demo needs no npm).

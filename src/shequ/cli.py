@@ -22,6 +22,7 @@ from shequ.services.db_cli import keys_app
 from shequ.services.hierarchy_cli import app as hierarchy_change_app
 
 if TYPE_CHECKING:
+    from shequ.plan.warm import WarmReport
     from shequ.registry.rules import Table
 
 app = typer.Typer(help="Shequ (社区): the urban and rural community service system.",
@@ -55,12 +56,16 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 @app.command()
 def warm() -> None:
     """Compile the street-search and planning kernels into the install's cache (once)."""
+    report = _compile_kernels()
+    console.print(f"Kernels ready in {report.total_seconds:.1f} s: {report.compiled} "
+                  f"compiled, {report.loaded} loaded from the cache.")
+
+
+def _compile_kernels() -> WarmReport:
     from shequ.plan.warm import warm as warm_kernels
 
     with console.status("Compiling the street-search and planning kernels …"):
-        report = warm_kernels()
-    console.print(f"Kernels ready in {report.total_seconds:.1f} s: {report.compiled} "
-                  f"compiled, {report.loaded} loaded from the cache.")
+        return warm_kernels()
 
 
 @app.command()
@@ -219,6 +224,8 @@ def demo(
         ctx = Context.open(settings)
         with console.status("Building the demo county …"):
             built = build_demo(ctx, county=county, seed=seed, rebuild=rebuild)
+        if built.rebuilt:  # a new demo, most likely a new install: no one waits to compile
+            _compile_kernels()
         with ctx.sessions() as session:
             analysed = "analysed_at" in queries.meta(session)
         if built.rebuilt or not analysed:
