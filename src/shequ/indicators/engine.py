@@ -50,6 +50,7 @@ from shequ.indicators.expr import (
     Scale,
     render,
 )
+from shequ.indicators.remap import LINK_SCHEMA, facilities_to_hierarchy, to_hierarchy
 from shequ.registry.codes import LEVEL_DIGITS, level_of
 from shequ.registry.levels import ACTIVE_STATUSES
 
@@ -125,6 +126,9 @@ class MeasureTables:
     access: pl.DataFrame = field(default_factory=lambda: empty_table(ACCESS_SCHEMA))
     inputs: pl.DataFrame = field(default_factory=lambda: empty_table(INPUT_SCHEMA))
     stamp: dt.datetime | None = None
+    # division change links (predecessor_code, successor_code, share, effective_on): data
+    # on codes not in force on the hierarchy's date are mapped to those that are
+    links: pl.DataFrame = field(default_factory=lambda: empty_table(LINK_SCHEMA))
 
 
 def _conform(table: pl.DataFrame, schema: dict[str, pl.DataType], name: str) -> pl.DataFrame:
@@ -479,16 +483,29 @@ class _Prepared:
 
 
 def prepare(tables: MeasureTables, *, as_of: dt.date) -> _Prepared:
-    """Resolve every table against the hierarchy in force on ``as_of`` (done once)."""
+    """Resolve every table against the hierarchy in force on ``as_of`` (done once); data
+    on codes of another date's hierarchy are mapped through ``tables.links``
+    (:mod:`shequ.indicators.remap`)."""
     hierarchy = build_hierarchy(tables.divisions, as_of=as_of)
+    facilities = tables.facilities
+    population = _conform(tables.population, POPULATION_SCHEMA, "population")
+    workforce = _conform(tables.workforce, WORKFORCE_SCHEMA, "workforce")
+    inputs = _conform(tables.inputs, INPUT_SCHEMA, "inputs")
+    if tables.links.height:
+        facilities = facilities_to_hierarchy(facilities, tables.links, hierarchy.codes,
+                                             as_of=as_of)
+        population = to_hierarchy(population, tables.links, as_of=as_of,
+                                  columns=list(POPULATION_SCHEMA)[2:])
+        workforce = to_hierarchy(workforce, tables.links, as_of=as_of, columns=["headcount"])
+        inputs = to_hierarchy(inputs, tables.links, as_of=as_of, columns=["value"])
     return _Prepared(
         hierarchy=hierarchy,
-        facilities=_Facilities(tables.facilities, hierarchy),
-        population=_conform(tables.population, POPULATION_SCHEMA, "population"),
-        workforce=_conform(tables.workforce, WORKFORCE_SCHEMA, "workforce"),
+        facilities=_Facilities(facilities, hierarchy),
+        population=population,
+        workforce=workforce,
         access=_Rows(_conform(tables.access, ACCESS_SCHEMA, "access"), hierarchy,
                      name="access"),
-        inputs=_conform(tables.inputs, INPUT_SCHEMA, "inputs"),
+        inputs=inputs,
     )
 
 

@@ -32,8 +32,9 @@ from shequ.indicators.engine import (
     compute_indicators,
 )
 from shequ.indicators.models import IndicatorInput, IndicatorRun, IndicatorValue
+from shequ.indicators.remap import LINK_SCHEMA
 from shequ.indicators.targets import with_status
-from shequ.registry.models import Division, Facility, Population, Workforce
+from shequ.registry.models import Division, DivisionChange, Facility, Population, Workforce
 from shequ.registry.queries import today, valid_on
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -101,7 +102,16 @@ def load_measure_tables(session: Session, *, as_of: dt.date,
         stamp = dt.datetime.fromisoformat(stamp)
     return MeasureTables(divisions=load_divisions(session, as_of=as_of), facilities=facilities,
                          population=population, workforce=workforce,
-                         access=load_access(session), inputs=inputs, stamp=stamp)
+                         access=load_access(session), inputs=inputs, stamp=stamp,
+                         links=load_links(session))
+
+
+def load_links(session: Session) -> pl.DataFrame:
+    """The division change links (predecessor → successor, share, date), so that figures
+    on codes of another date's hierarchy are mapped to the hierarchy asked for."""
+    return _frame(session, select(DivisionChange.predecessor_code,
+                                  DivisionChange.successor_code, DivisionChange.share,
+                                  DivisionChange.effective_on), LINK_SCHEMA)
 
 
 def stored_periods(session: Session) -> list[int]:
