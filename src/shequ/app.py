@@ -68,6 +68,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "volunteers",
     "reviews",
     "upkeep",
+    "reporting",
     "plan",
     "jobs",
 )

@@ -20,6 +20,7 @@ from shequ.services.cli import app as services_app
 from shequ.services.db_cli import add_commands as add_db_commands
 from shequ.services.db_cli import keys_app
 from shequ.services.hierarchy_cli import app as hierarchy_change_app
+from shequ.services.reporting.cli import app as reporting_app
 
 if TYPE_CHECKING:
     from shequ.plan.warm import WarmReport
@@ -42,6 +43,7 @@ app.add_typer(services_app, name="services")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(bookings_app, name="bookings")
 app.add_typer(care_app, name="care")
+app.add_typer(reporting_app, name="reporting")
 
 
 @db_app.command("upgrade")
@@ -209,6 +211,7 @@ def demo(
     from shequ.services.bookings.clock import local_now
     from shequ.services.care.rules import load_priority_rules
     from shequ.services.demo_activity import populate_demo_activity
+    from shequ.services.reporting.demo import report_demo_round
     from shequ.services.requests import load_request_catalog
 
     settings = load_settings(data_dir)
@@ -245,6 +248,9 @@ def demo(
                 catalog=ctx.catalog, request_catalog=load_request_catalog(settings.catalog_dir),
                 care_rules=load_priority_rules(settings.catalog_dir))
             session.commit()
+        # The 2025 round: every community but the demo worker's reports, once.
+        activity |= report_demo_round(ctx, county_code=built.county_code, seed=built.seed,
+                                      now=local_now())
         if any(activity.values()):
             console.print("Synthetic activity: " + ", ".join(
                 f"{value:,} {key}" for key, value in activity.items() if value) + ".")

@@ -62,6 +62,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("/access", "access.nav"),
     Section("/plan", "plan.nav", PLANNER_ROLES),
     Section("/upkeep", "upkeep.title", STAFF_ROLES),
+    Section("/reporting", "reporting.nav", STAFF_ROLES),
 )
 
 

@@ -34,6 +34,7 @@ from shequ.services.bookings import service as bookings
 from shequ.services.bookings.models import BookingStatus
 from shequ.services.care import service as care
 from shequ.services.care.models import ApplicationStatus
+from shequ.services.reporting import service as reporting
 from shequ.services.requests import service as requests
 from shequ.services.requests.models import ServiceRequest
 from shequ.services.reviews import service as reviews
@@ -90,6 +91,10 @@ def _draw(page: Page, ctx: ContextDep, session: Session, *, form: FormState | No
     tasks.append(Task("work.records", len(gaps), "/upkeep",
                       urgent=sum(1 for c in gaps if c.population_year is None),
                       at_least=more))
+    forms = reporting.forms_to_do(session, reporting.reporting_config(
+        ctx.settings.catalog_dir), user, today=queries.today())
+    if forms is not None:  # only while a round concerns the jurisdiction
+        tasks.append(Task("reporting.work_forms", forms[0], "/reporting", urgent=forms[1]))
     planner = role in PLANNER_ROLES
     last_run = None
     if planner:

@@ -682,20 +682,25 @@ def awaiting_signoff(session: Session, config: ReportingConfig, user: User) -> i
     return count
 
 
-def open_forms_of(session: Session, user: User, *, today: dt.date
-                  ) -> list[tuple[ReportingRound, str, str | None]]:
-    """For a community worker: the open rounds and their form's status (None: not begun)
-    of their community; the workbench lists those not yet submitted."""
+def forms_to_do(session: Session, config: ReportingConfig, user: User, *, today: dt.date
+                ) -> tuple[int, int] | None:
+    """The workbench's line: (forms waiting for the user, of which late), or None while
+    no open round concerns the user's jurisdiction.  A community worker's forms wait
+    until submitted; other staff's wait for a sign-off they may give."""
+    if Role(user.role) not in STAFF_ROLES:
+        return None
+    rounds = [r for r in rounds_for(session, user) if r.opens_on <= today]
+    if not rounds:
+        return None
     if Role(user.role) is not Role.COMMUNITY_WORKER or not user.jurisdiction_code:
-        return []
-    code = user.jurisdiction_code
-    result = []
-    for round_ in rounds_for(session, user):
-        if round_.opens_on > today:
-            continue
-        form = _form(session, round_.id, code)
-        result.append((round_, code, form.status if form else None))
-    return result
+        return awaiting_signoff(session, config, user), 0
+    waiting = late = 0
+    for round_ in rounds:
+        form = _form(session, round_.id, user.jurisdiction_code)
+        if form is None or form.status == FormStatus.DRAFT.value:
+            waiting += 1
+            late += today > round_.due_on
+    return waiting, late
 
 
 __all__ = [
@@ -708,9 +713,9 @@ __all__ = [
     "awaiting_signoff",
     "form_flags",
     "form_view",
+    "forms_to_do",
     "get_form",
     "get_round",
-    "open_forms_of",
     "open_round",
     "overview",
     "reporting_config",
