@@ -47,6 +47,7 @@ API_ROUTERS: tuple[tuple[str, str], ...] = (
     ("reviews", "/api/v1"),
     ("upkeep", "/api/v1"),
     ("reporting", "/api/v1"),
+    ("offline", "/api/v1"),
     ("indicators", "/api/v1"),
     ("plan", "/api/v1"),
     ("jobs", "/api/v1"),
@@ -71,6 +72,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "reporting",
     "plan",
     "jobs",
+    "offline",
 )
 
 
@@ -107,8 +109,10 @@ def create_app(ctx: Context) -> FastAPI:
     from shequ.web.page import STATIC_DIR
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    from shequ.http.idempotency import IdempotentWrites
     from shequ.http.limits import RequestLimits
 
+    app.add_middleware(IdempotentWrites)  # a write sent again with its key is applied once
     app.add_middleware(RequestLimits, settings=ctx.settings)  # bounds before any route
     # Added last, so it wraps every other middleware and their answers carry the headers.
     app.add_middleware(SecurityHeaders, production=ctx.settings.environment == "production")

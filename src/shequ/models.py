@@ -19,6 +19,7 @@ from shequ.services.reviews import models as reviews_models
 from shequ.services.volunteers import models as volunteers_models
 from shequ.services.jobs import models as jobs_models
 from shequ.services.reporting import models as reporting_models
+from shequ.services import offline as offline_models
 from shequ.services.notify import models as notify_models
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "indicators_models",
     "jobs_models",
     "notify_models",
+    "offline_models",
     "plan_models",
     "registry_models",
     "reporting_models",

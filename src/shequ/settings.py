@@ -25,6 +25,8 @@
 ``SHEQU_SESSION_IDLE_MINUTES`` a sign-in unused this long ends (default 60).
 ``SHEQU_SESSION_MAX_HOURS``    a page sign-in ends this long after it began (default 8).
 ``SHEQU_TOKEN_MAX_HOURS``      a bearer token ends this long after it was issued (default 12).
+``SHEQU_OFFLINE_SIGNIN_HOURS`` a device without signal shows a worker's saved pages this long
+                        after their last sign-in (default 72).
 ``SHEQU_DASK_SCHEDULER`` address of a Dask distributed scheduler (``tcp://host:8786``) that
                         runs the jobs (solving, evaluating, life circles); unset: the
                         server's own worker pool runs them.
@@ -75,6 +77,7 @@ class Settings:
     session_idle_minutes: int = 60
     session_max_hours: int = 8
     token_max_hours: int = 12
+    offline_signin_hours: int = 72
     dask_scheduler: str | None = None
 
     @property
@@ -153,7 +156,8 @@ class Settings:
             ("max_photo_bytes", "SHEQU_MAX_PHOTO_BYTES", int),
             ("session_idle_minutes", "SHEQU_SESSION_IDLE_MINUTES", int),
             ("session_max_hours", "SHEQU_SESSION_MAX_HOURS", int),
-            ("token_max_hours", "SHEQU_TOKEN_MAX_HOURS", int)) if variable in env}
+            ("token_max_hours", "SHEQU_TOKEN_MAX_HOURS", int),
+            ("offline_signin_hours", "SHEQU_OFFLINE_SIGNIN_HOURS", int)) if variable in env}
         return cls(
             data_dir=Path(env.get("SHEQU_DATA_DIR", "shequ-data")),
             database_url=env.get("SHEQU_DATABASE_URL") or None,

@@ -11,6 +11,7 @@ before the template.  ``page.require(*roles)`` refuses other roles with the 403 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from shequ.errors import AccessDenied, NotAuthenticated, NotFoundError
 from shequ.http.caller import OptionalUser, csrf_for
 from shequ.http.deps import ContextDep, SessionDep
 from shequ.registry import queries
+from shequ.services import offline
 from shequ.services.accounts import (
     HANDLER_ROLES,
     PLANNER_ROLES,
@@ -196,6 +198,10 @@ def _environment() -> jinja2.Environment:
     # database is HTML-escaped (none is marked safe; the pages' CSP is the backstop).
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
+    # The version of a record a form changes, sent back so that a write queued offline
+    # cannot overwrite a newer one (shequ.services.offline.check_seen).
+    env.globals["row_version"] = offline.version_of
+    env.globals["drawn_ms"] = lambda: int(time.time() * 1000)  # a page saved offline keeps it
     return env
 
 

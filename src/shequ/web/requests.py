@@ -27,6 +27,7 @@ from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, Valid
 from shequ.http.deps import ContextDep, IdPath, SessionDep
 from shequ.http.urls import photo_url
 from shequ.registry.models import Division, Facility
+from shequ.services import offline
 from shequ.services.accounts import HANDLER_ROLES, Role, User, can_handle
 from shequ.services.directory import ServiceFilter
 from shequ.services.directory.search import services_by_distance
@@ -416,6 +417,8 @@ def act(request_id: IdPath, page: SignedInPage, ctx: ContextDep, session: Sessio
     def work() -> None:
         row = rs.get_request(session, request_id)
         rs.require_view(user, row, catalog.service(row.service_code))
+        offline.check_seen(state.value("seen_version"), offline.request_snapshot(row),
+                           entity="request", entity_id=row.id)
         rs.act(session, catalog, row, user=user, action=action, note=note,
                assignee_id=int(assignee) if assignee.isdigit() and len(assignee) < 10
                else None)

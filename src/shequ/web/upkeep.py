@@ -33,7 +33,7 @@ from shequ.registry.models import (
     WorkforceRole,
 )
 from shequ.registry.rules import Table
-from shequ.services import upkeep
+from shequ.services import offline, upkeep
 from shequ.services.accounts import STAFF_ROLES, jurisdiction_prefix
 from shequ.web.forms import FormState, back, failed, typed
 from shequ.web.page import Crumb, Page, SignedInPage, render
@@ -201,6 +201,8 @@ def update_facility_form(facility_id: IdPath, form: Posted, page: SignedInPage,
     code = _code(form)
     state = typed(form)
     try:
+        offline.check_seen(state.value("seen_version"), offline.facility_snapshot(
+            queries.facility(session, facility_id)), entity="facility", entity_id=facility_id)
         facility = upkeep.update_facility(session, ctx.catalog, user, facility_id, {
             name: _text(form, name) for name in ROW_FIELDS}, source="form")
     except (ShequError, pydantic.ValidationError) as exc:
@@ -209,7 +211,7 @@ def update_facility_form(facility_id: IdPath, form: Posted, page: SignedInPage,
         state = failed(state, exc, page.lang, session=session,
                        fields={name: row_id(facility_id, name) for name in ROW_FIELDS})
         return _show(page, ctx, session, code, forms={f"edit-{facility_id}": state},
-                     status_code=422)
+                     status_code=409 if getattr(exc, "kind", "") == "conflict" else 422)
     return back("/upkeep", code=code or facility.division_code,
                 message="upkeep.facility_saved")
 

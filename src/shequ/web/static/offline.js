@@ -1,0 +1,377 @@
+/* Shequ without signal: the device's outbox of writes, and the service worker's helper.
+ *
+ * - Registers the service worker (/sw.js), and for a signed-in worker records in
+ *   IndexedDB who is signed in and when the server last confirmed it (the worker's kept
+ *   pages are shown offline only within the configured bound after that).
+ * - A form posted while the device has no signal is not lost: it is queued in IndexedDB
+ *   (store "outbox") with an idempotency key (a UUID), its method, address, body, the time
+ *   and a status (waiting, sent, failed, conflict, dropped), and sent when the connection
+ *   returns with the key in an Idempotency-Key header, so the server applies it once.  A
+ *   form posted online carries a key too (a hidden idempotency_key field).
+ * - A write refused because the record changed meanwhile (409) keeps the server's version
+ *   beside the worker's: the outbox page (/offline/outbox) shows both and the worker
+ *   chooses to send theirs again (against the new version) or to keep the server's.
+ * - The sign-in page, drawn after signing out, wipes the caches and IndexedDB.
+ * Words come from the layout (#offline-texts data-*), no markup is built from data.
+ */
+(function () {
+  "use strict";
+
+  const DB_NAME = "shequ-offline";
+  const body = document.body;
+  const user = body.dataset.offlineUser || "";
+  const textsElement = document.getElementById("offline-texts");
+  const texts = textsElement ? textsElement.dataset : {};
+  // Fields of a queued form that are not what the worker wrote.
+  const HIDDEN_FIELDS = new Set(["csrf_token", "seen_version", "idempotency_key", "back", "code"]);
+  // Forms that are never queued: signing in and out, and the account's own forms.
+  const NEVER_QUEUED = [/^\/login/, /^\/logout/, /^\/account\//];
+
+  function say(key, fallback) {
+    return texts[key] || fallback;
+  }
+
+  // ---- IndexedDB ----------------------------------------------------------------------
+
+  function openDb() {
+    return new Promise((resolve, reject) => {
+      const open = indexedDB.open(DB_NAME, 1);
+      open.onupgradeneeded = () => {
+        const db = open.result;
+        if (!db.objectStoreNames.contains("outbox")) db.createObjectStore("outbox", { keyPath: "key" });
+        if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta", { keyPath: "name" });
+      };
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+  }
+
+  async function withStore(name, mode, work) {
+    const db = await openDb();
+    try {
+      return await new Promise((resolve, reject) => {
+        const transaction = db.transaction(name, mode);
+        const request = work(transaction.objectStore(name));
+        transaction.oncomplete = () => resolve(request ? request.result : undefined);
+        transaction.onerror = () => reject(transaction.error);
+      });
+    } finally {
+      db.close();
+    }
+  }
+
+  const store = {
+    all: () => withStore("outbox", "readonly", (s) => s.getAll())
+      .then((items) => (items || []).sort((a, b) => a.created - b.created)),
+    put: (entry) => withStore("outbox", "readwrite", (s) => s.put(entry)),
+    meta: (name) => withStore("meta", "readonly", (s) => s.get(name)),
+    putMeta: (record) => withStore("meta", "readwrite", (s) => s.put(record)),
+  };
+
+  function uuid() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  // ---- signing in and out ---------------------------------------------------------------
+
+  async function wipe() {
+    if ("caches" in window) {
+      for (const name of await caches.keys()) await caches.delete(name);
+    }
+    await new Promise((resolve) => {
+      const request = indexedDB.deleteDatabase(DB_NAME);
+      request.onsuccess = request.onerror = request.onblocked = () => resolve();
+    });
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage({ type: "wipe" });
+    }
+  }
+
+  // The sign-in the server last confirmed: the time it drew this page (a page the
+  // service worker kept shows its old time, so it never extends the offline bound).
+  async function remember() {
+    const known = await store.meta("session");
+    const drawn = Number(texts.drawn || 0);
+    if (known && known.user !== user) await wipe();  // another person signed in here
+    else if (known && known.signedInAt >= drawn) return;
+    await store.putMeta({ name: "session", user: user, role: body.dataset.offlineRole || "",
+      signedInAt: drawn });
+  }
+
+  function savedPagesHere() {
+    const urls = ["/work", "/services/queue", "/upkeep", "/offline/outbox"];
+    for (const link of document.querySelectorAll("a[href^='/services/requests/']")) {
+      const path = new URL(link.href).pathname;
+      if (/^\/services\/requests\/\d+$/.test(path) && !urls.includes(path)) urls.push(path);
+    }
+    return urls.slice(0, 60);
+  }
+
+  async function warm() {
+    if (!navigator.serviceWorker) return;
+    const registration = await navigator.serviceWorker.ready;
+    const worker = registration.active;
+    if (!worker) return;
+    await new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => resolve();
+      worker.postMessage({ type: "warm", urls: savedPagesHere() }, [channel.port2]);
+      window.setTimeout(resolve, 20000);
+    });
+    body.dataset.offlineReady = "true";  // the worker's pages are kept on this device
+  }
+
+  // ---- queueing and sending ---------------------------------------------------------------
+
+  function queueable(form) {
+    const method = (form.getAttribute("method") || "get").toLowerCase();
+    const enctype = (form.getAttribute("enctype") || "").toLowerCase();
+    const url = new URL(form.getAttribute("action") || window.location.href, window.location.href);
+    return user && method === "post" && enctype !== "multipart/form-data" &&
+      url.origin === window.location.origin && !NEVER_QUEUED.some((re) => re.test(url.pathname));
+  }
+
+  // Every form a worker posts carries a new idempotency key: sent now, or queued by the
+  // service worker when there is no signal, it is applied once.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || event.defaultPrevented || !queueable(form)) return;
+    let key = form.querySelector("input[name=idempotency_key]");
+    if (!key) {
+      key = document.createElement("input");
+      key.type = "hidden";
+      key.name = "idempotency_key";
+      form.append(key);
+    }
+    key.value = uuid();
+  });
+
+  // Back from a form the service worker queued: say so above the page.
+  function queuedNotice() {
+    const params = new URLSearchParams(window.location.search);
+    const main = document.getElementById("main");
+    if (params.get("msg") !== "offline.queued" || !main ||
+        main.querySelector("[data-testid=message]")) return;
+    const note = document.createElement("p");
+    note.className = "notice ok";
+    note.setAttribute("role", "status");
+    note.dataset.testid = "offline-queued";
+    note.textContent = say("queued", "Saved on this device; it will be sent when the connection returns.");
+    const link = document.createElement("a");
+    link.href = "/offline/outbox";
+    link.textContent = ` ${say("outbox", "Outbox")}`;
+    note.append(link);
+    main.prepend(note);
+  }
+
+  function csrfNow() {
+    const field = document.querySelector("input[name=csrf_token]");
+    return field ? field.value : "";
+  }
+
+  function reasonOf(html) {
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const found = doc.querySelector(".error-summary, [role=alert], .notice.bad, main p");
+    return found ? found.textContent.replace(/\s+/g, " ").trim().slice(0, 500) : "";
+  }
+
+  async function send(entry) {
+    let response;
+    try {
+      response = await fetch(entry.url, {
+        method: entry.method, body: entry.body, credentials: "same-origin", redirect: "follow",
+        headers: { "Content-Type": "application/x-www-form-urlencoded",
+          "Idempotency-Key": entry.key, "X-CSRF-Token": csrfNow() },
+      });
+    } catch (error) {
+      return false;  // still no signal: stays waiting
+    }
+    entry.tried = Date.now();
+    if (response.ok) {
+      entry.status = "sent";
+      entry.reason = "";
+    } else if (response.status === 409) {
+      entry.status = "conflict";
+      entry.reason = reasonOf(await response.text());
+      try {
+        const current = await fetch(`/api/v1/offline/current?path=${encodeURIComponent(entry.url.split("?")[0])}`,
+          { credentials: "same-origin", headers: { Accept: "application/json" } });
+        entry.server = current.ok ? await current.json() : null;
+      } catch (error) {
+        entry.server = null;
+      }
+    } else if (response.status === 401 || response.status === 403) {
+      entry.status = "waiting";
+      entry.reason = say("signIn", "Sign in again to send it.");
+    } else {
+      entry.status = "failed";
+      entry.reason = reasonOf(await response.text()) || `HTTP ${response.status}`;
+    }
+    await store.put(entry);
+    return true;
+  }
+
+  let flushing = null;
+
+  async function flush() {
+    if (flushing) return flushing;
+    flushing = (async () => {
+      for (const entry of await store.all()) {
+        if (entry.status !== "waiting") continue;
+        if (!(await send(entry))) break;
+      }
+    })();
+    try {
+      await flushing;
+    } finally {
+      flushing = null;
+      refreshCount();
+      drawOutbox();
+    }
+  }
+
+  // ---- the outbox page and the count in the layout ----------------------------------------
+
+  async function refreshCount() {
+    const badge = document.getElementById("offline-count");
+    if (!badge || !user) return;
+    const waiting = (await store.all()).filter((e) => e.status === "waiting" || e.status === "conflict").length;
+    badge.textContent = waiting ? String(waiting) : "";
+    badge.hidden = !waiting;
+  }
+
+  function describe(entry) {
+    const action = new URLSearchParams(entry.body).get("action");
+    return `${entry.url.split("?")[0]}${action ? ` · ${say(`action_${action}`, action)}` : ""}`;
+  }
+
+  function fieldsOf(entry) {
+    const out = {};
+    for (const [name, value] of new URLSearchParams(entry.body)) {
+      if (!HIDDEN_FIELDS.has(name)) out[name] = value;
+    }
+    return out;
+  }
+
+  function cell(tag, text) {
+    const element = document.createElement(tag);
+    element.textContent = text;
+    return element;
+  }
+
+  function bothVersions(entry) {
+    const table = document.createElement("table");
+    table.dataset.testid = "conflict-versions";
+    const head = document.createElement("tr");
+    head.append(cell("th", say("field", "Field")), cell("th", say("mine", "Yours")),
+      cell("th", say("server", "On the server")));
+    table.append(head);
+    const mine = fieldsOf(entry);
+    const theirs = entry.server ? entry.server.fields : {};
+    for (const name of new Set([...Object.keys(mine), ...Object.keys(theirs)])) {
+      const row = document.createElement("tr");
+      const a = name in mine ? mine[name] : "—";
+      const b = name in theirs ? theirs[name] : "—";
+      row.append(cell("td", name), cell("td", a), cell("td", b));
+      if (name in mine && name in theirs && a !== b) row.className = "changed";
+      table.append(row);
+    }
+    return table;
+  }
+
+  async function keepMine(entry) {
+    const fields = new URLSearchParams(entry.body);
+    if (entry.server) fields.set("seen_version", entry.server.version);
+    entry.key = uuid();  // a new write: the old key's answer was the conflict
+    entry.body = fields.toString();
+    entry.status = "waiting";
+    entry.reason = "";
+    delete entry.server;
+    const old = await store.all();
+    await withStore("outbox", "readwrite", (s) => {
+      for (const item of old) if (item.created === entry.created && item.url === entry.url) s.delete(item.key);
+      return s.put(entry);
+    });
+    await flush();
+  }
+
+  async function keepServers(entry) {
+    entry.status = "dropped";
+    entry.reason = say("dropped", "Kept the server's version; yours was not sent.");
+    await store.put(entry);
+    drawOutbox();
+    refreshCount();
+  }
+
+  function button(label, testid, action) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.textContent = label;
+    element.dataset.testid = testid;
+    element.addEventListener("click", action);
+    return element;
+  }
+
+  async function drawOutbox() {
+    const list = document.getElementById("outbox");
+    if (!list) return;
+    const entries = await store.all();
+    list.replaceChildren();
+    const empty = document.getElementById("outbox-empty");
+    if (empty) empty.hidden = entries.length > 0;
+    for (const entry of entries.reverse()) {
+      const item = document.createElement("li");
+      item.className = `card outbox-${entry.status}`;
+      item.dataset.testid = "outbox-item";
+      item.dataset.status = entry.status;
+      item.dataset.key = entry.key;
+      const title = document.createElement("p");
+      title.append(cell("b", describe(entry)), document.createTextNode(" · "),
+        cell("span", new Date(entry.created).toLocaleString(document.documentElement.lang)));
+      const status = cell("p", say(`status_${entry.status}`, entry.status));
+      status.dataset.testid = "outbox-status";
+      item.append(title, status);
+      if (entry.reason) {
+        const reason = cell("p", entry.reason);
+        reason.className = "muted";
+        reason.dataset.testid = "outbox-reason";
+        item.append(reason);
+      }
+      if (entry.status === "conflict") {
+        item.append(bothVersions(entry));
+        item.append(button(say("keepMine", "Send mine"), "keep-mine", () => keepMine(entry)),
+          document.createTextNode(" "),
+          button(say("keepServer", "Keep the server's"), "keep-server", () => keepServers(entry)));
+      }
+      list.append(item);
+    }
+    list.dataset.drawn = String(Date.now());
+  }
+
+  // ---- start --------------------------------------------------------------------------
+
+  window.ShequOffline = { flush: flush, send: send, entries: store.all, wipe: wipe };
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  }
+  if (window.location.pathname === "/login") {
+    // Signed out (or the sign-in ended): nothing of theirs stays on the device.  The
+    // sign-in page is never kept, so it is drawn only when the server answered.
+    wipe();
+  } else if (user && new URLSearchParams(window.location.search).get("msg") === "offline.queued") {
+    queuedNotice();  // drawn from the device: no signal now
+    refreshCount();
+  } else if (user) {
+    drawOutbox();
+    refreshCount();
+    remember().then(flush).then(warm);
+    window.addEventListener("online", () => flush());
+    window.setInterval(() => flush(), 30000);
+  }
+})();
