@@ -44,6 +44,7 @@ from shequ.services.bookings.slots import (
     parse_opening_hours,
     slots_between,
 )
+from shequ.services.notify.service import Kind, notify
 
 
 def resource(session: Session, resource_id: int) -> BookableResource:
@@ -362,7 +363,16 @@ def decide(session: Session, booking_id: int, *, approve: bool, decided_by: int,
     if not approve:
         _release(session, booking_id)
     session.flush()
+    if b.user_id != decided_by:
+        notify(session, b.user_id, Kind.BOOKING_APPROVED if approve else Kind.BOOKING_REFUSED,
+               _told(session, b), f"booking:{b.id}:{b.status}")
     return b
+
+
+def _told(session: Session, b: Booking) -> dict[str, object]:
+    """What a notification of booking ``b`` says: its number, venue and start."""
+    return {"booking": b.id, "time": f"{b.starts_at:%Y-%m-%d %H:%M}",
+            "place": resource_facility(session, resource(session, b.resource_id)).name}
 
 
 def cancel(session: Session, booking_id: int, *, now: dt.datetime | None = None) -> Booking:
@@ -396,10 +406,12 @@ def due_reminders(session: Session, *, now: dt.datetime | None = None,
 
 def mark_reminded(session: Session, bookings: Sequence[Booking], *,
                   now: dt.datetime | None = None) -> None:
-    """Record that the reminders of ``bookings`` went out (they are not due again)."""
+    """Notify the bookers of ``bookings`` that they start soon (each once: they are not
+    due again)."""
     stamp = now or local_now()
     for b in bookings:
         b.reminder_sent_at = stamp
+        notify(session, b.user_id, Kind.BOOKING_DUE, _told(session, b), f"booking:{b.id}:due")
     session.flush()
 
 

@@ -49,6 +49,7 @@ from shequ.services.care.rules import (
     parse_groups,
     rank,
 )
+from shequ.services.notify.service import Kind, notify
 
 OPEN_STATUSES = (ApplicationStatus.WAITING.value, *HOLDING_STATUSES)
 
@@ -205,6 +206,10 @@ def offer_place(session: Session, rules: PriorityRules, application_id: int, *,
     app.offer_deadline = now + dt.timedelta(days=rules.offer_days)
     app.place_no = free[0]
     session.flush()
+    notify(session, app.applicant_user_id, Kind.CARE_OFFERED,
+           {"place": care_facility(session, app.facility_id).name,
+            "deadline": f"{app.offer_deadline:%Y-%m-%d %H:%M}"},
+           f"care_application:{app.id}:offered")
     return app
 
 
@@ -324,6 +329,9 @@ def expire_offers(session: Session, rules: PriorityRules, *, now: dt.datetime | 
                                                         CareApplication.id)))
     for app in lapsed:
         _close(session, app, ApplicationStatus.LAPSED.value, now)
+        notify(session, app.applicant_user_id, Kind.CARE_LAPSED,
+               {"place": care_facility(session, app.facility_id).name},
+               f"care_application:{app.id}:lapsed")
     return lapsed
 
 

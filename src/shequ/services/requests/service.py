@@ -59,6 +59,7 @@ from shequ.services.accounts.audit import audit_values
 from shequ.services.accounts.crypto import mask_phone
 from shequ.services.accounts.policy import Principal, may_see_whole_personal_numbers
 from shequ.services.accounts.residents import normalise_phone
+from shequ.services.notify.service import Kind, notify
 from shequ.services.privacy import split_free_text
 from shequ.services.requests import workflow
 from shequ.services.requests.definitions import RequestCatalog, ServiceDefinition
@@ -601,12 +602,27 @@ def act(session: Session, catalog: RequestCatalog, request: ServiceRequest, *, u
     if note:
         request.status_notes, request.status_notes_enc = shown, whole
     request.updated_at = when
-    session.add(ServiceRequestEvent(request_id=request.id, at=when, user_id=user.id,
-                                    action=action, from_status=before, to_status=after.value,
-                                    note=shown, note_enc=whole))
+    event = ServiceRequestEvent(request_id=request.id, at=when, user_id=user.id,
+                                action=action, from_status=before, to_status=after.value,
+                                note=shown, note_enc=whole)
+    session.add(event)
     audit(session, user=user, action=action, entity="service_request", entity_id=request.id,
           detail={"from": before, "to": after.value, "assignee_id": assignee_id})
+    if action in _TOLD:
+        # The resident hears of their request's steps; a reopening by the resident is
+        # told to the worker it is assigned to.
+        told = request.submitter_id if request.submitter_id != user.id \
+            else request.assigned_to_id
+        if told is not None and told != user.id:
+            session.flush()  # the event's id names the notification
+            notify(session, told, _TOLD[action], {"request": request.id},
+                   f"service_request_event:{event.id}", now=when)
     return request
+
+
+# The steps of a request its resident is notified of.
+_TOLD = {"accept": Kind.REQUEST_ACCEPTED, "resolve": Kind.REQUEST_RESOLVED,
+         "close": Kind.REQUEST_CLOSED, "reopen": Kind.REQUEST_REOPENED}
 
 
 def rate(session: Session, request: ServiceRequest, *, user: User, rating: int,

@@ -29,6 +29,7 @@ from shequ.registry.models import Facility, FacilityStatus
 from shequ.services.accounts import HANDLER_ROLES, User, audit, require_handler, require_role
 from shequ.services.accounts.acting import acting_division, visible_prefix
 from shequ.services.bookings.clock import as_local, local_now
+from shequ.services.notify.service import Kind, notify
 from shequ.services.volunteers.models import (
     ActivityStatus,
     HoursStatus,
@@ -277,6 +278,10 @@ def confirm_hours(session: Session, signup_id: int, *, confirmed_by: int, approv
     row.confirmed_by = confirmed_by
     row.confirmed_at = now or local_now()
     session.flush()
+    if approve and volunteer is not None:
+        notify(session, volunteer.user_id, Kind.HOURS_CONFIRMED,
+               {"activity": activity(session, row.activity_id).title, "minutes": row.minutes},
+               f"volunteer_signup:{row.id}:confirmed")
     return row
 
 
