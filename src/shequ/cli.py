@@ -12,6 +12,7 @@ from shequ.cli_support import DataDir, console, fail, load_settings
 from shequ.context import Context
 from shequ.errors import ConfigurationError, Problem, ShequError, ValidationError
 from shequ.indicators.cli import app as indicators_app
+from shequ.ingest.boundaries_cli import app as boundaries_app
 from shequ.plan.cli import app as plan_app
 from shequ.services.bookings.cli import app as bookings_app
 from shequ.services.care.cli import app as care_app
@@ -30,12 +31,16 @@ app = typer.Typer(help="Shequ (社区): the urban and rural community service sy
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 hierarchy_app = typer.Typer(help="The national hierarchy of divisions.", no_args_is_help=True)
+registry_app = typer.Typer(help="The registry's divisions: their boundaries.",
+                           no_args_is_help=True)
 # Registry commands first, then each domain's, in the direction data flows.
 app.add_typer(db_app, name="db")
 add_db_commands(db_app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(hierarchy_app, name="hierarchy")
 hierarchy_app.add_typer(hierarchy_change_app, name="change")
+app.add_typer(registry_app, name="registry")
+registry_app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(indicators_app, name="indicators")
 app.add_typer(access_app, name="access")
 app.add_typer(plan_app, name="plan")
