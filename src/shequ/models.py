@@ -19,6 +19,7 @@ from shequ.services.reviews import models as reviews_models
 from shequ.services.volunteers import models as volunteers_models
 from shequ.services.jobs import models as jobs_models
 from shequ.services.reporting import models as reporting_models
+from shequ.services.reporting import rules_models as reporting_rules_models
 from shequ.services import offline as offline_models
 from shequ.services.notify import models as notify_models
 
@@ -35,6 +36,7 @@ __all__ = [
     "plan_models",
     "registry_models",
     "reporting_models",
+    "reporting_rules_models",
     "requests_models",
     "reviews_models",
     "volunteers_models",

@@ -19,7 +19,9 @@ An *outlier check* compares one figure with the unit's own history ``h₁ … h�
 * ``min_max``: ``x`` outside ``[min(h)·(1 − margin), max(h)·(1 + margin)]``, further
   bounded by fixed ``min`` / ``max`` when given.
 
-With a spread of zero (every past value equal) any different value is an outlier.
+With a spread of zero (every past value equal) the scores are undefined and the unit is
+not judged: a change against a flat history is the rules' business (e.g. "no more than
+20% on last period").
 Checks need ``min_history`` past values (3 by default, 1 for min–max), else they are
 skipped for that unit.
 
@@ -376,11 +378,10 @@ class OutlierOutcome:
 
 
 def _spread_score(deviation: FloatArray, spread: FloatArray) -> FloatArray:
-    """``deviation / spread`` with a zero spread giving 0 (equal) or ∞ (different)."""
+    """``|deviation| / spread``, NaN (not judged) where the spread is zero."""
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.abs(deviation) / spread
-    zero = spread == 0
-    score[zero] = np.where(np.abs(deviation[zero]) > 0, np.inf, 0.0)
+    score[~(spread > 0)] = np.nan
     return score
 
 
@@ -419,7 +420,9 @@ def check_outliers(check: OutlierCheck, value: FloatArray, history: FloatArray
         if check.method == "min_max":
             flagged[rows] = (current < low[rows]) | (current > high[rows])
         else:
-            flagged[rows] = score[rows] > check.threshold
+            judged = ~np.isnan(score[rows])
+            flagged[rows] = judged & (np.nan_to_num(score[rows]) > check.threshold)
+            low[rows[~judged]], high[rows[~judged]] = np.nan, np.nan
     # fixed bounds apply with or without history
     present = ~np.isnan(value)
     if check.lower is not None:

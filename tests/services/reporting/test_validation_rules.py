@@ -127,10 +127,15 @@ def test_min_max_widens_the_range_seen_and_fixed_bounds_apply_without_history() 
     assert outcome.high.tolist() == [9.0, 9.0, 200.0]
 
 
-def test_no_spread_flags_any_change_and_short_history_is_skipped() -> None:
-    same = np.array([[5.0, 5.0, 5.0], [5.0, 5.0, 5.0], [5.0, 5.0, NAN]])
-    outcome = check_outliers(check("modified_z", 3.5), np.array([6.0, 5.0, 60.0]), same)
-    assert outcome.flagged.tolist() == [True, False, False]  # unit 3 has 2 of 3 years
+def test_a_flat_history_and_a_short_one_are_not_judged() -> None:
+    # unit 1: every past value 5 (MAD 0, no score); unit 2: 2 of the 3 years needed;
+    # unit 3: 4 4 5 → median 4, MAD 0 as well; unit 4: 4 5 6 → MAD 1, 60 flagged
+    past = np.array([[5.0, 5.0, 5.0], [5.0, 5.0, NAN], [4.0, 4.0, 5.0], [4.0, 5.0, 6.0]])
+    outcome = check_outliers(check("modified_z", 3.5), np.array([60.0, 60.0, 60.0, 60.0]),
+                             past)
+    assert outcome.flagged.tolist() == [False, False, False, True]
+    assert np.isnan(outcome.score[:3]).all()
+    assert outcome.score[3] == pytest.approx(0.6745 * 55)
 
 
 def test_the_packaged_rules_load_and_include_errors_and_a_20_percent_warning() -> None:

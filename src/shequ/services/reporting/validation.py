@@ -1,0 +1,654 @@
+"""Checking a round's figures: the rules and outlier checks, their violations and the list.
+
+:func:`check_submission` is what a form's submission calls: it reads the rules in force
+for the unit (:mod:`shequ.indicators.rules`), the unit's figures of earlier periods from
+the registry, and returns every violation; errors refuse the submission, warnings need a
+comment on their field.  :func:`record_violations` keeps a unit's violations for the
+round's list; :func:`check_round` checks every unit of a round at once (vectorised).
+
+Form items are the figures' own names: a population item is its measure (``residents``),
+a declared indicator input is ``input(name)``, and a workforce item is one role with one
+certification (``reporting.toml``); a rule's ``workers(community_worker)`` adds up the
+items of that role.  The list pages by keyset (``division_code``, ``id``), so its first
+page costs the same over a million rows as over ten.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.indicators.expr import HOUSEHOLD_MEASURES, PERSON_MEASURES, Measure
+from shequ.indicators.models import IndicatorInput
+from shequ.indicators.rules import (
+    FloatArray,
+    OutlierOutcome,
+    Rule,
+    RuleSet,
+    check_outliers,
+    check_rules,
+    load_rules,
+)
+from shequ.registry.codes import LEVEL_DIGITS, level_of
+from shequ.registry.models import Population, Workforce
+from shequ.services.accounts import User
+from shequ.services.accounts.acting import visible_prefix
+from shequ.services.bookings.clock import local_now
+from shequ.services.reporting.config import ReportingConfig, Target, load_reporting_config
+from shequ.services.reporting.models import ReportingRound
+from shequ.services.reporting.rules_models import (
+    Importance,
+    ValidationViolation,
+    ViolationKind,
+)
+
+POPULATION_ITEMS = (*PERSON_MEASURES, *HOUSEHOLD_MEASURES)
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+INSERT_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One rule or outlier check a unit's figures break.
+
+    ``field`` is the form item the message belongs beside (None: the form as a whole);
+    ``message_key`` names the message (:func:`violation_text` renders it) and ``params``
+    fills it; ``commented`` says whether the reporter explained it (warnings need that).
+    """
+
+    rule_code: str
+    importance: str
+    field: str | None
+    message_key: str
+    params: dict[str, Any]
+    commented: bool
+    kind: str = ViolationKind.RULE.value
+    left_value: float | None = None
+    right_value: float | None = None
+
+    @property
+    def blocks(self) -> bool:
+        """True when the submission must be refused: an error, or a warning unexplained."""
+        return self.importance == Importance.ERROR.value or not self.commented
+
+
+# --- form items and the figures rules read -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """A unit's figures of one period as the registry keeps them."""
+
+    population: Mapping[str, float] = field(default_factory=dict)
+    workforce: Sequence[tuple[str, str, float]] = ()  # role, certification, headcount
+    inputs: Mapping[str, float] = field(default_factory=dict)
+
+
+def workforce_items(config: ReportingConfig) -> dict[str, tuple[str, str]]:
+    """Workforce form items: key → (role, certification), from the reporting config."""
+    return {item.key: (item.column, item.certification or "none")
+            for item in config.items.values() if item.target is Target.WORKFORCE}
+
+
+def reporting_config(catalog_dir: Path | None = None) -> ReportingConfig:
+    """The deployment's reporting configuration (its data sets name the form items)."""
+    from shequ.indicators.definitions import load_indicator_catalog
+
+    return load_reporting_config(load_indicator_catalog(catalog_dir), catalog_dir)
+
+
+def records_from_items(values: Mapping[str, float | None], *,
+                       workforce: Mapping[str, tuple[str, str]]) -> Records:
+    """A form's items as registry records (empty items left out)."""
+    population: dict[str, float] = {}
+    lines: list[tuple[str, str, float]] = []
+    inputs: dict[str, float] = {}
+    for item, value in values.items():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if item in POPULATION_ITEMS:
+            population[item] = float(value)
+        elif item in workforce:
+            role, certification = workforce[item]
+            lines.append((role, certification, float(value)))
+        else:
+            inputs[item] = float(value)
+    return Records(population, tuple(lines), inputs)
+
+
+def measure_value(measure: Measure, records: Records) -> float:
+    """A rule's measure on one unit's records (NaN when not reported)."""
+    if measure.name in POPULATION_ITEMS:
+        return float(records.population.get(measure.name, math.nan))
+    if measure.name == "input":
+        return float(records.inputs.get(measure.types[0], math.nan))
+    if measure.name == "units":
+        return 1.0
+    if measure.name == "workers":
+        lines = [line for line in records.workforce if line[0] in measure.types]
+        if not lines:
+            return math.nan
+        wanted = measure.option("certification")
+        return float(sum(n for _, cert, n in lines if wanted is None or cert in wanted))
+    return math.nan  # facility figures are read from the registry, not from a form
+
+
+def item_of(key: str, workforce: Mapping[str, tuple[str, str]], measures: Mapping[str, Measure]
+            ) -> str | None:
+    """The form item a figure's message is shown beside (a workers sum: its first item)."""
+    measure = measures.get(key)
+    if measure is None:
+        return key
+    if measure.name in POPULATION_ITEMS:
+        return measure.name
+    if measure.name == "input":
+        return measure.types[0]
+    if measure.name == "workers":
+        wanted = measure.option("certification")
+        for item, (role, certification) in workforce.items():
+            if role in measure.types and (wanted is None or certification in wanted):
+                return item
+    return None
+
+
+def _measures(rules: RuleSet) -> dict[str, Measure]:
+    from shequ.indicators.expr import measures_of
+
+    found: dict[str, Measure] = {}
+    for rule in rules.rules:
+        for measure in (*measures_of(rule.left), *measures_of(rule.right)):
+            found[measure.key] = measure
+    for check in rules.outliers:
+        found.setdefault(check.field, _parse_field(check.field, rules, found))
+    return found
+
+
+def _parse_field(key: str, rules: RuleSet, known: Mapping[str, Measure]) -> Measure:
+    if key in known:
+        return known[key]
+    if key in POPULATION_ITEMS:
+        return Measure(key, "persons" if key in PERSON_MEASURES else "households")
+    if key.startswith("workers("):
+        roles = tuple(key[len("workers("):-1].split(", "))
+        return Measure("workers", "workers", types=roles)
+    return Measure("input", "", types=(key[len("input("):-1],))
+
+
+def _registry_records(session: Session, division_code: str, *, before: int
+                      ) -> dict[int, Records]:
+    """The unit's registry figures of every period before ``before``."""
+    population: dict[int, dict[str, float]] = {}
+    for row in session.scalars(select(Population).where(
+            Population.division_code == division_code, Population.period < before)):
+        population[row.period] = {name: float(getattr(row, name)) for name in POPULATION_ITEMS}
+    workforce: dict[int, list[tuple[str, str, float]]] = {}
+    for line in session.scalars(select(Workforce).where(
+            Workforce.division_code == division_code, Workforce.period < before)):
+        workforce.setdefault(line.period, []).append(
+            (line.role, line.certification, float(line.headcount)))
+    inputs: dict[int, dict[str, float]] = {}
+    for value in session.scalars(select(IndicatorInput).where(
+            IndicatorInput.division_code == division_code, IndicatorInput.period < before)):
+        inputs.setdefault(value.period, {})[value.measure] = float(value.value)
+    periods = sorted({*population, *workforce, *inputs})
+    return {p: Records(population.get(p, {}), tuple(workforce.get(p, [])), inputs.get(p, {}))
+            for p in periods}
+
+
+def _figures(measures: Mapping[str, Measure], records: Records) -> dict[str, FloatArray]:
+    return {key: np.array([measure_value(m, records)]) for key, m in measures.items()}
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(float(value), 2)
+
+
+def _rule_violation(rule: Rule, left: float, right: float, field_item: str | None,
+                    commented: bool) -> Violation:
+    params = {"left": None if math.isnan(left) else _number(left),
+              "right": None if math.isnan(right) else _number(right)}
+    return Violation(rule.code, rule.importance, field_item,
+                     f"reporting_rules.rule.{rule.code}", params, commented,
+                     ViolationKind.RULE.value, None if math.isnan(left) else left,
+                     None if math.isnan(right) else right)
+
+
+def _outlier_violation(outcome: OutlierOutcome, field_item: str | None, commented: bool
+                       ) -> Violation:
+    """The violation of unit 0 of ``outcome``."""
+    def shown(x: float) -> float | int | None:
+        return None if math.isnan(x) or math.isinf(x) else _number(x)
+
+    check = outcome.check
+    value, low, high = (float(outcome.value[0]), float(outcome.low[0]),
+                        float(outcome.high[0]))
+    params = {"value": shown(value), "low": shown(low), "high": shown(high),
+              "score": shown(float(outcome.score[0]))}
+    bound = high if not math.isnan(high) and value > high else low
+    return Violation(check.code, check.importance, field_item,
+                     f"reporting_rules.rule.{check.code}", params, commented,
+                     ViolationKind.OUTLIER.value, value, None if math.isnan(bound) else bound)
+
+
+def check_figures(rules: RuleSet, current: Records, history: Mapping[int, Records], *,
+                  period: int, comments: Mapping[str, str],
+                  workforce: Mapping[str, tuple[str, str]]) -> list[Violation]:
+    """Every violation of one unit's figures of ``period`` (history: earlier periods)."""
+    measures = _measures(rules)
+    now = _figures(measures, current)
+    previous_records = history.get(period - 1)
+    before = {} if previous_records is None else _figures(measures, previous_records)
+
+    def commented(item: str | None) -> bool:
+        return bool(item is not None and (comments.get(item) or "").strip())
+
+    found: list[Violation] = []
+    for outcome in check_rules(rules.rules, now, before, size=1):
+        if outcome.broken[0]:
+            item = (item_of(outcome.rule.field, workforce, measures)
+                    if outcome.rule.field else None)
+            found.append(_rule_violation(outcome.rule, float(outcome.left[0]),
+                                         float(outcome.right[0]), item, commented(item)))
+    periods = sorted(history)
+    for check in rules.outliers:
+        measure = measures[check.field]
+        past = np.array([[measure_value(measure, history[p]) for p in periods]])
+        flagged = check_outliers(check, now[check.field], past.reshape(1, len(periods)))
+        if flagged.flagged[0]:
+            item = item_of(check.field, workforce, measures)
+            found.append(_outlier_violation(flagged, item, commented(item)))
+    return found
+
+
+def round_of(session: Session, round_id: int) -> ReportingRound:
+    """The round, or NotFoundError."""
+    found = session.get(ReportingRound, round_id)
+    if found is None:
+        raise NotFoundError(f"no reporting round {round_id}", code="reporting_rules.no_round",
+                            params={"round_id": round_id})
+    return found
+
+
+def check_submission(session: Session, round_id: int, division_code: str,
+                     values: Mapping[str, float | None], comments: Mapping[str, str], *,
+                     rules: RuleSet | None = None, config: ReportingConfig | None = None,
+                     catalog_dir: Path | None = None) -> list[Violation]:
+    """Every violation of a unit's form values (items → figures) in a round.
+
+    Errors must refuse the submission; a warning needs a comment on its ``field``
+    (``Violation.commented``).  Nothing is written: :func:`record_violations` keeps them.
+    """
+    period = round_of(session, round_id).period
+    chosen = (rules or load_rules(catalog_dir)).for_unit(division_code)
+    workforce = workforce_items(config or reporting_config(catalog_dir))
+    current = records_from_items(values, workforce=workforce)
+    history = _registry_records(session, division_code, before=period)
+    return check_figures(chosen, current, history, period=period, comments=comments,
+                         workforce=workforce)
+
+
+def violation_text(violation: Violation, lang: str, *, rules: RuleSet | None = None,
+                   catalog_dir: Path | None = None) -> str:
+    """The violation's message in ``lang`` with its figures formatted for the locale."""
+    from shequ.i18n import number
+
+    chosen = rules or load_rules(catalog_dir)
+    rule = chosen.by_code().get(violation.rule_code)
+    if rule is None:
+        from shequ.i18n import translate
+
+        return translate(lang, "reporting_rules.unknown_rule", code=violation.rule_code)
+    shown = {k: "—" if v is None else number(v, lang) for k, v in violation.params.items()}
+    return rule.message(lang).format_map(_Blank(shown))
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+# --- keeping violations and the list -------------------------------------------------
+
+
+def record_violations(session: Session, round_id: int, division_code: str,
+                      violations: Iterable[Violation], comments: Mapping[str, str] | None = None
+                      ) -> int:
+    """Replace the unit's violations in the round with ``violations`` (returns the count)."""
+    comments = comments or {}
+    session.execute(delete(ValidationViolation).where(
+        ValidationViolation.round_id == round_id,
+        ValidationViolation.division_code == division_code))
+    now = local_now()
+    rows = [_row(round_id, division_code, v, (comments.get(v.field or "") or "").strip()
+                 or None, now) for v in violations]
+    if rows:
+        session.execute(insert(ValidationViolation), rows)
+    return len(rows)
+
+
+def _row(round_id: int, division_code: str, v: Violation, comment: str | None,
+         now: dt.datetime) -> dict[str, Any]:
+    return {"round_id": round_id, "division_code": division_code, "rule_code": v.rule_code,
+            "kind": v.kind, "importance": v.importance, "field": v.field,
+            "left_value": v.left_value, "right_value": v.right_value, "params": v.params,
+            "comment": comment, "found_at": now}
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationFilter:
+    """What the list shows: a round, an area (code prefix), a rule and an importance."""
+
+    round_id: int
+    under: str = ""  # a division code: its subtree only ("" the whole round)
+    rule_code: str | None = None
+    importance: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        """The code prefix of ``under``'s subtree."""
+        if not self.under or set(self.under) == {"0"}:
+            return ""
+        return self.under[: LEVEL_DIGITS[level_of(self.under)]]
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationPage:
+    """One page of the list and the cursor of the next (None on the last)."""
+
+    rows: list[ValidationViolation]
+    next_cursor: str | None
+
+
+def encode_cursor(division_code: str, row_id: int) -> str:
+    """An opaque cursor after the row (``division_code``, ``id``)."""
+    return base64.urlsafe_b64encode(f"{division_code}:{row_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    """The (``division_code``, ``id``) a cursor stands after; ValidationError if damaged."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        code, _, row_id = text.partition(":")
+        if not (code.isdigit() and len(code) == 12 and row_id.isdigit()):
+            raise ValueError(text)
+        return code, int(row_id)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError([Problem("after", f"{cursor!r} is not a cursor of this list",
+                                       column="after", code="reporting_rules.bad_cursor")]
+                              ) from None
+
+
+def _filtered(chosen: ViolationFilter) -> Any:
+    query = select(ValidationViolation).where(ValidationViolation.round_id == chosen.round_id)
+    if chosen.prefix:
+        query = query.where(ValidationViolation.division_code >= chosen.prefix.ljust(12, "0"),
+                            ValidationViolation.division_code <= chosen.prefix.ljust(12, "9"))
+    if chosen.rule_code:
+        query = query.where(ValidationViolation.rule_code == chosen.rule_code)
+    if chosen.importance:
+        if chosen.importance not in {i.value for i in Importance}:
+            raise ValidationError([Problem("importance", f"{chosen.importance!r} is not an "
+                                           "importance", column="importance",
+                                           code="reporting_rules.bad_importance")])
+        query = query.where(ValidationViolation.importance == chosen.importance)
+    return query
+
+
+def list_violations(session: Session, chosen: ViolationFilter, *, after: str | None = None,
+                    limit: int = PAGE_SIZE) -> ViolationPage:
+    """One page of violations in (division code, id) order, after the cursor ``after``."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    query = _filtered(chosen)
+    if after:
+        code, row_id = decode_cursor(after)
+        query = query.where(
+            (ValidationViolation.division_code > code)
+            | ((ValidationViolation.division_code == code) & (ValidationViolation.id > row_id)))
+    query = query.order_by(ValidationViolation.division_code, ValidationViolation.id)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = encode_cursor(rows[-1].division_code, rows[-1].id) if more and rows else None
+    return ViolationPage(rows, cursor)
+
+
+def all_violations(session: Session, chosen: ViolationFilter, *, chunk: int = MAX_PAGE_SIZE
+                   ) -> Iterator[ValidationViolation]:
+    """Every violation of the filter, page by page (for the export: no cap)."""
+    cursor: str | None = None
+    while True:
+        page = list_violations(session, chosen, after=cursor, limit=chunk)
+        yield from page.rows
+        session.expunge_all()
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def violations_for(session: Session, user: User, chosen: ViolationFilter, *,
+                   after: str | None = None, limit: int = PAGE_SIZE) -> ViolationPage:
+    """The list inside ``user``'s jurisdiction (staff only)."""
+    return list_violations(session, _within(user, chosen), after=after, limit=limit)
+
+
+def _within(user: User, chosen: ViolationFilter) -> ViolationFilter:
+    """``chosen`` narrowed to the user's jurisdiction (NotFoundError when outside it)."""
+    prefix = visible_prefix(user)
+    under = chosen.under if chosen.prefix else ""
+    if prefix and not chosen.prefix.startswith(prefix):
+        if chosen.prefix and not prefix.startswith(chosen.prefix):
+            raise NotFoundError(f"{chosen.under} is outside the user's jurisdiction",
+                                code="reporting_rules.outside", params={"code": chosen.under})
+        under = prefix.ljust(12, "0")
+    return ViolationFilter(chosen.round_id, under, chosen.rule_code, chosen.importance)
+
+
+def violations_xlsx(session: Session, user: User, chosen: ViolationFilter, path: Path, *,
+                    lang: str, rules: RuleSet | None = None, form_url: str = "") -> int:
+    """Write the whole list (no cap) to an XLSX file; returns the number of rows.
+
+    Text cells a spreadsheet would run as a formula are neutralised; each row links to
+    its unit's form (``form_url`` + ``/reporting/forms/{round}/{code}``).
+    """
+    from openpyxl import Workbook
+
+    from shequ.i18n import translate
+    from shequ.ingest.formats import neutralise
+
+    scoped = _within(user, chosen)
+    chosen_rules = rules or load_rules()
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(translate(lang, "reporting_rules.sheet"))
+    heads = ("division_code", "rule", "importance", "field", "message", "comment", "form")
+    sheet.append([translate(lang, f"reporting_rules.column.{h}") for h in heads])
+    count = 0
+    for row in all_violations(session, scoped):
+        violation = to_violation(row)
+        link = f"{form_url}/reporting/forms/{row.round_id}/{row.division_code}"
+        sheet.append([neutralise(x) for x in (
+            row.division_code, row.rule_code,
+            translate(lang, f"reporting_rules.importance.{row.importance}"), row.field or "",
+            violation_text(violation, lang, rules=chosen_rules), row.comment or "", link)])
+        count += 1
+    book.save(path)
+    return count
+
+
+def to_violation(row: ValidationViolation) -> Violation:
+    """A stored row as the Violation it records."""
+    return Violation(row.rule_code, row.importance, row.field,
+                     f"reporting_rules.rule.{row.rule_code}", dict(row.params or {}),
+                     bool(row.comment), row.kind, row.left_value, row.right_value)
+
+
+# --- a whole round at once -----------------------------------------------------------
+
+
+def figures_table(measures: Mapping[str, Measure], codes: pl.Series, population: pl.DataFrame,
+                  workforce: pl.DataFrame, inputs: pl.DataFrame) -> dict[str, FloatArray]:
+    """Each measure for every unit of ``codes`` (in that order; NaN where not reported).
+
+    ``population``: division_code and the population columns; ``workforce``:
+    division_code, role, certification, headcount; ``inputs``: division_code, measure,
+    value — all of one period.
+    """
+    base = pl.DataFrame({"division_code": codes})
+    out: dict[str, FloatArray] = {}
+    for key, measure in measures.items():
+        if measure.name in POPULATION_ITEMS and measure.name in population.columns:
+            table = population.select("division_code", pl.col(measure.name).cast(pl.Float64)
+                                      .alias("v"))
+        elif measure.name == "workers" and workforce.height:
+            lines = workforce.filter(pl.col("role").is_in(list(measure.types)))
+            wanted = measure.option("certification")
+            counted = (pl.col("headcount") if wanted is None else pl.when(
+                pl.col("certification").is_in(list(wanted))).then(pl.col("headcount"))
+                .otherwise(0))
+            table = lines.group_by("division_code").agg(counted.cast(pl.Float64).sum()
+                                                        .alias("v"))
+        elif measure.name == "input" and inputs.height:
+            table = inputs.filter(pl.col("measure") == measure.types[0]).select(
+                "division_code", pl.col("value").cast(pl.Float64).alias("v"))
+        elif measure.name == "units":
+            out[key] = np.ones(len(codes))
+            continue
+        else:
+            out[key] = np.full(len(codes), np.nan)
+            continue
+        joined = base.join(table, on="division_code", how="left", maintain_order="left")
+        out[key] = joined["v"].fill_null(np.nan).to_numpy().astype(np.float64)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class RoundFigures:
+    """Every unit's figures of a round's period and of the periods before (pure data)."""
+
+    codes: pl.Series
+    current: dict[str, FloatArray]
+    history: dict[int, dict[str, FloatArray]]  # period → measure → values per unit
+
+
+def round_violations(rules: RuleSet, figures: RoundFigures, *, period: int,
+                     workforce: Mapping[str, tuple[str, str]]) -> pl.DataFrame:
+    """Every violation of every unit as a table (division_code, rule_code, kind,
+    importance, field, left_value, right_value) — the vectorised path of a whole round.
+
+    Rules with a jurisdiction apply to the units under it only.
+    """
+    size = len(figures.codes)
+    codes = figures.codes.to_numpy()
+    previous = figures.history.get(period - 1, {})
+    frames: list[pl.DataFrame] = []
+    measures = _measures(rules)
+
+    def covered(jurisdiction: str) -> Any:
+        from shequ.indicators.definitions import NATION_CODE
+
+        if jurisdiction == NATION_CODE:
+            return np.ones(size, dtype=np.bool_)
+        prefix = jurisdiction[: LEVEL_DIGITS[level_of(jurisdiction)]]
+        return figures.codes.str.starts_with(prefix).to_numpy()
+
+    def frame(mask: Any, code: str, kind: str, importance: str, field_key: str | None, *,
+              left: FloatArray, right: FloatArray, low: FloatArray | None = None,
+              high: FloatArray | None = None) -> pl.DataFrame:
+        rows = np.flatnonzero(mask)
+        none = np.full(rows.size, np.nan)
+        item = item_of(field_key, workforce, measures) if field_key else None
+        return pl.DataFrame({
+            "division_code": codes[rows], "rule_code": [code] * rows.size,
+            "kind": [kind] * rows.size, "importance": [importance] * rows.size,
+            "field": pl.Series([item] * rows.size, dtype=pl.String),
+            "left_value": left[rows], "right_value": right[rows],
+            "low": none if low is None else low[rows],
+            "high": none if high is None else high[rows]})
+
+    for outcome in check_rules(rules.rules, figures.current, previous, size=size):
+        mask = outcome.broken & covered(outcome.rule.jurisdiction)
+        frames.append(frame(mask, outcome.rule.code, ViolationKind.RULE.value,
+                            outcome.rule.importance, outcome.rule.field, left=outcome.left,
+                            right=outcome.right))
+    periods = sorted(figures.history)
+    for check in rules.outliers:
+        past = (np.column_stack([figures.history[p].get(check.field, np.full(size, np.nan))
+                                 for p in periods]) if periods else np.full((size, 0), np.nan))
+        value = figures.current.get(check.field, np.full(size, np.nan))
+        result = check_outliers(check, value, past)
+        bound = np.where(result.value > result.high, result.high, result.low)
+        frames.append(frame(result.flagged & covered(check.jurisdiction), check.code,
+                            ViolationKind.OUTLIER.value, check.importance, check.field,
+                            left=result.value, right=bound, low=result.low,
+                            high=result.high))
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def store_round_violations(session: Session, round_id: int, table: pl.DataFrame) -> int:
+    """Replace every violation of the round with ``table`` (from :func:`round_violations`)."""
+    session.execute(delete(ValidationViolation).where(
+        ValidationViolation.round_id == round_id))
+    now = local_now()
+    count = 0
+    for chunk in table.iter_slices(INSERT_CHUNK):
+        rows = [{"round_id": round_id, "division_code": r["division_code"],
+                 "rule_code": r["rule_code"], "kind": r["kind"], "importance": r["importance"],
+                 "field": r["field"], "left_value": _finite(r["left_value"]),
+                 "right_value": _finite(r["right_value"]),
+                 "params": _params(r), "comment": None, "found_at": now}
+                for r in chunk.iter_rows(named=True)]
+        session.execute(insert(ValidationViolation), rows)
+        count += len(rows)
+    return count
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _params(row: Mapping[str, Any]) -> dict[str, Any]:
+    left, right = _finite(row["left_value"]), _finite(row["right_value"])
+    if row["kind"] == ViolationKind.OUTLIER.value:
+        low, high = _finite(row["low"]), _finite(row["high"])
+        return {"value": None if left is None else _number(left),
+                "low": None if low is None else _number(low),
+                "high": None if high is None else _number(high)}
+    return {"left": None if left is None else _number(left),
+            "right": None if right is None else _number(right)}
+
+
+__all__ = [
+    "Records",
+    "RoundFigures",
+    "Violation",
+    "ViolationFilter",
+    "ViolationPage",
+    "all_violations",
+    "check_figures",
+    "check_submission",
+    "decode_cursor",
+    "encode_cursor",
+    "figures_table",
+    "list_violations",
+    "record_violations",
+    "reporting_config",
+    "round_of",
+    "round_violations",
+    "store_round_violations",
+    "to_violation",
+    "violation_text",
+    "violations_for",
+    "violations_xlsx",
+    "workforce_items",
+]
