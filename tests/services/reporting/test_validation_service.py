@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.errors import NotFoundError, ValidationError
+from shequ.errors import AccessDenied, NotFoundError, ValidationError
 from shequ.registry.models import Population
 from shequ.services.accounts.models import User
 from shequ.services.bookings.clock import local_now
@@ -190,6 +190,9 @@ def test_a_street_officer_sees_their_street_only(db: tuple[Session, int]) -> Non
     assert {r.division_code for r in rows} == {UNIT, OTHER}
     with pytest.raises(NotFoundError):
         violations_for(session, officer, ViolationFilter(round_id, under="110102000000"))
+    resident = session.scalars(select(User).where(User.username == "resident1")).one()
+    with pytest.raises(AccessDenied):
+        violations_for(session, resident, ViolationFilter(round_id))
 
 
 def test_the_export_has_every_row_its_message_a_link_and_no_formula(
@@ -210,4 +213,4 @@ def test_the_export_has_every_row_its_message_a_link_and_no_formula(
     assert west[4] == ("Residents with disabilities (2,000) cannot exceed the resident "
                        "population (1,000).")
     assert west[5] == "'=HYPERLINK(\"x\")"
-    assert west[6] == f"/reporting/forms/{round_id}/{WEST}"
+    assert west[6] == f"/reporting/rounds/{round_id}/forms/{WEST}"

@@ -42,7 +42,7 @@ from shequ.indicators.rules import (
 )
 from shequ.registry.codes import LEVEL_DIGITS, level_of
 from shequ.registry.models import Population, Workforce
-from shequ.services.accounts import User
+from shequ.services.accounts import STAFF_ROLES, User, audit, require_role
 from shequ.services.accounts.acting import visible_prefix
 from shequ.services.bookings.clock import local_now
 from shequ.services.reporting.config import ReportingConfig, Target, load_reporting_config
@@ -445,6 +445,7 @@ def violations_for(session: Session, user: User, chosen: ViolationFilter, *,
 
 def _within(user: User, chosen: ViolationFilter) -> ViolationFilter:
     """``chosen`` narrowed to the user's jurisdiction (NotFoundError when outside it)."""
+    require_role(user, *STAFF_ROLES)
     prefix = visible_prefix(user)
     under = chosen.under if chosen.prefix else ""
     if prefix and not chosen.prefix.startswith(prefix):
@@ -460,7 +461,7 @@ def violations_xlsx(session: Session, user: User, chosen: ViolationFilter, path:
     """Write the whole list (no cap) to an XLSX file; returns the number of rows.
 
     Text cells a spreadsheet would run as a formula are neutralised; each row links to
-    its unit's form (``form_url`` + ``/reporting/forms/{round}/{code}``).
+    its unit's form (``form_url`` + :func:`form_path`).  The export is audited.
     """
     from openpyxl import Workbook
 
@@ -476,14 +477,22 @@ def violations_xlsx(session: Session, user: User, chosen: ViolationFilter, path:
     count = 0
     for row in all_violations(session, scoped):
         violation = to_violation(row)
-        link = f"{form_url}/reporting/forms/{row.round_id}/{row.division_code}"
+        link = form_url + form_path(row.round_id, row.division_code)
         sheet.append([neutralise(x) for x in (
             row.division_code, row.rule_code,
             translate(lang, f"reporting_rules.importance.{row.importance}"), row.field or "",
             violation_text(violation, lang, rules=chosen_rules), row.comment or "", link)])
         count += 1
     book.save(path)
+    audit(session, user=user, action="export", entity="validation_violation",
+          entity_id=chosen.round_id, detail={"under": scoped.under, "rule": chosen.rule_code,
+                                             "importance": chosen.importance, "rows": count})
     return count
+
+
+def form_path(round_id: int, division_code: str) -> str:
+    """The address of a unit's form in a round (the reporting pages')."""
+    return f"/reporting/rounds/{round_id}/forms/{division_code}"
 
 
 def to_violation(row: ValidationViolation) -> Violation:
