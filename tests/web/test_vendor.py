@@ -61,7 +61,9 @@ def _vendor_script() -> ModuleType:
 
 def test_the_lockfile_pins_exactly_the_versions_package_json_names() -> None:
     declared = json.loads((ROOT / "frontend" / "package.json").read_text())["dependencies"]
-    assert declared == {"axe-core": "4.14.1", "echarts": "6.1.0"}
+    assert declared == {"axe-core": "4.14.1", "echarts": "6.1.0", "workbox-core": "7.4.1",
+                        "workbox-precaching": "7.4.1", "workbox-routing": "7.4.1",
+                        "workbox-strategies": "7.4.1"}
     for name, version in declared.items():
         locked = LOCK["packages"][f"node_modules/{name}"]
         assert locked["version"] == version
