@@ -21,6 +21,7 @@ from shequ.services.cli import app as services_app
 from shequ.services.db_cli import add_commands as add_db_commands
 from shequ.services.db_cli import keys_app
 from shequ.services.hierarchy_cli import app as hierarchy_change_app
+from shequ.services.notify.cli import app as notify_app
 from shequ.services.reporting.cli import app as reporting_app
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ app.add_typer(services_app, name="services")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(bookings_app, name="bookings")
 app.add_typer(care_app, name="care")
+app.add_typer(notify_app, name="notify")
 app.add_typer(reporting_app, name="reporting")
 
 

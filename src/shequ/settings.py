@@ -30,6 +30,14 @@
 ``SHEQU_DASK_SCHEDULER`` address of a Dask distributed scheduler (``tcp://host:8786``) that
                         runs the jobs (solving, evaluating, life circles); unset: the
                         server's own worker pool runs them.
+``SHEQU_NOTIFY_IN_SERVER`` ``1``/``0``: the notification dispatcher runs inside each server
+                        (default on, off in tests); off: run ``shequ notify run`` instead.
+``SHEQU_PUBLIC_URL``    the site's address, put before links in e-mails.
+``SHEQU_SMTP_HOST``, ``SHEQU_SMTP_PORT`` (25), ``SHEQU_SMTP_SENDER``, ``SHEQU_SMTP_USERNAME``,
+``SHEQU_SMTP_PASSWORD``, ``SHEQU_SMTP_STARTTLS`` (``1``): e-mail notifications (unset host: none).
+``SHEQU_SMS_URL``, ``SHEQU_SMS_TOKEN``: the SMS gateway's endpoint and bearer token.
+``SHEQU_WECHAT_APPID``, ``SHEQU_WECHAT_SECRET``, ``SHEQU_WECHAT_TEMPLATE``,
+``SHEQU_WECHAT_BASE_URL`` (``https://api.weixin.qq.com``): WeChat subscription messages.
 """
 
 from __future__ import annotations
@@ -79,6 +87,29 @@ class Settings:
     token_max_hours: int = 12
     offline_signin_hours: int = 72
     dask_scheduler: str | None = None
+    # Notifications (shequ.services.notify): where the dispatcher runs and its channels.
+    notify_in_server: bool | None = None  # None: on, except in tests
+    public_url: str = ""
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "noreply@shequ.invalid"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    sms_url: str | None = None
+    sms_token: str | None = None
+    wechat_base_url: str = "https://api.weixin.qq.com"
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+    wechat_template: str | None = None
+
+    @property
+    def dispatcher_in_server(self) -> bool:
+        """Whether each server process runs the notification dispatcher."""
+        if self.notify_in_server is not None:
+            return self.notify_in_server
+        return self.environment != "test"
+
 
     @property
     def effective_pool_size(self) -> int:
@@ -171,8 +202,28 @@ class Settings:
             port=int(port_text),
             redis_url=env.get("SHEQU_REDIS_URL") or None,
             dask_scheduler=env.get("SHEQU_DASK_SCHEDULER") or None,
+            **_notify_settings(env),  # type: ignore[arg-type]
             **limits,  # type: ignore[arg-type]
         ).check()
+
+
+def _notify_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """The notification settings given in ``env`` (see the module docstring)."""
+    out: dict[str, object] = {}
+    for name in ("public_url", "smtp_host", "smtp_sender", "smtp_username", "smtp_password",
+                 "sms_url", "sms_token", "wechat_base_url", "wechat_appid", "wechat_secret",
+                 "wechat_template"):
+        if env.get(f"SHEQU_{name.upper()}"):
+            out[name] = env[f"SHEQU_{name.upper()}"]
+    for name in ("notify_in_server", "smtp_starttls"):
+        text = env.get(f"SHEQU_{name.upper()}")
+        if text is not None:
+            if text not in ("0", "1"):
+                raise ConfigurationError(f"SHEQU_{name.upper()}={text!r} is not 0 or 1.")
+            out[name] = text == "1"
+    if "SHEQU_SMTP_PORT" in env:
+        out["smtp_port"] = _positive(env, "SHEQU_SMTP_PORT", int)
+    return out
 
 
 def _positive(env: Mapping[str, str], variable: str, kind: type[int] | type[float]

@@ -19,12 +19,12 @@ app = typer.Typer(help="Venue booking: reminders and utilisation.", no_args_is_h
 @app.command("reminders")
 def reminders(data_dir: DataDir = None,
               hours: Annotated[int, typer.Option(help="remind bookings starting within")] = 24,
-              dry_run: Annotated[bool, typer.Option(help="list without marking sent")] = False
+              dry_run: Annotated[bool, typer.Option(help="list without notifying")] = False
               ) -> None:
-    """List approved bookings starting soon and mark their reminders as sent.
+    """Notify the bookers of approved bookings starting soon, and list them.
 
-    Run it from cron (e.g. hourly); each booking is reminded once.  The list is what a
-    deployment's SMS or message gateway sends.
+    Each booking is reminded once, as a notification delivered on its booker's channels
+    (the notification dispatcher also does this every quarter of an hour by itself).
     """
     ctx = open_context(data_dir)
     with ctx.sessions.begin() as session:

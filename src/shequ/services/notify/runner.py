@@ -1,0 +1,94 @@
+"""Where the dispatcher runs: a background thread of each server (the default) or its own
+process (``shequ notify run``), with the channels the settings configure and the
+periodic job of reminders (staff's daily reminders, bookings starting within a day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shequ.services.bookings import service as bookings
+from shequ.services.notify.channels import (
+    ChannelAdapter,
+    EmailAdapter,
+    SmsAdapter,
+    WechatAdapter,
+)
+from shequ.services.notify.dispatcher import Dispatcher, DispatchPolicy
+from shequ.services.notify.models import Channel
+from shequ.services.notify.reminders import staff_reminders
+from shequ.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def adapters_from(settings: Settings) -> dict[str, ChannelAdapter]:
+    """The channels ``settings`` configure (e-mail when an SMTP host is set, and so on)."""
+    adapters: dict[str, ChannelAdapter] = {}
+    if settings.smtp_host:
+        adapters[Channel.EMAIL.value] = EmailAdapter(
+            settings.smtp_host, settings.smtp_port, settings.smtp_sender,
+            username=settings.smtp_username, password=settings.smtp_password,
+            starttls=settings.smtp_starttls, base_url=settings.public_url)
+    if settings.sms_url and settings.sms_token:
+        adapters[Channel.SMS.value] = SmsAdapter(settings.sms_url, settings.sms_token)
+    if settings.wechat_appid and settings.wechat_secret and settings.wechat_template:
+        adapters[Channel.WECHAT.value] = WechatAdapter(
+            settings.wechat_base_url, settings.wechat_appid, settings.wechat_secret,
+            settings.wechat_template)
+    return adapters
+
+
+def remind(sessions: sessionmaker[Session]) -> int:
+    """The periodic job: staff reminders and bookings starting within a day; how many
+    notifications it wrote.  Another server doing the same at the same moment wins the
+    race on the event ids, and this one's transaction is dropped."""
+    try:
+        with sessions.begin() as session:
+            written = len(staff_reminders(session))
+            due = bookings.due_reminders(session)
+            bookings.mark_reminded(session, due)
+            return written + len(due)
+    except IntegrityError:
+        log.info("another dispatcher wrote these reminders first")
+        return 0
+
+
+def dispatcher_for(sessions: sessionmaker[Session], settings: Settings, *,
+                   policy: DispatchPolicy | None = None) -> Dispatcher:
+    """A dispatcher over ``sessions`` with the channels ``settings`` configure."""
+    return Dispatcher(sessions, adapters_from(settings), policy=policy)
+
+
+@dataclass
+class BackgroundDispatcher:
+    """A dispatcher running in a daemon thread until :meth:`stop`."""
+
+    thread: threading.Thread
+    stopping: threading.Event
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to finish its current delivery and wait for it."""
+        self.stopping.set()
+        self.thread.join(timeout)
+
+
+def start_in_background(sessions: sessionmaker[Session], settings: Settings, *,
+                        idle_seconds: float = 2.0,
+                        remind_every: dt.timedelta = dt.timedelta(minutes=15)
+                        ) -> BackgroundDispatcher:
+    """Start the dispatcher (and its reminders) in a thread of this process."""
+    dispatcher = dispatcher_for(sessions, settings)
+    stopping = threading.Event()
+    thread = threading.Thread(
+        target=dispatcher.run, args=(stopping,), name="shequ-notify", daemon=True,
+        kwargs={"idle_seconds": idle_seconds, "periodic": lambda: remind(sessions),
+                "periodic_seconds": remind_every.total_seconds()})
+    thread.start()
+    return BackgroundDispatcher(thread, stopping)
