@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -107,7 +107,7 @@ class PlanRequest:
         try:
             code = normalise_code(self.division_code, where="division_code")
         except ValidationError as exc:
-            problems.extend(exc.problems)
+            problems.extend(replace(p, column="division_code") for p in exc.problems)
         if self.type_code not in catalog.facility_types:
             problems.append(_bad("type_code", f"unknown facility type {self.type_code!r}",
                                     code="plan.unknown_type"))

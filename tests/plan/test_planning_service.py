@@ -1,0 +1,217 @@
+"""Planning's one dispatch checked against enumeration: p-median with an unserved
+distance (service and CLI, on the seeded county and the demo) and capacitated places of
+elderly day care, whose assignment meets every site's capacity; a short board as a plan."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+
+import networkx as nx
+import numpy as np
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from shequ.cli import app
+from shequ.context import Context
+from shequ.errors import ValidationError
+from shequ.plan.instance import build_instance, default_radius
+from shequ.registry.models import Facility
+from shequ.services.planning import (
+    UNSERVED_TIMES_TIER,
+    PlanRequest,
+    request_from_short_board,
+    solve_now,
+    solve_request,
+)
+from shequ.settings import Settings
+
+from .county import COUNTY, seed_county, village_codes
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    """The seeded county, with three elderly day-care centres of known places."""
+    context = Context.open(settings)
+    seed_county(context.sessions)
+    codes = village_codes()
+    with context.sessions.begin() as session:
+        for code, places, lon in ((codes[0], 12, 120.0), (codes[12], 40, 120.058),
+                                  (codes[25], 25, 120.1)):
+            session.add(Facility(type_code="elderly_day_care", division_code=code,
+                                 name=f"day care {code[-3:]}", longitude=lon, latitude=30.0,
+                                 capacity=places, floor_area_m2=350.0))
+    yield context
+    context.close()
+
+
+def _pmedian_by_enumeration(problem: object, p: int, unserved: float) -> float:
+    """min over every set of p new sites of Σ_i w_i · min(U, min_{j open} d_ij)."""
+    table = problem.distances.toarray()  # type: ignore[attr-defined]
+    stored = problem.distances.copy()  # type: ignore[attr-defined]
+    stored.data[:] = 1
+    reach = np.where(stored.toarray() > 0, np.minimum(table, unserved), unserved)
+    weights = problem.weights  # type: ignore[attr-defined]
+    existing = np.flatnonzero(problem.existing)  # type: ignore[attr-defined]
+    new = np.flatnonzero(~problem.existing)  # type: ignore[attr-defined]
+    best = np.inf
+    for chosen in itertools.combinations(new.tolist(), p):
+        columns = np.concatenate([existing, np.array(chosen, np.int64)])
+        best = min(best, float(weights @ reach[:, columns].min(axis=1)))
+    return best
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_pmedian_is_the_optimum_found_by_enumeration(ctx: Context, p: int) -> None:
+    request = PlanRequest(COUNTY, model="pmedian", p=p)
+    with ctx.sessions() as session:
+        outcome = solve_request(session, ctx.catalog, request)
+        unserved = UNSERVED_TIMES_TIER * default_radius(
+            ctx.catalog, "comprehensive_service_facility", "rural")
+        assert outcome.unserved_distance == unserved
+        # the same instance the dispatch built: residents within the unserved distance
+        inst = build_instance(session, COUNTY, "comprehensive_service_facility",
+                              catalog=ctx.catalog, objective="residents", radius=unserved)
+    assert outcome.solution.status == "optimal"
+    assert len(outcome.summary()["sites"]) == p
+    expected = _pmedian_by_enumeration(inst.problem, p, unserved)
+    assert outcome.solution.objective == pytest.approx(expected, rel=1e-9)
+    assert expected > 0
+
+
+def test_pmedian_from_the_command_line_gives_the_optimum_on_the_demo(
+        demo_settings: Settings) -> None:
+    """p = 3 and p = 20 on the demo county: optimal, with a positive objective (before the
+    unserved distance was passed the CLI said "infeasible" at 3 and 0.00 at 20)."""
+    ctx = Context.open(demo_settings)
+    try:
+        for p in (3, 20):
+            result = runner.invoke(app, ["plan", "solve", "130123", "--model", "pmedian",
+                                         "--p", str(p), "--data-dir",
+                                         str(demo_settings.data_dir)])
+            assert result.exit_code == 0, result.output
+            found = re.search(r"objective ([\d,.]+) \(bound ([\d,.]+), gap ([\d.]+)%\)",
+                              result.output)
+            assert found is not None, result.output
+            objective = float(found.group(1).replace(",", ""))
+            assert "optimal" in result.output and found.group(3) == "0.00"
+            assert objective > 0
+            summary = solve_now(ctx, None, PlanRequest("130123", model="pmedian", p=p,
+                                                       heuristic=True))
+            # the heuristic's answer is never better than the proven optimum
+            assert summary["objective"] >= objective - 0.01 * 1.0001
+            assert "unserved distance" in result.output
+    finally:
+        ctx.close()
+
+
+def _served_by_max_flow(problem: object, radius: float, open_sites: list[int]) -> float:
+    """Places served by ``open_sites`` under their capacities: a max flow from each demand
+    point (its places) to the open sites within ``radius`` (each with its capacity)."""
+    graph = nx.DiGraph()
+    cover = problem.coverage(radius).tocoo()  # type: ignore[attr-defined]
+    weights = problem.weights  # type: ignore[attr-defined]
+    capacity = problem.capacity  # type: ignore[attr-defined]
+    chosen = set(open_sites)
+    for i, j in zip(cover.row.tolist(), cover.col.tolist(), strict=True):
+        if j in chosen and weights[i] > 0:
+            graph.add_edge("s", ("d", i), capacity=float(weights[i]))
+            graph.add_edge(("d", i), ("f", j), capacity=float(weights[i]))
+            graph.add_edge(("f", j), "t", capacity=float(capacity[j]))
+    if "s" not in graph or "t" not in graph:
+        return 0.0
+    return float(nx.maximum_flow_value(graph, "s", "t"))
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_capacitated_places_meet_every_capacity_and_the_enumerated_optimum(
+        ctx: Context, p: int) -> None:
+    request = PlanRequest(COUNTY, type_code="elderly_day_care", model="capacitated", p=p,
+                          area="all")
+    with ctx.sessions() as session:
+        outcome = solve_request(session, ctx.catalog, request)
+    inst, solution = outcome.instance, outcome.solution
+    problem = inst.problem
+    assert problem.capacity is not None
+    # capacities from the registry for the three centres, the catalog's 30 for new ones
+    existing = {s.name: s.capacity for s in inst.sites if s.kind == "existing"}
+    assert existing == {"day care 201": 12, "day care 203": 40, "day care 206": 25}
+    assert {s.capacity for s in inst.sites if s.kind != "existing"} == {30.0}
+    # places needed: ⌈3% of residents aged 60+⌉ per village
+    with ctx.sessions() as session:
+        from shequ.registry.models import Population
+
+        aged = dict(session.execute(select(Population.division_code,
+                                           Population.age_60_plus)).all())
+    assert problem.weights.tolist() == [float(np.ceil(aged[c] * 0.03 - 1e-9))
+                                        for c in inst.units]
+    assert solution.status == "optimal"
+    new = np.flatnonzero(~problem.existing).tolist()
+    fixed = np.flatnonzero(problem.existing).tolist()
+    best = max(_served_by_max_flow(problem, inst.radius, fixed + list(chosen))
+               for chosen in itertools.combinations(new, p))
+    assert solution.objective == pytest.approx(best, abs=1e-6)
+    assert best < problem.weights.sum()  # the capacities bind: not everyone is served
+    served = outcome.summary()["served"]
+    assert len(served) == len(fixed) + p
+    for row in served:  # every site's load within its capacity
+        assert row["load"] <= row["capacity"] + 1e-6
+    assert sum(r["load"] for r in served) == pytest.approx(best, abs=1e-6)
+
+
+def test_the_scenario_of_capacitated_places_carries_the_capacities(ctx: Context) -> None:
+    summary = solve_now(ctx, None, PlanRequest(
+        COUNTY, type_code="elderly_day_care", model="capacitated", p=2, area="all",
+        name="day care places"), save=True)
+    from shequ.plan.scenarios import get_scenario
+
+    with ctx.sessions() as session:
+        scenario = get_scenario(session, summary["scenario_id"])
+        assert [c.capacity for c in scenario.changes] == [30, 30]
+        assert scenario.model == "capacitated_max_cover"
+
+
+def test_a_short_board_becomes_a_plan_request(ctx: Context) -> None:
+    request = request_from_short_board(None, "N2", COUNTY)
+    assert (request.type_code, request.area, request.model, request.target) == (
+        "comprehensive_service_facility", "rural", "mclp", 0.8)
+    with pytest.raises(ValidationError):
+        request_from_short_board(None, "N4", COUNTY)  # floor area per 100 households
+
+
+def test_every_problem_of_a_request_is_told_at_once(ctx: Context) -> None:
+    with pytest.raises(ValidationError) as refused:
+        PlanRequest("33011", type_code="nope", model="kmeans", target=1.5, p=-1,
+                    time_limit=0).check(ctx.catalog)
+    columns = sorted(p.column or "" for p in refused.value.problems)
+    assert columns == sorted(["division_code", "type_code", "model", "target", "p",
+                              "time_limit"]), columns
+
+
+def test_candidates_narrowed_dropped_and_added(ctx: Context) -> None:
+    with ctx.sessions() as session:
+        both = build_instance(session, COUNTY, "comprehensive_service_facility",
+                              catalog=ctx.catalog)
+        new = build_instance(session, COUNTY, "comprehensive_service_facility",
+                             catalog=ctx.catalog, candidates="new")
+        reuse = build_instance(session, COUNTY, "comprehensive_service_facility",
+                               catalog=ctx.catalog, candidates="reuse")
+        kinds = [s.kind for s in both.sites]
+        assert (kinds.count("existing"), kinds.count("new"), kinds.count("reuse")) == (20, 10, 6)
+        assert {s.kind for s in new.sites} == {"existing", "new"}
+        assert {s.kind for s in reuse.sites} == {"existing", "reuse"}
+        dropped = build_instance(session, COUNTY, "comprehensive_service_facility",
+                                 catalog=ctx.catalog,
+                                 drop=frozenset(s.key for s in both.sites if s.kind == "reuse"))
+        assert [s.kind for s in dropped.sites].count("reuse") == 0
+        gap = next(s for s in both.sites if s.kind == "new")
+        added = build_instance(session, COUNTY, "comprehensive_service_facility",
+                               catalog=ctx.catalog,
+                               extra=((gap.longitude + 0.0003, gap.latitude),))
+        placed = [s for s in added.sites if s.placed]
+        assert len(placed) == 1 and placed[0].division_code == gap.division_code
+
