@@ -229,7 +229,7 @@ def save_form(round_id: IdPath, code: CodePath, body: FormIn, user: CurrentUser,
     config = reporting.reporting_config(ctx.settings.catalog_dir)
     reporting.save_form(session, config, user, round_id, code, values=body.values,
                         comments=body.comments, submit=body.submit, now=local_now(),
-                        source="body")
+                        source="body", catalog_dir=ctx.settings.catalog_dir)
     return _form_out(reporting.form_view(session, config, user, round_id, code))
 
 

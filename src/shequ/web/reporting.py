@@ -219,7 +219,8 @@ def save_form(round_id: IdPath, code: CodePath, form: Posted, *, page: SignedInP
         reporting.save_form(session, config, user, round_id, code,
                             values={k: _text(form, k) for k in keys},
                             comments={k: _text(form, COMMENT + k) for k in keys},
-                            submit=submit, now=local_now())
+                            submit=submit, now=local_now(),
+                            catalog_dir=ctx.settings.catalog_dir)
     except (ShequError, pydantic.ValidationError) as exc:
         if isinstance(exc, AccessDenied | NotFoundError):
             raise

@@ -6,6 +6,7 @@ the level that signed it unapproves it with a reason; completeness and timelines
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from shequ.registry.models import Population, Workforce
 from shequ.services.accounts import AuditLog
 from shequ.services.bookings.clock import local_now
 from shequ.services.reporting.models import FormEvent
+from shequ.services.reporting.rules_models import ValidationViolation
 from shequ.services.reporting.rollup import FORM_SCHEMA, roll_up
 from tests.services.conftest import Seeded, seed, services_settings
 
@@ -145,6 +147,25 @@ def test_a_submission_missing_figures_is_refused_and_nothing_is_stored(served: S
     assert not_number.json()["problems"][0]["code"] == "reporting.not_whole"
     with ctx.sessions() as session:
         assert session.scalars(select(Population)).all() == []
+
+
+def test_a_warning_needs_a_comment_and_stays_in_the_violations(served: Served) -> None:
+    client, ctx, _, auth = served
+    round_id = _open(client, auth)
+    crowded = FIGURES | {"households": 800}  # 5,200 residents: 6.5 a household
+    warned = _submit(client, auth, round_id, crowded)
+    assert warned.status_code == 422
+    [problem] = warned.json()["problems"]
+    assert (problem["column"], problem["code"]) == ("residents", "reporting.comment_needed")
+    assert "More than 6 residents per household" in json.dumps(problem)
+    answered = client.put(_form_url(round_id), headers=auth("worker_dfx"), json={
+        "values": crowded, "comments": {"residents": "集体宿舍多"}, "submit": True})
+    assert answered.status_code == 200 and answered.json()["status"] == "submitted"
+    assert answered.json()["comments"] == {"residents": "集体宿舍多"}
+    with ctx.sessions() as session:
+        kept = session.scalars(select(ValidationViolation)).all()
+        assert [(v.rule_code, v.division_code, v.comment) for v in kept] == [
+            ("household_size", WORKER_UNIT, "集体宿舍多")]
 
 
 def test_outside_the_jurisdiction_a_form_is_refused(served: Served) -> None:

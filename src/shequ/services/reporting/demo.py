@@ -16,24 +16,26 @@ Running it again adds nothing: the round is found by its name.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shequ.context import Context
-from shequ.errors import NotFoundError
+from shequ.errors import NotFoundError, ValidationError
 from shequ.indicators.store import compute_for_registry
 from shequ.registry import queries
 from shequ.services.accounts.models import User
 from shequ.services.reporting import service as reporting
 from shequ.services.reporting.config import ReportingConfig, Target
-from shequ.services.reporting.models import ReportingRound
+from shequ.services.reporting.models import ReportingRound, RoundForm
 
 DEMO_ROUND_NAME = "2025 年度社区基础数据（合成演示）"
 DEMO_PERIOD = 2025
 # Submissions of the officer's street left for the officer to approve.
 WAITING_FOR_STREET = 2
+SYNTHETIC_COMMENT = "合成演示数据（synthetic demo figures）"
 
 
 def _account(session: Session, username: str) -> User:
@@ -43,8 +45,28 @@ def _account(session: Session, username: str) -> User:
     return user
 
 
+def _submit(session: Session, config: ReportingConfig, user: User, round_id: int,
+            code: str, *, values: dict[str, object], now: dt.datetime,
+            catalog_dir: Path | None) -> RoundForm:
+    """Submit the form; a warning of the validation rules is answered with a comment
+    saying the figures are synthetic (an error is a fault of the generator and raises)."""
+    try:  # a refused submission writes nothing, so it can simply be sent again
+        return reporting.save_form(session, config, user, round_id, code, values=values,
+                                   submit=True, now=now, source="demo",
+                                   catalog_dir=catalog_dir)
+    except ValidationError as exc:
+        warned = {p.column for p in exc.problems if p.code == "reporting.comment_needed"}
+        if not warned or any(p.code != "reporting.comment_needed" for p in exc.problems):
+            raise
+        comments = {str(item): SYNTHETIC_COMMENT for item in warned if item}
+        return reporting.save_form(session, config, user, round_id, code, values=values,
+                                   comments=comments, submit=True, now=now, source="demo",
+                                   catalog_dir=catalog_dir)
+
+
 def run_demo_round(session: Session, config: ReportingConfig, *, county_code: str,
-                   seed: int, now: dt.datetime) -> dict[str, int]:
+                   seed: int, now: dt.datetime,
+                   catalog_dir: Path | None = None) -> dict[str, int]:
     """Open the demo's 2025 round and report for the county (see the module docstring);
     the counts of what was done (all zero when the round exists)."""
     if session.scalars(select(ReportingRound).where(
@@ -81,8 +103,8 @@ def run_demo_round(session: Session, config: ReportingConfig, *, county_code: st
                          }.get(item.key, 0.0)
             values[item.key] = 0 if value is None else value
         at = now - dt.timedelta(days=float(rng.uniform(1.0, 13.0)))
-        form = reporting.save_form(session, config, planner, round_.id, unit.code,
-                                   values=values, submit=True, now=at, source="demo")
+        form = _submit(session, config, planner, round_.id, unit.code, values=values, now=at,
+                       catalog_dir=catalog_dir)
         submitted += 1
         if unit.code in waiting:
             continue
@@ -102,7 +124,8 @@ def report_demo_round(ctx: Context, *, county_code: str, seed: int, now: dt.date
     reached the registry (so that N3 has values)."""
     with ctx.sessions() as session:
         counts = run_demo_round(session, reporting.reporting_config(ctx.settings.catalog_dir),
-                                county_code=county_code, seed=seed, now=now)
+                                county_code=county_code, seed=seed, now=now,
+                                catalog_dir=ctx.settings.catalog_dir)
         session.commit()
     if counts["forms signed off"]:
         compute_for_registry(ctx, note="shequ demo: after the 2025 reporting round")

@@ -71,6 +71,12 @@ from shequ.services.reporting.models import (
     RoundItem,
 )
 from shequ.services.reporting.rollup import FORM_SCHEMA, roll_up
+from shequ.services.reporting.validation import (
+    Violation,
+    check_submission,
+    record_violations,
+    violation_text,
+)
 
 OPENING_ROLES = frozenset({Role.NATIONAL_PLANNER, Role.ADMIN, Role.PROVINCE_PLANNER})
 MAX_REASON = 500
@@ -389,6 +395,19 @@ def _registry_problems(items: Sequence[DataItem], figures: Mapping[str, float | 
     return problems
 
 
+def _violation_problem(violation: Violation, source: str, catalog_dir: Path | None
+                       ) -> Problem:
+    """A validation rule's violation as a problem beside its item, in both languages
+    (``problems.reporting.rule`` / ``comment_needed`` show the page's one)."""
+    texts = {f"message_{lang[:2]}": violation_text(violation, lang, catalog_dir=catalog_dir)
+             for lang in ("zh-CN", "en")}
+    error = violation.importance == "error"
+    return Problem(source, texts["message_en"], column=violation.field,
+                   code="reporting.rule" if error else "reporting.comment_needed",
+                   hint=None if error else "explain it in a comment on the item",
+                   params={**texts, "rule": violation.rule_code})
+
+
 def _event(session: Session, form: RoundForm, action: FormAction, user: User,
            now: dt.datetime, *, level: int | None = None, reason: str | None = None) -> None:
     session.add(FormEvent(form_id=form.id, action=action.value, level=level, user_id=user.id,
@@ -398,7 +417,8 @@ def _event(session: Session, form: RoundForm, action: FormAction, user: User,
 def save_form(session: Session, config: ReportingConfig, user: User, round_id: int,
               code: str, *, values: Mapping[str, object],
               comments: Mapping[str, str] | None = None, submit: bool = False,
-              now: dt.datetime, source: str = "form") -> RoundForm:
+              now: dt.datetime, source: str = "form",
+              catalog_dir: Path | None = None) -> RoundForm:
     """Save the unit's form as a draft, or submit it (every item given, the registry's
     rules and the round's validation rules met; a warning needs a comment).  A signed-off
     form is refused until it is unapproved.  Nothing is stored when anything is wrong."""
@@ -418,8 +438,14 @@ def save_form(session: Session, config: ReportingConfig, user: User, round_id: i
     figures, problems = _parse(items, values, source)
     notes = {k: v.strip()[:MAX_COMMENT] for k, v in (comments or {}).items()
              if k in {i.key for i in items} and v and v.strip()}
+    violations: list[Violation] = []
     if submit and not problems:
         problems += _registry_problems(items, figures, unit, source)
+    if submit and not problems:
+        violations = check_submission(session, round_.id, code, figures, notes,
+                                      catalog_dir=catalog_dir)
+        problems += [_violation_problem(v, source, catalog_dir) for v in violations
+                     if v.blocks]
     if problems:
         raise ValidationError(problems, summary=f"the form of {code}: {len(problems)} "
                               "problem(s); nothing was saved")
@@ -449,6 +475,8 @@ def save_form(session: Session, config: ReportingConfig, user: User, round_id: i
     audit(session, user=user, action="submit" if submit else "save", entity="reporting_form",
           entity_id=form.id, detail={"round": round_.id, "division_code": code,
                                      "values": dict(figures)})
+    if submit:  # the warnings answered stay in the round's violations list
+        record_violations(session, round_.id, code, violations, notes)
     if submit and config.apply_on is ApplyOn.SUBMITTED:
         apply_figures(session, config, user, form, now=now)
     session.flush()
