@@ -24,8 +24,8 @@ from shequ.registry.models import Population, Workforce
 from shequ.services.accounts import AuditLog
 from shequ.services.bookings.clock import local_now
 from shequ.services.reporting.models import FormEvent
-from shequ.services.reporting.rules_models import ValidationViolation
 from shequ.services.reporting.rollup import FORM_SCHEMA, roll_up
+from shequ.services.reporting.rules_models import ValidationViolation
 from tests.services.conftest import Seeded, seed, services_settings
 
 Served = tuple[TestClient, Context, Seeded, Callable[[str], dict[str, str]]]
