@@ -135,7 +135,8 @@ def finish(session: Session, *, key: str, user_id: int, status: int,
     keep, so that the device may send it again) and commit."""
     where = (IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     if not keeps(status):
-        session.execute(delete(IdempotencyKey).where(*where))
+        session.execute(delete(IdempotencyKey).where(*where),
+                        execution_options={"synchronize_session": False})
         session.commit()
         return
     row = session.scalars(select(IdempotencyKey).where(*where)).one()
@@ -151,7 +152,8 @@ def finish(session: Session, *, key: str, user_id: int, status: int,
 def forget_before(session: Session, before: dt.datetime) -> int:
     """Delete the keys created before ``before`` (a device's queue is long sent by then);
     how many were deleted."""
-    result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
+    result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before),
+                             execution_options={"synchronize_session": False})
     session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
 
