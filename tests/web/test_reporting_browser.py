@@ -103,14 +103,15 @@ def test_a_community_reports_the_street_approves_and_the_figures_lock(
         assert session.scalars(select(RoundForm).where(
             RoundForm.round_id == round_id, RoundForm.division_code == unit)).first() is None
     worker.fill("[data-testid=item-age_80_plus]", str(sixty // 5))
-    worker.click("[data-testid=submit]")
-    worker.wait_for_load_state()
-    comment = worker.locator("[data-testid^=comment-]")
-    if worker.locator("[data-testid=message]").count() == 0 and comment.count():
-        # a warning of the round's rules: answered by a comment, then submitted
-        comment.first.fill("新建小区今年交付，人口增长属实")
-        with worker.expect_navigation(url=re.compile(r".*msg=reporting.submitted.*")):
-            worker.click("[data-testid=submit]")
+    # 30 % more residents than last year: a warning of the round's rules, not an error
+    worker.fill("[data-testid=item-residents]", str(round(int(residents) * 1.3)))
+    with worker.expect_navigation() as warned:
+        worker.click("[data-testid=submit]")
+    assert warned.value is not None and warned.value.status == 422
+    assert "比上期增长超过20%" in worker.locator("#residents-error").inner_text()
+    worker.fill("[data-testid=comment-residents]", "新建小区今年交付，人口增长属实")
+    with worker.expect_navigation(url=re.compile(r".*msg=reporting.submitted.*")):
+        worker.click("[data-testid=submit]")
     assert worker.get_by_test_id("message").inner_text() == "表单已提交。"
     assert worker.get_by_test_id("form-status").inner_text() == "已提交"
 
