@@ -169,6 +169,12 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
     page.fill(f"[data-testid=note-{to_resolve}]", "离线处理完毕")
     page.click(f"[data-testid=do-{to_resolve}]")
     page.wait_for_selector("[data-testid=offline-queued]")
+    # A second step on the same request, from the same saved page: sent after the first,
+    # against the version the first one made, not refused as a conflict with it.
+    page.select_option(f"[data-testid=action-{to_resolve}]", "update")
+    page.fill(f"[data-testid=note-{to_resolve}]", "回访居民，满意")
+    page.click(f"[data-testid=do-{to_resolve}]")
+    page.wait_for_selector("[data-testid=offline-queued]")
     page.goto(f"{origin}/upkeep")
     page.fill(f"#f{first}-phone", "0311-88886666")
     page.click(f"[data-testid=save-{first}]")
@@ -176,7 +182,7 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
     page.fill(f"#f{second}-name", "离线改的名字")
     page.click(f"[data-testid=save-{second}]")
     page.wait_for_selector("[data-testid=offline-queued]")
-    assert [e["status"] for e in _outbox(page)] == ["waiting"] * 4
+    assert [e["status"] for e in _outbox(page)] == ["waiting"] * 5
     page.goto(f"{origin}/plan")  # a page not kept for the worker
     assert page.locator("[data-testid=offline-page]").count() == 1
 
@@ -194,13 +200,14 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
     device.set_offline(False)
     page.goto(f"{origin}/offline/outbox")
     _until_sent(page)
-    statuses = {e["url"].split("#")[0]: e["status"] for e in _outbox(page)}
-    assert statuses == {f"/services/requests/{to_accept}/act": "sent",
-                        f"/services/requests/{to_resolve}/act": "sent",
-                        f"/upkeep/facilities/{first}": "sent",
-                        f"/upkeep/facilities/{second}": "conflict"}
+    statuses = [(e["url"], e["status"]) for e in _outbox(page)]
+    assert statuses == [(f"/services/requests/{to_accept}/act", "sent"),
+                        (f"/services/requests/{to_resolve}/act", "sent"),
+                        (f"/services/requests/{to_resolve}/act", "sent"),
+                        (f"/upkeep/facilities/{first}", "sent"),
+                        (f"/upkeep/facilities/{second}", "conflict")]
     assert _events(ctx, to_accept) == ["submit", "accept"]
-    assert _events(ctx, to_resolve) == [*resolved_before, "resolve"]
+    assert _events(ctx, to_resolve) == [*resolved_before, "resolve", "update"]
     assert _facility(ctx, first).phone == "0311-88886666"
 
     # Sending the whole outbox again, twice, changes nothing: each key's first answer.
@@ -210,13 +217,13 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
                 if (e.status === 'sent') { e.status = 'waiting'; await ShequOffline.send(e); }
             }
         }""")
-    assert [e["status"] for e in _outbox(page)].count("sent") == 3
+    assert [e["status"] for e in _outbox(page)].count("sent") == 4
     assert _events(ctx, to_accept) == ["submit", "accept"]
-    assert _events(ctx, to_resolve) == [*resolved_before, "resolve"]
+    assert _events(ctx, to_resolve) == [*resolved_before, "resolve", "update"]
     with ctx.sessions() as session:
         keys = session.scalar(select(func.count()).select_from(offline.IdempotencyKey).where(
             offline.IdempotencyKey.user_id == user_id))
-    assert keys == 4  # three writes and the refused one, each applied or refused once
+    assert keys == 5  # four writes and the refused one, each applied or refused once
 
     # The conflict shows both versions; the worker keeps the server's.
     page.reload()

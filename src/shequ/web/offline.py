@@ -5,9 +5,11 @@
 - ``/sw.js``: the service worker, at the root so its scope is the whole site.  Built from
   Workbox's modules served by Shequ (``static/vendor/workbox``, from npm): the app shell
   precached by content hash, and for a signed-in worker the pages of their own
-  jurisdiction (queue, each request, workbench, ``/upkeep``) kept network-first with the
-  saved copy as fallback for :attr:`Settings.offline_signin_hours` after signing in.  The
-  file is ``static/sw.js`` after one line of settings (the precache list and the bound).
+  jurisdiction (queue, each request, workbench, ``/upkeep``, the volunteer hours to
+  confirm, the reporting round's forms) kept network-first with the saved copy as
+  fallback for :attr:`Settings.offline_signin_hours` after the last sign-in the server
+  confirmed.  The file is ``static/sw.js`` after one line of settings (the precache list,
+  the bound and the saved pages).
 - ``/offline``: the page shown for an address not saved on the device.
 - ``/offline/outbox``: the writes queued on the device (``static/offline.js`` keeps them
   in IndexedDB with an idempotency key each): waiting, sent, failed with the reason, and
@@ -37,7 +39,9 @@ SHELL_FILES = ("shequ.css", "shequ.js", "offline.js", "favicon.svg", "icon-192.p
 # The pages the service worker keeps for a signed-in worker (regular expressions on the
 # path; the worker's own jurisdiction is what the server draws on them).
 SAVED_PAGES = (r"^/work$", r"^/services/queue$", r"^/services/requests/\d+$",
-               r"^/upkeep$", r"^/offline/outbox$", r"^/volunteers/manage$")
+               r"^/upkeep$", r"^/offline/outbox$", r"^/volunteers/manage$",
+               r"^/reporting$", r"^/reporting/rounds/\d+$",
+               r"^/reporting/rounds/\d+/forms/\d{12}$")
 SW_SCRIPT = STATIC_DIR / "sw.js"
 # The worker's own policy (a script's response policy applies to the worker it starts):
 # Workbox's modules and every fetch from Shequ itself, nothing else.

@@ -103,11 +103,17 @@
       signedInAt: drawn });
   }
 
+  // The worker's pages kept on the device: these, and the requests, rounds and forms
+  // the page in front of them links to (the service worker keeps only its own list).
+  const SAVED_LINKS = [/^\/services\/requests\/\d+$/, /^\/reporting\/rounds\/\d+$/,
+    /^\/reporting\/rounds\/\d+\/forms\/\d{12}$/];
+
   function savedPagesHere() {
-    const urls = ["/work", "/services/queue", "/upkeep", "/offline/outbox"];
-    for (const link of document.querySelectorAll("a[href^='/services/requests/']")) {
+    const urls = ["/work", "/services/queue", "/upkeep", "/offline/outbox", "/volunteers/manage",
+      "/reporting"];
+    for (const link of document.querySelectorAll("a[href^='/']")) {
       const path = new URL(link.href).pathname;
-      if (/^\/services\/requests\/\d+$/.test(path) && !urls.includes(path)) urls.push(path);
+      if (SAVED_LINKS.some((re) => re.test(path)) && !urls.includes(path)) urls.push(path);
     }
     return urls.slice(0, 60);
   }
@@ -195,6 +201,7 @@
     if (response.ok) {
       entry.status = "sent";
       entry.reason = "";
+      await nextVersion(entry, await response.text());
     } else if (response.status === 409) {
       entry.status = "conflict";
       entry.reason = reasonOf(await response.text());
@@ -216,13 +223,36 @@
     return true;
   }
 
+  // A later write queued against the same record was made on the same saved page, so it
+  // names the version before this one: it now names the version this one made (read from
+  // the page the server answered with), and is not refused as a conflict with itself.
+  async function nextVersion(entry, html) {
+    const path = entry.url.split("?")[0];
+    const seen = new URLSearchParams(entry.body).get("seen_version");
+    if (!seen) return;
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const form = Array.from(doc.querySelectorAll("form[method=post]")).find((f) =>
+      new URL(f.getAttribute("action") || "", window.location.href).pathname === path);
+    const field = form ? form.querySelector("input[name=seen_version]") : null;
+    if (!field || !field.value) return;
+    for (const later of await store.all()) {
+      const fields = new URLSearchParams(later.body);
+      if (later.status !== "waiting" || later.key === entry.key ||
+          later.url.split("?")[0] !== path || fields.get("seen_version") !== seen) continue;
+      fields.set("seen_version", field.value);
+      later.body = fields.toString();
+      await store.put(later);
+    }
+  }
+
   let flushing = null;
 
   async function flush() {
     if (flushing) return flushing;
     flushing = (async () => {
-      for (const entry of await store.all()) {
-        if (entry.status !== "waiting") continue;
+      for (const { key } of await store.all()) {
+        const entry = await withStore("outbox", "readonly", (s) => s.get(key));  // as now
+        if (!entry || entry.status !== "waiting") continue;
         if (!(await send(entry))) break;
       }
     })();
