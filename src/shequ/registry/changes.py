@@ -1062,14 +1062,18 @@ def apply_changes(session: Session, events: Sequence[ChangeEvent], *,
     state = checker.state
     report = ChangeReport()
     now = dt.datetime.now(dt.UTC)
-    # the events first, for their ids
+    # the events first, for their ids (a code chosen by the registry is recorded too)
+    chosen: dict[int, list[str]] = {}
+    for move in checker.moves:
+        chosen.setdefault(move.event, [code for code, _ in move.targets])
     event_rows = [DivisionChangeEvent(
         kind=e.kind, effective_on=e.on, old_codes=json.dumps(list(e.old)),
-        new_codes=json.dumps([p.code for p in e.new]),
+        new_codes=json.dumps([p.code for p in e.new] if all(p.code for p in e.new)
+                             else chosen.get(i, [])),
         shares=json.dumps({str(p.code): p.share for p in e.new}) if e.kind == "split" else None,
         recorded_by=recorded_by, recorded_at=now,
         source=(f"{source} row {e.rows[0]}" if e.rows else source)[:200], note=e.note)
-        for e in ordered]
+        for i, e in enumerate(ordered)]
     session.add_all(event_rows)
     session.flush()
     ids = [int(row.id) for row in event_rows]
