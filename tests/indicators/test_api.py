@@ -102,7 +102,8 @@ def test_assessment_counts_residents_reviews(client: TestClient) -> None:
     from shequ.services.reviews.models import Review
 
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
-    now = dt.datetime(2024, 6, 1)  # noqa: DTZ001 (the review table stores naive UTC)
+    # 2024 is assessed in 2025: the packaged scheme counts the reviews given then
+    now = dt.datetime(2025, 6, 1)  # noqa: DTZ001 (the review table stores naive UTC)
     with ctx.sessions() as session, session.begin():
         # A review names its resident (a key of the user table): sixty of them.
         reviewers = [create_user(session, username=f"reviewer{i}", role="resident",
@@ -118,8 +119,12 @@ def test_assessment_counts_residents_reviews(client: TestClient) -> None:
     reviews = next(p for p in scores[f.STREET]["components"] if p["part"] == "reviews")
     assert reviews["achievement"] == pytest.approx(4.5 / 5)
     assert reviews["detail"] == "mean 4.50 of 60 reviews"
+    assert scores[f.STREET]["reviews"] == {
+        "count": 60, "needed": 50, "counted": True, "given_from": "2025-01-01",
+        "given_before": "2026-01-01"}
     town = next(p for p in scores[f.TOWN]["components"] if p["part"] == "reviews")
     assert town["achievement"] is None
+    assert scores[f.TOWN]["reviews"]["count"] == 0
 
 
 def test_computing_a_run_needs_a_planner(client: TestClient) -> None:

@@ -21,13 +21,10 @@ from shequ.errors import Problem, ValidationError
 from shequ.http.caller import Planner
 from shequ.http.deps import ContextDep, SessionDep
 from shequ.http.language import data_language
-from shequ.indicators.assessment import assess, load_scheme
 from shequ.indicators.definitions import IndicatorCatalog, load_indicator_catalog
 from shequ.indicators.export import data_value_sets, write_xlsx
 from shequ.indicators.store import (
     latest_run,
-    load_divisions,
-    load_measure_tables,
     load_values,
 )
 from shequ.indicators.views import (
@@ -37,11 +34,10 @@ from shequ.indicators.views import (
     latest_period,
     parse_selection,
     place_of,
-    with_direction,
 )
-from shequ.registry.codes import LEVEL_DIGITS
 from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
 from shequ.services.analyses import run_indicators
+from shequ.services.assessment import assessment_scores
 
 router = APIRouter(tags=["indicators"])
 
@@ -195,32 +191,22 @@ def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
 @router.get("/indicators/assessment")
 def get_assessment(ctx: ContextDep, session: SessionDep, level: int = 4,
                    ou: str = "nation") -> list[dict[str, Any]]:
-    """Target-responsibility scores of the divisions of ``level`` under ``ou``, ranked."""
-    if not 1 <= level <= 5:
-        raise ValidationError([Problem("level", f"level {level} is not 1–5")])
-    catalog = _catalog(ctx)
-    run = latest_run(session)
-    period = latest_period(run)
-    place = place_of(session, ou, as_of=run.as_of)
-    values = load_values(session, run_id=run.id, periods=[period])
-    tables = load_measure_tables(session, as_of=run.as_of, period=period)
-    scheme = load_scheme(catalog, catalog_dir=ctx.settings.catalog_dir)
-    status = with_direction(values, catalog)
-    # Residents' reviews come from the services layer; the API joins the two.
-    from shequ.services.reviews.service import review_scores
-
-    reviews = review_scores(session, period=period, level=level)
-    scores = assess(status, scheme, level=level, tables=tables, as_of=run.as_of,
-                    period=period, reviews=reviews,
-                    divisions=load_divisions(session, as_of=run.as_of))
-    prefix = "" if place.level == 0 else place.code[:LEVEL_DIGITS[place.level]]
+    """Target-responsibility scores of the divisions of ``level`` under ``ou``, ranked;
+    ``reviews`` says how many residents' reviews were given in the scheme's review window
+    and how many a score needs before they count."""
+    found = assessment_scores(session, level=level, ou=ou,
+                              catalog_dir=ctx.settings.catalog_dir)
+    start, end = found.review_window
     return [{"division_code": s.division_code, "name": s.name, "level": s.level,
-             "score": s.score, "rank": s.rank, "peers": s.peers,
+             "score": s.score, "rank": s.rank, "peers": s.peers, "period": found.period,
+             "reviews": None if s.reviews is None else {
+                 "count": s.reviews[0], "needed": s.reviews[1],
+                 "counted": s.reviews[0] >= s.reviews[1], "given_from": start.isoformat(),
+                 "given_before": end.isoformat()},
              "components": [{
                  "part": p.part, "weight": p.weight, "achievement": p.achievement,
                  "points": p.points, "detail": p.detail} for p in s.components]}
-            for s in sorted(scores, key=lambda s: (s.rank, s.division_code))
-            if s.division_code.startswith(prefix)]
+            for s in found.scores]
 
 
 class RunRequest(BaseModel):

@@ -12,6 +12,10 @@ below the area standard).  Parts without data drop out of both sums.
 
 Residents' reviews come from outside (the services' review table): pass a mapping
 ``division_code → (mean score, number of reviews)``; nothing here reads it directly.
+They are the reviews *given* in the assessment's review window, a date range fixed by
+the scheme relative to the assessed year Y (:meth:`Scheme.review_window`): by default
+the calendar year Y + 1, in which year Y is assessed.  Each score's reviews part says
+how many reviews were given and how many were needed.
 """
 
 from __future__ import annotations
@@ -60,6 +64,19 @@ class Scheme:
     review_min_count: int
     penalties: tuple[Penalty, ...]
     peers: str = "level"
+    # The review window of assessed year Y: from month-day ``review_window_start`` of
+    # year Y + ``review_window_year_offset``, for ``review_window_months`` months.
+    review_window_start: tuple[int, int] = (1, 1)
+    review_window_year_offset: int = 1
+    review_window_months: int = 12
+
+    def review_window(self, period: int) -> tuple[dt.date, dt.date]:
+        """The days whose reviews count toward assessed year ``period``: [start, end)."""
+        month, day = self.review_window_start
+        start = dt.date(period + self.review_window_year_offset, month, day)
+        months = start.month - 1 + self.review_window_months
+        end = dt.date(start.year + months // 12, months % 12 + 1, start.day)
+        return start, end
 
 
 def load_scheme(catalog: IndicatorCatalog, *, path: Path | None = None,
@@ -98,10 +115,26 @@ def load_scheme(catalog: IndicatorCatalog, *, path: Path | None = None,
     peers = str(data.get("peers", "level"))
     if peers not in ("level", "siblings"):
         raise CatalogError(f"{where}: peers = {peers!r} must be level or siblings")
+    window = data.get("review_window", {})
+    start_text = str(window.get("start", "01-01"))
+    try:
+        start = dt.date(2000, int(start_text[:2]), int(start_text[3:]))
+        if start.day > 28 or len(start_text) != 5 or start_text[2] != "-":
+            raise ValueError(start_text)
+    except ValueError:
+        raise CatalogError(f"{where}: review_window.start = {start_text!r} must be a day "
+                           "MM-DD from 01 to 28 (e.g. \"01-01\" or \"07-01\")") from None
+    months = window.get("months", 12)
+    offset = window.get("year_offset", 1)
+    if not isinstance(months, int) or not 1 <= months <= 36:
+        raise CatalogError(f"{where}: review_window.months = {months!r} must be 1 to 36")
+    if not isinstance(offset, int) or not -1 <= offset <= 2:
+        raise CatalogError(f"{where}: review_window.year_offset = {offset!r} must be -1 to 2")
     return Scheme(str(data.get("code", "default")), str(data.get("name_zh", "")),
                   str(data.get("name_en", "")), tuple(weights),
                   float(data.get("review_weight", 0)), float(data.get("review_scale", 5)),
-                  int(data.get("review_min_count", 1)), tuple(penalties), peers)
+                  int(data.get("review_min_count", 1)), tuple(penalties), peers,
+                  (start.month, start.day), offset, months)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +146,9 @@ class Component:
     achievement: float | None
     points: float
     detail: str
+    # The reviews part only: reviews given in the window and the number needed to count.
+    reviews: int | None = None
+    reviews_needed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +162,14 @@ class AssessmentScore:
     rank: int
     peers: int
     components: tuple[Component, ...]
+
+    @property
+    def reviews(self) -> tuple[int, int] | None:
+        """Reviews given in the window and the number needed (None: reviews not weighed)."""
+        for part in self.components:
+            if part.part == "reviews" and part.reviews is not None:
+                return part.reviews, part.reviews_needed or 0
+        return None
 
 
 def assess(status: pl.DataFrame, scheme: Scheme, *, level: int, tables: MeasureTables,
@@ -177,13 +221,13 @@ def assess(status: pl.DataFrame, scheme: Scheme, *, level: int, tables: MeasureT
                 detail += f" (fewer than {scheme.review_min_count}, not counted)"
             parts.append(Component("reviews", scheme.review_weight, achieved,
                                    0.0 if achieved is None else scheme.review_weight * achieved,
-                                   detail))
+                                   detail, int(count), scheme.review_min_count))
         available = sum(p.weight for p in parts if p.achievement is not None)
         base = 100.0 * sum(p.points for p in parts) / available if available > 0 else 0.0
         # express each part's points on the 100-point scale actually used
         scale = 100.0 / available if available > 0 else 0.0
-        parts = [Component(p.part, p.weight, p.achievement, p.points * scale, p.detail)
-                 for p in parts]
+        parts = [Component(p.part, p.weight, p.achievement, p.points * scale, p.detail,
+                           p.reviews, p.reviews_needed) for p in parts]
         deduction = 0.0
         for penalty in scheme.penalties:
             cases = float(penalty_counts[penalty.code].get(code, 0.0))

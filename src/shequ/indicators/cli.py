@@ -187,9 +187,9 @@ def assess(data_dir: DataDir = None,
             tables = load_measure_tables(session, as_of=run.as_of, period=year)
             divisions = load_divisions(session, as_of=run.as_of)
             # residents' reviews are kept by the services layer (an edge may join both)
-            from shequ.services.reviews.service import review_scores
+            from shequ.services.reviews.service import assessment_reviews
 
-            reviews = review_scores(session, period=year, level=level)
+            reviews = assessment_reviews(session, chosen, period=year, level=level)
         scores = run_assessment(values, chosen, level=level, tables=tables, as_of=run.as_of,
                                 period=year, reviews=reviews, divisions=divisions)
     except ShequError as exc:

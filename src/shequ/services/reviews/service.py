@@ -33,6 +33,7 @@ from shequ.services.privacy import split_free_text
 from shequ.services.reviews.models import CommentStatus, Review, SubjectKind
 
 if TYPE_CHECKING:
+    from shequ.indicators.assessment import Scheme
     from shequ.services.bookings.models import Booking
     from shequ.services.care.models import CareApplication
 
@@ -310,6 +311,33 @@ def review_scores(session: Session, *, period: int, level: int = 5,
         query = query.where(Review.division_code.startswith(division_prefix))
     return {str(code).ljust(12, "0"): (int(total) / int(n), int(n))
             for code, total, n in session.execute(query)}
+
+
+def review_scores_given(session: Session, *, start: dt.date, end: dt.date, level: int = 5,
+                        division_prefix: str = "") -> dict[str, tuple[float, int]]:
+    """Mean score and number of reviews per division *given* from ``start`` (inclusive)
+    to ``end`` (exclusive), China time: the assessment's review window.
+
+    Keys and means as :func:`review_scores`.
+    """
+    digits = LEVEL_DIGITS[level]
+    key = func.substr(Review.division_code, 1, digits)
+    begin = dt.datetime.combine(start, dt.time())
+    finish = dt.datetime.combine(end, dt.time())
+    query = (select(key, func.sum(Review.score), func.count())
+             .where(Review.created_at >= begin, Review.created_at < finish).group_by(key))
+    if division_prefix:
+        query = query.where(Review.division_code.startswith(division_prefix))
+    return {str(code).ljust(12, "0"): (int(total) / int(n), int(n))
+            for code, total, n in session.execute(query)}
+
+
+def assessment_reviews(session: Session, scheme: Scheme, *, period: int, level: int = 5
+                       ) -> dict[str, tuple[float, int]]:
+    """The reviews that count toward assessed year ``period``: those given in the
+    scheme's review window (:meth:`~shequ.indicators.assessment.Scheme.review_window`)."""
+    start, end = scheme.review_window(period)
+    return review_scores_given(session, start=start, end=end, level=level)
 
 
 def item_score(session: Session, subject_kind: str, subject_id: str, *,
