@@ -36,6 +36,7 @@ API_ROUTERS: tuple[tuple[str, str], ...] = (
     ("hsds", "/hsds"),
     ("open311", "/open311/v2"),
     ("registry", "/api/v1"),
+    ("hierarchy", "/api/v1"),
     ("boundaries", "/api/v1"),
     ("auth", "/api/v1"),
     ("services", "/api/v1"),

@@ -36,6 +36,7 @@ from shequ.services.accounts import (
     Role,
     User,
 )
+from shequ.services.notify.service import unread_count
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -87,6 +88,7 @@ class Page:
     jurisdiction_name: str | None = None
     message: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    unread: int = 0  # the signed-in user's unread notifications (the bell's number)
 
     @property
     def other_lang(self) -> str:
@@ -180,7 +182,8 @@ def page_of(request: Request, ctx: ContextDep, session: SessionDep,
     request.state.user = user
     return Page(request=request, lang=request_language(request), user=user,
                 csrf=csrf_for(request, ctx.settings.secret_key),
-                jurisdiction_name=name, message=message)
+                jurisdiction_name=name, message=message,
+                unread=unread_count(session, user.id) if user is not None else 0)
 
 
 def signed_in_page(page: Annotated[Page, Depends(page_of)]) -> Page:

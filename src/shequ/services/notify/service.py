@@ -272,11 +272,10 @@ def save_preferences(session: Session, user: User, *, language: str, email_on: b
         elif on and value is None:
             problems.append(Problem("preferences", f"turning {column} on needs it",
                                     column=column, code="notify.address_needed"))
-    start, problem = parse_time_of_day(quiet_start, "quiet_start")
-    problems += [problem] if problem else []
-    end, problem = parse_time_of_day(quiet_end, "quiet_end")
-    problems += [problem] if problem else []
-    if (start is None) != (end is None) and not problems:
+    start, start_problem = parse_time_of_day(quiet_start, "quiet_start")
+    end, end_problem = parse_time_of_day(quiet_end, "quiet_end")
+    problems += [p for p in (start_problem, end_problem) if p is not None]
+    if (start is None) != (end is None) and not (start_problem or end_problem):
         column = "quiet_end" if end is None else "quiet_start"
         problems.append(Problem("preferences", "quiet hours need a start and an end",
                                 column=column, code="notify.quiet_both"))
