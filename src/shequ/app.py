@@ -8,6 +8,9 @@ a problem document on the JSON surfaces, a page in the reader's language elsewhe
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from xstatic.pkg import leaflet
@@ -45,6 +48,7 @@ API_ROUTERS: tuple[tuple[str, str], ...] = (
     ("bookings", "/api/v1"),
     ("care", "/api/v1"),
     ("volunteers", "/api/v1"),
+    ("notify", "/api/v1"),
     ("reviews", "/api/v1"),
     ("upkeep", "/api/v1"),
     ("reporting_rules", "/api/v1"),
@@ -70,6 +74,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "bookings",
     "care",
     "volunteers",
+    "notify",
     "reviews",
     "upkeep",
     "reporting_violations",
@@ -78,6 +83,23 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "jobs",
     "offline",
 )
+
+
+@asynccontextmanager
+async def _notification_dispatcher(app: FastAPI) -> AsyncIterator[None]:
+    """While the server runs, the notification dispatcher delivers in a thread of it
+    (unless the settings leave it to ``shequ notify run``)."""
+    ctx: Context = app.state.ctx
+    if not ctx.settings.dispatcher_in_server:
+        yield
+        return
+    from shequ.services.notify.runner import start_in_background
+
+    background = start_in_background(ctx.sessions, ctx.settings)
+    try:
+        yield
+    finally:
+        background.stop()
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -90,7 +112,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     # /docs is Shequ's own page (Swagger UI served locally); FastAPI's loads it from a CDN.
     app = FastAPI(title="Shequ 社区 API", version=__version__, description=API_DESCRIPTION,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, lifespan=_notification_dispatcher)
     app.state.ctx = ctx
     app.state.short_boards = ShortBoardCache()  # per process: boards of stored runs
     from shequ.services.jobs.runner import sweep_interrupted

@@ -212,9 +212,16 @@ class WechatAdapter:
             "page": message.link,
             "lang": "zh_CN" if message.language == "zh-CN" else "en_US",
             "client_msg_id": f"{message.event_id}:wechat",
-            "data": {"thing1": {"value": message.title[: self.THING_CHARS]},
-                     "thing2": {"value": message.body[: self.THING_CHARS]}},
+            "data": {"thing1": {"value": self.thing(message.title)},
+                     "thing2": {"value": self.thing(message.body)}},
         }
+
+    @classmethod
+    def thing(cls, text: str) -> str:
+        """``text`` as a ``thing`` value: cut to 20 characters with an ellipsis."""
+        if len(text) <= cls.THING_CHARS:
+            return text
+        return text[: cls.THING_CHARS - 1].rstrip() + "…"
 
     def send(self, message: Outgoing) -> None:
         """Send, fetching a new access token once when WeChat says it expired."""
