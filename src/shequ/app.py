@@ -77,6 +77,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "notify",
     "reviews",
     "upkeep",
+    "hierarchy",
     "reporting_violations",
     "reporting",
     "plan",

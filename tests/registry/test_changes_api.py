@@ -109,3 +109,31 @@ def test_a_province_may_not_change_another_province(
     assert answer.status_code == 403
     assert answer.json()["code"] == "changes.outside_jurisdiction"
     del tmp_path
+
+
+def test_the_page_names_each_problem_by_row_and_applies_a_good_file(
+        site: tuple[TestClient, Context, dict[str, str]]) -> None:
+    client, ctx, auth = site
+    from shequ.services.accounts.models import SessionKind
+    from shequ.services.accounts.sessions import start_session
+
+    with ctx.sessions() as session:
+        admin = session.scalars(select(User).where(User.username == "t_nation")).one()
+        cookie = start_session(session, SECRET, admin, kind=SessionKind.PAGE)[1]
+        session.commit()
+    client.cookies.set("shequ_session", cookie)
+    page = client.get("/hierarchy/changes?lang=zh-CN")
+    assert page.status_code == 200, page.text
+    assert "区划变更" in page.text and "还没有记录任何区划变更" in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    refused = client.post("/hierarchy/changes?lang=zh-CN", data={"csrf_token": token},
+                          files=upload(BAD_CHANGES, "bad.csv"))
+    assert refused.status_code == 422
+    assert refused.text.count('data-testid="change-problem"') == 4
+    assert "没有代码为 130123102299 的区划" in refused.text
+    assert "拆分 130123102206 的份额合计为 0.9，不是 1" in refused.text
+    applied = client.post("/hierarchy/changes", data={"csrf_token": token},
+                          files=upload(DEMO_CHANGES), follow_redirects=True)
+    assert applied.status_code == 200
+    assert applied.text.count("<tr><td>") == 5
+    del auth
