@@ -16,6 +16,7 @@ from shequ.cli import app
 from shequ.cli_support import open_context
 from shequ.indicators.models import IndicatorInput
 from shequ.indicators.store import compute_for_registry
+from shequ.services.bookings.clock import local_now
 from tests.services.conftest import SECRET, Seeded
 
 UNIT = "110101001001"
@@ -36,7 +37,7 @@ def data_dir(tmp_path: Path, seeded_template: tuple[Path, Seeded],
 
 def test_open_list_and_follow_a_round(data_dir: Path) -> None:
     runner = CliRunner()
-    due = (dt.date.today() + dt.timedelta(days=20)).isoformat()
+    due = (local_now().date() + dt.timedelta(days=20)).isoformat()
     refused = runner.invoke(app, ["reporting", "open", "2025 年度", "--period", "2025",
                                   "--due", due, "--as", "worker_dfx"])
     assert refused.exit_code != 0 and "role" in refused.output
