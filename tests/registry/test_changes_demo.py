@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -108,3 +109,45 @@ def test_a_bad_change_file_is_refused_naming_every_problem(demo_settings: Settin
            "130123204000 would make it its own ancestor" in text
     assert "nothing was written" in text
     assert area_totals(demo_settings) == before
+
+
+def test_2021_figures_on_the_hierarchy_after_the_changes(demo_settings: Settings,
+                                                         tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from shequ.app import create_app
+    from shequ.indicators.engine import people_by_division
+    from shequ.indicators.store import load_measure_tables
+
+    data = str(demo_settings.data_dir)
+    path = write(tmp_path, DEMO_CHANGES, "changes.csv")
+    assert runner.invoke(app, ["hierarchy", "change", "apply", str(path),
+                               "--data-dir", data]).exit_code == 0
+    ctx = Context.open(demo_settings)
+    try:
+        with ctx.sessions() as session:
+            tables = load_measure_tables(session, as_of=AFTER, period=2021)
+        people = {r["division_code"]: r["residents"] for r in people_by_division(
+            tables, as_of=AFTER, period=2021).iter_rows(named=True)}
+        # 2021: 南王庄 2124 + 于家庄 2030; 东权城 1819 shared 0.55 / 0.45
+        assert people["130123102204"] == 2124 + 2030
+        assert people["130123102206"] == pytest.approx(1819 * 0.55)
+        assert people["130123102230"] == pytest.approx(1819 * 0.45)
+        assert people["130123000000"] + people["130172000000"] == 459286
+        computed = runner.invoke(app, ["indicators", "compute", "--hierarchy", "2025-01-01",
+                                       "--period", "2021", "--data-dir", data])
+        assert computed.exit_code == 0, computed.output
+        with TestClient(create_app(ctx)) as client:
+            board = client.get("/api/v1/indicators/dashboard/130123102000",
+                               params={"hierarchy": "2025-01-01"})
+            assert board.status_code == 200, board.text
+            assert board.json()["run"]["as_of"] == "2025-01-01"
+            children = {c["code"] for c in board.json()["children"]}
+            assert {"130123102204", "130123102230"} <= children
+            assert "130123102205" not in children
+            missing = client.get("/api/v1/indicators/dashboard/130123102000",
+                                 params={"hierarchy": "2019-01-01"})
+            assert missing.status_code == 404
+            assert missing.json()["code"] == "indicators.no_run_on_hierarchy"
+    finally:
+        ctx.close()

@@ -99,6 +99,9 @@ def list_indicators(request: Request, ctx: ContextDep) -> list[IndicatorOut]:
         for i in _catalog(ctx).indicators.values()]
 
 
+HierarchyQuery = Annotated[dt.date | None, Query(description=(
+    "figures on the divisions in force on this date (YYYY-MM-DD): the newest run computed "
+    "on that hierarchy, data on earlier or later codes mapped through the division changes"))]
 DimensionQuery = Annotated[list[str] | None, Query(
     description="DHIS2 style: dimension=dx:N1;N2, dimension=ou:CODE;LEVEL-5, dimension=pe:2024")]
 
@@ -106,11 +109,12 @@ DimensionQuery = Annotated[list[str] | None, Query(
 @router.get("/analytics")
 def get_analytics(request: Request, ctx: ContextDep, session: SessionDep,
                   dx: str | None = None, ou: str | None = None, pe: str | None = None,
-                  dimension: DimensionQuery = None) -> dict[str, Any]:
+                  dimension: DimensionQuery = None,
+                  hierarchy: HierarchyQuery = None) -> dict[str, Any]:
     """Indicators × divisions × periods from the newest stored run (DHIS2-shaped)."""
     catalog = _catalog(ctx)
     dx, ou, pe = _dimensions(dx, ou, pe, dimension)
-    run = latest_run(session)
+    run = latest_run(session, hierarchy=hierarchy)
     selection = parse_selection(session, catalog, dx=dx, ou=ou, pe=pe, run=run)
     return analytics(session, catalog, selection, run=run, lang=data_language(request))
 
@@ -118,11 +122,12 @@ def get_analytics(request: Request, ctx: ContextDep, session: SessionDep,
 @router.get("/dataValueSets")
 def get_data_value_sets(ctx: ContextDep, session: SessionDep, dx: str | None = None,
                         ou: str | None = None, pe: str | None = None,
-                        dimension: DimensionQuery = None) -> dict[str, Any]:
+                        dimension: DimensionQuery = None,
+                        hierarchy: HierarchyQuery = None) -> dict[str, Any]:
     """The same selection as a DHIS2 ``dataValueSets`` payload (values as strings)."""
     catalog = _catalog(ctx)
     dx, ou, pe = _dimensions(dx, ou, pe, dimension)
-    run = latest_run(session)
+    run = latest_run(session, hierarchy=hierarchy)
     selection = parse_selection(session, catalog, dx=dx, ou=ou, pe=pe, run=run)
     values = load_values(session, run_id=run.id, indicators=list(selection.indicators),
                          codes=[p.code for p in selection.places],
@@ -132,10 +137,12 @@ def get_data_value_sets(ctx: ContextDep, session: SessionDep, dx: str | None = N
 
 @router.get("/indicators/dashboard/{code}")
 def get_dashboard(code: str, request: Request, ctx: ContextDep, session: SessionDep,
-                  indicator: str | None = None) -> dict[str, Any]:
+                  indicator: str | None = None, hierarchy: HierarchyQuery = None
+                  ) -> dict[str, Any]:
     """A division's indicators against targets, its children and its short boards."""
+    run = latest_run(session, hierarchy=hierarchy)
     board = dashboard(session, _catalog(ctx), code, indicator=indicator,
-                      lang=data_language(request))
+                      lang=data_language(request), run_id=run.id)
     return {
         "division": {"code": board.place.code, "name": board.place.name,
                      "level": board.place.level,
@@ -159,10 +166,10 @@ def get_dashboard(code: str, request: Request, ctx: ContextDep, session: Session
 @router.get("/indicators/short-boards", response_model=None)
 def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
                      ou: str = "nation", dx: str | None = None, limit: int = 100,
-                     format: str = "json") -> Response:
+                     format: str = "json", hierarchy: HierarchyQuery = None) -> Response:
     """Community-level units under ``ou`` that fail a target, worst first (JSON, CSV, XLSX)."""
     catalog = _catalog(ctx)
-    run = latest_run(session)
+    run = latest_run(session, hierarchy=hierarchy)
     place = place_of(session, ou, as_of=run.as_of)
     indicators = [c for c in (dx or "").split(";") if c] or None
     for code in indicators or []:

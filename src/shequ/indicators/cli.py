@@ -35,8 +35,9 @@ def _jurisdiction(code: str | None) -> str:
 
 @app.command()
 def compute(data_dir: DataDir = None,
-            as_of: Annotated[str | None, typer.Option(help="hierarchy date YYYY-MM-DD "
-                                                      "(default today)")] = None,
+            as_of: Annotated[str | None, typer.Option(
+                "--as-of", "--hierarchy", help="hierarchy date YYYY-MM-DD: every year's "
+                "figures on the divisions of that date (default today)")] = None,
             period: Annotated[list[int] | None, typer.Option(
                 help="year to compute (repeat; default every stored year)")] = None) -> None:
     """Compute every indicator for every division, level and period, and store the run."""

@@ -200,9 +200,18 @@ def store_run(ctx: Context, results: pl.DataFrame, status: pl.DataFrame, *, as_o
         return run.id
 
 
-def latest_run(session: Session) -> IndicatorRun:
-    """The newest stored run; NotFoundError says how to make one."""
-    run = session.scalars(select(IndicatorRun).order_by(IndicatorRun.id.desc())).first()
+def latest_run(session: Session, *, hierarchy: dt.date | None = None) -> IndicatorRun:
+    """The newest stored run (on the hierarchy of date ``hierarchy`` when given: figures of
+    every year on that date's divisions); NotFoundError says how to make one."""
+    query = select(IndicatorRun).order_by(IndicatorRun.id.desc())
+    if hierarchy is not None:
+        query = query.where(IndicatorRun.as_of == hierarchy)
+    run = session.scalars(query).first()
+    if run is None and hierarchy is not None:
+        raise NotFoundError(f"no indicator run on the hierarchy of {hierarchy} is stored; "
+                            f"run `shequ indicators compute --hierarchy {hierarchy}`",
+                            code="indicators.no_run_on_hierarchy",
+                            params={"hierarchy": hierarchy.isoformat()})
     if run is None:
         raise NotFoundError("no indicator run is stored yet; run `shequ indicators compute`")
     return run
