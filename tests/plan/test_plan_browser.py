@@ -83,10 +83,12 @@ def test_a_planner_evaluates_a_scenario_and_reads_it_in_chinese(
     # Whether the form marked itself busy as it was sent (kept across the navigation).
     page.evaluate("""document.addEventListener("submit", (event) => sessionStorage.setItem(
         "busy", event.target.getAttribute("aria-busy")))""")
-    with page.expect_navigation(url=f"**/plan?scenario={scenario_id}&msg=*", timeout=60000):
+    with page.expect_navigation(url=f"**/plan?scenario={scenario_id}&job=*", timeout=60000):
         page.click("[data-testid=evaluate-button]")
     assert page.evaluate("sessionStorage.getItem('busy')") == "true"
-    assert page.get_by_test_id("message").inner_text().startswith("方案已评估")
+    # The evaluation is a job: the page follows it and is drawn again when it is done.
+    page.wait_for_selector("[data-testid=job-status][data-status=done]", timeout=120000)
+    assert page.get_by_test_id("job-status").inner_text() == "已完成"
     headlines = page.get_by_test_id("headlines").inner_text()
     assert "→" in headlines and "Test county" in headlines
     page.wait_for_selector("#scenario-before-after svg")

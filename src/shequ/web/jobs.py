@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from shequ.errors import AccessDenied, ShequError
 from shequ.http.deps import ContextDep, IdPath, SessionDep
-from shequ.services.accounts import STAFF_ROLES
+from shequ.services.accounts import STAFF_ROLES, User
 from shequ.services.jobs.models import Job
 from shequ.services.jobs.service import cancel, list_jobs, rerun
 from shequ.web.forms import FormState, back, failed
@@ -27,9 +28,10 @@ async def _posted(request: Request) -> FormData:
 Posted = Annotated[FormData, Depends(_posted)]
 
 
-def _row(page: Page, job: Job) -> dict[str, Any]:
+def _row(page: Page, job: Job, names: dict[int, str]) -> dict[str, Any]:
+    who = names.get(job.user_id, job.username or "") if job.user_id else job.username or ""
     return {"id": job.id, "kind": page.t(f"jobs.kind_{job.kind.replace('.', '_')}"),
-            "division_code": job.division_code, "username": job.username or "",
+            "division_code": job.division_code, "username": who,
             "status": job.status, "status_text": page.t(f"jobs.status_{job.status}"),
             "progress": job.progress, "created_at": job.created_at, "seconds": job.seconds,
             "ended": job.status not in ("queued", "running"), "rerun_of": job.rerun_of,
@@ -46,7 +48,11 @@ def _jobs_page(page: Page, session: Any, *, form: FormState | None = None,
                status_code: int = 200) -> HTMLResponse:
     user = page.require(*STAFF_ROLES)
     mine = page.request.query_params.get("mine") == "1"
-    rows = [_row(page, j) for j in list_jobs(session, user, mine=mine)]
+    jobs = list_jobs(session, user, mine=mine)
+    ids = {j.user_id for j in jobs if j.user_id is not None}
+    names = dict(session.execute(select(User.id, User.display_name).where(
+        User.id.in_(ids))).tuples().all()) if ids else {}
+    rows = [_row(page, j, names) for j in jobs]
     return render(page, "jobs.html", {
         "jobs": rows, "mine": mine, "form": form,
         "breadcrumbs": [Crumb(page.t("common.home"), "/"), Crumb(page.t("jobs.title"))],

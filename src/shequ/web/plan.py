@@ -294,8 +294,8 @@ def adopt_form(scenario_id: IdPath, form: Posted, page: SignedInPage, ctx: Conte
             raise
         state = failed(state, exc, page.lang, session=session, fields={"confirm": "confirm"})
         return _plan_page(page, ctx, session, scenario_id, adopt_form=state, status_code=422)
-    return back("/plan", scenario=scenario_id, message="plan.adopted_done",
-                planned=len(created))
+    del created  # the page lists them from the scenario
+    return back("/plan", scenario=scenario_id, message="plan.adopted_done")
 
 
 # ---------------------------------------------------------------------------- estate review
