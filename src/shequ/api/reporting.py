@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shequ.api.registry import ERRORS
 from shequ.http.caller import CurrentUser
 from shequ.http.deps import ContextDep, IdPath, SessionDep
+from shequ.registry import queries
+from shequ.registry.codes import code_prefix
 from shequ.registry.models import MAX_PERIOD, MIN_PERIOD
 from shequ.services.bookings.clock import local_now
 from shequ.services.reporting import service as reporting
@@ -255,6 +257,29 @@ def unapprove(form_id: IdPath, body: ReasonIn, user: CurrentUser, ctx: ContextDe
     config = reporting.reporting_config(ctx.settings.catalog_dir)
     return _sign_off_out(reporting.unapprove_form(session, config, user, form_id,
                                                   body.reason, now=local_now()))
+
+
+class UnapprovedOut(BaseModel):
+    """Whether a division's figures of a year rest on unapproved forms, and which of its
+    communities' do."""
+
+    period: int
+    division_code: str
+    rests_on_unapproved: bool
+    communities: list[str]
+
+
+@router.get("/unapproved/{code}/{period}", response_model=UnapprovedOut)
+def unapproved(code: CodePath, period: Annotated[int, Path(ge=MIN_PERIOD, le=MAX_PERIOD)],
+               ctx: ContextDep, session: SessionDep) -> UnapprovedOut:
+    """Whether the indicator values of ``code`` for ``period`` rest on figures a reporting
+    form wrote but no sign-off holds (public, like the indicator values)."""
+    config = reporting.reporting_config(ctx.settings.catalog_dir)
+    unit = queries.division(session, code)
+    communities = reporting.resting_on_unapproved(
+        session, config, period=period, prefix=code_prefix(unit.code, unit.level))
+    return UnapprovedOut(period=period, division_code=unit.code,
+                         rests_on_unapproved=bool(communities), communities=communities)
 
 
 @router.get("/rounds/{round_id}/overview", response_model=OverviewOut)

@@ -199,6 +199,8 @@ def test_sign_off_by_level_locks_the_figures_and_writes_them_once(served: Served
     county = client.post(f"/api/v1/reporting/forms/{form_id}/approve",
                          headers=auth("planner_dc"))
     assert county.json()["approved_level"] == 3 and county.json()["applied"] is True
+    assert client.get(f"/api/v1/reporting/unapproved/{WORKER_UNIT}/2025").json()[
+        "rests_on_unapproved"] is False
     again = client.post(f"/api/v1/reporting/forms/{form_id}/approve",
                         headers=auth("planner_dc"))
     assert again.status_code == 409
@@ -243,6 +245,12 @@ def test_unapproval_needs_the_signing_level_and_a_reason(served: Served) -> None
     county = client.post(url, headers=auth("planner_dc"),
                          json={"reason": "老年人口与公安数据不符"})
     assert county.json()["approved_level"] == 4 and county.json()["status"] == "approved"
+    # the registry holds the county-accepted figures, which no sign-off holds now
+    resting = client.get("/api/v1/reporting/unapproved/110101000000/2025").json()
+    assert resting == {"period": 2025, "division_code": "110101000000",
+                       "rests_on_unapproved": True, "communities": [WORKER_UNIT]}
+    assert client.get("/api/v1/reporting/unapproved/110101002000/2025").json()[
+        "rests_on_unapproved"] is False  # the other street
     street = client.post(url, headers=auth("officer_dhm"), json={"reason": "请核对 80 岁以上人口"})
     assert street.json() == {"form_id": form_id, "status": "submitted", "approved_level": None,
                              "applied": True}

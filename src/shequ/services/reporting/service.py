@@ -53,6 +53,7 @@ from shequ.services.accounts.policy import (
     require_in_jurisdiction,
     require_role,
 )
+from shequ.services.notify.service import Kind, notify_division_workers
 from shequ.services.reporting.config import (
     ApplyOn,
     DataItem,
@@ -483,6 +484,12 @@ def save_form(session: Session, config: ReportingConfig, user: User, round_id: i
     return form
 
 
+def _told(session: Session, form: RoundForm) -> dict[str, object]:
+    """What a notification of ``form``'s sign-off says: the round's and the unit's names."""
+    return {"round": get_round(session, form.round_id).name,
+            "division": queries.division(session, form.division_code).name}
+
+
 def get_form(session: Session, form_id: int) -> RoundForm:
     """The form ``form_id``."""
     return get_or_not_found(session, RoundForm, form_id, what="reporting form",
@@ -513,6 +520,10 @@ def approve_form(session: Session, config: ReportingConfig, user: User, form_id:
     _event(session, form, FormAction.APPROVE, user, now, level=level)
     audit(session, user=user, action="approve", entity="reporting_form", entity_id=form.id,
           detail={"division_code": form.division_code, "level": level})
+    notify_division_workers(session, form.division_code, Kind.FIGURES_APPROVED,
+                            _told(session, form),
+                            f"reporting_form:{form.id}:approved:{level}:{now:%Y%m%dT%H%M%S}",
+                            skip_user_id=user.id)
     if level == config.last_level and config.apply_on is ApplyOn.APPROVED:
         apply_figures(session, config, user, form, now=now)
     session.flush()
@@ -548,6 +559,10 @@ def unapprove_form(session: Session, config: ReportingConfig, user: User, form_i
     _event(session, form, FormAction.UNAPPROVE, user, now, level=level, reason=text)
     audit(session, user=user, action="unapprove", entity="reporting_form", entity_id=form.id,
           detail={"division_code": form.division_code, "level": level, "reason": text})
+    notify_division_workers(session, form.division_code, Kind.FIGURES_UNAPPROVED,
+                            _told(session, form),
+                            f"reporting_form:{form.id}:unapproved:{level}:{now:%Y%m%dT%H%M%S}",
+                            skip_user_id=user.id)
     session.flush()
     return form
 
@@ -692,6 +707,24 @@ def overview(session: Session, config: ReportingConfig, user: User, round_id: in
     return Overview(round_, user.jurisdiction_code, totals, children, states)
 
 
+def resting_on_unapproved(session: Session, config: ReportingConfig, *, period: int,
+                          prefix: str = "") -> list[str]:
+    """The communities under ``prefix`` whose registry figures of ``period`` were last
+    written by a form that is not, or no longer, signed off by the last level (applied at
+    submission, or unapproved after it was applied).  An indicator value of one of them,
+    or of a division above one, rests on unapproved figures."""
+    rows = session.execute(select(
+        RoundForm.division_code, RoundForm.approved_level, RoundForm.applied_at).join(
+        ReportingRound, ReportingRound.id == RoundForm.round_id).where(
+        ReportingRound.period == period, RoundForm.applied_at.is_not(None),
+        RoundForm.division_code.startswith(prefix))).all()
+    latest: dict[str, tuple[dt.datetime, int | None]] = {}
+    for code, level, applied in rows:
+        if applied is not None and (code not in latest or applied >= latest[code][0]):
+            latest[code] = (applied, level)
+    return sorted(code for code, (_, level) in latest.items() if level != config.last_level)
+
+
 def awaiting_signoff(session: Session, config: ReportingConfig, user: User) -> int:
     """How many submitted forms in the user's jurisdiction wait for a sign-off the user
     may give (the workbench's count)."""
@@ -747,6 +780,7 @@ __all__ = [
     "open_round",
     "overview",
     "reporting_config",
+    "resting_on_unapproved",
     "round_items",
     "rounds_for",
     "save_form",
