@@ -68,8 +68,14 @@ def code_mapping(codes: pl.Series, links: pl.DataFrame, *, since: dt.date, as_of
     steps = _steps(links, since=since, as_of=as_of).cast(STEP_SCHEMA)  # type: ignore[arg-type]
     if steps.is_empty():
         return pl.DataFrame(schema=MAPPING_SCHEMA)
-    current = pl.DataFrame({"division_code": codes.cast(pl.String)}).unique().with_columns(
-        pl.col("division_code").alias("target"), pl.lit(1.0).alias("weight"))
+    # only a code that some step starts from can move (the rest stay as they are)
+    current = (pl.DataFrame({"division_code": codes.cast(pl.String)}).unique()
+               .join(steps.select(pl.col("source").alias("division_code")).unique(),
+                     on="division_code", how="semi")
+               .with_columns(pl.col("division_code").alias("target"),
+                             pl.lit(1.0).alias("weight")))
+    if current.is_empty():
+        return pl.DataFrame(schema=MAPPING_SCHEMA)
     for (_,), at in steps.group_by("effective_on", maintain_order=True):
         edges = at.select("source", "dest", "step")
         hit = current.join(edges, left_on="target", right_on="source", how="inner")
