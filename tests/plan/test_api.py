@@ -246,4 +246,5 @@ def _check_scenario_pages(client: TestClient, auth: dict[str, dict[str, str]],
     assert job["kind"] == "plan.evaluate" and job["status"] in ("queued", "running", "done")
     from shequ.services.jobs.service import wait
 
-    return wait(client.app.state.ctx, int(found.group(1)), timeout=120)
+    return wait(client.app.state.ctx,  # type: ignore[attr-defined]
+                int(found.group(1)), timeout=120)

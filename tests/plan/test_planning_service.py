@@ -8,7 +8,7 @@ import itertools
 import re
 from collections.abc import Iterator
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 from sqlalchemy import select

@@ -159,8 +159,8 @@ def test_jobs_left_by_a_gone_process_are_marked_interrupted(ctx: Context) -> Non
             "stale": "dask:tcp://elsewhere:8786", "fresh": "dask:tcp://elsewhere:8786"}
     from shequ.services.jobs.runner import process_runner_name
 
-    rows["mine"] = process_runner_name()
-    assert rows["mine"].endswith(PROCESS_TOKEN)
+    mine = rows["mine"] = process_runner_name()
+    assert mine.endswith(PROCESS_TOKEN)
     ids = {}
     with ctx.sessions.begin() as session:
         for n, (name, runner) in enumerate(rows.items()):
@@ -186,8 +186,9 @@ def test_the_dask_cluster_solves_as_the_server_pool_does(ctx: Context) -> None:
     planner = _user(ctx, "planner")
     here = wait(ctx, start_solve(ctx, planner, PlanRequest(
         COUNTY, model="pmedian", p=2, name="in process")).id)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+    cluster_of_one = LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    with cluster_of_one as cluster:
         remote = Context.open(ctx.settings.with_(dask_scheduler=cluster.scheduler_address),
                               migrate=False)
         try:

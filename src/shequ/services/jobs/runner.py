@@ -109,7 +109,7 @@ def execute(ctx: Context, job_id: int, runner: str | None = None) -> str:
     left alone.
     """
     with ctx.sessions.begin() as session:
-        claimed = session.execute(
+        claimed = session.execute(  # type: ignore[attr-defined]
             update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
             .values(status=JobStatus.RUNNING.value, started_at=utc_now(),
                     heartbeat_at=utc_now(), runner=runner or process_runner_name())
@@ -179,10 +179,12 @@ class JobRunner:
             from distributed import Client, fire_and_forget
 
             if self._client is None:
-                self._client = Client(self.scheduler, set_as_default=False)
-            fire_and_forget(self._client.submit(execute_on_worker, self.ctx.settings, job_id,
-                                                self.name, pure=False,
-                                                key=f"shequ-job-{job_id}-{secrets.token_hex(3)}"))
+                self._client = Client(  # type: ignore[no-untyped-call]
+                    self.scheduler, set_as_default=False)
+            future = self._client.submit(execute_on_worker, self.ctx.settings, job_id,
+                                         self.name, pure=False,
+                                         key=f"shequ-job-{job_id}-{secrets.token_hex(3)}")
+            fire_and_forget(future)  # type: ignore[no-untyped-call]
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.workers,
