@@ -214,3 +214,49 @@ def test_the_export_has_every_row_its_message_a_link_and_no_formula(
                        "population (1,000).")
     assert west[5] == "'=HYPERLINK(\"x\")"
     assert west[6] == f"/reporting/rounds/{round_id}/forms/{WEST}"
+
+
+def test_a_whole_round_at_once_finds_what_each_form_would() -> None:
+    """Three units, 2024 as last year: A is fine, B has more elderly than residents and
+    grew 1000 → 1300 (> 1.2 × 1000), C reported no households (compulsory pair)."""
+    import polars as pl
+
+    from shequ.indicators.rules import load_rules
+    from shequ.services.reporting.validation import (
+        RoundFigures,
+        figures_table,
+        round_violations,
+        rule_measures,
+    )
+
+    rules = load_rules()
+    codes = pl.Series("division_code", ["110101001001", "110101001002", "110102001001"])
+    empty_workforce = pl.DataFrame(schema={"division_code": pl.String, "role": pl.String,
+                                           "certification": pl.String,
+                                           "headcount": pl.Float64})
+    empty_inputs = pl.DataFrame(schema={"division_code": pl.String, "measure": pl.String,
+                                        "value": pl.Float64})
+
+    def population(residents: list[float | None], households: list[float | None],
+                   elderly: list[float]) -> pl.DataFrame:
+        return pl.DataFrame({"division_code": codes, "residents": residents,
+                             "households": households, "age_60_plus": elderly},
+                            schema_overrides={"residents": pl.Float64,
+                                              "households": pl.Float64})
+
+    measures = rule_measures(rules)
+    now = figures_table(measures, codes, population([1000, 1300, 800], [400, 500, None],
+                                                    [200, 1400, 100]),
+                        empty_workforce, empty_inputs)
+    before = figures_table(measures, codes, population([990, 1000, 790], [400, 400, 300],
+                                                       [200, 200, 100]),
+                           empty_workforce, empty_inputs)
+    table = round_violations(rules, RoundFigures(codes, now, {2024: before}), period=2025,
+                             workforce={})
+    found = sorted(table.select("division_code", "rule_code", "importance", "field")
+                   .iter_rows())
+    assert found == [
+        ("110101001002", "elderly_within_residents", "error", "age_60_plus"),
+        ("110101001002", "residents_growth", "warning", "residents"),
+        ("110102001001", "households_with_residents", "error", "households"),
+    ]

