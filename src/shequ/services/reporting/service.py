@@ -661,6 +661,8 @@ class Overview:
     totals: dict[str, int]
     children: list[tuple[str, str, dict[str, int]]]
     units: list[UnitState]
+    # communities whose registry figures of the year rest on forms no sign-off holds
+    unapproved: frozenset[str] = frozenset()
 
 
 def overview(session: Session, config: ReportingConfig, user: User, round_id: int, *,
@@ -704,7 +706,9 @@ def overview(session: Session, config: ReportingConfig, user: User, round_id: in
             submitted is not None and submitted.date() > round_.due_on)
         states.append(UnitState(code, name, status, row["approved_level"] if row else None,
                                 submitted, late))
-    return Overview(round_, user.jurisdiction_code, totals, children, states)
+    resting = frozenset(resting_on_unapproved(session, config, period=round_.period,
+                                              prefix=prefix))
+    return Overview(round_, user.jurisdiction_code, totals, children, states, resting)
 
 
 def resting_on_unapproved(session: Session, config: ReportingConfig, *, period: int,
