@@ -250,7 +250,7 @@ def test_booking_decisions_and_reminders_notify_the_booker_and_staff(
             (users["worker_dfx"], "bookings_to_approve", 1),
             (users["officer_dhm"], "bookings_to_approve", 1)}
         assert not [r for r in written if r.user_id == users["worker_yz"]]
-        assert staff_reminders(session, now=T0 + dt.timedelta(hours=1))  # same day: no more
+        assert staff_reminders(session, now=T0 + dt.timedelta(hours=1)) == []  # same day
         bookings.decide_as(session, session.get_one(User, users["worker_dfx"]), booking_id,
                            approve=True)
         due = [x for x in bookings.due_reminders(session, now=start - dt.timedelta(hours=2))

@@ -22,7 +22,7 @@ from shequ.services.notify.channels import (
 )
 from shequ.services.notify.dispatcher import Dispatcher, DispatchPolicy
 from shequ.services.notify.models import Channel
-from shequ.services.notify.reminders import staff_reminders
+from shequ.services.notify.reminders import round_reminders, staff_reminders
 from shequ.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def remind(sessions: sessionmaker[Session]) -> int:
     race on the event ids, and this one's transaction is dropped."""
     try:
         with sessions.begin() as session:
-            written = len(staff_reminders(session))
+            written = len(staff_reminders(session)) + len(round_reminders(session))
             due = bookings.due_reminders(session)
             bookings.mark_reminded(session, due)
             return written + len(due)

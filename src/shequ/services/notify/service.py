@@ -202,6 +202,23 @@ def notify_staff(session: Session, division_code: str, kind: str | Kind,
     return told
 
 
+def notify_division_workers(session: Session, division_code: str, kind: str | Kind,
+                            params: Mapping[str, object], event_id: str, *,
+                            skip_user_id: int | None = None,
+                            now: dt.datetime | None = None) -> list[Notification]:
+    """Tell the active staff whose jurisdiction is exactly ``division_code`` (a
+    community's workers), except ``skip_user_id`` (who made the event): for what happens
+    to that division's own work, such as its figures signed off or sent back.
+
+    Each gets ``<event_id>:user:<id>``.
+    """
+    staff = session.scalars(select(User).where(
+        User.active.is_(True), User.jurisdiction_code == division_code,
+        User.role != "resident").order_by(User.id)).all()
+    return [notify(session, user.id, kind, params, f"{event_id}:user:{user.id}", now=now)
+            for user in staff if user.id != skip_user_id]
+
+
 def unread_count(session: Session, user_id: int) -> int:
     """How many of the user's notifications are unread (the bell's number)."""
     return session.scalar(select(func.count()).select_from(Notification).where(
