@@ -490,12 +490,6 @@ def _told(session: Session, form: RoundForm) -> dict[str, object]:
             "division": queries.division(session, form.division_code).name}
 
 
-def _told(session: Session, form: RoundForm) -> dict[str, object]:
-    """What a notification of ``form``'s sign-off says: the round's and the unit's names."""
-    return {"round": get_round(session, form.round_id).name,
-            "division": queries.division(session, form.division_code).name}
-
-
 def get_form(session: Session, form_id: int) -> RoundForm:
     """The form ``form_id``."""
     return get_or_not_found(session, RoundForm, form_id, what="reporting form",
@@ -526,10 +520,6 @@ def approve_form(session: Session, config: ReportingConfig, user: User, form_id:
     _event(session, form, FormAction.APPROVE, user, now, level=level)
     audit(session, user=user, action="approve", entity="reporting_form", entity_id=form.id,
           detail={"division_code": form.division_code, "level": level})
-    notify_division_workers(session, form.division_code, Kind.FIGURES_APPROVED,
-                            _told(session, form),
-                            f"reporting_form:{form.id}:approved:{level}:{now:%Y%m%dT%H%M%S}",
-                            skip_user_id=user.id)
     notify_division_workers(session, form.division_code, Kind.FIGURES_APPROVED,
                             _told(session, form),
                             f"reporting_form:{form.id}:approved:{level}:{now:%Y%m%dT%H%M%S}",
@@ -569,10 +559,6 @@ def unapprove_form(session: Session, config: ReportingConfig, user: User, form_i
     _event(session, form, FormAction.UNAPPROVE, user, now, level=level, reason=text)
     audit(session, user=user, action="unapprove", entity="reporting_form", entity_id=form.id,
           detail={"division_code": form.division_code, "level": level, "reason": text})
-    notify_division_workers(session, form.division_code, Kind.FIGURES_UNAPPROVED,
-                            _told(session, form),
-                            f"reporting_form:{form.id}:unapproved:{level}:{now:%Y%m%dT%H%M%S}",
-                            skip_user_id=user.id)
     notify_division_workers(session, form.division_code, Kind.FIGURES_UNAPPROVED,
                             _told(session, form),
                             f"reporting_form:{form.id}:unapproved:{level}:{now:%Y%m%dT%H%M%S}",
