@@ -27,6 +27,7 @@ LINK_SCHEMA: dict[str, pl.DataType] = {
 MAPPING_SCHEMA: dict[str, pl.DataType] = {
     "division_code": pl.String(), "target": pl.String(), "weight": pl.Float64(),
 }
+MAX_ROUNDS = 64  # the longest chain of changes followed
 STEP_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(), "dest": pl.String(), "step": pl.Float64(),
     "effective_on": pl.Date(),
@@ -69,24 +70,35 @@ def code_mapping(codes: pl.Series, links: pl.DataFrame, *, since: dt.date, as_of
     if steps.is_empty():
         return pl.DataFrame(schema=MAPPING_SCHEMA)
     # only a code that some step starts from can move (the rest stay as they are)
+    forward = since < as_of
     current = (pl.DataFrame({"division_code": codes.cast(pl.String)}).unique()
                .join(steps.select(pl.col("source").alias("division_code")).unique(),
                      on="division_code", how="semi")
                .with_columns(pl.col("division_code").alias("target"),
-                             pl.lit(1.0).alias("weight")))
+                             pl.lit(1.0).alias("weight"),
+                             pl.lit(since if forward else since + dt.timedelta(days=1))
+                             .cast(pl.Date).alias("at")))
     if current.is_empty():
         return pl.DataFrame(schema=MAPPING_SCHEMA)
-    for (_,), at in steps.group_by("effective_on", maintain_order=True):
-        edges = at.select("source", "dest", "step")
-        hit = current.join(edges, left_on="target", right_on="source", how="inner")
-        if hit.is_empty():
-            continue
-        miss = current.join(edges.select("source").unique(), left_on="target",
-                            right_on="source", how="anti")
-        moved = hit.select("division_code", pl.col("dest").alias("target"),
-                           (pl.col("weight") * pl.col("step")).alias("weight"))
-        current = (pl.concat([miss, moved]).group_by("division_code", "target")
-                   .agg(pl.col("weight").sum()))
+    # each round takes every row one change further (its next change after the date it
+    # arrived on; back in time, its previous one): as many rounds as the longest chain
+    for _ in range(MAX_ROUNDS):
+        candidates = current.with_row_index("row").join(
+            steps, left_on="target", right_on="source", how="inner").filter(
+            (pl.col("effective_on") > pl.col("at")) if forward
+            else (pl.col("effective_on") < pl.col("at")))
+        if candidates.is_empty():
+            break
+        chosen = (pl.col("effective_on").min() if forward
+                  else pl.col("effective_on").max()).over("row")
+        candidates = candidates.filter(pl.col("effective_on") == chosen)
+        stay = current.with_row_index("row").join(candidates.select("row").unique(),
+                                                  on="row", how="anti").drop("row")
+        moved = candidates.select("division_code", pl.col("dest").alias("target"),
+                                  (pl.col("weight") * pl.col("step")).alias("weight"),
+                                  pl.col("effective_on").alias("at"))
+        current = pl.concat([stay, moved])
+    current = current.group_by("division_code", "target").agg(pl.col("weight").sum())
     changed = current.filter((pl.col("division_code") != pl.col("target"))
                              | (pl.col("weight") != 1.0))
     touched = changed.select("division_code").unique()

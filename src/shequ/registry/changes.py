@@ -282,8 +282,8 @@ class _Hierarchy:
         rows = self.session.scalars(select(Division.code).where(
             Division.code.startswith(prefix), Division.level == level).distinct()).all()
         taken = {int(code[start:digits]) for code in rows}
-        taken |= {int(code[start:digits]) for code in self.versions
-                  if code.startswith(prefix) and level_of(code) == level}
+        taken |= {int(code[start:digits])
+                  for code in self.children.get(prefix.ljust(12, "0"), ())}
         return taken
 
 
