@@ -8,9 +8,11 @@ from pathlib import Path
 
 from shequ.context import Context
 from shequ.ingest import demo as demo_county
+from shequ.ingest.demo_boundaries import store_demo_boundaries
 from shequ.registry import queries
 
-GENERATOR_VERSION = "1"
+# 2: the demo county's townships and villages get synthetic boundaries.
+GENERATOR_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ def build_demo(ctx: Context, *, county: str = demo_county.DEFAULT_COUNTY,
     network.save(network_dir)
     with ctx.sessions() as session, session.begin():
         counts = demo_county.store(session, generated)
+        counts["boundaries"] = store_demo_boundaries(session, code, seed=seed,
+                                                     as_of=queries.today())
         queries.set_meta(
             session, region_code=code, region_name=generated.county.name, synthetic="true",
             seed=str(seed), generator_version=GENERATOR_VERSION,

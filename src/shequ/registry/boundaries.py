@@ -61,7 +61,9 @@ def assign_points(xs: npt.ArrayLike, ys: npt.ArrayLike,
         return out
     finite = np.isfinite(x) & np.isfinite(y)
     points = shapely.points(np.where(finite, x, 0.0), np.where(finite, y, 0.0))
-    point_rows, polygon_rows = tree.query(points, predicate="covered_by")
+    # For a point, "intersects" is "covered by" (interior or boundary), and GEOS answers it
+    # faster.
+    point_rows, polygon_rows = tree.query(points, predicate="intersects")
     if point_rows.size == 0:
         return out
     # Lowest polygon index per point: sort by (point, polygon), keep each point's first.
@@ -85,28 +87,30 @@ def as_multipolygon(geometry: BaseGeometry) -> MultiPolygon:
     return MultiPolygon(parts)
 
 
-def simplified(shapes: Sequence[MultiPolygon], tolerance_m: float) -> list[MultiPolygon]:
+def simplified(shapes: Sequence[MultiPolygon], tolerance_m: float, *,
+               tiled: bool | None = None) -> list[MultiPolygon]:
     """``shapes`` simplified for a map, keeping shared edges shared when they tile.
 
     Neighbours simplified one by one open gaps and overlaps along their common edges, so
-    the shapes are first simplified together as a coverage (GEOS coverage simplification);
-    shapes that do not tile (overlapping imports) fall back to one by one, topology kept.
+    shapes that tile (``tiled``, checked when not given) are simplified together as a
+    coverage (GEOS coverage simplification); others one by one, topology kept.  A shape
+    that would come out empty or invalid stays as it was.
     """
     if not shapes:
         return []
     tolerance = tolerance_m / METRES_PER_DEGREE
     array = np.asarray(shapes, dtype=object)
-    try:
-        if not shapely.coverage_is_valid(array):
-            raise shapely.errors.GEOSException("not a coverage")
-        result = shapely.coverage_simplify(array, tolerance)
-    except shapely.errors.GEOSException:
-        result = shapely.simplify(array, tolerance, preserve_topology=True)
-    out = []
-    for original, thin in zip(shapes, result, strict=True):
-        shape = as_multipolygon(thin) if thin is not None and not thin.is_empty else original
-        out.append(shape if shape.is_valid else original)
-    return out
+    if tiled is None:
+        tiled = bool(shapely.coverage_is_valid(array))
+    result = (shapely.coverage_simplify(array, tolerance) if tiled
+              else shapely.simplify(array, tolerance, preserve_topology=True))
+    # Polygons back to multipolygons; empty or invalid results keep the original shape.
+    single = shapely.get_type_id(result) == 3
+    result[single] = shapely.multipolygons(result[single, np.newaxis])
+    bad = (shapely.get_type_id(result) != 6) | shapely.is_empty(result) | \
+        ~shapely.is_valid(result)
+    result[bad] = array[bad]
+    return list(result)
 
 
 def _ewkb(shape: MultiPolygon) -> bytes:
@@ -155,12 +159,14 @@ def store_boundaries(session: Session, shapes: Iterable[tuple[Division, MultiPol
         BoundaryScale.FULL: [shape for _, shape in pairs]}
     # Simplified per level, so that siblings (one level) form a coverage.
     levels = np.asarray([division.level for division, _ in pairs])
+    groups = [np.flatnonzero(levels == level) for level in np.unique(levels)]
+    tiled = [bool(shapely.coverage_is_valid(np.asarray([pairs[i][1] for i in rows],
+                                                       dtype=object))) for rows in groups]
     for scale, tolerance in SCALE_TOLERANCE_M.items():
         copy: list[MultiPolygon] = [MultiPolygon()] * len(pairs)
-        for level in np.unique(levels):
-            rows = np.flatnonzero(levels == level)
-            for row, shape in zip(rows, simplified([pairs[i][1] for i in rows], tolerance),
-                                  strict=True):
+        for rows, tiles in zip(groups, tiled, strict=True):
+            thin = simplified([pairs[i][1] for i in rows], tolerance, tiled=tiles)
+            for row, shape in zip(rows, thin, strict=True):
                 copy[row] = shape
         copies[scale] = copy
     values = []

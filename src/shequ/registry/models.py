@@ -41,10 +41,10 @@ from shequ.registry.columns import division_code_column, enum_check
 # The plain enums live in shequ.registry.levels (no SQLAlchemy there, so the compute
 # cores use them); the aliases re-export them for the modules that name them from here.
 from shequ.registry.levels import ACTIVE_STATUSES as ACTIVE_STATUSES  # noqa: PLC0414
+from shequ.registry.levels import BoundaryScale, PlacedBy
 from shequ.registry.levels import DivisionKind as DivisionKind  # noqa: PLC0414
 from shequ.registry.levels import DivisionLevel as DivisionLevel  # noqa: PLC0414
 from shequ.registry.levels import FacilityStatus as FacilityStatus  # noqa: PLC0414
-from shequ.registry.levels import BoundaryScale, PlacedBy
 
 # Stable constraint names so that migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {

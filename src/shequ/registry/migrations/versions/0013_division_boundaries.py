@@ -60,8 +60,10 @@ def upgrade() -> None:
         batch_op.create_index("ix_division_boundary_scale_box", ["scale", "min_lon", "max_lon"],
                               unique=False)
     if postgres:
+        # Only the whole shapes: points are located on them, the simplified copies are
+        # read by code.
         op.execute("CREATE INDEX ix_division_boundary_shape ON division_boundary "
-                   "USING gist (shape)")
+                   "USING gist (shape) WHERE scale = 'full'")
     with op.batch_alter_table("facility", schema=None) as batch_op:
         batch_op.add_column(sa.Column("placed_by", sa.String(length=16), nullable=True))
         batch_op.create_check_constraint("placed_by_value", _PLACED_BY)
