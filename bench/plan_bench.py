@@ -19,6 +19,8 @@ average is printed before and after each instance: both tools run in this proces
 after the other, so their ratio is comparable even on a busy machine.
 
     python bench/plan_bench.py --only pmedian-full   # exact p-median on all 2,000 × 300
+    python bench/plan_bench.py --only demo-job       # the demo county's village target:
+                                                     # solve + evaluate as jobs, end to end
 """
 
 from __future__ import annotations
@@ -228,18 +230,81 @@ def million(n: int, m: int, p: int, seed: int, radius: float) -> str:
     return line
 
 
+def demo_job(repeats: int) -> str:
+    """Solve + evaluate the demo county's 80% village target (N2) as two jobs, end to end
+    (stored, run by the server's pool, polled until done), beside the same two calls made
+    directly in this process; the target is under 10 s for the jobs."""
+    import dataclasses
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from shequ.context import Context
+    from shequ.ingest.build import build_demo
+    from shequ.plan.scenarios import evaluate_scenario
+    from shequ.services.jobs.runner import own_runner
+    from shequ.services.jobs.service import submit, wait
+    from shequ.services.planning import request_from_short_board, solve_now
+    from shequ.settings import Settings
+
+    folder = Path(tempfile.mkdtemp(prefix="shequ-demo-job-")) / "demo"
+    ctx = Context.open(Settings(data_dir=folder, environment="test"))
+    build_demo(ctx)
+    county = "130123000000"
+    request = request_from_short_board(None, "N2", county)
+    runs = iter(range(10_000))
+
+    def as_jobs() -> float:
+        n = next(runs)
+        solved = wait(ctx, submit(ctx, None, kind="plan.solve", division_code=county,
+                                  parameters={"request": {**request.to_json(),
+                                                          "name": f"bench job {n}"}}).id)
+        assert solved.status == "done", solved.problem
+        scenario_id = json.loads(solved.result or "{}")["scenario_id"]
+        evaluated = wait(ctx, submit(ctx, None, kind="plan.evaluate", division_code=county,
+                                     parameters={"scenario_id": scenario_id}).id)
+        assert evaluated.status == "done", evaluated.problem
+        return float(json.loads(solved.result or "{}")["objective"])
+
+    def direct() -> float:
+        n = next(runs)
+        summary = solve_now(ctx, None, dataclasses.replace(request, name=f"bench direct {n}"),
+                            save=True)
+        evaluate_scenario(ctx, summary["scenario_id"])
+        return float(summary["objective"])
+
+    with own_runner(ctx):
+        start = time.perf_counter()
+        first = as_jobs()
+        cold = time.perf_counter() - start
+        print(f"demo-job  load {load()}  first (cold) solve + evaluate as jobs {cold:.2f} s")
+        objective, t_jobs, c_jobs = timed(as_jobs, repeats)
+        same, t_direct, c_direct = timed(direct, repeats)
+    ctx.close()
+    verdict = "under 10 s" if t_jobs < 10 else "OVER 10 s"
+    return (f"demo-job  N2 80% villages 130123: solve + evaluate as jobs {t_jobs:6.2f} s "
+            f"(cpu {c_jobs:.2f}; first {cold:.2f} s) | in process {t_direct:6.2f} s "
+            f"(cpu {c_direct:.2f}) | same={objective == same == first} ratio jobs/direct "
+            f"{t_jobs / t_direct:5.2f}× | {verdict} | load {load()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small instances only")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", choices=("helsinki", "grid", "million", "pmedian-full"),
+    parser.add_argument("--only", choices=("helsinki", "grid", "million", "pmedian-full",
+                                            "demo-job"),
                         default=None, help="run one part")
     parser.add_argument("--limit", type=float, default=300.0,
                         help="time limit (s) of both tools on the full p-median")
     args = parser.parse_args()
     lines = []
+    if args.only == "demo-job":
+        lines.append(demo_job(args.repeats))
+        print("\nsummary\n" + "\n".join(lines))
+        return
     if args.only == "million":
         lines.append(million(1_000_000, 10_000, 300, args.seed, 1000.0))
         print("\nsummary\n" + "\n".join(lines))
@@ -261,6 +326,8 @@ def main() -> None:
     # p-median on every pair is far heavier for both tools: a 600 × 100 part of it.
     lines += compare("hel-600", dist[:600, :100], weights[:600], radius_lscp=0.0,
                      radius_mclp=0.0, p=10, repeats=args.repeats, models=("pmedian",))
+    if args.only is None:
+        lines.append(demo_job(args.repeats))
     if not args.quick and args.only is None:
         lines.append(full_pmedian(dist, weights, 20, args.limit))
         dist, weights = street_grid(3000, 400, args.seed)
