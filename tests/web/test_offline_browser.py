@@ -121,6 +121,22 @@ def _outbox(page: Any) -> list[dict[str, Any]]:
     return entries
 
 
+# Move the device's record of the last confirmed sign-in back by some hours.
+SIGNED_IN_HOURS_AGO = """(hours) => new Promise((resolve, reject) => {
+  const open = indexedDB.open("shequ-offline", 1);
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const db = open.result;
+    const transaction = db.transaction("meta", "readwrite");
+    const store = transaction.objectStore("meta");
+    const get = store.get("session");
+    get.onsuccess = () => store.put({...get.result, signedInAt: Date.now() - hours * 3600e3});
+    transaction.oncomplete = () => { db.close(); resolve(true); };
+    transaction.onerror = () => reject(transaction.error);
+  };
+})"""
+
+
 def _until_sent(page: Any, seconds: float = 30) -> None:
     """Wait until no entry of the outbox waits any more."""
     deadline = time.monotonic() + seconds
@@ -185,6 +201,14 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
     assert [e["status"] for e in _outbox(page)] == ["waiting"] * 5
     page.goto(f"{origin}/plan")  # a page not kept for the worker
     assert page.locator("[data-testid=offline-page]").count() == 1
+    # Past the offline sign-in bound (72 h after the last sign-in the server confirmed)
+    # the kept pages are not shown any more.
+    page.evaluate(SIGNED_IN_HOURS_AGO, 73)
+    page.goto(f"{origin}/services/queue")
+    assert page.locator("[data-testid=offline-page]").count() == 1
+    page.evaluate(SIGNED_IN_HOURS_AGO, 71)
+    page.goto(f"{origin}/services/queue")
+    assert page.locator(f"[data-testid=do-{to_accept}]").count() == 1
 
     # Nothing reached the server; meanwhile someone else renames the second facility.
     assert _events(ctx, to_accept) == ["submit"]
