@@ -37,7 +37,7 @@ NATION_COUNTIES = 2854
 YEAR = 2025
 
 # The county's names come from the national hierarchy, read once (20 s) for all seeds.
-demo_county.county_records = functools.lru_cache(demo_county.county_records)  # type: ignore[assignment]
+demo_county.county_records = functools.lru_cache(demo_county.county_records)
 
 
 def county_inputs(code: str, seed: int, catalog: Catalog) -> dict[str, Any]:
@@ -127,9 +127,9 @@ def main() -> None:
 
     # one thread per worker for Polars and Numba too: the workers share the cores
     single = {"POLARS_MAX_THREADS": "1", "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None, env=single) as cluster, \
-            Client(cluster) as client:
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1,  # type: ignore[no-untyped-call]
+                      processes=True, dashboard_address=None, env=single) as cluster, \
+            Client(cluster) as client:  # type: ignore[no-untyped-call]
         client.run(_load_kernels, counties[0], catalog)
         started = time.perf_counter()
         futures = [client.submit(evaluate, county, catalog, pure=False) for county in counties]

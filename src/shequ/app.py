@@ -58,6 +58,7 @@ API_ROUTERS: tuple[tuple[str, str], ...] = (
     ("plan", "/api/v1"),
     ("jobs", "/api/v1"),
     ("access", "/api/v1"),
+    ("network", "/api/v1"),
 )
 # The pages: each module of shequ.web with a ``router``, by domain.
 PAGE_ROUTERS: tuple[str, ...] = (

@@ -30,6 +30,10 @@
 ``SHEQU_DASK_SCHEDULER`` address of a Dask distributed scheduler (``tcp://host:8786``) that
                         runs the jobs (solving, evaluating, life circles); unset: the
                         server's own worker pool runs them.
+``SHEQU_TILE_URL``      a {z}/{x}/{y} template of the deployment's own map tiles, on this
+                        site (the pages load images from their own origin only), e.g.
+                        ``/tiles/{z}/{x}/{y}.png`` behind its proxy; unset: no tiles, the
+                        maps draw the registry's shapes and streets alone.
 ``SHEQU_NOTIFY_IN_SERVER`` ``1``/``0``: the notification dispatcher runs inside each server
                         (default on, off in tests); off: run ``shequ notify run`` instead.
 ``SHEQU_PUBLIC_URL``    the site's address, put before links in e-mails.
@@ -87,6 +91,7 @@ class Settings:
     token_max_hours: int = 12
     offline_signin_hours: int = 72
     dask_scheduler: str | None = None
+    tile_url: str | None = None
     # Notifications (shequ.services.notify): where the dispatcher runs and its channels.
     notify_in_server: bool | None = None  # None: on, except in tests
     public_url: str = ""
@@ -202,6 +207,7 @@ class Settings:
             port=int(port_text),
             redis_url=env.get("SHEQU_REDIS_URL") or None,
             dask_scheduler=env.get("SHEQU_DASK_SCHEDULER") or None,
+            tile_url=env.get("SHEQU_TILE_URL") or None,
             **_notify_settings(env),  # type: ignore[arg-type]
             **limits,  # type: ignore[arg-type]
         ).check()

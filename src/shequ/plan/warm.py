@@ -44,7 +44,7 @@ class WarmReport:
 def _dispatchers() -> list[Any]:
     from numba.core.registry import CPUDispatcher
 
-    found = []
+    found: list[Any] = []
     for name in KERNEL_MODULES:
         module = importlib.import_module(name)
         found.extend(value for value in vars(module).values()

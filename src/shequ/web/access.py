@@ -1,6 +1,9 @@
 """The life-circle page (/access): for a division, a tier and a year, its communities'
 residents covered and not covered on a map, the gaps by community, and what a point on
 the map reaches on foot (asked of ``GET /api/v1/access/point`` by static/access-map.js).
+The map also draws the tier's walking catchments (``GET /api/v1/network/catchments``),
+the children's shapes where the registry holds them, the streets when zoomed in, and a
+community's panel on a click: what it reaches, what it lacks, its indicators.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from shequ.access.coverage import community_tiers, stored_years
+from shequ.catalog import Catalog
 from shequ.errors import NotFoundError
 from shequ.http.deps import ContextDep, SessionDep
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix
 from shequ.web.divisions import division_of, hierarchy_crumbs, trail_of
-from shequ.web.page import PageDep, render
+from shequ.web.indicators import STATUS_COLOURS
+from shequ.web.page import Page, PageDep, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,7 +78,22 @@ def access_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
         "stored": found.stored, "computed_at": found.computed_at, "period": found.period,
         "years": years,
         "type_names": {c: t.name(page.lang) for c, t in ctx.catalog.facility_types.items()},
+        "map_tier": _map_tier(page, ctx.catalog, tier, unit),
     })
+
+
+def _map_tier(page: Page, catalog: Catalog, tier: str, unit: Any) -> dict[str, Any]:
+    """What access-map.js needs to draw the tier and a community's panel (page's words)."""
+    chosen = catalog.tiers[tier]
+    return {
+        "code": tier, "name": chosen.name(page.lang), "distance_m": chosen.distance_m,
+        "division": None if unit is None else unit.code,
+        "required": [{"code": code, "name": catalog.facility_types[code].name(page.lang)
+                      if code in catalog.facility_types else code}
+                     for code in chosen.required],
+        "statuses": {code: page.t(f"indicators.status_{code}") for code in STATUS_COLOURS},
+        "colours": STATUS_COLOURS,
+    }
 
 
 __all__ = ["router"]

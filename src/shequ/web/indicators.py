@@ -18,6 +18,7 @@ from shequ.indicators.store import latest_run
 from shequ.indicators.views import ChildLine, Dashboard, IndicatorLine, dashboard
 from shequ.registry import queries
 from shequ.web.divisions import division_of, hierarchy_crumbs
+from shequ.web.maps import residents_under
 from shequ.web.page import Crumb, Page, PageDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -132,8 +133,11 @@ def indicators_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
     trail = [(a.code, a.name) for a in board.ancestors]
     if unit is not None:
         trail.append((board.place.code, board.place.name))
+    residents = residents_under(session, [(c.place.code, c.place.level) for c in board.children],
+                                period=board.period)
     points = [{"code": c.place.code, "name": c.place.name, "lon": c.place.longitude,
                "lat": c.place.latitude, "value": c.value,
+               "residents": residents.get(c.place.code, 0), "state": c.status or "no_data",
                "status": page.t(f"indicators.status_{c.status or 'no_data'}"),
                "colour": STATUS_COLOURS.get(c.status or "no_data", STATUS_COLOURS["no_data"])}
               for c in board.children if c.place.longitude is not None]

@@ -1,29 +1,140 @@
 // The life-circle map of /access: each community's point coloured by the share of its
-// residents covered; a click asks which services a point reaches.  Data comes from the
-// page's #access-data block (words already in the page's language); names reach the page
-// only as text nodes.  The first question walks the street network, which the server
-// loads then (2–3 s): the panel says at once that it is asking and is marked busy.
+// residents covered and sized by its residents; the tier's walking catchments, one per
+// required type (GET /api/v1/network/catchments); the children's shapes classed by the
+// share covered where the registry holds them; the streets when zoomed in.  A click on a
+// community opens its panel (what it reaches, what it lacks, its indicators); a click
+// elsewhere asks which services that point reaches.  Data comes from the page's
+// #access-data and #access-tier blocks (words already in the page's language); names
+// reach the page only as text nodes.  The first question walks the street network, which
+// the server loads then (2–3 s): the panel says at once that it is asking and is busy.
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("access-data").textContent);
+  const tier = JSON.parse(document.getElementById("access-tier").textContent);
+  const words = Shequ.words();
   const points = data.points;
   const text = data.text;
   const numbers = new Intl.NumberFormat(data.lang, { maximumFractionDigits: 0 });
+  const shares = new Intl.NumberFormat(data.lang, { style: "percent", maximumFractionDigits: 0 });
   const el = document.getElementById("access-map");
   const map = Shequ.map(el);  // zoom buttons titled in the page's language
+  const COVERED = { all: "#1a9850", some: "#fdae61", none: "#d73027" };
+  const coverageOf = (share) => (share >= 1 ? "all" : (share > 0 ? "some" : "none"));
   const layer = L.featureGroup().addTo(map);
   const maxResidents = Math.max(1, ...points.map((p) => p.residents || 0));
   for (const p of points) {
-    const colour = p.share >= 1 ? "#1a9850" : (p.share > 0 ? "#fdae61" : "#d73027");
+    const colour = COVERED[coverageOf(p.share)];
     const lines = [`${p.name || ""} ${p.code}`, `${text.residents}: ${numbers.format(p.residents || 0)}`];
     if (p.missing.length) lines.push(`${text.missing}: ${p.missing.length}`);
     L.circleMarker([p.lat, p.lon], { radius: 4 + 10 * Math.sqrt((p.residents || 0) / maxResidents),
-      color: colour, fillColor: colour, fillOpacity: 0.7, weight: 1 })
+      color: colour, fillColor: colour, fillOpacity: 0.7, weight: 1,
+      className: `community coverage-${coverageOf(p.share)}` })
       .bindTooltip(() => Shequ.lines(lines))
+      .on("click", (event) => { L.DomEvent.stopPropagation(event); openPanel(p); })
       .addTo(layer);
   }
   if (points.length) { map.fitBounds(layer.getBounds().pad(0.05)); } else { map.setView([35, 105], 4); }
-  document.getElementById("access-map").dataset.loaded = String(points.length);
+  el.dataset.loaded = String(points.length);
+  Shequ.legend(map, words.coverage || "", [
+    { colour: COVERED.all, circle: true, label: words.covered_all || "" },
+    { colour: COVERED.some, circle: true, label: words.covered_some || "" },
+    { colour: COVERED.none, circle: true, label: words.covered_none || "" },
+    { colour: "#ffffff", circle: true, label: words.size || "" }]);
+  Shequ.streets(map, 15);
+
+  // the tier's walking catchments, one colour per required type, under the points
+  const TYPE_COLOURS = ["#2563eb", "#7c3aed", "#db2777", "#0891b2", "#d97706", "#059669",
+                        "#6b7280", "#b42318"];
+  fetch(`/api/v1/network/catchments?${new URLSearchParams({ tier: tier.code })}`,
+        { headers: { "Accept-Language": data.lang } })
+    .then((r) => (r.ok ? r.json() : null), () => null)
+    .then((body) => {
+      if (!body || !body.features.length) return;
+      const items = [];
+      body.features.forEach((feature, i) => {
+        const colour = TYPE_COLOURS[i % TYPE_COLOURS.length];
+        L.geoJSON(feature, { interactive: false,
+                             style: { color: colour, weight: 1, fillColor: colour, fillOpacity: 0.12,
+                                      className: "catchment" } }).addTo(map).bringToBack();
+        items.push({ colour: colour, label: feature.properties.type_name });
+      });
+      Shequ.legend(map, Shequ.fill(words.catchments_of || "", { tier: tier.name,
+                                                                  distance: numbers.format(tier.distance_m) }),
+                   items, "topright");
+      el.dataset.catchments = String(body.features.length);
+    });
+
+  // the children's shapes, where the registry holds them, classed by the share covered
+  if (tier.division) {
+    Shequ.childShapes(tier.division, data.lang).then((shapes) => {
+      if (!shapes) return;
+      const sums = {};
+      for (const p of points) {
+        for (const f of shapes.features) {
+          const code = f.properties.code;
+          const prefix = code.replace(/(000)+$/, "");
+          if (p.code.startsWith(prefix)) {
+            const s = sums[code] || (sums[code] = { residents: 0, covered: 0 });
+            s.residents += p.residents || 0;
+            s.covered += (p.residents || 0) * (p.share || 0);
+          }
+        }
+      }
+      const shareOf = (f) => { const s = sums[f.properties.code]; return s && s.residents ? s.covered / s.residents : null; };
+      const scale = Shequ.classed(shapes.features.map(shareOf), 5);
+      Shequ.choropleth(map, shapes, (f) => scale.colour(shareOf(f)),
+                       (f) => [`${f.properties.name} (${f.properties.code})`,
+                               shareOf(f) == null ? (words.none || "") : shares.format(shareOf(f))]).bringToBack();
+      Shequ.legend(map, words.coverage || "", scale.items((v) => shares.format(v), words.none), "bottomleft");
+      el.dataset.choropleth = String(shapes.features.length);
+    });
+  }
+
+  // a community's panel: what it reaches, what it lacks, its indicators
+  const panel = document.getElementById("community-panel");
+  let shown = 0;
+  function openPanel(p) {
+    const mine = ++shown;
+    const missing = new Set(p.missing);
+    const reached = tier.required.filter((r) => !missing.has(r.code));
+    const lacking = tier.required.filter((r) => missing.has(r.code));
+    const list = (rows, mark, cls) => {
+      const ul = document.createElement("ul");
+      for (const r of rows) ul.append(Shequ.text("li", `${mark} ${r.name}`, cls));
+      return ul;
+    };
+    const parts = [
+      Shequ.text("h2", `${words.panel_title || ""}: ${p.name || ""}`),
+      Shequ.text("p", `${p.code} · ${words.panel_residents || ""} ${numbers.format(p.residents || 0)} · ${shares.format(p.share || 0)}`),
+      Shequ.text("h3", `${words.panel_reaches || ""} (${tier.name}, ${numbers.format(tier.distance_m)} ${text.metres})`),
+      list(reached, "✓", ""),
+      Shequ.text("h3", words.panel_lacks || ""),
+      lacking.length ? list(lacking, "✗", "missing") : Shequ.text("p", words.panel_nothing_missing || ""),
+      Shequ.text("h3", words.panel_indicators || ""),
+    ];
+    const indicators = document.createElement("ul");
+    indicators.dataset.testid = "panel-indicators";
+    const link = document.createElement("a");
+    link.href = `/indicators?${new URLSearchParams({ division: p.code })}`;
+    link.textContent = words.panel_open_indicators || "";
+    parts.push(indicators, link);
+    panel.replaceChildren(...parts);
+    panel.hidden = false;
+    panel.dataset.code = p.code;
+    Shequ.busy(indicators, fetch(`/api/v1/indicators/dashboard/${encodeURIComponent(p.code)}`,
+                                 { headers: { "Accept-Language": data.lang } })
+      .then((r) => (r.ok ? r.json() : null), () => null))
+      .then((board) => {
+        if (mine !== shown || !board) return;
+        for (const line of board.indicators.filter((l) => l.value !== null).slice(0, 8)) {
+          const item = Shequ.text("li", `${line.name}: ${Number(line.value).toLocaleString(data.lang, { maximumFractionDigits: 2 })}${line.unit ? " " + line.unit : ""} — ${tier.statuses[line.status || "no_data"] || ""}`);
+          item.style.borderLeft = `4px solid ${tier.colours[line.status || "no_data"] || "#6b7280"}`;
+          item.style.paddingLeft = "4px";
+          indicators.append(item);
+        }
+        indicators.dataset.count = String(indicators.children.length);
+      });
+  }
 
   const box = document.getElementById("point-result");
 

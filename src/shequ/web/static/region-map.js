@@ -9,6 +9,7 @@
   const region = encodeURIComponent(el.dataset.region);
   const lang = el.dataset.lang || "zh-CN";
   const words = JSON.parse(document.getElementById("region-data").textContent);
+  const mapWords = Shequ.words();
   const map = Shequ.map(el);  // zoom buttons titled in the page's language
   const palette = {
     comprehensive: "#b42318", elderly: "#d97706", childcare: "#db2777", education: "#7c3aed",
@@ -53,6 +54,30 @@
     if (bounds.length) map.fitBounds(bounds, { padding: [10, 10] });
     else map.setView([35, 105], 4);
     el.dataset.loaded = String(facilities.length);
+    // the legend of the facility colours (the kinds present only)
+    const present = [...new Set(facilities.map((f) => (typeInfo[f.type_code] || {}).service_area))]
+      .filter((area) => area && palette[area]);
+    Shequ.legend(map, mapWords.facilities || "", present.map((area) => ({
+      colour: palette[area], circle: true, label: (mapWords.areas || {})[area] || area })));
+    Shequ.streets(map, 14);
+    // the townships' shapes, where the registry holds them, classed by their facilities
+    Shequ.childShapes(el.dataset.region, lang).then((shapes) => {
+      if (!shapes) return;
+      const counts = {};
+      for (const f of facilities) {
+        const township = (f.division_code || "").slice(0, 9);
+        counts[township] = (counts[township] || 0) + 1;
+      }
+      const countOf = (feature) => counts[feature.properties.code.slice(0, 9)] || 0;
+      const scale = Shequ.classed(shapes.features.map(countOf), 5);
+      const layer = Shequ.choropleth(map, shapes, (feature) => scale.colour(countOf(feature)),
+                                     (feature) => [`${feature.properties.name} (${feature.properties.code})`,
+                                                   `${mapWords.facility_count || ""}: ${countOf(feature)}`]);
+      layer.bringToBack();
+      Shequ.legend(map, mapWords.facility_count || "", scale.items((v) => String(Math.round(v))),
+                   "bottomleft");
+      el.dataset.choropleth = String(shapes.features.length);
+    });
   }, () => {
     map.setView([35, 105], 4);
     el.after(Shequ.text("p", words.failed, "notice"));
