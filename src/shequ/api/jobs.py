@@ -22,6 +22,16 @@ def jobs(session: SessionDep, user: CurrentUser,
     return [job_json(j) for j in list_jobs(session, user, mine=mine, kind=kind)]
 
 
+@router.post("/analyses", status_code=202)
+def refresh_analyses(ctx: ContextDep, session: SessionDep, user: CurrentUser
+                     ) -> dict[str, Any]:
+    """Planners: recompute the jurisdiction's life circles, then every indicator, as a job."""
+    from shequ.services.analyses import start_refresh
+
+    session.rollback()
+    return job_json(start_refresh(ctx, user))
+
+
 @router.get("/{job_id}")
 def job(job_id: IdPath, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """One job: status, progress (0–1), its step, timings, result or problem."""

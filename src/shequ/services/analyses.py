@@ -97,3 +97,34 @@ def indicators_job(ctx: Context, parameters: dict[str, Any], progress: Any) -> d
         progress(0.1, "indicators")
         result = run_indicators(ctx, session, user, periods=parameters.get("periods"))
         return {"run_id": result.run_id, "periods": list(result.periods)}
+
+
+def start_refresh(ctx: Context, user: User) -> Any:
+    """Recompute the jurisdiction's life circles, then every indicator, as one job (what
+    the planner's recompute buttons start)."""
+    from shequ.services.accounts import PLANNER_ROLES, Role
+    from shequ.services.jobs.service import submit
+
+    if Role(user.role) not in PLANNER_ROLES:
+        from shequ.errors import AccessDenied
+
+        raise AccessDenied("recomputing is planners' work", code="accounts.role_needed")
+    return submit(ctx, user, kind="analyses.refresh", division_code=_jurisdiction_code(user),
+                  parameters={"user_id": user.id})
+
+
+def refresh_job(ctx: Context, parameters: dict[str, Any], progress: Any) -> dict[str, Any]:
+    """The work of an ``analyses.refresh`` job: life circles, then every indicator."""
+    with ctx.sessions.begin() as session:
+        user = session.get(User, parameters["user_id"])
+        if user is None:
+            raise LookupError(f"user {parameters['user_id']} is gone")
+        progress(0.05, "life_circles")
+        circles = recompute_life_circles(ctx, session, user)
+    with ctx.sessions.begin() as session:
+        user = session.get(User, parameters["user_id"])
+        assert user is not None
+        progress(0.6, "indicators")
+        result = run_indicators(ctx, session, user)
+    return {"life_circles": circles, "indicator_run_id": result.run_id,
+            "periods": list(result.periods)}

@@ -273,6 +273,23 @@ def solve_form(form: Posted, page: SignedInPage, ctx: ContextDep,
     return back("/plan", job=job.id)
 
 
+@router.post("/plan/refresh", response_class=HTMLResponse)
+def refresh_form(page: SignedInPage, ctx: ContextDep, session: SessionDep) -> Response:
+    """Recompute the jurisdiction's life circles and indicators as a job, followed here."""
+    from shequ.services.analyses import start_refresh
+
+    user = page.require(*PLANNER_ROLES)
+    session.rollback()
+    try:
+        job = start_refresh(ctx, user)
+    except ShequError as exc:
+        if isinstance(exc, AccessDenied):
+            raise
+        return _plan_page(page, ctx, session, None, form=failed(FormState(), exc, page.lang),
+                          status_code=409)
+    return back("/plan", job=job.id)
+
+
 @router.post("/plan/scenarios/{scenario_id}/adopt", response_class=HTMLResponse)
 def adopt_form(scenario_id: IdPath, form: Posted, page: SignedInPage, ctx: ContextDep,
                session: SessionDep) -> Response:
