@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import shapely
 from shapely import MultiPolygon, box
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shequ.registry import boundaries
 from shequ.registry.boundaries import (
     boundary_records,
     has_boundaries,
@@ -86,3 +88,16 @@ def test_storing_again_replaces_the_boundary(sessions: sessionmaker[Session]) ->
         assert session.scalar(select(func.count()).select_from(DivisionBoundary)) == 12
         assert locate_point(session.connection(), 114.405, 38.005, as_of=ON) == WEST
         assert locate_point(session.connection(), 114.505, 38.005, as_of=ON) is None
+
+
+def test_many_points_are_assigned_alike_in_process_and_in_the_database(
+        sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    with sessions.begin() as session:
+        _load(session)
+    xs = [114.505, 114.515, 114.51, 114.60, float("nan")]
+    ys = [38.005, 38.005, 38.005, 38.005, 38.005]
+    with sessions() as session:
+        one_by_one = locate_points(session.connection(), xs, ys, as_of=ON)
+        monkeypatch.setattr(boundaries, "POSTGIS_POINTS", 1)  # the bulk path on PostgreSQL
+        in_bulk = locate_points(session.connection(), xs, ys, as_of=ON)
+    assert one_by_one == in_bulk == [WEST, EAST, WEST, None, None]
