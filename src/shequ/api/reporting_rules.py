@@ -114,6 +114,23 @@ def violations(round_id: IdPath, user: CurrentUser, ctx: ContextDep, session: Se
         for row in page.rows], next=page.next_cursor)
 
 
+class CheckOut(BaseModel):
+    """How many violations a whole round's check found (the list now holds them)."""
+
+    round_id: int
+    violations: int
+
+
+@router.post("/rounds/{round_id}/checks", response_model=CheckOut)
+def check_round(round_id: IdPath, user: CurrentUser, ctx: ContextDep,
+                session: SessionDep) -> CheckOut:
+    """Check every form handed in to the round against the rules in force, all units at
+    once, and replace the round's violations list (nation, its province, administrators)."""
+    count = validation.check_round(session, user, round_id,
+                                   catalog_dir=ctx.settings.catalog_dir)
+    return CheckOut(round_id=round_id, violations=count)
+
+
 @router.get("/rounds/{round_id}/violations.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}}})
 def violations_xlsx(round_id: IdPath, user: CurrentUser, ctx: ContextDep,

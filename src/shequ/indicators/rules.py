@@ -392,7 +392,8 @@ def check_outliers(check: OutlierCheck, value: FloatArray, history: FloatArray
     The bounds returned are the values beyond which a figure is flagged (for the message).
     """
     value = np.asarray(value, dtype=np.float64)
-    history = np.asarray(history, dtype=np.float64).reshape(len(value), -1)
+    history = np.asarray(history, dtype=np.float64)
+    history = history.reshape(len(value), -1) if len(value) else np.empty((0, 0))
     count = np.sum(~np.isnan(history), axis=1)
     enough = (count >= check.min_history) & ~np.isnan(value)
     size = len(value)

@@ -122,3 +122,16 @@ def test_the_page_lists_links_to_forms_and_redraws_a_wrong_filter(
     assert 'data-field="under"' in wrong.text
     assert "区域须填写12位区划代码" in wrong.text
     assert 'value="11x"' in wrong.text
+
+
+def test_checking_a_round_over_http_needs_the_nation_or_its_province(
+        client: TestClient, auth: Auth, round_id: int) -> None:
+    # no form is handed in: the check empties the list
+    url = f"/api/v1/reporting/rounds/{round_id}/checks"
+    assert client.post(url, headers=auth("worker_dfx")).status_code == 403
+    answer = client.post(url, headers=auth("admin"))
+    assert answer.status_code == 200
+    assert answer.json() == {"round_id": round_id, "violations": 0}
+    listed = client.get(f"/api/v1/reporting/rounds/{round_id}/violations",
+                        headers=auth("admin")).json()
+    assert listed["items"] == []

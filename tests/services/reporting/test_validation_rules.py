@@ -182,3 +182,8 @@ def test_a_code_used_twice_is_refused() -> None:
     with pytest.raises(CatalogError, match="used twice"):
         rules_of(rule("a", "residents", "<=", "households"),
                  rule("a", "residents", ">=", "households"))
+
+
+def test_no_units_give_no_outliers() -> None:
+    outcome = check_outliers(check("z_score", 3.0), np.array([]), np.empty((0, 4)))
+    assert outcome.flagged.tolist() == []

@@ -260,3 +260,37 @@ def test_a_whole_round_at_once_finds_what_each_form_would() -> None:
         ("110101001002", "residents_growth", "warning", "residents"),
         ("110102001001", "households_with_residents", "error", "households"),
     ]
+
+
+def test_checking_the_whole_round_finds_what_each_submission_did(
+        db: tuple[Session, int]) -> None:
+    from shequ.services.reporting.models import FormValue, RoundForm
+    from shequ.services.reporting.validation import check_round
+
+    session, round_id = db
+    # UNIT: residents 1300 (growth on 990 and an outlier), explained; OTHER: 80+ > 60+;
+    # WEST: a draft, not checked
+    forms = {UNIT: ("submitted", {**GOOD, "residents": 1300.0}, {"residents": "新小区"}),
+             OTHER: ("approved", {**GOOD, "age_80_plus": 300.0}, {}),
+             WEST: ("draft", {**GOOD, "disabled": 2000.0}, {})}
+    for code, (status, values, notes) in forms.items():
+        form = RoundForm(round_id=round_id, division_code=code, status=status,
+                         updated_at=local_now())
+        session.add(form)
+        session.flush()
+        session.add_all([FormValue(form_id=form.id, item=k, value=v, comment=notes.get(k))
+                         for k, v in values.items()])
+    session.commit()
+    admin = session.scalars(select(User).where(User.username == "admin")).one()
+    assert check_round(session, admin, round_id) == 3
+    session.commit()
+    rows = sorted((r.division_code, r.rule_code, r.comment) for r in session.scalars(
+        select(ValidationViolation)))
+    assert rows == [(UNIT, "residents_growth", "新小区"), (UNIT, "residents_outlier", "新小区"),
+                    (OTHER, "oldest_within_elderly", None)]
+    expected = {(code, v.rule_code) for code in (UNIT, OTHER) for v in check_submission(
+        session, round_id, code, forms[code][1], {})}
+    assert {(c, r) for c, r, _ in rows} == expected
+    officer = session.scalars(select(User).where(User.username == "officer_dhm")).one()
+    with pytest.raises(AccessDenied):
+        check_round(session, officer, round_id)

@@ -28,7 +28,7 @@ import polars as pl
 from sqlalchemy import delete, insert, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
 from shequ.indicators.expr import HOUSEHOLD_MEASURES, PERSON_MEASURES, Measure
 from shequ.indicators.models import IndicatorInput
 from shequ.indicators.rules import (
@@ -42,11 +42,11 @@ from shequ.indicators.rules import (
 )
 from shequ.registry.codes import LEVEL_DIGITS, level_of
 from shequ.registry.models import Population, Workforce
-from shequ.services.accounts import STAFF_ROLES, User, audit, require_role
+from shequ.services.accounts import STAFF_ROLES, Role, User, audit, require_role
 from shequ.services.accounts.acting import visible_prefix
 from shequ.services.bookings.clock import local_now
 from shequ.services.reporting.config import ReportingConfig, Target, load_reporting_config
-from shequ.services.reporting.models import ReportingRound
+from shequ.services.reporting.models import FormStatus, FormValue, ReportingRound, RoundForm
 from shequ.services.reporting.rules_models import (
     Importance,
     ValidationViolation,
@@ -606,7 +606,8 @@ def round_violations(rules: RuleSet, figures: RoundFigures, *, period: int,
 
 
 def store_round_violations(session: Session, round_id: int, table: pl.DataFrame) -> int:
-    """Replace every violation of the round with ``table`` (from :func:`round_violations`)."""
+    """Replace every violation of the round with ``table`` (from :func:`round_violations`,
+    with an optional ``comment`` column)."""
     session.execute(delete(ValidationViolation).where(
         ValidationViolation.round_id == round_id))
     now = local_now()
@@ -616,10 +617,111 @@ def store_round_violations(session: Session, round_id: int, table: pl.DataFrame)
                  "rule_code": r["rule_code"], "kind": r["kind"], "importance": r["importance"],
                  "field": r["field"], "left_value": _finite(r["left_value"]),
                  "right_value": _finite(r["right_value"]),
-                 "params": _params(r), "comment": None, "found_at": now}
+                 "params": _params(r), "comment": r.get("comment"), "found_at": now}
                 for r in chunk.iter_rows(named=True)]
         session.execute(insert(ValidationViolation), rows)
         count += len(rows)
+    return count
+
+
+HISTORY_YEARS = 5  # how many periods before the round the outlier checks look back
+CHECK_ROLES = (Role.NATIONAL_PLANNER, Role.PROVINCE_PLANNER, Role.ADMIN)
+
+
+def _form_values(session: Session, round_id: int) -> pl.DataFrame:
+    """Every value and comment of the round's forms that were handed in (not drafts)."""
+    query = (select(RoundForm.division_code, FormValue.item, FormValue.value,
+                    FormValue.comment)
+             .join(FormValue, FormValue.form_id == RoundForm.id)
+             .where(RoundForm.round_id == round_id,
+                    RoundForm.status != FormStatus.DRAFT.value))
+    return pl.DataFrame([tuple(r) for r in session.execute(query)],
+                        schema={"division_code": pl.String, "item": pl.String,
+                                "value": pl.Float64, "comment": pl.String}, orient="row")
+
+
+def _tables_of_items(values: pl.DataFrame, config: ReportingConfig
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Form values as the registry's population, workforce and input tables."""
+    items = config.items
+    target = {k: i.target.value for k, i in items.items()}
+    typed = values.filter(pl.col("value").is_not_null()).with_columns(
+        pl.col("item").replace_strict(target, default=None).alias("target"))
+    people = typed.filter(pl.col("target") == Target.POPULATION.value)
+    population = (people.pivot(on="item", index="division_code", values="value")
+                  if people.height else pl.DataFrame(schema={"division_code": pl.String}))
+    roles = {k: i.column for k, i in items.items() if i.target is Target.WORKFORCE}
+    certs = {k: i.certification or "none" for k, i in items.items()
+             if i.target is Target.WORKFORCE}
+    workforce = typed.filter(pl.col("target") == Target.WORKFORCE.value).select(
+        "division_code", pl.col("item").replace_strict(roles, default=None).alias("role"),
+        pl.col("item").replace_strict(certs, default=None).alias("certification"),
+        pl.col("value").alias("headcount"))
+    inputs = typed.filter(pl.col("target") == Target.INPUT.value).select(
+        "division_code", pl.col("item").alias("measure"), "value")
+    return population, workforce, inputs
+
+
+def _registry_history(session: Session, *, period: int
+                      ) -> dict[int, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+    """The registry's figures of the periods before the round (at most HISTORY_YEARS)."""
+    first = period - HISTORY_YEARS
+    population = pl.DataFrame(
+        [tuple(r) for r in session.execute(select(
+            Population.division_code, Population.period,
+            *(getattr(Population, n) for n in POPULATION_ITEMS))
+            .where(Population.period >= first, Population.period < period))],
+        schema={"division_code": pl.String, "period": pl.Int64,
+                **dict.fromkeys(POPULATION_ITEMS, pl.Float64)}, orient="row")
+    workforce = pl.DataFrame(
+        [tuple(r) for r in session.execute(select(
+            Workforce.division_code, Workforce.period, Workforce.role,
+            Workforce.certification, Workforce.headcount)
+            .where(Workforce.period >= first, Workforce.period < period))],
+        schema={"division_code": pl.String, "period": pl.Int64, "role": pl.String,
+                "certification": pl.String, "headcount": pl.Float64}, orient="row")
+    inputs = pl.DataFrame(
+        [tuple(r) for r in session.execute(select(
+            IndicatorInput.division_code, IndicatorInput.period, IndicatorInput.measure,
+            IndicatorInput.value)
+            .where(IndicatorInput.period >= first, IndicatorInput.period < period))],
+        schema={"division_code": pl.String, "period": pl.Int64, "measure": pl.String,
+                "value": pl.Float64}, orient="row")
+    periods = sorted({*population["period"], *workforce["period"], *inputs["period"]})
+    return {p: (population.filter(pl.col("period") == p),
+                workforce.filter(pl.col("period") == p),
+                inputs.filter(pl.col("period") == p)) for p in periods}
+
+
+def check_round(session: Session, user: User, round_id: int, *, rules: RuleSet | None = None,
+                config: ReportingConfig | None = None, catalog_dir: Path | None = None
+                ) -> int:
+    """Check every form handed in to the round against the rules in force, all units at
+    once, and replace the round's violations list (the reporters' comments kept beside
+    their items); audited.  Returns the number of violations."""
+    require_role(user, *CHECK_ROLES)
+    round_ = round_of(session, round_id)
+    prefix = visible_prefix(user)
+    if prefix and not (round_.scope_code or "").startswith(prefix):
+        raise AccessDenied(f"round {round_id} is not the user's to check",
+                           code="reporting_rules.not_yours", params={"round_id": round_id})
+    chosen = rules or load_rules(catalog_dir)
+    config = config or reporting_config(catalog_dir)
+    values = _form_values(session, round_id)
+    codes = values["division_code"].unique().sort()
+    measures = rule_measures(chosen)
+    current = figures_table(measures, codes, *_tables_of_items(values, config))
+    history = {p: figures_table(measures, codes, *tables)
+               for p, tables in _registry_history(session, period=round_.period).items()}
+    table = round_violations(chosen, RoundFigures(codes, current, history),
+                             period=round_.period, workforce=workforce_items(config))
+    comments = values.filter(pl.col("comment").is_not_null()).select(
+        "division_code", pl.col("item").alias("field"), "comment")
+    if table.height:
+        table = table.join(comments, on=["division_code", "field"], how="left")
+    count = store_round_violations(session, round_id, table)
+    audit(session, user=user, action="check", entity="reporting_round", entity_id=round_id,
+          detail={"forms": len(codes), "violations": count})
     return count
 
 
