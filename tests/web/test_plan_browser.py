@@ -50,7 +50,8 @@ def _sign_in(page: Any, url: str, username: str, target: str = "/plan") -> None:
         page.click("button[type=submit]")
 
 
-def _solve(page: Any, url: str, *, model: str, name: str, candidates: str = "both") -> int:
+def _solve(page: Any, url: str, *, model: str, name: str, candidates: str = "both",
+           on_the_map: bool = False) -> int:
     """From the short board of N2, solve ``model`` as a job; the scenario's id."""
     page.goto(f"{url}/plan")
     page.select_option("[data-testid=board-form] select[name=indicator]", "N2")
@@ -63,6 +64,18 @@ def _solve(page: Any, url: str, *, model: str, name: str, candidates: str = "bot
     page.fill("#name", name)
     page.select_option("#model", model)
     page.select_option("#candidates", candidates)
+    if on_the_map:
+        # One new-build candidate dropped and one point added, on the candidates' map.
+        page.click("[data-testid=candidates-load]")
+        new_site = page.locator('#candidates-map path.leaflet-interactive[stroke="#b42318"]')
+        new_site.first.wait_for()
+        new_site.first.click()
+        box = page.locator("#candidates-map").bounding_box()
+        page.locator("#candidates-map").click(position={"x": 3, "y": box["height"] - 3})
+        assert page.get_by_test_id("candidates-status").inner_text() == (
+            "已排除 1 个候选点位，已增加 1 个点位。")
+        assert page.input_value("#drop_sites").startswith("new:1301")
+        assert len(page.input_value("#extra_sites").split(",")) == 2
     with page.expect_navigation(url="**/plan?job=*"):
         page.click("[data-testid=solve-button]")
     # The job's panel and its bar, then the page drawn again with the solved scenario.
@@ -94,7 +107,8 @@ def test_a_planner_goes_from_short_board_to_adopted_plan(
 
     # New builds only: the budget of the target buys exactly the 80% (with reuse of public
     # space, the same money covers every village — what the set covering costs).
-    covering = _solve(page, url, model="mclp", name="八成村覆盖：最大覆盖", candidates="new")
+    covering = _solve(page, url, model="mclp", name="八成村覆盖：最大覆盖", candidates="new",
+                      on_the_map=True)
     text = str(page.locator("main").inner_text())
     assert "新建" in text and CODE.findall(text) == []
     _evaluate(page, covering)

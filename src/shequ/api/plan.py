@@ -326,6 +326,22 @@ def compare(session: SessionDep, user: CurrentUser,
     return compare_them(session, user, list(ids))
 
 
+@router.get("/candidates")
+def candidates(ctx: ContextDep, session: SessionDep, user: CurrentUser,
+               division_code: Annotated[str, Query(min_length=2, max_length=12)],
+               type_code: Annotated[str, Query(max_length=48)] =
+               "comprehensive_service_facility",
+               area: Literal["rural", "urban", "all"] = "rural",
+               candidates: Literal["both", "new", "reuse"] = "both") -> dict[str, Any]:
+    """The sites a plan would choose from (GeoJSON points: existing facilities, new builds
+    and reuse of public space, each with its id for ``drop_sites``)."""
+    from shequ.services.planning import candidate_sites
+
+    return candidate_sites(session, user, ctx.catalog, division_code=division_code,
+                           type_code=type_code, area=area, candidates=candidates,
+                           catalog_dir=ctx.settings.catalog_dir)
+
+
 @router.post("/solve", response_model=SolveOut)
 def solve(body: SolveIn, ctx: ContextDep, session: SessionDep, user: Planner) -> SolveOut:
     """Solve a location model for a division's gaps now (and store it as a scenario);

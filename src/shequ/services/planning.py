@@ -408,6 +408,28 @@ def evaluate_job(ctx: Context, parameters: dict[str, Any], progress: ProgressRep
                                  if d["division_code"] == data["division_code"]]}
 
 
+def candidate_sites(session: Session, user: User, catalog: Catalog, *, division_code: str,
+                    type_code: str, area: str = "rural", candidates: str = "both",
+                    catalog_dir: Any = None) -> dict[str, Any]:
+    """The sites a plan would choose from (existing, new builds, reuse) as GeoJSON, so that
+    a planner can drop some or add points on the map before solving."""
+    from shequ.plan.instance import build_instance
+
+    request = PlanRequest(division_code, type_code=type_code, area=area,
+                          candidates=candidates, model="lscp").check(catalog)
+    _require_staff(user, request.division_code)
+    instance = build_instance(session, request.division_code, request.type_code,
+                              catalog=catalog, area=request.area,  # type: ignore[arg-type]
+                              candidates=request.candidates,  # type: ignore[arg-type]
+                              catalog_dir=catalog_dir)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point",
+                                         "coordinates": [s.longitude, s.latitude]},
+         "properties": {"key": s.key, "kind": s.kind, "name": s.name,
+                        "division_code": s.division_code, "cost_cny": s.cost}}
+        for s in instance.sites]}
+
+
 # --------------------------------------------------------------------------- after solving
 
 def adopt(session: Session, user: User | None, scenario_id: int) -> list[Facility]:

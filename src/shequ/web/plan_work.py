@@ -141,6 +141,11 @@ def solve_form_context(page: Page, ctx: Context, session: Session, form: FormSta
         "areas": [(a, page.t(f"plan.area_{a}")) for a in AREAS],
         "candidates": [(c, page.t(f"plan.candidates_{c}")) for c in CANDIDATES],
         "types": [(t.code, t.name(page.lang)) for t in types],
+        "labels": {"loading": page.t("plan.map_loading"), "failed": page.t("plan.map_failed"),
+                   "added": page.t("plan.candidate_added"),
+                   "counts": page.t("plan.candidates_counts"),
+                   "kinds": {k: page.t(f"plan.candidate_{k}")
+                             for k in ("existing", "new", "reuse")}},
     }
 
 
