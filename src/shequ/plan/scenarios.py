@@ -17,7 +17,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -289,9 +289,16 @@ def _with_access(tables: Any, access: pl.DataFrame) -> Any:
 def evaluate_scenario(  # noqa: PLR0915 (before/after pipeline, read top to bottom)
         ctx: Context, scenario_id: int, *, as_of: dt.date | None = None,
                       period: int | None = None, life_circles: bool = True,
-                      indicators: Sequence[str] | None = None, store: bool = True
+                      indicators: Sequence[str] | None = None, store: bool = True,
+                      progress: Callable[[float, str | None], None] | None = None
                       ) -> ScenarioReport:
-    """Indicators (and life circles) before and after the scenario, at every level."""
+    """Indicators (and life circles) before and after the scenario, at every level.
+
+    ``progress(fraction, step)`` is told each step (a job's progress reporter)."""
+    def report_progress(fraction: float, step: str) -> None:
+        if progress is not None:
+            progress(fraction, step)
+
     from shequ.indicators.definitions import load_indicator_catalog
     from shequ.indicators.engine import compute_indicators
     from shequ.indicators.store import load_measure_tables, stored_periods
@@ -314,6 +321,7 @@ def evaluate_scenario(  # noqa: PLR0915 (before/after pipeline, read top to bott
         tables = load_measure_tables(session, as_of=when, period=period)
         facilities = registry_facilities(session)
         after_facilities = apply_changes(facilities, scenario.changes, period=period)
+        report_progress(0.1, "life_circles")
         circles = _life_circles(ctx, session, prefix=prefix, as_of=when, before=facilities,
                                 after=after_facilities) if life_circles else None
         cost = cost_summary(scenario)
@@ -345,6 +353,7 @@ def evaluate_scenario(  # noqa: PLR0915 (before/after pipeline, read top to bott
         notes.append("life circles were not re-run (no street network recorded in the "
                      "registry); accessibility indicators use the stored community_access")
     chosen = list(indicators) if indicators else None
+    report_progress(0.5, "indicators")
     before = compute_indicators(before_tables, catalog, as_of=when, periods=[period],
                                 indicators=chosen)
     after = compute_indicators(after_tables, catalog, as_of=when, periods=[period],
@@ -385,6 +394,7 @@ def evaluate_scenario(  # noqa: PLR0915 (before/after pipeline, read top to bott
                          f"{row['before']:.1f}{unit} → {row['after']:.1f}{unit}")
     report = ScenarioReport(scenario_id, scenario.name, root.code, root.name, period, when,
                             cost, deltas, life_deltas, headlines, notes)
+    report_progress(0.9, "save")
     if store:
         with ctx.sessions() as session, session.begin():
             stored = get_scenario(session, scenario_id)

@@ -397,7 +397,8 @@ def evaluate_job(ctx: Context, parameters: dict[str, Any], progress: ProgressRep
     scenario_id = int(parameters["scenario_id"])
     progress(0.05, "evaluate")
     report = evaluate_scenario(ctx, scenario_id, life_circles=bool(
-        parameters.get("life_circles", True)), period=parameters.get("period"))
+        parameters.get("life_circles", True)), period=parameters.get("period"),
+        progress=progress)
     with ctx.sessions.begin() as session:
         audit(session, user=_job_user(session, parameters), action="evaluate",
               entity="plan_scenario", entity_id=scenario_id)
