@@ -71,3 +71,18 @@ def test_division_answers_say_whether_the_code_is_official(http: TestClient) -> 
     county = http.get("/api/v1/divisions/130123", params={"as_of": ON.isoformat()}).json()
     town = http.get(f"/api/v1/divisions/{WEST_TOWN}", params={"as_of": ON.isoformat()}).json()
     assert (county["code_authority"], town["code_authority"]) == ("official", "derived")
+
+
+def test_the_home_page_says_which_township_codes_are_derived(settings: Settings) -> None:
+    from shequ.registry import queries
+
+    ctx = Context.open(settings)
+    with ctx.sessions.begin() as session:
+        load_hierarchy(session, with_boundaries=False)
+        queries.set_meta(session, region_code="130123000000", region_name="正定县")
+    with TestClient(create_app(ctx)) as client:
+        zh = client.get("/", params={"lang": "zh-CN"}).text
+        en = client.get("/", params={"lang": "en"}).text
+    ctx.close()
+    assert zh.count('data-testid="code-authority">推算</small>') == 2
+    assert en.count('data-testid="code-authority">derived</small>') == 2

@@ -41,7 +41,7 @@ from shequ.registry.columns import division_code_column, enum_check
 # The plain enums live in shequ.registry.levels (no SQLAlchemy there, so the compute
 # cores use them); the aliases re-export them for the modules that name them from here.
 from shequ.registry.levels import ACTIVE_STATUSES as ACTIVE_STATUSES  # noqa: PLC0414
-from shequ.registry.levels import BoundaryScale, PlacedBy
+from shequ.registry.levels import BoundaryScale, PlacedBy, code_authority
 from shequ.registry.levels import DivisionKind as DivisionKind  # noqa: PLC0414
 from shequ.registry.levels import DivisionLevel as DivisionLevel  # noqa: PLC0414
 from shequ.registry.levels import FacilityStatus as FacilityStatus  # noqa: PLC0414
@@ -136,6 +136,12 @@ class Division(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     area_km2: Mapped[float | None] = mapped_column(Float)
     synthetic_geography: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def code_authority(self) -> str:
+        """``official`` or ``derived``: whether the code was published (or given by its
+        importer) or made from the NBS digit ranges (:func:`levels.code_authority`)."""
+        return code_authority(self.code_source)
 
     @property
     def is_urban(self) -> bool | None:
@@ -349,7 +355,9 @@ class BoundaryShape(TypeDecorator[bytes]):
             return None
         if isinstance(value, str):  # PostGIS hands geometry out as hex EWKB
             return bytes.fromhex(value)
-        return bytes(value)  # type: ignore[call-overload]
+        if isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value)
+        raise TypeError(f"a boundary column gave {type(value).__name__}, not bytes")
 
 
 class DivisionBoundary(Base):
