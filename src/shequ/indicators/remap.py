@@ -109,19 +109,19 @@ def code_mapping(codes: pl.Series, links: pl.DataFrame, *, since: dt.date, as_of
 
 def remap_counts(table: pl.DataFrame, mapping: pl.DataFrame, columns: list[str]
                  ) -> pl.DataFrame:
-    """Rows on a mapped code become one row per target, ``columns`` times the weight."""
+    """Rows on a mapped code become one row per target, ``columns`` times the weight (the
+    other rows keep their order; the moved ones follow them)."""
     if mapping.is_empty() or table.is_empty():
         return table
-    moved = table.join(mapping, on="division_code", how="inner")
-    if moved.is_empty():
+    mapped = pl.col("division_code").is_in(mapping["division_code"].unique().implode())
+    hit = table.filter(mapped)
+    if hit.is_empty():
         return table
-    kept = table.join(mapping.select("division_code").unique(), on="division_code",
-                      how="anti")
-    moved = moved.with_columns(
+    moved = hit.join(mapping, on="division_code", how="inner").with_columns(
         pl.col("target").alias("division_code"),
         *((pl.col(c) * pl.col("weight")).cast(table.schema[c]).alias(c) for c in columns
           if c in table.columns)).select(table.columns)
-    return pl.concat([kept, moved]).sort("division_code", maintain_order=True)
+    return pl.concat([table.filter(~mapped), moved])
 
 
 def remap_whole(table: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
@@ -129,11 +129,9 @@ def remap_whole(table: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
     if mapping.is_empty() or table.is_empty():
         return table
     best = (mapping.sort("weight", "target", descending=[True, False])
-            .group_by("division_code", maintain_order=True).first()
-            .select("division_code", "target"))
-    joined = table.join(best, on="division_code", how="left")
-    return (joined.with_columns(pl.coalesce("target", "division_code").alias("division_code"))
-            .select(table.columns).sort("division_code", maintain_order=True))
+            .group_by("division_code", maintain_order=True).first())
+    return table.with_columns(pl.col("division_code").cast(pl.String).replace(
+        best["division_code"], best["target"]))
 
 
 def to_hierarchy(table: pl.DataFrame, links: pl.DataFrame, *, as_of: dt.date,
@@ -150,7 +148,7 @@ def to_hierarchy(table: pl.DataFrame, links: pl.DataFrame, *, as_of: dt.date,
         mapping = code_mapping(rows["division_code"], links,
                                since=dt.date(int(str(period)), 12, 31), as_of=as_of)
         parts.append(remap_counts(rows, mapping, columns))
-    return pl.concat(parts).sort("division_code", maintain_order=True)
+    return pl.concat(parts)
 
 
 def facilities_to_hierarchy(table: pl.DataFrame, links: pl.DataFrame, in_force: pl.Series,
