@@ -26,10 +26,11 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, create_engine, insert, select, text, update
+from sqlalchemy import Engine, Table, create_engine, insert, select, text, update
 
 import shequ.models  # noqa: F401  (every table, so the services' carried tables exist)
 from shequ.indicators.definitions import load_indicator_catalog
@@ -109,7 +110,7 @@ def events(units: pl.DataFrame, n: int, seed: int) -> list[ChangeEvent]:
     for code, parent in units.select("code", "parent_code").iter_rows():
         by_parent.setdefault(parent, []).append(code)
     parents = sorted(p for p, kids in by_parent.items() if len(kids) >= 4)
-    rng.shuffle(parents)  # type: ignore[arg-type]
+    rng.shuffle(parents)
     townships_of: dict[str, list[str]] = {}
     for parent in by_parent:
         townships_of.setdefault(parent[:6], []).append(parent)
@@ -173,7 +174,7 @@ def shequ_apply(engine: Engine, batch: list[ChangeEvent]) -> float:
 def plain_sql_apply(engine: Engine, batch: list[ChangeEvent]) -> float:
     """The peer: close, insert, re-point each table's code — no checks, shares or links."""
     start = time.perf_counter()
-    tables = [Facility.__table__, Population.__table__, Workforce.__table__]
+    tables = [cast(Table, m.__table__) for m in (Facility, Population, Workforce)]
     with engine.begin() as connection:
         for event in batch:
             target = event.new[0].code or event.old[0] if event.new else None
@@ -228,9 +229,10 @@ def bench_changes(backend: str, n: int, facilities: int, *, peer: bool) -> None:
             engine2 = make_engine(url2)
             upgrade(engine2)
             fill(engine2, facilities=facilities, seed=SEED)
-            peer = plain_sql_apply(engine2, batch)
+            peer_took = plain_sql_apply(engine2, batch)
             engine2.dispose()
-            print(f"[{backend}] plain SQL peer: {peer:.1f} s; Shequ / peer = {took / peer:.2f}")
+            print(f"[{backend}] plain SQL peer: {peer_took:.1f} s; Shequ / peer = "
+                  f"{took / peer_took:.2f}")
         finally:
             drop2()
     finally:
