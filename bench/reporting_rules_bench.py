@@ -156,18 +156,19 @@ def run_rules(units: pl.Series, repeat: int) -> None:
     rules = load_rules()
     workforce = workforce_items(reporting_config())
     years = synthetic_years(units, seed=SEED)
-    times = []
+    times, cpu = [], []
     table = pl.DataFrame()
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         table = shequ_rules(units, years, rules, workforce)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     shequ_s = statistics.median(times)
     rng = np.random.default_rng(SEED + 1)
     sample = sorted(rng.choice(len(units), size=min(2000, len(units)), replace=False).tolist())
-    start = time.perf_counter()
+    start = time.process_time()
     peer = peer_rules(units, years, rules, workforce, sample)
-    peer_sample_s = time.perf_counter() - start
+    peer_sample_s = time.process_time() - start  # CPU: the peer is one thread
     peer_s = peer_sample_s * len(units) / len(sample)
     codes = set(units.gather(sample).to_list())
     mine = {(c, r) for c, r in table.select("division_code", "rule_code").iter_rows()
@@ -177,12 +178,15 @@ def run_rules(units: pl.Series, repeat: int) -> None:
           f"{len(units):,} units, {len(HISTORY)} years of history")
     print(f"  violations: {table.height:,} "
           f"({', '.join(f'{r} {n:,}' for r, n in by_rule.iter_rows())})")
-    print(f"  Shequ vectorised: median {shequ_s:.2f} s of {[round(t, 2) for t in times]}")
-    print(f"  peer per unit: {peer_sample_s:.2f} s for {len(sample):,} units -> "
-          f"{peer_s:.0f} s for all (peer/Shequ {peer_s / shequ_s:.0f}x)")
+    cpu_s = statistics.median(cpu)
+    print(f"  Shequ vectorised: median {shequ_s:.2f} s wall of {[round(t, 2) for t in times]}"
+          f", CPU {cpu_s:.2f} s (load average {os.getloadavg()[0]:.1f})")
+    print(f"  peer per unit: {peer_sample_s:.2f} s CPU for {len(sample):,} units -> "
+          f"{peer_s:.0f} s for all (peer/Shequ CPU {peer_s / cpu_s:.0f}x)")
     print(f"  sample agrees: {mine == peer} ({len(mine)} violations in the sample)")
-    print(f"  target {RULES_TARGET_S:.0f} s: Shequ/target {shequ_s / RULES_TARGET_S:.3f} "
-          f"({'met' if shequ_s < RULES_TARGET_S else 'MISSED'})")
+    print(f"  target {RULES_TARGET_S:.0f} s: Shequ/target wall {shequ_s / RULES_TARGET_S:.3f}"
+          f", CPU {cpu_s / RULES_TARGET_S:.3f} "
+          f"({'met' if shequ_s < RULES_TARGET_S else 'MISSED on the wall clock'})")
 
 
 def database(backend: str) -> tuple[str, Callable[[], None]]:

@@ -385,6 +385,13 @@ def _spread_score(deviation: FloatArray, spread: FloatArray) -> FloatArray:
     return score
 
 
+def _row_median(values: FloatArray) -> FloatArray:
+    """Each row's median, NaN left out (np.median's partition when there is none)."""
+    if not np.isnan(values).any():
+        return np.median(values, axis=1)
+    return np.nanmedian(values, axis=1)
+
+
 def check_outliers(check: OutlierCheck, value: FloatArray, history: FloatArray
                    ) -> OutlierOutcome:
     """Flag ``value[i]`` against row ``history[i]`` (units × past periods, NaN = none).
@@ -410,8 +417,8 @@ def check_outliers(check: OutlierCheck, value: FloatArray, history: FloatArray
             low[rows], high[rows] = (centre - check.threshold * spread,
                                      centre + check.threshold * spread)
         elif check.method == "modified_z":
-            centre = np.nanmedian(past, axis=1)
-            mad = np.nanmedian(np.abs(past - centre[:, None]), axis=1)
+            centre = _row_median(past)
+            mad = _row_median(np.abs(past - centre[:, None]))
             score[rows] = MAD_CONSTANT * _spread_score(current - centre, mad)
             reach = check.threshold * mad / MAD_CONSTANT
             low[rows], high[rows] = centre - reach, centre + reach

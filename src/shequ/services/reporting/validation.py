@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import delete, insert, literal, select, tuple_
 from sqlalchemy.orm import Session
@@ -512,33 +513,51 @@ def figures_table(measures: Mapping[str, Measure], codes: pl.Series, population:
 
     ``population``: division_code and the population columns; ``workforce``:
     division_code, role, certification, headcount; ``inputs``: division_code, measure,
-    value — all of one period.
+    value — all of one period.  Each table is matched to the units once (one join), and
+    every measure is then scattered or summed into place with numpy.
     """
-    base = pl.DataFrame({"division_code": codes})
+    size = len(codes)
+    ordered = codes.is_sorted()
+    keys = codes.cast(pl.String).to_numpy().astype("S12") if ordered else None
+    base = None if ordered else pl.DataFrame({"division_code": codes}).with_row_index("_pos")
+
+    def placed(table: pl.DataFrame) -> tuple[pl.DataFrame, npt.NDArray[np.int64]]:
+        """The table's rows of the units, and each row's unit position."""
+        if not table.height:
+            return table, np.empty(0, dtype=np.int64)
+        if keys is not None:  # sorted units: a binary search, one thread, no join
+            wanted = table["division_code"].to_numpy().astype("S12")
+            at = np.minimum(np.searchsorted(keys, wanted), max(size - 1, 0))
+            found = (keys[at] == wanted) if size else np.zeros(len(wanted), dtype=np.bool_)
+            return table.filter(pl.Series(found)), at[found].astype(np.int64)
+        assert base is not None
+        joined = table.join(base, on="division_code", how="inner")
+        return joined, joined["_pos"].to_numpy().astype(np.int64)
+
+    people, people_at = placed(population)
+    lines, lines_at = placed(workforce)
+    given, given_at = placed(inputs)
     out: dict[str, FloatArray] = {}
     for key, measure in measures.items():
-        if measure.name in POPULATION_ITEMS and measure.name in population.columns:
-            table = population.select("division_code", pl.col(measure.name).cast(pl.Float64)
-                                      .alias("v"))
-        elif measure.name == "workers" and workforce.height:
-            lines = workforce.filter(pl.col("role").is_in(list(measure.types)))
+        values = np.full(size, np.nan)
+        if measure.name in POPULATION_ITEMS and measure.name in people.columns:
+            values[people_at] = people[measure.name].cast(pl.Float64).fill_null(
+                np.nan).to_numpy()
+        elif measure.name == "workers" and lines.height:
+            of_role = lines["role"].is_in(list(measure.types)).to_numpy()
             wanted = measure.option("certification")
-            counted = (pl.col("headcount") if wanted is None else pl.when(
-                pl.col("certification").is_in(list(wanted))).then(pl.col("headcount"))
-                .otherwise(0))
-            table = lines.group_by("division_code").agg(counted.cast(pl.Float64).sum()
-                                                        .alias("v"))
-        elif measure.name == "input" and inputs.height:
-            table = inputs.filter(pl.col("measure") == measure.types[0]).select(
-                "division_code", pl.col("value").cast(pl.Float64).alias("v"))
+            counted = of_role if wanted is None else (
+                of_role & lines["certification"].is_in(list(wanted)).to_numpy())
+            heads = lines["headcount"].cast(pl.Float64).fill_null(0).to_numpy()
+            total = np.bincount(lines_at[counted], weights=heads[counted], minlength=size)
+            reported = np.bincount(lines_at[of_role], minlength=size) > 0
+            values = np.where(reported, total, np.nan)
+        elif measure.name == "input" and given.height:
+            chosen = (given["measure"] == measure.types[0]).to_numpy()
+            values[given_at[chosen]] = given["value"].cast(pl.Float64).to_numpy()[chosen]
         elif measure.name == "units":
-            out[key] = np.ones(len(codes))
-            continue
-        else:
-            out[key] = np.full(len(codes), np.nan)
-            continue
-        joined = base.join(table, on="division_code", how="left", maintain_order="left")
-        out[key] = joined["v"].fill_null(np.nan).to_numpy().astype(np.float64)
+            values = np.ones(size)
+        out[key] = values
     return out
 
 
