@@ -5,11 +5,13 @@ the request records the rule; without boundaries the nearest point still decides
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shequ.errors import ValidationError
 from shequ.registry.models import Division
 from shequ.services.requests import ServiceRequest, load_request_catalog
 from shequ.services.requests import service as rs
@@ -77,3 +79,32 @@ def test_a_pin_outside_every_boundary_falls_back_to_the_nearest_point(
     with sessions() as session:
         code, rule = rs.community_at(session.connection(), 114.495, 38.005)
         assert (code, rule.value) == (SOUTH_WEST, "nearest_point")
+
+
+def test_facilities_imported_by_point_alone_are_placed_and_say_how(
+        sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    from shequ.catalog import load_catalog
+    from shequ.ingest.tables import import_file
+    from shequ.registry.models import Facility
+    from shequ.registry.rules import Table
+
+    with sessions.begin() as session:
+        _load(session, boundaries=True)
+    path = tmp_path / "facilities.csv"
+    path.write_text("external_id,type_code,division_code,name,longitude,latitude\n"
+                    f"f1,nursery,{SOUTH_EAST},托育点,114.53,38.005\n"
+                    f"f2,nursery,,托育点,{PIN[0]},{PIN[1]}\n"
+                    "f3,nursery,,托育点,114.495,38.005\n"
+                    "f4,nursery,,托育点,,\n", encoding="utf-8")
+    with sessions() as session, pytest.raises(ValidationError) as refused:
+        import_file(session, load_catalog(), path, Table.FACILITIES)
+    assert [(p.row, p.column) for p in refused.value.problems] == [(5, "division_code")]
+    path.write_text("\n".join(path.read_text(encoding="utf-8").splitlines()[:-1]) + "\n",
+                    encoding="utf-8")
+    with sessions.begin() as session:
+        import_file(session, load_catalog(), path, Table.FACILITIES)
+    with sessions() as session:
+        placed = {f.external_id: (f.division_code, f.placed_by)
+                  for f in session.scalars(select(Facility))}
+    assert placed == {"f1": (SOUTH_EAST, "code"), "f2": (SOUTH_WEST, "boundary"),
+                      "f3": (SOUTH_WEST, "nearest_point")}

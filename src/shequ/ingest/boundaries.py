@@ -37,11 +37,13 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from shequ.errors import Problem, ValidationError
-from shequ.ingest.coordinates import GCJ02, WGS84, CoordinateSystem
+from shequ.ingest.coordinates import GCJ02, WGS84, CoordinateSystem, gcj02_to_wgs84
+from shequ.ingest.formats import RawRow
 from shequ.registry.boundaries import (
     BoundaryRecord,
     as_multipolygon,
     boundary_records,
+    place_points,
     store_boundaries,
 )
 from shequ.registry.codes import normalise_code
@@ -433,3 +435,42 @@ def export_boundaries(session: Session, path: Path, *, prefix: str = "",
                 archive.write(member, member.name)
         shutil.move(partial, path)
     return len(records)
+
+
+# ---------------------------------------------------------------- placing imported rows
+
+
+def place_facility_rows(session: Session, header: list[str], rows: Sequence[RawRow], *,
+                        crs: CoordinateSystem, as_of: dt.date) -> dict[int, str]:
+    """Give each facility row with coordinates and no division code the community its
+    point lies in (:func:`shequ.registry.boundaries.place_points`); return each row's
+    placing rule by row number ('code' for the rows that named their division).
+
+    A row whose point no community holds or lies near keeps its empty code, so the
+    import names it as every missing code is named.
+    """
+    rules: dict[int, str] = {}
+    wanted: list[tuple[RawRow, float, float]] = []
+    for row in rows:
+        if row.values.get("division_code", "").strip():
+            rules[row.number] = "code"
+            continue
+        try:
+            lon = float(row.values.get("longitude", "").strip())
+            lat = float(row.values.get("latitude", "").strip())
+        except ValueError:
+            continue
+        if crs == GCJ02:
+            lon, lat = gcj02_to_wgs84(lon, lat)
+        wanted.append((row, lon, lat))
+    if not wanted:
+        return rules
+    placed = place_points(session.connection(), [w[1] for w in wanted],
+                          [w[2] for w in wanted], level=5, as_of=as_of)
+    if "division_code" not in header:
+        header.append("division_code")
+    for (row, _, _), found in zip(wanted, placed, strict=True):
+        if found is not None:
+            row.values["division_code"] = found[0]
+            rules[row.number] = found[1].value
+    return rules

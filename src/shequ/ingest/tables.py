@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from shequ.catalog import Catalog
 from shequ.errors import Problem, ValidationError
+from shequ.ingest.boundaries import place_facility_rows
 from shequ.ingest.coordinates import GCJ02, WGS84, CoordinateSystem, gcj02_to_wgs84
 from shequ.ingest.formats import FileFormat, RawRow, read_rows, write_rows
 from shequ.registry.codes import level_of, parent_of
@@ -233,7 +234,14 @@ def import_file(session: Session, catalog: Catalog, path: Path, table: Table, *,
     """
     when = as_of or today()
     header, raw_rows = read_rows(path, table)
+    # A facility given by its point alone goes to the community whose boundary holds it
+    # (else the nearest); each row records the rule that placed it.
+    placed_by = (place_facility_rows(session, header, raw_rows, crs=crs, as_of=when)
+                 if table is Table.FACILITIES else {})
     rows, problems = _parse(path, table, header, raw_rows)
+    for row in rows:
+        if row.number in placed_by:
+            row.values["placed_by"] = placed_by[row.number]
     label = source or f"import: {path.name}"
     if crs not in (WGS84, GCJ02):
         raise ValidationError([Problem("crs", f"unknown coordinate system {crs!r}",

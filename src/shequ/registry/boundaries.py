@@ -22,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Select, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from shequ.registry.levels import SCALE_TOLERANCE_M, BoundaryScale, code_authority
+from shequ.registry.levels import SCALE_TOLERANCE_M, BoundaryScale, PlacedBy, code_authority
 from shequ.registry.models import Division, DivisionBoundary
 from shequ.registry.queries import today, valid_on
 
@@ -293,3 +293,42 @@ def locate_point(connection: Connection, lon: float, lat: float, *, level: int =
                  as_of: dt.date | None = None) -> str | None:
     """The code of the division of ``level`` whose boundary holds (lon, lat), or None."""
     return locate_points(connection, [lon], [lat], level=level, as_of=as_of)[0]
+
+
+# How far (degrees) the nearest representative point may be when no boundary holds a point.
+NEAREST_WITHIN_DEG = 2.0
+
+
+def place_points(connection: Connection, xs: npt.ArrayLike, ys: npt.ArrayLike, *,
+                 level: int = 5, as_of: dt.date | None = None
+                 ) -> list[tuple[str, PlacedBy] | None]:
+    """The division of ``level`` each point lies in and the rule that found it: the
+    boundary holding it, else the division whose representative point is nearest (within
+    ``NEAREST_WITHIN_DEG``), else None.  The bulk form of placing a request's pin."""
+    from scipy.spatial import cKDTree
+
+    x = np.asarray(xs, dtype=np.float64)
+    y = np.asarray(ys, dtype=np.float64)
+    when = as_of or today()
+    by_shape = locate_points(connection, x, y, level=level, as_of=when)
+    placed: list[tuple[str, PlacedBy] | None] = [
+        (code, PlacedBy.BOUNDARY) if code is not None else None for code in by_shape]
+    rest = [i for i, code in enumerate(by_shape) if code is None
+            and np.isfinite(x[i]) and np.isfinite(y[i])]
+    if not rest:
+        return placed
+    points = connection.execute(
+        select(Division.code, Division.longitude, Division.latitude)
+        .where(valid_on(when), Division.level == level, Division.longitude.is_not(None),
+               Division.latitude.is_not(None)).order_by(Division.code)).all()
+    if not points:
+        return placed
+    # Equirectangular about the points' mean latitude: nearest in metres, near enough.
+    scale = np.cos(np.radians(float(np.mean(y[rest]))))
+    tree = cKDTree(np.column_stack([[p.longitude * scale for p in points],
+                                    [p.latitude for p in points]]))
+    distance, nearest = tree.query(np.column_stack([x[rest] * scale, y[rest]]))
+    for i, d, j in zip(rest, distance, nearest, strict=True):
+        if d <= NEAREST_WITHIN_DEG:
+            placed[i] = (str(points[j].code), PlacedBy.NEAREST_POINT)
+    return placed
