@@ -60,19 +60,15 @@ def live(tmp_path: Path, demo_template: Path) -> Iterator[tuple[str, Context]]:
 
 
 @pytest.fixture
-def device(tmp_path: Path) -> Iterator[Any]:
+def device(chromium: Any, tmp_path: Path) -> Iterator[Any]:
     """A browser profile on disk, as an installed app has (Chromium does not install
-    from an incognito profile), with service workers allowed."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            locale="zh-CN", service_workers="allow", viewport={"width": 1280, "height": 900})
-        yield context
-        context.close()
+    from an incognito profile), with service workers allowed; launched by the test
+    session's Playwright."""
+    context = chromium.browser_type.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+        locale="zh-CN", service_workers="allow", viewport={"width": 1280, "height": 900})
+    yield context
+    context.close()
 
 
 def _worker(ctx: Context) -> tuple[int, list[int], list[int], list[int]]:

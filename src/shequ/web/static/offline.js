@@ -118,17 +118,29 @@
     return urls.slice(0, 60);
   }
 
+  // Each page is fetched for keeping at most once in WARM_AGAIN (the pages the worker
+  // opens are kept anew as they are drawn), so the server is not asked for every link of
+  // every page.
+  const WARM_AGAIN = 15 * 60 * 1000;
+
   async function warm() {
     if (!navigator.serviceWorker) return;
     const registration = await navigator.serviceWorker.ready;
     const worker = registration.active;
     if (!worker) return;
-    await new Promise((resolve) => {
-      const channel = new MessageChannel();
-      channel.port1.onmessage = () => resolve();
-      worker.postMessage({ type: "warm", urls: savedPagesHere() }, [channel.port2]);
-      window.setTimeout(resolve, 20000);
-    });
+    const warmed = (await store.meta("warmed")) || { name: "warmed", at: {} };
+    const now = Date.now();
+    const urls = savedPagesHere().filter((url) => !(now - (warmed.at[url] || 0) < WARM_AGAIN));
+    if (urls.length) {
+      await new Promise((resolve) => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = () => resolve();
+        worker.postMessage({ type: "warm", urls: urls }, [channel.port2]);
+        window.setTimeout(resolve, 20000);
+      });
+      for (const url of urls) warmed.at[url] = now;
+      await store.putMeta(warmed);
+    }
     body.dataset.offlineReady = "true";  // the worker's pages are kept on this device
   }
 
