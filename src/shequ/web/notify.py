@@ -67,7 +67,7 @@ def preferences_page(session: SessionDep, page: SignedInPage) -> Response:
     """The reader's channels, language and quiet hours."""
     user = page.require()
     pref = notices.preference_of(session, user.id)
-    if session.get(NotificationPreference, user.id) is None:
+    if notices.stored_preference(session, user.id) is None:
         pref.language = page.lang  # never set: offer the language the reader reads in
     return _preferences_page(page, pref)
 

@@ -194,7 +194,7 @@ def test_quiet_hours_hold_the_channels_but_not_the_bell(
         row = session.scalars(select(Delivery)).one()
         # 07:00 in China the next morning is 23:00 UTC.
         assert row.next_attempt_at == dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.UTC)
-        pref = session.get_one(NotificationPreference, users["resident1"])
+        pref = notices.stored_preference(session, users["resident1"])
         assert notices.in_quiet_hours(pref, T0) == T0  # 09:00 is not quiet
         daytime = NotificationPreference(quiet_start=12 * 60, quiet_end=14 * 60)
         lunch = dt.datetime(2026, 11, 30, 4, 30, tzinfo=dt.UTC)  # 12:30 in China

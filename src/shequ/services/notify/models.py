@@ -102,8 +102,11 @@ class NotificationPreference(Base):
 
     __tablename__ = "notification_preference"
 
+    # An id of its own, as every table with encrypted columns (``shequ db reencrypt``
+    # walks them by id).
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"),
-                                         primary_key=True)
+                                         unique=True)
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
     email_on: Mapped[bool] = mapped_column(Boolean, default=False)
     email: Mapped[str | None] = mapped_column("email_enc", EncryptedText("notify.email"))

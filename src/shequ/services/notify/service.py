@@ -133,9 +133,15 @@ def in_quiet_hours(pref: NotificationPreference | None, when: dt.datetime) -> dt
     return ends.astimezone(dt.UTC)
 
 
+def stored_preference(session: Session, user_id: int) -> NotificationPreference | None:
+    """The user's saved preferences, if they saved any."""
+    return session.scalar(select(NotificationPreference).where(
+        NotificationPreference.user_id == user_id))
+
+
 def preference_of(session: Session, user_id: int) -> NotificationPreference:
     """The user's preferences; a fresh, unsaved default (in-app only, zh-CN) if none."""
-    pref = session.get(NotificationPreference, user_id)
+    pref = stored_preference(session, user_id)
     if pref is None:
         pref = NotificationPreference(user_id=user_id, language=i18n.DEFAULT_LANGUAGE,
                                       email_on=False, sms_on=False, wechat_on=False)
@@ -171,7 +177,7 @@ def notify(session: Session, user_id: int, kind: str | Kind, params: Mapping[str
                        created_at=when)
     session.add(row)
     session.flush()
-    pref = session.get(NotificationPreference, user_id)
+    pref = stored_preference(session, user_id)
     if pref is not None:
         due = in_quiet_hours(pref, when)
         for channel in channels_of(pref):
@@ -298,7 +304,7 @@ def save_preferences(session: Session, user: User, *, language: str, email_on: b
                                 column=column, code="notify.quiet_both"))
     if problems:
         raise ValidationError(problems)
-    pref = session.get(NotificationPreference, user.id)
+    pref = stored_preference(session, user.id)
     if pref is None:
         pref = NotificationPreference(user_id=user.id)
         session.add(pref)

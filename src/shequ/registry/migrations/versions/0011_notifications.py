@@ -84,6 +84,7 @@ def upgrade() -> None:
                     ["delivery_id"])
     op.create_table(
         "notification_preference",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("email_on", sa.Boolean(), nullable=False),
@@ -98,7 +99,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["user_id"], ["app_user.id"],
                                 name=op.f("fk_notification_preference_user_id_app_user"),
                                 ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_notification_preference")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_preference")),
+        sa.UniqueConstraint("user_id", name=op.f("uq_notification_preference_user_id")),
     )
 
 
