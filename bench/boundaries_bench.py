@@ -90,11 +90,16 @@ def load(url: str, cells: np.ndarray, codes: list[str]) -> float:
 
 
 def timed(work: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times, result = [], None
+    """Median wall seconds of ``work`` and its last result; the median CPU seconds of this
+    process are printed beside it (the machine is shared: CPU time shows the work when
+    other jobs stretch the wall clock; PostgreSQL's own CPU is not in it)."""
+    times, cpu, result = [], [], None
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = work()
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
+    print(f"    (process CPU {statistics.median(cpu):.2f} s)")
     return statistics.median(times), result
 
 
