@@ -45,6 +45,7 @@ def test_the_demo_county_gets_boundaries_that_tile_and_nest(
         units = session.scalars(select(Division).where(Division.level == 5,
                                                        Division.code.startswith("130123"))
                                 ).all()
-        found = locate_points(session.connection(), [u.longitude for u in units],
-                              [u.latitude for u in units])
+        assert all(u.longitude is not None and u.latitude is not None for u in units)
+        found = locate_points(session.connection(), [u.longitude or 0.0 for u in units],
+                              [u.latitude or 0.0 for u in units])
         assert found == [u.code for u in units]
