@@ -82,6 +82,9 @@ def test_a_community_reports_the_street_approves_and_the_figures_lock(
     url, ctx, round_id, unit = reported
     form_path = f"/reporting/rounds/{round_id}/forms/{unit}"
     worker = _sign_in(chromium, url, "demo_worker")
+    worker.goto(f"{url}/work")  # the workbench counts the form not yet submitted
+    assert worker.get_by_test_id("count-work_forms").inner_text() == "1"
+    worker.goto(f"{url}/reporting")
     worker.click(f"[data-testid=fill-{round_id}]")
     worker.wait_for_url(f"{url}{form_path}")
     # prefilled from the registry's 2025 figures
@@ -116,6 +119,8 @@ def test_a_community_reports_the_street_approves_and_the_figures_lock(
     assert worker.get_by_test_id("form-status").inner_text() == "已提交"
 
     officer = _sign_in(chromium, url, "demo_officer")
+    officer.goto(f"{url}/work")  # two of the demo's submissions and the worker's wait
+    assert officer.get_by_test_id("count-work_forms").inner_text() == "3"
     officer.goto(f"{url}{form_path}")
     officer.click("[data-testid=approve]")
     officer.wait_for_url(re.compile(r".*msg=reporting.approved.*"))
