@@ -187,6 +187,22 @@ def test_a_workflow_step_sent_twice_is_one_step(
     assert reused.headers["content-type"] == "application/problem+json"
     assert reused.json()["code"] == "offline.key_reused"
     assert act in reused.json()["title"]
+    # A device still holding the cookie of a session that ended: the refusal is not the
+    # write's answer, so the key stays free for when the worker signs in again.
+    cookies = dict(client.cookies)
+    assert client.post("/logout", data={"csrf_token": form["csrf_token"]},
+                       follow_redirects=False).status_code == 303
+    client.cookies.update(cookies)
+    late = "9d1f6a0e-2b3c-4d5e-8f90-a1b2c3d4e5f6"
+    ended = client.post(act, data={**form, "action": "update", "note": "迟到的记录",
+                                   "seen_version": ""},
+                        headers={"Idempotency-Key": late}, follow_redirects=False)
+    assert ended.status_code == 401
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(offline.IdempotencyKey).where(
+            offline.IdempotencyKey.key == late)) == 0
+        assert session.scalar(select(func.count()).select_from(ServiceRequestEvent).where(
+            ServiceRequestEvent.request_id == created["id"])) == 3
 
 
 def test_a_correction_against_an_older_version_shows_both(

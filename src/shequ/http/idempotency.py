@@ -11,7 +11,7 @@ callers, pass as they are.
 
 The caller is the user named by a token the server signed (no database read here); the
 route still checks the session, CSRF and roles as usual, and an answer it refuses (401,
-403, 5xx) frees the key again.
+403, 5xx), or gives to a caller whose session it did not accept, frees the key again.
 """
 
 from __future__ import annotations
@@ -86,13 +86,7 @@ class IdempotentWrites:
         if user_id is None:
             await self.app(scope, receive, send)
             return
-        key = _header(scope, HEADER)
-        if key is None and (_header(scope, b"content-type") or "").encode().lower(
-                ).startswith(FORM_TYPE):
-            body, receive = await _buffered(receive)
-            if body is not None:
-                found = parse_qs(body.decode("utf-8", "replace")).get(FIELD)
-                key = found[0] if found else None
+        key, receive = await _key(scope, receive)
         if not key:
             await self.app(scope, receive, send)
             return
@@ -130,18 +124,37 @@ class IdempotentWrites:
                 chunks.append(message.get("body", b""))
             await send(message)
 
+        # The routes record the session they authenticated here (http.caller); the dict is
+        # made first so that every copy of the scope below shares it.
+        state = scope.setdefault("state", {})
         try:
             await self.app(scope, receive, capture)
         finally:
             body = b"".join(chunks)
+            # An answer to a caller the route did not authenticate (a session ended since,
+            # sent to the sign-in page) is not the write's: the key is freed for later.
+            kept = status if "account_session" in state else 401
 
             def finish() -> None:
                 with ctx.sessions() as session:
-                    offline.finish(session, key=key, user_id=user_id, status=status,
+                    offline.finish(session, key=key, user_id=user_id, status=kept,
                                    location=location, content_type=content_type, body=body)
 
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(finish)
+
+
+async def _key(scope: Scope, receive: Receive) -> tuple[str | None, Receive]:
+    """The request's idempotency key (header, else form field) and the ``receive`` that
+    gives the route its body."""
+    key = _header(scope, HEADER)
+    if key is None and (_header(scope, b"content-type") or "").encode().lower(
+            ).startswith(FORM_TYPE):
+        body, receive = await _buffered(receive)
+        if body is not None:
+            found = parse_qs(body.decode("utf-8", "replace")).get(FIELD)
+            key = found[0] if found else None
+    return key, receive
 
 
 async def _buffered(receive: Receive) -> tuple[bytes | None, Receive]:

@@ -210,7 +210,10 @@
       return false;  // still no signal: stays waiting
     }
     entry.tried = Date.now();
-    if (response.ok) {
+    if (response.ok && new URL(response.url).pathname === "/login") {
+      entry.status = "waiting";  // the sign-in ended: sent again once signed in
+      entry.reason = say("signIn", "Sign in again to send it.");
+    } else if (response.ok) {
       entry.status = "sent";
       entry.reason = "";
       await nextVersion(entry, await response.text());
