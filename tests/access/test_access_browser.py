@@ -41,12 +41,12 @@ def test_map_shows_communities_and_answers_a_click(chromium: Any, demo_server: s
     loaded = int(page.locator("#access-map").get_attribute("data-loaded") or 0)
     rows = page.locator("[data-testid=uncovered-table] tbody tr").count()
     assert loaded > 0 and rows > 0
-    assert page.locator("#access-map path.leaflet-interactive").count() == loaded
+    assert page.locator("#access-map path.community").count() == loaded
     assert "residents walk to every required facility" in page.get_by_test_id(
         "summary").inner_text()
     # click a community: the panel lists the 15-minute tier's reached and missing types
     page.locator("#access-map").scroll_into_view_if_needed()
-    page.locator("#access-map path.leaflet-interactive").first.click(force=True)
+    page.locator("#access-map path.community").first.click(force=True)
     page.wait_for_selector("#point-result[data-answered]", timeout=60_000)
     text = page.locator("#point-result").inner_text()
     assert "15-minute life circle (1000 m)" in text

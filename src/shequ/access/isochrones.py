@@ -89,13 +89,13 @@ def isochrone_geometry(network: StreetNetwork, sources: npt.ArrayLike, *, distan
 
 def isochrones_geojson(network: StreetNetwork, *, sources: Sequence[npt.ArrayLike],
                        properties: Sequence[dict[str, Any]], distances_m: Sequence[float],
-                       buffer_m: float = 40.0) -> dict[str, Any]:
+                       buffer_m: float = 40.0, simplify_m: float = 5.0) -> dict[str, Any]:
     """A FeatureCollection: one feature per (source group, distance) with its properties."""
     features = []
     for group, props in zip(sources, properties, strict=True):
         for distance in distances_m:
             geometry = isochrone_geometry(network, group, distance_m=distance,
-                                          buffer_m=buffer_m)
+                                          buffer_m=buffer_m, simplify_m=simplify_m)
             if geometry is None:
                 continue
             features.append({"type": "Feature", "geometry": geometry,

@@ -105,8 +105,11 @@ def tier_catchments(request: Request, ctx: ContextDep, session: SessionDep,
                               ctx.catalog.facility_types[code].name(lang)
                               if code in ctx.catalog.facility_types else code,
                               "facilities": int(nodes.size), "tier": tier})
+        # drawn over a whole division: 25 m of simplification is below a pixel there and
+        # keeps the answer a tenth of the size
         body = isochrones_geojson(network, sources=groups, properties=props,
-                                  distances_m=[found.distance_m])
+                                  distances_m=[found.distance_m], buffer_m=50.0,
+                                  simplify_m=25.0)
         if len(cache) > 16:
             cache.clear()
         cache[key] = body

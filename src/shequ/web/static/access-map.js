@@ -30,7 +30,11 @@
       color: colour, fillColor: colour, fillOpacity: 0.7, weight: 1,
       className: `community coverage-${coverageOf(p.share)}` })
       .bindTooltip(() => Shequ.lines(lines))
-      .on("click", (event) => { L.DomEvent.stopPropagation(event); openPanel(p); })
+      .on("click", (event) => {
+        L.DomEvent.stopPropagation(event);
+        openPanel(p);  // the community's panel, and what its point reaches on foot
+        pointAt(p.lat, p.lon);
+      })
       .addTo(layer);
   }
   if (points.length) { map.fitBounds(layer.getBounds().pad(0.05)); } else { map.setView([35, 105], 4); }
@@ -45,8 +49,11 @@
   // the tier's walking catchments, one colour per required type, under the points
   const TYPE_COLOURS = ["#2563eb", "#7c3aed", "#db2777", "#0891b2", "#d97706", "#059669",
                         "#6b7280", "#b42318"];
-  fetch(`/api/v1/network/catchments?${new URLSearchParams({ tier: tier.code })}`,
-        { headers: { "Accept-Language": data.lang } })
+  // asked once the page has loaded: the first request walks the streets for every type
+  const afterLoad = (work) => (document.readyState === "complete" ? work()
+    : window.addEventListener("load", work, { once: true }));
+  afterLoad(() => fetch(`/api/v1/network/catchments?${new URLSearchParams({ tier: tier.code })}`,
+                        { headers: { "Accept-Language": data.lang } })
     .then((r) => (r.ok ? r.json() : null), () => null)
     .then((body) => {
       if (!body || !body.features.length) return;
@@ -62,11 +69,11 @@
                                                                   distance: numbers.format(tier.distance_m) }),
                    items, "topright");
       el.dataset.catchments = String(body.features.length);
-    });
+    }));
 
   // the children's shapes, where the registry holds them, classed by the share covered
   if (tier.division) {
-    Shequ.childShapes(tier.division, data.lang).then((shapes) => {
+    afterLoad(() => Shequ.childShapes(tier.division, data.lang).then((shapes) => {
       if (!shapes) return;
       const sums = {};
       for (const p of points) {
@@ -87,7 +94,7 @@
                                shareOf(f) == null ? (words.none || "") : shares.format(shareOf(f))]).bringToBack();
       Shequ.legend(map, words.coverage || "", scale.items((v) => shares.format(v), words.none), "bottomleft");
       el.dataset.choropleth = String(shapes.features.length);
-    });
+    }));
   }
 
   // a community's panel: what it reaches, what it lacks, its indicators
@@ -176,8 +183,9 @@
 
   let marker = null;
   let latest = 0;
-  map.on("click", (event) => {
-    const { lat, lng } = event.latlng;
+  map.on("click", (event) => pointAt(event.latlng.lat, event.latlng.lng));
+
+  function pointAt(lat, lng) {
     if (marker) { marker.remove(); }
     marker = L.marker([lat, lng]).addTo(map);
     const asked = ++latest;
@@ -191,5 +199,5 @@
       box.textContent = error instanceof TypeError ? text.failed : (error.message || text.failed);
       box.dataset.failed = "true";
     });
-  });
+  }
 })();
