@@ -52,7 +52,7 @@
   // asked once the page has loaded: the first request walks the streets for every type
   const afterLoad = (work) => (document.readyState === "complete" ? work()
     : window.addEventListener("load", work, { once: true }));
-  afterLoad(() => fetch(`/api/v1/network/catchments?${new URLSearchParams({ tier: tier.code })}`,
+  afterLoad(() => fetch(`/api/v1/network/catchments?${new URLSearchParams({ tier: tier.code, lang: data.lang })}`,
                         { headers: { "Accept-Language": data.lang } })
     .then((r) => (r.ok ? r.json() : null), () => null)
     .then((body) => {
