@@ -40,16 +40,16 @@ def server(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # a loaded two-CPU machine imports slowly
     while True:
         try:
-            if httpx.get(f"{url}/login", timeout=2).status_code < 500:
+            if httpx.get(f"{url}/login", timeout=10).status_code < 500:
                 break
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError("the server did not start: "
+            raise RuntimeError(f"the server did not start (exit {process.poll()}): "
                                + (process.stderr.read() if process.stderr else b"").decode())
         time.sleep(0.2)
     try:
