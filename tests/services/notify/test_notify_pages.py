@@ -153,3 +153,25 @@ def test_the_server_runs_the_dispatcher_when_its_settings_ask(
             time.sleep(0.1)
     [message] = smtp_server.mailbox.messages
     assert message["Subject"] == f"Your request #{request_id} was accepted"
+
+
+def _main_texts(html: str) -> list[str]:
+    """The visible strings of the page's <main> (tags, scripts and attributes taken out)."""
+    main = html.split('<main id="main">', 1)[1].split("</main>", 1)[0]
+    main = re.sub(r"<(script|style)\b.*?</\1>", " ", main, flags=re.S)
+    return [t.strip() for t in re.split(r"<[^>]+>", main) if t.strip()]
+
+
+def test_the_notification_pages_speak_only_the_pages_language(
+        client: TestClient, ctx: Context, seeded: Seeded) -> None:
+    from tests.web.crawl import DataWords, language_problems
+
+    _accepted_request(ctx, seeded)
+    _login(client, "resident1")
+    for path in ("/notifications", "/account/notifications"):
+        for lang in ("zh-CN", "en"):
+            response = client.get(f"{path}?lang={lang}")
+            assert response.status_code == 200
+            texts = _main_texts(response.text)
+            assert texts, path
+            assert language_problems(texts, lang, DataWords([]), path) == [], (path, lang)
