@@ -115,7 +115,6 @@ class Settings:
             return self.notify_in_server
         return self.environment != "test"
 
-
     @property
     def effective_pool_size(self) -> int:
         """Connections per process: the setting, or the back-end's default."""
