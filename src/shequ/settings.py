@@ -72,6 +72,8 @@ class Settings:
     session_idle_minutes: int = 60
     session_max_hours: int = 8
     token_max_hours: int = 12
+    # How long an anonymous public read may be answered from the cache (0: never).
+    public_cache_seconds: float = 2.0
 
     @property
     def effective_pool_size(self) -> int:
@@ -141,6 +143,14 @@ class Settings:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigurationError(f"SHEQU_PORT={port_text!r} is not a TCP port number.")
         catalog = env.get("SHEQU_CATALOG_DIR")
+        cache_text = env.get("SHEQU_PUBLIC_CACHE_SECONDS", "2")
+        try:
+            public_cache_seconds = float(cache_text)
+        except ValueError:
+            public_cache_seconds = -1.0
+        if not 0 <= public_cache_seconds <= 60:
+            raise ConfigurationError(f"SHEQU_PUBLIC_CACHE_SECONDS={cache_text!r} is not a "
+                                     "number of seconds from 0 (no cache) to 60.")
         limits = {name: _positive(env, variable, kind) for name, variable, kind in (
             ("db_pool_size", "SHEQU_DB_POOL_SIZE", int),
             ("db_pool_timeout", "SHEQU_DB_POOL_TIMEOUT", float),
@@ -162,6 +172,7 @@ class Settings:
             host=env.get("SHEQU_HOST", "127.0.0.1"),
             port=int(port_text),
             redis_url=env.get("SHEQU_REDIS_URL") or None,
+            public_cache_seconds=public_cache_seconds,
             **limits,  # type: ignore[arg-type]
         ).check()
 
