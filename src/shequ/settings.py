@@ -72,8 +72,10 @@ class Settings:
     session_idle_minutes: int = 60
     session_max_hours: int = 8
     token_max_hours: int = 12
-    # How long an anonymous public read may be answered from the cache (0: never).
-    public_cache_seconds: float = 2.0
+    # How long an anonymous public read may be answered from the cache (0: never).  A
+    # deployment (read from the environment) keeps them 2 s by default; settings made in
+    # code (tests, scripts writing beside a server) keep nothing unless they ask.
+    public_cache_seconds: float = 0.0
 
     @property
     def effective_pool_size(self) -> int:

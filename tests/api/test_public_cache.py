@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from starlette.types import Message, Receive, Scope, Send
 
 from shequ.app import create_app
 from shequ.context import Context
+from shequ.errors import ConfigurationError
 from shequ.http.public_cache import PublicCache
 from shequ.registry.models import Division
 from shequ.settings import Settings
-from starlette.types import Message, Receive, Scope, Send
 
 
 class Clock:
@@ -101,6 +102,14 @@ def test_pages_errors_and_cookies_are_never_kept() -> None:
         assert inner.calls == 2, path
 
 
+def test_a_deployment_keeps_public_answers_two_seconds_unless_told() -> None:
+    assert Settings.from_env({}).public_cache_seconds == 2.0
+    assert Settings.from_env({"SHEQU_PUBLIC_CACHE_SECONDS": "0"}).public_cache_seconds == 0
+    assert Settings().public_cache_seconds == 0  # made in code: nothing kept
+    with pytest.raises(ConfigurationError, match="SHEQU_PUBLIC_CACHE_SECONDS='soon'"):
+        Settings.from_env({"SHEQU_PUBLIC_CACHE_SECONDS": "soon"})
+
+
 def test_zero_seconds_keeps_nothing() -> None:
     inner = Counting()
     cache = PublicCache(inner, seconds=0, clock=Clock())
@@ -111,7 +120,7 @@ def test_zero_seconds_keeps_nothing() -> None:
 
 @pytest.fixture
 def client(demo_settings: Settings) -> Iterator[tuple[TestClient, Context]]:
-    ctx = Context.open(demo_settings)
+    ctx = Context.open(demo_settings.with_(public_cache_seconds=2.0))
     with TestClient(create_app(ctx)) as test_client:
         yield test_client, ctx
     ctx.close()

@@ -6,7 +6,7 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from shequ.registry import db
@@ -15,7 +15,7 @@ from tests.conftest import scratch_postgres_database
 pytestmark = pytest.mark.postgres
 
 
-def _backend_pid(engine: db.Engine) -> int:
+def _backend_pid(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 

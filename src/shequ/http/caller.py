@@ -28,7 +28,7 @@ Jurisdiction checks themselves live in :mod:`shequ.services.accounts.policy`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -137,7 +137,7 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency returning the caller when their role is one of ``roles`` (else 403)."""
     allowed = frozenset(roles)
 
