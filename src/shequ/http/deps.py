@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from shequ.context import Context
+from shequ.registry.db import session_factory
 
 
 async def get_context(request: Request) -> Context:
@@ -24,9 +25,33 @@ async def get_context(request: Request) -> Context:
     return ctx
 
 
-async def get_session(ctx: Annotated[Context, Depends(get_context)]
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def reader_sessions(request: Request) -> sessionmaker[Session]:
+    """Sessions for reads: in autocommit mode on PostgreSQL (made once per app).
+
+    A read needs no transaction (PostgreSQL's default isolation gives each statement its
+    own snapshot anyway), and on PostgreSQL the BEGIN and COMMIT around it are two of
+    the four or five round trips a signed-in read makes.  The little a read writes (a
+    session's last-seen time, an audit row of a whole read) is one statement each,
+    committed as it is written.  SQLite's driver opens no transaction for reads anyway,
+    so there the usual sessions serve.
+    """
+    state = request.app.state
+    sessions: sessionmaker[Session] | None = getattr(state, "reader_sessions", None)
+    if sessions is None:
+        ctx: Context = state.ctx
+        sessions = state.reader_sessions = ctx.sessions if ctx.engine.dialect.name == (
+            "sqlite") else session_factory(ctx.engine.execution_options(
+                isolation_level="AUTOCOMMIT"))
+    return sessions
+
+
+async def get_session(request: Request, ctx: Annotated[Context, Depends(get_context)]
                       ) -> AsyncIterator[Session]:
-    """A session committed when the request succeeds and rolled back when it fails.
+    """A session committed when the request succeeds and rolled back when it fails
+    (a read's session: see :func:`reader_sessions`).
 
     Declared with ``scope="function"`` so the commit happens before the response is
     sent: a browser following a 303 after a form post must read what the post wrote.
@@ -34,7 +59,7 @@ async def get_session(ctx: Annotated[Context, Depends(get_context)]
     thread pool); the commit or rollback runs in the pool, and is skipped when the
     request never touched the database.
     """
-    session = ctx.sessions()
+    session = (reader_sessions(request) if request.method in READS else ctx.sessions)()
     try:
         yield session
     except Exception:
