@@ -276,7 +276,8 @@ def list_requests(
                 elif wanted == {"open"}:
                     query = query.where(ServiceRequest.status != "closed")
         found = list(session.execute(media.with_photo_flag(
-            query.order_by(ServiceRequest.requested_at.desc(), ServiceRequest.id.desc())
+            requests_service.listed(query)
+            .order_by(ServiceRequest.requested_at.desc(), ServiceRequest.id.desc())
             .limit(MAX_REQUESTS))).tuples())
     except ShequError as exc:
         return _error(fmt, exc)

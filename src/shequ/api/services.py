@@ -269,7 +269,7 @@ def list_requests(http: Request, ctx: ContextDep, session: SessionDep, catalog: 
     if status:
         query = query.where(ServiceRequest.status == status)
     found = [(r, has_photo) for r, has_photo in session.execute(
-        media.with_photo_flag(query.offset(offset).limit(limit)))
+        media.with_photo_flag(rs.listed(query).offset(offset).limit(limit)))
         if r.service_code in catalog.services]
     rows = [r for r, _ in found]
     photos = _photos(http, session, [r.id for r, has_photo in found if has_photo])
