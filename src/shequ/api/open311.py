@@ -278,7 +278,7 @@ def list_requests(
         found = list(session.execute(media.with_photo_flag(
             requests_service.listed(query)
             .order_by(ServiceRequest.requested_at.desc(), ServiceRequest.id.desc())
-            .limit(MAX_REQUESTS))).tuples())
+            .limit(MAX_REQUESTS))))
     except ShequError as exc:
         return _error(fmt, exc)
     rows = [r for r, _ in found]
