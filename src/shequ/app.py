@@ -142,6 +142,10 @@ def create_app(ctx: Context) -> FastAPI:
 
     app.add_middleware(IdempotentWrites)  # a write sent again with its key is applied once
     app.add_middleware(RequestLimits, settings=ctx.settings)  # bounds before any route
+    from shequ.http.public_cache import PublicCache
+
+    # Outside the bounds: a public answer already made is served without them.
+    app.add_middleware(PublicCache, seconds=ctx.settings.public_cache_seconds)
     # Added last, so it wraps every other middleware and their answers carry the headers.
     app.add_middleware(SecurityHeaders, production=ctx.settings.environment == "production")
     return app

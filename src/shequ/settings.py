@@ -89,6 +89,10 @@ class Settings:
     session_idle_minutes: int = 60
     session_max_hours: int = 8
     token_max_hours: int = 12
+    # How long an anonymous public read may be answered from the cache (0: never).  A
+    # deployment (read from the environment) keeps them 2 s by default; settings made in
+    # code (tests, scripts writing beside a server) keep nothing unless they ask.
+    public_cache_seconds: float = 0.0
     offline_signin_hours: int = 72
     dask_scheduler: str | None = None
     tile_url: str | None = None
@@ -183,6 +187,14 @@ class Settings:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigurationError(f"SHEQU_PORT={port_text!r} is not a TCP port number.")
         catalog = env.get("SHEQU_CATALOG_DIR")
+        cache_text = env.get("SHEQU_PUBLIC_CACHE_SECONDS", "2")
+        try:
+            public_cache_seconds = float(cache_text)
+        except ValueError:
+            public_cache_seconds = -1.0
+        if not 0 <= public_cache_seconds <= 60:
+            raise ConfigurationError(f"SHEQU_PUBLIC_CACHE_SECONDS={cache_text!r} is not a "
+                                     "number of seconds from 0 (no cache) to 60.")
         limits = {name: _positive(env, variable, kind) for name, variable, kind in (
             ("db_pool_size", "SHEQU_DB_POOL_SIZE", int),
             ("db_pool_timeout", "SHEQU_DB_POOL_TIMEOUT", float),
@@ -208,6 +220,7 @@ class Settings:
             dask_scheduler=env.get("SHEQU_DASK_SCHEDULER") or None,
             tile_url=env.get("SHEQU_TILE_URL") or None,
             **_notify_settings(env),  # type: ignore[arg-type]
+            public_cache_seconds=public_cache_seconds,
             **limits,  # type: ignore[arg-type]
         ).check()
 

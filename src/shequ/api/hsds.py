@@ -24,11 +24,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from shequ.catalog import FacilityType
 from shequ.context import Context
 from shequ.errors import NotFoundError, Problem, ValidationError
+from shequ.http.deps import reader_sessions
 from shequ.http.directory import directory_in_step
 from shequ.http.problems import error_responses
 from shequ.i18n import normalise_language
@@ -169,26 +170,9 @@ async def _context(request: Request) -> Context:
     return ctx
 
 
-def _reader(request: Request) -> sessionmaker[Session]:
-    """Sessions for the directory's reads, in autocommit mode (made once per app).
-
-    The directory only reads, so its statements need no transaction: on PostgreSQL that
-    saves the BEGIN and ROLLBACK round trips a pooled session sends around each request.
-    SQLite's driver opens no transaction for reads anyway, so there the usual sessions
-    serve (switching the mode costs on every checkout).
-    """
-    state = request.app.state
-    sessions: sessionmaker[Session] | None = getattr(state, "directory_reader", None)
-    if sessions is None:
-        ctx: Context = state.ctx
-        sessions = state.directory_reader = ctx.sessions if ctx.engine.dialect.name == (
-            "sqlite") else sessionmaker(ctx.engine.execution_options(
-                isolation_level="AUTOCOMMIT"), expire_on_commit=False)
-    return sessions
-
-
 def _read_session(request: Request) -> Iterator[Session]:
-    with _reader(request)() as session:
+    # The directory only reads: no transaction (see reader_sessions).
+    with reader_sessions(request)() as session:
         yield session
 
 
@@ -394,7 +378,7 @@ def list_services(request: Request) -> JSONResponse:
     ctx: Context = request.app.state.ctx
     language = normalise_language(q.lang)
     page, per_page = q.page, q.per_page
-    with _reader(request)() as session:
+    with reader_sessions(request)() as session:
         hits, total = _search(ctx, session, search=q.search, page=page, per_page=per_page,
                               taxonomy_term_id=q.taxonomy_term_id, taxonomy_id=q.taxonomy_id,
                               organization_id=q.organization_id,

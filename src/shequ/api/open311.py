@@ -178,11 +178,12 @@ def _first_photos(http: Request, session: Session, requests: list[ServiceRequest
 
 
 def _records(http: Request, session: Session, catalog: RequestCatalog,
-             requests: list[ServiceRequest], language: str) -> list[dict[str, Any]]:
+             requests: list[ServiceRequest], language: str, *,
+             with_photos: list[ServiceRequest] | None = None) -> list[dict[str, Any]]:
     """The GeoReport records of ``requests`` (visible to the caller), agency and photo
-    included."""
+    included (``with_photos``: those of them known to have one, when known)."""
     agencies = _agencies(session, requests)
-    photos = _first_photos(http, session, requests)
+    photos = _first_photos(http, session, requests if with_photos is None else with_photos)
     records = []
     for r in requests:
         if r.service_code not in catalog.services:
@@ -274,12 +275,16 @@ def list_requests(
                     query = query.where(ServiceRequest.status == "closed")
                 elif wanted == {"open"}:
                     query = query.where(ServiceRequest.status != "closed")
-        rows = list(session.scalars(query.order_by(ServiceRequest.requested_at.desc(),
-                                                   ServiceRequest.id.desc())
-                                    .limit(MAX_REQUESTS)))
+        found = list(session.execute(media.with_photo_flag(
+            requests_service.listed(query)
+            .order_by(ServiceRequest.requested_at.desc(), ServiceRequest.id.desc())
+            .limit(MAX_REQUESTS))))
     except ShequError as exc:
         return _error(fmt, exc)
-    return _respond(fmt, _records(http, session, catalog, rows, language),
+    rows = [r for r, _ in found]
+    with_photos = [r for r, has_photo in found if has_photo]
+    return _respond(fmt, _records(http, session, catalog, rows, language,
+                                  with_photos=with_photos),
                     root="service_requests", item="request")
 
 

@@ -248,9 +248,8 @@ def facilities_near(
     """Facilities within ``radius`` metres (straight line) of a point, nearest first."""
     found = queries.facilities_near(session, lon, lat, radius, type_codes=_types(ctx, type),
                                     statuses=_statuses(status), limit=limit)
-    return [NearbyFacilityOut.model_validate({**FacilityOut.model_validate(n.facility)
-                                              .model_dump(), "distance_m": n.distance_m})
-            for n in found]
+    return [NearbyFacilityOut(**FacilityOut.model_validate(n.facility).__dict__,
+                              distance_m=n.distance_m) for n in found]
 
 
 @router.get("/facilities/{facility_id}", response_model=FacilityOut)

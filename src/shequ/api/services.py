@@ -268,9 +268,11 @@ def list_requests(http: Request, ctx: ContextDep, session: SessionDep, catalog: 
             query = query.where(ServiceRequest.submitter_id == user.id)
     if status:
         query = query.where(ServiceRequest.status == status)
-    rows = [r for r in session.scalars(query.offset(offset).limit(limit))
-            if r.service_code in catalog.services]
-    photos = _photos(http, session, [r.id for r in rows])
+    found = [(r, has_photo) for r, has_photo in session.execute(
+        media.with_photo_flag(rs.listed(query).offset(offset).limit(limit)))
+        if r.service_code in catalog.services]
+    rows = [r for r, _ in found]
+    photos = _photos(http, session, [r.id for r, has_photo in found if has_photo])
     return [_request_out(ctx, session, catalog, r, user, photos=photos.get(r.id, ()))
             for r in rows]
 

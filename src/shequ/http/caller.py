@@ -28,7 +28,7 @@ Jurisdiction checks themselves live in :mod:`shequ.services.accounts.policy`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -89,25 +89,31 @@ async def submitted_csrf(request: Request) -> str | None:
     return None
 
 
-def get_optional_user(request: Request, ctx: ContextDep, session: SessionDep,
-                      submitted: Annotated[str | None, Depends(submitted_csrf)]) -> User | None:
-    """The caller, from a bearer token or the page cookie; None when anonymous."""
-    secret = ctx.settings.secret_key
-    policy = SessionPolicy.of(ctx.settings)
+async def get_optional_user(request: Request, ctx: ContextDep, session: SessionDep,
+                            submitted: Annotated[str | None, Depends(submitted_csrf)]
+                            ) -> User | None:
+    """The caller, from a bearer token or the page cookie; None when anonymous.
+
+    Runs on the event loop and sends only the session look-up to the thread pool, so an
+    anonymous request costs no trip there.
+    """
+    request.state.user = None  # the pages' layout and error pages read the caller here
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        found = resolve_session(session, secret, header[7:].strip(), kind=SessionKind.BEARER,
-                                policy=policy)
+        kind, token = SessionKind.BEARER, header[7:].strip()
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        kind, token = SessionKind.PAGE, cookie
+    else:
+        return None
+    secret = ctx.settings.secret_key
+    found = await run_in_threadpool(resolve_session, session, secret, token, kind=kind,
+                                    policy=SessionPolicy.of(ctx.settings))
+    if kind is SessionKind.BEARER:
         if found is None:
             raise NotAuthenticated("the bearer token is invalid, expired or revoked; get a "
                                    "new one from POST /api/v1/auth/token")
         request.state.account_session = found.row
         return found.user
-    request.state.user = None  # the pages' layout and error pages read the caller here
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    found = resolve_session(session, secret, cookie, kind=SessionKind.PAGE, policy=policy)
     if found is None:
         return None
     if request.method not in SAFE_METHODS and not check_csrf(secret, found.key, submitted):
@@ -119,7 +125,7 @@ def get_optional_user(request: Request, ctx: ContextDep, session: SessionDep,
     return found.user
 
 
-def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
     """The caller; 401 when anonymous."""
     if user is None:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>' or log "
@@ -131,11 +137,11 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency returning the caller when their role is one of ``roles`` (else 403)."""
     allowed = frozenset(roles)
 
-    def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> User:
         if Role(user.role) not in allowed:
             raise AccessDenied(f"this needs one of the roles "
                                f"{', '.join(sorted(r.value for r in allowed))}")

@@ -1,35 +1,87 @@
-"""FastAPI dependencies shared by every router: the context and a database session."""
+"""FastAPI dependencies shared by every router: the context and a database session.
+
+Dependencies that do no I/O are ``async`` so they run on the event loop: FastAPI runs
+each plain ``def`` dependency by a trip to its thread pool, and at hundreds of requests
+a second those trips (a thread switch, a lock, a wake-up of the loop each) cost more CPU
+than the work.  Database work always runs in the pool.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from shequ.context import Context
+from shequ.registry.db import session_factory
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     """The deployment context the app was created with."""
     ctx: Context = request.app.state.ctx
     return ctx
 
 
-def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
-    """A session committed when the request succeeds and rolled back when it fails.
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def reader_sessions(request: Request) -> sessionmaker[Session]:
+    """Sessions for reads: in autocommit mode on PostgreSQL (made once per app).
+
+    A read needs no transaction (PostgreSQL's default isolation gives each statement its
+    own snapshot anyway), and on PostgreSQL the BEGIN and COMMIT around it are two of
+    the four or five round trips a signed-in read makes.  The little a read writes (a
+    session's last-seen time, an audit row of a whole read) is one statement each,
+    committed as it is written.  SQLite's driver opens no transaction for reads anyway,
+    so there the usual sessions serve.
+    """
+    state = request.app.state
+    sessions: sessionmaker[Session] | None = getattr(state, "reader_sessions", None)
+    if sessions is None:
+        ctx: Context = state.ctx
+        sessions = state.reader_sessions = ctx.sessions if ctx.engine.dialect.name == (
+            "sqlite") else session_factory(ctx.engine.execution_options(
+                isolation_level="AUTOCOMMIT"))
+    return sessions
+
+
+async def get_session(request: Request, ctx: Annotated[Context, Depends(get_context)]
+                      ) -> AsyncIterator[Session]:
+    """A session committed when the request succeeds and rolled back when it fails
+    (a read's session: see :func:`reader_sessions`).
 
     Declared with ``scope="function"`` so the commit happens before the response is
     sent: a browser following a 303 after a form post must read what the post wrote.
+    Making the session does no I/O (a connection is taken on its first query, in the
+    thread pool); the commit or rollback runs in the pool, and is skipped when the
+    request never touched the database.
     """
-    with ctx.sessions() as session:
-        try:
-            yield session
+    session = (reader_sessions(request) if request.method in READS else ctx.sessions)()
+    try:
+        yield session
+    except Exception:
+        await _finish(session, commit=False)
+        raise
+    await _finish(session, commit=True)
+
+
+async def _finish(session: Session, *, commit: bool) -> None:
+    if not session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.close()  # it never reached the database: nothing to end, no I/O
+        return
+    await run_in_threadpool(_end, session, commit=commit)
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) ``session``'s transaction, then close it."""
+    try:
+        if commit and session.in_transaction():
             session.commit()
-        except Exception:
-            session.rollback()
-            raise
+    finally:
+        session.close()  # rolls back whatever was not committed
 
 
 ContextDep = Annotated[Context, Depends(get_context)]

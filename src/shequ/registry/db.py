@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -13,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Mapper, Session, sessionmaker
 
 from shequ.errors import Problem, ValidationError
@@ -62,7 +64,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkin", _checked_in)
+    event.listen(engine, "checkout", _ping_when_idle)
+    return engine
+
+
+# A pooled connection unused this long is pinged before it is handed out.  SQLAlchemy's
+# ``pool_pre_ping`` pings on every checkout: a round trip per request that a busy server
+# does not need (its connections are never idle long), while a connection that waited
+# through a database restart is still caught here and replaced.
+PING_AFTER_IDLE_S = 10.0
+
+
+def _checked_in(dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_when_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    idle_since = record.info.get("idle_since")  # None: a new connection
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as exc:  # the connection is gone: the pool opens a new one
+        raise DisconnectionError("a pooled connection no longer answers") from exc
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

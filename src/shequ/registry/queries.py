@@ -186,12 +186,17 @@ def facilities_near(session: Session, lon: float, lat: float, radius_m: float, *
         Facility.longitude.between(lon - dlon, lon + dlon),
         Facility.latitude.between(lat - dlat, lat + dlat),
     )
-    found = []
-    for facility in session.scalars(query):
-        assert facility.longitude is not None and facility.latitude is not None
-        distance = great_circle_m(lon, lat, facility.longitude, facility.latitude)
-        if distance <= radius_m:
-            found.append(NearbyFacility(facility, distance))
+    candidates = list(session.scalars(query))
+    if not candidates:
+        return []
+    # One call for every candidate in the box (a call per facility costs more than the
+    # distance itself).
+    # (the box's bounds leave out facilities without coordinates)
+    distances = great_circle_m(lon, lat, [f.longitude or 0.0 for f in candidates],
+                               [f.latitude or 0.0 for f in candidates])
+    found = [NearbyFacility(facility, float(distance))
+             for facility, distance in zip(candidates, distances, strict=True)
+             if distance <= radius_m]
     found.sort(key=lambda item: (item.distance_m, item.facility.id))
     return found[:limit]
 

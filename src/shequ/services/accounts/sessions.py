@@ -13,7 +13,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shequ.errors import NotFoundError
@@ -90,6 +90,12 @@ def holds(row: AccountSession, policy: SessionPolicy, now: dt.datetime) -> bool:
             and now - utc(row.last_seen_at) < policy.idle)
 
 
+# Built once: read on every signed-in request, so its statement is not made anew each time.
+_SESSION_BY_KEY = (select(AccountSession, User).join(User, User.id == AccountSession.user_id)
+                   .where(AccountSession.token_hash == bindparam("token_hash"),
+                          AccountSession.kind == bindparam("kind")))
+
+
 def resolve_session(session: Session, secret_key: str, token: str, *, kind: SessionKind,
                     policy: SessionPolicy | None = None,
                     now: dt.datetime | None = None) -> ActiveSession | None:
@@ -102,10 +108,8 @@ def resolve_session(session: Session, secret_key: str, token: str, *, kind: Sess
         return None
     policy = policy or SessionPolicy()
     moment = now or _now()
-    found = session.execute(
-        select(AccountSession, User).join(User, User.id == AccountSession.user_id)
-        .where(AccountSession.token_hash == session_key_hash(claims.session_key),
-               AccountSession.kind == kind.value)).first()
+    found = session.execute(_SESSION_BY_KEY, {
+        "token_hash": session_key_hash(claims.session_key), "kind": kind.value}).first()
     if found is None:
         return None
     row, user = found

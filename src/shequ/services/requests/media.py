@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import event, func, select
+from sqlalchemy import Select, event, exists, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
@@ -361,6 +361,16 @@ def attach_photos(session: Session, user: User, request_id: int,
               "photo_ids": [p.id for p in photos], "kept_location": keep_location,
               "declared_types": [f.content_type for f in files]})
     return photos
+
+
+def with_photo_flag(query: Select[Any]) -> Select[Any]:
+    """``query`` (of requests) with one more column: whether the request has a photo.
+
+    Lists read it so that they ask for photos only when some row has one: most have
+    none, and the second query would cost a round trip on every page of the list.
+    """
+    return query.add_columns(exists().where(ServiceRequestPhoto.request_id
+                                            == ServiceRequest.id).label("has_photo"))
 
 
 def photos_of(session: Session, request_ids: Sequence[int]) -> dict[int, list[Photo]]:

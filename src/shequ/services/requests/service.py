@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, defer, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
@@ -538,6 +538,18 @@ def visible_query(user: Principal | None, catalog: RequestCatalog) -> Select[Ser
     if prefix is not None:
         conditions.append(ServiceRequest.division_code.startswith(prefix))
     return query.where(or_(*conditions))
+
+
+# Encrypted whole texts and contact details: a request's detail reads them, a list never.
+_WHOLE_TEXTS = (ServiceRequest.description_enc, ServiceRequest.contact_name_enc,
+                ServiceRequest.contact_email_enc, ServiceRequest.contact_phone_enc,
+                ServiceRequest.status_notes_enc, ServiceRequest.rating_comment_enc)
+
+
+def listed(query: Select[Any]) -> Select[Any]:
+    """``query`` of requests without the columns a list never shows, each of which would
+    otherwise be decrypted as its row loads (read later, they load on access)."""
+    return query.options(*(defer(column) for column in _WHOLE_TEXTS))
 
 
 def queue_query(user: User) -> Select[ServiceRequest]:
