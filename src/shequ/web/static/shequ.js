@@ -144,6 +144,8 @@
   // The children's shapes of a division, or null when the registry holds none of them.
   // GET /api/v1/divisions/{code}/children/boundaries (GeoJSON, ?scale=).
   function childShapes(code, lang, scale) {
+    // The nation is no division of the registry: its provinces are drawn as points.
+    if (!code || code === "000000000000" || code === "nation") return Promise.resolve(null);
     const query = new URLSearchParams({ scale: scale || "medium" });
     return fetch(`/api/v1/divisions/${encodeURIComponent(code)}/children/boundaries?${query}`,
                  { headers: { "Accept-Language": lang || "zh-CN" } })
