@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import shapely  # type: ignore[import-untyped]
-from shapely.geometry import shape  # type: ignore[import-untyped]
+import shapely
+from shapely.geometry import shape
 
 from shequ.access.isochrones import isochrone_geometry, isochrones_geojson, reachable_segments
 from shequ.access.kernels import nearest_distances
