@@ -4,6 +4,7 @@ of the same process clears it, signed-in and private reads are never kept."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -57,7 +58,10 @@ def _get(app: Any, path: str, method: str = "GET", headers: dict[str, str] | Non
 
     scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(),
              "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
-    asyncio.run(app(scope, receive, send))
+    # A thread of its own: a browser test earlier in this worker may have left an event
+    # loop running in the main thread, where asyncio.run() is refused.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return messages[0]["status"], b"".join(m.get("body", b"") for m in messages[1:])
 
 

@@ -49,7 +49,7 @@ def test_backup_then_restore_into_an_empty_database_keeps_every_row_and_value(
     _populate(engine)
     file = tmp_path / "shequ.backup"
     info = backup(engine, file)
-    assert info.revisions == current_revisions(engine) and "0009" in info.revisions
+    assert info.revisions == current_revisions(engine) and "0008a" in info.revisions
     assert inspect_backup(engine, file).revisions == info.revisions
     target = make_engine(empty_url)
     restored = restore(target, file)
@@ -74,7 +74,7 @@ def test_restore_refuses_a_newer_schema_and_a_target_holding_rows(
     newer.write_bytes(file.read_bytes())
     with sqlite3.connect(newer) as connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999' "
-                           "WHERE version_num = '0009'")
+                           "WHERE version_num = '0008a'")
     empty = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     with pytest.raises(ConflictError, match=r"9999, newer than this Shequ knows"):
         restore(empty, newer)
@@ -98,7 +98,7 @@ def test_an_older_backup_is_upgraded_after_restore(tmp_path: Path) -> None:
     assert backup(older, file).revisions == ("0005c", "0006")
     target = make_engine(f"sqlite:///{tmp_path / 'target.sqlite3'}")
     restore(target, file)
-    assert "0009" in current_revisions(target)
+    assert "0008a" in current_revisions(target)
     with target.connect() as connection:
         assert connection.execute(text("SELECT comment FROM review")).scalar_one() == \
             "电话138****1111"
