@@ -49,7 +49,14 @@ def network_edges(
     if west > east or south > north:
         raise ValidationError([Problem("west/east/south/north", "the box is empty",
                                        hint="give west ≤ east and south ≤ north")])
-    network = _network(request, session)
+    try:
+        network = _network(request, session)
+    except NotFoundError:
+        # No street network is stored: there are no streets to draw, which a map shows as
+        # an empty layer, not as an error.
+        return JSONResponse({"type": "FeatureCollection", "features": [], "properties": {
+            "edges": 0, "truncated": False, "synthetic_network": None, "source": None}},
+            media_type=GEOJSON)
     inside = ((network.lon >= west) & (network.lon <= east)
               & (network.lat >= south) & (network.lat <= north))
     row = np.repeat(np.arange(network.node_count), np.diff(network.indptr))
