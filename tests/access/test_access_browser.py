@@ -47,8 +47,9 @@ def test_map_shows_communities_and_answers_a_click(chromium: Any, demo_server: s
     # click a community: the panel lists the 15-minute tier's reached and missing types
     page.locator("#access-map").scroll_into_view_if_needed()
     page.locator("#access-map path.community").first.click(force=True)
-    # The first catchments of the page are computed beside this query on a cold server.
-    page.wait_for_selector("#point-result[data-answered]", timeout=180_000)
+    # The answer may sit in the community panel's folded part: present, not necessarily
+    # visible.
+    page.wait_for_selector("#point-result[data-answered]", state="attached", timeout=60_000)
     text = page.locator("#point-result").inner_text()
     assert "15-minute life circle (1000 m)" in text
     assert "✓" in text or "✗" in text
