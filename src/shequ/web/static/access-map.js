@@ -32,8 +32,8 @@
       .bindTooltip(() => Shequ.lines(lines))
       .on("click", (event) => {
         L.DomEvent.stopPropagation(event);
-        openPanel(p);  // the community's panel, and what its point reaches on foot
-        pointAt(p.lat, p.lon);
+        pointAt(p.lat, p.lon);  // what its point reaches on foot, whatever the panel does
+        openPanel(p);  // the community's panel
       })
       .addTo(layer);
   }
