@@ -22,6 +22,7 @@ from shequ.services.db_cli import add_commands as add_db_commands
 from shequ.services.db_cli import keys_app
 from shequ.services.hierarchy_cli import app as hierarchy_change_app
 from shequ.services.notify.cli import app as notify_app
+from shequ.services.offline_cli import app as offline_app
 from shequ.services.reporting.cli import app as reporting_app
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(bookings_app, name="bookings")
 app.add_typer(care_app, name="care")
 app.add_typer(notify_app, name="notify")
+app.add_typer(offline_app, name="offline")
 app.add_typer(reporting_app, name="reporting")
 
 

@@ -27,6 +27,10 @@
 ``SHEQU_TOKEN_MAX_HOURS``      a bearer token ends this long after it was issued (default 12).
 ``SHEQU_OFFLINE_SIGNIN_HOURS`` a device without signal shows a worker's saved pages this long
                         after their last sign-in (default 72).
+``SHEQU_IDEMPOTENCY_RETENTION_DAYS`` the idempotency keys of writes sent from devices are
+                        kept this long, then purged by the dispatcher's periodic job and
+                        ``shequ offline forget-keys`` (default 7; a device's outbox must be
+                        sent within it to be applied once).
 ``SHEQU_DASK_SCHEDULER`` address of a Dask distributed scheduler (``tcp://host:8786``) that
                         runs the jobs (solving, evaluating, life circles); unset: the
                         server's own worker pool runs them.
@@ -94,6 +98,7 @@ class Settings:
     # code (tests, scripts writing beside a server) keep nothing unless they ask.
     public_cache_seconds: float = 0.0
     offline_signin_hours: int = 72
+    idempotency_retention_days: int = 7
     dask_scheduler: str | None = None
     tile_url: str | None = None
     # Notifications (shequ.services.notify): where the dispatcher runs and its channels.
@@ -204,7 +209,9 @@ class Settings:
             ("session_idle_minutes", "SHEQU_SESSION_IDLE_MINUTES", int),
             ("session_max_hours", "SHEQU_SESSION_MAX_HOURS", int),
             ("token_max_hours", "SHEQU_TOKEN_MAX_HOURS", int),
-            ("offline_signin_hours", "SHEQU_OFFLINE_SIGNIN_HOURS", int)) if variable in env}
+            ("offline_signin_hours", "SHEQU_OFFLINE_SIGNIN_HOURS", int),
+            ("idempotency_retention_days", "SHEQU_IDEMPOTENCY_RETENTION_DAYS", int),
+        ) if variable in env}
         return cls(
             data_dir=Path(env.get("SHEQU_DATA_DIR", "shequ-data")),
             database_url=env.get("SHEQU_DATABASE_URL") or None,

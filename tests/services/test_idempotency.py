@@ -22,12 +22,13 @@ from sqlalchemy import func, select
 
 from shequ.app import create_app
 from shequ.context import Context
-from shequ.errors import ConflictError, ValidationError
+from shequ.errors import ConfigurationError, ConflictError, ValidationError
 from shequ.registry.db import make_engine, session_factory
 from shequ.registry.models import Facility
 from shequ.registry.queries import set_meta
 from shequ.services import offline
 from shequ.services.requests.models import ServiceRequestEvent
+from shequ.settings import Settings
 
 from .conftest import PASSWORD, Seeded, seed, services_settings
 
@@ -111,6 +112,65 @@ def test_a_refused_caller_frees_the_key_and_bad_keys_are_refused(
                 offline.claim(session, key=bad, user_id=worker, method="POST", path="/x")
             assert refused.value.code == "offline.bad_key"
         assert offline.forget_before(session, dt.datetime.now(dt.UTC) + dt.timedelta(1)) == 1
+
+
+def _keys_left(ctx: Context) -> list[str]:
+    with ctx.sessions() as session:
+        return sorted(session.scalars(select(offline.IdempotencyKey.key)))
+
+
+def test_keys_past_their_retention_are_purged_and_fresh_ones_stay(
+        served: tuple[TestClient, Context, Seeded], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from shequ.cli import app as shequ
+    from shequ.services.notify.runner import periodic_jobs
+
+    _, ctx, seeded = served
+    worker = seeded.users["worker_dfx"]
+    assert ctx.settings.idempotency_retention_days == 7  # the default
+    ages = {"eight-days-old": dt.timedelta(days=8), "seven-days-old": dt.timedelta(days=7),
+            "six-days-23h-old": dt.timedelta(days=6, hours=23),
+            "just-now-sent": dt.timedelta(0)}
+    with ctx.sessions() as session:
+        for key, age in ages.items():
+            offline.claim(session, key=key, user_id=worker, method="POST", path="/x",
+                          now=T0 - age)
+        # Older than the 7 days before T0 is purged; exactly 7 days old is not yet.
+        assert offline.forget_expired(session, retention_days=7, now=T0) == 1
+    assert _keys_left(ctx) == ["just-now-sent", "seven-days-old", "six-days-23h-old"]
+
+    # The dispatcher's periodic job purges by the settings' retention, from the real clock.
+    now = dt.datetime.now(dt.UTC)
+    with ctx.sessions() as session:
+        offline.claim(session, key="a-fortnight-old", user_id=worker, method="POST",
+                      path="/x", now=now - dt.timedelta(days=14))
+        offline.claim(session, key="an-hour-old-key", user_id=worker, method="POST",
+                      path="/x", now=now - dt.timedelta(hours=1))
+    periodic_jobs(ctx.sessions, ctx.settings)
+    assert _keys_left(ctx) == ["an-hour-old-key"]
+
+    # By hand: `shequ offline forget-keys`, with the setting or --days.
+    with ctx.sessions() as session:
+        offline.claim(session, key="three-days-old", user_id=worker, method="POST",
+                      path="/x", now=now - dt.timedelta(days=3))
+    monkeypatch.setenv("SHEQU_DATABASE_URL", ctx.settings.effective_database_url)
+    monkeypatch.setenv("SHEQU_DATA_DIR", str(ctx.settings.data_dir))
+    monkeypatch.setenv("SHEQU_ENV", "test")
+    monkeypatch.setenv("SHEQU_IDEMPOTENCY_RETENTION_DAYS", "4")
+    runner = CliRunner()
+    kept = runner.invoke(shequ, ["offline", "forget-keys"])
+    assert kept.exit_code == 0, kept.output
+    assert "0 idempotency key(s) older than 4 day(s) purged" in kept.output
+    purged = runner.invoke(shequ, ["offline", "forget-keys", "--days", "2"])
+    assert purged.exit_code == 0, purged.output
+    assert "1 idempotency key(s) older than 2 day(s) purged" in purged.output
+    assert _keys_left(ctx) == ["an-hour-old-key"]
+    refused = runner.invoke(shequ, ["offline", "forget-keys", "--days", "0"])
+    assert refused.exit_code == 2 and "--days" in refused.output
+    monkeypatch.setenv("SHEQU_IDEMPOTENCY_RETENTION_DAYS", "0")
+    with pytest.raises(ConfigurationError, match="SHEQU_IDEMPOTENCY_RETENTION_DAYS='0'"):
+        Settings.from_env()
 
 
 def test_a_version_is_the_hash_of_what_the_form_showed() -> None:

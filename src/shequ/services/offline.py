@@ -158,6 +158,16 @@ def forget_before(session: Session, before: dt.datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def forget_expired(session: Session, *, retention_days: int,
+                   now: dt.datetime | None = None) -> int:
+    """Delete the keys older than ``retention_days`` (Settings.idempotency_retention_days:
+    a device's outbox is sent long before; a write sent later with an old key is applied
+    as new); how many were deleted."""
+    if retention_days < 1:
+        raise ValueError(f"retention_days must be at least 1, not {retention_days}")
+    return forget_before(session, (now or utcnow()) - dt.timedelta(days=retention_days))
+
+
 # ---- versions ----------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import typer
 
 from shequ.cli_support import DataDir, console, open_context
 from shequ.services.notify.dispatcher import DispatchPolicy
-from shequ.services.notify.runner import dispatcher_for, remind
+from shequ.services.notify.runner import dispatcher_for, periodic_jobs, remind
 
 app = typer.Typer(help="Notifications: deliver them, write the reminders.",
                   no_args_is_help=True)
@@ -23,7 +23,8 @@ def run(data_dir: DataDir = None,
         batch: Annotated[int, typer.Option(help="deliveries claimed at a time")] = 100,
         idle: Annotated[float, typer.Option(help="seconds to wait when nothing is due")] = 2.0,
         lease: Annotated[float, typer.Option(help="seconds a claim is held")] = 120.0,
-        reminders: Annotated[bool, typer.Option(help="also run the reminders job")] = True
+        reminders: Annotated[bool, typer.Option(
+            help="also run the periodic jobs: reminders, purging old idempotency keys")] = True
         ) -> None:
     """Deliver notifications until stopped (SIGTERM or Ctrl-C): for deployments with
     several servers, set SHEQU_NOTIFY_IN_SERVER=0 on them and run this once or more.
@@ -50,7 +51,8 @@ def run(data_dir: DataDir = None,
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     dispatcher.run(stopping, idle_seconds=idle,
-                   periodic=(lambda: remind(ctx.sessions)) if reminders else None)
+                   periodic=(lambda: periodic_jobs(ctx.sessions, ctx.settings))
+                   if reminders else None)
     ctx.close()
 
 

@@ -1,6 +1,7 @@
 """Where the dispatcher runs: a background thread of each server (the default) or its own
 process (``shequ notify run``), with the channels the settings configure and the
-periodic job of reminders (staff's daily reminders, bookings starting within a day).
+periodic job: reminders (staff's daily reminders, bookings starting within a day) and
+the server's upkeep (idempotency keys past their retention are purged).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shequ.services import offline
 from shequ.services.bookings import service as bookings
 from shequ.services.notify.channels import (
     ChannelAdapter,
@@ -60,6 +62,28 @@ def remind(sessions: sessionmaker[Session]) -> int:
         return 0
 
 
+def forget_old_keys(sessions: sessionmaker[Session], settings: Settings, *,
+                    now: dt.datetime | None = None) -> int:
+    """Purge the idempotency keys older than ``settings.idempotency_retention_days``; how
+    many were purged."""
+    with sessions() as session:
+        return offline.forget_expired(
+            session, retention_days=settings.idempotency_retention_days, now=now)
+
+
+def periodic_jobs(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """What the dispatcher's loop runs every so often: the reminders, then the upkeep.
+    Each runs even when the other failed (the failure is logged)."""
+    try:
+        remind(sessions)
+    except Exception:  # the keys are still purged
+        log.exception("the reminders job failed")
+    purged = forget_old_keys(sessions, settings)
+    if purged:
+        log.info("purged %d idempotency key(s) older than %d day(s)", purged,
+                 settings.idempotency_retention_days)
+
+
 def dispatcher_for(sessions: sessionmaker[Session], settings: Settings, *,
                    policy: DispatchPolicy | None = None) -> Dispatcher:
     """A dispatcher over ``sessions`` with the channels ``settings`` configure."""
@@ -83,12 +107,13 @@ def start_in_background(sessions: sessionmaker[Session], settings: Settings, *,
                         idle_seconds: float = 2.0,
                         remind_every: dt.timedelta = dt.timedelta(minutes=15)
                         ) -> BackgroundDispatcher:
-    """Start the dispatcher (and its reminders) in a thread of this process."""
+    """Start the dispatcher (and its periodic jobs) in a thread of this process."""
     dispatcher = dispatcher_for(sessions, settings)
     stopping = threading.Event()
     thread = threading.Thread(
         target=dispatcher.run, args=(stopping,), name="shequ-notify", daemon=True,
-        kwargs={"idle_seconds": idle_seconds, "periodic": lambda: remind(sessions),
+        kwargs={"idle_seconds": idle_seconds,
+                "periodic": lambda: periodic_jobs(sessions, settings),
                 "periodic_seconds": remind_every.total_seconds()})
     thread.start()
     return BackgroundDispatcher(thread, stopping)
