@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shequ.context import Context
 from shequ.errors import AccessDenied, ConflictError
+from shequ.plan.models import PlanScenario
 from shequ.registry.columns import utc_now
 from shequ.registry.models import Division
 from shequ.services.accounts.models import AuditLog, User
@@ -22,7 +23,7 @@ from shequ.services.accounts.users import create_user
 from shequ.services.jobs.models import Job
 from shequ.services.jobs.runner import KINDS, PROCESS_TOKEN, own_runner, sweep_interrupted
 from shequ.services.jobs.service import cancel, get_job, list_jobs, rerun, submit, wait
-from shequ.services.planning import PlanRequest, start_solve
+from shequ.services.planning import PlanRequest, free_scenario_name, start_solve
 from shequ.settings import Settings
 from tests.plan.county import COUNTY, seed_county
 
@@ -82,6 +83,31 @@ def test_a_plan_is_solved_as_a_job_with_its_result_and_audit(ctx: Context) -> No
             select(AuditLog).order_by(AuditLog.id))]
     assert ("planner", "submit", "job") in logged
     assert ("planner", "create", "plan_scenario") in logged
+
+
+def test_a_rerun_whose_scenario_name_is_taken_saves_it_with_a_suffix(ctx: Context) -> None:
+    """Solving again under a name already taken stores "name (2)", then "name (3)", instead
+    of failing once the work is done; the page says which name it got."""
+    planner = _user(ctx, "planner")
+    first = wait(ctx, start_solve(ctx, planner, PlanRequest(COUNTY, target=0.8,
+                                                            name="villages 80%")).id)
+    second = wait(ctx, rerun(ctx, planner, first.id).id)
+    third = wait(ctx, rerun(ctx, planner, second.id).id)
+    names = [json.loads(j.result or "{}").get("scenario_name") for j in (first, second, third)]
+    assert [j.status for j in (first, second, third)] == ["done", "done", "done"]
+    assert names == ["villages 80%", "villages 80% (2)", "villages 80% (3)"]
+    # the same plan each time: 28 of 30 villages (as in the job test above)
+    assert {json.loads(j.result or "{}")["objective"] for j in (first, second, third)} == {28}
+    with ctx.sessions() as session:
+        stored = sorted(session.scalars(select(PlanScenario.name)))
+        # a name at the column's length keeps its suffix inside it
+        long_name = free_scenario_name(session, "x" * 120)
+        session.add(PlanScenario(name="x" * 120, division_code=COUNTY, status="draft"))
+        session.flush()
+        longer = free_scenario_name(session, "x" * 120)
+    assert stored == ["villages 80%", "villages 80% (2)", "villages 80% (3)"]
+    assert long_name == "x" * 120
+    assert longer == "x" * 116 + " (2)" and len(longer) == 120
 
 
 def test_only_planners_of_the_division_start_plans(ctx: Context) -> None:

@@ -209,6 +209,30 @@ def request_from_short_board(catalog_dir: Any, indicator_code: str, division_cod
                        target=target, objective="units", area=area, indicator=indicator_code)
 
 
+def short_board_target(catalog_dir: Any, type_code: str, area: str
+                       ) -> tuple[str, float] | None:
+    """The coverage indicator of ``type_code`` in ``area`` that has a share as its target
+    (its code and the share), e.g. N2 and 0.8 for comprehensive service facilities in
+    rural villages; None when no indicator counts units with that type there."""
+    from shequ.indicators.definitions import NATION_CODE, load_indicator_catalog
+
+    catalog = load_indicator_catalog(catalog_dir)
+    # the nation's indicators first (the plan's own targets), then a province's
+    for indicator in sorted(catalog.indicators.values(),
+                            key=lambda i: (i.scope != NATION_CODE, i.code)):
+        code = indicator.code
+        numerator = indicator.numerator_text
+        found = _HAS.search(numerator)
+        if found is None or found.group(1) != type_code or not numerator.startswith("units") \
+                or indicator.target is None or indicator.unit != "%":
+            continue
+        its_area = "rural" if "rural" in numerator else "urban" if "urban" in numerator \
+            else "all"
+        if its_area == area and numerator.count("has(") == 1:
+            return code, min(1.0, float(indicator.target) / 100.0)
+    return None
+
+
 # --------------------------------------------------------------------------- solving
 
 def _assignment(instance: RegistryInstance, solution: SitingSolution, radius: float
@@ -294,16 +318,29 @@ def solve_request(session: Session, catalog: Catalog, request: PlanRequest, *,
     return PlanOutcome(request, instance, solution, budget, unserved, served)
 
 
-def _scenario_name(session: Session, request: PlanRequest) -> str:
-    if request.name and request.name.strip():
-        return request.name.strip()
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    base = f"{request.model} {request.type_code} {request.division_code} {stamp}"
+# The longest scenario name the table holds (``plan_scenario.name``).
+NAME_LENGTH = 120
+
+
+def free_scenario_name(session: Session, wanted: str) -> str:
+    """``wanted`` if no scenario bears it, else the first free ``wanted (2)``, ``(3)``, … —
+    as a file manager names a copy — so that solving again (a job's rerun, the same form
+    sent twice) stores a second scenario instead of failing after the work is done."""
+    base = wanted.strip()[:NAME_LENGTH]
     name, n = base, 1
     while session.scalar(select(PlanScenario.id).where(PlanScenario.name == name)):
         n += 1
-        name = f"{base} ({n})"
+        suffix = f" ({n})"
+        name = base[:NAME_LENGTH - len(suffix)] + suffix
     return name
+
+
+def _scenario_name(session: Session, request: PlanRequest) -> str:
+    if request.name and request.name.strip():
+        return free_scenario_name(session, request.name)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return free_scenario_name(
+        session, f"{request.model} {request.type_code} {request.division_code} {stamp}")
 
 
 def save_solution(session: Session, outcome: PlanOutcome, user: User | None) -> PlanScenario:

@@ -172,7 +172,20 @@ def job_panel(page: Page, session: Session) -> dict[str, Any] | None:
             if job.step else "", "seconds": job.seconds,
             "ended": job.status not in ("queued", "running"),
             "scenario_id": result.get("scenario_id") if job.kind == "plan.solve" else None,
+            "renamed": _renamed(page, job.kind, job.parameters, result),
             "problem": problem_text}
+
+
+def _renamed(page: Page, kind: str, parameters: str | None, result: dict[str, Any]
+             ) -> str | None:
+    """The note that a solve's scenario got a suffixed name, the asked one being taken."""
+    if kind != "plan.solve" or not result.get("scenario_name"):
+        return None
+    asked = (json.loads(parameters or "{}").get("request") or {}).get("name")
+    saved = str(result["scenario_name"])
+    if not asked or not str(asked).strip() or str(asked).strip() == saved:
+        return None
+    return page.t("plan.renamed", asked=str(asked).strip(), saved=saved)
 
 
 # --------------------------------------------------------------------------- side by side
