@@ -26,7 +26,10 @@ def solve(
     p: Annotated[int | None, typer.Option(help="number of new sites")] = None,
     budget: Annotated[float | None, typer.Option(help="money available (CNY)")] = None,
     target: Annotated[float | None, typer.Option(
-        help="budget = cost of reaching this share of units by new builds (e.g. 0.8)")] = None,
+        help="budget = cost of reaching this share of units by new builds (e.g. 0.8). "
+             "Maximal covering or capacitated with no --p, --budget or --target: the "
+             "target of the short board of the type and area (e.g. N2, 80% of rural "
+             "villages with a comprehensive service facility)")] = None,
     objective: Annotated[str, typer.Option(help="units (coverage indicator) or residents "
                                            "(within the tier's distance)")] = "units",
     area: Annotated[str, typer.Option(help="rural, urban or all")] = "rural",
@@ -44,16 +47,29 @@ def solve(
     "special_bonds",
     data_dir: DataDir = None,
 ) -> None:
-    """Solve a location model for a division's gaps and print (or save) the sites."""
-    from shequ.services.planning import PlanRequest, solve_now
+    """Solve a location model for a division's gaps and print (or save) the sites.
+
+    With no --p, --budget or --target, maximal covering (and capacitated)
+    aims at the target of the short board of the facility type and area:
+    `shequ plan solve 130123` closes N2's gap, 80% of the county's villages
+    with a comprehensive service facility.
+    """
+    from shequ.services.planning import PlanRequest, short_board_target, solve_now
 
     ctx = open_context(data_dir)
+    indicator = None
+    if model in ("mclp", "capacitated") and p is None and budget is None and target is None:
+        board = short_board_target(ctx.settings.catalog_dir, type_code, area)
+        if board is not None:
+            indicator, target = board
+            console.print(f"No --p, --budget or --target: aiming at {indicator}'s target, "
+                          f"{target:.0%} of the {area} units with a {type_code}")
     try:
         request = PlanRequest(
             division_code=division, type_code=type_code, model=model, p=p, budget=budget,
             target=target, objective=objective, area=area, candidates=candidates,
             unserved_distance=unserved_distance, heuristic=heuristic, time_limit=time_limit,
-            name=save, funding_source=funding)
+            name=save, funding_source=funding, indicator=indicator)
         summary = solve_now(ctx, None, request, save=bool(save))
     except ShequError as exc:
         raise fail(exc) from exc
