@@ -200,10 +200,16 @@ def get_assessment(ctx: ContextDep, session: SessionDep, level: int = 4,
                    ou: str = "nation") -> list[dict[str, Any]]:
     """Target-responsibility scores of the divisions of ``level`` under ``ou``, ranked;
     ``reviews`` says how many residents' reviews were given in the scheme's review window
-    and how many a score needs before they count."""
+    and how many a score needs before they count.  Divisions whose figures rest on
+    reporting forms not yet signed off (when the assessment uses approved figures only)
+    follow, with no score and ``withheld`` saying how many community forms wait."""
     found = assessment_scores(session, level=level, ou=ou,
                               catalog_dir=ctx.settings.catalog_dir)
     start, end = found.review_window
+    withheld = [{"division_code": code, "name": name, "level": level, "score": None,
+                 "rank": None, "peers": None, "period": found.period,
+                 "withheld": {"unapproved_forms": count}}
+                for code, (name, count) in found.withheld.items()]
     return [{"division_code": s.division_code, "name": s.name, "level": s.level,
              "score": s.score, "rank": s.rank, "peers": s.peers, "period": found.period,
              "reviews": None if s.reviews is None else {
@@ -213,7 +219,7 @@ def get_assessment(ctx: ContextDep, session: SessionDep, level: int = 4,
              "components": [{
                  "part": p.part, "weight": p.weight, "achievement": p.achievement,
                  "points": p.points, "detail": p.detail} for p in s.components]}
-            for s in found.scores]
+            for s in found.scores] + withheld
 
 
 class RunRequest(BaseModel):

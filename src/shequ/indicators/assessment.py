@@ -21,7 +21,7 @@ how many reviews were given and how many were needed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,8 +174,12 @@ class AssessmentScore:
 
 def assess(status: pl.DataFrame, scheme: Scheme, *, level: int, tables: MeasureTables,
            as_of: dt.date, period: int, reviews: ReviewScores | None = None,
-           divisions: pl.DataFrame | None = None) -> list[AssessmentScore]:
+           divisions: pl.DataFrame | None = None, withheld: Collection[str] = ()
+           ) -> list[AssessmentScore]:
     """Score every division of ``level``; ranks are 1 = best among its peers.
+
+    The divisions in ``withheld`` get no score and are nobody's peer (their figures are
+    not yet approved, for one).
 
     ``status`` comes from :func:`shequ.indicators.targets.with_status` (values, targets
     and directions of the latest period).
@@ -198,7 +202,8 @@ def assess(status: pl.DataFrame, scheme: Scheme, *, level: int, tables: MeasureT
     if divisions is not None:
         for code, name, parent in divisions.select("code", "name", "parent_code").iter_rows():
             names[code], parents[code] = name, parent
-    units = sorted(set(by_division) | {c for counts in penalty_counts.values() for c in counts})
+    units = sorted((set(by_division) | {c for counts in penalty_counts.values()
+                                        for c in counts}) - set(withheld))
     scored: list[tuple[str, float, tuple[Component, ...]]] = []
     for code in units:
         parts: list[Component] = []
