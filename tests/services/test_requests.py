@@ -18,7 +18,7 @@ from shequ.registry.models import Division
 from shequ.services.accounts import AuditLog, User
 from shequ.services.requests import RequestStatus, ServiceRequest, load_request_catalog
 from shequ.services.requests import service as rs
-from shequ.services.requests.workflow import open311_status
+from shequ.services.requests.workflow import handler_moves, open311_status
 
 from .conftest import Seeded, seed
 
@@ -216,3 +216,14 @@ def test_contact_phone_is_encrypted_and_masked_for_outsiders(db) -> None:
     assert rs.contact_phone(request, user=users["planner_dc"],
                             session=session) == "139****1111"
     assert rs.contact_phone(request, user=None, session=session) == "139****1111"
+
+
+def test_the_moves_a_device_without_signal_shows_follow_the_workflow() -> None:
+    moves = handler_moves()
+    assert moves["submitted"] == [("accept", "accepted"), ("assign", "assigned"),
+                                  ("update", "submitted"), ("close", "closed")]
+    assert moves["accepted"] == [("assign", "assigned"), ("start", "in_progress"),
+                                 ("update", "accepted"), ("resolve", "resolved"),
+                                 ("close", "closed")]
+    assert moves["resolved"] == [("update", "resolved"), ("close", "closed")]
+    assert moves["closed"] == []  # reopening is the submitter's, not the handler's form

@@ -1,10 +1,12 @@
 """The installable app without signal, in Debian's Chromium driven by Playwright.
 
 ``demo_worker`` signs in while connected, the device goes offline
-(``context.set_offline``), and from the pages the service worker kept they accept one
-request, resolve another and correct two facilities on ``/upkeep``; nothing reaches the
-server until the connection returns, then each write arrives once (sending the outbox
-again twice changes nothing), and the correction that met a newer server version is
+(``context.set_offline``), and from the pages the service worker kept they accept a
+request and then resolve the same one (the kept queue shows it accepted, waiting to be
+sent, with an accepted request's steps), resolve another and correct two facilities on
+``/upkeep``; nothing reaches the server until the connection returns, then each write
+arrives once and in order (sending the outbox again twice changes nothing), and the
+correction that met a newer server version is
 shown with both versions and left as the server has it when the worker chooses so.
 Chromium's own install check (CDP ``Page.getInstallabilityErrors``) finds no error in
 the manifest and service worker, and signing out wipes the device's caches and database.
@@ -176,6 +178,30 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
     page.select_option(f"[data-testid=action-{to_accept}]", "accept")
     page.click(f"[data-testid=do-{to_accept}]")
     page.wait_for_selector("[data-testid=offline-queued]")
+    # The kept queue shows the request as the waiting step leaves it: accepted, waiting
+    # to be sent, with an accepted request's steps (resolve among them, accept not).
+    status = page.locator(f"[data-testid=queue-status-{to_accept}][data-pending=true]")
+    status.wait_for()
+    assert status.get_attribute("data-status") == "accepted"
+    assert status.inner_text() == "已受理 · 待发送"
+    offered = page.locator(f"[data-testid=action-{to_accept}] option")
+    assert offered.evaluate_all("os => os.map(o => o.value)") == [
+        "assign", "start", "update", "resolve", "close"]
+    assert page.locator(f"[data-testid=pending-{to_accept}]").inner_text().startswith(
+        "本设备上等待联网发送的操作： 受理 · ")
+    page.select_option(f"[data-testid=action-{to_accept}]", "resolve")
+    page.fill(f"[data-testid=note-{to_accept}]", "离线受理后当场办结")
+    page.click(f"[data-testid=do-{to_accept}]")
+    page.wait_for_selector("[data-testid=offline-queued]")
+    page.locator(f"[data-testid=queue-status-{to_accept}][data-status=resolved]").wait_for()
+    # The request's own kept page says the same: resolved after both steps, waiting.
+    page.goto(f"{origin}/services/requests/{to_accept}")
+    badge = page.locator("[data-testid=status][data-pending=true]")
+    badge.wait_for()
+    assert (badge.get_attribute("data-status"), badge.inner_text()) == (
+        "resolved", "已办结 · 待发送")
+    assert page.locator(f"[data-testid=pending-{to_accept}]").inner_text().startswith(
+        "本设备上等待联网发送的操作： 受理 → 办结 · ")
     page.goto(f"{origin}/services/requests/{to_resolve}")
     page.select_option(f"[data-testid=action-{to_resolve}]", "resolve")
     page.fill(f"[data-testid=note-{to_resolve}]", "离线处理完毕")
@@ -194,7 +220,7 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
     page.fill(f"#f{second}-name", "离线改的名字")
     page.click(f"[data-testid=save-{second}]")
     page.wait_for_selector("[data-testid=offline-queued]")
-    assert [e["status"] for e in _outbox(page)] == ["waiting"] * 5
+    assert [e["status"] for e in _outbox(page)] == ["waiting"] * 6
     page.goto(f"{origin}/plan")  # a page not kept for the worker
     assert page.locator("[data-testid=offline-page]").count() == 1
     # Past the offline sign-in bound (72 h after the last sign-in the server confirmed)
@@ -222,11 +248,12 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
     _until_sent(page)
     statuses = [(e["url"], e["status"]) for e in _outbox(page)]
     assert statuses == [(f"/services/requests/{to_accept}/act", "sent"),
+                        (f"/services/requests/{to_accept}/act", "sent"),
                         (f"/services/requests/{to_resolve}/act", "sent"),
                         (f"/services/requests/{to_resolve}/act", "sent"),
                         (f"/upkeep/facilities/{first}", "sent"),
                         (f"/upkeep/facilities/{second}", "conflict")]
-    assert _events(ctx, to_accept) == ["submit", "accept"]
+    assert _events(ctx, to_accept) == ["submit", "accept", "resolve"]
     assert _events(ctx, to_resolve) == [*resolved_before, "resolve", "update"]
     assert _facility(ctx, first).phone == "0311-88886666"
 
@@ -237,13 +264,13 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
                 if (e.status === 'sent') { e.status = 'waiting'; await ShequOffline.send(e); }
             }
         }""")
-    assert [e["status"] for e in _outbox(page)].count("sent") == 4
-    assert _events(ctx, to_accept) == ["submit", "accept"]
+    assert [e["status"] for e in _outbox(page)].count("sent") == 5
+    assert _events(ctx, to_accept) == ["submit", "accept", "resolve"]
     assert _events(ctx, to_resolve) == [*resolved_before, "resolve", "update"]
     with ctx.sessions() as session:
         keys = session.scalar(select(func.count()).select_from(offline.IdempotencyKey).where(
             offline.IdempotencyKey.user_id == user_id))
-    assert keys == 5  # four writes and the refused one, each applied or refused once
+    assert keys == 6  # five writes and the refused one, each applied or refused once
 
     # The conflict shows both versions; the worker keeps the server's.
     page.reload()

@@ -37,6 +37,7 @@ from shequ.services.accounts import (
     User,
 )
 from shequ.services.notify.service import unread_count
+from shequ.services.requests.workflow import handler_moves
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -205,6 +206,8 @@ def _environment() -> jinja2.Environment:
     # cannot overwrite a newer one (shequ.services.offline.check_seen).
     env.globals["row_version"] = offline.version_of
     env.globals["drawn_ms"] = lambda: int(time.time() * 1000)  # a page saved offline keeps it
+    # A request's workflow, for the page kept offline to show the state of queued steps.
+    env.globals["request_moves"] = handler_moves
     return env
 
 

@@ -30,6 +30,15 @@ TRANSITIONS: dict[str, dict[S, S]] = {
 ACTIONS = tuple(TRANSITIONS)
 
 
+def handler_moves() -> dict[str, list[tuple[str, str]]]:
+    """For each state, the steps a handler's form offers from it (reopen is the
+    submitter's) and the state each leads to: what a device without signal uses to show a
+    request in the state its queued steps will put it in."""
+    return {state.value: [(action, moves[state].value) for action, moves in TRANSITIONS.items()
+                          if action != "reopen" and state in moves]
+            for state in S}
+
+
 def next_status(current: str, action: str) -> S:
     """The state ``action`` leads to from ``current``; ConflictError when not allowed."""
     if action not in TRANSITIONS:

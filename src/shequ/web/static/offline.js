@@ -11,6 +11,12 @@
  * - A write refused because the record changed meanwhile (409) keeps the server's version
  *   beside the worker's: the outbox page (/offline/outbox) shows both and the worker
  *   chooses to send theirs again (against the new version) or to keep the server's.
+ * - A request's workflow steps still waiting on the device are shown on the kept pages
+ *   they were made from (the queue, the request): the request in the state the steps will
+ *   put it in, marked as waiting to be sent, with that state's steps offered, so a worker
+ *   without signal accepts a request and then resolves it.  The first step's answer gives
+ *   the later ones the version it made (nextVersion), so they are not refused as
+ *   conflicts with it.
  * - The sign-in page, drawn after signing out, wipes the caches and IndexedDB.
  * Words come from the layout (#offline-texts data-*), no markup is built from data.
  */
@@ -260,15 +266,114 @@
     }
   }
 
+  // ---- steps waiting on the device, shown on the page they were made from ----------------
+
+  const ACT_PATH = /^\/services\/requests\/(\d+)\/act$/;
+
+  function option(value, text) {
+    const element = document.createElement("option");
+    element.value = value;
+    element.textContent = text;
+    return element;
+  }
+
+  // The request's form offers the steps of its new state, with what waits said above it.
+  function redrawActions(form, id, status, moves, steps) {
+    form.dataset.status = status;
+    form.dataset.pending = "true";
+    const allowed = moves[status] || [];
+    const select = form.querySelector("select[name=action]");
+    if (select) {
+      select.replaceChildren(...allowed.map(([action]) => option(action, say(`action_${action}`, action))));
+      select.disabled = allowed.length === 0;
+    }
+    const button = form.querySelector("button[type=submit]");
+    if (button) button.disabled = allowed.length === 0;
+    let note = document.querySelector(`[data-testid="pending-${id}"]`);
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "notice";
+      note.setAttribute("role", "status");
+      note.dataset.testid = `pending-${id}`;
+      form.before(note);
+    }
+    const link = document.createElement("a");
+    link.href = "/offline/outbox";
+    link.textContent = say("outbox", "Outbox");
+    note.replaceChildren(document.createTextNode(
+      `${say("pendingSteps", "Steps waiting on this device to be sent:")} ` +
+      `${steps.map((action) => say(`action_${action}`, action)).join(" → ")} · `), link);
+  }
+
+  // Each request with workflow steps waiting on the device is shown in the state they lead
+  // to (from the state the page was drawn in), marked as waiting to be sent.
+  async function showPending() {
+    let moves;
+    try {
+      moves = JSON.parse(texts.moves || "{}");
+    } catch (error) {
+      return;
+    }
+    const steps = new Map();
+    for (const entry of await store.all()) {
+      const match = ACT_PATH.exec(entry.url.split("?")[0]);
+      const action = new URLSearchParams(entry.body).get("action");
+      if (entry.status !== "waiting" || !match || !action) continue;
+      steps.set(match[1], [...(steps.get(match[1]) || []), action]);
+    }
+    for (const [id, actions] of steps) {
+      const form = document.querySelector(`form[data-testid="act-form-${id}"]`);
+      const shown = document.querySelectorAll(`[data-request-status="${id}"]`);
+      let status = (form && form.dataset.savedStatus) || (form && form.dataset.status) ||
+        (shown.length ? shown[0].dataset.savedStatus || shown[0].dataset.status : "");
+      if (!status) continue;
+      if (form && !form.dataset.savedStatus) form.dataset.savedStatus = form.dataset.status;
+      for (const action of actions) {
+        const move = (moves[status] || []).find(([step]) => step === action);
+        if (move) status = move[1];
+      }
+      for (const element of shown) {
+        if (!element.dataset.savedStatus) element.dataset.savedStatus = element.dataset.status;
+        element.dataset.status = status;
+        element.dataset.pending = "true";
+        element.textContent = `${say(`status_label_${status}`, status)} · ${say("pending", "waiting to be sent")}`;
+      }
+      if (form) redrawActions(form, id, status, moves, actions);
+    }
+    // Steps shown as waiting that have been sent since: said so, and the form waits for the
+    // page to be drawn again by the server (it holds the version before them).
+    for (const element of document.querySelectorAll("[data-pending=true]")) {
+      const id = element.dataset.requestStatus ||
+        (element.dataset.testid || "").replace("act-form-", "");
+      if (steps.has(id)) continue;
+      element.dataset.pending = "sent";
+      if (element.dataset.requestStatus) {
+        element.textContent = `${say(`status_label_${element.dataset.status}`, element.dataset.status)} · ${say("status_sent", "Sent")}`;
+      } else {
+        const button = element.querySelector("button[type=submit]");
+        if (button) button.disabled = true;
+        const note = document.querySelector(`[data-testid="pending-${id}"]`);
+        if (note) {
+          const again = document.createElement("a");
+          again.href = window.location.pathname;
+          again.textContent = say("reload", "Open the page again");
+          note.replaceChildren(document.createTextNode(`${say("status_sent", "Sent")} · `), again);
+        }
+      }
+    }
+  }
+
   let flushing = null;
 
   async function flush() {
     if (flushing) return flushing;
+    let sent = 0;
     flushing = (async () => {
       for (const { key } of await store.all()) {
         const entry = await withStore("outbox", "readonly", (s) => s.get(key));  // as now
         if (!entry || entry.status !== "waiting") continue;
         if (!(await send(entry))) break;
+        sent += 1;
       }
     })();
     try {
@@ -278,6 +383,7 @@
       refreshCount();
       drawOutbox();
     }
+    if (sent) showPending();
   }
 
   // ---- the outbox page and the count in the layout ----------------------------------------
@@ -411,9 +517,11 @@
     wipe();
   } else if (user && new URLSearchParams(window.location.search).get("msg") === "offline.queued") {
     queuedNotice();  // drawn from the device: no signal now
+    showPending();
     refreshCount();
   } else if (user) {
     drawOutbox();
+    showPending();
     refreshCount();
     remember().then(flush).then(warm);
     window.addEventListener("online", () => flush());
