@@ -6,7 +6,8 @@ rename     one unit keeps its code and gets a new name
 recode     one unit gets a new code under the same parent (its subtree follows)
 reparent   one unit moves under another parent and gets a code there (its subtree follows)
 merge      several units of one level become one (which may continue one of their codes)
-split      one unit becomes several, with the share of its people each takes
+split      one unit becomes several, with the share of its people each takes, or with
+           each part's boundary (a split *by boundaries*, below)
 abolish    one unit ends; refused while anything still lies in it
 create     a new unit starts
 
@@ -27,6 +28,17 @@ workforce         date's year) go to the successor: a merge sums them, a split s
                   out by the given shares (whole numbers, largest remainders, totals kept);
                   earlier years stay on the old codes, where they belong, and the
                   indicators map them to any later hierarchy through the links;
+split by          when every part of a split brings its boundary: facilities and the
+boundaries        located rows of other tables go to the part whose boundary holds them
+                  (a facility in none is refused, named); the communities under the unit
+                  to the part holding the most of their boundary, else their point;
+                  people and workers, unless shares are given, by the share of the old
+                  unit each part takes — the residents of the communities it takes (a
+                  township), else the area of the old unit's boundary inside it (or the
+                  parts' own areas when the old unit has none).  The boundaries must be
+                  valid, must not overlap each other and, when the old unit has a
+                  boundary, must cover it and lie in it, within ``SPLIT_TOLERANCE_M``;
+                  they are stored as the successors' boundaries;
 other tables      given by the caller (:class:`Carried`: open requests, bookings' venues,
                   residents, staff jurisdictions …) follow like facilities; a row a change
                   would leave without a division (an abolished unit, a split with no rule
@@ -43,10 +55,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely import MultiPolygon
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shequ.errors import Problem, ValidationError
+from shequ.registry.boundaries import OUTSIDE, as_multipolygon, assign_points, store_boundaries
 from shequ.registry.codes import (
     LEVEL_DIGITS,
     TOWNSHIP_RANGES,
@@ -60,6 +78,7 @@ from shequ.registry.geodesy import great_circle_m
 from shequ.registry.models import (
     CHANGE_KINDS,
     Division,
+    DivisionBoundary,
     DivisionChange,
     DivisionChangeEvent,
     Facility,
@@ -75,6 +94,10 @@ WORKFORCE = cast(Table, Workforce.__table__)
 LINK = cast(Table, DivisionChange.__table__)
 ONE_DAY = dt.timedelta(days=1)
 SHARE_TOLERANCE = 1e-6
+# How far (metres) a split's part boundaries may overlap each other, leave the old unit
+# uncovered or reach outside it — the boundary import's tolerance.
+SPLIT_TOLERANCE_M = 50.0
+METRES_PER_DEGREE = 111_320.0
 POPULATION_COUNTS = ("residents", "households", "age_0_2", "age_3_5", "age_6_14",
                      "age_60_plus", "age_80_plus", "disabled", "assisted_households")
 
@@ -95,6 +118,7 @@ class NewUnit:
     facilities: tuple[str, ...] = ()  # facility ids or external ids (a split's list)
     people: tuple[int, ...] = ()  # resident ids (a split's list)
     units: tuple[str, ...] = ()  # codes of the units under a split unit that go to it
+    boundary: BaseGeometry | None = None  # a split part's boundary (WGS84)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +224,8 @@ class _Move:
     parts: tuple[NewUnit, ...] = ()
     points: tuple[tuple[float | None, float | None], ...] = ()
     continuing: str | None = None
+    shapes: tuple[MultiPolygon, ...] = ()  # a split by boundaries: each part's boundary
+    rule: str | None = None  # how a split by boundaries shared out the people
 
 
 class _Hierarchy:
@@ -648,10 +674,23 @@ class _Checker:
                          code=old.code)
             ok = False
         shares = [part.share for part in event.new]
-        if any(s is None or not math.isfinite(s) or s <= 0 or s > 1 for s in shares):
+        bounded = [part.boundary is not None for part in event.new]
+        by_boundaries = all(bounded)
+        if any(bounded) and not by_boundaries:
+            missing = [self.row_of(event, i) for i, b in enumerate(bounded) if not b]
+            self.problem(event, "split_boundary_missing", f"some parts of the split of "
+                         f"{old.code} have a boundary and others not (rows "
+                         f"{', '.join(str(r) for r in missing)})", column="geometry",
+                         hint="give every part its boundary, or none", code=old.code,
+                         rows=", ".join(str(r) for r in missing))
+            ok = False
+        elif by_boundaries and all(s is None for s in shares):
+            pass  # shares by boundaries, below
+        elif any(s is None or not math.isfinite(s) or s <= 0 or s > 1 for s in shares):
             self.problem(event, "split_shares", f"each part of the split of {old.code} "
                          "needs a share above 0 and at most 1", column="share",
-                         code=old.code, shares=str(shares))
+                         hint="or give every part its boundary", code=old.code,
+                         shares=str(shares))
             ok = False
         elif abs(sum(s for s in shares if s is not None) - 1.0) > SHARE_TOLERANCE:
             total = sum(s for s in shares if s is not None)
@@ -659,11 +698,17 @@ class _Checker:
                          f"to {total:g}, not 1 ({', '.join(f'{s:g}' for s in shares if s)})",
                          column="share", code=old.code, total=f"{total:g}")
             ok = False
+        shapes = self._split_shapes(event, old) if by_boundaries else None
+        if by_boundaries and shapes is None:
+            ok = False
         if old.level < 5:
             self.state.load_under(old.code, old.level)
         kids = self.state.kids(old.code, event.on) if old.level < 5 else []
         listed = {normalise_code(u) if u.isdigit() else u: i
                   for i, part in enumerate(event.new) for u in part.units}
+        if shapes is not None:
+            for held, part_index in self._kids_by_shape(kids, shapes).items():
+                listed.setdefault(held, part_index)
         continuing = old.code if old.code in codes else None
         homeless = [k.code for k in kids if k.code not in listed and continuing is None]
         if homeless:
@@ -673,23 +718,24 @@ class _Checker:
             ok = False
         if not ok:
             return
+        rule = None
+        if shapes is not None and all(s is None for s in shares):
+            shares, rule = self._shares_by_boundaries(event, old, shapes, kids, listed)
         self.state.close(old, event.on)
         opened = []
-        for part, code in zip(event.new, codes, strict=True):
-            share = part.share or 0.0
+        for part, code, share in zip(event.new, codes, shares, strict=True):
             opened.append(self.state.open(
                 old, code=code, on=event.on, name=part.name or old.name,
                 longitude=part.longitude if part.longitude is not None else old.longitude,
                 latitude=part.latitude if part.latitude is not None else old.latitude,
-                area_km2=None if old.area_km2 is None else old.area_km2 * share,
+                area_km2=None if old.area_km2 is None else old.area_km2 * (share or 0.0),
                 kind=part.kind or old.kind, urban_rural=part.urban_rural or old.urban_rural,
                 code_source=old.code_source if code == old.code else "import"))
         self.moves.append(_Move(
             index, "split", event.on, (old.code,),
-            tuple((code, part.share or 0.0) for code, part in zip(codes, event.new,
-                                                                    strict=True)),
+            tuple((code, share or 0.0) for code, share in zip(codes, shares, strict=True)),
             parts=event.new, points=tuple((v.longitude, v.latitude) for v in opened),
-            continuing=continuing))
+            continuing=continuing, shapes=shapes or (), rule=rule))
         for kid in kids:
             target = codes[listed[kid.code]] if kid.code in listed else continuing
             if target is None or target == old.code:
@@ -702,6 +748,137 @@ class _Checker:
                              code=kid.code, parent=target)
                 continue
             self._relocate(index, replace(event, kind="reparent"), kid, kid_code)
+
+    # a split by boundaries ---------------------------------------------------------------
+
+    def _stored_shapes(self, versions: Sequence[_Version]) -> dict[str, MultiPolygon]:
+        """The full boundaries stored for these versions, by code."""
+        ids = {v.db_id: v.code for v in versions if v.db_id is not None}
+        if not ids:
+            return {}
+        rows = self.state.session.execute(
+            select(DivisionBoundary.division_id, DivisionBoundary.shape)
+            .where(DivisionBoundary.division_id.in_(list(ids)),
+                   DivisionBoundary.scale == "full")).all()
+        return {ids[int(r[0])]: as_multipolygon(shapely.from_wkb(r[1])) for r in rows}
+
+    def _split_shapes(self, event: ChangeEvent, old: _Version
+                      ) -> tuple[MultiPolygon, ...] | None:
+        """The parts' boundaries when they are valid polygons that do not overlap each
+        other and, if ``old`` has a boundary, cover it and lie in it (within
+        ``SPLIT_TOLERANCE_M``); else None, each problem named on its row."""
+        shapes: list[MultiPolygon] = []
+        for i, part in enumerate(event.new):
+            row = self.row_of(event, i)
+            shape = part.boundary
+            if shape is None or shape.is_empty or shape.geom_type not in (
+                    "Polygon", "MultiPolygon"):
+                kind = "empty" if shape is None or shape.is_empty else shape.geom_type
+                self.problem(event, "split_boundary_not_polygon", f"the boundary of part "
+                             f"{part.code} is {kind}, not a polygon", row=row,
+                             column="geometry", hint="give a Polygon or MultiPolygon",
+                             code=str(part.code), kind=kind)
+                continue
+            reason = shapely.is_valid_reason(shape)
+            if reason != "Valid Geometry":
+                self.problem(event, "split_boundary_invalid", f"the boundary of part "
+                             f"{part.code} is invalid: {reason}", row=row, column="geometry",
+                             hint="repair it (e.g. QGIS Fix geometries)",
+                             code=str(part.code), why=str(reason))
+                continue
+            shapes.append(as_multipolygon(shape))
+        if len(shapes) != len(event.new):
+            return None
+        old_shape = self._stored_shapes([old]).get(old.code)
+        lon0, lat0 = shapely.union_all(shapely.envelope(shapes)).centroid.coords[0]
+        metres = [_in_metres(s, lon0, lat0) for s in shapes]
+        tolerance = SPLIT_TOLERANCE_M
+        found = len(self.problems)
+        shrunk = [m.buffer(-tolerance / 2) for m in metres]
+        for a in range(len(shapes)):
+            for b in range(a + 1, len(shapes)):
+                if shrunk[a].intersects(shrunk[b]):
+                    area = metres[a].intersection(metres[b]).area
+                    self.problem(event, "split_boundary_overlap", f"the boundary of part "
+                                 f"{event.new[b].code} overlaps part {event.new[a].code} "
+                                 f"(row {self.row_of(event, a)}) by more than {tolerance:g} m "
+                                 f"({area:,.0f} m² shared)", row=self.row_of(event, b),
+                                 column="geometry", hint="parts meet along a line",
+                                 code=str(event.new[b].code), other=str(event.new[a].code),
+                                 area=round(area))
+        if old_shape is not None:
+            old_metres = _in_metres(old_shape, lon0, lat0)
+            uncovered = old_metres.difference(shapely.union_all(metres).buffer(tolerance))
+            if uncovered.area > 0:
+                self.problem(event, "split_boundary_uncovered", f"the parts' boundaries leave "
+                             f"{uncovered.area:,.0f} m² of {old.code} ({old.name}) uncovered "
+                             f"(beyond {tolerance:g} m)", column="geometry",
+                             hint="together the parts cover the unit they split",
+                             code=old.code, area=round(uncovered.area))
+            reach = old_metres.buffer(tolerance)
+            for i, shape in enumerate(metres):
+                outside = shape.difference(reach)
+                if outside.area > 0:
+                    self.problem(event, "split_boundary_outside", f"the boundary of part "
+                                 f"{event.new[i].code} reaches {outside.area:,.0f} m² outside "
+                                 f"{old.code} ({old.name}) (beyond {tolerance:g} m)",
+                                 row=self.row_of(event, i), column="geometry",
+                                 hint="a part lies within the unit it is split from",
+                                 code=str(event.new[i].code), area=round(outside.area))
+        return tuple(shapes) if len(self.problems) == found else None
+
+    def _kids_by_shape(self, kids: Sequence[_Version], shapes: Sequence[MultiPolygon]
+                       ) -> dict[str, int]:
+        """The part each community goes to: the one holding the most of its boundary,
+        else the one holding its representative point."""
+        stored = self._stored_shapes(kids)
+        out: dict[str, int] = {}
+        for kid in kids:
+            shape = stored.get(kid.code)
+            if shape is not None:
+                areas = [shape.intersection(part).area for part in shapes]
+                best = max(range(len(areas)), key=areas.__getitem__)
+                if areas[best] > 0:
+                    out[kid.code] = best
+                    continue
+            if kid.longitude is not None and kid.latitude is not None:
+                found = int(assign_points([kid.longitude], [kid.latitude], shapes)[0])
+                if found != OUTSIDE:
+                    out[kid.code] = found
+        return out
+
+    def _shares_by_boundaries(self, event: ChangeEvent, old: _Version,
+                              shapes: Sequence[MultiPolygon], kids: Sequence[_Version],
+                              listed: dict[str, int]) -> tuple[list[float | None], str]:
+        """Each part's share of the people: the residents of the communities it takes
+        (their latest year up to the change's), else the area of the old unit's boundary
+        inside it, else its own area — and the rule used, for the record."""
+        if kids:
+            latest = self.state.session.execute(
+                select(Population.division_code, Population.period, Population.residents)
+                .where(Population.division_code.in_([k.code for k in kids]),
+                       Population.period <= event.on.year)).all()
+            newest: dict[str, tuple[int, int]] = {}
+            for code, period, residents in latest:
+                if code not in newest or period > newest[code][0]:
+                    newest[code] = (int(period), int(residents))
+            weights = [0.0] * len(shapes)
+            for code, (_, residents) in newest.items():
+                if code in listed:
+                    weights[listed[code]] += residents
+            if sum(weights) > 0:
+                return [w / sum(weights) for w in weights], "residents of the communities"
+        old_shape = self._stored_shapes([old]).get(old.code)
+        lon0, lat0 = shapely.union_all(shapely.envelope(list(shapes))).centroid.coords[0]
+        metres = [_in_metres(s, lon0, lat0) for s in shapes]
+        if old_shape is not None:
+            inside = _in_metres(old_shape, lon0, lat0)
+            areas = [m.intersection(inside).area for m in metres]
+            rule = "area of the old boundary"
+        else:
+            areas = [m.area for m in metres]
+            rule = "area of the parts"
+        return [a / sum(areas) for a in areas], rule
 
     def _abolish(self, index: int, event: ChangeEvent, olds: list[_Version]) -> None:
         old = olds[0]
@@ -747,6 +924,18 @@ class _Checker:
                                                     and part.longitude is None),
             code_source="import", source="change: create")
         self.state.open(template, code=code, on=event.on, name=part.name)
+
+
+def _in_metres(shape: BaseGeometry, lon0: float, lat0: float) -> BaseGeometry:
+    """``shape`` in metres about (lon0, lat0), equirectangular: near enough within a
+    county for tolerances and area shares."""
+    scale = math.cos(math.radians(lat0)) * METRES_PER_DEGREE
+
+    def move(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.column_stack([(coords[:, 0] - lon0) * scale,
+                                (coords[:, 1] - lat0) * METRES_PER_DEGREE])
+
+    return shapely.transform(shape, move)
 
 
 def _kind_for(code: str, level: int) -> str:
@@ -960,8 +1149,17 @@ class _Carrier:
         assignments: dict[str, list[int]] = defaultdict(list)
         have_points = [p for p in move.points if p[0] is not None and p[1] is not None]
         distinct_points = len(set(have_points)) == len(move.points)
-        for fid, external, name, lon, lat in facilities:
+        inside = self._by_shape(move, [(f[3], f[4]) for f in facilities])
+        for (fid, external, name, lon, lat), holder in zip(facilities, inside, strict=True):
             target = listed.get(str(fid)) or (listed.get(external) if external else None)
+            if target is None and move.shapes and lon is not None and lat is not None:
+                if holder == OUTSIDE:
+                    self.problem(move, f"facility {fid} ({name}) at {lon:.6f}, {lat:.6f} lies "
+                                 f"in no part's boundary of the split of {old}",
+                                 "outside_parts", table="facility", id=fid, name=name,
+                                 code=old)
+                    continue
+                target = codes[holder]
             if target is None and lon is not None and lat is not None and distinct_points:
                 distance = [great_circle_m(lon, lat, p[0], p[1]) for p in move.points
                             if p[0] is not None and p[1] is not None]
@@ -1000,9 +1198,14 @@ class _Carrier:
         if spec.longitude and spec.latitude:
             columns += [table.c[spec.longitude], table.c[spec.latitude]]
         moved: dict[str, list[int]] = defaultdict(list)
-        for row in self.session.execute(select(*columns).where(condition)).all():
+        rows = self.session.execute(select(*columns).where(condition)).all()
+        inside = self._by_shape(move, [(r[1], r[2]) if len(r) == 3 else (None, None)
+                                       for r in rows])
+        for row, part in zip(rows, inside, strict=True):
             row_id = int(row[0])
             target = people.get(row_id) if spec.people else None
+            if target is None and part != OUTSIDE:
+                target = codes[part]
             if target is None and len(row) == 3 and row[1] is not None and row[2] is not None:
                 distance = [great_circle_m(row[1], row[2], p[0], p[1])
                             for p in move.points if p[0] is not None and p[1] is not None]
@@ -1023,6 +1226,17 @@ class _Carrier:
             self.session.execute(update(table).where(table.c.id.in_(ids))
                                  .values({spec.column: target}))
             self.report.moved[spec.label] += len(ids)
+
+    @staticmethod
+    def _by_shape(move: _Move, points: Sequence[tuple[float | None, float | None]]
+                  ) -> list[int]:
+        """The part of a split by boundaries holding each point (``OUTSIDE``: none, no
+        location, or a split by shares)."""
+        if not move.shapes or not points:
+            return [OUTSIDE] * len(points)
+        xs = [float("nan") if p[0] is None else float(p[0]) for p in points]
+        ys = [float("nan") if p[1] is None else float(p[1]) for p in points]
+        return [int(i) for i in assign_points(xs, ys, move.shapes).tolist()]
 
     def _abolish(self, move: _Move) -> None:
         old = move.old[0]
@@ -1064,15 +1278,19 @@ def apply_changes(session: Session, events: Sequence[ChangeEvent], *,
     now = dt.datetime.now(dt.UTC)
     # the events first, for their ids (a code chosen by the registry is recorded too)
     chosen: dict[int, list[str]] = {}
+    first: dict[int, _Move] = {}
     for move in checker.moves:
         chosen.setdefault(move.event, [code for code, _ in move.targets])
+        first.setdefault(move.event, move)
     event_rows = [DivisionChangeEvent(
         kind=e.kind, effective_on=e.on, old_codes=json.dumps(list(e.old)),
         new_codes=json.dumps([p.code for p in e.new] if all(p.code for p in e.new)
                              else chosen.get(i, [])),
-        shares=json.dumps({str(p.code): p.share for p in e.new}) if e.kind == "split" else None,
+        shares=json.dumps(dict(first[i].targets) if i in first else
+                          {str(p.code): p.share for p in e.new}) if e.kind == "split" else None,
         recorded_by=recorded_by, recorded_at=now,
-        source=(f"{source} row {e.rows[0]}" if e.rows else source)[:200], note=e.note)
+        source=(f"{source} row {e.rows[0]}" if e.rows else source)[:200],
+        note=_note(e.note, first[i].rule if i in first else None))
         for i, e in enumerate(ordered)]
     session.add_all(event_rows)
     session.flush()
@@ -1090,6 +1308,7 @@ def apply_changes(session: Session, events: Sequence[ChangeEvent], *,
         session.execute(insert(DIVISION),
                         [{c: getattr(v, c) for c in _COLUMNS} for v in state.new])
     report.closed, report.opened = len(closures), len(state.new)
+    _store_part_boundaries(session, checker.moves, source)
     # links
     links = []
     for move in checker.moves:
@@ -1114,6 +1333,29 @@ def apply_changes(session: Session, events: Sequence[ChangeEvent], *,
                               "data to the successors; nothing was written")
     session.flush()
     return report
+
+
+def _note(note: str | None, rule: str | None) -> str | None:
+    """The event's note, with the rule a split by boundaries shared the people by."""
+    if rule is None:
+        return note
+    said = f"people shared by boundaries: {rule}"
+    return f"{note}; {said}" if note else said
+
+
+def _store_part_boundaries(session: Session, moves: Sequence[_Move], source: str) -> None:
+    """The boundaries a split by boundaries brought, stored for the parts' new versions."""
+    pairs: list[tuple[Division, MultiPolygon]] = []
+    for move in moves:
+        if not move.shapes:
+            continue
+        codes = [code for code, _ in move.targets]
+        versions = {d.code: d for d in session.scalars(select(Division).where(
+            Division.code.in_(codes), Division.valid_from == move.on))}
+        pairs.extend((versions[code], shape)
+                     for code, shape in zip(codes, move.shapes, strict=True))
+    if pairs:
+        store_boundaries(session, pairs, source=f"{source}: split by boundaries"[:200])
 
 
 def change_count(session: Session) -> int:
