@@ -17,6 +17,8 @@ from shequ.indicators.definitions import NATION_CODE, Indicator, load_indicator_
 from shequ.indicators.store import latest_run
 from shequ.indicators.views import ChildLine, Dashboard, IndicatorLine, dashboard
 from shequ.registry import queries
+from shequ.registry.codes import code_prefix
+from shequ.services.reporting.service import reporting_config, resting_on_unapproved
 from shequ.web.divisions import division_of, hierarchy_crumbs
 from shequ.web.maps import residents_under
 from shequ.web.page import Crumb, Page, PageDep, render
@@ -142,7 +144,15 @@ def indicators_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
                "colour": STATUS_COLOURS.get(c.status or "no_data", STATUS_COLOURS["no_data"])}
               for c in board.children if c.place.longitude is not None]
     values = [c.value for c in board.children if c.value is not None]
+    # communities whose registry figures of the year rest on forms no sign-off holds:
+    # every value of a division holding one is marked
+    prefix = code_prefix(board.place.code, board.place.level) if board.place.level else ""
+    resting = resting_on_unapproved(session, reporting_config(ctx.settings.catalog_dir),
+                                    period=board.period, prefix=prefix)
+    unapproved_children = {c.place.code for c in board.children if any(
+        code.startswith(code_prefix(c.place.code, c.place.level)) for code in resting)}
     return render(page, "indicators.html", {
+        "unapproved": resting, "unapproved_children": unapproved_children,
         "board": board, "chosen": chosen, "chosen_line": line,
         "place_name": names[board.place.code],
         "breadcrumbs": hierarchy_crumbs(page, trail, "/indicators", indicator=chosen.code),

@@ -1,5 +1,7 @@
-"""The assessment on approved figures only (``assessment_approved_only`` in
-``reporting.toml``), both ways, on the indicators' hand-built region.
+"""Indicator values that rest on figures no sign-off holds: marked on the indicator page,
+and left out of the assessment when it uses approved figures only
+(``assessment_approved_only`` in ``reporting.toml``, tested both ways), on the indicators'
+hand-built region.
 
 Hand-checked fixture: the run of 2024 over :mod:`tests.indicators.fixture`; one reporting
 form of 2024, community C1's (一号社区, street 建北街道), was handed in and its figures
@@ -10,12 +12,16 @@ written into the registry at submission, with no sign-off yet.  So:
   before and ranked among themselves (peers are the whole level), so each one ranked
   below 建北街道 moves up one place;
 - setting off: every division is scored, as if no form existed;
-- once the last level signs C1's form off, nothing is withheld.
+- once the last level signs C1's form off, nothing is withheld;
+- the indicator page of the county (长安区, which holds C1) marks each of its values ※
+  with the legend naming 1 community, and among its children 建北街道's values only;
+  the page of 西营镇 (no form) has neither mark nor legend.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +41,7 @@ from shequ.services.reporting.models import (
 from shequ.services.reporting.service import reporting_config
 from shequ.settings import Settings
 from tests.indicators import fixture as f
+from tests.indicators.test_page import visible
 
 WRITTEN = dt.datetime(2025, 1, 20, 10, 0)  # noqa: DTZ001 (China wall clock, naive)
 
@@ -128,3 +135,37 @@ def test_the_page_and_the_api_say_which_scores_wait_for_sign_off(ctx: Context) -
     assert [(r["division_code"], r["score"], r.get("withheld")) for r in api][-1] == (
         f.STREET, None, {"unapproved_forms": 1})
     assert len(api) == 3
+
+
+def _marks(html: str, table: str) -> int:
+    part = html.split(f'data-testid="{table}"', 1)[1].split("</table>", 1)[0]
+    return part.count('data-testid="unapproved-mark"')
+
+
+def test_the_indicator_page_marks_values_resting_on_unapproved_figures(
+        ctx: Context) -> None:
+    from shequ.app import create_app
+
+    with TestClient(create_app(ctx)) as client:
+        en = client.get("/indicators", params={"division": f.COUNTY, "indicator": "N1",
+                                               "lang": "en"}).text
+        zh = client.get("/indicators", params={"division": f.COUNTY, "indicator": "N1",
+                                               "lang": "zh-CN"}).text
+        town = client.get("/indicators", params={"division": f.TOWN, "lang": "en"}).text
+    table = en.split('data-testid="indicator-table"', 1)[1].split("</table>", 1)[0]
+    shown = [cell for cell in re.findall(r'data-testid="value">(.*?)</td>', table, re.S)
+             if not visible(cell).startswith("—")]
+    assert shown and _marks(en, "indicator-table") == len(shown)
+    assert all("※" in visible(cell) for cell in shown)
+    assert ("※ Values marked ※ rest on figures not yet signed off: the registry's figures "
+            "of 1 communities or villages") in visible(en)
+    assert 'title="Rests on figures not yet signed off"' in en
+    children = en.split('data-testid="children-table"', 1)[1].split("</table>", 1)[0]
+    rows = dict(re.findall(r'<tr data-code="(\d+)">(.*?)</tr>', children, re.S))
+    assert set(rows) == {f.STREET, f.TOWN}
+    assert "unapproved-mark" in rows[f.STREET]
+    assert "unapproved-mark" not in rows[f.TOWN]
+    assert "标有 ※ 的数值依据尚未审核确认的数据：登记库中有 1 个社区（村）" in visible(zh)
+    assert 'title="依据尚未审核确认的数据"' in zh
+    assert "unapproved-mark" not in town
+    assert "unapproved-legend" not in town
