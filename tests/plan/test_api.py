@@ -84,6 +84,20 @@ def test_solve_evaluate_map_export_adopt_over_http(
     assert flags.count((False, True)) == 8
     assert flags.count((False, False)) == 2
     assert len(drawn["sites"]["features"]) == 8
+    # maximal covering of units: each site serves the village it stands in, and nothing else
+    assert drawn["coverage"] == {"rule": "own_unit", "radius_m": None}
+    residents = {f["properties"]["code"]: f["properties"]["residents"]
+                 for f in drawn["units"]["features"]}
+    served = {f["properties"]["code"]: f["properties"]["served_by"]
+              for f in drawn["units"]["features"] if f["properties"]["served_by"]}
+    for site in drawn["sites"]["features"]:
+        props = site["properties"]
+        assert props["covers_units"] == 1
+        assert served[props["division_code"]] == props["id"]
+        assert props["covers_residents"] == residents[props["division_code"]] > 0
+    assert sorted(served) == sorted(f["properties"]["code"] for f in drawn["units"]["features"]
+                                    if f["properties"]["covered_after"]
+                                    and not f["properties"]["covered_before"])
     geo = client.get(f"/api/v1/plan/scenarios/{scenario_id}/export",
                      params={"format": "geojson"}, headers=auth["planner"])
     assert geo.headers["content-type"].startswith("application/geo+json")

@@ -5,6 +5,7 @@ elderly day care, whose assignment meets every site's capacity; a short board as
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator
 
@@ -215,3 +216,41 @@ def test_candidates_narrowed_dropped_and_added(ctx: Context) -> None:
         placed = [s for s in added.sites if s.placed]
         assert len(placed) == 1 and placed[0].division_code == gap.division_code
 
+
+
+def test_what_each_site_covers_follows_its_model(ctx: Context) -> None:
+    """Town 1's villages lie on two rows 0.004° apart (386 m east-west at 30° N); each
+    facility stands 0.0005° east of its village.  A p-median scenario with an unserved
+    distance of 1 km closes the facilities of villages 2 and 4 and builds in village 3:
+    village 4 is then 386 m from the new site and 434 m from village 5's facility, so the
+    new site serves villages 3 and 4; village 2 is 338 m from village 1's facility and
+    stays with it.  The same change in a scenario by hand counts its own village only."""
+    from shequ.plan.scenarios import ChangeInput, create_scenario
+    from shequ.services.planning import site_coverage
+
+    codes = village_codes()
+    csf = "comprehensive_service_facility"
+    with ctx.sessions.begin() as session:
+        closing = {code: session.scalars(select(Facility.id).where(
+            Facility.division_code == code, Facility.type_code == csf)).one()
+            for code in (codes[1], codes[3])}
+        changes = [ChangeInput("new", csf, codes[2], "new in village 3", 120.008, 30.0)] + [
+            ChangeInput("close", csf, code, "closed", facility_id=fid)
+            for code, fid in closing.items()]
+        modelled = create_scenario(session, name="p-median by hand", division_code=COUNTY,
+                                   changes=changes)
+        modelled.model = "pmedian"
+        modelled.parameters = json.dumps({"area": "rural",
+                                          "summary": {"unserved_distance": 1000.0}})
+        session.flush()
+        coverage = site_coverage(session, ctx.catalog, modelled)
+        new_id = modelled.changes[0].id
+        assert coverage.rule == "within" and coverage.radius_m == 1000.0
+        assert coverage.served_by == {codes[2]: new_id, codes[3]: new_id}
+        assert coverage.units_of(new_id) == [codes[2], codes[3]]
+        plain = create_scenario(session, name="by hand", division_code=COUNTY,
+                                changes=changes)
+        session.flush()
+        coverage = site_coverage(session, ctx.catalog, plain)
+        assert coverage.rule == "own_unit" and coverage.radius_m is None
+        assert coverage.served_by == {codes[2]: plain.changes[0].id}

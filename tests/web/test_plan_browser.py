@@ -111,6 +111,16 @@ def test_a_planner_goes_from_short_board_to_adopted_plan(
                       on_the_map=True)
     text = str(page.locator("main").inner_text())
     assert "新建" in text and CODE.findall(text) == []
+    # What each chosen site covers: maximal covering of villages counts the village a site
+    # stands in, so every site serves one village, joined to it by one line.
+    page.wait_for_selector("[data-testid=site-coverage] tbody tr")
+    rows = page.locator("[data-testid=site-coverage] tbody tr")
+    sites = page.locator(".plan-site").count()
+    assert rows.count() == sites > 0
+    assert page.locator("path.coverage-line").count() == sites
+    assert {r.locator("td").nth(1).inner_text() for r in rows.all()} == {"1"}
+    assert int(rows.first.locator("td").nth(2).inner_text().replace(",", "")) > 0
+    assert "每个地点服务其所在的社区或村" in page.get_by_test_id("coverage-rule").inner_text()
     _evaluate(page, covering)
     headlines = page.get_by_test_id("headlines").inner_text()
     assert "农村社区综合服务设施覆盖率" in headlines
@@ -134,6 +144,15 @@ def test_a_planner_goes_from_short_board_to_adopted_plan(
     assert all("→" in u for u in units)
     body = table.locator("tbody").inner_text()
     assert "农村社区综合服务设施覆盖率" in body and "未评估" in body
+    # One small map per scenario, all on the same extent, each with its own sites.
+    for scenario_id in (covering, every):
+        page.wait_for_selector(f"[data-testid=compared-map-{scenario_id}][data-drawn=true]")
+    maps = [page.get_by_test_id(f"compared-map-{i}") for i in (covering, every)]
+    extents = [m.get_attribute("data-extent") for m in maps]
+    assert extents[0] == extents[1] and extents[0]
+    drawn = [int(m.get_attribute("data-sites") or 0) for m in maps]
+    assert [m.locator(".compare-site").count() for m in maps] == drawn
+    assert 0 < drawn[0] < drawn[1]  # 80% of the villages needs fewer sites than all
     assert CODE.findall(str(page.locator("main").inner_text())) == []
     assert_no_serious_axe_violations(page)
 

@@ -260,18 +260,25 @@ def export(scenario_id: IdPath, session: SessionDep, user: CurrentUser,
 
 
 @router.get("/scenarios/{scenario_id}/map")
-def scenario_map(scenario_id: IdPath, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    """GeoJSON for the planner's map: proposed sites, and every unit covered before/after.
+def scenario_map(scenario_id: IdPath, ctx: ContextDep, session: SessionDep,
+                 user: CurrentUser) -> dict[str, Any]:
+    """GeoJSON for the planner's map: proposed sites with what each covers, and every
+    unit covered before/after.
 
     A unit counts as covered for a type when it holds a facility of that type in service
     or accepted (before) plus the scenario's new and reused ones minus its closures (after).
+    What a site covers follows its model (``coverage.rule``): the unit it stands in, or
+    the units nearest to it within ``coverage.radius_m``; each unit names the change
+    serving it (``served_by``) and each site counts its units and their residents.
     """
     from shequ.plan.scenarios import sites_geojson
     from shequ.registry.codes import code_prefix
     from shequ.registry.models import Division, Facility, Population
     from shequ.registry.queries import division
+    from shequ.services.planning import site_coverage
 
     scenario = _readable(session, user, scenario_id)
+    coverage = site_coverage(session, ctx.catalog, scenario)
     root = division(session, scenario.division_code)
     prefix = code_prefix(root.code, root.level)
     types = sorted({c.type_code for c in scenario.changes})
@@ -309,8 +316,17 @@ def scenario_map(scenario_id: IdPath, session: SessionDep, user: CurrentUser) ->
                           "residents": residents.get(unit.code, 0),
                           "covered_before": all((unit.code, t) in have for t in types),
                           "covered_after": all((unit.code, t) in after for t in types),
+                          "served_by": coverage.served_by.get(unit.code),
                           "synthetic": unit.synthetic_geography}})
-    return {"scenario": scenario.name, "types": types, "sites": sites_geojson(scenario),
+    sites = sites_geojson(scenario)
+    for site in sites["features"]:
+        props = site["properties"]
+        served = coverage.units_of(props["id"]) if props["action"] in ("new", "reuse") \
+            else []
+        props["covers_units"] = len(served)
+        props["covers_residents"] = sum(residents.get(code, 0) for code in served)
+    return {"scenario": scenario.name, "types": types, "sites": sites,
+            "coverage": {"rule": coverage.rule, "radius_m": coverage.radius_m},
             "units": {"type": "FeatureCollection", "features": units}}
 
 

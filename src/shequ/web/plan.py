@@ -190,7 +190,9 @@ def _plan_page(page: Page, ctx: Context, session: Session, chosen_id: int | None
     labels = {"covered": page.t("plan.count_covered"), "newly": page.t("plan.count_newly"),
               "uncovered": page.t("plan.count_uncovered"), "residents": page.t("plan.residents"),
               "loading": page.t("plan.map_loading"), "failed": page.t("plan.map_failed"),
-              "cny": page.t("plan.cny"),
+              "cny": page.t("plan.cny"), "covers": page.t("plan.site_covers"),
+              "rule_own_unit": page.t("plan.coverage_own_unit"),
+              "rule_within": page.t("plan.coverage_within"),
               "actions": {a: page.t(f"plan.action_{a}")
                           for a in ("new", "reuse", "close", "enlarge")}}
     planner = page.role in PLANNER_ROLES

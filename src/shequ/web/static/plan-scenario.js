@@ -12,6 +12,9 @@
   const status = document.getElementById("map-status");
   const fmt = (v, d) => (v === null || v === undefined) ? "—"
     : Number(v).toLocaleString(lang, { maximumFractionDigits: d });
+  // the sites' colours (ColorBrewer Dark2 and Set1, told apart on a white map)
+  const PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+                   "#a6761d", "#377eb8"];
   const mapElement = document.getElementById("map");
   const map = Shequ.map(mapElement, { zoomSnap: 0.25 });
   map.setView([35, 110], 4);
@@ -32,17 +35,68 @@
       return L.circleMarker(latlng, { radius: 5, color, weight: 1, fillOpacity: 0.7 })
         .bindTooltip(() => Shequ.lines([`${p.name} ${p.code} · ${labels.residents} ${fmt(p.residents, 0)}`]));
     } }).addTo(map);
-    const square = document.createElement("div");
-    square.style.cssText = "width:10px;height:10px;background:#b42318;border:1px solid #fff";
+    // What each site covers (data.coverage.rule: its own unit, or the units nearest to it
+    // within the model's distance): a line in the site's colour to every unit it serves,
+    // and the counts in its tooltip and in the table under the map.
+    const sites = new Map(data.sites.features.map((f, i) => [f.properties.id,
+      { feature: f, colour: PALETTE[i % PALETTE.length], names: [] }]));
+    const lines = L.layerGroup().addTo(map);
+    for (const f of units) {
+      const site = sites.get(f.properties.served_by);
+      if (!site) continue;
+      site.names.push(f.properties.name);
+      const [lon, lat] = site.feature.geometry.coordinates;
+      const [ulon, ulat] = f.geometry.coordinates;
+      L.polyline([[lat, lon], [ulat, ulon]], { color: site.colour, weight: 2, opacity: 0.85,
+                                               interactive: false, className: "coverage-line" })
+        .addTo(lines);
+    }
+    const sep = lang === "en" ? ", " : "、";
     L.geoJSON(data.sites, { pointToLayer: (f, latlng) => {
       const p = f.properties;
       const action = labels.actions[p.action] || p.action;
-      return L.marker(latlng, { icon: L.divIcon({ className: "", html: square.cloneNode() }),
+      const site = sites.get(p.id);
+      const square = document.createElement("div");
+      square.className = "plan-site";
+      square.dataset.site = String(p.id);
+      square.style.cssText = `width:12px;height:12px;background:${site ? site.colour : "#b42318"};border:2px solid #fff;box-shadow:0 0 0 1px #333`;
+      const told = [`${action}${lang === "en" ? ": " : "："}${p.name}`,
+                    `${fmt(p.cost_cny, 0)} ${labels.cny}`];
+      if (p.covers_units !== undefined && (p.action === "new" || p.action === "reuse")) {
+        told.push(Shequ.fill(labels.covers, { units: fmt(p.covers_units, 0),
+                                              residents: fmt(p.covers_residents, 0) }));
+        if (site && site.names.length) {
+          told.push(site.names.slice(0, 6).join(sep) + (site.names.length > 6 ? sep + "…" : ""));
+        }
+      }
+      return L.marker(latlng, { icon: L.divIcon({ className: "", html: square, iconSize: [12, 12] }),
                                 keyboard: false })
-        .bindTooltip(() => Shequ.lines([`${action}${lang === "en" ? ": " : "："}${p.name}`,
-                                        `${fmt(p.cost_cny, 0)} ${labels.cny}`]));
+        .bindTooltip(() => Shequ.lines(told));
     } }).addTo(map);
     if (units.length) map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+    const table = document.getElementById("site-coverage");
+    const body = table.querySelector("tbody");
+    for (const { feature, colour } of sites.values()) {
+      const p = feature.properties;
+      if (p.action !== "new" && p.action !== "reuse") continue;
+      const row = document.createElement("tr");
+      row.dataset.site = String(p.id);
+      const head = Shequ.text("th", "");
+      head.scope = "row";
+      const swatch = Shequ.text("span", "■");
+      swatch.style.color = colour;
+      swatch.setAttribute("aria-hidden", "true");
+      head.append(swatch, document.createTextNode(` ${p.name}`));
+      row.append(head, Shequ.text("td", labels.actions[p.action] || p.action),
+                 Shequ.text("td", fmt(p.covers_units, 0), "num"),
+                 Shequ.text("td", fmt(p.covers_residents, 0), "num"));
+      body.append(row);
+    }
+    table.hidden = !body.children.length;
+    const rule = document.getElementById("coverage-rule");
+    rule.textContent = data.coverage && data.coverage.rule === "within"
+      ? Shequ.fill(labels.rule_within, { distance: fmt(data.coverage.radius_m, 0) })
+      : labels.rule_own_unit;
     const counts = document.getElementById("counts");
     [[labels.covered, covered, people[0]], [labels.newly, newly, people[1]],
      [labels.uncovered, uncovered, people[2]]].forEach(([label, n, r]) => {
