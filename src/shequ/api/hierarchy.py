@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import shapely
+import shapely.errors
+import shapely.geometry
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from shapely.geometry.base import BaseGeometry
 from starlette.datastructures import UploadFile
 
 from shequ.api.registry import ERRORS
@@ -56,6 +60,9 @@ class NewUnitIn(BaseModel):
                               description="resident ids it takes")
     units: list[str] = Field(default_factory=list, max_length=10_000,
                              description="codes of the units under a split unit it takes")
+    boundary: dict[str, Any] | None = Field(
+        default=None, description="a split part's boundary, a GeoJSON Polygon or "
+        "MultiPolygon in WGS84: a split by boundaries (the shares may then be left out)")
 
 
 class ChangeIn(BaseModel):
@@ -109,11 +116,26 @@ class ChangeListOut(BaseModel):
     items: list[ChangeOut]
 
 
+def _geometry(given: dict[str, Any] | None, where: str) -> BaseGeometry | None:
+    if given is None:
+        return None
+    try:
+        return shapely.geometry.shape(given)
+    except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.GEOSException):
+        raise ValidationError([Problem("body", f"{where}: not a GeoJSON geometry",
+                                       column="boundary", code="changes.bad_boundary",
+                                       params={"where": where},
+                                       hint='{"type": "Polygon", "coordinates": [[[lon, '
+                                            'lat], …]]}')]) from None
+
+
 def _events(body: ChangesIn) -> list[ChangeEvent]:
     return [ChangeEvent(c.kind, c.effective_on, old=tuple(c.old), new=tuple(
         NewUnit(n.code, n.name, share=n.share, parent=n.parent, longitude=n.longitude,
                 latitude=n.latitude, facilities=tuple(n.facilities), people=tuple(n.people),
-                units=tuple(n.units)) for n in c.new), rows=(i,), note=c.note)
+                units=tuple(n.units),
+                boundary=_geometry(n.boundary, f"changes.{i}.new.{j}.boundary"))
+        for j, n in enumerate(c.new)), rows=(i,), note=c.note)
         for i, c in enumerate(body.changes, start=1)]
 
 
@@ -130,7 +152,12 @@ def _out(outcome: ChangeOutcome) -> ChangesOut:
                      "type": "object", "properties": {"file": {
                          "type": "string", "format": "binary",
                          "description": "CSV or XLSX: 原代码, 原名称, 变更类型, 新代码, 新名称, "
-                                        "日期 (or the English headers)"}},
+                                        "日期 (or the English headers)"},
+                         "boundaries": {
+                             "type": "string", "format": "binary",
+                             "description": "the split parts' boundaries by new code "
+                                            "(GeoJSON, zipped Shapefile, GeoPackage)"},
+                         "crs": {"type": "string", "enum": ["wgs84", "gcj02"]}},
                      "required": ["file"]}}}, "required": True}})
 async def post_changes(request: Request, user: CurrentUser, session: SessionDep
                        ) -> ChangesOut:
@@ -148,7 +175,18 @@ async def post_changes(request: Request, user: CurrentUser, session: SessionDep
         if len(data) > MAX_FILE_BYTES:
             raise PayloadTooLarge(f"a change file is at most {MAX_FILE_BYTES // 2**20} MiB",
                                   code="changes.file_too_large")
-        changes = read_change_bytes(data, upload.filename or "changes.csv")
+        shapes = form.get("boundaries")
+        boundaries = None
+        if isinstance(shapes, UploadFile):
+            shape_data = await shapes.read(MAX_FILE_BYTES + 1)
+            if len(shape_data) > MAX_FILE_BYTES:
+                raise PayloadTooLarge(f"a boundary file is at most "
+                                      f"{MAX_FILE_BYTES // 2**20} MiB",
+                                      code="changes.file_too_large")
+            boundaries = (shape_data, shapes.filename or "boundaries.geojson")
+        crs = str(form.get("crs") or "wgs84")
+        changes = read_change_bytes(data, upload.filename or "changes.csv",
+                                    boundaries=boundaries, crs=crs)
         require_change_rights(user, changes.events)
         return _out(apply_change_file(session, user, changes))
     try:

@@ -7,6 +7,11 @@ columns: share (份额), new parent (新上级代码, for a re-parent without a 
 and latitude of a new unit, the facilities, residents or units a split part takes
 (separated by ``;`` ``,`` or ``、``) and a note.
 
+A split may instead be made *by boundaries*: a boundary file (GeoJSON, zipped Shapefile or
+GeoPackage, as :mod:`shequ.ingest.boundaries` reads) beside the change file gives each
+part's polygon by its new code; the parts' shares may then be left empty and are worked
+out from the boundaries (:mod:`shequ.registry.changes`).
+
 Every row is checked and every problem is named with its row; the events read from the
 good rows are returned beside the problems, so that the registry's checks of the whole
 batch (:func:`shequ.registry.changes.check_changes`) can name theirs too.
@@ -19,10 +24,13 @@ import math
 import re
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shequ.errors import Problem, ValidationError
+from shequ.ingest.boundaries import BoundaryRow, read_boundary_file
+from shequ.ingest.coordinates import WGS84, CoordinateSystem
 from shequ.ingest.formats import RawRow, read_rows
 from shequ.registry.changes import ChangeEvent, NewUnit
 from shequ.registry.codes import normalise_code
@@ -108,8 +116,8 @@ class _Row:
     note: str | None
 
 
-def _parse_row(source: str, raw: RawRow, problems: list[Problem]  # noqa: PLR0912, PLR0915
-               ) -> _Row | None:
+def _parse_row(source: str, raw: RawRow, problems: list[Problem],  # noqa: PLR0912, PLR0915
+               bounded: frozenset[str] = frozenset()) -> _Row | None:
     cells = {name: value.strip() for name, value in raw.values.items() if value}
     row = raw.number
     found: list[Problem] = []
@@ -165,8 +173,9 @@ def _parse_row(source: str, raw: RawRow, problems: list[Problem]  # noqa: PLR091
             value /= 100
         numbers[column] = value if math.isfinite(value) else None
     if kind == "split" and numbers["share"] is None and "share" not in {
-            p.column for p in found}:
-        problem("share", "each part of a split needs its share", "split_share_missing")
+            p.column for p in found} and codes["new_code"] not in bounded:
+        problem("share", "each part of a split needs its share", "split_share_missing",
+                hint="or give each part's boundary in a boundary file")
     problems.extend(found)
     if found or kind is None or on is None:
         return None
@@ -186,8 +195,10 @@ def _parse_row(source: str, raw: RawRow, problems: list[Problem]  # noqa: PLR091
                 cells.get("new_name"), unit, cells.get("note"))
 
 
-def read_change_rows(source: str, header: list[str], raw_rows: list[RawRow]) -> ChangeFile:
-    """Events and row problems from rows already read as text."""
+def read_change_rows(source: str, header: list[str], raw_rows: list[RawRow], *,
+                     bounded: frozenset[str] = frozenset()) -> ChangeFile:
+    """Events and row problems from rows already read as text (``bounded``: the new codes
+    a boundary file gives, whose share may be left empty)."""
     out = ChangeFile(source, rows=len(raw_rows))
     fields = {name: HEADERS.get(_key(name)) for name in header}
     missing = [f for f in REQUIRED if f not in fields.values()]
@@ -202,7 +213,7 @@ def read_change_rows(source: str, header: list[str], raw_rows: list[RawRow]) -> 
     for raw in raw_rows:
         named = RawRow(raw.number, {field: v for k, v in raw.values.items()
                                     if (field := fields.get(k))})
-        parsed = _parse_row(source, named, out.problems)
+        parsed = _parse_row(source, named, out.problems, bounded)
         if parsed is not None:
             rows.append(parsed)
     merges: dict[tuple[dt.date, str | None], list[_Row]] = defaultdict(list)
@@ -236,14 +247,65 @@ def read_change_rows(source: str, header: list[str], raw_rows: list[RawRow]) -> 
     return out
 
 
-def read_change_file(path: Path, *, name: str | None = None) -> ChangeFile:
-    """Events and row problems of a CSV or XLSX change file."""
+def attach_boundaries(changes: ChangeFile, rows: Sequence[BoundaryRow],
+                      problems: Sequence[Problem], source: str) -> ChangeFile:
+    """``changes`` with each split part given its boundary from ``rows`` (by its new
+    code); a boundary row that names no part of a split is a problem of its own."""
+    shapes: dict[str, BoundaryRow] = {}
+    found = list(problems)
+    for row in rows:
+        if row.code is None:
+            continue
+        if row.code in shapes:
+            found.append(Problem(source, f"{row.code} has two boundaries (first in row "
+                                 f"{shapes[row.code].number})", row=row.number, column="code",
+                                 code="changes.boundary_twice",
+                                 params={"code": row.code, "first": shapes[row.code].number}))
+            continue
+        shapes[row.code] = row
+    used: set[str] = set()
+    events = []
+    for event in changes.events:
+        if event.kind != "split":
+            events.append(event)
+            continue
+        parts = []
+        for part in event.new:
+            given = shapes.get(part.code) if part.code else None
+            if given is not None:
+                used.add(given.code or "")
+            parts.append(replace(part, boundary=given.geometry) if given else part)
+        events.append(replace(event, new=tuple(parts)))
+    for code, row in sorted(shapes.items(), key=lambda pair: pair[1].number):
+        if code not in used:
+            found.append(Problem(source, f"{code} is no part of a split in the change file",
+                                 row=row.number, column="code",
+                                 hint="a boundary file gives the parts of splits, by new code",
+                                 code="changes.boundary_unused", params={"code": code}))
+    return ChangeFile(changes.source, events, [*changes.problems, *found], changes.rows)
+
+
+def read_change_file(path: Path, *, name: str | None = None,
+                     boundaries: Path | None = None, boundary_name: str | None = None,
+                     crs: CoordinateSystem = WGS84) -> ChangeFile:
+    """Events and row problems of a CSV or XLSX change file, with the split parts'
+    boundaries from ``boundaries`` when given."""
     header, raw_rows = read_rows(path, Table.DIVISIONS)
-    return read_change_rows(name or path.name, header, raw_rows)
+    if boundaries is None:
+        return read_change_rows(name or path.name, header, raw_rows)
+    shape_rows, shape_problems = read_boundary_file(boundaries, crs=crs)
+    source = boundary_name or boundaries.name
+    shape_problems = [replace(p, source=source) for p in shape_problems]
+    changes = read_change_rows(name or path.name, header, raw_rows,
+                               bounded=frozenset(r.code for r in shape_rows if r.code))
+    return attach_boundaries(changes, shape_rows, shape_problems, source)
 
 
-def read_change_bytes(data: bytes, filename: str) -> ChangeFile:
-    """As :func:`read_change_file`, for an uploaded file's bytes."""
+def read_change_bytes(data: bytes, filename: str, *,
+                      boundaries: tuple[bytes, str] | None = None,
+                      crs: CoordinateSystem = WGS84) -> ChangeFile:
+    """As :func:`read_change_file`, for an uploaded file's bytes (and the boundary
+    file's bytes and name)."""
     suffix = Path(filename).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ValidationError([Problem(filename, "a change file is CSV or XLSX",
@@ -251,8 +313,15 @@ def read_change_bytes(data: bytes, filename: str) -> ChangeFile:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"changes{suffix}"
         path.write_bytes(data)
-        return read_change_file(path, name=Path(filename).name)
+        shapes = None
+        if boundaries is not None:
+            shapes = Path(folder) / f"boundaries{Path(boundaries[1]).suffix.lower()}"
+            shapes.write_bytes(boundaries[0])
+        return read_change_file(path, name=Path(filename).name, boundaries=shapes,
+                                boundary_name=Path(boundaries[1]).name if boundaries else None,
+                                crs=crs)
 
 
-__all__ = ["HEADERS", "KIND_WORDS", "ChangeFile", "parse_date", "read_change_bytes",
+__all__ = ["HEADERS", "KIND_WORDS", "ChangeFile", "attach_boundaries", "parse_date",
+           "read_change_bytes",
            "read_change_file", "read_change_rows"]

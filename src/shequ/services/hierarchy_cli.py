@@ -52,6 +52,11 @@ def _run(events: list[ChangeEvent], source: str, data_dir: Path | None) -> None:
 
 @app.command("apply")
 def apply_file(path: Annotated[Path, typer.Argument(help="a .csv or .xlsx change file")],
+               boundaries: Annotated[Path | None, typer.Option(
+                   help="the split parts' boundaries by new code (GeoJSON, zipped "
+                   "Shapefile or GeoPackage): a split by boundaries")] = None,
+               crs: Annotated[str, typer.Option(help="coordinates of the boundary file: "
+                                                "wgs84 or gcj02")] = "wgs84",
                data_dir: DataDir = None) -> None:
     """Apply a change file (原代码, 原名称, 变更类型, 新代码, 新名称, 日期); one bad row and
     nothing is written."""
@@ -59,7 +64,7 @@ def apply_file(path: Annotated[Path, typer.Argument(help="a .csv or .xlsx change
     from shequ.services.hierarchy import apply_change_file
 
     try:
-        changes = read_change_file(path)
+        changes = read_change_file(path, boundaries=boundaries, crs=crs)
     except ShequError as exc:
         raise fail(exc) from exc
     ctx = open_context(data_dir)
