@@ -12,7 +12,9 @@ residents                follow; a split takes them from its list, else the part
                          keeps the old code
 care applications,       those still open follow
 volunteers, activities
-staff jurisdictions      re-pointed, with a notice to the account in the audit log
+staff jurisdictions      re-pointed; the account is told (a notification in its language,
+                         through :mod:`shequ.services.notify`, in the change's transaction)
+                         and the audit log notes it
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ from shequ.registry.changes import (
     check_changes,
 )
 from shequ.registry.codes import normalise_code
-from shequ.registry.models import DivisionChangeEvent
+from shequ.registry.models import Division, DivisionChangeEvent
+from shequ.registry.queries import valid_on
 from shequ.services.accounts.audit import audit
 from shequ.services.accounts.models import Resident, Role, User
 from shequ.services.accounts.policy import Principal, jurisdiction_prefix, role_of
 from shequ.services.bookings.models import Booking
 from shequ.services.care.models import CareApplication
+from shequ.services.notify.service import Kind, notify
 from shequ.services.requests.models import RequestStatus, ServiceRequest
 from shequ.services.volunteers.models import Volunteer, VolunteerActivity
 
@@ -137,6 +141,7 @@ def apply_division_changes(session: Session, user: Principal | None,
     username = getattr(user, "username", None)
     report = apply_changes(session, events, source=source, recorded_by=username or "cli",
                            carried=carried_tables())
+    _tell_accounts(session, report)
     for notice in report.notices:
         audit(session, user=user, action="jurisdiction_repointed", entity="app_user",
               entity_id=notice.row_id,
@@ -147,6 +152,30 @@ def apply_division_changes(session: Session, user: Principal | None,
           detail={"source": source, "events": report.events, "opened": report.opened,
                   "closed": report.closed, "moved": dict(report.moved)})
     return ChangeOutcome(report, len(report.events))
+
+
+def _tell_accounts(session: Session, report: ChangeReport) -> None:
+    """A notification to each account whose jurisdiction a change re-pointed: the old and
+    new division (code and name) and the effective date, rendered in the account's
+    language when shown or sent."""
+    if not report.notices:
+        return
+    dates = {row.id: row.effective_on for row in session.execute(
+        select(DivisionChangeEvent.id, DivisionChangeEvent.effective_on)
+        .where(DivisionChangeEvent.id.in_({n.event_id for n in report.notices})))}
+
+    def name(code: str, on: dt.date) -> str:
+        found = session.scalar(select(Division.name).where(Division.code == code,
+                                                           valid_on(on)))
+        return found or code
+
+    for notice in report.notices:
+        on = dates[notice.event_id]
+        notify(session, notice.row_id, Kind.JURISDICTION_REPOINTED, {
+            "old": notice.old_code, "new": notice.new_code, "on": on.isoformat(),
+            "old_name": name(notice.old_code, on - dt.timedelta(days=1)),
+            "new_name": name(notice.new_code, on)},
+            f"division_change:{notice.event_id}:{notice.old_code}:user:{notice.row_id}")
 
 
 def apply_change_file(session: Session, user: Principal | None, changes: ChangeFile, *,

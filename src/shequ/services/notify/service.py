@@ -57,6 +57,8 @@ class Kind(StrEnum):
     REQUESTS_OVERDUE = "requests_overdue"
     BOOKINGS_TO_APPROVE = "bookings_to_approve"
     ROUNDS_DUE = "rounds_due"
+    # A division change re-pointed the account's jurisdiction (shequ.services.hierarchy).
+    JURISDICTION_REPOINTED = "jurisdiction_repointed"
 
 
 # Where each kind leads in the app (``{name}`` filled from the params).
@@ -78,6 +80,7 @@ LINKS: dict[Kind, str] = {
     Kind.REQUESTS_OVERDUE: "/services/queue",
     Kind.BOOKINGS_TO_APPROVE: "/bookings/manage",
     Kind.ROUNDS_DUE: "/work",
+    Kind.JURISDICTION_REPOINTED: "/work",
 }
 
 EVENT_ID_MAX = 160  # the column's length
