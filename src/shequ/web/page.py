@@ -36,6 +36,7 @@ from shequ.services.accounts import (
     Role,
     User,
 )
+from shequ.services.hierarchy import CHANGE_ROLES
 from shequ.services.notify.service import unread_count
 from shequ.services.requests.workflow import handler_moves
 
@@ -67,6 +68,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("/plan", "plan.nav", PLANNER_ROLES),
     Section("/upkeep", "upkeep.title", STAFF_ROLES),
     Section("/reporting", "reporting.nav", STAFF_ROLES),
+    Section("/hierarchy/changes", "hierarchy.title", frozenset(CHANGE_ROLES)),
 )
 
 
