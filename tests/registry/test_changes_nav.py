@@ -24,7 +24,8 @@ def sections(client: TestClient, ctx: Context, username: str, lang: str) -> str:
     client.cookies.set("shequ_session", cookie)
     page = client.get(f"/indicators?lang={lang}")
     assert page.status_code == 200, page.text
-    return page.text.split('data-testid="sections">')[1].split("</nav>")[0]
+    text: str = page.text
+    return text.split('data-testid="sections">')[1].split("</nav>", maxsplit=1)[0]
 
 
 @pytest.mark.parametrize(("username", "shown"), [
