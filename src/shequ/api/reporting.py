@@ -220,7 +220,8 @@ def read_form(round_id: IdPath, code: CodePath, user: CurrentUser, ctx: ContextD
     """The unit's form: stored values, else prefilled from the registry and the last
     round."""
     config = reporting.reporting_config(ctx.settings.catalog_dir)
-    return _form_out(reporting.form_view(session, config, user, round_id, code))
+    return _form_out(reporting.form_view(session, config, user, round_id, code,
+                                         catalog_dir=ctx.settings.catalog_dir))
 
 
 @router.put("/rounds/{round_id}/forms/{code}", response_model=FormOut,
@@ -232,7 +233,8 @@ def save_form(round_id: IdPath, code: CodePath, body: FormIn, user: CurrentUser,
     reporting.save_form(session, config, user, round_id, code, values=body.values,
                         comments=body.comments, submit=body.submit, now=local_now(),
                         source="body", catalog_dir=ctx.settings.catalog_dir)
-    return _form_out(reporting.form_view(session, config, user, round_id, code))
+    return _form_out(reporting.form_view(session, config, user, round_id, code,
+                                         catalog_dir=ctx.settings.catalog_dir))
 
 
 def _sign_off_out(form: RoundForm) -> SignOffOut:
@@ -246,7 +248,8 @@ def approve(form_id: IdPath, user: CurrentUser, ctx: ContextDep,
     """Sign the form off at the next level."""
     config = reporting.reporting_config(ctx.settings.catalog_dir)
     return _sign_off_out(reporting.approve_form(session, config, user, form_id,
-                                                now=local_now()))
+                                                now=local_now(),
+                                                catalog_dir=ctx.settings.catalog_dir))
 
 
 @router.post("/forms/{form_id}/unapprove", response_model=SignOffOut,

@@ -12,6 +12,7 @@ locked by a sign-off is drawn again with the reason (409), nothing changed.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Annotated
 
 import pydantic
@@ -59,8 +60,9 @@ def _config(ctx: Context) -> ReportingConfig:
 def item_label(lang: str, item: DataItem) -> str:
     """An item's name in ``lang`` (its key when the catalog has no words for it, as for
     an input a province added)."""
-    key = f"reporting.item_{item.key}"
-    return i18n.translate(lang, key) if i18n.has_message(lang, key) else item.key
+    key = f"reporting.item_{item.template}"
+    name = i18n.translate(lang, key) if i18n.has_message(lang, key) else item.template
+    return name if item.facility_name is None else f"{item.facility_name} · {name}"
 
 
 def _breadcrumbs(page: Page, *more: Crumb) -> list[Crumb]:
@@ -169,7 +171,8 @@ def _form_page(page: Page, ctx: Context, session: Session, round_id: int, code: 
                state: FormState | None = None, warned: frozenset[str] = frozenset(),
                reason_state: FormState | None = None, status_code: int = 200) -> HTMLResponse:
     user = page.require(*STAFF_ROLES)
-    view = reporting.form_view(session, _config(ctx), user, round_id, code)
+    view = reporting.form_view(session, _config(ctx), user, round_id, code,
+                               catalog_dir=ctx.settings.catalog_dir)
     groups: list[tuple[str, list[tuple[DataItem, str]]]] = []
     for item in view.items:
         if not groups or groups[-1][0] != item.dataset:
@@ -214,7 +217,9 @@ def save_form(round_id: IdPath, code: CodePath, form: Posted, *, page: SignedInP
     config = _config(ctx)
     submit = _text(form, "action") == "submit"
     round_ = reporting.get_round(session, round_id)
-    keys = [i.key for i in reporting.round_items(session, config, round_)]
+    items = reporting.unit_items(session, config, round_, code,
+                                 catalog_dir=ctx.settings.catalog_dir)
+    keys = [i.key for i in items]
     try:
         reporting.save_form(session, config, user, round_id, code,
                             values={k: _text(form, k) for k in keys},
@@ -225,6 +230,11 @@ def save_form(round_id: IdPath, code: CodePath, form: Posted, *, page: SignedInP
         if isinstance(exc, AccessDenied | NotFoundError):
             raise
         warned = _warned(exc) if isinstance(exc, ShequError) else frozenset()
+        if isinstance(exc, ShequValidationError):  # each problem names its item's label
+            labels = {i.key: item_label(page.lang, i) for i in items}
+            exc.problems = tuple(
+                replace(p, params={"field": labels[p.column or ""], **p.params})
+                if (p.column or "") in labels else p for p in exc.problems)
         state = failed(state, exc, page.lang, session=session,
                        fields={k: k for k in keys} | {
                            f"{COMMENT}{k}": f"{COMMENT}{k}" for k in keys})
@@ -242,7 +252,8 @@ def approve_form(form_id: IdPath, form: Posted, page: SignedInPage, ctx: Context
     del form  # read for the CSRF check only
     row = reporting.get_form(session, form_id)
     try:
-        reporting.approve_form(session, _config(ctx), user, form_id, now=local_now())
+        reporting.approve_form(session, _config(ctx), user, form_id, now=local_now(),
+                               catalog_dir=ctx.settings.catalog_dir)
     except ConflictError as exc:
         state = failed(FormState(), exc, page.lang, session=session)
         return _form_page(page, ctx, session, row.round_id, row.division_code,

@@ -3,7 +3,9 @@
 The data sets name their items and where each goes in the registry: a population column,
 a workforce line (role and certification) or an indicator input.  The data set
 ``indicator_inputs`` takes its items from the indicator catalog, so every input an
-indicator reads (N3's floor areas, a province's own measures) can be reported.
+indicator reads (N3's floor areas, a province's own measures) can be reported.  A
+``facility`` data set asks its items once per facility of the unit (floor area, open or
+closed, places/beds/seats), each where the facility's type keeps that figure.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class Target(StrEnum):
     POPULATION = "population"
     WORKFORCE = "workforce"
     INPUT = "input"
+    FACILITY = "facility"
+
+
+# A facility data set's items: the registry column each writes.  ``open`` is 1 (serving
+# residents) or 0 (closed); it writes the facility's status.
+FACILITY_COLUMNS = ("floor_area_m2", "open", "capacity")
+FACILITY_SEPARATOR = "@"
 
 
 class ApplyOn(StrEnum):
@@ -47,11 +56,25 @@ class DataItem:
     # population column, indicator input measure, or workforce role
     column: str
     certification: str | None = None
+    # a facility data set's item on one facility (its key ``<item>@<facility id>``)
+    facility_id: int | None = None
+    facility_name: str | None = None
 
     @property
     def whole(self) -> bool:
-        """Whether the figure is a count (people, households) rather than a measure."""
-        return self.target is not Target.INPUT
+        """Whether the figure is a count (people, households, places, 0/1) rather than a
+        measure (an input, a floor area)."""
+        return self.target is not Target.INPUT and self.column != "floor_area_m2"
+
+    @property
+    def template(self) -> str:
+        """The data set's item key (a facility item's key without its facility)."""
+        return self.key.split(FACILITY_SEPARATOR, 1)[0]
+
+    def on_facility(self, facility_id: int, name: str) -> DataItem:
+        """This facility item asked of one facility."""
+        return DataItem(f"{self.key}{FACILITY_SEPARATOR}{facility_id}", self.dataset,
+                        self.target, self.column, None, facility_id, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +138,16 @@ def _fail(path: Path, what: str) -> CatalogError:
                         params={"path": str(path), "reason": what})
 
 
+def _facility_items(path: Path, code: str, entry: dict[str, Any]) -> list[DataItem]:
+    items = []
+    for name in entry.get("items", FACILITY_COLUMNS):
+        if name not in FACILITY_COLUMNS:
+            raise _fail(path, f"data set {code!r}: {name!r} is no facility figure; "
+                        f"use {', '.join(FACILITY_COLUMNS)}")
+        items.append(DataItem(f"facility_{name}", code, Target.FACILITY, str(name)))
+    return items
+
+
 def _dataset(path: Path, entry: dict[str, Any], indicators: IndicatorCatalog) -> Dataset:
     code = str(entry.get("code", ""))
     try:
@@ -137,6 +170,8 @@ def _dataset(path: Path, entry: dict[str, Any], indicators: IndicatorCatalog) ->
             except (KeyError, ValueError) as exc:
                 raise _fail(path, f"data set {code!r}: a workforce item is malformed "
                             f"({exc}); give key, role and certification") from None
+    elif target is Target.FACILITY:
+        items += _facility_items(path, code, entry)
     else:
         names = entry.get("items") or sorted(indicators.inputs)
         for name in names:
@@ -182,5 +217,5 @@ def load_reporting_config(indicators: IndicatorCatalog, catalog_dir: Path | None
                            datasets)
 
 
-__all__ = ["ApplyOn", "DataItem", "Dataset", "ReportingConfig", "Target",
-           "load_reporting_config"]
+__all__ = ["FACILITY_COLUMNS", "FACILITY_SEPARATOR", "ApplyOn", "DataItem", "Dataset",
+           "ReportingConfig", "Target", "load_reporting_config"]

@@ -80,7 +80,9 @@ def run_demo_round(session: Session, config: ReportingConfig, *, county_code: st
     round_ = reporting.open_round(
         session, config, admin, name=DEMO_ROUND_NAME, period=DEMO_PERIOD,
         opens_on=today - dt.timedelta(days=14), due_on=today + dt.timedelta(days=30),
-        datasets=list(config.datasets), now=now - dt.timedelta(days=14))
+        # the demo's facilities are the generator's, kept as generated: no facility set
+        datasets=[code for code, d in config.datasets.items()
+                  if d.target is not Target.FACILITY], now=now - dt.timedelta(days=14))
     rng = np.random.default_rng(seed)
     units = [u for u in queries.communities_under(session, county_code[:6])
              if u.code != worker.jurisdiction_code]

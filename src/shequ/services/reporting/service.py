@@ -32,6 +32,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shequ.catalog import load_catalog
 from shequ.errors import AccessDenied, ConflictError, NotFoundError, Problem, ValidationError
 from shequ.indicators.definitions import load_indicator_catalog
 from shequ.indicators.models import IndicatorInput
@@ -39,8 +40,17 @@ from shequ.indicators.store import put_inputs
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, level_of
 from shequ.registry.columns import get_or_not_found
-from shequ.registry.models import MAX_PERIOD, MIN_PERIOD, Division, Population, Workforce
-from shequ.registry.rules import population_problems
+from shequ.registry.models import (
+    ACTIVE_STATUSES,
+    MAX_PERIOD,
+    MIN_PERIOD,
+    Division,
+    Facility,
+    FacilityStatus,
+    Population,
+    Workforce,
+)
+from shequ.registry.rules import facility_problems, population_problems
 from shequ.services import upkeep
 from shequ.services.accounts.audit import audit
 from shequ.services.accounts.models import Role, User
@@ -205,6 +215,60 @@ def round_items(session: Session, config: ReportingConfig, round_: ReportingRoun
     return [known[k] for k in keys if k in known]
 
 
+def period_span(round_: ReportingRound) -> tuple[dt.date, dt.date]:
+    """The first and last day the round's figures are for: its year, or its quarter."""
+    if round_.frequency == Frequency.QUARTERLY.value and round_.quarter is not None:
+        first = dt.date(round_.period, 3 * round_.quarter - 2, 1)
+        after = (dt.date(round_.period + 1, 1, 1) if round_.quarter == 4
+                 else dt.date(round_.period, 3 * round_.quarter + 1, 1))
+        return first, after - dt.timedelta(days=1)
+    return dt.date(round_.period, 1, 1), dt.date(round_.period, 12, 31)
+
+
+def _asked_facilities(session: Session, round_: ReportingRound, code: str
+                      ) -> list[Facility]:
+    """The unit's facilities a facility data set asks about: those serving residents and
+    those closed on or after the round's first day (or with no closing date)."""
+    first, _ = period_span(round_)
+    return [f for f in session.scalars(select(Facility).where(
+        Facility.division_code == code,
+        Facility.status.in_([*ACTIVE_STATUSES, FacilityStatus.CLOSED.value])).order_by(
+        Facility.type_code, Facility.name, Facility.id))
+        if f.status != FacilityStatus.CLOSED.value or f.closed_on is None
+        or f.closed_on >= first]
+
+
+def unit_items(session: Session, config: ReportingConfig, round_: ReportingRound, code: str,
+               *, catalog_dir: Path | None = None) -> list[DataItem]:
+    """The items the round asks of one unit: a facility data set's items once per facility
+    (the floor area where its type keeps one, places/beds/seats where its type counts
+    them), every other item once."""
+    items = round_items(session, config, round_)
+    if not any(i.target is Target.FACILITY for i in items):
+        return items
+    types = load_catalog(catalog_dir).facility_types
+    facilities = _asked_facilities(session, round_, code)
+    expanded: list[DataItem] = []
+    for item in items:
+        if item.target is not Target.FACILITY:
+            expanded.append(item)
+            continue
+        for facility in facilities:
+            kind = types.get(facility.type_code)
+            if item.column == "floor_area_m2" and kind is not None and \
+                    not kind.records_floor_area:
+                continue
+            if item.column == "capacity" and (kind is None or kind.capacity_unit == "none"):
+                continue
+            expanded.append(item.on_facility(facility.id, facility.name))
+    # one facility's figures together, in the order of the data set's items
+    position = {i.key: n for n, i in enumerate(items)}
+    return sorted(expanded, key=lambda i: (
+        position[i.template] if i.facility_id is None else
+        min(position[t.key] for t in items if t.target is Target.FACILITY),
+        i.facility_id or 0, position[i.template]))
+
+
 def _require_unit(session: Session, user: User, round_: ReportingRound, code: str
                   ) -> Division:
     require_role(user, *STAFF_ROLES)
@@ -263,7 +327,17 @@ def _registry_values(session: Session, items: Sequence[DataItem], code: str, per
         select(Workforce).where(Workforce.division_code == code, Workforce.period == period))}
     inputs = {i.measure: i.value for i in session.scalars(select(IndicatorInput).where(
         IndicatorInput.division_code == code, IndicatorInput.period == period))}
+    asked = [i.facility_id for i in items if i.facility_id is not None]
+    facilities = {f.id: f for f in session.scalars(select(Facility).where(
+        Facility.id.in_(asked)))} if asked else {}
     for item in items:
+        if item.facility_id is not None and item.facility_id in facilities:
+            held = facilities[item.facility_id]
+            figure = (float(held.status in ACTIVE_STATUSES) if item.column == "open"
+                      else getattr(held, item.column))
+            if figure is not None:
+                found[item.key] = float(figure)
+            continue
         if item.target is Target.POPULATION and population is not None:
             found[item.key] = float(getattr(population, item.column))
         elif item.target is Target.WORKFORCE and workforce:
@@ -301,12 +375,13 @@ def _may_sign(user: User, level: int, code: str) -> bool:
 
 
 def form_view(session: Session, config: ReportingConfig, user: User, round_id: int,
-              code: str) -> FormView:
+              code: str, *, catalog_dir: Path | None = None) -> FormView:
     """The unit's form in the round: stored values, else prefilled from the registry's
-    figures for the round's year, else from the unit's form in the last round."""
+    figures for the round's year (a facility's as they stand), else from the unit's form
+    in the last round."""
     round_ = get_round(session, round_id)
     unit = _require_unit(session, user, round_, code)
-    items = round_items(session, config, round_)
+    items = unit_items(session, config, round_, code, catalog_dir=catalog_dir)
     form = _form(session, round_.id, code)
     prefilled: dict[str, str] = {}
     if form is not None:
@@ -396,6 +471,60 @@ def _registry_problems(items: Sequence[DataItem], figures: Mapping[str, float | 
     return problems
 
 
+def _facility_changes(items: Sequence[DataItem], figures: Mapping[str, float | None],
+                      facility: Facility, round_: ReportingRound, today: dt.date
+                      ) -> dict[str, object]:
+    """What the form's figures change on one facility (the registry's column values).
+    Reported closed, a facility closes on its closing date if it has one, else on the
+    last day of the round's period (or today, if that is still to come); reported open,
+    a closed one serves again."""
+    changes: dict[str, object] = {}
+    for item in items:
+        figure = figures.get(item.key)
+        if item.facility_id != facility.id or figure is None:
+            continue
+        if item.column == "floor_area_m2":
+            changes["floor_area_m2"] = figure
+        elif item.column == "capacity":
+            changes["capacity"] = int(figure)
+        elif figure == 0 and facility.status != FacilityStatus.CLOSED.value:
+            changes["status"] = FacilityStatus.CLOSED.value
+            changes["closed_on"] = facility.closed_on or min(period_span(round_)[1], today)
+        elif figure == 1 and facility.status == FacilityStatus.CLOSED.value:
+            changes["status"] = FacilityStatus.IN_SERVICE.value
+            changes["closed_on"] = None
+    return changes
+
+
+def _facility_problems(session: Session, items: Sequence[DataItem],
+                       figures: Mapping[str, float | None], unit: Division, *,
+                       round_: ReportingRound, source: str, catalog_dir: Path | None,
+                       today: dt.date) -> list[Problem]:
+    """The registry's facility rules on a submission's facility figures (open is 1 or 0;
+    the floor area holds the activity area; a closing date after the opening one)."""
+    problems = [Problem(source, f"{figures[i.key]:g} is neither 1 (open) nor 0 (closed)",
+                        column=i.key, code="reporting.open_or_closed",
+                        params={"value": f"{figures[i.key]:g}"})
+                for i in items if i.column == "open" and i.target is Target.FACILITY
+                and figures.get(i.key) not in (None, 0.0, 1.0)]
+    asked = sorted({i.facility_id for i in items if i.facility_id is not None})
+    if problems or not asked:
+        return problems
+    catalog = load_catalog(catalog_dir)
+    for facility in session.scalars(select(Facility).where(Facility.id.in_(asked))):
+        changes = _facility_changes(items, figures, facility, round_, today)
+        merged = {name: getattr(facility, name) for name in upkeep.FACILITY_FIELDS} | changes
+        by_column = {i.column: i.key for i in items if i.facility_id == facility.id}
+        by_column["status"] = by_column["closed_on"] = by_column.get("open", "")
+        by_column["activity_area_m2"] = by_column.get("floor_area_m2", "")
+        for p in facility_problems(catalog, merged, unit, source=source, row=None,
+                                   as_of=today):
+            problems.append(Problem(p.source, f"{facility.name}: {p.reason}",
+                                    column=by_column.get(p.column or "") or p.column,
+                                    hint=p.hint, code=p.code, params=p.params))
+    return problems
+
+
 def _violation_problem(violation: Violation, source: str, catalog_dir: Path | None
                        ) -> Problem:
     """A validation rule's violation as a problem beside its item, in both languages
@@ -435,13 +564,16 @@ def save_form(session: Session, config: ReportingConfig, user: User, round_id: i
             f"the form of {code} in round {round_.id} is signed off at level "
             f"{form.approved_level}; it must be unapproved (with a reason) before a change",
             code="reporting.form_locked", params={"division": code})
-    items = round_items(session, config, round_)
+    items = unit_items(session, config, round_, code, catalog_dir=catalog_dir)
     figures, problems = _parse(items, values, source)
     notes = {k: v.strip()[:MAX_COMMENT] for k, v in (comments or {}).items()
              if k in {i.key for i in items} and v and v.strip()}
     violations: list[Violation] = []
     if submit and not problems:
         problems += _registry_problems(items, figures, unit, source)
+        problems += _facility_problems(session, items, figures, unit, round_=round_,
+                                       source=source, catalog_dir=catalog_dir,
+                                       today=now.date())
     if submit and not problems:
         violations = check_submission(session, round_.id, code, figures, notes,
                                       catalog_dir=catalog_dir)
@@ -479,7 +611,7 @@ def save_form(session: Session, config: ReportingConfig, user: User, round_id: i
     if submit:  # the warnings answered stay in the round's violations list
         record_violations(session, round_.id, code, violations, notes)
     if submit and config.apply_on is ApplyOn.SUBMITTED:
-        apply_figures(session, config, user, form, now=now)
+        apply_figures(session, config, user, form, now=now, catalog_dir=catalog_dir)
     session.flush()
     return form
 
@@ -497,7 +629,7 @@ def get_form(session: Session, form_id: int) -> RoundForm:
 
 
 def approve_form(session: Session, config: ReportingConfig, user: User, form_id: int, *,
-                 now: dt.datetime) -> RoundForm:
+                 now: dt.datetime, catalog_dir: Path | None = None) -> RoundForm:
     """Sign the form off at the next level; the last level's sign-off writes the figures
     into the registry (``apply_on = "approved"``)."""
     require_role(user, *STAFF_ROLES)
@@ -525,7 +657,7 @@ def approve_form(session: Session, config: ReportingConfig, user: User, form_id:
                             f"reporting_form:{form.id}:approved:{level}:{now:%Y%m%dT%H%M%S}",
                             skip_user_id=user.id)
     if level == config.last_level and config.apply_on is ApplyOn.APPROVED:
-        apply_figures(session, config, user, form, now=now)
+        apply_figures(session, config, user, form, now=now, catalog_dir=catalog_dir)
     session.flush()
     return form
 
@@ -568,11 +700,12 @@ def unapprove_form(session: Session, config: ReportingConfig, user: User, form_i
 
 
 def apply_figures(session: Session, config: ReportingConfig, user: User, form: RoundForm, *,
-                  now: dt.datetime) -> None:
+                  now: dt.datetime, catalog_dir: Path | None = None) -> None:
     """Write the form's figures into the registry once: the year's population, the
-    workforce lines it asks for (other lines kept) and the indicator inputs."""
+    workforce lines it asks for (other lines kept), the indicator inputs and each
+    facility's figures (through the upkeep service's rules, audited)."""
     round_ = get_round(session, form.round_id)
-    items = round_items(session, config, round_)
+    items = unit_items(session, config, round_, form.division_code, catalog_dir=catalog_dir)
     values = {v.item: v.value for v in session.scalars(select(FormValue).where(
         FormValue.form_id == form.id))}
     given = [(i, values[i.key]) for i in items if values.get(i.key) is not None]
@@ -598,6 +731,14 @@ def apply_figures(session: Session, config: ReportingConfig, user: User, form: R
               if i.target is Target.INPUT]
     if inputs:
         put_inputs(session, inputs, source=label)
+    asked = sorted({i.facility_id for i, _ in given if i.facility_id is not None})
+    if asked:
+        catalog = load_catalog(catalog_dir)
+        for facility in session.scalars(select(Facility).where(Facility.id.in_(asked))):
+            changes = _facility_changes(items, values, facility, round_, now.date())
+            if changes:
+                upkeep.update_facility(session, catalog, user, facility.id, changes,
+                                       source=label)
     form.applied_at = now
     _event(session, form, FormAction.APPLY, user, now)
     session.flush()
@@ -783,10 +924,12 @@ __all__ = [
     "get_round",
     "open_round",
     "overview",
+    "period_span",
     "reporting_config",
     "resting_on_unapproved",
     "round_items",
     "rounds_for",
     "save_form",
     "unapprove_form",
+    "unit_items",
 ]
