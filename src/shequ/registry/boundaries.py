@@ -42,11 +42,13 @@ def assign_points(xs: npt.ArrayLike, ys: npt.ArrayLike,
 
     A point holds when the polygon *covers* it (interior or boundary); a point covered by
     several polygons (on a shared edge, or where polygons overlap) gets the lowest index.
-    ``polygons`` may be a prebuilt :class:`shapely.STRtree` to reuse across calls.
+    ``polygons`` may also be a :class:`shapely.STRtree` (its geometries are used).
 
-    Vectorised: one STRtree query of all points at once (bounding-box candidates, then
-    the exact predicate in GEOS), so a million points into 100,000 polygons takes a few
-    seconds.
+    Vectorised in two steps: the candidates of each point are the polygons whose box
+    holds it, found with numpy through a uniform grid of the polygons' boxes (no point
+    geometry is built); then each candidate is tested exactly by GEOS on the prepared
+    polygon and the bare coordinates (``shapely.intersects_xy``).  A million points into
+    100,000 polygons takes about two seconds of CPU (bench/README.md).
 
     >>> from shapely import box
     >>> assign_points([0.5, 1.5, 5.0], [0.5, 0.5, 5.0], [box(0, 0, 1, 1), box(1, 0, 2, 1)])
@@ -57,25 +59,86 @@ def assign_points(xs: npt.ArrayLike, ys: npt.ArrayLike,
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError(f"xs and ys must be 1-D arrays of one length, not {x.shape} and "
                          f"{y.shape}")
-    tree = polygons if isinstance(polygons, STRtree) else STRtree(np.asarray(polygons))
+    shapes = np.asarray(polygons.geometries if isinstance(polygons, STRtree) else polygons,
+                        dtype=object)
     out = np.full(x.shape[0], OUTSIDE, dtype=np.int64)
-    if x.shape[0] == 0 or len(tree.geometries) == 0:
+    if x.shape[0] == 0 or shapes.size == 0:
         return out
-    finite = np.isfinite(x) & np.isfinite(y)
-    points = shapely.points(np.where(finite, x, 0.0), np.where(finite, y, 0.0))
-    # For a point, "intersects" is "covered by" (interior or boundary), and GEOS answers it
-    # faster.
-    point_rows, polygon_rows = tree.query(points, predicate="intersects")
+    point_rows, polygon_rows = _box_candidates(x, y, shapes)
     if point_rows.size == 0:
         return out
-    # Lowest polygon index per point: sort by (point, polygon), keep each point's first.
-    order = np.lexsort((polygon_rows, point_rows))
-    point_rows, polygon_rows = point_rows[order], polygon_rows[order]
-    first = np.ones(point_rows.size, dtype=bool)
-    first[1:] = point_rows[1:] != point_rows[:-1]
-    out[point_rows[first]] = polygon_rows[first]
-    out[~finite] = OUTSIDE
+    shapely.prepare(shapes)
+    # For a point, "intersects" is "covered by" (interior or boundary).
+    hit = shapely.intersects_xy(shapes[polygon_rows], x[point_rows], y[point_rows])
+    point_rows, polygon_rows = point_rows[hit], polygon_rows[hit]
+    # Lowest polygon index per point.
+    lowest = np.full(x.shape[0], shapes.size, dtype=np.int64)
+    np.minimum.at(lowest, point_rows, polygon_rows)
+    found = lowest < shapes.size
+    out[found] = lowest[found]
     return out
+
+
+# A polygon's box spread over more grid cells than this many per polygon on average makes
+# the grid a poor index (very unequal sizes): the STRtree finds the candidates instead.
+_GRID_CELLS_PER_POLYGON = 16
+
+
+def _box_candidates(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+                    shapes: npt.NDArray[np.object_]
+                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Pairs (point row, polygon row) where the polygon's box holds the point.
+
+    The polygons' boxes are listed under every cell of a √n × √n grid they meet; a
+    point's candidates are the polygons listed under its cell whose box holds it.
+    """
+    bounds = shapely.bounds(shapes)
+    usable = np.flatnonzero(~np.isnan(bounds[:, 0]))
+    empty = np.empty(0, dtype=np.int64)
+    if usable.size == 0:
+        return empty, empty
+    b = bounds[usable]
+    x0, y0 = float(b[:, 0].min()), float(b[:, 1].min())
+    x1, y1 = float(b[:, 2].max()), float(b[:, 3].max())
+    side = max(1, int(np.sqrt(usable.size)))
+    width = (x1 - x0) / side or 1.0
+    height = (y1 - y0) / side or 1.0
+
+    def column(v: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        return np.clip(((v - x0) / width).astype(np.int64), 0, side - 1)
+
+    def row(v: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        return np.clip(((v - y0) / height).astype(np.int64), 0, side - 1)
+
+    i0, i1, j0, j1 = column(b[:, 0]), column(b[:, 2]), row(b[:, 1]), row(b[:, 3])
+    across = i1 - i0 + 1
+    cells_of = across * (j1 - j0 + 1)
+    total = int(cells_of.sum())
+    if total > _GRID_CELLS_PER_POLYGON * usable.size + 1_000_000:
+        tree = STRtree(shapes)
+        finite = np.isfinite(x) & np.isfinite(y)
+        pairs = tree.query(shapely.points(x[finite], y[finite]))
+        return np.flatnonzero(finite)[pairs[0]], pairs[1].astype(np.int64)
+    # every (grid cell, polygon) entry, sorted by cell, with each cell's first entry
+    step = np.arange(total) - np.repeat(np.cumsum(cells_of) - cells_of, cells_of)
+    wide = np.repeat(across, cells_of)
+    cell = ((np.repeat(j0, cells_of) + step // wide) * side
+            + np.repeat(i0, cells_of) + step % wide)
+    order = np.argsort(cell, kind="stable")
+    listed = usable[np.repeat(np.arange(usable.size), cells_of)[order]]
+    starts = np.searchsorted(cell[order], np.arange(side * side + 1))
+    # each point against the entries of its cell
+    inside = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    point_cell = row(y[inside]) * side + column(x[inside])
+    count = starts[point_cell + 1] - starts[point_cell]
+    points = np.repeat(inside, count)
+    entry = (np.repeat(starts[point_cell], count)
+             + np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    candidates = listed[entry]
+    px, py = x[points], y[points]
+    holds = ((bounds[candidates, 0] <= px) & (bounds[candidates, 2] >= px)
+             & (bounds[candidates, 1] <= py) & (bounds[candidates, 3] >= py))
+    return points[holds], candidates[holds].astype(np.int64)
 
 
 # ---------------------------------------------------------------- shapes
@@ -246,8 +309,9 @@ def locate_points(connection: Connection, xs: npt.ArrayLike, ys: npt.ArrayLike, 
     On PostgreSQL, up to ``POSTGIS_POINTS`` points are found by PostGIS itself (the GiST
     index, then ``ST_Covers``).  More points, and every call on SQLite, read the
     boundaries whose box meets the points' box (by the GiST index on PostgreSQL, by the
-    box columns on SQLite) and assign in process with :func:`assign_points`: one
-    index probe per point in PostgreSQL took about 20 times as long (bench/README.md).
+    box columns on SQLite) and assign in process with :func:`assign_points`.  Assigning a
+    million points all in PostGIS — copied into a table with its own GiST index and
+    joined to the boundaries — took about ten times as long (bench/README.md).
     """
     x = np.asarray(xs, dtype=np.float64)
     y = np.asarray(ys, dtype=np.float64)
@@ -281,12 +345,11 @@ def locate_points(connection: Connection, xs: npt.ArrayLike, ys: npt.ArrayLike, 
     rows = connection.execute(query).all()
     if not rows:
         return found
-    codes = [str(r.code) for r in rows]
+    # the codes with None last, so that OUTSIDE (-1) picks None
+    codes = np.asarray([str(r.code) for r in rows] + [None], dtype=object)
     shapes = shapely.from_wkb([r.shape for r in rows])
-    for i, index in enumerate(assign_points(x, y, shapes).tolist()):
-        if index != OUTSIDE:
-            found[i] = codes[index]
-    return found
+    located: list[str | None] = codes[assign_points(x, y, shapes)].tolist()
+    return located
 
 
 def locate_point(connection: Connection, lon: float, lat: float, *, level: int = 5,
