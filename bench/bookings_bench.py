@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from scratch import database
 from shequ.errors import ConflictError
 from shequ.registry.db import make_engine, session_factory, upgrade
 from shequ.registry.models import Facility
@@ -39,28 +36,8 @@ from shequ.services.bookings import service
 from shequ.services.bookings.models import BookerScope, Booking, BookingSlot
 from shequ.services.bookings.rules import Booker
 
-PG_ADMIN = os.environ.get("SHEQU_BENCH_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = dt.datetime(2026, 11, 28, 8)  # noqa: DTZ001 (naive China Standard Time)
 DAY0 = dt.datetime(2026, 11, 30)  # noqa: DTZ001
-
-
-def database(backend: str) -> tuple[str, Callable[[], None]]:
-    """A fresh, migrated database and a function that drops it."""
-    if backend == "sqlite":
-        path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
-        return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
-    name = f"shequ_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin.url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def setup(url: str, resources: int) -> tuple[sessionmaker[Session], list[int]]:

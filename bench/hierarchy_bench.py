@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Callable
-from pathlib import Path
 from typing import cast
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, Table, create_engine, insert, select, text, update
+from sqlalchemy import Engine, Table, insert, select, update
 
 import shequ.models  # noqa: F401  (every table, so the services' carried tables exist)
+from scratch import database
 from shequ.indicators.definitions import load_indicator_catalog
 from shequ.indicators.engine import MeasureTables, compute_indicators
 from shequ.ingest.national import load_national
@@ -41,29 +37,9 @@ from shequ.registry.db import make_engine, session_factory, upgrade
 from shequ.registry.models import Division, Facility, Population, Workforce
 from shequ.services.hierarchy import carried_tables
 
-PG_ADMIN = os.environ.get("SHEQU_BENCH_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SEED = 20250101
 PERIOD = 2024
 NATIONAL = ["N1", "N2", "N3", "N4", "N5", "N6", "N7"]
-
-
-def database(backend: str) -> tuple[str, Callable[[], None]]:
-    """A fresh database and a function that drops it."""
-    if backend == "sqlite":
-        path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
-        return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
-    name = f"shequ_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin.url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def fill(engine: Engine, *, facilities: int, seed: int) -> pl.DataFrame:

@@ -22,22 +22,20 @@ import argparse
 import email
 import email.policy
 import multiprocessing
-import os
 import smtplib
 import socket
 import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
+from scratch import database
 from shequ.context import Context
 from shequ.services.accounts import User, create_user, hash_password
 from shequ.services.notify import service as notices
@@ -46,8 +44,6 @@ from shequ.services.notify.dispatcher import Dispatcher, DispatchPolicy
 from shequ.services.notify.models import Delivery
 from shequ.settings import Settings
 
-PG_ADMIN = os.environ.get("SHEQU_BENCH_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 USERS = 100
 SENDER = "noreply@shequ.example"
 
@@ -108,24 +104,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def database(backend: str) -> tuple[str, Callable[[], None]]:
-    """A fresh database URL and a function that drops it."""
-    if backend == "sqlite":
-        path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
-        return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
-    name = f"shequ_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
 def run_shequ(backend: str, n: int, dispatchers: int, batch: int

@@ -31,16 +31,14 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 
+from scratch import database
 from shequ.indicators.expr import Measure
 from shequ.indicators.rules import RuleSet, load_rules
 from shequ.registry.db import make_engine, session_factory, upgrade
@@ -63,8 +61,6 @@ PERIOD = 2025
 HISTORY = (2021, 2022, 2023, 2024)
 RULES_TARGET_S = 60.0
 PAGE_TARGET_MS = 200.0
-PG_ADMIN = os.environ.get("SHEQU_BENCH_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 POPULATION = ("residents", "households", "age_0_2", "age_3_5", "age_6_14", "age_60_plus",
               "age_80_plus", "disabled", "assisted_households")
 
@@ -187,24 +183,6 @@ def run_rules(units: pl.Series, repeat: int) -> None:
     print(f"  target {RULES_TARGET_S:.0f} s: Shequ/target wall {shequ_s / RULES_TARGET_S:.3f}"
           f", CPU {cpu_s / RULES_TARGET_S:.3f} "
           f"({'met' if shequ_s < RULES_TARGET_S else 'MISSED on the wall clock'})")
-
-
-def database(backend: str) -> tuple[str, Callable[[], None]]:
-    """A fresh database and a function that drops it."""
-    if backend == "sqlite":
-        path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
-        return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
-    name = f"shequ_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin.url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def synthetic_violations(units: pl.Series, count: int, *, seed: int) -> list[dict[str, object]]:
