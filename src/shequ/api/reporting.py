@@ -79,6 +79,8 @@ class RoundOut(BaseModel):
     scope_code: str | None
     opens_on: dt.date
     due_on: dt.date
+    period_start: dt.date = Field(description="the first day the figures are for")
+    period_end: dt.date = Field(description="the last day the figures are for")
 
 
 class EventOut(BaseModel):

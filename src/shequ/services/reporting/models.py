@@ -85,6 +85,21 @@ class ReportingRound(Base):
     created_at: Mapped[dt.datetime] = mapped_column(ChinaDateTime())
     created_by_id: Mapped[int | None] = mapped_column(Integer)
 
+    @property
+    def period_start(self) -> dt.date:
+        """The first day the figures are for: 1 January, or the quarter's first day."""
+        if self.frequency == Frequency.QUARTERLY.value and self.quarter is not None:
+            return dt.date(self.period, 3 * self.quarter - 2, 1)
+        return dt.date(self.period, 1, 1)
+
+    @property
+    def period_end(self) -> dt.date:
+        """The last day the figures are for: 31 December, or the quarter's last day."""
+        if self.frequency == Frequency.QUARTERLY.value and self.quarter is not None \
+                and self.quarter < 4:
+            return dt.date(self.period, 3 * self.quarter + 1, 1) - dt.timedelta(days=1)
+        return dt.date(self.period, 12, 31)
+
 
 class RoundItem(Base):
     """One data item a round asks for, in its data set (fixed when the round opens)."""

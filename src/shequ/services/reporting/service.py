@@ -217,12 +217,7 @@ def round_items(session: Session, config: ReportingConfig, round_: ReportingRoun
 
 def period_span(round_: ReportingRound) -> tuple[dt.date, dt.date]:
     """The first and last day the round's figures are for: its year, or its quarter."""
-    if round_.frequency == Frequency.QUARTERLY.value and round_.quarter is not None:
-        first = dt.date(round_.period, 3 * round_.quarter - 2, 1)
-        after = (dt.date(round_.period + 1, 1, 1) if round_.quarter == 4
-                 else dt.date(round_.period, 3 * round_.quarter + 1, 1))
-        return first, after - dt.timedelta(days=1)
-    return dt.date(round_.period, 1, 1), dt.date(round_.period, 12, 31)
+    return round_.period_start, round_.period_end
 
 
 def _asked_facilities(session: Session, round_: ReportingRound, code: str
@@ -350,13 +345,18 @@ def _registry_values(session: Session, items: Sequence[DataItem], code: str, per
 
 def _last_round_values(session: Session, round_: ReportingRound, code: str
                        ) -> dict[str, float | None]:
-    """The unit's figures on its latest form of an earlier round."""
-    earlier = session.scalars(select(RoundForm).join(
+    """The unit's figures on its form of the latest earlier round: the one whose period
+    (a year or a quarter) ended last before this round's began, so a second quarter
+    follows the first and a first quarter the year before."""
+    candidates = session.execute(select(RoundForm, ReportingRound).join(
         ReportingRound, ReportingRound.id == RoundForm.round_id).where(
-        RoundForm.division_code == code, ReportingRound.period < round_.period).order_by(
-        ReportingRound.period.desc(), ReportingRound.id.desc())).first()
-    if earlier is None:
+        RoundForm.division_code == code, ReportingRound.period <= round_.period,
+        ReportingRound.id != round_.id)).all()
+    before = [(r.period_end, r.id, form) for form, r in candidates
+              if r.period_end < round_.period_start]
+    if not before:
         return {}
+    earlier = max(before, key=lambda found: (found[0], found[1]))[2]
     return {v.item: v.value for v in session.scalars(select(FormValue).where(
         FormValue.form_id == earlier.id)) if v.value is not None}
 
@@ -703,7 +703,9 @@ def apply_figures(session: Session, config: ReportingConfig, user: User, form: R
                   now: dt.datetime, catalog_dir: Path | None = None) -> None:
     """Write the form's figures into the registry once: the year's population, the
     workforce lines it asks for (other lines kept), the indicator inputs and each
-    facility's figures (through the upkeep service's rules, audited)."""
+    facility's figures (through the upkeep service's rules, audited).  The registry keeps
+    one set of figures a year, so a quarterly round's figures become its year's: the last
+    quarter signed off is what every office reads."""
     round_ = get_round(session, form.round_id)
     items = unit_items(session, config, round_, form.division_code, catalog_dir=catalog_dir)
     values = {v.item: v.value for v in session.scalars(select(FormValue).where(
