@@ -113,6 +113,7 @@ def _draw(page: Page, ctx: ContextDep, session: Session, *, form: FormState | No
     return render(page, "work.html", {
         "tasks": tasks, "scope": scope, "planner": planner, "last_run": last_run,
         "waiting": sum(t.count for t in tasks), "form": form,
+        "reporting_open": forms is not None,
         "breadcrumbs": [Crumb(page.t("common.home"), "/"), Crumb(page.t("work.title"))],
     }, status_code=status_code)
 
