@@ -3,6 +3,8 @@ answer to a division it does not know: pages in the reader's language, never JSO
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -45,3 +47,99 @@ def test_an_unknown_division_is_the_not_found_page(client: TestClient, lang: str
     assert page.headers["content-type"].startswith("text/html")
     assert f'lang="{lang}"' in page.text
     assert words in visible(page.text)
+
+
+@pytest.fixture
+def demo_client(demo_settings: Settings) -> Iterator[tuple[TestClient, Context]]:
+    """The demo county, its demo accounts, served in-process with its own job runner."""
+    from shequ.services.accounts.demo import ensure_demo_accounts
+    from shequ.services.jobs.runner import own_runner
+
+    ctx = Context.open(demo_settings)
+    with ctx.sessions.begin() as session:
+        ensure_demo_accounts(session, county_code="130123000000", environment="test")
+    with own_runner(ctx), TestClient(create_app(ctx)) as test_client:
+        yield test_client, ctx
+    ctx.close()
+
+
+def _sign_in(client: TestClient, username: str) -> None:
+    from shequ.services.accounts.users import DEMO_PASSWORD
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    done = client.post("/login", data={"username": username, "password": DEMO_PASSWORD,
+                                       "csrf_token": token.group(1)}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+
+
+def _csrf(html: str) -> str:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    return token.group(1)
+
+
+def test_a_planner_recomputes_the_life_circles_as_a_job_from_the_page(
+        demo_client: tuple[TestClient, Context]) -> None:
+    """The button starts the jurisdiction's life circles as a job for the year shown; the
+    page follows it and, once it has ended, shows the stored figures — the same coverage
+    as before (the registry did not change), computed anew."""
+    from sqlalchemy import func, select
+
+    from shequ.access.models import CommunityAccess
+    from shequ.services.jobs.models import Job
+    from shequ.services.jobs.service import wait
+
+    client, ctx = demo_client
+    _sign_in(client, "demo_planner")
+    before = client.get("/access", params={"tier": "15min", "lang": "en"})
+    assert 'data-testid="recompute-form"' in before.text
+    period = re.search(r'name="period" value="(\d{4})"', before.text)
+    assert period is not None
+    year = int(period.group(1))
+    assert f"to the facilities of {year} again" in visible(before.text)
+    with ctx.sessions() as session:
+        stamped = session.scalar(select(func.max(CommunityAccess.computed_at)).where(
+            CommunityAccess.period == year))
+    started = client.post("/access/recompute", follow_redirects=False, data={
+        "csrf_token": _csrf(before.text), "division": "130123000000", "tier": "15min",
+        "period": str(year)})
+    assert started.status_code == 303, started.text
+    target = started.headers["location"]
+    job_id = int(target.rsplit("job=", 1)[1])
+    assert target == (f"/access?division=130123000000&tier=15min&period={year}"
+                      f"&job={job_id}")
+    running = client.get(target + "&lang=en")
+    assert 'data-testid="job"' in running.text and "/static/plan.js" in running.text
+    done = wait(ctx, job_id, timeout=600)
+    assert done.status == "done", done.problem
+    with ctx.sessions() as session:
+        job = session.get_one(Job, job_id)
+        assert job.kind == "access.life_circles" and job.username == "demo_planner"
+        assert json.loads(job.result or "{}")["period"] == year
+        stored = session.scalar(select(func.max(CommunityAccess.computed_at)).where(
+            CommunityAccess.period == year))
+    # the demo's data folder holds no stored life circles of this year: the page walked
+    # them for its answer; now they are stored
+    assert stamped is None and stored is not None
+    assert "No stored results yet: this page computed them now." in visible(before.text)
+    after = client.get(target + "&lang=en")
+    assert 'data-status="done"' in after.text
+    assert f"Walked with the facilities of {year}; computed" in visible(after.text)
+    summary = re.compile(r'data-testid="summary">([^<]+)<')
+    assert summary.findall(after.text) == summary.findall(before.text) != []
+    # the jobs page links the job back to the life-circle page
+    assert f'href="/access?division=130123000000&amp;job={job_id}"' in client.get("/jobs").text
+
+
+def test_a_community_worker_has_no_recompute(demo_client: tuple[TestClient, Context]
+                                            ) -> None:
+    client, _ = demo_client
+    _sign_in(client, "demo_worker")
+    page = client.get("/access", params={"tier": "15min"})
+    assert page.status_code == 200 and 'data-testid="recompute-form"' not in page.text
+    # a form token from a page where the worker has forms (upkeep)
+    token = _csrf(client.get("/upkeep").text)
+    refused = client.post("/access/recompute", data={"csrf_token": token},
+                          follow_redirects=False)
+    assert refused.status_code == 403

@@ -52,9 +52,15 @@ def run_indicators(ctx: Context, session: Session, user: User, *,
 
 
 def start_life_circles(ctx: Context, user: User, *, period: int | None = None) -> Any:
-    """Recompute the life circles of ``user``'s jurisdiction as a job."""
+    """Recompute the life circles of ``user``'s jurisdiction for ``period`` (default this
+    year) as a job — planners' work, as ``POST /api/v1/access/compute`` is."""
+    from shequ.services.accounts import PLANNER_ROLES, Role
     from shequ.services.jobs.service import submit
 
+    if Role(user.role) not in PLANNER_ROLES:
+        from shequ.errors import AccessDenied
+
+        raise AccessDenied("recomputing is planners' work", code="accounts.role_needed")
     return submit(ctx, user, kind="access.life_circles",
                   division_code=_jurisdiction_code(user),
                   parameters={"period": period, "user_id": user.id})

@@ -8,21 +8,26 @@ community's panel on a click: what it reaches, what it lacks, its indicators.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from shequ.access.coverage import community_tiers, stored_years
 from shequ.catalog import Catalog
-from shequ.errors import NotFoundError
+from shequ.context import Context
+from shequ.errors import AccessDenied, NotFoundError, ShequError
 from shequ.http.deps import ContextDep, SessionDep
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix
+from shequ.services.accounts import PLANNER_ROLES
 from shequ.web.divisions import division_of, hierarchy_crumbs, trail_of
+from shequ.web.forms import FormState, back, failed
 from shequ.web.indicators import STATUS_COLOURS
-from shequ.web.page import Page, PageDep, render
+from shequ.web.page import Page, PageDep, SignedInPage, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,7 +39,15 @@ def access_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
                 division: str | None = None, tier: str = DEFAULT_TIER,
                 period: str = "") -> HTMLResponse:
     """Map of covered and uncovered residents for a division, a tier and a year, the
-    gaps, and a point query."""
+    gaps, and a point query; for planners, the recompute (a job followed here)."""
+    return _access_page(page, ctx, session, division=division, tier=tier, period=period)
+
+
+def _access_page(page: Page, ctx: Context, session: Session, *, division: str | None,
+                 tier: str, period: str, form: FormState | None = None,
+                 status_code: int = 200) -> HTMLResponse:
+    from shequ.web.plan_work import job_panel
+
     info = queries.meta(session)
     if tier not in ctx.catalog.tiers:
         tier = DEFAULT_TIER
@@ -54,11 +67,16 @@ def access_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
         "tiers": tiers, "synthetic": info.get("synthetic") == "true",
         "children": queries.children(session, None if unit is None else unit.code)
         if unit is None or unit.level < 5 else [],
+        "planner": page.role in PLANNER_ROLES, "form": form,
+        # the year a recompute walks (the shown one, else this year, as the job does)
+        "recompute_year": int(period) if period.isdigit() else queries.today().year,
+        "job": job_panel(page, session) if page.is_staff else None,
     }
     try:
         found = community_tiers(ctx, session, prefix=prefix, tier=tier, period=chosen_year)
     except NotFoundError:  # no street network or no community with a point yet
-        return render(page, "access.html", {**base, "unavailable": True})
+        return render(page, "access.html", {**base, "unavailable": True},
+                      status_code=status_code)
     table = found.table
     points = [{"code": r["division_code"], "name": r["name"], "lon": r["longitude"],
                "lat": r["latitude"], "share": r["covered_share"],
@@ -79,7 +97,42 @@ def access_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
         "years": years,
         "type_names": {c: t.name(page.lang) for c, t in ctx.catalog.facility_types.items()},
         "map_tier": _map_tier(page, ctx.catalog, tier, unit),
-    })
+    }, status_code=status_code)
+
+
+async def _posted(request: Request) -> FormData:
+    """The posted form (read once, off the handler's thread)."""
+    return await request.form()
+
+
+Posted = Annotated[FormData, Depends(_posted)]
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+@router.post("/access/recompute", response_class=HTMLResponse)
+def recompute_form(form: Posted, page: SignedInPage, ctx: ContextDep,
+                   session: SessionDep) -> Response:
+    """Recompute the planner's jurisdiction's life circles for the page's year as a job;
+    the page follows its progress and shows the new figures once it has ended."""
+    from shequ.services.analyses import start_life_circles
+
+    user = page.require(*PLANNER_ROLES)
+    division, tier, period = (_field(form, "division")[:12] or None,
+                              _field(form, "tier")[:20] or DEFAULT_TIER,
+                              _field(form, "period")[:4])
+    session.rollback()  # the job opens its own sessions; release this one's snapshot
+    try:
+        job = start_life_circles(ctx, user, period=int(period) if period.isdigit() else None)
+    except ShequError as exc:
+        if isinstance(exc, AccessDenied):
+            raise
+        return _access_page(page, ctx, session, division=division, tier=tier, period=period,
+                            form=failed(FormState(), exc, page.lang), status_code=409)
+    return back("/access", division=division, tier=tier, period=period or None, job=job.id)
 
 
 def _map_tier(page: Page, catalog: Catalog, tier: str, unit: Any) -> dict[str, Any]:

@@ -41,6 +41,8 @@ def _row(page: Page, job: Job, names: dict[int, str]) -> dict[str, Any]:
 def _link(job: Job) -> str | None:
     if job.kind in ("plan.solve", "plan.evaluate"):
         return f"/plan?job={job.id}"
+    if job.kind == "access.life_circles":
+        return f"/access?division={job.division_code}&job={job.id}"
     return None
 
 
