@@ -29,12 +29,34 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
+# The centre of every community circle inside the window: its code, what element lies on
+# top there (its community's code when it is the circle itself) and whether a legend's
+# card covers the point.
+CENTRES = """
+() => {
+  const legends = Array.from(document.querySelectorAll('#access-map .map-legend'))
+    .map((l) => l.getBoundingClientRect());
+  return Array.from(document.querySelectorAll('#access-map path.community')).map((c) => {
+    const b = c.getBoundingClientRect();
+    const x = b.left + b.width / 2, y = b.top + b.height / 2;
+    const top = document.elementFromPoint(x, y);
+    return { code: c.dataset.code, x: x, y: y,
+             top: top && top.classList.contains('community') ? top.dataset.code
+                  : (top ? top.tagName + '.' + (top.getAttribute('class') || '') : null),
+             under_legend: legends.some((r) => x >= r.left && x <= r.right
+                                                && y >= r.top && y <= r.bottom) };
+  }).filter((c) => c.y < window.innerHeight && c.x < window.innerWidth);
+}
+"""
+
+
 def test_map_shows_communities_and_answers_a_click(chromium: Any, demo_server: str) -> None:
     page = chromium.new_page()
     page.add_init_script(WATCH_PANEL)
     failed: list[str] = []
     page.on("requestfailed", lambda request: failed.append(request.url))
-    page.goto(demo_server + "/access?tier=15min&lang=en")
+    # the first answer walks the county's life circles (nothing stored): minutes when loaded
+    page.goto(demo_server + "/access?tier=15min&lang=en", timeout=180_000)
     assert page.get_by_test_id("breadcrumbs").locator("li").all_inner_texts() == [
         "China", "河北省", "石家庄市", "正定县"]
     page.wait_for_selector("#access-map[data-loaded]")
@@ -44,11 +66,20 @@ def test_map_shows_communities_and_answers_a_click(chromium: Any, demo_server: s
     assert page.locator("#access-map path.community").count() == loaded
     assert "residents walk to every required facility" in page.get_by_test_id(
         "summary").inner_text()
-    # click a community: the panel lists the 15-minute tier's reached and missing types
+    # click a community: the panel lists the 15-minute tier's reached and missing types.
+    # Everything is drawn first (catchments, shapes, their legends), then a real pointer
+    # click lands at the centre of a circle that a legend lies over: legends let clicks
+    # through, and nothing else swallows one at any circle's centre.
+    page.wait_for_selector("#access-map[data-catchments][data-choropleth]", timeout=180_000)
     page.locator("#access-map").scroll_into_view_if_needed()
-    # Sent to the circle itself: the division shapes and legends drawn over the map may
-    # cover its middle, where a pointer click would land.
-    page.locator("#access-map path.community").first.dispatch_event("click")
+    centres = page.evaluate(CENTRES)
+    assert len(centres) == loaded
+    assert [c for c in centres if c["top"] != c["code"]] == []
+    under = [c for c in centres if c["under_legend"]]
+    assert under, "no community lies under a legend: the click below proves nothing"
+    page.mouse.click(under[0]["x"], under[0]["y"])
+    page.wait_for_selector(f"#community-panel[data-code='{under[0]['code']}']")
+    assert page.locator("#community-panel").is_visible()
     # The answer may sit in the community panel's folded part: present, not necessarily
     # visible.
     page.wait_for_selector("#point-result[data-answered]", state="attached", timeout=60_000)
@@ -135,4 +166,47 @@ def test_an_unknown_division_is_the_not_found_page(chromium: Any, demo_server: s
     assert answer is not None and answer.status == 404
     assert page.get_by_test_id("error-detail").inner_text().startswith(
         "There is no division in force with the code 130123999999.")
+    page.close()
+
+
+@pytest.fixture
+def planner_server(tmp_path: Path, demo_template: Path) -> Iterator[str]:
+    """The demo county with its demo accounts, served (it is written to)."""
+    from shequ.context import Context
+    from shequ.services.accounts.demo import ensure_demo_accounts
+    from shequ.settings import Settings
+    from tests.conftest import running_server
+
+    shutil.copytree(demo_template, tmp_path / "demo")
+    ctx = Context.open(Settings(data_dir=tmp_path / "demo", environment="test"))
+    with ctx.sessions.begin() as session:
+        ensure_demo_accounts(session, county_code=COUNTY, environment="test")
+    with running_server(ctx) as url:
+        yield url
+    ctx.close()
+
+
+def test_a_planner_recomputes_and_watches_the_job(chromium: Any, planner_server: str
+                                                  ) -> None:
+    """As demo_planner: the recompute button starts the life circles as a job, the page
+    shows its bar, then draws itself again with the figures stored."""
+    from shequ.services.accounts.users import DEMO_PASSWORD
+
+    page = chromium.new_page(locale="zh-CN")
+    page.goto(f"{planner_server}/login?next=/access", timeout=180_000)
+    page.fill("input[name=username]", "demo_planner")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    with page.expect_navigation(timeout=180_000):
+        page.click("button[type=submit]")
+    assert page.get_by_test_id("stored").inner_text().startswith("尚未保存结果")
+    with page.expect_navigation(url="**/access?*job=*", timeout=180_000):
+        page.click("[data-testid=recompute-button]")
+    page.wait_for_selector("[data-testid=job]")
+    assert page.locator("[data-testid=job-progress]").count() == 1
+    page.wait_for_selector("[data-testid=job-status][data-status=done]", timeout=300_000)
+    assert page.get_by_test_id("job-status").inner_text() == "已完成"
+    assert page.get_by_test_id("stored").inner_text().startswith("按 ")
+    assert "已保存，供指标使用" in page.get_by_test_id("stored").inner_text()
+    page.wait_for_selector("#access-map[data-loaded]")
+    assert_no_serious_axe_violations(page)
     page.close()

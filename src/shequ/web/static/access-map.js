@@ -26,7 +26,7 @@
     const colour = COVERED[coverageOf(p.share)];
     const lines = [`${p.name || ""} ${p.code}`, `${text.residents}: ${numbers.format(p.residents || 0)}`];
     if (p.missing.length) lines.push(`${text.missing}: ${p.missing.length}`);
-    L.circleMarker([p.lat, p.lon], { radius: 4 + 10 * Math.sqrt((p.residents || 0) / maxResidents),
+    L.circleMarker([p.lat, p.lon], { code: p.code, radius: 4 + 10 * Math.sqrt((p.residents || 0) / maxResidents),
       color: colour, fillColor: colour, fillOpacity: 0.7, weight: 1,
       className: `community coverage-${coverageOf(p.share)}` })
       .bindTooltip(() => Shequ.lines(lines))
@@ -38,6 +38,8 @@
       .addTo(layer);
   }
   if (points.length) { map.fitBounds(layer.getBounds().pad(0.05)); } else { map.setView([35, 105], 4); }
+  // each circle names its community (drawn once the map has its view)
+  layer.eachLayer((circle) => { circle.getElement().dataset.code = circle.options.code; });
   el.dataset.loaded = String(points.length);
   Shequ.legend(map, words.coverage || "", [
     { colour: COVERED.all, circle: true, label: words.covered_all || "" },
@@ -187,7 +189,8 @@
 
   function pointAt(lat, lng) {
     if (marker) { marker.remove(); }
-    marker = L.marker([lat, lng]).addTo(map);
+    // not interactive: a click at the pin (a community's centre) reaches the circle
+    marker = L.marker([lat, lng], { interactive: false, keyboard: false }).addTo(map);
     const asked = ++latest;
     delete box.dataset.answered;
     box.classList.add("muted");

@@ -134,7 +134,6 @@
         row.append(swatch, text("span", item.label));
         box.append(row);
       }
-      L.DomEvent.disableClickPropagation(box);
       return box;
     };
     control.addTo(target);
