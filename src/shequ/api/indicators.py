@@ -26,12 +26,12 @@ from shequ.indicators.export import data_value_sets, write_xlsx
 from shequ.indicators.store import (
     latest_run,
     load_values,
+    run_period,
 )
 from shequ.indicators.views import (
     ShortBoardCache,
     analytics,
     dashboard,
-    latest_period,
     parse_selection,
     place_of,
 )
@@ -102,6 +102,8 @@ def list_indicators(request: Request, ctx: ContextDep) -> list[IndicatorOut]:
 HierarchyQuery = Annotated[dt.date | None, Query(description=(
     "figures on the divisions in force on this date (YYYY-MM-DD): the newest run computed "
     "on that hierarchy, data on earlier or later codes mapped through the division changes"))]
+YearQuery = Annotated[int | None, Query(ge=MIN_PERIOD, le=MAX_PERIOD, description=(
+    "the year of the figures (default: the run's newest); any year the run holds"))]
 DimensionQuery = Annotated[list[str] | None, Query(
     description="DHIS2 style: dimension=dx:N1;N2, dimension=ou:CODE;LEVEL-5, dimension=pe:2024")]
 
@@ -137,12 +139,12 @@ def get_data_value_sets(ctx: ContextDep, session: SessionDep, dx: str | None = N
 
 @router.get("/indicators/dashboard/{code}")
 def get_dashboard(code: str, request: Request, ctx: ContextDep, session: SessionDep,
-                  indicator: str | None = None, hierarchy: HierarchyQuery = None
-                  ) -> dict[str, Any]:
+                  indicator: str | None = None, hierarchy: HierarchyQuery = None,
+                  year: YearQuery = None) -> dict[str, Any]:
     """A division's indicators against targets, its children and its short boards."""
     run = latest_run(session, hierarchy=hierarchy)
     board = dashboard(session, _catalog(ctx), code, indicator=indicator,
-                      lang=data_language(request), run_id=run.id)
+                      lang=data_language(request), run_id=run.id, period=year)
     return {
         "division": {"code": board.place.code, "name": board.place.name,
                      "level": board.place.level,
@@ -166,7 +168,8 @@ def get_dashboard(code: str, request: Request, ctx: ContextDep, session: Session
 @router.get("/indicators/short-boards", response_model=None)
 def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
                      ou: str = "nation", dx: str | None = None, limit: int = 100,
-                     format: str = "json", hierarchy: HierarchyQuery = None) -> Response:
+                     format: str = "json", hierarchy: HierarchyQuery = None,
+                     year: YearQuery = None) -> Response:
     """Community-level units under ``ou`` that fail a target, worst first (JSON, CSV, XLSX)."""
     catalog = _catalog(ctx)
     run = latest_run(session, hierarchy=hierarchy)
@@ -175,7 +178,7 @@ def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
     for code in indicators or []:
         catalog.indicator(code)
     board = _board_cache(request).short_boards(
-        session, catalog, place, run=run, period=latest_period(run),
+        session, catalog, place, run=run, period=run_period(run, year),
         lang=data_language(request), indicators=indicators, limit=limit)
     if format == "csv":
         return Response(board.write_csv(), media_type="text/csv; charset=utf-8")
@@ -197,14 +200,16 @@ def get_short_boards(request: Request, ctx: ContextDep, session: SessionDep,
 
 @router.get("/indicators/assessment")
 def get_assessment(ctx: ContextDep, session: SessionDep, level: int = 4,
-                   ou: str = "nation") -> list[dict[str, Any]]:
+                   ou: str = "nation", hierarchy: HierarchyQuery = None,
+                   year: YearQuery = None) -> list[dict[str, Any]]:
     """Target-responsibility scores of the divisions of ``level`` under ``ou``, ranked;
     ``reviews`` says how many residents' reviews were given in the scheme's review window
     and how many a score needs before they count.  Divisions whose figures rest on
     reporting forms not yet signed off (when the assessment uses approved figures only)
     follow, with no score and ``withheld`` saying how many community forms wait."""
     found = assessment_scores(session, level=level, ou=ou,
-                              catalog_dir=ctx.settings.catalog_dir)
+                              catalog_dir=ctx.settings.catalog_dir, hierarchy=hierarchy,
+                              period=year)
     start, end = found.review_window
     withheld = [{"division_code": code, "name": name, "level": level, "score": None,
                  "rank": None, "peers": None, "period": found.period,

@@ -217,6 +217,28 @@ def latest_run(session: Session, *, hierarchy: dt.date | None = None) -> Indicat
     return run
 
 
+def run_hierarchies(session: Session) -> list[dt.date]:
+    """The hierarchy dates that stored runs were computed on, newest first (what a page
+    offers for "figures on the hierarchy of date H")."""
+    return list(session.scalars(select(IndicatorRun.as_of).distinct()
+                                .order_by(IndicatorRun.as_of.desc())))
+
+
+def run_period(run: IndicatorRun, year: int | None) -> int:
+    """``year`` when the run holds it, the run's newest year when ``year`` is None; a year
+    the run does not hold is refused, naming those it does."""
+    years = sorted(int(p) for p in run.periods.split(","))
+    if year is None:
+        return years[-1]
+    if year not in years:
+        shown = ", ".join(str(y) for y in years)
+        raise ValidationError([Problem(
+            "year", f"the run on the hierarchy of {run.as_of} holds no figures of {year}; "
+            f"it holds {shown}", column="year", code="indicators.no_year",
+            params={"year": year, "years": shown, "hierarchy": run.as_of.isoformat()})])
+    return year
+
+
 CODES_PER_QUERY = 900
 VALUE_COLUMNS: dict[str, pl.DataType] = {
     **RESULT_SCHEMA, "target": pl.Float64(), "target_jurisdiction": pl.String(),
@@ -269,6 +291,6 @@ def put_inputs(session: Session, rows: Iterable[tuple[str, int, str, float]], *,
 
 __all__ = [
     "RunResult", "catalog_digest", "compute_for_registry", "latest_run", "load_access",
-    "load_divisions", "load_measure_tables", "load_values", "put_inputs",
-    "store_run", "stored_periods",
+    "load_divisions", "load_measure_tables", "load_values", "put_inputs", "run_hierarchies",
+    "run_period", "store_run", "stored_periods",
 ]

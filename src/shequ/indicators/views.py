@@ -25,7 +25,7 @@ from shequ.indicators.engine import POPULATION_SCHEMA
 from shequ.indicators.expr import PERSON_MEASURES
 from shequ.indicators.models import IndicatorRun
 from shequ.indicators.shortboards import short_boards
-from shequ.indicators.store import latest_run, load_values
+from shequ.indicators.store import latest_run, load_values, run_period
 from shequ.registry import queries
 from shequ.registry.codes import LEVEL_DIGITS, normalise_code
 from shequ.registry.models import Division, Population
@@ -139,8 +139,9 @@ def latest_period(run: IndicatorRun) -> int:
 
 def dashboard(session: Session, catalog: IndicatorCatalog, code: str, *,
               indicator: str | None = None, lang: str = "zh-CN", run_id: int | None = None,
-              board_limit: int = 20) -> Dashboard:
-    """The dashboard of division ``code``: indicators, children's values, short boards."""
+              board_limit: int = 20, period: int | None = None) -> Dashboard:
+    """The dashboard of division ``code``: indicators, children's values, short boards —
+    of the run's newest year, or of ``period`` (a year the run holds)."""
     run = latest_run(session) if run_id is None else session.get(IndicatorRun, run_id)
     if run is None:
         raise NotFoundError(f"no indicator run with id {run_id}")
@@ -148,7 +149,7 @@ def dashboard(session: Session, catalog: IndicatorCatalog, code: str, *,
     ancestors = () if place.level == 0 else tuple(
         Place(a.code, a.name, a.level) for a in queries.ancestors(
             session, place.code, as_of=run.as_of)[:-1])
-    period = latest_period(run)
+    period = run_period(run, period)
     values = load_values(session, run_id=run.id, codes=[place.code], periods=[period])
     by_code = {row["indicator"]: row for row in values.iter_rows(named=True)}
     lines = []

@@ -22,8 +22,14 @@ from sqlalchemy.orm import Session
 from shequ.errors import Problem, ValidationError
 from shequ.indicators.assessment import AssessmentScore, Scheme, assess, load_scheme
 from shequ.indicators.definitions import load_indicator_catalog
-from shequ.indicators.store import latest_run, load_divisions, load_measure_tables, load_values
-from shequ.indicators.views import Place, latest_period, place_of, with_direction
+from shequ.indicators.store import (
+    latest_run,
+    load_divisions,
+    load_measure_tables,
+    load_values,
+    run_period,
+)
+from shequ.indicators.views import Place, place_of, with_direction
 from shequ.registry.codes import LEVEL_DIGITS
 from shequ.services.reporting.service import reporting_config, resting_on_unapproved
 from shequ.services.reviews.service import assessment_reviews
@@ -58,17 +64,19 @@ def unapproved_under(session: Session, *, level: int, period: int,
 
 
 def assessment_scores(session: Session, *, level: int, ou: str = "nation",
-                      catalog_dir: Path | None = None, approved_only: bool | None = None
+                      catalog_dir: Path | None = None, approved_only: bool | None = None,
+                      hierarchy: dt.date | None = None, period: int | None = None
                       ) -> Assessment:
     """Score the divisions of ``level`` (1–5) and keep those under ``ou``, best first;
     ``approved_only`` (default: the reporting configuration's) withholds the scores that
-    would rest on unapproved figures."""
+    would rest on unapproved figures.  The year ``period`` (default: the run's newest) of
+    the newest run on the hierarchy of date ``hierarchy`` (default: the newest run)."""
     if not 1 <= level <= 5:
         raise ValidationError([Problem("level", f"level {level} is not 1–5", column="level",
                                        code="out_of_bounds", params={"value": level})])
     catalog = load_indicator_catalog(catalog_dir)
-    run = latest_run(session)
-    period = latest_period(run)
+    run = latest_run(session, hierarchy=hierarchy)
+    period = run_period(run, period)
     place = place_of(session, ou, as_of=run.as_of)
     values = load_values(session, run_id=run.id, periods=[period])
     tables = load_measure_tables(session, as_of=run.as_of, period=period)

@@ -5,16 +5,19 @@ click drills down), and the short boards below it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from shequ import i18n
-from shequ.errors import NotFoundError
+from shequ.errors import NotFoundError, Problem, ValidationError
 from shequ.http.deps import ContextDep, SessionDep
 from shequ.indicators.definitions import NATION_CODE, Indicator, load_indicator_catalog
-from shequ.indicators.store import latest_run
+from shequ.indicators.models import IndicatorRun
+from shequ.indicators.store import latest_run, run_hierarchies
 from shequ.indicators.views import ChildLine, Dashboard, IndicatorLine, dashboard
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix
@@ -108,26 +111,68 @@ def ranking_data(page: Page, children: tuple[ChildLine, ...], chosen: Indicator
     return data
 
 
+def asked_figures(page: Page) -> tuple[int | None, dt.date | None]:
+    """The year and the hierarchy date the page's URL asks for (``year``, ``hierarchy``;
+    empty: the newest), each refused with its problem when it is not one."""
+    params = page.request.query_params
+    year_text = (params.get("year") or "").strip()
+    date_text = (params.get("hierarchy") or "").strip()
+    problems = []
+    year = int(year_text) if year_text.isdigit() else None
+    if year_text and year is None:
+        problems.append(Problem("query", f"{year_text!r} is not a year", column="year",
+                                hint="e.g. 2021", code="indicators.bad_year",
+                                params={"value": year_text}))
+    hierarchy = None
+    if date_text:
+        try:
+            hierarchy = dt.date.fromisoformat(date_text)
+        except ValueError:
+            problems.append(Problem("query", f"{date_text!r} is not a date",
+                                    column="hierarchy", hint="YYYY-MM-DD",
+                                    code="indicators.bad_hierarchy", params={"value": date_text}))
+    if problems:
+        raise ValidationError(problems)
+    return year, hierarchy
+
+
+def figures_on(session: Session, run: IndicatorRun, *, year: int | None,
+               hierarchy: dt.date | None) -> dict[str, Any]:
+    """The control asking for year Y's figures on the hierarchy of date H (the stored
+    runs' hierarchy dates and the chosen run's years), and the query that keeps the
+    choice in every link of the page."""
+    return {"figures_years": sorted((int(p) for p in run.periods.split(",")), reverse=True),
+            "figures_hierarchies": run_hierarchies(session),
+            "figures_hierarchy": hierarchy, "figures_year": year,
+            "keep": {"hierarchy": hierarchy.isoformat() if hierarchy else None,
+                     "year": year}}
+
+
 @router.get("/indicators", response_class=HTMLResponse)
 def indicators_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
                     division: str | None = None, indicator: str | None = None
                     ) -> HTMLResponse:
     """Indicators vs targets for a division, drill-down to its children, charts, map,
-    short boards."""
+    short boards — of ``year`` (default the newest) on the hierarchy of the date
+    ``hierarchy`` (default the newest run's)."""
     catalog = load_indicator_catalog(ctx.settings.catalog_dir)
     if indicator is not None and indicator not in catalog.indicators:
         raise NotFoundError(f"no indicator {indicator!r} in the catalog",
                             code="indicators.unknown_indicator", params={"indicator": indicator})
+    year, hierarchy = asked_figures(page)
     try:
-        run = latest_run(session)
+        run = latest_run(session, hierarchy=hierarchy)
     except NotFoundError:  # nothing computed yet: say so on the page, not as an error
+        if hierarchy is not None:
+            raise
         return render(page, "indicators.html", {"board": None, "breadcrumbs": [
             Crumb(page.t("common.nation"))]})
+    on = figures_on(session, run, year=year, hierarchy=hierarchy)
     region = queries.meta(session).get("region_code")
     unit = division_of(session, division if division is not None else region,
                        error_code="indicators.unknown_division", as_of=run.as_of)
     board = dashboard(session, catalog, NATION_CODE if unit is None else unit.code,
-                      indicator=indicator, lang=page.lang)
+                      indicator=indicator, lang=page.lang, run_id=run.id, period=year)
     chosen = catalog.indicator(board.indicator)
     line = next((item for item in board.lines if item.code == chosen.code), None)
     names = {board.place.code: board.place.name, **{a.code: a.name for a in board.ancestors},
@@ -155,7 +200,9 @@ def indicators_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
         "unapproved": resting, "unapproved_children": unapproved_children,
         "board": board, "chosen": chosen, "chosen_line": line,
         "place_name": names[board.place.code],
-        "breadcrumbs": hierarchy_crumbs(page, trail, "/indicators", indicator=chosen.code),
+        **on,
+        "breadcrumbs": hierarchy_crumbs(page, trail, "/indicators", indicator=chosen.code,
+                                        **on["keep"]),
         "set_by": lambda code: "—" if code is None else names.get(code, code),
         "unit_text": lambda unit: unit_text(page, unit),
         "value_text": lambda value: value_text(page, value),
@@ -169,4 +216,5 @@ def indicators_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
     })
 
 
-__all__ = ["STATUS_COLOURS", "UNIT_KEYS", "ranking_data", "router", "trend_data"]
+__all__ = ["STATUS_COLOURS", "UNIT_KEYS", "asked_figures", "figures_on", "ranking_data", "router",
+           "trend_data"]

@@ -16,6 +16,9 @@
   const byCode = Object.fromEntries(points.map((p) => [p.code, p]));
   const drill = (code) => {
     const query = new URLSearchParams({ division: code, indicator: el.dataset.indicator });
+    // the year and the hierarchy asked for stay with the drill-down
+    const here = new URLSearchParams(window.location.search);
+    for (const key of ["year", "hierarchy"]) if (here.get(key)) query.set(key, here.get(key));
     window.location = `/indicators?${query}`;
   };
   const describe = (p) => [`${p.name} ${p.value === null ? "—" : numbers.format(p.value)}`, p.status,
