@@ -45,3 +45,22 @@ def test_agrees_with_brute_force_on_random_voronoi_cells() -> None:
         covering = np.flatnonzero(shapely.covers(cells, point))
         assert found[i] == (covering.min() if covering.size else OUTSIDE)
     assert (found == OUTSIDE).sum() == ((xs < 0) | (xs > 10) | (ys < 0) | (ys > 10)).sum()
+
+
+def test_large_polygons_vertices_and_edges_agree_with_geos() -> None:
+    """A polygon of many edges (tested by GEOS) beside small ones (tested in numpy), with
+    points on vertices, on edges and just inside and outside them."""
+    disc = shapely.Point(5, 5).buffer(3, quad_segs=64)  # 256 edges
+    triangle = Polygon([(0, 0), (2, 0), (1, 1.5)])
+    holed = box(8, 0, 12, 4).difference(box(9, 1, 11, 3))
+    shapes = [triangle, disc, holed]
+    ring = np.asarray(disc.exterior.coords)[:40]
+    xs = np.concatenate([ring[:, 0], [0.0, 1.0, 1.0, 0.5, 1.0, 9.0, 10.0, 10.0, 8.0,
+                                      5.0, 5.0 + 3 - 1e-9, 2.0 + 1e-12, 11.0]])
+    ys = np.concatenate([ring[:, 1], [0.0, 0.0, 1.5, 0.75, 1.5 + 1e-12, 1.0, 2.0, 1.0,
+                                      4.0, 5.0, 5.0, 0.0, 3.0]])
+    found = assign_points(xs, ys, shapes)
+    for i in range(xs.size):
+        covering = np.flatnonzero(shapely.covers(shapes, shapely.Point(xs[i], ys[i])))
+        assert found[i] == (covering.min() if covering.size else OUTSIDE), (xs[i], ys[i])
+    assert found[40:].tolist() == [0, 0, 0, 0, OUTSIDE, 2, OUTSIDE, 2, 2, 1, 1, OUTSIDE, 2]
