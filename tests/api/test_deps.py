@@ -10,7 +10,11 @@ from sqlalchemy import text
 
 from shequ.app import create_app
 from shequ.context import Context
+from shequ.http.caller import OptionalUser
 from shequ.http.deps import SessionDep
+from shequ.services.accounts import create_user, hash_password
+from shequ.services.accounts.models import SessionKind
+from shequ.services.accounts.sessions import start_session
 from shequ.settings import Settings
 
 
@@ -39,4 +43,33 @@ def test_the_write_is_committed_before_the_response_is_sent(settings: Settings) 
     finally:
         with ctx.engine.begin() as conn:
             conn.execute(text("DROP TABLE commit_probe"))
+        ctx.close()
+
+
+def test_a_signed_in_read_gives_its_connection_back_after_the_look_up(
+        settings: Settings) -> None:
+    """A read's caller is looked up and the connection handed back in one trip, so a
+    route doing no database work ends without another; a write keeps its transaction."""
+    ctx = Context.open(settings)
+    with ctx.sessions.begin() as session:
+        user = create_user(session, username="reader", role="resident",
+                           password_hash=hash_password("a long test password 123"))
+        _, token = start_session(session, settings.secret_key, user,
+                                 kind=SessionKind.BEARER)
+    app = create_app(ctx)
+
+    @app.api_route("/probe", methods=["GET", "POST"])
+    async def probe(user: OptionalUser, session: SessionDep) -> dict[str, object]:
+        return {"user": user.username if user else None,
+                "holding": session.in_transaction()}
+
+    try:
+        with TestClient(app) as http:
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert http.get("/probe", headers=bearer).json() == {"user": "reader",
+                                                                "holding": False}
+            assert http.post("/probe", headers=bearer).json() == {"user": "reader",
+                                                                 "holding": True}
+            assert http.get("/probe").json() == {"user": None, "holding": False}
+    finally:
         ctx.close()

@@ -33,16 +33,18 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shequ.errors import (
     AccessDenied,
     NotAuthenticated,
 )
-from shequ.http.deps import ContextDep, SessionDep
+from shequ.http.deps import READS, ContextDep, SessionDep
 from shequ.services.accounts import PLANNER_ROLES, Role, User, audit, authenticate
 from shequ.services.accounts.models import AccountSession, SessionKind
 from shequ.services.accounts.sessions import (
+    ActiveSession,
     SessionPolicy,
     resolve_session,
     start_session,
@@ -106,8 +108,9 @@ async def get_optional_user(request: Request, ctx: ContextDep, session: SessionD
     else:
         return None
     secret = ctx.settings.secret_key
-    found = await run_in_threadpool(resolve_session, session, secret, token, kind=kind,
-                                    policy=SessionPolicy.of(ctx.settings))
+    found = await run_in_threadpool(_look_up, session, secret, token, kind=kind,
+                                    policy=SessionPolicy.of(ctx.settings),
+                                    read=request.method in READS)
     if kind is SessionKind.BEARER:
         if found is None:
             raise NotAuthenticated("the bearer token is invalid, expired or revoked; get a "
@@ -123,6 +126,22 @@ async def get_optional_user(request: Request, ctx: ContextDep, session: SessionD
     request.state.account_session = found.row
     request.state.user = found.user
     return found.user
+
+
+def _look_up(session: Session, secret: str, token: str, *, kind: SessionKind,
+             policy: SessionPolicy, read: bool) -> ActiveSession | None:
+    """The session ``token`` names; for a read, its connection is handed back at once.
+
+    A read's session is committed here (the last-seen time is its only write): the
+    objects stay loaded (sessions do not expire on commit) and the pool has the
+    connection again, so a read whose route does no more database work (``/auth/me``)
+    ends without another trip to the thread pool.  A write's look-up stays in the
+    request's transaction.
+    """
+    found = resolve_session(session, secret, token, kind=kind, policy=policy)
+    if read:
+        session.commit()
+    return found
 
 
 async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
