@@ -307,3 +307,53 @@ def test_download_correct_and_upload_again(served: Served) -> None:
     xlsx = client.get("/api/v1/exports/population",
                       params={"division": "110101000000", "format": "xlsx"})
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"  # a zip: an XLSX book
+
+
+def test_a_file_of_more_than_5000_rows_is_imported_as_a_job(served: Served) -> None:
+    """5,001 facility rows: the upload answers 202 with a job at once; the job reads,
+    checks and writes them (its report is its result) and the kept file is removed.  The
+    page shows the same report once the job has ended; two rows stay synchronous."""
+    import json
+    import re
+
+    from shequ.services.jobs.models import Job
+    from shequ.services.jobs.service import wait
+    from shequ.services.upkeep import IMPORT_FOLDER, IMPORT_JOB_ROWS
+
+    from .conftest import PASSWORD
+
+    client, ctx, _, auth = served
+    assert IMPORT_JOB_ROWS == 5_000
+    rows = "".join(f"bulk-{i},community_canteen,110101001001,助餐点 {i},116.4061,39.9151,"
+                   f"{50 + i % 40}\n" for i in range(5_001))
+    answer = _upload(client, auth("officer_dhm"), "facilities", "大批 设施.csv",
+                     FACILITY_CSV.split("\n", 1)[0] + "\n" + rows)
+    assert answer.status_code == 202, answer.text
+    started = answer.json()
+    assert started["kind"] == "registry.import" and started["division_code"] == "110101001000"
+    assert started["status"] in ("queued", "running", "done")
+    done = wait(ctx, started["id"], timeout=600)
+    assert done.status == "done", done.problem
+    assert json.loads(done.result or "{}") == {
+        "table": "facilities", "rows": 5_001, "inserted": 5_001, "updated": 0,
+        "versioned": 0, "filename": "大批 设施.csv"}
+    assert list((ctx.settings.data_dir / IMPORT_FOLDER).iterdir()) == []
+    with ctx.sessions() as session:
+        bulk = session.scalars(select(Facility.floor_area_m2).where(
+            Facility.external_id.startswith("bulk-"))).all()
+        assert len(bulk) == 5_001 and sum(bulk) == sum(50 + i % 40 for i in range(5_001))
+        entry = session.scalars(select(AuditLog).where(AuditLog.action == "import")).one()
+        assert (entry.username, entry.entity_id) == ("officer_dhm", "大批_设施.csv")
+        assert session.get_one(Job, started["id"]).username == "officer_dhm"
+    # the page that follows the job shows its report once it has ended
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    client.post("/login", data={"username": "officer_dhm", "password": PASSWORD,
+                                "csrf_token": token.group(1)}, follow_redirects=False)
+    page = client.get(f"/upkeep?job={started['id']}&lang=en")
+    assert 'data-status="done"' in page.text
+    report = re.search(r'data-testid="import-report">([^<]+)<', page.text)
+    assert report is not None and "5,001" in report.group(1)
+    small = _upload(client, auth("officer_dhm"), "facilities", "two.csv", FACILITY_CSV)
+    assert small.status_code == 201 and small.json()["rows"] == 2

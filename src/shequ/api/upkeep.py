@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, File, Path, Query, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shequ.api.registry import ERRORS, FacilityOut
@@ -226,16 +226,25 @@ def _read(upload: UploadFile) -> bytes:
 
 
 @router.post("/imports/{table}", response_model=ImportOut, status_code=201,
-             responses=WRITE_ERRORS)
+             responses={**WRITE_ERRORS, 202: {
+                 "description": "a file of more than 5,000 rows: the import job started "
+                                "(as GET /api/v1/jobs/{id} serves it; its result is the "
+                                "report)"}})
 def import_upload(table: Table, file: Annotated[UploadFile, File(description=(
                       "CSV (UTF-8), XLSX or GeoJSON with the export's columns"))],
                   user: CurrentUser, ctx: ContextDep, session: SessionDep,
-                  crs: Crs = "wgs84") -> ImportOut:
+                  crs: Crs = "wgs84") -> ImportOut | JSONResponse:
     """Import a file as ``shequ import`` does: checked whole, every row inside the
-    caller's jurisdiction (divisions: nationwide roles only), or nothing written."""
-    report = upkeep.import_upload(session, ctx.catalog, user, table,
-                                  filename=file.filename or "upload.csv", content=_read(file),
-                                  crs=GCJ02 if crs == "gcj02" else WGS84)
+    caller's jurisdiction (divisions: nationwide roles only), or nothing written.  A
+    file of more than 5,000 rows is imported as a job (202 and the job)."""
+    from shequ.ingest.tables import ImportReport
+    from shequ.services.jobs.service import job_json
+
+    report = upkeep.import_or_start(ctx, session, user, table,
+                                    filename=file.filename or "upload.csv",
+                                    content=_read(file), crs=GCJ02 if crs == "gcj02" else WGS84)
+    if not isinstance(report, ImportReport):
+        return JSONResponse(job_json(report), status_code=202)
     return ImportOut(table=report.table, rows=report.rows, inserted=report.inserted,
                      updated=report.updated, versioned=report.versioned)
 

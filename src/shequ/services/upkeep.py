@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from shequ.catalog import Catalog
+from shequ.context import Context
 from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
 from shequ.ingest.coordinates import WGS84, CoordinateSystem
-from shequ.ingest.formats import FileFormat
+from shequ.ingest.formats import FileFormat, read_rows
 from shequ.ingest.tables import ImportReport, ParsedRow, export_file, import_file
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix
@@ -54,9 +56,14 @@ from shequ.services.accounts.policy import (
     NATIONWIDE_ROLES,
     STAFF_ROLES,
     in_jurisdiction,
+    jurisdiction_prefix,
     require_in_jurisdiction,
     require_role,
 )
+from shequ.services.jobs.runner import ProgressReporter, no_progress
+
+if TYPE_CHECKING:
+    from shequ.services.jobs.models import Job
 
 # The facility columns an editor may set; the rest (synthetic, source, parent) belong to
 # imports.
@@ -288,14 +295,18 @@ def record_workforce(session: Session, user: User, division_code: str, period: i
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
+def _upload_name(filename: str) -> str:
+    """The file's own name made safe (problems, the label and the audit name it)."""
+    return re.sub(r"[^\w.\-]+", "_", Path(filename).name).strip("._") or "upload"
+
+
 def import_upload(session: Session, catalog: Catalog, user: User, table: Table, *,
-                  filename: str, content: bytes, crs: CoordinateSystem = WGS84
-                  ) -> ImportReport:
+                  filename: str, content: bytes, crs: CoordinateSystem = WGS84,
+                  progress: ProgressReporter = no_progress) -> ImportReport:
     """Import an uploaded CSV, XLSX or GeoJSON file as ``shequ import`` would, when every
     row lies inside the uploader's jurisdiction (divisions: nationwide roles only)."""
     require_role(user, *(NATIONWIDE_ROLES if table is Table.DIVISIONS else STAFF_ROLES))
-    # The file keeps its own name (made safe) so that problems and the label name it.
-    name = re.sub(r"[^\w.\-]+", "_", Path(filename).name).strip("._") or "upload"
+    name = _upload_name(filename)
     problems: list[Problem] = []
     if len(content) > MAX_UPLOAD_BYTES:
         problems.append(Problem(name, f"the file has {len(content):,} bytes, more than "
@@ -309,6 +320,7 @@ def import_upload(session: Session, catalog: Catalog, user: User, table: Table, 
     FileFormat.of(Path(name))  # an unknown suffix is refused before anything is saved
 
     def inside(rows: Sequence[ParsedRow]) -> None:
+        progress(0.6, "write")  # every row checked: what is left is writing them
         key = "code" if table is Table.DIVISIONS else "division_code"
         outside = {r.values[key]: r.number for r in rows
                    if not in_jurisdiction(user, r.values[key])}
@@ -328,6 +340,7 @@ def import_upload(session: Session, catalog: Catalog, user: User, table: Table, 
     with tempfile.TemporaryDirectory(prefix="shequ-upload-") as folder:
         path = Path(folder) / name
         path.write_bytes(content)
+        progress(0.1, "check")
         try:
             report = import_file(session, catalog, path, table, crs=crs,
                                  source=f"upload: {name} by {user.username}",
@@ -343,6 +356,74 @@ def import_upload(session: Session, catalog: Catalog, user: User, table: Table, 
           detail={"rows": report.rows, "inserted": report.inserted,
                   "updated": report.updated, "versioned": report.versioned, "crs": crs})
     return report
+
+
+# Files of more rows than this are imported as a job, whose progress the page shows;
+# smaller ones at once, in the request.
+IMPORT_JOB_ROWS = 5_000
+# Where a file waits for its import job (under the data folder; removed once imported).
+IMPORT_FOLDER = "imports"
+
+
+def upload_rows(table: Table, *, filename: str, content: bytes) -> int:
+    """How many data rows an uploaded file holds (its header not counted)."""
+    name = _upload_name(filename)
+    FileFormat.of(Path(name))
+    with tempfile.TemporaryDirectory(prefix="shequ-upload-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        return len(read_rows(path, table)[1])
+
+
+def import_or_start(ctx: Context, session: Session, user: User, table: Table, *,
+                    filename: str, content: bytes, crs: CoordinateSystem = WGS84,
+                    job_rows: int = IMPORT_JOB_ROWS) -> ImportReport | Job:
+    """Import an upload at once in ``session`` when it holds at most ``job_rows`` rows;
+    a larger one is kept under the data folder and imported by a ``registry.import`` job
+    (its report is the job's result).  The uploader's rights are checked first."""
+    require_role(user, *(NATIONWIDE_ROLES if table is Table.DIVISIONS else STAFF_ROLES))
+    if not content or len(content) > MAX_UPLOAD_BYTES \
+            or upload_rows(table, filename=filename, content=content) <= job_rows:
+        return import_upload(session, catalog=ctx.catalog, user=user, table=table,
+                             filename=filename, content=content, crs=crs)
+    from shequ.services.jobs.service import submit
+
+    folder = ctx.settings.data_dir / IMPORT_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder / f"{secrets.token_hex(8)}-{_upload_name(filename)}"
+    kept.write_bytes(content)
+    session.rollback()  # nothing was written; the job opens its own sessions
+    try:
+        return submit(ctx, user, kind="registry.import",
+                      division_code=(jurisdiction_prefix(user) or "").ljust(12, "0"),
+                      parameters={"table": table.value, "filename": filename,
+                                  "path": str(kept), "crs": crs, "user_id": user.id})
+    except Exception:
+        kept.unlink(missing_ok=True)
+        raise
+
+
+def import_job(ctx: Context, parameters: dict[str, Any], progress: ProgressReporter
+               ) -> dict[str, Any]:
+    """The work of a ``registry.import`` job: the kept file imported as an upload."""
+    kept = Path(parameters["path"])
+    if not kept.is_file():
+        raise NotFoundError(f"the uploaded file {parameters['filename']!r} is no longer kept; "
+                            "upload it again", code="upkeep.upload_gone",
+                            params={"file": parameters["filename"]})
+    progress(0.05, "read")
+    with ctx.sessions.begin() as session:
+        user = session.get(User, parameters["user_id"])
+        if user is None:
+            raise NotFoundError(f"user {parameters['user_id']} is gone",
+                                code="upkeep.uploader_gone")
+        report = import_upload(session, ctx.catalog, user, Table(parameters["table"]),
+                               filename=parameters["filename"], content=kept.read_bytes(),
+                               crs=parameters.get("crs") or WGS84, progress=progress)
+    kept.unlink(missing_ok=True)
+    return {"table": report.table.value, "rows": report.rows, "inserted": report.inserted,
+            "updated": report.updated, "versioned": report.versioned,
+            "filename": parameters["filename"]}
 
 
 @dataclass(frozen=True, slots=True)

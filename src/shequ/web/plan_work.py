@@ -172,7 +172,7 @@ def job_panel(page: Page, session: Session) -> dict[str, Any] | None:
             if job.step else "", "seconds": job.seconds,
             "ended": job.status not in ("queued", "running"),
             "scenario_id": result.get("scenario_id") if job.kind == "plan.solve" else None,
-            "renamed": _renamed(page, job.kind, job.parameters, result),
+            "renamed": _renamed(page, job.kind, job.parameters, result), "result": result,
             "problem": problem_text}
 
 

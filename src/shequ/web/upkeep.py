@@ -24,6 +24,7 @@ from shequ.context import Context
 from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
 from shequ.http.deps import ContextDep, IdPath, SessionDep
 from shequ.ingest.coordinates import GCJ02, WGS84
+from shequ.ingest.tables import ImportReport
 from shequ.registry import queries
 from shequ.registry.models import (
     Certification,
@@ -37,6 +38,7 @@ from shequ.services import offline, upkeep
 from shequ.services.accounts import STAFF_ROLES, jurisdiction_prefix
 from shequ.web.forms import FormState, back, failed, typed
 from shequ.web.page import Crumb, Page, SignedInPage, render
+from shequ.web.plan_work import job_panel
 
 router = APIRouter(include_in_schema=False)
 
@@ -138,6 +140,9 @@ def _show(page: Page, ctx: Context, session: Session, code: str | None, q: str |
     counts = [query.get(k, "") for k in ("rows", "inserted", "updated")]
     imported = dict(zip(("rows", "inserted", "updated"), map(int, counts), strict=True)) \
         if all(c.isdigit() and len(c) < 10 for c in counts) else None
+    job = job_panel(page, session)  # a large file's import job (?job=)
+    if job is not None and job["status"] == "done" and "inserted" in job["result"]:
+        imported = {k: int(job["result"][k]) for k in ("rows", "inserted", "updated")}
     scopes: list[tuple[str, str]] = []
     for scope in (chosen, user.jurisdiction_code):
         if scope is None or any(s[0] == (scope if isinstance(scope, str) else scope.code)
@@ -161,7 +166,7 @@ def _show(page: Page, ctx: Context, session: Session, code: str | None, q: str |
         "this_year": this_year, "latest": years[0] if years else None,
         "roles": [r.value for r in WorkforceRole],
         "certifications": [c.value for c in Certification],
-        "staff_year": staff_year, "headcount": headcount, "imported": imported,
+        "staff_year": staff_year, "headcount": headcount, "imported": imported, "job": job,
         "completeness": upkeep.completeness(session, ctx.catalog, prefix)[:30],
         "download_scopes": scopes, "last_year": this_year - 1,
         "import_tables": [t.value for t in IMPORT_TABLES], "states": forms,
@@ -346,8 +351,8 @@ def import_form(form: Posted, page: SignedInPage, ctx: ContextDep,
         if problems or table is None or not isinstance(upload, UploadFile):
             raise ValidationError(problems)
         content = upload.file.read(upkeep.MAX_UPLOAD_BYTES + 1)
-        report = upkeep.import_upload(
-            session, ctx.catalog, user, table, filename=upload.filename or "upload.csv",
+        report = upkeep.import_or_start(
+            ctx, session, user, table, filename=upload.filename or "upload.csv",
             content=content, crs=GCJ02 if _text(form, "crs") == "gcj02" else WGS84)
     except (ShequError, pydantic.ValidationError) as exc:
         if _refused(exc):
@@ -355,5 +360,7 @@ def import_form(form: Posted, page: SignedInPage, ctx: ContextDep,
         state = failed(state, exc, page.lang, session=session,
                        fields={"table": "table", "crs": "crs", "file": "file"})
         return _show(page, ctx, session, code, forms={"import": state}, status_code=422)
+    if not isinstance(report, ImportReport):  # a large file: a job the page follows
+        return back("/upkeep", code=code, job=report.id)
     return back("/upkeep", code=code, rows=report.rows, inserted=report.inserted,
                 updated=report.updated, message="upkeep.imported")

@@ -38,6 +38,7 @@ KINDS: dict[str, str] = {
     "access.life_circles": "shequ.services.analyses:life_circles_job",
     "indicators.run": "shequ.services.analyses:indicators_job",
     "analyses.refresh": "shequ.services.analyses:refresh_job",
+    "registry.import": "shequ.services.upkeep:import_job",
 }
 # Seconds between two progress writes (the last one is always written).
 PROGRESS_EVERY_S = 0.2
