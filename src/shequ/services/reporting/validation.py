@@ -57,7 +57,6 @@ from shequ.services.reporting.rules_models import (
 POPULATION_ITEMS = (*PERSON_MEASURES, *HOUSEHOLD_MEASURES)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-INSERT_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -624,23 +623,58 @@ def round_violations(rules: RuleSet, figures: RoundFigures, *, period: int,
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
+_STORED = ("round_id", "division_code", "rule_code", "kind", "importance", "field",
+           "left_value", "right_value", "params", "comment", "found_at")
+
+
+def _violation_rows(round_id: int, table: pl.DataFrame, found_at: dt.datetime
+                    ) -> Iterator[tuple[Any, ...]]:
+    comments = "comment" in table.columns
+    for r in table.iter_rows(named=True):
+        yield (round_id, r["division_code"], r["rule_code"], r["kind"], r["importance"],
+               r["field"], _finite(r["left_value"]), _finite(r["right_value"]), _params(r),
+               r["comment"] if comments else None, found_at)
+
+
+def _bulk_insert(session: Session, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Write violation rows in one stream: COPY on PostgreSQL, one prepared statement
+    run over every row on SQLite (each value bound as its column's type binds it).  A
+    statement per chunk of dictionaries, as SQLAlchemy's bulk insert does, spent most of
+    a national round's check in the driver and the server's parse of each batch."""
+    connection = session.connection()
+    dialect = connection.dialect
+    table = ValidationViolation.__table__
+    name_of = ValidationViolation.__tablename__
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                  for name in _STORED]
+    bound = (tuple(value if process is None or value is None else process(value)
+                   for process, value in zip(processors, row, strict=True)) for row in rows)
+    columns = ", ".join(_STORED)
+    raw: Any = connection.connection.driver_connection
+    if dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY {name_of} ({columns}) FROM STDIN") as copy:
+            for row in bound:
+                copy.write_row(row)
+    else:  # SQLite, the other back-end
+        cursor = raw.cursor()
+        try:
+            # the table's and the columns' names are the model's own constants
+            statement = (f"INSERT INTO {name_of} ({columns}) "  # noqa: S608
+                         f"VALUES ({', '.join('?' * len(_STORED))})")
+            cursor.executemany(statement, bound)
+        finally:
+            cursor.close()
+
+
 def store_round_violations(session: Session, round_id: int, table: pl.DataFrame) -> int:
     """Replace every violation of the round with ``table`` (from :func:`round_violations`,
     with an optional ``comment`` column)."""
     session.execute(delete(ValidationViolation).where(
         ValidationViolation.round_id == round_id))
-    now = local_now()
-    count = 0
-    for chunk in table.iter_slices(INSERT_CHUNK):
-        rows = [{"round_id": round_id, "division_code": r["division_code"],
-                 "rule_code": r["rule_code"], "kind": r["kind"], "importance": r["importance"],
-                 "field": r["field"], "left_value": _finite(r["left_value"]),
-                 "right_value": _finite(r["right_value"]),
-                 "params": _params(r), "comment": r.get("comment"), "found_at": now}
-                for r in chunk.iter_rows(named=True)]
-        session.execute(insert(ValidationViolation), rows)
-        count += len(rows)
-    return count
+    if table.height:
+        _bulk_insert(session, _violation_rows(round_id, table, local_now()))
+    return table.height
 
 
 HISTORY_YEARS = 5  # how many periods before the round the outlier checks look back
