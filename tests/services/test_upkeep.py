@@ -355,5 +355,12 @@ def test_a_file_of_more_than_5000_rows_is_imported_as_a_job(served: Served) -> N
     assert 'data-status="done"' in page.text
     report = re.search(r'data-testid="import-report">([^<]+)<', page.text)
     assert report is not None and "5,001" in report.group(1)
-    small = _upload(client, auth("officer_dhm"), "facilities", "two.csv", FACILITY_CSV)
-    assert small.status_code == 201 and small.json()["rows"] == 2
+    assert f'href="/upkeep?job={started["id"]}"' in client.get("/jobs").text
+    # 5,000 rows exactly are imported at once, in the request
+    at_most = "".join(f"edge-{i},community_canteen,110101001001,助餐点 {i},116.4061,39.9151,"
+                      "60\n" for i in range(5_000))
+    edge = _upload(client, auth("officer_dhm"), "facilities", "edge.csv",
+                   FACILITY_CSV.split("\n", 1)[0] + "\n" + at_most)
+    assert edge.status_code == 201, edge.text
+    assert edge.json() == {"table": "facilities", "rows": 5_000, "inserted": 5_000,
+                           "updated": 0, "versioned": 0}

@@ -43,6 +43,8 @@ def _link(job: Job) -> str | None:
         return f"/plan?job={job.id}"
     if job.kind == "access.life_circles":
         return f"/access?division={job.division_code}&job={job.id}"
+    if job.kind == "registry.import":
+        return f"/upkeep?job={job.id}"
     return None
 
 
