@@ -202,3 +202,40 @@ def test_abolishing_a_unit_that_still_holds_data_is_refused_naming_the_rows(
     reasons = " | ".join(p.reason for p in caught.value.problems)
     assert "facility rows without a division" in reasons
     assert "population rows" in reasons and "workforce rows" in reasons
+
+
+def test_a_chain_in_one_batch_carries_each_row_through_every_step(
+        county: sessionmaker[Session]) -> None:
+    """Recodes and merges of one another's successors in one batch: the batch is carried
+    in waves of changes that share no code, which must give what the changes one by one
+    in date order give."""
+    with county() as session:
+        before = totals(session)
+    batch = [
+        ChangeEvent("recode", dt.date(2024, 3, 1), old=("130123100203",),
+                    new=(NewUnit("130123100209"),)),
+        ChangeEvent("merge", dt.date(2024, 5, 1), old=("130123100201", "130123100209"),
+                    new=(NewUnit("130123100201"),)),
+        ChangeEvent("recode", dt.date(2024, 7, 1), old=("130123100202",),
+                    new=(NewUnit("130123100208"),)),
+        ChangeEvent("merge", dt.date(2024, 9, 1), old=("130123100208", "130123100201"),
+                    new=(NewUnit("130123100208", "东西南村村委会"),)),
+    ]
+    with county() as session, session.begin():
+        report = apply_changes(session, batch)
+    # F3, F4 twice before the last merge, F2 once, then F1, F3, F4; a 2024 row per step
+    assert dict(report.moved) == {"facility": 8, "population": 4, "workforce": 3}
+    with county() as session:
+        assert totals(session) == before
+        assert codes_of(session, Facility) == {
+            "F1": "130123100208", "F2": "130123100208", "F3": "130123100208",
+            "F4": "130123100208", "F5": "130123101201"}
+        # 2024: 1010 + 507 + 901; 2021 stays where it was
+        assert codes_of(session, Population) == {
+            "130123100208/2024": "2418", "130123100201/2021": "1000",
+            "130123100202/2021": "500"}
+        row = session.scalars(select(Population).where(Population.period == 2024)).one()
+        assert (row.households, row.age_60_plus, row.age_80_plus) == (505 + 253 + 450,
+                                                                      454, 63)
+        worker = session.scalars(select(Workforce)).one()
+        assert (worker.division_code, worker.headcount) == ("130123100208", 5)

@@ -60,7 +60,17 @@ import numpy.typing as npt
 import shapely
 from shapely import MultiPolygon
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from shequ.errors import Problem, ValidationError
@@ -1264,6 +1274,162 @@ class _Carrier:
                              "homeless_rows", table=label, ids=shown, code=old)
 
 
+# --- carrying in waves ------------------------------------------------------------------
+
+# Codes per statement when rows are read or re-pointed by a list of codes.
+_CHUNK = 2000
+
+
+def _waves(moves: Sequence[_Move]) -> list[list[_Move]]:
+    """The moves in waves: a move goes one wave after the last earlier move that shares a
+    code with it (as predecessor or successor), so the moves of one wave touch disjoint
+    rows and may be carried at once, and the waves in order give what the moves one by
+    one in date order give.  Renames carry nothing and are left out."""
+    last: dict[str, int] = {}
+    waves: list[list[_Move]] = []
+    for move in moves:
+        if move.kind == "rename":
+            continue
+        codes = {*move.old, *(code for code, _ in move.targets)}
+        wave = max((last.get(code, -1) for code in codes), default=-1) + 1
+        for code in codes:
+            last[code] = wave
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(move)
+    return waves
+
+
+def _carry(carrier: _Carrier, moves: Sequence[_Move]) -> None:
+    """Every move's rows carried: in each wave, the one-to-one moves (merges, recodes,
+    re-parents and the subtrees they move) set-based — a few statements per table for the
+    whole wave — and the splits and abolitions one by one."""
+    for wave in _waves(moves):
+        _carry_one_to_one(carrier, [m for m in wave if m.kind not in ("split", "abolish")])
+        for move in wave:
+            if move.kind in ("split", "abolish"):
+                carrier.move(move)
+
+
+def _carry_one_to_one(carrier: _Carrier, moves: Sequence[_Move]) -> None:
+    """Moves whose predecessors all go to one successor, which share no code: yearly
+    figures summed onto the successors, and every table re-pointed with one
+    ``UPDATE … SET code = CASE code WHEN old THEN new … END`` per chunk of codes."""
+    if not moves:
+        return
+    target_of: dict[str, tuple[str, _Move]] = {}
+    for move in moves:
+        target = move.targets[0][0]
+        for old in move.old:
+            if old != target:
+                target_of[old] = (target, move)
+    if not target_of:
+        return
+    _sum_yearly(carrier, moves)
+    _repoint(carrier, FACILITY, "division_code", target_of, "facility")
+    for spec in carrier.carried:
+        _repoint(carrier, spec.table, spec.column, target_of, spec.label, where=spec.where,
+                 notice=spec.notice)
+
+
+def _chunks(codes: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(codes), _CHUNK):
+        yield list(codes[start:start + _CHUNK])
+
+
+def _sum_yearly(carrier: _Carrier, moves: Sequence[_Move]) -> None:
+    """Population and workforce of each move's years (≥ its date's year) summed onto its
+    successor: the rows read at once, replaced by their sums in one delete and one
+    insert per table."""
+    move_of: dict[str, _Move] = {}
+    for move in moves:
+        if list(move.old) == [move.targets[0][0]]:
+            continue
+        for code in (*move.old, move.targets[0][0]):
+            move_of[code] = move
+    codes = sorted(move_of)
+    session = carrier.session
+    for table, key, counts, label in (
+            (POPULATION, ("period",), POPULATION_COUNTS, "population"),
+            (WORKFORCE, ("period", "role", "certification"), ("headcount",), "workforce")):
+        by_move: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        first_year = min((move_of[c].on.year for c in codes), default=0)
+        for chunk in _chunks(codes):
+            for found in session.execute(select(table).where(
+                    table.c.division_code.in_(chunk), table.c.period >= first_year)):
+                values = dict(found._mapping)
+                move = move_of[values["division_code"]]
+                if values["period"] >= move.on.year:
+                    by_move[id(move)].append(values)
+        gone: list[int] = []
+        sums: list[dict[str, Any]] = []
+        for rows in by_move.values():
+            target = move_of[rows[0]["division_code"]].targets[0][0]
+            if all(r["division_code"] == target for r in rows):
+                continue
+            gone.extend(int(r["id"]) for r in rows)
+            sums.extend(_summed(rows, key, counts, target))
+            carrier.report.moved[label] += sum(1 for r in rows
+                                               if r["division_code"] != target)
+        for start in range(0, len(gone), _CHUNK):
+            session.execute(delete(table).where(table.c.id.in_(gone[start:start + _CHUNK])))
+        if sums:
+            session.execute(insert(table), sums)
+
+
+def _summed(rows: Sequence[dict[str, Any]], key: Sequence[str], counts: Sequence[str],
+            target: str) -> list[dict[str, Any]]:
+    """``rows`` (without their ids) summed per ``key`` onto ``target``; a sum is synthetic
+    only when every row in it is."""
+    summed: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        k = tuple(row[c] for c in key)
+        if k not in summed:
+            summed[k] = {**{c: v for c, v in row.items() if c != "id"},
+                         "division_code": target}
+        else:
+            for c in counts:
+                summed[k][c] += row[c]
+            summed[k]["synthetic"] = summed[k]["synthetic"] and row["synthetic"]
+    return list(summed.values())
+
+
+def _repoint(carrier: _Carrier, table: Table, column: str,
+             target_of: dict[str, tuple[str, _Move]], label: str, *,
+             where: ColumnElement[bool] | None = None, notice: bool = False) -> None:
+    """The rows of ``table`` naming a predecessor re-pointed to its successor: which
+    codes hold rows is read first (with the rows' ids when each moved row is noticed),
+    then one ``UPDATE`` per chunk of those codes."""
+    col = table.c[column]
+    session = carrier.session
+    held: dict[str, int] = {}
+    for chunk in _chunks(sorted(target_of)):
+        condition: ColumnElement[bool] = col.in_(chunk)
+        if where is not None:
+            condition = condition & where
+        if notice:
+            for row_id, code in session.execute(select(table.c.id, col).where(condition)
+                                                .order_by(table.c.id)).all():
+                target, move = target_of[str(code)]
+                carrier.report.notices.append(Notice(label, int(row_id), str(code), target,
+                                                     carrier.event_ids[move.event]))
+                held[str(code)] = held.get(str(code), 0) + 1
+        else:
+            for code, count in session.execute(select(col, func.count()).where(condition)
+                                               .group_by(col)).all():
+                held[str(code)] = int(count)
+    for chunk in _chunks(sorted(held)):
+        condition = col.in_(chunk)
+        if where is not None:
+            condition = condition & where
+        session.execute(update(table).where(condition)
+                        .values({column: case({c: target_of[c][0] for c in chunk},
+                                              value=col)})
+                        .execution_options(synchronize_session=False))
+    if held:
+        carrier.report.moved[label] += sum(held.values())
+
+
 def apply_changes(session: Session, events: Sequence[ChangeEvent], *,
                   source: str = "change", recorded_by: str | None = None,
                   carried: Sequence[Carried] = ()) -> ChangeReport:
@@ -1326,8 +1492,7 @@ def apply_changes(session: Session, events: Sequence[ChangeEvent], *,
     holding = [spec for spec in carried
                if session.execute(select(spec.table.c.id).limit(1)).first() is not None]
     carrier = _Carrier(session, holding, report, problems, source, ids, ordered)
-    for move in checker.moves:
-        carrier.move(move)
+    _carry(carrier, checker.moves)
     if problems:
         raise ValidationError(problems, summary=f"{len(problems)} problem(s) in carrying the "
                               "data to the successors; nothing was written")
