@@ -17,8 +17,8 @@ from shequ.services.bookings import service as bookings
 from shequ.services.bookings.clock import local_now
 from shequ.services.bookings.models import BookableResource, Booking, BookingStatus
 from shequ.services.notify import service as notices
-from shequ.services.notify.channels import EmailAdapter, message_id
-from shequ.services.notify.dispatcher import Dispatcher, DispatchPolicy
+from shequ.services.notify.channels import EmailAdapter, HandOver, Outgoing, message_id
+from shequ.services.notify.dispatcher import Dispatcher, DispatchPolicy, DispatchReport
 from shequ.services.notify.models import (
     Delivery,
     DeliveryAttempt,
@@ -227,6 +227,100 @@ def test_a_lapsed_lease_lets_another_dispatcher_deliver_each_once(
     assert len(ids) == len(set(ids)) == 5
     with sessions() as session:
         assert sorted(session.scalars(select(Delivery.attempts))) == [1, 1, 2, 2, 2]
+    email.close()
+
+
+def _log(sessions: sessionmaker[Session]) -> list[tuple[int, str]]:
+    with sessions() as session:
+        return [(row.delivery_id, row.outcome) for row in session.scalars(
+            select(DeliveryAttempt).order_by(DeliveryAttempt.id))]
+
+
+def test_a_dispatcher_whose_lease_lapsed_hands_nothing_over(
+        sessions: sessionmaker[Session], region: tuple[Seeded, dict[str, int]],
+        smtp_server: SmtpServer) -> None:
+    _, users = region
+    with sessions.begin() as session:
+        _prefs(session, users["resident1"], language="en", email="r1@example.org")
+        for n in range(3):
+            notices.notify(session, users["resident1"], "request_resolved", {"request": n},
+                           f"test:slow:{n}", now=T0)
+    now, clock = _clock(T0)
+    policy = DispatchPolicy(batch=3, lease=dt.timedelta(seconds=60))
+    slow_mail = EmailAdapter(smtp_server.host, smtp_server.port, "noreply@shequ.example")
+    slow = Dispatcher(sessions, {"email": slow_mail}, policy=policy, clock=clock)
+    token, held = slow.claim(now[0])  # then it stalls past its lease …
+    now[0] += dt.timedelta(seconds=61)
+    other_mail = EmailAdapter(smtp_server.host, smtp_server.port, "noreply@shequ.example")
+    other = Dispatcher(sessions, {"email": other_mail}, policy=policy, clock=clock)
+    assert other.run_once().sent == 3  # … and another dispatcher took the batch over
+    report = DispatchReport()
+    slow.deliver(token, held, report)  # the stalled one wakes up and delivers what it held
+    # Each message's text went over DATA, then the hand-over found the lease gone: the
+    # connection was dropped before the final dot, so the server kept nothing of it.
+    assert (report.sent, report.lost_leases) == (0, 3)
+    ids = smtp_server.mailbox.message_ids()
+    assert sorted(ids) == sorted(message_id(f"test:slow:{n}", "shequ.example")
+                                 for n in range(3))
+    with sessions() as session:
+        delivery_ids = sorted(session.scalars(select(Delivery.id)))
+    assert _log(sessions) == [(d, "sent") for d in delivery_ids]
+    slow_mail.close()
+    other_mail.close()
+
+
+class _Killed(BaseException):
+    """The process dying right after the SMTP server took a message."""
+
+
+class _DiesAfterHandingOver:
+    """The real e-mail adapter, in a dispatcher killed after the server's 250 and before
+    the dispatcher recorded it."""
+
+    def __init__(self, email: EmailAdapter) -> None:
+        self.email = email
+
+    def send(self, message: Outgoing, *, hand_over: HandOver | None = None) -> None:
+        self.email.send(message, hand_over=hand_over)
+        raise _Killed
+
+    def close(self) -> None:
+        self.email.close()
+
+
+def test_a_hand_over_interrupted_by_a_kill_is_sent_again_under_the_same_message_id(
+        sessions: sessionmaker[Session], region: tuple[Seeded, dict[str, int]],
+        smtp_server: SmtpServer) -> None:
+    _, users = region
+    with sessions.begin() as session:
+        _prefs(session, users["resident1"], language="en", email="r1@example.org")
+        notices.notify(session, users["resident1"], "request_resolved", {"request": 9},
+                       "test:interrupted", now=T0)
+    now, clock = _clock(T0)
+    policy = DispatchPolicy(batch=1, lease=dt.timedelta(seconds=60))
+    email = EmailAdapter(smtp_server.host, smtp_server.port, "noreply@shequ.example")
+    dying = Dispatcher(sessions, {"email": _DiesAfterHandingOver(email)}, policy=policy,
+                       clock=clock)
+    with pytest.raises(_Killed):
+        dying.run_once()
+    with sessions() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert (delivery.status, delivery.attempts) == ("sending", 1)
+    assert _log(sessions) == [(delivery.id, "handing")]  # the server may have it: it has
+    assert len(smtp_server.mailbox.message_ids()) == 1
+    now[0] += dt.timedelta(seconds=61)
+    survivor = Dispatcher(sessions, {"email": email}, policy=policy, clock=clock)
+    report = survivor.run_once()
+    assert (report.interrupted, report.sent) == (1, 1)
+    # At least once on the wire, both under the event's one Message-ID; once in the log.
+    assert smtp_server.mailbox.message_ids() == [message_id("test:interrupted",
+                                                            "shequ.example")] * 2
+    assert _log(sessions) == [(delivery.id, "interrupted"), (delivery.id, "sent")]
+    with sessions() as session:
+        row = session.get_one(Delivery, delivery.id)
+        assert (row.status, row.attempts, row.lease_token) == ("sent", 2, None)
+        reason = session.scalars(select(DeliveryAttempt.error)).first()
+        assert reason is not None and "same event id" in reason
     email.close()
 
 

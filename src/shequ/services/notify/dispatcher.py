@@ -2,13 +2,26 @@
 
 A claim is one statement that marks up to ``batch`` due deliveries ``sending`` with a
 random token and a lease (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) AND
-<still due>``), so two dispatchers never hold the same delivery.  Each delivery is
-marked ``sent`` in its own transaction right after the channel accepted it, and only
-while the lease is still the claimer's.  A dispatcher killed mid-batch leaves its
-unsent deliveries ``sending``; when the lease lapses another dispatcher claims them.
-A delivery is one row per notification and channel, so an event reaches a channel once;
-the one message that may be repeated is the one in flight at the moment of a kill, and
-it carries the same event id (the e-mail's Message-ID, the gateway's idempotency key).
+<still due>``), so two dispatchers never hold the same delivery.  A dispatcher killed
+mid-batch leaves its unsent deliveries ``sending``; when the lease lapses another
+dispatcher claims them.  A delivery is one row per notification and channel, so an event
+reaches a channel once.
+
+The hand-over.  Just before the channel commits to a message (for e-mail, after the whole
+text went over SMTP's DATA, before the final ``.``), the dispatcher checks in one
+transaction that the lease is still its own, extends it, and logs the attempt as
+``handing``; a lapsed lease stops the send there (another dispatcher may hold the
+delivery), so a slow dispatcher never sends what another took.  Right after the channel's
+answer the attempt is recorded as ``sent`` with the delivery, in one transaction.
+
+What no protocol step closes (RFC 1047): a dispatcher killed between the server's taking
+the message and that transaction.  On the wire, delivery is at least once: the next
+dispatcher finds the attempt still ``handing``, logs it ``interrupted`` (it may have
+arrived) and sends the message again under the same event id (the e-mail's Message-ID,
+the gateway's idempotency key), by which the receiver sees the repeat.  The window is one
+reply and one commit long, and at most one message per killed dispatcher falls in it
+(it sends one at a time).  In the database it is exactly once: each delivery is recorded
+``sent`` once.
 
 A failed try is retried after ``backoff × 2^(attempt-1)`` (capped), moved past the
 user's quiet hours, until ``max_attempts``; every try is logged
@@ -29,7 +42,12 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.registry.columns import utc_now
-from shequ.services.notify.channels import ChannelAdapter, Outgoing, SendFailed
+from shequ.services.notify.channels import (
+    ChannelAdapter,
+    HandOverRefused,
+    Outgoing,
+    SendFailed,
+)
 from shequ.services.notify.models import (
     Channel,
     Delivery,
@@ -42,6 +60,10 @@ from shequ.services.notify.service import in_quiet_hours, render
 
 log = logging.getLogger(__name__)
 ERROR_CHARS = 500  # the column's length
+HANDING = "handing"  # an attempt between the hand-over and the channel's answer
+INTERRUPTED = "interrupted"  # a hand-over whose dispatcher stopped before the answer
+INTERRUPTED_REASON = ("the dispatcher stopped while handing the message to the channel; "
+                      "it may have arrived, and is sent again under the same event id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +92,7 @@ class DispatchReport:
     failed: int = 0
     skipped: int = 0
     lost_leases: int = 0
+    interrupted: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -102,6 +125,7 @@ class Dispatcher:
         self.adapters = dict(adapters)
         self.policy = policy or DispatchPolicy()
         self.clock = clock
+        self.interrupted = 0  # interrupted hand-overs found by the last claim
 
     def claim(self, now: dt.datetime) -> tuple[str, list[_Claimed]]:
         """Lease up to ``policy.batch`` due deliveries; the lease's token and them."""
@@ -123,6 +147,19 @@ class Dispatcher:
                 .values(status=DeliveryStatus.SENDING.value, lease_token=token,
                         lease_until=now + self.policy.lease, attempts=Delivery.attempts + 1)
                 .execution_options(synchronize_session=False))
+            # Hand-overs of a dispatcher that stopped before the channel answered.
+            interrupted = session.execute(
+                update(DeliveryAttempt)
+                .where(DeliveryAttempt.delivery_id.in_(
+                    select(Delivery.id).where(Delivery.lease_token == token)),
+                    DeliveryAttempt.outcome == HANDING)
+                .values(outcome=INTERRUPTED, error=INTERRUPTED_REASON)
+                .execution_options(synchronize_session=False))
+            self.interrupted = int(getattr(interrupted, "rowcount", 0) or 0)
+            if self.interrupted:
+                log.warning("%d notification(s) were being handed over when their "
+                            "dispatcher stopped; sent again under the same event id",
+                            self.interrupted)
             rows = session.execute(
                 select(Delivery.id, Delivery.channel, Delivery.attempts, Notification.event_id,
                        Notification.user_id, Notification.kind, Notification.params)
@@ -131,10 +168,30 @@ class Dispatcher:
                 .order_by(Delivery.next_attempt_at, Delivery.id)).all()
         return token, [_Claimed(*row) for row in rows]
 
+    def _hand_over(self, token: str, item: _Claimed) -> int | None:
+        """Just before the channel commits to ``item``: while the lease is ours, extend
+        it and log the attempt as handing (committed); its id, or None when the lease
+        lapsed (do not send)."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(Delivery).where(Delivery.id == item.delivery_id,
+                                       Delivery.lease_token == token)
+                .values(lease_until=now + self.policy.lease)
+                .execution_options(synchronize_session=False))
+            if not getattr(result, "rowcount", 0):
+                return None
+            attempt: int = session.execute(
+                insert(DeliveryAttempt).values(delivery_id=item.delivery_id, at=now,
+                                               outcome=HANDING)
+                .returning(DeliveryAttempt.id)).scalar_one()
+        return attempt
+
     def _finish(self, token: str, item: _Claimed, outcome: str, *, now: dt.datetime,
                 error: str | None = None, next_at: dt.datetime | None = None,
-                attempts: int | None = None) -> bool:
-        """Record ``outcome`` of a leased delivery (only while the lease is ours)."""
+                attempts: int | None = None, attempt_id: int | None = None) -> bool:
+        """Record ``outcome`` of a leased delivery (only while the lease is ours), in the
+        handed-over attempt's row when there is one."""
         status = {"sent": DeliveryStatus.SENT, "retry": DeliveryStatus.PENDING,
                   "postponed": DeliveryStatus.PENDING, "failed": DeliveryStatus.FAILED,
                   "skipped": DeliveryStatus.SKIPPED}[outcome]
@@ -155,10 +212,15 @@ class Dispatcher:
                 .values(**values).execution_options(synchronize_session=False))
             if not getattr(result, "rowcount", 0):
                 return False
-            if outcome != "postponed":
+            logged = {"at": now, "outcome": outcome,
+                      "error": error[:ERROR_CHARS] if error else None}
+            if attempt_id is not None:
+                session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == attempt_id)
+                                .values(**logged)
+                                .execution_options(synchronize_session=False))
+            elif outcome != "postponed":
                 session.execute(insert(DeliveryAttempt).values(
-                    delivery_id=item.delivery_id, at=now, outcome=outcome,
-                    error=error[:ERROR_CHARS] if error else None))
+                    delivery_id=item.delivery_id, **logged))
         return True
 
     def _preferences(self, user_ids: set[int]) -> dict[int, NotificationPreference]:
@@ -173,12 +235,17 @@ class Dispatcher:
         report = DispatchReport()
         token, items = self.claim(self.clock())
         report.claimed = len(items)
+        report.interrupted = self.interrupted
+        self.deliver(token, items, report)
+        return report
+
+    def deliver(self, token: str, items: list[_Claimed], report: DispatchReport) -> None:
+        """Deliver a batch claimed under ``token``, one message at a time, into ``report``."""
         if not items:
-            return report
+            return
         prefs = self._preferences({item.user_id for item in items})
         for item in items:
             self._deliver(token, item, prefs.get(item.user_id), report)
-        return report
 
     def _deliver(self, token: str, item: _Claimed, pref: NotificationPreference | None,
                  report: DispatchReport) -> None:
@@ -205,20 +272,36 @@ class Dispatcher:
         message = render(item.kind, json.loads(item.params or "{}"), lang)
         outgoing = Outgoing(event_id=item.event_id, address=address, language=lang,
                             title=message.title, body=message.body, link=message.link)
+        handed: list[int | None] = []
+
+        def hand_over() -> bool:
+            if not handed:
+                handed.append(self._hand_over(token, item))
+            return handed[0] is not None
+
         try:
-            adapter.send(outgoing)
+            adapter.send(outgoing, hand_over=hand_over)
+        except HandOverRefused:
+            report.lost_leases += 1
+            log.warning("delivery %s was not sent: its lease lapsed first", item.delivery_id)
+            return
         except SendFailed as exc:
             error = str(exc)
             report.errors.append(error)
+            attempt_id = handed[0] if handed else None
+            now = self.clock()
             if exc.permanent or item.attempts >= self.policy.max_attempts:
-                self._finish(token, item, "failed", now=now, error=error)
+                self._finish(token, item, "failed", now=now, error=error,
+                             attempt_id=attempt_id)
                 report.failed += 1
             else:
                 retry = in_quiet_hours(pref, self.policy.retry_at(item.attempts, now))
-                self._finish(token, item, "retry", now=now, error=error, next_at=retry)
+                self._finish(token, item, "retry", now=now, error=error, next_at=retry,
+                             attempt_id=attempt_id)
                 report.retried += 1
             return
-        if self._finish(token, item, "sent", now=now):
+        if self._finish(token, item, "sent", now=self.clock(),
+                        attempt_id=handed[0] if handed else None):
             report.sent += 1
         else:
             report.lost_leases += 1

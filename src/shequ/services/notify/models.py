@@ -92,7 +92,9 @@ class DeliveryAttempt(Base):
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("notification_delivery.id", ondelete="CASCADE"), index=True)
     at: Mapped[dt.datetime] = mapped_column(AwareDateTime())
-    # "sent", "retry", "failed" or "skipped"
+    # "sent", "retry", "failed" or "skipped"; "handing" from the hand-over to the channel
+    # until its answer, "interrupted" when its dispatcher stopped in between (the message
+    # may have arrived; it is sent again under the same event id)
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(String(500))
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.services import offline
-from shequ.services.bookings import service as bookings
 from shequ.services.notify.channels import (
     ChannelAdapter,
     EmailAdapter,
@@ -24,7 +22,6 @@ from shequ.services.notify.channels import (
 )
 from shequ.services.notify.dispatcher import Dispatcher, DispatchPolicy
 from shequ.services.notify.models import Channel
-from shequ.services.notify.reminders import round_reminders, staff_reminders
 from shequ.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +48,11 @@ def remind(sessions: sessionmaker[Session]) -> int:
     """The periodic job: staff reminders and bookings starting within a day; how many
     notifications it wrote.  Another server doing the same at the same moment wins the
     race on the event ids, and this one's transaction is dropped."""
+    # Imported here: a dispatcher process starts without the services' modules it needs
+    # only for the periodic jobs.
+    from shequ.services.bookings import service as bookings
+    from shequ.services.notify.reminders import round_reminders, staff_reminders
+
     try:
         with sessions.begin() as session:
             written = len(staff_reminders(session)) + len(round_reminders(session))
@@ -66,6 +68,8 @@ def forget_old_keys(sessions: sessionmaker[Session], settings: Settings, *,
                     now: dt.datetime | None = None) -> int:
     """Purge the idempotency keys older than ``settings.idempotency_retention_days``; how
     many were purged."""
+    from shequ.services import offline
+
     with sessions() as session:
         return offline.forget_expired(
             session, retention_days=settings.idempotency_retention_days, now=now)
