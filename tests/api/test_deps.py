@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
+from starlette.concurrency import run_in_threadpool
 
 from shequ.app import create_app
 from shequ.context import Context
@@ -71,5 +73,36 @@ def test_a_signed_in_read_gives_its_connection_back_after_the_look_up(
             assert http.post("/probe", headers=bearer).json() == {"user": "reader",
                                                                  "holding": True}
             assert http.get("/probe").json() == {"user": None, "holding": False}
+    finally:
+        ctx.close()
+
+
+def test_a_read_on_postgresql_ends_on_the_event_loop_without_database_work(
+        settings: Settings) -> None:
+    """An autocommit read's connection goes back to the pool from the event loop (it is
+    idle: nothing to roll back); SQLite's reads and every write end in the thread pool."""
+    ctx = Context.open(settings)
+    app = create_app(ctx)
+    loop_thread: list[int] = []
+    checked_in: list[int] = []
+
+    @event.listens_for(ctx.engine, "checkin")
+    def _seen(*_: object) -> None:
+        checked_in.append(threading.get_ident())
+
+    @app.api_route("/probe", methods=["GET", "POST"])
+    async def probe(session: SessionDep) -> int:
+        loop_thread.append(threading.get_ident())
+        return await run_in_threadpool(
+            lambda: int(session.execute(text("SELECT 40 + 2")).scalar_one()))
+
+    try:
+        with TestClient(app) as http:
+            assert http.get("/probe").json() == 42
+            on_loop = checked_in[-1] == loop_thread[-1]
+            assert on_loop is (ctx.engine.dialect.name == "postgresql")
+            assert http.post("/probe").json() == 42
+            assert checked_in[-1] != loop_thread[-1]
+            assert ctx.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         ctx.close()

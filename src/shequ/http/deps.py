@@ -59,18 +59,27 @@ async def get_session(request: Request, ctx: Annotated[Context, Depends(get_cont
     thread pool); the commit or rollback runs in the pool, and is skipped when the
     request never touched the database.
     """
-    session = (reader_sessions(request) if request.method in READS else ctx.sessions)()
+    factory = reader_sessions(request) if request.method in READS else ctx.sessions
+    session = factory()
     try:
         yield session
     except Exception:
         await _finish(session, commit=False)
         raise
-    await _finish(session, commit=True)
+    await _finish(session, commit=True, autocommit=factory is not ctx.sessions)
 
 
-async def _finish(session: Session, *, commit: bool) -> None:
-    if not session.in_transaction() and not (session.new or session.dirty or session.deleted):
-        session.close()  # it never reached the database: nothing to end, no I/O
+async def _finish(session: Session, *, commit: bool, autocommit: bool = False) -> None:
+    """End ``session``: in the thread pool when that needs the database, else here.
+
+    A session that never reached the database has nothing to end.  Neither has a read's
+    autocommit session that succeeded with nothing pending: its connection is idle (each
+    statement committed as it ran), and handing it back to the pool rolls back nothing
+    (psycopg sends no ROLLBACK on an idle connection), so it is closed without a trip.
+    """
+    pending = bool(session.new or session.dirty or session.deleted)
+    if not pending and (not session.in_transaction() or (autocommit and commit)):
+        session.close()
         return
     await run_in_threadpool(_end, session, commit=commit)
 
