@@ -24,9 +24,10 @@ from shequ.http.deps import ContextDep, SessionDep
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix
 from shequ.services.accounts import PLANNER_ROLES
+from shequ.services.any_hierarchy import life_circles_on
 from shequ.web.divisions import division_of, hierarchy_crumbs, trail_of
 from shequ.web.forms import FormState, back, failed
-from shequ.web.indicators import STATUS_COLOURS
+from shequ.web.indicators import STATUS_COLOURS, asked_figures
 from shequ.web.page import Page, PageDep, SignedInPage, render
 
 router = APIRouter(include_in_schema=False)
@@ -51,29 +52,35 @@ def _access_page(page: Page, ctx: Context, session: Session, *, division: str | 
     info = queries.meta(session)
     if tier not in ctx.catalog.tiers:
         tier = DEFAULT_TIER
+    _, hierarchy = asked_figures(page)  # the divisions of another date, if asked for
     unit = division_of(session, division if division is not None else info.get("region_code"),
-                       error_code="access.unknown_division")
+                       error_code="access.unknown_division", as_of=hierarchy)
     prefix = "" if unit is None else code_prefix(unit.code, unit.level)
     name = page.t("common.nation") if unit is None else unit.name
-    years = stored_years(session, prefix=prefix)
+    years = stored_years(session, prefix="" if hierarchy else prefix)
     chosen_year = int(period) if period.isdigit() and int(period) in years else None
-    crumbs = hierarchy_crumbs(page, trail_of(session, unit), "/access", tier=tier,
-                              period=chosen_year)
+    kept = hierarchy.isoformat() if hierarchy else None
+    crumbs = hierarchy_crumbs(page, trail_of(session, unit, as_of=hierarchy), "/access",
+                              tier=tier, period=chosen_year, hierarchy=kept)
     tiers = [(code, page.t("access.tier_option", name=t.name(page.lang),
                            distance=page.t("access.distance", metres=int(t.distance_m))))
              for code, t in ctx.catalog.tiers.items()]
     base: dict[str, Any] = {
         "breadcrumbs": crumbs, "place_name": name, "unit": unit, "tier": tier,
         "tiers": tiers, "synthetic": info.get("synthetic") == "true",
-        "children": queries.children(session, None if unit is None else unit.code)
+        "children": queries.children(session, None if unit is None else unit.code,
+                                     as_of=hierarchy)
         if unit is None or unit.level < 5 else [],
+        "hierarchy": kept,
         "planner": page.role in PLANNER_ROLES, "form": form,
         # the year a recompute walks (the shown one, else this year, as the job does)
         "recompute_year": int(period) if period.isdigit() else queries.today().year,
         "job": job_panel(page, session) if page.is_staff else None,
     }
     try:
-        found = community_tiers(ctx, session, prefix=prefix, tier=tier, period=chosen_year)
+        found = (life_circles_on(ctx, session, prefix=prefix, tier=tier, period=chosen_year,
+                                 hierarchy=hierarchy) if hierarchy is not None else
+                 community_tiers(ctx, session, prefix=prefix, tier=tier, period=chosen_year))
     except NotFoundError:  # no street network or no community with a point yet
         return render(page, "access.html", {**base, "unavailable": True},
                       status_code=status_code)
