@@ -37,7 +37,7 @@
                                                 residents: fmt(p.covers_residents) }));
         }
         return L.circleMarker(latlng, { radius: 5, color: "#fff", weight: 1.5,
-                                        fillColor: "#b42318", fillOpacity: 1,
+                                        fillColor: "#7570b3", fillOpacity: 1,
                                         className: "compare-site" })
           .bindTooltip(() => Shequ.lines(told));
       } }).addTo(map);

@@ -12,9 +12,10 @@
   const status = document.getElementById("map-status");
   const fmt = (v, d) => (v === null || v === undefined) ? "—"
     : Number(v).toLocaleString(lang, { maximumFractionDigits: d });
-  // the sites' colours (ColorBrewer Dark2 and Set1, told apart on a white map)
-  const PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
-                   "#a6761d", "#377eb8"];
+  // the sites' colours: none of them the units' green, blue or red (covered, newly
+  // covered, uncovered), so that a site and what it serves are told from the units
+  const PALETTE = ["#7570b3", "#d95f02", "#e7298a", "#e6ab02", "#a6761d", "#222222",
+                   "#17becf", "#808000"];
   const mapElement = document.getElementById("map");
   const map = Shequ.map(mapElement, { zoomSnap: 0.25 });
   map.setView([35, 110], 4);
