@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 import shapely
 from fastapi.testclient import TestClient
 from shapely import MultiPolygon, box
@@ -118,3 +119,29 @@ def test_the_api_takes_the_boundary_file_and_names_bad_rows_of_both_files(
                        "application/geo+json")})
     assert good.status_code == 201, good.text
     assert good.json()["moved"]["facility"] >= 1
+
+
+def test_json_changes_carry_each_part_s_boundary_as_geojson(
+        site: tuple[TestClient, Context, dict[str, str]]) -> None:  # noqa: F811
+    client, ctx, auth = site
+    west, east = halves(ctx.settings)
+    headers = {"Authorization": auth["nation"], "Accept-Language": "en"}
+
+    def change(east_shape: object) -> dict[str, object]:
+        return {"changes": [{"kind": "split", "effective_on": ON.isoformat(),
+                             "old": [VILLAGE], "new": [
+                                 {"code": VILLAGE, "boundary": json.loads(
+                                     shapely.to_geojson(west))},
+                                 {"code": NEW, "name": "东权城新村村委会",
+                                  "boundary": east_shape}]}]}
+
+    bad = client.post("/api/v1/hierarchy/changes", headers=headers,
+                      json=change({"type": "Polygon", "coordinates": "nowhere"}))
+    assert bad.status_code == 422, bad.text
+    assert [p["code"] for p in bad.json()["problems"]] == ["changes.bad_boundary"]
+    assert "changes.1.new.1.boundary is not a GeoJSON geometry" in bad.text
+    good = client.post("/api/v1/hierarchy/changes", headers=headers,
+                       json=change(json.loads(shapely.to_geojson(east))))
+    assert good.status_code == 201, good.text
+    listed = client.get("/api/v1/hierarchy/changes").json()["items"][0]
+    assert listed["shares"][NEW] == pytest.approx(east.area / (west.area + east.area))
