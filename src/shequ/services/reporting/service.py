@@ -243,25 +243,24 @@ def unit_items(session: Session, config: ReportingConfig, round_: ReportingRound
         return items
     types = load_catalog(catalog_dir).facility_types
     facilities = _asked_facilities(session, round_, code)
+    templates = [i for i in items if i.target is Target.FACILITY]
+
+    def kept(item: DataItem, facility: Facility) -> bool:
+        kind = types.get(facility.type_code)
+        if item.column == "floor_area_m2":
+            return kind is None or kind.records_floor_area
+        if item.column == "capacity":
+            return kind is not None and kind.capacity_unit != "none"
+        return True
+
     expanded: list[DataItem] = []
     for item in items:
         if item.target is not Target.FACILITY:
             expanded.append(item)
-            continue
-        for facility in facilities:
-            kind = types.get(facility.type_code)
-            if item.column == "floor_area_m2" and kind is not None and \
-                    not kind.records_floor_area:
-                continue
-            if item.column == "capacity" and (kind is None or kind.capacity_unit == "none"):
-                continue
-            expanded.append(item.on_facility(facility.id, facility.name))
-    # one facility's figures together, in the order of the data set's items
-    position = {i.key: n for n, i in enumerate(items)}
-    return sorted(expanded, key=lambda i: (
-        position[i.template] if i.facility_id is None else
-        min(position[t.key] for t in items if t.target is Target.FACILITY),
-        i.facility_id or 0, position[i.template]))
+        elif item is templates[0]:  # each facility's figures together, in the items' order
+            expanded += [t.on_facility(f.id, f.name) for f in facilities for t in templates
+                         if kept(t, f)]
+    return expanded
 
 
 def _require_unit(session: Session, user: User, round_: ReportingRound, code: str
