@@ -262,3 +262,26 @@ def _check_scenario_pages(client: TestClient, auth: dict[str, dict[str, str]],
 
     return wait(client.app.state.ctx,  # type: ignore[attr-defined]
                 int(found.group(1)), timeout=120)
+
+
+def test_solving_again_under_a_taken_name_saves_it_suffixed_and_says_so(
+        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    from shequ.services.jobs.service import wait
+
+    client, auth = client_and_tokens
+    body = {"division_code": COUNTY, "target": 0.8, "save_as": "twice"}
+    first = client.post("/api/v1/plan/solve", json=body, headers=auth["planner"]).json()
+    again = client.post("/api/v1/plan/solve", json=body, headers=auth["planner"])
+    assert again.status_code == 200, again.text
+    assert (first["scenario_name"], again.json()["scenario_name"]) == ("twice", "twice (2)")
+    started = client.post("/api/v1/plan/solve-jobs", json=body, headers=auth["planner"])
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    done = wait(client.app.state.ctx, job_id, timeout=120)  # type: ignore[attr-defined]
+    assert done.status == "done", done.problem
+    for lang, words in (("en", "A scenario named “twice” exists already, so this one is "
+                               "saved as “twice (3)”."),
+                        ("zh-CN", "已有名为“twice”的方案，本方案另存为“twice (3)”。")):
+        page = client.get(f"/plan?job={job_id}&lang={lang}", headers=auth["planner"])
+        assert page.status_code == 200
+        assert words in html.unescape(page.text)

@@ -138,6 +138,9 @@ class SolveOut(BaseModel):
     served: list[dict[str, Any]] = Field(
         default_factory=list, description="capacitated: each open site's capacity and load")
     scenario_id: int | None
+    scenario_name: str | None = Field(
+        default=None, description="the name stored: the asked one, or it with \" (2)\", "
+        "\" (3)\" … when a scenario bears it already")
 
 
 def _scenario_out(scenario: PlanScenario) -> ScenarioOut:
