@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,38 @@ def test_json_changes_carry_each_part_s_boundary_as_geojson(
     assert good.status_code == 201, good.text
     listed = client.get("/api/v1/hierarchy/changes").json()["items"][0]
     assert listed["shares"][NEW] == pytest.approx(east.area / (west.area + east.area))
+
+
+def test_the_page_takes_the_boundary_file_and_names_each_problem_by_file_and_row(
+        site: tuple[TestClient, Context, dict[str, str]]) -> None:  # noqa: F811
+    from shequ.services.accounts.models import SessionKind, User
+    from shequ.services.accounts.sessions import start_session
+    from tests.services.conftest import SECRET
+
+    client, ctx, _ = site
+    west, east = halves(ctx.settings)
+    with ctx.sessions() as session:
+        admin = session.scalars(select(User).where(User.username == "t_nation")).one()
+        cookie = start_session(session, SECRET, admin, kind=SessionKind.PAGE)[1]
+        session.commit()
+    client.cookies.set("shequ_session", cookie)
+    page = client.get("/hierarchy/changes?lang=en")
+    assert 'name="boundaries" type="file"' in page.text
+    assert "Boundaries of the split parts (optional)" in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    changes = ("changes.csv", CHANGES.encode(), "text/csv")
+    refused = client.post("/hierarchy/changes?lang=en", data={"csrf_token": token}, files={
+        "file": changes, "boundaries": ("parts.geojson", geojson(
+            {VILLAGE: west, NEW: east, "130123102231": east}).encode(),
+            "application/geo+json")})
+    assert refused.status_code == 422
+    rows = re.findall(r'<tr data-testid="change-problem"><td>([^<]*)</td><td>(\d*)</td>',
+                      refused.text)
+    assert rows == [("parts.geojson", "3")]
+    assert "130123102231 is no part of a split in the change file" in refused.text
+    applied = client.post("/hierarchy/changes", data={"csrf_token": token}, files={
+        "file": changes, "boundaries": ("parts.geojson", geojson(
+            {VILLAGE: west, NEW: east}).encode(), "application/geo+json")},
+        follow_redirects=True)
+    assert applied.status_code == 200, applied.text
+    assert applied.text.count("<tr><td>") == 1

@@ -1,5 +1,6 @@
 """``/hierarchy/changes``: administrators upload a change file in the civil-affairs layout
-and see every problem beside its row, or the changes applied and listed.
+(with, for splits by boundaries, a boundary file of the parts) and see every problem
+beside its file and row, or the changes applied and listed.
 
 The page calls the same use case as ``POST /api/v1/hierarchy/changes`` and
 ``shequ hierarchy change apply`` (:mod:`shequ.services.hierarchy`).
@@ -72,14 +73,23 @@ def upload_changes(form: Posted, page: SignedInPage, session: SessionDep) -> Res
         if len(data) > MAX_FILE_BYTES:
             raise ValidationError([Problem(upload.filename, "the file is over 8 MiB",
                                            code="changes.file_too_large")])
-        outcome = apply_change_file(session, user, read_change_bytes(data, upload.filename))
+        shapes = form.get("boundaries")
+        boundaries = None
+        if isinstance(shapes, UploadFile) and shapes.filename:
+            shape_data = shapes.file.read(MAX_FILE_BYTES + 1)
+            if len(shape_data) > MAX_FILE_BYTES:
+                raise ValidationError([Problem(shapes.filename, "the file is over 8 MiB",
+                                               code="changes.file_too_large")])
+            boundaries = (shape_data, shapes.filename)
+        outcome = apply_change_file(session, user, read_change_bytes(
+            data, upload.filename, boundaries=boundaries))
     except ShequError as exc:
         if isinstance(exc, AccessDenied | NotFoundError):
             raise
         session.rollback()
         problems = list(exc.problems) if isinstance(exc, ValidationError) else [
             Problem(filename or "file", str(exc), code=exc.code)]
-        shown = [{"row": p.row, "column": p.column or "",
+        shown = [{"file": p.source, "row": p.row, "column": p.column or "",
                   "detail": i18n.describe_problem(p, page.lang)} for p in problems]
         return _show(page, session, problems=shown, filename=filename, status_code=422)
     return back("/hierarchy/changes", message="hierarchy.applied",
