@@ -1040,6 +1040,55 @@ def _split_population(row: dict[str, Any], shares: Sequence[float]) -> list[dict
 
 
 @dataclass
+class _Staged:
+    """The rows a wave's splits read, and what they write, held for one read and one
+    write per table: population and workforce rows of the split units by table and code,
+    their facilities by code; ids to delete and rows to insert per table, and the
+    facilities' new codes."""
+
+    yearly: dict[tuple[str, str], list[dict[str, Any]]]
+    facilities: dict[str, list[tuple[Any, ...]]]
+    gone: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    added: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    facilities_to: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, session: Session, splits: Sequence[_Move]) -> _Staged:
+        codes = sorted({m.old[0] for m in splits})
+        first_year = min(m.on.year for m in splits)
+        yearly: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        facilities: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for chunk in _chunks(codes):
+            for table in (POPULATION, WORKFORCE):
+                for found in session.execute(select(table).where(
+                        table.c.division_code.in_(chunk), table.c.period >= first_year)):
+                    values = dict(found._mapping)
+                    yearly[(table.name, values["division_code"])].append(values)
+            for row in session.execute(
+                    select(Facility.id, Facility.external_id, Facility.name,
+                           Facility.longitude, Facility.latitude, Facility.division_code)
+                    .where(Facility.division_code.in_(chunk)).order_by(Facility.id)):
+                facilities[str(row.division_code)].append(tuple(row)[:5])
+        return cls(yearly, facilities)
+
+    def write(self, session: Session) -> None:
+        for table in (POPULATION, WORKFORCE):
+            gone = self.gone.get(table.name, [])
+            for start in range(0, len(gone), _CHUNK):
+                session.execute(delete(table).where(
+                    table.c.id.in_(gone[start:start + _CHUNK])))
+            if self.added.get(table.name):
+                session.execute(insert(table), self.added[table.name])
+        moved = sorted(self.facilities_to)
+        for start in range(0, len(moved), _CHUNK):
+            ids = moved[start:start + _CHUNK]
+            session.execute(update(FACILITY).where(FACILITY.c.id.in_(ids))
+                            .values(division_code=case({i: self.facilities_to[i] for i in ids},
+                                                       value=FACILITY.c.id))
+                            .execution_options(synchronize_session=False))
+
+
+@dataclass
 class _Carrier:
     session: Session
     carried: Sequence[Carried]
@@ -1048,6 +1097,7 @@ class _Carrier:
     source: str
     event_ids: list[int]
     events: Sequence[ChangeEvent]
+    staged: _Staged | None = None  # a wave's splits: rows read at once, writes held
 
     def problem(self, move: _Move, reason: str, key: str, **params: object) -> None:
         event = self.events[move.event]
@@ -1129,13 +1179,9 @@ class _Carrier:
         # population and workforce by the shares
         for model in (Population, Workforce):
             table = POPULATION if model is Population else WORKFORCE
-            rows = [dict(r._mapping) for r in self.session.execute(
-                select(table).where(table.c.division_code == old,
-                                    table.c.period >= year)).all()]
+            rows = self._yearly_rows(table, old, year)
             if not rows:
                 continue
-            self.session.execute(delete(table).where(table.c.division_code == old,
-                                                     table.c.period >= year))
             new_rows: list[dict[str, Any]] = []
             for row in rows:
                 base = {c: v for c, v in row.items() if c != "id"}
@@ -1146,12 +1192,10 @@ class _Carrier:
                              for n in _shares_to_whole(int(row["headcount"]), shares)]
                 for part, code in zip(parts, codes, strict=True):
                     new_rows.append({**part, "division_code": code})
-            self.session.execute(insert(table), new_rows)
+            self._replace(table, rows, new_rows)
             self.report.moved["population" if model is Population else "workforce"] += len(rows)
         # facilities: listed, else nearest successor point, else the continuing successor
-        facilities = self.session.execute(
-            select(Facility.id, Facility.external_id, Facility.name, Facility.longitude,
-                   Facility.latitude).where(Facility.division_code == old)).all()
+        facilities = self._facility_rows(old)
         listed: dict[str, str] = {}
         for unit, code in zip(move.parts, codes, strict=True):
             for key in unit.facilities:
@@ -1185,9 +1229,12 @@ class _Carrier:
         for target, ids in assignments.items():
             if target == old:
                 continue
-            self.session.execute(update(FACILITY)
-                                 .where(FACILITY.c.id.in_(ids))
-                                 .values(division_code=target))
+            if self.staged is not None:
+                self.staged.facilities_to.update(dict.fromkeys(ids, target))
+            else:
+                self.session.execute(update(FACILITY)
+                                     .where(FACILITY.c.id.in_(ids))
+                                     .values(division_code=target))
             self.report.moved["facility"] += len(ids)
         # other tables: listed people, else location, else the continuing successor
         people: dict[int, str] = {}
@@ -1196,6 +1243,34 @@ class _Carrier:
                 people[int(person)] = code
         for spec in self.carried:
             self._split_carried(move, spec, codes, people)
+
+    def _yearly_rows(self, table: Table, code: str, year: int) -> list[dict[str, Any]]:
+        """The rows of ``table`` (population or workforce) of ``code`` for ``year`` on."""
+        if self.staged is not None:
+            return [r for r in self.staged.yearly.get((table.name, code), [])
+                    if r["period"] >= year]
+        return [dict(r._mapping) for r in self.session.execute(
+            select(table).where(table.c.division_code == code,
+                                table.c.period >= year)).all()]
+
+    def _replace(self, table: Table, rows: Sequence[dict[str, Any]],
+                 new_rows: list[dict[str, Any]]) -> None:
+        """``rows`` of ``table`` replaced by ``new_rows`` (held to the wave's end when
+        staged)."""
+        if self.staged is not None:
+            self.staged.gone[table.name].extend(int(r["id"]) for r in rows)
+            self.staged.added[table.name].extend(new_rows)
+            return
+        self.session.execute(delete(table).where(table.c.id.in_([r["id"] for r in rows])))
+        self.session.execute(insert(table), new_rows)
+
+    def _facility_rows(self, code: str) -> list[tuple[Any, ...]]:
+        """The facilities of ``code``: id, external id, name, longitude, latitude."""
+        if self.staged is not None:
+            return self.staged.facilities.get(code, [])
+        return [tuple(r) for r in self.session.execute(
+            select(Facility.id, Facility.external_id, Facility.name, Facility.longitude,
+                   Facility.latitude).where(Facility.division_code == code)).all()]
 
     def _split_carried(self, move: _Move, spec: Carried, codes: Sequence[str],
                        people: dict[int, str]) -> None:
@@ -1303,11 +1378,20 @@ def _waves(moves: Sequence[_Move]) -> list[list[_Move]]:
 def _carry(carrier: _Carrier, moves: Sequence[_Move]) -> None:
     """Every move's rows carried: in each wave, the one-to-one moves (merges, recodes,
     re-parents and the subtrees they move) set-based — a few statements per table for the
-    whole wave — and the splits and abolitions one by one."""
+    whole wave; the splits one by one in memory, on their population, workforce and
+    facility rows read at once, written at once (:class:`_Staged`); abolitions one by
+    one."""
     for wave in _waves(moves):
         _carry_one_to_one(carrier, [m for m in wave if m.kind not in ("split", "abolish")])
+        splits = [m for m in wave if m.kind == "split"]
+        if splits:
+            carrier.staged = _Staged.read(carrier.session, splits)
+            for move in splits:
+                carrier.move(move)
+            carrier.staged.write(carrier.session)
+            carrier.staged = None
         for move in wave:
-            if move.kind in ("split", "abolish"):
+            if move.kind == "abolish":
                 carrier.move(move)
 
 
