@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Select, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from shequ.registry.levels import SCALE_TOLERANCE_M, BoundaryScale, PlacedBy, code_authority
-from shequ.registry.models import Division, DivisionBoundary
+from shequ.registry.models import Division, DivisionBoundary, DivisionChange
 from shequ.registry.queries import today, valid_on
 
 # The index ``assign_points`` gives a point that no polygon holds.
@@ -350,6 +350,60 @@ def has_boundaries(connection: Connection, *, level: int = 5,
              .where(valid_on(when), Division.level == level,
                     DivisionBoundary.scale == BoundaryScale.FULL.value).limit(1))
     return connection.execute(query).first() is not None
+
+
+def carry_boundaries(session: Session, event_ids: Sequence[int], *, source: str) -> int:
+    """Boundaries for the division versions a batch of changes opened without one, from
+    the versions they continue: a renamed, re-coded or re-parented unit (and every unit
+    of a subtree that moved with it) keeps its predecessor's boundary; a merged unit gets
+    the union of its predecessors' (when each has one).  A split's parts have boundaries
+    only when the split brought them.  Dates in order, so a chain of changes in one batch
+    carries the shape along; returns how many boundaries were stored."""
+    if not event_ids:
+        return 0
+    links = session.execute(
+        select(DivisionChange.predecessor_code, DivisionChange.successor_code,
+               DivisionChange.effective_on)
+        .where(DivisionChange.event_id.in_(list(event_ids)),
+               DivisionChange.successor_code.is_not(None), DivisionChange.event != "split")
+        .order_by(DivisionChange.effective_on)).all()
+    by_date: dict[dt.date, dict[str, list[str]]] = {}
+    for predecessor, successor, on in links:
+        by_date.setdefault(on, {}).setdefault(str(successor), []).append(str(predecessor))
+    stored = 0
+    for on, groups in sorted(by_date.items()):
+        codes = sorted({c for preds in groups.values() for c in preds} | set(groups))
+        versions: dict[tuple[str, str], Division] = {}
+        for start in range(0, len(codes), 900):
+            for division in session.scalars(select(Division).where(
+                    Division.code.in_(codes[start:start + 900]),
+                    (Division.valid_from == on) | (Division.valid_to == on))):
+                versions[(division.code, "new" if division.valid_from == on else "old")] = \
+                    division
+        ids = [v.id for v in versions.values()]
+        shapes: dict[int, tuple[MultiPolygon, bool]] = {}
+        for start in range(0, len(ids), 900):
+            for row in session.execute(select(DivisionBoundary.division_id,
+                                              DivisionBoundary.shape,
+                                              DivisionBoundary.synthetic)
+                                       .where(DivisionBoundary.division_id.in_(
+                                           ids[start:start + 900]),
+                                           DivisionBoundary.scale == BoundaryScale.FULL.value)):
+                shapes[int(row[0])] = (_shape(row[1]), bool(row[2]))
+        pairs: dict[bool, list[tuple[Division, MultiPolygon]]] = {True: [], False: []}
+        for successor, predecessors in groups.items():
+            new = versions.get((successor, "new"))
+            olds = [versions.get((code, "old")) for code in predecessors]
+            if new is None or new.id in shapes or any(o is None or o.id not in shapes
+                                                      for o in olds):
+                continue
+            found = [shapes[o.id] for o in olds if o is not None]
+            merged = as_multipolygon(shapely.union_all([f[0] for f in found]))
+            pairs[all(f[1] for f in found)].append((new, merged))
+        for synthetic, chosen in pairs.items():
+            stored += store_boundaries(session, chosen, source=source[:200],
+                                       synthetic=synthetic)
+    return stored
 
 
 # ---------------------------------------------------------------- locating points

@@ -5,6 +5,8 @@ One function, :func:`apply_division_changes`, is what the command line, the HTTP
 the administrators' page all call.  The registry does the checking and the carrying
 (:mod:`shequ.registry.changes`); this module adds the services' tables:
 
+boundaries               a renamed, re-coded or re-parented unit keeps its boundary, a
+                         merged unit gets the union of its predecessors'
 open requests            division and responsible office follow (by location in a split)
 bookings                 the booker's community of pending and approved bookings follows;
                          venues are facilities and move with them
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from shequ.errors import AccessDenied, Problem, ValidationError
 from shequ.ingest.changes import ChangeFile
+from shequ.registry.boundaries import carry_boundaries
 from shequ.registry.changes import (
     Carried,
     ChangeEvent,
@@ -141,6 +144,7 @@ def apply_division_changes(session: Session, user: Principal | None,
     username = getattr(user, "username", None)
     report = apply_changes(session, events, source=source, recorded_by=username or "cli",
                            carried=carried_tables())
+    carry_boundaries(session, report.events, source=f"{source}: carried by the change")
     _tell_accounts(session, report)
     for notice in report.notices:
         audit(session, user=user, action="jurisdiction_repointed", entity="app_user",
