@@ -11,7 +11,19 @@ written into the registry at submission, with no sign-off yet.  So:
   are listed as withheld with one form waiting; the other streets are scored exactly as
   before and ranked among themselves (peers are the whole level), so each one ranked
   below 建北街道 moves up one place;
-- setting off: every division is scored, as if no form existed;
+- setting off: every division is scored, as if no form existed.
+
+The level-4 scores (packaged scheme, peers = the whole level; a part with no data or no
+target leaves the weights that count):
+
+    文艺路街道 (Hunan)  100 × (15·1 + 15·40/43 + 10·1 + 5·0 + 15·1) / 60 − 1 penalty
+                      = 100 × 53.953 / 60 − 1 = 88.922
+    建北街道           100 × (15·0.5 + 15·1 + 10·0.9375 + 5·0.5 + 15·16/18) / 60
+                      = 100 × 47.708 / 60 = 79.514
+    西营镇             100 × (15·1 + 20·(33.33/80) + 15·(16.06/30) + 10·(59.09/60)
+                      + 5·0 + 15·1) / 80 − 2 penalties = 68.264
+
+  so off: ranks 1, 2, 3 of 3; on: 文艺路街道 1 and 西营镇 2 of 2;
 - once the last level signs C1's form off, nothing is withheld;
 - the indicator page of the county (长安区, which holds C1) marks each of its values ※
   with the legend naming 1 community, and among its children 建北街道's values only;
@@ -85,9 +97,12 @@ def test_on_the_division_resting_on_unapproved_figures_is_withheld_and_others_ra
         every, none_withheld = _table(session, 4, approved_only=False)
         approved, withheld = _table(session, 4, approved_only=None)  # the setting: on
     assert none_withheld == {}
-    assert set(every) == {f.STREET, f.TOWN, "430102001000"}
+    assert every == {"430102001000": (88.922481, 1, 3),
+                     f.STREET: (79.513889, 2, 3),
+                     f.TOWN: (68.263769, 3, 3)}
     assert withheld == {f.STREET: ("建北街道", 1)}
-    assert set(approved) == {f.TOWN, "430102001000"}
+    assert approved == {"430102001000": (88.922481, 1, 2),
+                        f.TOWN: (68.263769, 2, 2)}
     # the others' scores do not move; ranks close up among two peers
     for code, (score, rank, peers) in approved.items():
         assert score == every[code][0]
