@@ -21,6 +21,7 @@ from shequ.cli import app
 from shequ.context import Context
 from shequ.registry.boundaries import as_multipolygon, boundary_records
 from shequ.registry.models import DivisionChangeEvent, Facility, Population
+from shequ.services.requests.models import ServiceRequest
 from shequ.settings import Settings
 from tests.registry.test_changes_api import site  # noqa: F401 (the API fixture)
 
@@ -81,6 +82,19 @@ def test_the_command_line_splits_a_village_by_its_boundary_file(
     before, points, residents, _ = state(demo_settings)
     ours = [int(i) for i, code in before.items() if code == VILLAGE]
     assert len(ours) >= 2
+    pins = {"west": west.representative_point(), "east": east.representative_point()}
+    ctx = Context.open(demo_settings)
+    try:
+        with ctx.sessions() as session, session.begin():
+            now = dt.datetime.now(dt.UTC)
+            for side, pin in pins.items():
+                session.add(ServiceRequest(
+                    token=f"split-{side}", service_code="repair", status="submitted",
+                    longitude=pin.x, latitude=pin.y, division_code=VILLAGE,
+                    responsible_code=VILLAGE, requested_at=now, updated_at=now,
+                    deadline_at=now + dt.timedelta(days=3)))
+    finally:
+        ctx.close()
     (tmp_path / "changes.csv").write_text(CHANGES, encoding="utf-8")
     (tmp_path / "parts.geojson").write_text(geojson({VILLAGE: west, NEW: east}),
                                             encoding="utf-8")
@@ -97,6 +111,16 @@ def test_the_command_line_splits_a_village_by_its_boundary_file(
     assert {after[str(f)] for f in ours} == {VILLAGE, NEW}
     # the people by the share of the old boundary's area each half takes
     assert abs(shares[NEW] - east.area / (west.area + east.area)) < 1e-9
+    # open requests follow their pins: the one in the east half to the new village
+    ctx = Context.open(demo_settings)
+    try:
+        with ctx.sessions() as session:
+            placed = {r.token: (r.division_code, r.responsible_code) for r in
+                      session.scalars(select(ServiceRequest).where(
+                          ServiceRequest.token.startswith("split-")))}
+    finally:
+        ctx.close()
+    assert placed == {"split-west": (VILLAGE, VILLAGE), "split-east": (NEW, NEW)}
 
 
 def test_the_api_takes_the_boundary_file_and_names_bad_rows_of_both_files(
