@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,10 +47,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
-POSTGRES_ADMIN_URL = os.environ.get("SHEQU_BENCH_POSTGRES_URL",
-                                    "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from scratch import database as scratch_database
+
 SECRET = "load-bench-secret-key-0123456789abcdef0123456789"
 PASSWORD = "load-bench-password"
 USERS = 12  # sign-ins are limited per address
@@ -102,18 +101,11 @@ def database(backend: str, data_dir: Path) -> Iterator[str | None]:
     if backend == "sqlite":
         yield None
         return
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"shequ_load_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url, drop = scratch_database("postgres")
     try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :n"), {"n": name})
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        drop()
 
 
 def build(data_dir: Path, url: str | None) -> Fixture:
@@ -164,9 +156,35 @@ def build(data_dir: Path, url: str | None) -> Fixture:
 # -- the server ----------------------------------------------------------------------
 
 
+def server_cpu_seconds(root: int) -> float:
+    """CPU seconds (user and system) used so far by process ``root`` and every process
+    under it (uvicorn's workers), read from ``/proc`` (Linux)."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid, seconds in used.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        total += seconds if ancestor == root else 0.0
+    return total
+
+
 @contextmanager
-def server(data_dir: Path, url: str | None, workers: int, port: int) -> Iterator[str]:
-    """``uvicorn`` with ``workers`` processes serving the deployment; yields its URL."""
+def server(data_dir: Path, url: str | None, workers: int, port: int
+           ) -> Iterator[tuple[str, int]]:
+    """``uvicorn`` with ``workers`` processes serving the deployment; yields its URL and
+    the process id under which its workers run."""
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "shequ.app:app_from_env",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
@@ -182,7 +200,7 @@ def server(data_dir: Path, url: str | None, workers: int, port: int) -> Iterator
                 time.sleep(0.3)
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("the server did not start")
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -410,15 +428,18 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{backend}: building the demo county …", flush=True)
                 fixture = build(data_dir, url)
                 for workers in (int(w) for w in args.workers.split(",")):
-                    with server(data_dir, url, workers, _free_port()) as base:
+                    with server(data_dir, url, workers, _free_port()) as (base, pid):
                         if not fixture.tokens:
                             sign_in(base, fixture)
+                        cpu_before = server_cpu_seconds(pid)
                         outcomes, elapsed = asyncio.run(open_loop(
                             base, fixture, args.rate, args.seconds, args.seed))
+                        cpu_ms = 1000 * (server_cpu_seconds(pid) - cpu_before) / len(outcomes)
                         flood, probes = asyncio.run(burst(base, fixture, args.burst))
                     load_avg = os.getloadavg()[0]
                     result = summary(outcomes, elapsed)
                     result["load"] = load_avg
+                    result["cpu_ms"] = cpu_ms
                     burst_result = {
                         "ok": sum(1 for o in flood if o.status == 200), "n": len(flood),
                         "seconds": max(o.seconds for o in flood),
@@ -439,19 +460,21 @@ def main(argv: list[str] | None = None) -> None:
                           f"{burst_result['ok']}/{burst_result['n']} in "
                           f"{burst_result['seconds']:.1f} s, probes "
                           f"{burst_result['probes_ok']}/{burst_result['probes']} (max "
-                          f"{burst_result['probe_max_ms']:.0f} ms); load {load_avg:.2f}",
+                          f"{burst_result['probe_max_ms']:.0f} ms); server CPU {cpu_ms:.2f} ms a "
+                          f"request; load {load_avg:.2f}",
                           flush=True)
     print(f"\nOpen loop: {args.rate:g} requests/s for {args.seconds:g} s, half signed in; "
           f"burst: {args.burst} signed-in requests at once, probe every 100 ms.\n")
     print("| back-end | workers | answered/s | p50 ms | p99 ms | errors (never sent) | "
           "refused (4xx) | burst answered | burst s | probes answered | probe max ms | "
-          "load avg |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "server CPU ms a request | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for backend, workers, r, b in rows:
         print(f"| {backend} | {workers} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | "
               f"{r['errors']} ({r['unsent']}) | {r['refused']} | {b['ok']}/{b['n']} | "
               f"{b['seconds']:.1f} | "
-              f"{b['probes_ok']}/{b['probes']} | {b['probe_max_ms']:.0f} | {r['load']:.2f} |")
+              f"{b['probes_ok']}/{b['probes']} | {b['probe_max_ms']:.0f} | {r['cpu_ms']:.2f} | "
+              f"{r['load']:.2f} |")
     print()
     for (backend, workers), detail in by_kind.items():
         print(f"{backend} × {workers}, p50 ms by kind: {detail}")
