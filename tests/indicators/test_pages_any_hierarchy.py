@@ -7,6 +7,7 @@ refused, naming the years it holds."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,8 @@ from tests.registry.change_files import DEMO_CHANGES, write
 H = "2025-01-01"
 COUNTY = "130123000000"
 TOWN = "130123102000"  # 新安镇: two villages merged (204 ← 205), one split (206 → 230)
-MERGED, GONE, SPLIT_OFF = "130123102204", "130123102205", "130123102230"
+MERGED, GONE, SPLIT, SPLIT_OFF = ("130123102204", "130123102205", "130123102206",
+                                  "130123102230")
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +78,12 @@ def test_the_indicator_page_shows_2021_on_the_2025_hierarchy_and_keeps_the_choic
     assert drill and all("hierarchy=2025-01-01" in d and "year=2021" in d for d in drill)
     words = {"zh-CN": ("年份", "区划口径（日期）"), "en": ("Year", "On the divisions of")}[lang]
     assert all(w in html for w in words)
+    # the map sizes each village by its 2021 residents carried to 2025's villages: 南王庄
+    # 2124 + 于家庄 2030; 东权城's 1819 shared 0.55 / 0.45 (1000.45 and 818.55, rounded)
+    block = html.split('<script id="indicator-points" type="application/json">')[1]
+    residents = {p["code"]: p["residents"]
+                 for p in json.loads(block.split("</script>", maxsplit=1)[0])}
+    assert (residents[MERGED], residents[SPLIT], residents[SPLIT_OFF]) == (4154, 1000, 819)
 
 
 def test_the_short_boards_and_their_export_are_of_the_chosen_year_and_hierarchy(

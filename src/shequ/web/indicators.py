@@ -181,7 +181,7 @@ def indicators_page(page: PageDep, ctx: ContextDep, session: SessionDep, *,
     if unit is not None:
         trail.append((board.place.code, board.place.name))
     residents = residents_under(session, [(c.place.code, c.place.level) for c in board.children],
-                                period=board.period)
+                                period=board.period, as_of=hierarchy)
     points = [{"code": c.place.code, "name": c.place.name, "lon": c.place.longitude,
                "lat": c.place.latitude, "value": c.value,
                "residents": residents.get(c.place.code, 0), "state": c.status or "no_data",
