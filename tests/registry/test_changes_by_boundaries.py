@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shequ.errors import ValidationError
 from shequ.registry import queries
-from shequ.registry.boundaries import as_multipolygon, boundary_records, store_boundaries
+from shequ.registry.boundaries import (
+    as_multipolygon,
+    boundary_records,
+    carry_boundaries,
+    store_boundaries,
+)
 from shequ.registry.changes import ChangeEvent, NewUnit, apply_changes
 from shequ.registry.models import (
     Division,
@@ -187,3 +192,26 @@ def test_a_part_reaching_outside_and_a_facility_in_no_part_are_refused(
         ("changes.outside_parts", session.scalar(select(Facility.id).where(
             Facility.external_id == "F4")))]
     assert "114.561000, 38.100000" in caught.value.problems[0].reason
+
+
+def test_a_merge_and_a_rename_carry_the_boundaries_on_both_back_ends(
+        county: sessionmaker[Session]) -> None:
+    with county() as session, session.begin():
+        report = apply_changes(session, [
+            ChangeEvent("merge", ON, old=("130123100201", "130123100202"),
+                        new=(NewUnit("130123100201", "东西村村委会"),), rows=(2, 3)),
+            ChangeEvent("rename", ON, old=("130123100203",),
+                        new=(NewUnit("130123100203", "南庄村委会"),), rows=(4,))])
+        assert carry_boundaries(session, report.events, source="test") == 2
+    with county() as session:
+        shapes = {r.code: r for r in boundary_records(session, level=5, as_of=AFTER)}
+        # the merged village: 114.49–114.51 ∪ 114.51–114.53, one box 0.04° × 0.02°
+        merged = shapes["130123100201"]
+        assert merged.name == "东西村村委会"
+        assert merged.shape.bounds == pytest.approx((114.49, SOUTH, 114.53, NORTH))
+        assert merged.shape.area == pytest.approx(0.04 * 0.02)
+        assert len(merged.shape.geoms) == 1  # one polygon, the shared edge dissolved
+        renamed = shapes["130123100203"]
+        assert renamed.name == "南庄村委会"
+        assert renamed.shape.bounds == pytest.approx((114.53, SOUTH, 114.57, NORTH))
+        assert set(shapes) == {"130123100201", "130123100203"}
