@@ -205,3 +205,25 @@ def test_the_page_takes_the_boundary_file_and_names_each_problem_by_file_and_row
         follow_redirects=True)
     assert applied.status_code == 200, applied.text
     assert applied.text.count("<tr><td>") == 1
+
+
+def test_the_split_command_takes_the_parts_boundaries(demo_settings: Settings,
+                                                      tmp_path: Path) -> None:
+    west, east = halves(demo_settings)
+    (tmp_path / "parts.geojson").write_text(geojson({VILLAGE: west, NEW: east}),
+                                            encoding="utf-8")
+    result = runner.invoke(app, [
+        "hierarchy", "change", "split", VILLAGE, "--on", ON.isoformat(),
+        "--part", f"{VILLAGE}:东权城村委会", "--part", f"{NEW}:东权城新村村委会",
+        "--boundaries", str(tmp_path / "parts.geojson"),
+        "--data-dir", str(demo_settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    _, _, _, shares = state(demo_settings)
+    assert abs(shares[NEW] - east.area / (west.area + east.area)) < 1e-9
+    # without boundaries a part still needs its share
+    refused = runner.invoke(app, [
+        "hierarchy", "change", "split", NEW, "--on", "2024-06-01",
+        "--part", f"{NEW}:东权城新村村委会", "--part", "130123102231:又一村",
+        "--data-dir", str(demo_settings.data_dir)])
+    assert refused.exit_code != 0
+    assert "is not CODE:NAME:SHARE" in refused.output

@@ -124,16 +124,36 @@ def merge(codes: Annotated[list[str], typer.Argument(help="the units merged")],
 
 
 @app.command("split")
-def split(code: str, on: OnOption,
+def split(code: str, on: OnOption,  # noqa: PLR0917 (a Typer command)
           part: Annotated[list[str], typer.Option(
-              help="CODE:NAME:SHARE, once per part (the shares add up to 1)")],
+              help="CODE:NAME:SHARE, once per part (the shares add up to 1); CODE:NAME "
+                   "with --boundaries")],
+          boundaries: Annotated[Path | None, typer.Option(
+              help="the parts' boundaries by code (GeoJSON, zipped Shapefile or "
+                   "GeoPackage): a split by boundaries")] = None,
+          crs: Annotated[str, typer.Option(help="coordinates of the boundary file: "
+                                           "wgs84 or gcj02")] = "wgs84",
           data_dir: DataDir = None) -> None:
-    """Split a unit into parts, each taking its share of the people."""
+    """Split a unit into parts, each taking its share of the people — or its boundary,
+    and then the people by the residents or the area it takes."""
+    shapes = {}
+    if boundaries is not None:
+        from shequ.ingest.boundaries import read_boundary_file
+
+        try:
+            rows, problems = read_boundary_file(boundaries, crs=crs)
+        except ShequError as exc:
+            raise fail(exc) from exc
+        if problems:
+            raise fail(ValidationError(problems))
+        shapes = {row.code: row.geometry for row in rows if row.code}
     parts = []
     for text in part:
         pieces = text.split(":")
         try:
-            parts.append(NewUnit(pieces[0], pieces[1] or None, share=float(pieces[2])))
+            share = float(pieces[2]) if len(pieces) > 2 or boundaries is None else None
+            parts.append(NewUnit(pieces[0], pieces[1] or None, share=share,
+                                 boundary=shapes.get(pieces[0].ljust(12, "0"))))
         except (IndexError, ValueError):
             raise fail(ValidationError([Problem("--part", f"{text!r} is not CODE:NAME:SHARE",
                                                 hint="e.g. 130123102220:新村:0.4")])) from None
