@@ -272,6 +272,13 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
             offline.IdempotencyKey.user_id == user_id))
     assert keys == 6  # five writes and the refused one, each applied or refused once
 
+    # Online, the queue is the server's again: the request resolved, nothing waiting.
+    page.goto(f"{origin}/services/queue")
+    shown = page.locator(f"[data-testid=queue-status-{to_accept}]")
+    assert (shown.get_attribute("data-status"), shown.inner_text()) == ("resolved", "已办结")
+    assert shown.get_attribute("data-pending") is None
+    page.goto(f"{origin}/offline/outbox")
+
     # The conflict shows both versions; the worker keeps the server's.
     page.reload()
     item = page.locator("[data-testid=outbox-item][data-status=conflict]")
