@@ -71,3 +71,26 @@ def test_violations_are_stored_exactly_inside_the_transaction(
         assert [(r[0], r[2], r[9]) for r in _stored(session)] == [
             (8, "elderly_within_residents", None), (7, "household_size", None)]
         assert store_round_violations(session, 7, TABLE.head(0)) == 0
+
+
+def test_a_table_read_back_the_fast_way_keeps_every_value(
+        sessions: sessionmaker[Session]) -> None:
+    from shequ.services.reporting.validation import _frame
+
+    tricky = TABLE.with_columns(
+        pl.Series("comment", ['含,逗号 "引号"\n换行', None, ""]),
+        pl.Series("left_value", [0.1, 1e-300, 123456789.123456789]))
+    with sessions() as session, session.begin():
+        store_round_violations(session, 9, tricky)
+    query = select(ValidationViolation.division_code, ValidationViolation.round_id,
+                   ValidationViolation.left_value, ValidationViolation.comment).where(
+        ValidationViolation.round_id == 9).order_by(ValidationViolation.id)
+    schema = {"division_code": pl.String(), "round_id": pl.Int64(),
+              "left_value": pl.Float64(), "comment": pl.String()}
+    with sessions() as session:
+        read = _frame(session, query, schema)
+        nothing = _frame(session, query.where(ValidationViolation.round_id == 10), schema)
+    assert read.rows() == [("110101001001", 9, 0.1, '含,逗号 "引号"\n换行'),
+                           ("110101001002", 9, 1e-300, None),
+                           ("110101002001", 9, 123456789.123456789, "")]
+    assert nothing.height == 0 and nothing.schema == pl.Schema(schema)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import numpy.typing as npt
 import polars as pl
 from sqlalchemy import delete, insert, literal, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
 from shequ.errors import AccessDenied, NotFoundError, Problem, ValidationError
 from shequ.indicators.expr import HOUSEHOLD_MEASURES, PERSON_MEASURES, Measure
@@ -681,6 +683,35 @@ HISTORY_YEARS = 5  # how many periods before the round the outlier checks look b
 CHECK_ROLES = (Role.NATIONAL_PLANNER, Role.PROVINCE_PLANNER, Role.ADMIN)
 
 
+def _frame(session: Session, query: ClauseElement, schema: Mapping[str, pl.DataType]
+           ) -> pl.DataFrame:
+    """The rows of ``query`` (plain text and number columns) as a table, read the fast
+    way of each back-end: COPY … TO STDOUT as CSV on PostgreSQL, the driver's own cursor
+    on SQLite.  A national round's check reads millions of form values and registry
+    figures, and SQLAlchemy's rows took about twice the time of either.  The query's
+    bound values are the caller's numbers and enum values, written into its text."""
+    connection = session.connection()
+    sql = str(query.compile(dialect=connection.dialect,
+                            compile_kwargs={"literal_binds": True}))
+    raw: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        buffer = io.BytesIO()
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                buffer.write(block)
+        if not buffer.tell():
+            return pl.DataFrame(schema=dict(schema))
+        buffer.seek(0)
+        return pl.read_csv(buffer, has_header=False, schema=dict(schema))
+    cursor = raw.cursor()
+    try:
+        rows = cursor.execute(sql).fetchall()
+    finally:
+        cursor.close()
+    return pl.DataFrame(rows, schema=dict(schema), orient="row")
+
+
 def _form_values(session: Session, round_id: int) -> pl.DataFrame:
     """Every value and comment of the round's forms that were handed in (not drafts)."""
     query = (select(RoundForm.division_code, FormValue.item, FormValue.value,
@@ -688,9 +719,8 @@ def _form_values(session: Session, round_id: int) -> pl.DataFrame:
              .join(FormValue, FormValue.form_id == RoundForm.id)
              .where(RoundForm.round_id == round_id,
                     RoundForm.status != FormStatus.DRAFT.value))
-    return pl.DataFrame([tuple(r) for r in session.execute(query)],
-                        schema={"division_code": pl.String, "item": pl.String,
-                                "value": pl.Float64, "comment": pl.String}, orient="row")
+    return _frame(session, query, {"division_code": pl.String(), "item": pl.String(),
+                                   "value": pl.Float64(), "comment": pl.String()})
 
 
 def _tables_of_items(values: pl.DataFrame, config: ReportingConfig
@@ -719,27 +749,24 @@ def _registry_history(session: Session, *, period: int
                       ) -> dict[int, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
     """The registry's figures of the periods before the round (at most HISTORY_YEARS)."""
     first = period - HISTORY_YEARS
-    population = pl.DataFrame(
-        [tuple(r) for r in session.execute(select(
-            Population.division_code, Population.period,
-            *(getattr(Population, n) for n in POPULATION_ITEMS))
-            .where(Population.period >= first, Population.period < period))],
-        schema={"division_code": pl.String, "period": pl.Int64,
-                **dict.fromkeys(POPULATION_ITEMS, pl.Float64)}, orient="row")
-    workforce = pl.DataFrame(
-        [tuple(r) for r in session.execute(select(
-            Workforce.division_code, Workforce.period, Workforce.role,
-            Workforce.certification, Workforce.headcount)
-            .where(Workforce.period >= first, Workforce.period < period))],
-        schema={"division_code": pl.String, "period": pl.Int64, "role": pl.String,
-                "certification": pl.String, "headcount": pl.Float64}, orient="row")
-    inputs = pl.DataFrame(
-        [tuple(r) for r in session.execute(select(
-            IndicatorInput.division_code, IndicatorInput.period, IndicatorInput.measure,
-            IndicatorInput.value)
-            .where(IndicatorInput.period >= first, IndicatorInput.period < period))],
-        schema={"division_code": pl.String, "period": pl.Int64, "measure": pl.String,
-                "value": pl.Float64}, orient="row")
+    population = _frame(session, select(
+        Population.division_code, Population.period,
+        *(getattr(Population, n) for n in POPULATION_ITEMS))
+        .where(Population.period >= first, Population.period < period),
+        {"division_code": pl.String(), "period": pl.Int64(),
+         **{n: pl.Float64() for n in POPULATION_ITEMS}})
+    workforce = _frame(session, select(
+        Workforce.division_code, Workforce.period, Workforce.role,
+        Workforce.certification, Workforce.headcount)
+        .where(Workforce.period >= first, Workforce.period < period),
+        {"division_code": pl.String(), "period": pl.Int64(), "role": pl.String(),
+         "certification": pl.String(), "headcount": pl.Float64()})
+    inputs = _frame(session, select(
+        IndicatorInput.division_code, IndicatorInput.period, IndicatorInput.measure,
+        IndicatorInput.value)
+        .where(IndicatorInput.period >= first, IndicatorInput.period < period),
+        {"division_code": pl.String(), "period": pl.Int64(), "measure": pl.String(),
+         "value": pl.Float64()})
     periods = sorted({*population["period"], *workforce["period"], *inputs["period"]})
     return {p: (population.filter(pl.col("period") == p),
                 workforce.filter(pl.col("period") == p),
