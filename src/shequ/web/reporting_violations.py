@@ -9,15 +9,20 @@ language (422) instead of an error page.  Everything goes through
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shequ.errors import Problem, ShequError, ValidationError
 from shequ.http.deps import ContextDep, SessionDep
-from shequ.indicators.rules import load_rules
+from shequ.indicators.rules import OutlierCheck, Rule, load_rules
+from shequ.registry.models import Division
+from shequ.registry.queries import today, valid_on
 from shequ.services.accounts import STAFF_ROLES
 from shequ.services.reporting import validation
 from shequ.services.reporting.service import rounds_for
@@ -45,7 +50,7 @@ def violations_page(page: SignedInPage, ctx: ContextDep, session: SessionDep) ->
     context: dict[str, Any] = {
         "rounds": rounds, "rows": [], "next_url": None, "export_url": None,
         "rule_options": [("", page.t("reporting_rules.any_rule"))]
-        + [(code, code) for code in known],
+        + [(code, rule_name(rule, page.lang)) for code, rule in known.items()],
         "importance_options": [("", page.t("reporting_rules.any_importance"))]
         + [(i, page.t(f"reporting_rules.importance.{i}")) for i in ("error", "warning")],
         "breadcrumbs": [Crumb(page.t("common.workbench"), "/work"),
@@ -68,6 +73,8 @@ def violations_page(page: SignedInPage, ctx: ContextDep, session: SessionDep) ->
     filters = {k: v for k, v in base.items() if v != ""}
     context.update({
         "state": state, "round_options": _round_options(rounds), "chosen": chosen,
+        "unit_names": _division_names(session, {row.division_code for row in listed.rows}),
+        "rule_names": {code: rule_name(rule, page.lang) for code, rule in known.items()},
         "rows": [(row, validation.violation_text(validation.to_violation(row), page.lang,
                                                  rules=rules),
                   validation.form_path(row.round_id, row.division_code))
@@ -80,6 +87,32 @@ def violations_page(page: SignedInPage, ctx: ContextDep, session: SessionDep) ->
         + urlencode({k: v for k, v in filters.items() if k != "round"}),
     })
     return render(page, "reporting_violations.html", context, status_code=status)
+
+
+# A figure in a rule's message: "（{left}）", "(at most {right})", "{value}".
+_FIGURE_ASIDE = re.compile(r"\s*[（(][^（）()]*\{[a-z]+\}[^（）()]*[）)]")
+_FIGURE = re.compile(r"\{[a-z]+\}\s*")
+
+
+def rule_name(rule: Rule | OutlierCheck, lang: str) -> str:
+    """What a rule checks, in ``lang``: its message without the figures it is shown with
+    (a rule of the catalog or of a province has a message in both languages, not a name).
+
+    >>> from shequ.indicators.rules import load_rules
+    >>> rule_name(load_rules().by_code()["elderly_within_residents"], "zh-CN")
+    '60岁及以上人口不能多于常住人口'
+    """
+    text = _FIGURE.sub("", _FIGURE_ASIDE.sub("", rule.message(lang))).strip()
+    text = text.rstrip("。.；;，, ")
+    return text[:1].upper() + text[1:]
+
+
+def _division_names(session: Session, codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    return {str(code): str(name) for code, name in session.execute(
+        select(Division.code, Division.name).where(
+            Division.code.in_(sorted(codes)), valid_on(today())))}
 
 
 def _round_options(rounds: list[Any]) -> list[tuple[str, str]]:
@@ -105,4 +138,4 @@ def _chosen(query: dict[str, str], round_ids: list[int],
     return validation.ViolationFilter(round_id, under, rule or None, importance or None)
 
 
-__all__ = ["router"]
+__all__ = ["router", "rule_name"]

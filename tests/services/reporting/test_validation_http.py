@@ -117,6 +117,13 @@ def test_the_page_lists_links_to_forms_and_redraws_a_wrong_filter(
     assert f'href="/reporting/rounds/{round_id}/forms/{UNIT}"' in page.text
     assert "cannot exceed the resident population (1,000)" in page.text
     assert f"/api/v1/reporting/rounds/{round_id}/violations.xlsx" in page.text
+    # Rules and units by name: the filter's choices and the rows, not their codes.
+    assert (">Residents aged 60 and over cannot exceed the resident population</option>"
+            in page.text)
+    assert ">elderly_within_residents<" not in page.text
+    assert re.search(r"<td>\s*多福巷社区\s*<span class=\"muted\">" + UNIT, page.text)
+    chinese = client.get("/reporting/violations?lang=zh-CN").text
+    assert ">社区工作者人数超出本单位往年范围</option>" in chinese
     wrong = client.get("/reporting/violations", params={"under": "11x", "lang": "zh-CN"})
     assert wrong.status_code == 422
     assert 'data-field="under"' in wrong.text
