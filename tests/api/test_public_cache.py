@@ -17,7 +17,10 @@ from shequ.context import Context
 from shequ.errors import ConfigurationError
 from shequ.http.public_cache import PublicCache
 from shequ.registry.models import Division
+from shequ.services.accounts import create_user
 from shequ.settings import Settings
+
+PASSWORD = "a long test password 123"
 
 
 class Clock:
@@ -31,17 +34,21 @@ class Clock:
 class Counting:
     """An app answering ``hello <n>`` with its call count (and ``status``)."""
 
-    def __init__(self, status: int = 200, cookie: bool = False) -> None:
+    def __init__(self, status: int = 200, cookie: bool = False, write_status: int = 200,
+                 size: int = 0) -> None:
         self.calls = 0
-        self.status, self.cookie = status, cookie
+        self.status, self.cookie, self.write_status, self.size = (status, cookie,
+                                                                  write_status, size)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.calls += 1
         headers = [(b"content-type", b"text/plain")]
         if self.cookie:
             headers.append((b"set-cookie", b"visitor=1"))
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": f"hello {self.calls}".encode()})
+        status = self.status if scope["method"] == "GET" else self.write_status
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        body = f"hello {self.calls}".encode()
+        await send({"type": "http.response.body", "body": body.ljust(self.size, b".")})
 
 
 def _get(app: Any, path: str, method: str = "GET", headers: dict[str, str] | None = None,
@@ -83,8 +90,38 @@ def test_a_write_clears_every_answer() -> None:
     inner, clock = Counting(), Clock()
     cache = PublicCache(inner, seconds=2.0, clock=clock)
     assert _get(cache, "/open311/v2/requests.json") == (200, b"hello 1")
-    assert _get(cache, "/open311/v2/requests.json", method="POST") == (200, b"hello 2")
-    assert _get(cache, "/open311/v2/requests.json") == (200, b"hello 3")
+    assert _get(cache, "/api/v1/region") == (200, b"hello 2")
+    assert _get(cache, "/open311/v2/requests.json", method="POST") == (200, b"hello 3")
+    assert _get(cache, "/open311/v2/requests.json") == (200, b"hello 4")
+    assert _get(cache, "/api/v1/region") == (200, b"hello 5")
+
+
+@pytest.mark.parametrize(("path", "write_status"), [
+    ("/open311/v2/requests.json", 409),  # refused: rolled back, nothing changed
+    ("/open311/v2/requests.json", 500),
+    ("/api/v1/bookings", 201),  # a room's booking changes no public answer
+    ("/api/v1/auth/token", 200),
+])
+def test_refused_and_private_writes_leave_the_answers(path: str, write_status: int) -> None:
+    inner, clock = Counting(write_status=write_status), Clock()
+    cache = PublicCache(inner, seconds=2.0, clock=clock)
+    assert _get(cache, "/open311/v2/requests.json") == (200, b"hello 1")
+    assert _get(cache, path, method="POST")[0] == write_status
+    assert _get(cache, "/open311/v2/requests.json") == (200, b"hello 1")
+
+
+def test_the_least_recently_used_answers_go_first_past_the_byte_budget(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shequ.http.public_cache.MAX_BYTES", 3000)
+    inner, clock = Counting(size=1000), Clock()
+    cache = PublicCache(inner, seconds=2.0, clock=clock)
+    for n in range(3):  # 3,000 bytes: all kept
+        assert _get(cache, "/api/v1/region", query=f"n={n}")[1].startswith(b"hello %d" % (n + 1))
+    assert _get(cache, "/api/v1/region", query="n=0")[1].startswith(b"hello 1")  # used again
+    assert _get(cache, "/api/v1/region", query="n=3")[1].startswith(b"hello 4")  # n=1 goes
+    assert _get(cache, "/api/v1/region", query="n=0")[1].startswith(b"hello 1")
+    assert _get(cache, "/api/v1/region", query="n=2")[1].startswith(b"hello 3")
+    assert _get(cache, "/api/v1/region", query="n=1")[1].startswith(b"hello 5")
 
 
 @pytest.mark.parametrize("headers", [{"Authorization": "Bearer x"},
@@ -140,7 +177,20 @@ def test_on_the_real_app_a_rename_by_another_process_shows_after_a_write_here(
                         .values(name="新名社区"))
         session.commit()
     assert http.get(path).json()["name"] == before  # the kept answer, for a moment
-    # Any write served by this process clears the cache (here a refused sign-in).
-    refused = http.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"})
-    assert refused.status_code == 401
+    with ctx.sessions.begin() as session:
+        create_user(session, username="resident", role="resident", password=PASSWORD)
+    token = http.post("/api/v1/auth/token", data={"username": "resident",
+                                                  "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    # A refused write changed nothing: the kept answer stays.
+    refused = http.post("/api/v1/service-requests", headers=bearer, json={
+        "service_code": "no_such_service", "division_code": "130123001001"})
+    assert refused.status_code == 422
+    assert http.get(path).json()["name"] == before
+    # A write this process serves clears the cache (here a resident's new request).
+    written = http.post("/api/v1/service-requests", headers=bearer, json={
+        "service_code": "public_repair", "division_code": "130123001001",
+        "description": "路灯不亮", "attributes": {"fixture": "streetlight"}})
+    assert written.status_code == 201
     assert http.get(path).json()["name"] == "新名社区"

@@ -10,10 +10,16 @@ depend on (``Accept``, ``Accept-Language`` and the cookies, whose language cooki
 the words).
 
 How stale an answer may be: at most ``seconds`` (``SHEQU_PUBLIC_CACHE_SECONDS``, 2 by
-default, 0 turns the cache off).  Any write this process serves (a method other than
+default, 0 turns the cache off).  A write this process serves (a method other than
 ``GET``/``HEAD``) clears the whole cache once it is answered, so a reader of the same
 process sees a write at once; another process of the same deployment sees it within
-``seconds``.
+``seconds``.  Two kinds of write leave the cache alone, because they cannot change a
+public answer: a refused one (answered 4xx or 5xx: its transaction was rolled back) and
+one under :data:`PRIVATE_WRITES` (a booking, a sign-in, one's own notifications).  Under
+a steady mix of reads and bookings, clearing on every write kept almost nothing.
+
+Answers are kept up to :data:`MAX_BODY` bytes each and :data:`MAX_BYTES` in all, the
+least recently used dropped first.
 """
 
 from __future__ import annotations
@@ -34,8 +40,12 @@ PUBLIC_READS = (
     "/api/v1/divisions", "/api/v1/facilities", "/api/v1/region",
     "/api/v1/indicators/short-boards", "/hsds/", "/open311/v2/",
 )
-MAX_BODY = 512 * 1024
-MAX_ENTRIES = 512
+# Writes that change no public answer: bookings of rooms, signing in and out, one's own
+# sessions and notifications.
+PRIVATE_WRITES = ("/api/v1/bookings", "/api/v1/auth/", "/api/v1/notifications", "/login",
+                  "/logout")
+MAX_BODY = 4 * 1024 * 1024  # the Open311 list of 1,000 requests is about 0.5 MB
+MAX_BYTES = 64 * 1024 * 1024
 SAFE = frozenset({"GET", "HEAD"})
 _VARY = (b"accept", b"accept-language", b"cookie")
 
@@ -56,6 +66,7 @@ class PublicCache:
         self.seconds = seconds
         self.clock = clock
         self._answers: OrderedDict[tuple[object, ...], _Answer] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
         # Bumped by every clear: an answer computed across a write is not kept.
         self._generation = 0
@@ -64,6 +75,7 @@ class PublicCache:
         """Forget every answer (after a write)."""
         with self._lock:
             self._answers.clear()
+            self._bytes = 0
             self._generation += 1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,10 +83,22 @@ class PublicCache:
             await self.app(scope, receive, send)
             return
         if scope["method"] not in SAFE:
-            try:
+            if scope["path"].startswith(PRIVATE_WRITES):
                 await self.app(scope, receive, send)
+                return
+            status = 500
+
+            async def watching_send(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, watching_send)
             finally:
-                self.clear()
+                if status < 400:
+                    self.clear()
             return
         key = self._key(scope)
         if key is None:
@@ -135,7 +159,10 @@ class PublicCache:
             with self._lock:
                 if generation != self._generation:
                     return
-                self._answers[key] = _Answer(now + self.seconds, start, b"".join(chunks))
-                self._answers.move_to_end(key)
-                while len(self._answers) > MAX_ENTRIES:
-                    self._answers.popitem(last=False)
+                body = b"".join(chunks)
+                replaced = self._answers.pop(key, None)
+                self._bytes += len(body) - (len(replaced.body) if replaced else 0)
+                self._answers[key] = _Answer(now + self.seconds, start, body)
+                while self._bytes > MAX_BYTES:
+                    _, dropped = self._answers.popitem(last=False)
+                    self._bytes -= len(dropped.body)
