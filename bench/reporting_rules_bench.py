@@ -14,7 +14,9 @@ timed on a sample and scaled to every unit; the violations of the sample must be
 same.  Then the write that ends a round's check: the violations found replace the
 round's list (:func:`~shequ.services.reporting.validation.store_round_violations`, COPY
 on PostgreSQL, one prepared insert on SQLite) beside the peer, SQLAlchemy's bulk insert of
-dictionaries.  Target: rules and write under 60 s.
+dictionaries.  And the read that starts a check: every handed-in value of the first
+``--read-units`` forms (18 items each) by ``_form_values`` beside SQLAlchemy's rows.
+Target: rules and write under 60 s.
 
 Part 2, the list.  A million violations (synthetic: units, rules and importances drawn
 from the seed) in a migrated SQLite file and, when reachable, the local PostgreSQL; the
@@ -23,7 +25,8 @@ under a street; a deep page by keyset and, as the peer, by OFFSET.  Target: firs
 under 200 ms.
 
     python bench/reporting_rules_bench.py [--units 668389] [--repeat 3]
-        [--violations 1000000] [--backend sqlite|postgres|both|none]
+        [--violations 1000000] [--read-units 100000]
+        [--backend sqlite|postgres|both|none]
 
 ``--units`` below the national count takes the first units in code order.
 """
@@ -46,12 +49,14 @@ from scratch import database
 from shequ.indicators.expr import Measure
 from shequ.indicators.rules import RuleSet, load_rules
 from shequ.registry.db import make_engine, session_factory, upgrade
+from shequ.services.reporting.models import FormStatus, FormValue, ReportingRound, RoundForm
 from shequ.services.reporting.rules_models import ValidationViolation
 from shequ.services.reporting.validation import (
     Records,
     RoundFigures,
     ViolationFilter,
     _finite,
+    _form_values,
     _params,
     check_figures,
     figures_table,
@@ -242,6 +247,82 @@ def run_store(table: pl.DataFrame, backend: str, rules_s: float, rules_cpu: floa
         drop()
 
 
+def peer_form_values(session: Session, round_id: int) -> pl.DataFrame:
+    """The read as it was: SQLAlchemy's rows, a tuple each, into a table."""
+    query = (select(RoundForm.division_code, FormValue.item, FormValue.value,
+                    FormValue.comment)
+             .join(FormValue, FormValue.form_id == RoundForm.id)
+             .where(RoundForm.round_id == round_id,
+                    RoundForm.status != FormStatus.DRAFT.value))
+    return pl.DataFrame([tuple(r) for r in session.execute(query)],
+                        schema={"division_code": pl.String, "item": pl.String,
+                                "value": pl.Float64, "comment": pl.String}, orient="row")
+
+
+def run_read(units: pl.Series, backend: str) -> None:
+    """The read that starts a round's check: every handed-in value of ``units`` (18 items
+    a form, synthetic) from a migrated database, Shequ's ``_form_values`` (COPY as CSV on
+    PostgreSQL, the driver's cursor on SQLite) beside the peer (SQLAlchemy's rows)."""
+    items = [i.key for i in reporting_config().items.values()
+             if i.target.value != "facility"][:18]
+    url, drop = database(backend)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        codes = units.to_list()
+        submitted = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+        with engine.begin() as connection:
+            connection.execute(insert(ReportingRound), [{
+                "id": 1, "name": "bench", "period": PERIOD, "opens_on": dt.date(2026, 1, 1),
+                "due_on": dt.date(2026, 3, 31),
+                "created_at": dt.datetime(2026, 1, 1)}])  # noqa: DTZ001 (China time)
+            raw = connection.connection.driver_connection
+            forms = ((i, 1, code, "submitted") for i, code in enumerate(codes, start=1))
+            values = ((i, item, float(i % 997)) for i in range(1, len(codes) + 1)
+                      for item in items)
+            if backend == "postgres":
+                with raw.cursor() as cursor:
+                    with cursor.copy("COPY reporting_form (id, round_id, division_code, "
+                                     "status, updated_at) FROM STDIN") as copy:
+                        for row in forms:
+                            copy.write_row((*row, submitted))
+                    with cursor.copy("COPY reporting_form_value (form_id, item, value) "
+                                     "FROM STDIN") as copy:
+                        for row in values:
+                            copy.write_row(row)
+            else:
+                cursor = raw.cursor()
+                cursor.executemany("INSERT INTO reporting_form (id, round_id, division_code,"
+                                   " status, updated_at) VALUES (?, ?, ?, ?, "
+                                   "'2026-01-02 00:00:00.000000')", forms)
+                cursor.executemany("INSERT INTO reporting_form_value (form_id, item, value) "
+                                   "VALUES (?, ?, ?)", values)
+                cursor.close()
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+            connection.commit()
+        sessions = session_factory(engine)
+        measured = {}
+        tables = {}
+        for name, read in (("Shequ", _form_values), ("peer", peer_form_values)):
+            with sessions() as session:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                tables[name] = read(session, 1)
+                measured[name] = (time.perf_counter() - start,
+                                  time.process_time() - start_cpu)
+        same = tables["Shequ"].sort("division_code", "item").equals(
+            tables["peer"].sort("division_code", "item"))
+        (wall, cpu_s), (peer_wall, peer_cpu) = measured["Shequ"], measured["peer"]
+        print(f"read on {backend}: {tables['Shequ'].height:,} values of {len(codes):,} forms;"
+              f" Shequ {wall:.2f} s wall, {cpu_s:.2f} s CPU; peer {peer_wall:.2f} s wall, "
+              f"{peer_cpu:.2f} s CPU (peer/Shequ wall {peer_wall / wall:.1f}x, CPU "
+              f"{peer_cpu / cpu_s:.1f}x; same table: {same}; load average "
+              f"{os.getloadavg()[0]:.1f})")
+        engine.dispose()
+    finally:
+        drop()
+
+
 def synthetic_violations(units: pl.Series, count: int, *, seed: int) -> list[dict[str, object]]:
     """``count`` violations over the units, the rule ``household_size`` rare (0.1 %)."""
     rng = np.random.default_rng(seed)
@@ -328,6 +409,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=668_389)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--violations", type=int, default=1_000_000)
+    parser.add_argument("--read-units", type=int, default=100_000,
+                        help="forms whose values the read part loads (0: skip it)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both", "none"],
                         default="both")
     args = parser.parse_args()
@@ -336,6 +419,8 @@ def main() -> None:
     backends = {"both": ["sqlite", "postgres"], "none": []}.get(args.backend, [args.backend])
     for backend in backends:
         run_store(table, backend, rules_s, rules_cpu)
+        if args.read_units:
+            run_read(units[: args.read_units], backend)
     for backend in backends:
         if args.violations:
             run_list(units, args.violations, backend)
