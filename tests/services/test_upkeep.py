@@ -365,3 +365,114 @@ def test_a_file_of_more_than_5000_rows_is_imported_as_a_job(served: Served) -> N
     assert edge.status_code == 201, edge.text
     assert edge.json() == {"table": "facilities", "rows": 5_000, "inserted": 5_000,
                            "updated": 0, "versioned": 0}
+
+
+# What the upkeep page says of the large file's refused rows, read and checked by hand
+# against the rows written wrong in the test below.
+SHOWN_REFUSED_ROWS = {
+    "en": ["row 12, Floor area: Floor area must not be negative, not “-5”",
+           "row 2502, Facility type: There is no facility type “space_station”",
+           "row 5002, Latitude: Latitude must be a number, not “north”",
+           "row 5002, Latitude: Give longitude and latitude together"],
+    "zh-CN": ["第 12 行，建筑面积：建筑面积不能为负数，收到“-5”",
+              "第 2502 行，设施类型：没有“space_station”这种设施类型",
+              "第 5002 行，纬度：纬度应为数字，收到“north”",
+              "第 5002 行，纬度：经度和纬度要一起填写"],
+}
+
+
+def test_a_large_file_refused_for_its_rows_names_each_row_as_a_small_one(
+        served: Served) -> None:
+    """5,001 facility rows of which three are wrong: the job fails, writes nothing and
+    keeps no file; its problem lists the three rows with their columns, and the page
+    (zh-CN and en) and the API (by Accept-Language) say them as they say the same three
+    rows of a file imported at once."""
+    import re
+
+    from shequ.services.jobs.service import wait
+    from shequ.services.upkeep import IMPORT_FOLDER
+
+    from .conftest import PASSWORD
+
+    client, ctx, _, auth = served
+    header = FACILITY_CSV.split("\n", 1)[0] + "\n"
+    rows = [f"bulk-{i},community_canteen,110101001001,助餐点 {i},116.4061,39.9151,60\n"
+            for i in range(5_001)]
+    # data rows are counted from 2 (row 1 is the header)
+    rows[10] = rows[10].replace(",60\n", ",-5\n")  # row 12: a negative floor area
+    rows[2_500] = rows[2_500].replace("community_canteen", "space_station")  # row 2502
+    rows[5_000] = rows[5_000].replace("39.9151", "north")  # row 5002: not a latitude
+    answer = _upload(client, auth("officer_dhm"), "facilities", "大批 设施.csv",
+                     header + "".join(rows))
+    assert answer.status_code == 202, answer.text
+    failed = wait(ctx, answer.json()["id"], timeout=600)
+    assert failed.status == "failed"
+    assert list((ctx.settings.data_dir / IMPORT_FOLDER).iterdir()) == []
+    with ctx.sessions() as session:
+        assert session.scalars(select(Facility).where(
+            Facility.external_id.startswith("bulk-"))).all() == []
+    # the same three rows in a file of four, imported at once: the reference report
+    small = _upload(client, auth("officer_dhm"), "facilities", "大批 设施.csv",
+                    header + rows[0] + rows[10] + rows[2_500] + rows[5_000])
+    assert small.status_code == 422
+    expected = [(p["row"], p["column"]) for p in small.json()["problems"]]
+    # a latitude that is no number also leaves the point without its latitude: two
+    assert expected == [(3, "floor_area_m2"), (4, "type_code"), (5, "latitude"),
+                        (5, "latitude")]
+
+    for lang in ("en", "zh-CN"):
+        api = client.get(f"/api/v1/jobs/{failed.id}",
+                         headers={**auth("officer_dhm"), "Accept-Language": lang})
+        assert api.status_code == 200
+        problems = api.json()["problem"]["problems"]
+        assert [(p["source"], p["row"], p["column"]) for p in problems] == [
+            ("大批_设施.csv", 12, "floor_area_m2"), ("大批_设施.csv", 2502, "type_code"),
+            ("大批_设施.csv", 5002, "latitude"), ("大批_设施.csv", 5002, "latitude")]
+        reference = _upload(client, {**auth("officer_dhm"), "Accept-Language": lang},
+                            "facilities", "大批 设施.csv",
+                            header + rows[0] + rows[10] + rows[2_500] + rows[5_000])
+        assert [p["detail"] for p in problems] == [
+            p["detail"] for p in reference.json()["problems"]]
+        assert [p["code"] for p in problems] == [
+            p["code"] for p in reference.json()["problems"]]
+    english = client.get(f"/api/v1/jobs/{failed.id}", headers=auth("officer_dhm")).json()
+    assert english["problem"]["problems"][0]["reason"] == "'-5' is negative"
+    assert english["problem"]["problems"][1]["reason"].startswith(
+        "unknown facility type 'space_station'")
+
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    client.post("/login", data={"username": "officer_dhm", "password": PASSWORD,
+                                "csrf_token": token.group(1)}, follow_redirects=False)
+
+    def summary(url: str) -> list[str]:
+        page = client.get(url)
+        box = re.search(r'data-testid="error-summary">(.*?)</div>', page.text, re.S)
+        assert box is not None, page.text
+        return [re.sub(r"<[^>]+>", "", li).strip()
+                for li in re.findall(r"<li>(.*?)</li>", box.group(1), re.S)]
+
+    for lang in ("en", "zh-CN"):
+        shown = summary(f"/upkeep?job={failed.id}&lang={lang}")
+        assert len(shown) == 4
+        page = client.get(f"/upkeep?job={failed.id}&lang={lang}").text
+        assert 'data-status="failed"' in page and 'data-testid="import-failed"' in page
+        signed = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert signed is not None
+        # the same sentences as the page drawn after the same rows imported at once,
+        # their row numbers those of the large file
+        posted = client.post(
+            f"/upkeep/import?lang={lang}",
+            data={"csrf_token": signed.group(1), "table": "facilities", "crs": "wgs84",
+                  "code": "110101001001"},
+            files={"file": ("大批 设施.csv", (header + rows[0] + rows[10] + rows[2_500]
+                                              + rows[5_000]).encode(), "text/csv")})
+        assert posted.status_code == 422
+        box = re.search(r'data-testid="error-summary">(.*?)</div>', posted.text, re.S)
+        assert box is not None
+        at_once = [re.sub(r"<[^>]+>", "", li).strip()
+                   for li in re.findall(r"<li>(.*?)</li>", box.group(1), re.S)]
+        assert [s.replace("12", "3", 1).replace("2502", "4", 1).replace("5002", "5", 1)
+                for s in shown] == at_once
+        assert shown == SHOWN_REFUSED_ROWS[lang]

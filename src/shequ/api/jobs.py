@@ -5,21 +5,36 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from shequ.http.caller import CurrentUser
 from shequ.http.deps import ContextDep, IdPath, SessionDep
+from shequ.http.problems import api_language, problem_item
+from shequ.services.jobs.models import Job
+from shequ.services.jobs.runner import stored_problems
 from shequ.services.jobs.service import cancel, get_job, job_json, list_jobs, rerun
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
+def _answer(job: Job, request: Request) -> dict[str, Any]:
+    """A job as :func:`job_json` serves it, a failed job's input problems each said in
+    the caller's language (``Accept-Language``, else English) as a refused request's
+    ``problems`` are: source, row, column, code, detail, reason, hint."""
+    body = job_json(job)
+    problem = body["problem"]
+    if problem and problem.get("problems"):
+        lang = api_language(request.scope)
+        problem["problems"] = [problem_item(p, lang) for p in stored_problems(problem)]
+    return body
+
+
 @router.get("")
-def jobs(session: SessionDep, user: CurrentUser,
+def jobs(request: Request, session: SessionDep, user: CurrentUser,
          mine: Annotated[bool, Query(description="only the caller's own jobs")] = False,
          kind: Annotated[str | None, Query(max_length=40)] = None) -> list[dict[str, Any]]:
     """Jobs of the caller's jurisdiction (or the caller's own), newest first (100)."""
-    return [job_json(j) for j in list_jobs(session, user, mine=mine, kind=kind)]
+    return [_answer(j, request) for j in list_jobs(session, user, mine=mine, kind=kind)]
 
 
 @router.post("/analyses", status_code=202)
@@ -33,9 +48,11 @@ def refresh_analyses(ctx: ContextDep, session: SessionDep, user: CurrentUser
 
 
 @router.get("/{job_id}")
-def job(job_id: IdPath, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    """One job: status, progress (0–1), its step, timings, result or problem."""
-    return job_json(get_job(session, user, job_id))
+def job(job_id: IdPath, request: Request, session: SessionDep, user: CurrentUser
+        ) -> dict[str, Any]:
+    """One job: status, progress (0–1), its step, timings, result or problem (a failed
+    import's problem lists every refused row, as a refused upload's answer does)."""
+    return _answer(get_job(session, user, job_id), request)
 
 
 @router.post("/{job_id}/cancel")

@@ -412,14 +412,21 @@ def import_job(ctx: Context, parameters: dict[str, Any], progress: ProgressRepor
                             "upload it again", code="upkeep.upload_gone",
                             params={"file": parameters["filename"]})
     progress(0.05, "read")
-    with ctx.sessions.begin() as session:
-        user = session.get(User, parameters["user_id"])
-        if user is None:
-            raise NotFoundError(f"user {parameters['user_id']} is gone",
-                                code="upkeep.uploader_gone")
-        report = import_upload(session, ctx.catalog, user, Table(parameters["table"]),
-                               filename=parameters["filename"], content=kept.read_bytes(),
-                               crs=parameters.get("crs") or WGS84, progress=progress)
+    try:
+        with ctx.sessions.begin() as session:
+            user = session.get(User, parameters["user_id"])
+            if user is None:
+                raise NotFoundError(f"user {parameters['user_id']} is gone",
+                                    code="upkeep.uploader_gone")
+            report = import_upload(session, ctx.catalog, user, Table(parameters["table"]),
+                                   filename=parameters["filename"],
+                                   content=kept.read_bytes(),
+                                   crs=parameters.get("crs") or WGS84, progress=progress)
+    except ValidationError:
+        # refused for its rows: the same bytes would be refused again, so the uploader
+        # corrects the file and uploads it anew; it is not kept
+        kept.unlink(missing_ok=True)
+        raise
     kept.unlink(missing_ok=True)
     return {"table": report.table.value, "rows": report.rows, "inserted": report.inserted,
             "updated": report.updated, "versioned": report.versioned,

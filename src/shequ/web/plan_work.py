@@ -153,6 +153,7 @@ def solve_form_context(page: Page, ctx: Context, session: Session, form: FormSta
 
 def job_panel(page: Page, session: Session) -> dict[str, Any] | None:
     """The job named by ``?job=`` in the reader's words (None without one)."""
+    from shequ.services.jobs.runner import stored_problems
     from shequ.services.jobs.service import get_job
 
     text = page.request.query_params.get("job", "")
@@ -173,7 +174,7 @@ def job_panel(page: Page, session: Session) -> dict[str, Any] | None:
             "ended": job.status not in ("queued", "running"),
             "scenario_id": result.get("scenario_id") if job.kind == "plan.solve" else None,
             "renamed": _renamed(page, job.kind, job.parameters, result), "result": result,
-            "problem": problem_text}
+            "problem": problem_text, "problems": stored_problems(problem)}
 
 
 def _renamed(page: Page, kind: str, parameters: str | None, result: dict[str, Any]

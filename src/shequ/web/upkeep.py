@@ -51,6 +51,8 @@ ADD_FIELDS = ("type_code", "name", "status", "address", "longitude", "latitude",
 POPULATION_FIELDS = ("residents", "households", "age_0_2", "age_3_5", "age_6_14",
                      "age_60_plus", "age_80_plus", "disabled", "assisted_households")
 IMPORT_TABLES = (Table.FACILITIES, Table.POPULATION, Table.WORKFORCE)
+# The import form's boxes, by the column a problem names.
+IMPORT_FIELDS = {"table": "table", "crs": "crs", "file": "file"}
 
 
 async def _form(request: Request) -> FormData:
@@ -143,6 +145,11 @@ def _show(page: Page, ctx: Context, session: Session, code: str | None, q: str |
     job = job_panel(page, session)  # a large file's import job (?job=)
     if job is not None and job["status"] == "done" and "inserted" in job["result"]:
         imported = {k: int(job["result"][k]) for k in ("rows", "inserted", "updated")}
+    forms = dict(forms or {})
+    if job is not None and job["problems"] and "import" not in forms:
+        # a large file refused row by row: its report drawn as a file imported at once is
+        forms["import"] = failed(FormState(), ValidationError(job["problems"]), page.lang,
+                                 fields=IMPORT_FIELDS)
     scopes: list[tuple[str, str]] = []
     for scope in (chosen, user.jurisdiction_code):
         if scope is None or any(s[0] == (scope if isinstance(scope, str) else scope.code)
@@ -156,7 +163,6 @@ def _show(page: Page, ctx: Context, session: Session, code: str | None, q: str |
             scopes.append((scope, name))
         else:
             scopes.append((scope.code, scope.name))
-    forms = forms or {}
     return render(page, "upkeep.html", {
         "communities": communities, "chosen": chosen, "q": q or "",
         "facilities": facilities, "years": [
@@ -357,8 +363,7 @@ def import_form(form: Posted, page: SignedInPage, ctx: ContextDep,
     except (ShequError, pydantic.ValidationError) as exc:
         if _refused(exc):
             raise
-        state = failed(state, exc, page.lang, session=session,
-                       fields={"table": "table", "crs": "crs", "file": "file"})
+        state = failed(state, exc, page.lang, session=session, fields=IMPORT_FIELDS)
         return _show(page, ctx, session, code, forms={"import": state}, status_code=422)
     if not isinstance(report, ImportReport):  # a large file: a job the page follows
         return back("/upkeep", code=code, job=report.id)

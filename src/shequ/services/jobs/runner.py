@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from sqlalchemy import update
 
 from shequ.context import Context
-from shequ.errors import ShequError
+from shequ.errors import Problem, ShequError, ValidationError
 from shequ.registry.columns import utc_now
 from shequ.services.jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from shequ.settings import Settings
@@ -97,11 +97,36 @@ def work_function(kind: str) -> Callable[..., dict[str, Any]]:
 
 
 def _problem_of(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, ValidationError):
+        # every input problem kept (row, column, code and its message's values), so that
+        # the page and the API name each one in the reader's language, as they do for
+        # the same input refused in a request
+        params = {"count": str(len(exc.problems)),
+                  **{k: str(v) for k, v in exc.params.items()}}
+        return {"code": exc.code, "params": params, "detail": str(exc),
+                "problems": [problem_record(p) for p in exc.problems]}
     if isinstance(exc, ShequError):
         return {"code": exc.code, "params": {k: str(v) for k, v in exc.params.items()},
                 "detail": str(exc)}
     return {"code": "jobs.crashed", "params": {"error": type(exc).__name__},
             "detail": "".join(traceback.format_exception_only(exc)).strip()}
+
+
+def problem_record(problem: Problem) -> dict[str, Any]:
+    """An input problem as a failed job stores it (JSON: its message's values kept as
+    numbers and text, anything else as text)."""
+    return {"source": problem.source, "row": problem.row, "column": problem.column,
+            "reason": problem.reason, "hint": problem.hint, "code": problem.code,
+            "params": {k: v if isinstance(v, bool | int | float | str) or v is None
+                       else str(v) for k, v in problem.params.items()}}
+
+
+def stored_problems(problem: dict[str, Any] | None) -> list[Problem]:
+    """The input problems of a failed job's stored problem (none for other failures)."""
+    return [Problem(source=str(p.get("source") or ""), reason=str(p.get("reason") or ""),
+                    row=p.get("row"), column=p.get("column"), hint=p.get("hint"),
+                    code=p.get("code"), params=dict(p.get("params") or {}))
+            for p in (problem or {}).get("problems") or []]
 
 
 def execute(ctx: Context, job_id: int, runner: str | None = None) -> str:
