@@ -105,11 +105,15 @@ def _freeze_startup_objects() -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """A serving process: start-up objects frozen out of garbage collection; the
-    notification dispatcher delivering in a thread of it (unless the settings leave it
+    """A serving process: the common public reads answered once (:mod:`shequ.http.warm`)
+    and then start-up objects frozen out of garbage collection; the notification
+    dispatcher delivering in a thread of it (unless the settings leave it
     to ``shequ notify run``)."""
     ctx: Context = app.state.ctx
     if ctx.settings.environment != "test":
+        from shequ.http.warm import warm_up
+
+        app.state.warm_up = await warm_up(app)
         _freeze_startup_objects()
     if not ctx.settings.dispatcher_in_server:
         yield

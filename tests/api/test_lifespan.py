@@ -1,4 +1,5 @@
-"""A serving process keeps its start-up objects out of garbage collection."""
+"""A serving process answers the common public reads once, then keeps its start-up
+objects out of garbage collection."""
 
 from __future__ import annotations
 
@@ -45,3 +46,24 @@ def test_test_settings_leave_garbage_collection_alone(tmp_path: Path, sqlite_url
             assert gc.get_freeze_count() == 0
     finally:
         ctx.close()
+
+
+def test_a_server_answers_the_common_public_reads_before_its_first_visitor(
+        demo_settings: Settings, unfrozen: None) -> None:
+    ctx = Context.open(demo_settings.with_(environment="development", notify_in_server=False))
+    try:
+        app = create_app(ctx)
+        with TestClient(app):
+            answered = app.state.warm_up.answered
+    finally:
+        ctx.close()
+    # the demo county, walked down from its province: every read answered, but the
+    # short boards (the test's copy of the demo stores no indicator run: 404)
+    boards = answered.pop("/api/v1/indicators/short-boards?ou=130123000000&limit=20")
+    assert boards == 404
+    assert set(answered.values()) == {200}
+    paths = {target.split("?")[0] for target in answered}
+    assert {"/api/v1/region", "/open311/v2/requests.json", "/api/v1/divisions",
+            "/api/v1/divisions/130000000000/children", "/api/v1/divisions/130123000000/children",
+            "/api/v1/facilities",
+            "/api/v1/facilities/near", "/hsds/services"} <= paths
