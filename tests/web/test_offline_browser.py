@@ -242,8 +242,14 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
         found.name = "服务器上的新名字"
         session.commit()
 
-    # Back online: the outbox is sent, each write once.
+    # Back online: the outbox is sent, each write once; the kept queue still open says
+    # the steps it showed as waiting are sent.
     device.set_offline(False)
+    page.evaluate("ShequOffline.flush()")
+    sent_mark = page.locator(f"[data-testid=queue-status-{to_accept}][data-pending=sent]")
+    sent_mark.wait_for(timeout=30000)
+    assert sent_mark.inner_text() == "已办结 · 已发送"
+    assert page.locator(f"[data-testid=do-{to_accept}]").is_disabled()
     page.goto(f"{origin}/offline/outbox")
     _until_sent(page)
     statuses = [(e["url"], e["status"]) for e in _outbox(page)]
@@ -284,6 +290,7 @@ def test_a_worker_without_signal_loses_nothing_and_overwrites_nothing(
     item = page.locator("[data-testid=outbox-item][data-status=conflict]")
     versions = item.locator("[data-testid=conflict-versions]")
     row = versions.locator("tr", has_text="name")
+    row.wait_for()  # the outbox is drawn from IndexedDB after the page loads
     assert row.locator("td").all_inner_texts() == ["name", "离线改的名字", "服务器上的新名字"]
     item.locator("[data-testid=keep-server]").click()
     page.wait_for_selector("[data-testid=outbox-item][data-status=dropped]")
