@@ -4,6 +4,7 @@ scenarios compared; the estate review's findings in words.  No request leaves lo
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from shequ.settings import Settings
 from tests.conftest import running_server
 from tests.web.axe import assert_no_serious_axe_violations
 
-from .county import COUNTY, seed_county, without_facility
+from .county import COUNTY, seed_county, village_codes, without_facility
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,8 +32,9 @@ CODE = re.compile(r"\b[a-z]+_[a-z0-9_]+\b|tier:")
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """The test county served with one planner and one hand-made scenario (SQLite)."""
+def served(tmp_path: Path) -> Iterator[tuple[str, int, int]]:
+    """The test county served with one planner, one hand-made scenario and one made as a
+    p-median would be (SQLite): their ids."""
     ctx = Context.open(Settings(data_dir=tmp_path / "data", environment="test"))
     seed_county(ctx.sessions)
     with ctx.sessions.begin() as session:
@@ -48,8 +50,21 @@ def served(tmp_path: Path) -> Iterator[tuple[str, int]]:
                                  funding_source="special_bonds")],
             catalog_types=list(ctx.catalog.facility_types))
         scenario_id = scenario.id
+        # p-median with an unserved distance of 420 m: one site between villages 1 and 6
+        # (tests/plan/test_planning_service.py works its coverage out by hand)
+        modelled = create_scenario(
+            session, name="中位选址", division_code=COUNTY, description=None,
+            changes=[ChangeInput(action="new", type_code="comprehensive_service_facility",
+                                 division_code=village_codes()[0], name="两村之间",
+                                 longitude=120.0, latitude=30.002, cost_cny=900000)],
+            catalog_types=list(ctx.catalog.facility_types))
+        modelled.model = "pmedian"
+        modelled.parameters = json.dumps({"area": "rural",
+                                          "summary": {"unserved_distance": 420.0}})
+        session.flush()
+        pmedian_id = modelled.id
     with running_server(ctx) as url:
-        yield url, scenario_id
+        yield url, scenario_id, pmedian_id
     ctx.close()
 
 
@@ -58,8 +73,8 @@ def _main_text(page: Any) -> str:
 
 
 def test_a_planner_evaluates_a_scenario_and_reads_it_in_chinese(
-        chromium: Any, served: tuple[str, int]) -> None:
-    url, scenario_id = served
+        chromium: Any, served: tuple[str, int, int]) -> None:
+    url, scenario_id, _ = served
     outside: list[str] = []
     page = chromium.new_page(locale="zh-CN")
     page.on("request", lambda r: outside.append(r.url)
@@ -108,8 +123,8 @@ def test_a_planner_evaluates_a_scenario_and_reads_it_in_chinese(
 
 
 def test_the_estate_review_names_what_is_missing_in_words(
-        chromium: Any, served: tuple[str, int]) -> None:
-    url, _ = served
+        chromium: Any, served: tuple[str, int, int]) -> None:
+    url, _, _ = served
     page = chromium.new_page(locale="zh-CN")
     page.goto(f"{url}/plan/estate")
     for name, value in (("households", "1000"), ("residents", "2600"),
@@ -130,4 +145,35 @@ def test_the_estate_review_names_what_is_missing_in_words(
         page.click("[data-testid=estate-review]")
     assert page.locator("#households-error").inner_text() == "户数不能为负数，收到“-3”"
     assert page.input_value("#households") == "-3"
+    page.close()
+
+
+def test_a_p_median_map_colours_its_dots_by_the_rule_of_its_lines(
+        chromium: Any, served: tuple[str, int, int]) -> None:
+    """Within the 420 m of the p-median scenario, 28 villages are covered before it,
+    village 6 is newly covered by the one site (its only line) and village 21 stays
+    uncovered: the dots, the line, the site's row and the counts say the same."""
+    url, _, scenario_id = served
+    page = chromium.new_page(locale="zh-CN")
+    target = f"/plan?scenario={scenario_id}"
+    page.goto(f"{url}/login?next={quote(target)}")
+    page.fill("input[name=username]", "planner")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}{target}")
+    page.wait_for_selector("#counts .stat >> nth=2")
+    values = [v.inner_text() for v in page.locator("#counts .stat .value").all()]
+    assert values == ["28", "1", "1"]
+    dots = page.locator("#map path.leaflet-interactive")
+    strokes = [d.get_attribute("stroke") for d in dots.all()]
+    assert (strokes.count("#2f855a"), strokes.count("#1d6fb8"),
+            strokes.count("#c53030")) == (28, 1, 1)
+    assert page.locator("path.coverage-line").count() == 1
+    row = page.locator("[data-testid=site-coverage] tbody tr")
+    assert row.count() == 1
+    assert row.first.locator("td").nth(1).inner_text() == "1"
+    newly = page.locator("#counts .stat .label").nth(1).inner_text()
+    residents = row.first.locator("td").nth(2).inner_text()
+    assert newly == f"新覆盖 · 常住人口 {residents}"
+    assert "420 米直线距离内最近的设施" in page.get_by_test_id("coverage-rule").inner_text()
     page.close()

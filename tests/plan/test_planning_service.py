@@ -254,3 +254,44 @@ def test_what_each_site_covers_follows_its_model(ctx: Context) -> None:
         coverage = site_coverage(session, ctx.catalog, plain)
         assert coverage.rule == "own_unit" and coverage.radius_m is None
         assert coverage.served_by == {codes[2]: plain.changes[0].id}
+
+
+def test_the_dots_follow_the_rule_of_the_lines(ctx: Context) -> None:
+    """A p-median scenario with an unserved distance of 420 m builds one site in village
+    1's unit but 0.002° north of it, half-way to village 6 (which has no facility).
+    Villages sit 0.004° apart east-west (386 m at 30° N) and north-south (445 m); each
+    facility 0.0005° east of its village (48 m).  Within 420 m, before the scenario:
+    the 20 villages with a facility (48 m), villages 3, 9, 12, 15, 18, 24, 27 and 30
+    (337 m to a neighbour's facility) — 28; villages 6 and 21 are 434 m and 448 m from
+    the nearest facility: uncovered.  After: village 6 is 222 m from the new site, newly
+    covered and served by it; village 1 stays with its own facility (48 m against
+    222 m).  By the own-village rule the site would have covered nothing new (village 1
+    has its facility) and village 6 would stay red under the site's line."""
+    from shequ.plan.scenarios import ChangeInput, create_scenario
+    from shequ.services.planning import site_coverage
+
+    codes = village_codes()
+    csf = "comprehensive_service_facility"
+    with ctx.sessions.begin() as session:
+        scenario = create_scenario(session, name="p-median, 420 m", division_code=COUNTY,
+                                   changes=[ChangeInput("new", csf, codes[0], "between",
+                                                        120.0, 30.002)])
+        scenario.model = "pmedian"
+        scenario.parameters = json.dumps({"area": "rural",
+                                          "summary": {"unserved_distance": 420.0}})
+        session.flush()
+        coverage = site_coverage(session, ctx.catalog, scenario)
+        site = scenario.changes[0].id
+        assert (coverage.rule, coverage.radius_m) == ("within", 420.0)
+        assert coverage.served_by == {codes[5]: site}
+        assert sorted(set(codes) - coverage.covered_before) == [codes[5], codes[20]]
+        assert coverage.covered_after - coverage.covered_before == {codes[5]}
+        assert sorted(set(codes) - coverage.covered_after) == [codes[20]]
+        # every unit served by a site of the scenario is covered after it
+        assert set(coverage.served_by) <= coverage.covered_after
+        scenario.model = None  # the same change made by hand: the own-village rule
+        scenario.parameters = None
+        session.flush()
+        plain = site_coverage(session, ctx.catalog, scenario)
+        assert plain.served_by == {codes[0]: site}
+        assert len(plain.covered_before) == len(plain.covered_after) == 20

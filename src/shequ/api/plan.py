@@ -268,15 +268,16 @@ def scenario_map(scenario_id: IdPath, ctx: ContextDep, session: SessionDep,
     """GeoJSON for the planner's map: proposed sites with what each covers, and every
     unit covered before/after.
 
-    A unit counts as covered for a type when it holds a facility of that type in service
-    or accepted (before) plus the scenario's new and reused ones minus its closures (after).
-    What a site covers follows its model (``coverage.rule``): the unit it stands in, or
-    the units nearest to it within ``coverage.radius_m``; each unit names the change
-    serving it (``served_by``) and each site counts its units and their residents.
+    What a site serves and whether a unit is covered before and after follow one rule,
+    the scenario's model's (``coverage.rule``): a unit holding a facility of each changed
+    type in service or accepted (before; after: plus the scenario's new and reused ones,
+    less its closures), or a unit within ``coverage.radius_m`` of an open site, served by
+    the nearest.  Each unit names the change serving it (``served_by``) and each site
+    counts its units and their residents.
     """
     from shequ.plan.scenarios import sites_geojson
     from shequ.registry.codes import code_prefix
-    from shequ.registry.models import Division, Facility, Population
+    from shequ.registry.models import Division, Population
     from shequ.registry.queries import division
     from shequ.services.planning import site_coverage
 
@@ -285,23 +286,6 @@ def scenario_map(scenario_id: IdPath, ctx: ContextDep, session: SessionDep,
     root = division(session, scenario.division_code)
     prefix = code_prefix(root.code, root.level)
     types = sorted({c.type_code for c in scenario.changes})
-    have = {(code, t) for code, t in session.execute(
-        select(Facility.division_code, Facility.type_code).where(
-            Facility.division_code.startswith(prefix), Facility.type_code.in_(types),
-            Facility.status.in_(["in_service", "accepted"])))}
-    after = set(have)
-    for change in scenario.changes:
-        if change.action in ("new", "reuse"):
-            after.add((change.division_code, change.type_code))
-    closed = {c.facility_id for c in scenario.changes if c.action == "close"}
-    if closed:
-        for code, t in session.execute(select(Facility.division_code, Facility.type_code)
-                                       .where(Facility.id.in_(closed))):
-            still = session.scalar(select(Facility.id).where(
-                Facility.division_code == code, Facility.type_code == t,
-                Facility.status.in_(["in_service", "accepted"]), Facility.id.not_in(closed)))
-            if still is None:
-                after.discard((code, t))
     residents = {row[0]: row[1] for row in session.execute(
         select(Population.division_code, Population.residents).where(
             Population.division_code.startswith(prefix)).order_by(Population.period))}
@@ -317,8 +301,8 @@ def scenario_map(scenario_id: IdPath, ctx: ContextDep, session: SessionDep,
                       "properties": {
                           "code": unit.code, "name": unit.name,
                           "residents": residents.get(unit.code, 0),
-                          "covered_before": all((unit.code, t) in have for t in types),
-                          "covered_after": all((unit.code, t) in after for t in types),
+                          "covered_before": unit.code in coverage.covered_before,
+                          "covered_after": unit.code in coverage.covered_after,
                           "served_by": coverage.served_by.get(unit.code),
                           "synthetic": unit.synthetic_geography}})
     sites = sites_geojson(scenario)

@@ -472,85 +472,123 @@ def candidate_sites(session: Session, user: User, catalog: Catalog, *, division_
 
 @dataclass(frozen=True)
 class SiteCoverage:
-    """Which of a scenario's new or reused sites serves each community or village.
+    """What a scenario's sites serve and which communities or villages are covered before
+    and after it, all by one rule: the rule of the model that chose the sites.
 
-    ``rule`` is how the scenario's model counts coverage: ``own_unit`` (the plan's
-    coverage indicators: a site serves the unit it stands in) or ``within`` (a unit is
-    served by the nearest open site — existing or the scenario's — within ``radius_m``,
-    straight-line, as the model measured it; the p-median's unserved distance).
-    ``served_by`` maps a unit's code to the id of the scenario's change serving it.
+    ``rule`` is ``own_unit`` (the plan's coverage indicators: a site serves the unit it
+    stands in; a unit is covered when it holds a facility of every type the scenario
+    changes) or ``within`` (a unit is served by the nearest open site — existing or the
+    scenario's — within ``radius_m``, straight-line, as the model measured it: the
+    p-median's unserved distance; it is covered when one lies that near).  ``served_by``
+    maps a unit's code to the id of the scenario's change serving it;
+    ``covered_before`` and ``covered_after`` are the codes of the units covered without
+    and with the scenario.  The map's dots, its lines, the table of sites and the counts
+    all read this one answer, so that they cannot disagree.
     """
 
     rule: str
     radius_m: float | None
     served_by: dict[str, int]
+    covered_before: frozenset[str] = frozenset()
+    covered_after: frozenset[str] = frozenset()
 
     def units_of(self, change_id: int) -> list[str]:
         """The units that change ``change_id`` serves."""
         return [code for code, served in self.served_by.items() if served == change_id]
 
 
+def _model_radius(catalog: Catalog, scenario: PlanScenario, types: list[str]
+                  ) -> float | None:
+    """The distance within which the scenario's model counts a unit served, or None for
+    a model (or a scenario made by hand) that counts a site's own unit."""
+    from shequ.plan.instance import default_radius
+
+    record = json.loads(scenario.parameters) if scenario.parameters else {}
+    model = scenario.model or record.get("model")
+    area: Any = record.get("area") if record.get("area") in AREAS else "all"
+    if len(types) != 1:
+        return None
+    if model == "pmedian":
+        return float((record.get("summary") or {}).get("unserved_distance") or
+                     UNSERVED_TIMES_TIER * default_radius(catalog, types[0], area))
+    if model == "capacitated" or record.get("objective") == "residents":
+        return float(default_radius(catalog, types[0], area))
+    return None
+
+
 def site_coverage(session: Session, catalog: Catalog, scenario: PlanScenario
                   ) -> SiteCoverage:
-    """What each site of ``scenario`` covers, by the rule of the model that chose it
-    (a scenario made by hand counts like the coverage indicators: its own unit)."""
+    """What each site of ``scenario`` serves and which units it leaves covered, by the
+    rule of the model that chose it (a scenario made by hand counts like the coverage
+    indicators: its own unit).  Units are the scenario division's communities and
+    villages that have a point."""
     from scipy.spatial import cKDTree
 
-    from shequ.plan.instance import ACTIVE, _is_in_area, default_radius
+    from shequ.plan.instance import ACTIVE
     from shequ.registry.codes import code_prefix
     from shequ.registry.geodesy import local_projection
     from shequ.registry.models import Division
     from shequ.registry.queries import division
 
-    record = json.loads(scenario.parameters) if scenario.parameters else {}
-    opened = [c for c in scenario.changes if c.action in ("new", "reuse")]
-    model = scenario.model or record.get("model")
-    area: Any = record.get("area") if record.get("area") in AREAS else "all"
-    types = sorted({c.type_code for c in opened})
-    radius: float | None = None
-    if model == "pmedian" and len(types) == 1:
-        radius = (record.get("summary") or {}).get("unserved_distance") or \
-            UNSERVED_TIMES_TIER * default_radius(catalog, types[0], area)
-    elif (model == "capacitated" or record.get("objective") == "residents") \
-            and len(types) == 1:
-        radius = default_radius(catalog, types[0], area)
-    if radius is None:
-        return SiteCoverage("own_unit", None, {c.division_code: c.id for c in opened})
     root = division(session, scenario.division_code)
-    units = [u for u in session.scalars(select(Division).where(
-        Division.code.startswith(code_prefix(root.code, root.level)), Division.level == 5,
-        Division.valid_to.is_(None)).order_by(Division.code))
-        if u.longitude is not None and u.latitude is not None
-        and _is_in_area(u.urban_rural, u.kind, area)]
-    if not units or not opened:
-        return SiteCoverage("within", float(radius), {})
+    prefix = code_prefix(root.code, root.level)
+    opened = [c for c in scenario.changes if c.action in ("new", "reuse")]
     closed = {c.facility_id for c in scenario.changes if c.action == "close"}
+    types = sorted({c.type_code for c in scenario.changes})
+    units = [u for u in session.scalars(select(Division).where(
+        Division.code.startswith(prefix), Division.level == 5,
+        Division.valid_to.is_(None)).order_by(Division.code))
+        if u.longitude is not None and u.latitude is not None]
+    existing = list(session.scalars(select(Facility).where(
+        Facility.division_code.startswith(prefix), Facility.type_code.in_(types),
+        Facility.status.in_(ACTIVE)))) if types else []
+    radius = _model_radius(catalog, scenario, types)
+    if radius is None:
+        held = {(f.division_code, f.type_code) for f in existing}
+        kept = {(f.division_code, f.type_code) for f in existing if f.id not in closed}
+        kept |= {(c.division_code, c.type_code) for c in opened}
+        codes = [u.code for u in units]
+        return SiteCoverage(
+            "own_unit", None, {c.division_code: c.id for c in opened},
+            frozenset(c for c in codes if all((c, t) in held for t in types)),
+            frozenset(c for c in codes if all((c, t) in kept for t in types)))
+    if not units:
+        return SiteCoverage("within", radius, {})
     points = {u.code: (float(u.longitude or 0), float(u.latitude or 0)) for u in units}
-    # the open sites: the registry's active facilities of the type (less the closed),
-    # then the scenario's; -1 marks an existing one
+    # the open sites: the registry's active facilities of the type, then the scenario's;
+    # -1 marks an existing one, -2 one the scenario closes (open before it only)
     sites: list[tuple[float, float, int]] = []
-    for f in session.scalars(select(Facility).where(
-            Facility.division_code.startswith(code_prefix(root.code, root.level)),
-            Facility.type_code.in_(types), Facility.status.in_(ACTIVE))):
-        if f.id in closed:
-            continue
+    for f in existing:
         at = (f.longitude, f.latitude) if f.longitude is not None and \
             f.latitude is not None else points.get(f.division_code)
         if at is not None:
-            sites.append((float(at[0]), float(at[1]), -1))
+            sites.append((float(at[0]), float(at[1]), -2 if f.id in closed else -1))
     sites.extend((float(c.longitude), float(c.latitude), c.id) for c in opened
                  if c.longitude is not None and c.latitude is not None)
     centre = local_projection(float(np.mean([p[0] for p in points.values()])),
                               float(np.mean([p[1] for p in points.values()])))
     unit_xy = np.column_stack(centre.to_metres([p[0] for p in points.values()],
                                                [p[1] for p in points.values()]))
-    site_xy = np.column_stack(centre.to_metres([s[0] for s in sites], [s[1] for s in sites]))
-    distance, nearest = cKDTree(site_xy).query(unit_xy, k=1, distance_upper_bound=radius)
-    served: dict[str, int] = {}
-    for code, d, j in zip(points, distance.tolist(), nearest.tolist(), strict=True):
-        if np.isfinite(d) and sites[j][2] >= 0:
-            served[code] = sites[j][2]
-    return SiteCoverage("within", float(radius), served)
+
+    def nearest(kept: list[tuple[float, float, int]]) -> list[tuple[float, int]]:
+        """Each unit's distance to its nearest site of ``kept`` within the radius (inf
+        beyond it) and that site's mark."""
+        if not kept:
+            return [(float("inf"), 0)] * len(points)
+        site_xy = np.column_stack(centre.to_metres([s[0] for s in kept],
+                                                   [s[1] for s in kept]))
+        distance, index = cKDTree(site_xy).query(unit_xy, k=1, distance_upper_bound=radius)
+        return [(d, kept[j][2] if np.isfinite(d) else 0)
+                for d, j in zip(distance.tolist(), index.tolist(), strict=True)]
+
+    before = nearest([s for s in sites if s[2] < 0])
+    after = nearest([s for s in sites if s[2] != -2])
+    served = {code: mark for code, (d, mark) in zip(points, after, strict=True)
+              if np.isfinite(d) and mark >= 0}
+    return SiteCoverage(
+        "within", radius, served,
+        frozenset(c for c, (d, _) in zip(points, before, strict=True) if np.isfinite(d)),
+        frozenset(c for c, (d, _) in zip(points, after, strict=True) if np.isfinite(d)))
 
 
 # --------------------------------------------------------------------------- after solving
