@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
 from shequ.http.caller import CurrentUser
-from shequ.http.deps import MAX_ID, IdPath, SessionDep
+from shequ.http.deps import MAX_ID, IdPath, SessionDep, one_trip
 from shequ.registry.models import Facility
 from shequ.services.accounts import Role
 from shequ.services.bookings import service as bs
@@ -254,6 +254,7 @@ def resource_slots(resource_id: IdPath, session: SessionDep,
 
 
 @router.post("/bookings", response_model=BookingOut, status_code=201, responses=ERRORS)
+@one_trip
 def create_booking(body: BookingIn, user: CurrentUser, session: SessionDep) -> BookingOut:
     """Book whole slots; 409 when a slot is taken (the database decides races)."""
     b = bs.book_as(session, user, resource_id=body.resource_id, starts_at=body.starts_at,

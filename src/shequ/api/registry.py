@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from shequ.errors import Problem, ValidationError
-from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep
+from shequ.http.deps import MAX_ID, ContextDep, IdPath, SessionDep, one_trip
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix, normalise_code
 from shequ.registry.levels import code_authority
@@ -147,12 +147,14 @@ def list_divisions(session: SessionDep, as_of: AsOf = None,
 
 
 @router.get("/divisions/{code}", response_model=DivisionOut)
+@one_trip
 def get_division(code: str, session: SessionDep, as_of: AsOf = None) -> DivisionOut:
     """One division as of a date."""
     return _division_out(queries.division(session, code, as_of=as_of))
 
 
 @router.get("/divisions/{code}/children", response_model=list[DivisionOut])
+@one_trip
 def get_children(code: str, session: SessionDep, as_of: AsOf = None) -> list[DivisionOut]:
     """The divisions directly under ``code``."""
     queries.division(session, code, as_of=as_of)  # 404 for an unknown parent
@@ -213,6 +215,7 @@ FACILITY_OUT_COLUMNS = tuple(getattr(Facility, name) for name in FacilityOut.mod
 
 
 @router.get("/facilities", response_model=list[FacilityOut])
+@one_trip
 def list_facilities(
     ctx: ContextDep,
     session: SessionDep,
@@ -235,6 +238,7 @@ def list_facilities(
 
 
 @router.get("/facilities/near", response_model=list[NearbyFacilityOut])
+@one_trip
 def facilities_near(
     ctx: ContextDep,
     session: SessionDep,

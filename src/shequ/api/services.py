@@ -20,7 +20,7 @@ from shequ.api.media import PhotoOut, photo_out
 from shequ.context import Context
 from shequ.errors import AccessDenied
 from shequ.http.caller import CurrentUser, RateLimit, require_roles
-from shequ.http.deps import ContextDep, IdPath, SessionDep
+from shequ.http.deps import ContextDep, IdPath, SessionDep, one_trip
 from shequ.http.problems import error_responses
 from shequ.registry.codes import code_prefix, level_of, normalise_code
 from shequ.services.accounts import (
@@ -234,6 +234,7 @@ def _visible(session: SessionDep, catalog: RequestCatalog, user: User,
 
 @router.post("/service-requests", response_model=RequestOut, status_code=201,
              responses=ERRORS, dependencies=[Depends(RateLimit("service-requests", 30, 60))])
+@one_trip
 def submit(body: RequestIn, *, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
            user: CurrentUser) -> RequestOut:
     """Submit a request as the signed-in user; nearby open duplicates are listed."""
@@ -250,6 +251,7 @@ def submit(body: RequestIn, *, ctx: ContextDep, session: SessionDep, catalog: Ca
 
 
 @router.get("/service-requests", response_model=list[RequestOut], responses=ERRORS)
+@one_trip
 def list_requests(http: Request, ctx: ContextDep, session: SessionDep, catalog: CatalogDep,
                   user: CurrentUser, *,
                   queue: Annotated[bool, Query(description="only requests I answer for, "
