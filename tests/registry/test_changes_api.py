@@ -4,6 +4,7 @@ audited, each re-pointed account noted, and a bad file answered with every probl
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,6 +133,19 @@ def test_the_page_names_each_problem_by_row_and_applies_a_good_file(
     assert refused.text.count('data-testid="change-problem"') == 4
     assert "没有代码为 130123102299 的区划" in refused.text
     assert "拆分 130123102206 的份额合计为 0.9，不是 1" in refused.text
+    # each problem's column as the header names it in the reader's language
+    assert [re.findall(r"<td>(.*?)</td>", row)[1:3] for row in re.findall(
+        r'<tr data-testid="change-problem">.*?</tr>', refused.text, re.S)] == [
+        ["5", "日期"], ["2", "原代码"], ["3", "份额"], ["6", "新上级代码"]]
+    headless = client.post("/hierarchy/changes?lang=zh-CN", data={"csrf_token": token},
+                           files=upload("代码,名称\n130123102206,东权城村委会\n", "odd.csv"))
+    assert headless.status_code == 422
+    assert "表头缺少“原代码、变更类型、新代码、日期”列" in headless.text
+    unknown = client.post("/hierarchy/changes?lang=en", data={"csrf_token": token},
+                          files=upload(DEMO_CHANGES.replace("更名", "teleport", 1), "odd.csv"))
+    assert unknown.status_code == 422
+    assert ("<td>change type</td><td>unknown change type “teleport”: write rename, recode, "
+            "reparent, merge, split, abolish or create</td>") in unknown.text
     applied = client.post("/hierarchy/changes", data={"csrf_token": token},
                           files=upload(DEMO_CHANGES), follow_redirects=True)
     assert applied.status_code == 200

@@ -71,6 +71,9 @@ for _kind, _words in {
         KIND_WORDS[_word] = _kind
 
 REQUIRED = ("old_code", "kind", "new_code", "date")
+# The required columns as the header names them, in Chinese and English (for messages).
+REQUIRED_NAMES = {"old_code": ("原代码", "old code"), "kind": ("变更类型", "change type"),
+                  "new_code": ("新代码", "new code"), "date": ("日期", "date")}
 LIST_SEPARATORS = re.compile(r"[;,、，；\s]+")
 DATE_FORMS = (re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"),
               re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日"),
@@ -207,7 +210,9 @@ def read_change_rows(source: str, header: list[str], raw_rows: list[RawRow], *,
             source, f"the header lacks {', '.join(missing)}", row=1,
             hint="原代码, 原名称, 变更类型, 新代码, 新名称, 日期 (or old code, old name, change "
                  "type, new code, new name, date)", code="changes.header",
-            params={"missing": ", ".join(missing)}))
+            params={"missing": ", ".join(missing),
+                    "missing_zh": "、".join(REQUIRED_NAMES[f][0] for f in missing),
+                    "missing_en": ", ".join(REQUIRED_NAMES[f][1] for f in missing)}))
         return out
     rows: list[_Row] = []
     for raw in raw_rows:

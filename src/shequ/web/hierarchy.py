@@ -37,6 +37,14 @@ async def _form(request: Request) -> FormData:
 Posted = Annotated[FormData, Depends(_form)]
 
 
+def _column_name(page: Page, column: str | None) -> str:
+    """A problem's column as the file's header names it in the reader's language."""
+    if not column:
+        return ""
+    key = f"hierarchy.field.{column}"
+    return page.t(key) if i18n.has_message(page.lang, key) else column
+
+
 def _show(page: Page, session: Session, *, problems: list[dict[str, Any]] | None = None,
           filename: str | None = None, status_code: int = 200) -> HTMLResponse:
     total, rows = list_changes(session, limit=200)
@@ -89,7 +97,7 @@ def upload_changes(form: Posted, page: SignedInPage, session: SessionDep) -> Res
         session.rollback()
         problems = list(exc.problems) if isinstance(exc, ValidationError) else [
             Problem(filename or "file", str(exc), code=exc.code)]
-        shown = [{"file": p.source, "row": p.row, "column": p.column or "",
+        shown = [{"file": p.source, "row": p.row, "column": _column_name(page, p.column),
                   "detail": i18n.describe_problem(p, page.lang)} for p in problems]
         return _show(page, session, problems=shown, filename=filename, status_code=422)
     return back("/hierarchy/changes", message="hierarchy.applied",
