@@ -118,6 +118,10 @@ def test_a_planner_goes_from_short_board_to_adopted_plan(
     sites = page.locator(".plan-site").count()
     assert rows.count() == sites > 0
     assert page.locator("path.coverage-line").count() == sites
+    # the dots follow the lines' rule: each site's village (none had a centre) is the one
+    # newly covered dot, and the counts under the map say so
+    assert page.locator('#map path.leaflet-interactive[stroke="#1d6fb8"]').count() == sites
+    assert page.locator("#counts .stat .value").nth(1).inner_text() == str(sites)
     assert {r.locator("td").nth(1).inner_text() for r in rows.all()} == {"1"}
     assert int(rows.first.locator("td").nth(2).inner_text().replace(",", "")) > 0
     assert "每个地点服务其所在的社区或村" in page.get_by_test_id("coverage-rule").inner_text()
