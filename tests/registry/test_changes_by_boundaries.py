@@ -188,9 +188,10 @@ def test_a_part_reaching_outside_and_a_facility_in_no_part_are_refused(
         session.execute(DivisionBoundary.__table__.delete())  # type: ignore[attr-defined]
     with county() as session, session.begin(), pytest.raises(ValidationError) as caught:
         apply_changes(session, [south_village_split(east=box(114.54, SOUTH, 114.555, NORTH))])
+    with county() as session:  # a session of its own: none is left holding a connection
+        f4 = session.scalar(select(Facility.id).where(Facility.external_id == "F4"))
     assert [(p.code, p.params["id"]) for p in caught.value.problems] == [
-        ("changes.outside_parts", session.scalar(select(Facility.id).where(
-            Facility.external_id == "F4")))]
+        ("changes.outside_parts", f4)]
     assert "114.561000, 38.100000" in caught.value.problems[0].reason
 
 
