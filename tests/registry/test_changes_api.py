@@ -144,6 +144,13 @@ def test_the_page_names_each_problem_by_row_and_applies_a_good_file(
     unknown = client.post("/hierarchy/changes?lang=en", data={"csrf_token": token},
                           files=upload(DEMO_CHANGES.replace("更名", "teleport", 1), "odd.csv"))
     assert unknown.status_code == 422
+    lone_merge = client.post(
+        "/hierarchy/changes?lang=zh-CN", data={"csrf_token": token}, files=upload(
+            "原代码,原名称,变更类型,新代码,新名称,日期\n"
+            "130123102204,南王庄村委会,合并,130123102204,南王于家庄村委会,2024-01-01\n"))
+    assert lone_merge.status_code == 422
+    assert "这一变更的原区划或新区划数目不对（原 1 个，新 1 个）：合并须有两个及以上原区划" \
+        in lone_merge.text
     assert ("<td>change type</td><td>unknown change type “teleport”: write rename, recode, "
             "reparent, merge, split, abolish or create</td>") in unknown.text
     applied = client.post("/hierarchy/changes", data={"csrf_token": token},
