@@ -266,4 +266,10 @@ def load_national(engine: Engine, *, valid_from: dt.date = NATIONAL_VALID_FROM,
                         fresh[start: start + chunk_size])
             if progress:
                 progress(min(start + chunk_size, total), total)
+    if fresh and engine.dialect.name == "postgresql":
+        # Statistics for the planner now, not when autovacuum next passes: the division
+        # changes and indicators that follow a load join on these rows (checking 10,000
+        # changes right after a load took 11.6 s of a profiled run without them).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE division")
     return LoadReport(counts, len(fresh), len(to_close), unchanged)
