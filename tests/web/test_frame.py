@@ -147,6 +147,15 @@ def test_an_unknown_page_is_a_page_in_the_readers_language(client: TestClient) -
     assert "There is no such page." in english.text and 'lang="en"' in english.text
 
 
+def test_a_page_not_kept_on_a_device_without_signal_leads_to_the_pages_kept(
+        client: TestClient) -> None:
+    offline = client.get("/offline?lang=en")
+    assert offline.status_code == 200
+    ways_on = offline.text.split('data-testid="ways-on"')[1].split("</p>")[0]
+    assert '<a href="/work">Workbench</a>' in ways_on
+    assert '<a href="/offline/outbox">Outbox</a>' in ways_on
+
+
 def test_a_page_that_needs_sign_in_sends_there_and_back(client: TestClient) -> None:
     first = client.get("/account/sessions?x=1", follow_redirects=False)
     assert first.status_code == 303
