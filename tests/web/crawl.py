@@ -35,9 +35,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import shequ.i18n
 from tests.web.axe import AXE_JS, axe_violations
 
 LANGS = ("zh-CN", "en")
@@ -54,6 +56,7 @@ LATIN_ALLOWED = frozenset({
     "m²", "km²", "km", "m", "min", "h", "kg", "HSDS", "Open311", "API", "Shequ", "CSV",
     "XLSX", "GeoJSON", "JSON", "OSM", "OpenStreetMap", "Leaflet", "ECharts", "GB", "T",
     "UTC", "UTF", "WGS84", "GCJ", "iCalendar", "JPEG", "PNG", "MB", "KB",
+    "Shapefile", "GeoPackage",
 })
 # OpenStreetMap opening hours ("Mo-Fr 08:30-17:30") are what staff type on the pages
 # where they keep the facilities' records; anywhere else they must be put in words.
@@ -62,9 +65,11 @@ LATIN_ALLOWED_UNDER = {"/upkeep": OPENING_HOURS_WORDS}
 TYPED_FILLER = re.compile(r"x{8,}")  # the overlong value the crawl types, said back
 # Reference codes of the plan's indicators and the like (N1, S7, L4): names, not words.
 REFERENCE_CODE = re.compile(r"[A-Z]{1,2}\d{1,3}")
-CATALOG_DOMAINS = ("access", "account", "charts", "common", "errors", "indicators",
-                   "photos", "plan", "problems", "registry", "resident_services",
-                   "services", "upkeep", "work", "fields")
+# The first part of every message key: each catalog's name (a catalog added later is
+# covered without a change here) and the prefixes keys share across catalogs.
+CATALOG_DOMAINS = tuple(sorted(
+    {po.stem for po in (Path(shequ.i18n.__file__).parent / "locale").glob("*/LC_MESSAGES/*.po")}
+    | {"common", "errors", "problems", "fields"}))
 
 HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_PUNCT = r"\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
@@ -692,6 +697,7 @@ DATA_COLUMNS: dict[str, tuple[str, ...]] = {
     "indicator_run": ("note",),
     "account_session": ("user_agent", "source_address"),
     "division_change": ("note",),
+    "reporting_round": ("name",),
     "api_key": ("name",),
 }
 

@@ -161,6 +161,10 @@ def test_english_pages_hold_han_only_in_names_from_the_database() -> None:
         "CJK punctuation '（' in 'Name（required）'", "CJK punctuation '）' in 'Name（required）'"]
     assert language_problems(["Status: None"], "en", names) == [
         "empty value 'None' in 'Status: None'"]
+    # a key of any catalog, the newer ones too, is a key shown instead of its message
+    assert language_problems(["jobs.title", "Saved: reporting.saved"], "en", names) == [
+        "message key 'jobs.title' in 'jobs.title'",
+        "message key 'reporting.saved' in 'Saved: reporting.saved'"]
 
 
 def test_pages_are_told_apart_by_path_and_query_but_not_language() -> None:
