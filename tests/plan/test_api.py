@@ -141,6 +141,18 @@ def test_solve_evaluate_map_export_adopt_over_http(
     assert evaluated.username == "planner" and evaluated.status == "done"
 
 
+def test_with_no_scenario_yet_the_page_points_to_its_own_solve_form(
+        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, auth = client_and_tokens
+    for lang, words in (("zh-CN", "还没有方案：在上方“新建方案”中填写后点“求解方案”"),
+                        ("en", "No scenarios yet: fill in “A new scenario” above and press "
+                               "“Solve the plan”")):
+        page = client.get("/plan", params={"lang": lang}, headers=auth["planner"])
+        assert page.status_code == 200
+        assert words in _visible(page.text)
+        assert "command line" not in page.text and "命令行" not in page.text
+
+
 def test_hand_made_scenario_is_checked_and_scoped(
         client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
     client, auth = client_and_tokens
