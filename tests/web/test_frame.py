@@ -156,6 +156,15 @@ def test_a_page_not_kept_on_a_device_without_signal_leads_to_the_pages_kept(
     assert '<a href="/offline/outbox">Outbox</a>' in ways_on
 
 
+def test_with_no_job_yet_the_jobs_page_says_where_jobs_start(client: TestClient) -> None:
+    sign_in(client, "root")
+    page = client.get("/jobs?lang=en")
+    assert page.status_code == 200 and 'data-testid="no-jobs"' in page.text
+    assert "uploading a file of more than 5,000 rows" in page.text
+    ways_on = page.text.split('data-testid="ways-on"')[1].split("</p>")[0]
+    assert re.findall(r'href="([^"?]+)', ways_on) == ["/access", "/plan", "/upkeep"]
+
+
 def test_a_page_that_needs_sign_in_sends_there_and_back(client: TestClient) -> None:
     first = client.get("/account/sessions?x=1", follow_redirects=False)
     assert first.status_code == 303
