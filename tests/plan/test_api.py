@@ -151,6 +151,11 @@ def test_with_no_scenario_yet_the_page_points_to_its_own_solve_form(
         assert page.status_code == 200
         assert words in _visible(page.text)
         assert "command line" not in page.text and "命令行" not in page.text
+    # a scenario that is not a number is named in words on the error page
+    wrong = client.get("/plan", params={"scenario": "abc", "lang": "zh-CN"},
+                       headers=auth["planner"])
+    assert wrong.status_code == 422
+    assert "方案：请求参数 方案 无效" in _visible(wrong.text)
 
 
 def test_hand_made_scenario_is_checked_and_scoped(

@@ -129,6 +129,10 @@ def test_the_page_lists_links_to_forms_and_redraws_a_wrong_filter(
     assert 'data-field="under"' in wrong.text
     assert "区域须填写12位区划代码" in wrong.text
     assert 'value="11x"' in wrong.text
+    # a wrong choice is named by its label, not by the query's field name
+    not_a_round = client.get("/reporting/violations", params={"round": "abc", "lang": "zh-CN"})
+    assert not_a_round.status_code == 422
+    assert "填报轮次不是可选的值" in not_a_round.text
 
 
 def test_checking_a_round_over_http_needs_the_nation_or_its_province(
