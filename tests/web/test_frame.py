@@ -163,6 +163,9 @@ def test_with_no_job_yet_the_jobs_page_says_where_jobs_start(client: TestClient)
     assert "uploading a file of more than 5,000 rows" in page.text
     ways_on = page.text.split('data-testid="ways-on"')[1].split("</p>")[0]
     assert re.findall(r'href="([^"?]+)', ways_on) == ["/access", "/plan", "/upkeep"]
+    # a staff page: the way back is the workbench, as on the other staff pages
+    crumbs = page.text.split('data-testid="breadcrumbs"', 1)[1].split("</nav>")[0]
+    assert '<a href="/work">Workbench</a>' in crumbs
 
 
 def test_a_page_that_needs_sign_in_sends_there_and_back(client: TestClient) -> None:

@@ -59,7 +59,7 @@ def _jobs_page(page: Page, session: Any, *, form: FormState | None = None,
     rows = [_row(page, j, names) for j in jobs]
     return render(page, "jobs.html", {
         "jobs": rows, "mine": mine, "form": form,
-        "breadcrumbs": [Crumb(page.t("common.home"), "/"), Crumb(page.t("jobs.title"))],
+        "breadcrumbs": [Crumb(page.t("common.workbench"), "/work"), Crumb(page.t("jobs.title"))],
     }, status_code=status_code)
 
 
