@@ -123,6 +123,12 @@ def test_a_year_the_run_does_not_hold_is_refused_naming_those_it_holds(
     bad = site.get("/indicators", params={"year": "twenty", "hierarchy": "soon", "lang": "en"})
     assert bad.status_code == 422
     assert "twenty is not a year" in bad.text and "soon is not a date" in bad.text
+    # each wrong field named by its label in the reader's language
+    chinese = site.get("/indicators", params={"year": "twenty", "hierarchy": "soon",
+                                              "lang": "zh-CN"})
+    assert "年份：“twenty”不是年份" in chinese.text
+    assert "区划口径（日期）：“soon”不是日期" in chinese.text
+    assert "year：" not in chinese.text and "hierarchy：" not in chinese.text
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
