@@ -129,6 +129,8 @@ def test_a_year_the_run_does_not_hold_is_refused_naming_those_it_holds(
     assert "年份：“twenty”不是年份" in chinese.text
     assert "区划口径（日期）：“soon”不是日期" in chinese.text
     assert "year：" not in chinese.text and "hierarchy：" not in chinese.text
+    # each problem said once, in the list under the error's summary
+    assert chinese.text.count("“twenty”不是年份") == 1
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])

@@ -61,11 +61,14 @@ def error_page(request: Request, exc: ShequError, status: int) -> Response:
     ctx = request.app.state.ctx
     page = Page(request=request, lang=request_language(request), user=user,
                 csrf=csrf_for(request, ctx.settings.secret_key))
+    problems = [(i18n.where(p, page.lang), i18n.describe_problem(p, page.lang))
+                for p in getattr(exc, "problems", ())]
+    detail = i18n.describe(exc, page.lang)
+    if problems:  # listed below, one to a line: the detail keeps only its first line
+        detail = detail.split("\n", 1)[0]
     response = render(page, "error.html", {
         "status": status, "title": i18n.error_title(exc, page.lang),
-        "detail": i18n.describe(exc, page.lang), "code": exc.code,
-        "problems": [(i18n.where(p, page.lang), i18n.describe_problem(p, page.lang))
-                     for p in getattr(exc, "problems", ())],
+        "detail": detail, "code": exc.code, "problems": problems,
         "referrer": _same_site_referrer(request), "here": here,
     }, status_code=status)
     for header, value in (getattr(exc, "headers", None) or {}).items():
