@@ -35,7 +35,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -65,11 +64,8 @@ LATIN_ALLOWED_UNDER = {"/upkeep": OPENING_HOURS_WORDS}
 TYPED_FILLER = re.compile(r"x{8,}")  # the overlong value the crawl types, said back
 # Reference codes of the plan's indicators and the like (N1, S7, L4): names, not words.
 REFERENCE_CODE = re.compile(r"[A-Z]{1,2}\d{1,3}")
-# The first part of every message key: each catalog's name (a catalog added later is
-# covered without a change here) and the prefixes keys share across catalogs.
-CATALOG_DOMAINS = tuple(sorted(
-    {po.stem for po in (Path(shequ.i18n.__file__).parent / "locale").glob("*/LC_MESSAGES/*.po")}
-    | {"common", "errors", "problems", "fields"}))
+# The first part of every message key (each catalog's, a catalog added later too).
+CATALOG_DOMAINS = tuple(sorted(shequ.i18n.message_domains()))
 
 HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_PUNCT = r"\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
