@@ -1,5 +1,6 @@
 """The staff's pages on a phone (390 px wide, as a worker's phone is), in Debian's
-Chromium: no page is wider than the screen (a wide table scrolls sideways inside itself,
+Chromium, and the pages of tables of inputs on a laptop (1280 px): no page is wider than
+the screen (a wide table scrolls sideways inside itself,
 a long choice or a form of tables stays within the screen), and the outbox's count,
 empty while nothing waits, is not drawn as an empty badge."""
 
@@ -96,5 +97,28 @@ def test_no_page_is_wider_than_a_phone(chromium: Any, lived_in: tuple[str, str],
             # the outbox's count is empty and hidden while nothing waits
             assert page.locator("[data-testid=offline-count]").is_hidden(), path
         assert wide == {}
+    finally:
+        context.close()
+
+
+def test_tables_of_inputs_stay_within_a_laptop_screen(chromium: Any,
+                                                      lived_in: tuple[str, str]) -> None:
+    """/upkeep's facilities (a row of inputs each) and the reporting form on 1280 px."""
+    url, form = lived_in
+    context = chromium.new_context(locale="en", viewport={"width": 1280, "height": 800})
+    try:
+        sign_in(context, url, "demo_worker", DEMO_PASSWORD, "en")
+        page = context.new_page()
+        wide: dict[str, Any] = {}
+        for path in ("/upkeep", form):
+            page.goto(f"{url}{path}?lang=en")
+            by, sticking_out = page.evaluate(OVERFLOW_JS)
+            if by > 0:
+                wide[path] = (by, sticking_out)
+        assert wide == {}
+        # the facilities' table scrolls inside itself: its Save buttons are reached so
+        page.goto(f"{url}/upkeep?lang=en")
+        table = page.locator("table[data-testid=facilities]")
+        assert table.evaluate("(t) => getComputedStyle(t).overflowX") == "auto"
     finally:
         context.close()
