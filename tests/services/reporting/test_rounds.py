@@ -145,6 +145,12 @@ def test_a_submission_missing_figures_is_refused_and_nothing_is_stored(served: S
                             json={"values": {"residents": 12.5}})
     assert not_number.status_code == 422
     assert not_number.json()["problems"][0]["code"] == "reporting.not_whole"
+    # a figure too large is told by its bound (not as if it were below 0)
+    huge = client.put(_form_url(round_id), headers=auth("worker_dfx"),
+                      json={"values": {"residents": "9" * 40}})
+    assert huge.status_code == 422
+    assert huge.json()["problems"][0]["code"] == "reporting.too_large"
+    assert "is too large: at most 1,000,000,000,000" in huge.json()["detail"]
     with ctx.sessions() as session:
         assert session.scalars(select(Population)).all() == []
 

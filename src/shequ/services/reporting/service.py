@@ -439,7 +439,11 @@ def _parse(items: Sequence[DataItem], values: Mapping[str, object], source: str
             problems.append(Problem(source, f"{text!r} is not a number", column=key,
                                     code="not_a_number", params={"value": text}))
             continue
-        if not math.isfinite(number) or number < 0 or number > MAX_FIGURE:
+        if math.isfinite(number) and number > MAX_FIGURE:
+            problems.append(Problem(source, f"{text} is over {MAX_FIGURE:,.0f}", column=key,
+                                    code="reporting.too_large", params={"value": text}))
+            continue
+        if not math.isfinite(number) or number < 0:
             problems.append(Problem(source, f"{text} is not a figure of 0 or more",
                                     column=key, code="reporting.not_a_figure",
                                     params={"value": text}))
