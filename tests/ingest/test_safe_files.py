@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shequ.errors import ValidationError
 from shequ.ingest.formats import (
     XlsxLimits,
+    binary_kind,
     neutralise,
     read_rows,
     restore,
@@ -230,3 +231,37 @@ def test_text_longer_than_its_column_nul_and_lone_surrogates_are_problems(
         str(geojson), 1, "name", "contains a lone surrogate U+D800 at position 2")
     with loaded() as session:
         assert session.scalar(select(func.count()).select_from(Facility)) == 3
+
+
+@pytest.mark.parametrize(("data", "code"), [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "upkeep.not_a_csv_table.image"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF", "upkeep.not_a_csv_table.image"),
+    (b"%PDF-1.7\n", "upkeep.not_a_csv_table.pdf"),
+    (b"PK\x03\x04\x14\x00\x06\x00", "upkeep.not_a_csv_table.zip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00", "upkeep.not_a_csv_table.ole"),
+    (b"\x1f\x8b\x08\x00", "upkeep.not_a_csv_table.archive"),
+    (b"external_id\x00\x00\x00\x01\x02name", "upkeep.not_a_csv_table.binary"),
+    # UTF-16 is text in an encoding the import does not read: told as such
+    ("external_id,name\n".encode("utf-16"), "upkeep.unknown_encoding"),
+])
+def test_a_file_that_is_not_a_text_table_is_refused_naming_the_file(
+        tmp_path: Path, data: bytes, code: str) -> None:
+    path = tmp_path / "设施.csv"
+    path.write_bytes(data)
+    with pytest.raises(ValidationError) as caught:
+        read_rows(path, Table.FACILITIES)
+    (problem,) = caught.value.problems
+    assert (problem.source, problem.row, problem.column, problem.code) == (
+        str(path), None, None, code)
+    assert problem.params == {"file": "设施.csv"}
+    assert problem.hint == ("save it as CSV UTF-8 or XLSX" if code.endswith("encoding")
+                            else "open the table in a spreadsheet and save it as CSV UTF-8 "
+                                 "or XLSX")
+
+
+def test_text_tables_are_not_taken_for_binary() -> None:
+    assert binary_kind(b"") is None
+    assert binary_kind("external_id,name\nf1,甲社区党群服务中心\n".encode("gb18030")) is None
+    assert binary_kind("\ufeffexternal_id,name\n".encode("utf-8")) is None
+    # one stray NUL in a cell of a 120-byte table: the column rules name its row
+    assert binary_kind(b"external_id,name\n" + b"f1,a\x00b\n" + b"f2,x\n" * 20) is None

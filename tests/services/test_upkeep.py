@@ -476,3 +476,31 @@ def test_a_large_file_refused_for_its_rows_names_each_row_as_a_small_one(
         assert [s.replace("12", "3", 1).replace("2502", "4", 1).replace("5002", "5", 1)
                 for s in shown] == at_once
         assert shown == SHOWN_REFUSED_ROWS[lang]
+
+
+# The first bytes of a real PNG (signature, IHDR of a 1×1 picture) and more binary after.
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+       b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00"
+       b"\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_a_picture_named_csv_is_refused_as_not_a_table_and_nothing_is_written(
+        served: Served) -> None:
+    client, ctx, _, auth = served
+    for lang, detail in (
+            ("zh-CN", "“设施.csv”不是 CSV 表格，而是图片（PNG、JPEG 或 GIF）；"
+                      "请用电子表格软件打开该表，另存为“CSV UTF-8”或 XLSX"),
+            ("en", "“设施.csv” is not a CSV table: it is an image (PNG, JPEG or GIF); "
+                   "open the table in a spreadsheet and save it as “CSV UTF-8” or XLSX")):
+        refused = client.post("/api/v1/imports/facilities",
+                              headers={**auth("officer_dhm"), "Accept-Language": lang},
+                              files={"file": ("设施.csv", PNG, "text/csv")})
+        assert refused.status_code == 422, refused.text
+        (problem,) = refused.json()["problems"]
+        assert (problem["source"], problem["row"], problem["column"], problem["code"]) == (
+            "设施.csv", None, None, "upkeep.not_a_csv_table.image")
+        assert problem["detail"] == detail
+        assert "塒" not in refused.text and "unknown" not in refused.text.lower()
+    with ctx.sessions() as session:
+        assert session.scalars(select(Facility).where(
+            Facility.external_id.is_not(None))).all() == []

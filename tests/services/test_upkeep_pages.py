@@ -175,6 +175,33 @@ def test_a_bad_import_file_lists_rows_and_fields_in_the_readers_language(
         assert re.search(r'<option value="population" selected>', answer.text)
 
 
+def test_a_picture_named_csv_is_refused_as_not_a_table_in_the_readers_language(
+        client: TestClient, ctx: Context) -> None:
+    _sign_in(client, "worker_dfx")
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01"
+           b"\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x00IEND\xaeB`\x82")
+    with ctx.sessions() as session:
+        before = session.scalars(select(Population)).all()
+    for lang, expected in (
+            ("zh-CN", "“人口.csv”不是 CSV 表格，而是图片（PNG、JPEG 或 GIF）；"
+                      "请用电子表格软件打开该表，另存为“CSV UTF-8”或 XLSX"),
+            ("en", "“人口.csv” is not a CSV table: it is an image (PNG, JPEG or GIF); "
+                   "open the table in a spreadsheet and save it as “CSV UTF-8” or XLSX")):
+        token = _csrf(client.get("/upkeep", params={"lang": lang}).text)
+        answer = client.post("/upkeep/import", data={
+            "csrf_token": token, "code": "110101001001", "table": "population",
+            "crs": "wgs84"}, files={"file": ("人口.csv", png, "text/csv")},
+            follow_redirects=False)
+        assert answer.status_code == 422
+        summary = re.search(r'data-testid="error-summary">(.*?)</div>', answer.text, re.S)
+        assert summary is not None
+        items = [html.unescape(i) for i in re.findall(r"<li>([^<]*)</li>", summary.group(1))]
+        assert items == [expected]
+        assert "塒" not in answer.text
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(Population)).all()) == len(before)
+
+
 def test_residents_get_the_refusal_page_not_json(client: TestClient) -> None:
     _sign_in(client, "resident1")
     for path in ("/upkeep", "/work"):

@@ -268,12 +268,64 @@ def _csv_text(path: Path) -> str:
     text, rather than by trying one and falling back.
     """
     data = path.read_bytes()
+    kind = binary_kind(data)
+    if kind is not None:
+        raise ValidationError([Problem(str(path), f"is not a CSV table: it is {kind.english}",
+                                       hint="open the table in a spreadsheet and save it as "
+                                            "CSV UTF-8 or XLSX",
+                                       code=f"upkeep.not_a_csv_table.{kind.key}",
+                                       params={"file": path.name})])
     best = charset_normalizer.from_bytes(data, cp_isolation=["utf_8", "gb18030"]).best()
     if best is None:
         raise ValidationError([Problem(str(path), "is neither UTF-8 nor GB18030 (GBK) text",
-                                       hint="save it as CSV UTF-8",
-                                       code="upkeep.unknown_encoding")])
+                                       hint="save it as CSV UTF-8 or XLSX",
+                                       code="upkeep.unknown_encoding",
+                                       params={"file": path.name})])
     return str(best)
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryKind:
+    """A kind of file that is not text, known by its first bytes (its "magic")."""
+
+    key: str  # its message: ``problems.upkeep.not_a_csv_table.<key>``
+    english: str
+
+
+_IMAGE = BinaryKind("image", "an image (PNG, JPEG or GIF)")
+_ARCHIVE = BinaryKind("archive", "a compressed archive (gzip, RAR or 7-Zip)")
+# The files people upload by mistake under a ".csv" name: pictures, documents, archives
+# and workbooks saved under the wrong suffix.  (UTF-16 text is not among them: it starts
+# with its byte-order mark and is told as an encoding that is not read.)
+_MAGIC: tuple[tuple[bytes, BinaryKind], ...] = (
+    (b"\x89PNG\r\n\x1a\n", _IMAGE),
+    (b"\xff\xd8\xff", _IMAGE),
+    (b"GIF87a", _IMAGE),
+    (b"GIF89a", _IMAGE),
+    (b"%PDF-", BinaryKind("pdf", "a PDF document")),
+    (b"PK\x03\x04", BinaryKind("zip", "an XLSX workbook, a Word document or a ZIP archive")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+     BinaryKind("ole", "an old Excel (.xls) or Word (.doc) file")),
+    (b"\x1f\x8b", _ARCHIVE),
+    (b"Rar!\x1a\x07", _ARCHIVE),
+    (b"7z\xbc\xaf\x27\x1c", _ARCHIVE),
+)
+_BINARY = BinaryKind("binary", "not text (it holds NUL bytes)")
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def binary_kind(data: bytes) -> BinaryKind | None:
+    """The kind of a file that is not text, or None for text: a known first few bytes, or
+    NUL bytes making at least one in a hundred of the first 8 KiB.  Text in UTF-8 or
+    GB18030 has none; a stray NUL in a cell of a real table is left to the column rules,
+    which name its row and column."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    head = data[:8192]
+    if not head.startswith(_UTF16_MARKS) and head.count(b"\x00") * 100 >= max(len(head), 1):
+        return _BINARY
+    return None
 
 
 def export_cell(value: Any) -> Any:

@@ -346,12 +346,7 @@ def import_upload(session: Session, catalog: Catalog, user: User, table: Table, 
                                  source=f"upload: {name} by {user.username}",
                                  before_write=inside)
         except ValidationError as exc:
-            # Name the file as the uploader knows it, not by the temporary folder.
-            raise ValidationError([Problem(name if p.source == str(path) else p.source,
-                                           p.reason, p.row, p.column, p.hint, p.code,
-                                           p.params)
-                                   for p in exc.problems],
-                                  summary=str(exc).split("\n", 1)[0]) from None
+            raise _as_uploaded(exc, path, name) from None
     audit(session, user=user, action="import", entity=table.value, entity_id=name,
           detail={"rows": report.rows, "inserted": report.inserted,
                   "updated": report.updated, "versioned": report.versioned, "crs": crs})
@@ -372,7 +367,18 @@ def upload_rows(table: Table, *, filename: str, content: bytes) -> int:
     with tempfile.TemporaryDirectory(prefix="shequ-upload-") as folder:
         path = Path(folder) / name
         path.write_bytes(content)
-        return len(read_rows(path, table)[1])
+        try:
+            return len(read_rows(path, table)[1])
+        except ValidationError as exc:
+            raise _as_uploaded(exc, path, name) from None
+
+
+def _as_uploaded(exc: ValidationError, path: Path, name: str) -> ValidationError:
+    """``exc`` naming the file as the uploader knows it, not by the temporary folder."""
+    return ValidationError([Problem(name if p.source == str(path) else p.source, p.reason,
+                                    p.row, p.column, p.hint, p.code, p.params)
+                            for p in exc.problems],
+                           summary=str(exc).split("\n", 1)[0])
 
 
 def import_or_start(ctx: Context, session: Session, user: User, table: Table, *,
