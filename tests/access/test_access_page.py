@@ -49,6 +49,32 @@ def test_an_unknown_division_is_the_not_found_page(client: TestClient, lang: str
     assert words in visible(page.text)
 
 
+@pytest.mark.parametrize(("lang", "words"), [
+    ("zh-CN", ["生活圈层级：生活圈层级不是可选的值", "年份：“abc”不是年份，例如 2021",
+               "区划口径（日期）：“soon”不是日期，请写成 YYYY-MM-DD"]),
+    ("en", ["life-circle tier: life-circle tier is not one of the choices",
+            "Year: abc is not a year (e.g. 2021)",
+            "On the divisions of: soon is not a date (write YYYY-MM-DD)"]),
+])
+def test_a_wrong_tier_year_or_date_in_the_address_is_named_by_its_label(
+        client: TestClient, lang: str, words: list[str]) -> None:
+    page = client.get("/access", params={"tier": "nope", "period": "abc",
+                                         "hierarchy": "soon", "lang": lang})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    problems = page.text.split('data-testid="error-problems">', 1)[1].split("</ul>", 1)[0]
+    assert [visible(item) for item in re.findall(r"<li>(.*?)</li>", problems)] == words
+    ways_on = page.text.split('data-testid="ways-on">', 1)[1].split("</p>", 1)[0]
+    assert '<a href="/">' in ways_on
+    # each alone, the others right: only that one is named
+    tier = client.get("/access", params={"tier": "nope", "period": "2024", "lang": lang})
+    assert tier.status_code == 422 and words[0] in visible(tier.text)
+    assert words[1] not in visible(tier.text)
+    # a tier the catalog holds and a year open the page as before
+    right = client.get("/access", params={"tier": "5min", "period": "2024", "lang": lang})
+    assert right.status_code == 200
+
+
 @pytest.fixture
 def demo_client(demo_settings: Settings) -> Iterator[tuple[TestClient, Context]]:
     """The demo county, its demo accounts, served in-process with its own job runner."""

@@ -158,6 +158,26 @@ def test_with_no_scenario_yet_the_page_points_to_its_own_solve_form(
     assert "方案：请求参数 方案 无效" in _visible(wrong.text)
 
 
+@pytest.mark.parametrize(("lang", "words", "way_on"), [
+    ("zh-CN", "对比的方案：对比的方案不是可选的值", "返回首页"),
+    ("en", "Scenarios to compare: Scenarios to compare is not one of the choices",
+     "Go to the home page"),
+])
+def test_a_scenario_to_compare_that_is_not_a_number_is_named_by_its_label(
+        client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]], lang: str,
+        words: str, way_on: str) -> None:
+    client, auth = client_and_tokens
+    wrong = client.get("/plan", params=[("compare", "abc"), ("compare", "0"),
+                                        ("lang", lang)], headers=auth["planner"])
+    assert wrong.status_code == 422
+    problems = wrong.text.split('data-testid="error-problems">', 1)[1].split("</ul>", 1)[0]
+    # "abc" and 0, each said once, named by the label, not the query's field name
+    assert [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", problems)
+            ] == [words, words]
+    ways_on = wrong.text.split('data-testid="ways-on">', 1)[1].split("</p>", 1)[0]
+    assert f'<a href="/">{way_on}</a>' in ways_on
+
+
 def test_hand_made_scenario_is_checked_and_scoped(
         client_and_tokens: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
     client, auth = client_and_tokens

@@ -8,6 +8,7 @@ community's panel on a click: what it reaches, what it lacks, its indicators.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 import polars as pl
@@ -19,7 +20,7 @@ from starlette.datastructures import FormData
 from shequ.access.coverage import community_tiers, stored_years
 from shequ.catalog import Catalog
 from shequ.context import Context
-from shequ.errors import AccessDenied, NotFoundError, ShequError
+from shequ.errors import AccessDenied, NotFoundError, Problem, ShequError, ValidationError
 from shequ.http.deps import ContextDep, SessionDep
 from shequ.registry import queries
 from shequ.registry.codes import code_prefix
@@ -50,9 +51,7 @@ def _access_page(page: Page, ctx: Context, session: Session, *, division: str | 
     from shequ.web.plan_work import job_panel
 
     info = queries.meta(session)
-    if tier not in ctx.catalog.tiers:
-        tier = DEFAULT_TIER
-    _, hierarchy = asked_figures(page)  # the divisions of another date, if asked for
+    hierarchy = _asked(page, ctx.catalog, tier=tier, period=period)
     unit = division_of(session, division if division is not None else info.get("region_code"),
                        error_code="access.unknown_division", as_of=hierarchy)
     prefix = "" if unit is None else code_prefix(unit.code, unit.level)
@@ -105,6 +104,29 @@ def _access_page(page: Page, ctx: Context, session: Session, *, division: str | 
         "type_names": {c: t.name(page.lang) for c, t in ctx.catalog.facility_types.items()},
         "map_tier": _map_tier(page, ctx.catalog, tier, unit),
     }, status_code=status_code)
+
+
+def _asked(page: Page, catalog: Catalog, *, tier: str, period: str) -> date | None:
+    """The hierarchy date the address asks for (the divisions of another date), after
+    refusing a tier the catalog does not hold or a year that is not one, each problem
+    named by its control's label."""
+    problems: list[Problem] = []
+    if tier not in catalog.tiers:
+        problems.append(Problem("query", f"{tier!r} is not a tier; use one of "
+                                f"{', '.join(catalog.tiers)}", column="tier",
+                                code="not_a_choice", params={"value": tier}))
+    if period and not period.isdigit():
+        problems.append(Problem("query", f"{period!r} is not a year", column="period",
+                                hint="e.g. 2021", code="indicators.bad_year",
+                                params={"value": period}))
+    try:
+        _, hierarchy = asked_figures(page)
+    except ValidationError as error:
+        problems.extend(error.problems)
+        hierarchy = None
+    if problems:
+        raise ValidationError(problems)
+    return hierarchy
 
 
 async def _posted(request: Request) -> FormData:

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from shequ import i18n
 from shequ.context import Context
 from shequ.errors import Problem, ShequError, ValidationError
+from shequ.http.deps import MAX_ID
 from shequ.registry import queries
 from shequ.services.accounts import jurisdiction_prefix
 from shequ.services.planning import (
@@ -193,8 +194,14 @@ def _renamed(page: Page, kind: str, parameters: str | None, result: dict[str, An
 
 def compared(page: Page, session: Session) -> dict[str, Any] | None:
     """The scenarios ticked for comparison (``?compare=`` 2 to 4 times), side by side."""
-    ids = [int(v) for v in page.request.query_params.getlist("compare")
-           if v.isdigit()][:MAX_COMPARED + 1]
+    asked = [v.strip() for v in page.request.query_params.getlist("compare")]
+    wrong = [v for v in asked if not (v.isdigit() and 1 <= int(v) <= MAX_ID)]
+    if wrong:  # named by the control's label, with the scenarios' numbers as a way on
+        raise ValidationError([Problem("query", f"{v!r} is not a scenario's number; tick "
+                                       f"the scenarios in the list", column="compare",
+                                       code="not_a_choice", params={"value": v})
+                               for v in wrong])
+    ids = [int(v) for v in asked][:MAX_COMPARED + 1]
     if not ids or page.user is None:
         return None
     try:
