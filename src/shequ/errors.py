@@ -91,10 +91,22 @@ class ValidationError(ShequError, ValueError):
 
 
 class NotFoundError(ShequError, LookupError):
-    """A record that was asked for by code or id does not exist."""
+    """A record that was asked for by code or id does not exist.
+
+    ``listed_on`` is the page (a path) that lists such records: the error page links to
+    it as the way on, with the words ``errors.<code>.way_on``.  An API hint ("GET
+    /api/v1/… lists them") belongs in the English text only, never in the catalogs'
+    message, which pages show.
+    """
 
     default_code: ClassVar[str] = "not_found"
     kind: ClassVar[str] = "not_found"
+
+    def __init__(self, *args: object, code: str | None = None,
+                 params: Mapping[str, object] | None = None,
+                 listed_on: str | None = None) -> None:
+        super().__init__(*args, code=code, params=params)
+        self.listed_on: str | None = listed_on
 
 
 class ConflictError(ShequError):

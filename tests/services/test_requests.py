@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from shequ.errors import AccessDenied, ConflictError, ValidationError
+from shequ import i18n
+from shequ.errors import AccessDenied, ConflictError, NotFoundError, ValidationError
 from shequ.registry.models import Division
 from shequ.services.accounts import AuditLog, User
 from shequ.services.requests import RequestStatus, ServiceRequest, load_request_catalog
@@ -227,3 +228,21 @@ def test_the_moves_a_device_without_signal_shows_follow_the_workflow() -> None:
                                  ("close", "closed")]
     assert moves["resolved"] == [("update", "resolved"), ("close", "closed")]
     assert moves["closed"] == []  # reopening is the submitter's, not the handler's form
+
+
+def test_an_unknown_facility_is_told_to_pages_with_the_directory_as_the_way_on(db) -> None:
+    session, _, users = db
+    with pytest.raises(NotFoundError) as caught:
+        _submit(session, users, code="facility_complaint", facility_id=987654)
+    exc = caught.value
+    assert (exc.code, exc.params, exc.listed_on) == ("services.no_facility", {"id": 987654},
+                                                     "/services")
+    # the API hint stays in the English text for logs and the command line ...
+    assert str(exc) == ("no facility with id 987654; GET /api/v1/facilities?division=… "
+                        "lists them")
+    # ... while pages and API answers say it in the reader's words
+    assert i18n.describe(exc, "zh-CN") == ("没有编号为 987654 的设施，可能已被删除或地址有误。"
+                                           "“找服务”页列出了附近的设施。")
+    assert i18n.describe(exc, "en") == ("There is no facility 987654; it may have been "
+                                        "removed or the address is wrong. Find a service "
+                                        "lists the facilities near you.")

@@ -132,11 +132,14 @@ RowT = TypeVar("RowT")
 
 
 def get_or_not_found(session: Session, model: type[RowT], key: object, *, what: str,
-                     hint: str) -> RowT:
+                     hint: str, code: str, listed_on: str | None = None) -> RowT:
     """The row of ``model`` with primary key ``key``, or a :class:`NotFoundError` that names
     what was missing (``what``, e.g. "booking") and where valid ids are listed (``hint``,
-    e.g. "GET /api/v1/bookings lists yours")."""
+    e.g. "GET /api/v1/bookings lists yours", in the English text); ``code`` names its
+    message for pages and other languages (``errors.<code>``, given the ``id``) and
+    ``listed_on`` the page that lists such records, the error page's way on."""
     row = session.get(model, key)
     if row is None:
-        raise NotFoundError(f"no {what} with id {key}; {hint}")
+        raise NotFoundError(f"no {what} with id {key}; {hint}", code=code,
+                            params={"id": key}, listed_on=listed_on)
     return row

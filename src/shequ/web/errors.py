@@ -4,7 +4,7 @@ The app installs :func:`error_page` as the renderer of every refusal on a page p
 (:func:`shequ.http.problems.install_error_handlers`): 401 sends a GET to the sign-in
 form, which brings the reader back; 403, 404, 409, 422, 429, 500 and 503 are drawn as
 a page saying what happened and offering the ways on that fit the reader (back, home,
-sign in, the workbench).
+sign in, the workbench, and for a missing record the page that lists such records).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from shequ import i18n
-from shequ.errors import NotAuthenticated, ShequError
+from shequ.errors import NotAuthenticated, NotFoundError, ShequError
 from shequ.http.caller import SESSION_COOKIE, csrf_for
 from shequ.services.accounts import User
 from shequ.services.accounts.models import SessionKind
@@ -66,10 +66,17 @@ def error_page(request: Request, exc: ShequError, status: int) -> Response:
     detail = i18n.describe(exc, page.lang)
     if problems:  # listed below, one to a line: the detail keeps only its first line
         detail = detail.split("\n", 1)[0]
+    if "/api/" in detail:  # an English text's API hint is for API callers, not readers
+        detail = i18n.translate(page.lang, f"errors.kind.{exc.kind}.detail")
+    # A missing record's way on: the page that lists such records, named in words.
+    listed_on = exc.listed_on if isinstance(exc, NotFoundError) else None
+    way_on_key = f"errors.{exc.code}.way_on"
+    listed = ((listed_on, i18n.translate(page.lang, way_on_key))
+              if listed_on and i18n.has_message(page.lang, way_on_key) else None)
     response = render(page, "error.html", {
         "status": status, "title": i18n.error_title(exc, page.lang),
         "detail": detail, "code": exc.code, "problems": problems,
-        "referrer": _same_site_referrer(request), "here": here,
+        "referrer": _same_site_referrer(request), "here": here, "listed": listed,
     }, status_code=status)
     for header, value in (getattr(exc, "headers", None) or {}).items():
         if header.lower() != "www-authenticate":

@@ -202,7 +202,8 @@ def rounds_for(session: Session, user: User) -> list[ReportingRound]:
 def get_round(session: Session, round_id: int) -> ReportingRound:
     """The round ``round_id`` (NotFoundError says where rounds are listed)."""
     return get_or_not_found(session, ReportingRound, round_id, what="reporting round",
-                            hint="GET /api/v1/reporting/rounds lists them")
+                            hint="GET /api/v1/reporting/rounds lists them",
+                            code="reporting.no_round", listed_on="/reporting")
 
 
 def round_items(session: Session, config: ReportingConfig, round_: ReportingRound
@@ -628,7 +629,8 @@ def _told(session: Session, form: RoundForm) -> dict[str, object]:
 def get_form(session: Session, form_id: int) -> RoundForm:
     """The form ``form_id``."""
     return get_or_not_found(session, RoundForm, form_id, what="reporting form",
-                            hint="a round's overview lists its forms")
+                            hint="a round's overview lists its forms",
+                            code="reporting.no_form", listed_on="/reporting")
 
 
 def approve_form(session: Session, config: ReportingConfig, user: User, form_id: int, *,

@@ -371,7 +371,8 @@ def store_request(session: Session, catalog: RequestCatalog,
     facility = None
     if facility_id is not None:
         facility = get_or_not_found(session, Facility, facility_id, what="facility",
-                                    hint="GET /api/v1/facilities?division=… lists them")
+                                    hint="GET /api/v1/facilities?division=… lists them",
+                                    code="services.no_facility", listed_on="/services")
         if longitude is None and facility.longitude is not None:
             longitude, latitude = facility.longitude, facility.latitude
     session.flush()  # earlier ORM work first: the Core statements below bypass autoflush
