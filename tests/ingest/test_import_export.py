@@ -308,7 +308,9 @@ def test_a_gbk_csv_from_a_spreadsheet_is_read(loaded: sessionmaker[Session],
      "is not UTF-8 text"),
     ("odd.geojson", b'{"type": "FeatureCollection", "features": [1, 2]}',
      "is not a GeoJSON Feature with properties"),
-    ("binary.csv", bytes([0x81, 0x30, 0x81]) + b"\xff\xfe\x00", "neither UTF-8 nor GB18030"),
+    ("binary.csv", bytes([0x81, 0x30, 0x81]) + b"\xff\xfe\x00", "is not a CSV table: it is "
+     "not text"),
+    ("odd.csv", bytes([0x81, 0x30, 0x81]) + b"\xff\xfe", "neither UTF-8 nor GB18030"),
 ])
 def test_unreadable_files_are_named_not_crashed_on(sessions: sessionmaker[Session],
                                                    tmp_path: Path, name: str, content: bytes,
