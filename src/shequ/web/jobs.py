@@ -55,7 +55,7 @@ def _jobs_page(page: Page, session: Any, *, form: FormState | None = None,
     jobs = list_jobs(session, user, mine=mine)
     ids = {j.user_id for j in jobs if j.user_id is not None}
     names = dict(session.execute(select(User.id, User.display_name).where(
-        User.id.in_(ids))).tuples().all()) if ids else {}
+        User.id.in_(ids))).all()) if ids else {}
     rows = [_row(page, j, names) for j in jobs]
     return render(page, "jobs.html", {
         "jobs": rows, "mine": mine, "form": form,
