@@ -1156,18 +1156,8 @@ class _Carrier:
                 continue
             self.session.execute(delete(table).where(
                 table.c.division_code.in_([*olds, target]), table.c.period >= year))
-            summed: dict[tuple[Any, ...], dict[str, Any]] = {}
             counts = POPULATION_COUNTS if model is Population else ("headcount",)
-            for row in rows:
-                k = tuple(row[c] for c in key)
-                if k not in summed:
-                    summed[k] = {**{c: v for c, v in row.items() if c != "id"},
-                                 "division_code": target}
-                else:
-                    for c in counts:
-                        summed[k][c] += row[c]
-                    summed[k]["synthetic"] = summed[k]["synthetic"] and row["synthetic"]
-            self.session.execute(insert(table), list(summed.values()))
+            self.session.execute(insert(table), _summed(rows, key, counts, target))
             label = "population" if model is Population else "workforce"
             self.report.moved[label] += sum(1 for r in rows if r["division_code"] != target)
 
